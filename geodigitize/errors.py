@@ -1,0 +1,63 @@
+"""The exceptions geodigitize raises.
+
+Every error a user can cause derives from :class:`GeodigitizeError`, and also from the
+matching builtin (as rasterio does), so ``except ValueError`` still works. The command
+line turns any :class:`GeodigitizeError` into one line and a non-zero exit code; messages
+therefore say what is wrong *and* how to fix it, in one sentence.
+"""
+
+from __future__ import annotations
+
+
+class GeodigitizeError(Exception):
+    """Root of every error geodigitize raises on purpose."""
+
+    exit_code = 1
+
+
+class ImageError(GeodigitizeError, ValueError):
+    """The input image is missing, unreadable, not an image, truncated or too large."""
+
+    exit_code = 2
+
+
+class ColorScaleError(GeodigitizeError, ValueError):
+    """A colour scale cannot be built from what was given (unknown colormap, bad range)."""
+
+    exit_code = 2
+
+
+class GCPError(GeodigitizeError, ValueError):
+    """Ground control points are missing, malformed, too few or degenerate."""
+
+    exit_code = 2
+
+
+class TransformError(GeodigitizeError, ValueError):
+    """A transform cannot be fitted or applied (unknown kind, singular system)."""
+
+    exit_code = 2
+
+
+class CRSError(GeodigitizeError, ValueError):
+    """A coordinate reference system is unknown to pyproj."""
+
+    exit_code = 2
+
+
+class RegionError(GeodigitizeError, ValueError):
+    """A pixel region (``x0,y0,x1,y1``) is malformed or lies outside the image."""
+
+    exit_code = 2
+
+
+class NoDataError(GeodigitizeError, ValueError):
+    """No pixel survived decoding and masking: nothing to write."""
+
+    exit_code = 3
+
+
+class OutputError(GeodigitizeError, OSError):
+    """An output cannot be written, or would overwrite a file without ``overwrite``."""
+
+    exit_code = 4
