@@ -1,0 +1,282 @@
+"""Reduce decoded pixels to one representative point per flat cluster.
+
+The seed method keeps pixels where the decoded field is flat, clusters them with DBSCAN
+on pixel positions and keeps, per cluster, the member nearest the cluster's centroid.
+
+With ``min_samples=1``, DBSCAN on integer pixel positions is connected-component
+labelling: two pixels are neighbours when their distance is at most `eps`, so
+``1 <= eps < sqrt(2)`` links the 4 edge neighbours and ``sqrt(2) <= eps < 2`` the 8
+neighbours of a pixel, and ``eps < 1`` links nothing. Clusters never join pixels of
+different decoded values. Those cases are labelled with :mod:`scipy.ndimage` (and, where a
+component mixes values, a sparse graph); any other parameters run scikit-learn's DBSCAN
+with the value as a third coordinate scaled so different values are never within `eps`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .errors import GeodigitizeError
+
+__all__ = ["Clusters", "cluster_labels", "flat_mask", "reduce", "representatives"]
+
+_FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True, eq=False)
+class Clusters:
+    """One representative pixel per cluster.
+
+    Attributes
+    ----------
+    col, row : ndarray of shape (N,) and dtype float64
+        Pixel-centre position of each representative (GDAL convention: ``j + 0.5``,
+        ``i + 0.5``).
+    value : ndarray of shape (N,) and dtype float64
+        Decoded value of the cluster (all its pixels share it).
+    n_pixels : ndarray of shape (N,) and dtype int64
+        Cluster size.
+    labels : ndarray of shape (H, W) and dtype int32
+        Cluster index of every pixel, -1 where the pixel is in no cluster.
+    method : str
+        ``"ndimage-4"``, ``"ndimage-8"``, ``"singletons"`` or ``"dbscan"``.
+    """
+
+    col: np.ndarray
+    row: np.ndarray
+    value: np.ndarray
+    n_pixels: np.ndarray
+    labels: np.ndarray
+    method: str
+
+    def __len__(self) -> int:
+        return int(self.col.shape[0])
+
+
+def flat_mask(values: np.ndarray, valid: np.ndarray, tol: float = 0.0) -> np.ndarray:
+    """Pixels where the decoded field is flat.
+
+    A pixel is flat when it is valid, has at least one valid edge neighbour, and differs
+    from each valid edge neighbour (4-neighbourhood) by at most `tol`.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+        Decoded values.
+    valid : ndarray of shape (H, W) and dtype bool
+        Pixels that are data (see :mod:`geodigitize.mask`).
+    tol : float
+        Largest absolute difference still counted as flat, in value units.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    flat = valid.copy()
+    has_neighbour = np.zeros_like(valid)
+    for axis in (0, 1):
+        both = np.logical_and(_take(valid, axis, 1), _take(valid, axis, 0))
+        steep = both & (np.abs(np.diff(values, axis=axis)) > tol)
+        _or_pair(flat, steep, axis, invert=True)
+        _or_pair(has_neighbour, both, axis)
+    return flat & has_neighbour
+
+
+def _take(arr: np.ndarray, axis: int, start: int) -> np.ndarray:
+    """``arr[1:]`` (start=1) or ``arr[:-1]`` (start=0) along `axis`."""
+    sl = [slice(None), slice(None)]
+    sl[axis] = slice(1, None) if start else slice(None, -1)
+    return arr[tuple(sl)]
+
+
+def _or_pair(target: np.ndarray, pair: np.ndarray, axis: int, invert: bool = False) -> None:
+    """Apply a per-pair flag (between i and i+1 along `axis`) to both pixels in place."""
+    for start in (0, 1):
+        view = _take(target, axis, start)
+        if invert:
+            view &= ~pair
+        else:
+            view |= pair
+
+
+def _connectivity(eps: float) -> int:
+    """Neighbourhood DBSCAN with ``min_samples=1`` uses on a pixel grid (0: none)."""
+    if eps < 1:
+        return 0
+    return 4 if eps < math.sqrt(2) else 8
+
+
+def cluster_labels(
+    values: np.ndarray, keep: np.ndarray, *, eps: float = 1.0, min_samples: int = 1
+) -> tuple[np.ndarray, int, str]:
+    """Cluster kept pixels of equal value, as DBSCAN on pixel positions would.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+        Decoded values; pixels of different values never share a cluster.
+    keep : ndarray of shape (H, W) and dtype bool
+        Pixels to cluster (usually the flat ones).
+    eps : float
+        DBSCAN's neighbourhood radius, in pixels.
+    min_samples : int
+        DBSCAN's core-point count (the point itself included).
+
+    Returns
+    -------
+    labels : ndarray of shape (H, W) and dtype int32
+        0..n-1, -1 for pixels not kept or DBSCAN noise.
+    n : int
+        Number of clusters.
+    method : str
+    """
+    if eps <= 0 or min_samples < 1:
+        raise GeodigitizeError(f"eps must be > 0 and min_samples >= 1, got {eps}, {min_samples}")
+    conn = _connectivity(eps)
+    if min_samples == 1 and conn == 0:
+        labels = np.full(keep.shape, -1, dtype=np.int32)
+        n = int(keep.sum())
+        labels[keep] = np.arange(n, dtype=np.int32)
+        return labels, n, "singletons"
+    if min_samples == 1 and eps < 2:
+        labels, n = _label_equal(values, keep, conn)
+        return labels, n, f"ndimage-{conn}"
+    labels, n = _dbscan(values, keep, eps, min_samples)
+    return labels, n, "dbscan"
+
+
+def _label_equal(values: np.ndarray, keep: np.ndarray, conn: int) -> tuple[np.ndarray, int]:
+    """Connected components of kept pixels with equal values."""
+    structure = _FOUR if conn == 4 else _EIGHT
+    comp, n = ndimage.label(keep, structure=structure)
+    if n == 0:
+        return np.full(keep.shape, -1, dtype=np.int32), 0
+    index = np.arange(1, n + 1)
+    mixed = ndimage.minimum(values, comp, index) != ndimage.maximum(values, comp, index)
+    if mixed.any():
+        comp, n = _split_mixed(values, comp, n, np.flatnonzero(mixed) + 1, conn)
+    return (comp - 1).astype(np.int32), n
+
+
+def _split_mixed(
+    values: np.ndarray, comp: np.ndarray, n: int, mixed: np.ndarray, conn: int
+) -> tuple[np.ndarray, int]:
+    """Split components that hold several values along value changes (sparse graph)."""
+    in_mixed = np.isin(comp, mixed)
+    idx = np.full(comp.shape, -1, dtype=np.int64)
+    m = int(in_mixed.sum())
+    idx[in_mixed] = np.arange(m)
+    offsets = [(0, 1), (1, 0)] + ([(1, 1), (1, -1)] if conn == 8 else [])
+    src, dst = [], []
+    for di, dj in offsets:
+        a, b = _shifted_pairs(idx, values, di, dj)
+        src.append(a)
+        dst.append(b)
+    s, d = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(s.size, dtype=np.int8), (s, d)), shape=(m, m))
+    k, sub = connected_components(graph, directed=False)
+    keep_mask = comp > 0
+    # renumber: unmixed components keep their order, split ones come after them
+    old = np.unique(comp[keep_mask & ~in_mixed])
+    out = np.zeros_like(comp)
+    out[keep_mask & ~in_mixed] = np.searchsorted(old, comp[keep_mask & ~in_mixed]) + 1
+    out[in_mixed] = sub + old.size + 1
+    return out, int(old.size + k)
+
+
+def _shifted_pairs(
+    idx: np.ndarray, values: np.ndarray, di: int, dj: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (p, p + (di, dj)) of graph nodes with equal values."""
+    h, w = idx.shape
+    r0, r1 = (0, h - di)
+    c0, c1 = (0, w - dj) if dj >= 0 else (-dj, w)
+    a = idx[r0:r1, c0:c1]
+    b = idx[r0 + di : r1 + di, c0 + dj : c1 + dj]
+    same = (a >= 0) & (b >= 0)
+    same &= values[r0:r1, c0:c1] == values[r0 + di : r1 + di, c0 + dj : c1 + dj]
+    return a[same], b[same]
+
+
+def _dbscan(
+    values: np.ndarray, keep: np.ndarray, eps: float, min_samples: int
+) -> tuple[np.ndarray, int]:
+    """scikit-learn's DBSCAN on (col, row, value code x (eps + 1))."""
+    from sklearn.cluster import DBSCAN
+
+    labels = np.full(keep.shape, -1, dtype=np.int32)
+    rows, cols = np.nonzero(keep)
+    if rows.size == 0:
+        return labels, 0
+    _, codes = np.unique(values[rows, cols], return_inverse=True)
+    features = np.column_stack([cols, rows, codes * (eps + 1.0)]).astype(np.float64)
+    found = DBSCAN(eps=eps, min_samples=min_samples).fit(features).labels_
+    labels[rows, cols] = found
+    return labels, int(found.max(initial=-1) + 1)
+
+
+def representatives(values: np.ndarray, labels: np.ndarray, n: int) -> Clusters:
+    """Pick, per cluster, the member pixel nearest the cluster's centroid.
+
+    Ties go to the first pixel in row-major order. No Python loop over clusters.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+    labels : ndarray of shape (H, W) and dtype int32
+        From :func:`cluster_labels`.
+    n : int
+        Number of clusters.
+
+    Returns
+    -------
+    Clusters
+    """
+    width = labels.shape[1]
+    flat_idx = np.flatnonzero(labels.ravel() >= 0)
+    lab = labels.ravel()[flat_idx]
+    rows, cols = np.divmod(flat_idx, width)
+    counts = np.bincount(lab, minlength=n)
+    cx = np.bincount(lab, weights=cols, minlength=n) / np.maximum(counts, 1)
+    cy = np.bincount(lab, weights=rows, minlength=n) / np.maximum(counts, 1)
+    d2 = (cols - cx[lab]) ** 2 + (rows - cy[lab]) ** 2
+    order = np.lexsort((flat_idx, d2, lab))
+    first = order[np.searchsorted(lab[order], np.arange(n))]
+    rep = flat_idx[first]
+    r, c = np.divmod(rep, width)
+    return Clusters(
+        col=c + 0.5,
+        row=r + 0.5,
+        value=values.ravel()[rep].astype(np.float64),
+        n_pixels=counts.astype(np.int64),
+        labels=labels,
+        method="",
+    )
+
+
+def reduce(
+    values: np.ndarray,
+    valid: np.ndarray,
+    *,
+    flat_tol: float = 0.0,
+    eps: float = 1.0,
+    min_samples: int = 1,
+) -> tuple[np.ndarray, Clusters]:
+    """Flat pixels, their clusters and one representative each.
+
+    Returns
+    -------
+    flat : ndarray of shape (H, W) and dtype bool
+    clusters : Clusters
+    """
+    flat = flat_mask(values, valid, flat_tol)
+    labels, n, method = cluster_labels(values, flat, eps=eps, min_samples=min_samples)
+    reps = representatives(values, labels, n)
+    return flat, Clusters(reps.col, reps.row, reps.value, reps.n_pixels, labels, method)
