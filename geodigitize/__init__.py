@@ -1,0 +1,43 @@
+"""geodigitize: turn a colour-mapped map image into georeferenced data.
+
+The pipeline's stages are modules of their own (``image``, ``colormap``, ``decode``,
+``mask``, ``reduce``, ``gcps``, ``transforms``, ``georef``, ``reconstruct``, ``io``);
+:func:`extract` runs them all.
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("geodigitize")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.1.0+unknown"
+
+from .colormap import ColorScale, build_scale, from_cmap
+from .decode import Decoded, decode
+from .errors import GeodigitizeError
+from .gcps import GCP, GCPSet, read_gcps
+from .georef import Georeference, georeference
+from .image import MapImage, read_image
+from .pipeline import Extraction, Options, extract, run
+
+__all__ = [
+    "GCP",
+    "ColorScale",
+    "Decoded",
+    "Extraction",
+    "GCPSet",
+    "GeodigitizeError",
+    "Georeference",
+    "MapImage",
+    "Options",
+    "__version__",
+    "build_scale",
+    "decode",
+    "extract",
+    "from_cmap",
+    "georeference",
+    "read_gcps",
+    "read_image",
+    "run",
+]

@@ -18,7 +18,7 @@ from matplotlib import colors as mcolors
 
 from .errors import ColorScaleError
 
-__all__ = ["NORMS", "ColorScale", "from_cmap", "make_norm", "resolve_cmap"]
+__all__ = ["NORMS", "ColorScale", "build_scale", "from_cmap", "make_norm", "resolve_cmap"]
 
 #: Accepted values of ``norm``.
 NORMS = ("linear", "log", "twoslope")
@@ -234,4 +234,56 @@ def _classes_from_cmap(
     return ColorScale(
         rgb, middles, float(edges[0]), float(edges[-1]), "linear", f"cmap:{name}",
         levels=tuple(float(v) for v in edges),
+    )
+
+
+def build_scale(
+    *,
+    cmap: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    norm: str = "linear",
+    vcenter: float | None = None,
+    levels: tuple[float, ...] | None = None,
+    colorbar: str | tuple | None = None,
+    colorbar_flip: bool = False,
+    cmap_file: str | None = None,
+    image: np.ndarray | None = None,
+    samples: int = 10_000,
+) -> ColorScale:
+    """Build the colour scale from whichever single source was given.
+
+    Parameters
+    ----------
+    cmap : str, optional
+        A matplotlib colormap name.
+    vmin, vmax : float, optional
+        Value range (taken from `levels` when given and these are not).
+    norm, vcenter, levels, samples
+        See :func:`from_cmap`.
+    colorbar, colorbar_flip, cmap_file, image
+        Other sources of the scale (a colorbar box in `image`, a colour table file).
+
+    Raises
+    ------
+    ColorScaleError
+        If no source, or more than one, is given, or the range is missing.
+    """
+    sources = [s for s in (cmap, colorbar, cmap_file) if s is not None]
+    if len(sources) != 1:
+        raise ColorScaleError(
+            "give exactly one colour scale source: --cmap NAME, --colorbar BOX or "
+            "--cmap-file FILE"
+        )
+    if levels is not None:
+        levels = tuple(float(v) for v in levels)
+        vmin = levels[0] if vmin is None else vmin
+        vmax = levels[-1] if vmax is None else vmax
+    if vmin is None or vmax is None:
+        raise ColorScaleError("give the value range with --vmin and --vmax (or --levels)")
+    if cmap is None:
+        raise ColorScaleError("only --cmap colour scales are available in this version")
+    return from_cmap(
+        cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples,
+        levels=levels,
     )

@@ -10,15 +10,19 @@ exactly zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 
 import numpy as np
 from affine import Affine
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as PyprojCRSError
 
+from .errors import CRSError, TransformError
 from .gcps import GCPSet
 from .transforms import AffineTransform, Transform, make_transform
 
-__all__ = ["Georeference", "georeference", "north_up"]
+__all__ = ["Georeference", "georeference", "north_up", "parse_crs", "same_crs", "transformer"]
 
 #: Smallest tolerance, in pixels, for writing rotation terms as exactly zero.
 SNAP_MIN_PIXELS = 0.1
@@ -63,6 +67,30 @@ class Georeference:
         """Map positions of pixel positions (GDAL convention), in :attr:`crs`."""
         return self.transform.forward(col, row)
 
+    def pixel_to_crs(
+        self, col, row, out_crs: str = "EPSG:4326"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of pixels in `out_crs` (x, y order: lon, lat for EPSG:4326)."""
+        x, y = self.pixel_to_map(col, row)
+        if same_crs(self.crs, out_crs):
+            return x, y
+        return transformer(self.crs, out_crs).transform(x, y)
+
+    def grid_placement(self, values: np.ndarray) -> tuple[np.ndarray, Affine, str]:
+        """The decoded grid ready to write: (array, north-up geotransform, CRS).
+
+        Raises
+        ------
+        TransformError
+            If the transform is not affine (warping is not available for it).
+        """
+        gt = self.geotransform()
+        if gt is None:
+            raise TransformError(
+                f"the {self.transform.kind} transform cannot be written as a geotransform"
+            )
+        return values, gt, self.crs
+
     def geotransform(self) -> Affine | None:
         """The grid's geotransform when the transform is affine, else None."""
         if isinstance(self.transform, AffineTransform):
@@ -85,6 +113,33 @@ class Georeference:
                 for pid, p, r in zip(self.gcps.ids, self.gcps, self.residuals, strict=True)
             ],
         }
+
+
+def parse_crs(text: str) -> CRS:
+    """A pyproj CRS from anything pyproj understands (EPSG code, PROJ string, WKT).
+
+    Raises
+    ------
+    CRSError
+        If pyproj does not know it.
+    """
+    try:
+        return CRS.from_user_input(text)
+    except PyprojCRSError:
+        raise CRSError(
+            f"unknown CRS {text!r}: give an EPSG code (EPSG:3857), a PROJ string or WKT"
+        ) from None
+
+
+def same_crs(a: str, b: str) -> bool:
+    """True when two CRS descriptions are the same CRS."""
+    return a == b or parse_crs(a) == parse_crs(b)
+
+
+@functools.lru_cache(maxsize=64)
+def transformer(src: str, dst: str) -> Transformer:
+    """A cached pyproj transformer in x, y order (``always_xy=True``)."""
+    return Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
 def north_up(gcps: GCPSet) -> AffineTransform:
@@ -110,7 +165,12 @@ def _residuals(transform: Transform, gcps: GCPSet) -> np.ndarray:
 
 
 def georeference(
-    gcps: GCPSet, shape: tuple[int, int], *, kind: str = "affine", snap: bool = True
+    gcps: GCPSet,
+    shape: tuple[int, int],
+    *,
+    kind: str = "affine",
+    crs: str | None = None,
+    snap: bool = True,
 ) -> Georeference:
     """Fit a pixel -> map transform to the enabled GCPs.
 
@@ -122,6 +182,9 @@ def georeference(
         Image shape, to check the GCPs and measure the north-up snap over the image.
     kind : str
         Transform kind (see :data:`geodigitize.transforms.KINDS`).
+    crs : str, optional
+        The CRS the map is drawn in; the GCPs are projected into it and the transform is
+        fitted there. None fits in the GCPs' own CRS.
     snap : bool
         Allow writing rotation terms as exactly zero when within reading error.
 
@@ -136,6 +199,13 @@ def georeference(
     """
     used = gcps.enabled()
     used.check_inside(shape)
+    if crs is not None and not same_crs(used.crs, crs):
+        x, y = transformer(used.crs, crs).transform(used.x, used.y)
+        used = GCPSet(
+            tuple(replace(p, x=float(a), y=float(b)) for p, a, b in zip(used, x, y, strict=True)),
+            crs,
+            used.source,
+        )
     transform = make_transform(kind).fit(used.col, used.row, used.x, used.y)
     residuals = _residuals(transform, used)
     result = Georeference(transform, used, used.crs, residuals)

@@ -80,7 +80,7 @@ def to_rgb8(pil: PILImage.Image) -> tuple[np.ndarray, np.ndarray]:
     return rgb, opaque
 
 
-def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> MapImage:
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> MapImage:
     """Read an image file as 8-bit RGB.
 
     Parameters

@@ -1,0 +1,13 @@
+"""The ``geodigitize`` command line: a thin typer layer over the Python API."""
+
+from __future__ import annotations
+
+from . import run as _run  # noqa: F401  (registers the command)
+from ._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``geodigitize`` console script."""
+    app()

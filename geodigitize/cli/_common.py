@@ -1,0 +1,98 @@
+"""What every command shares: error handling, consoles, progress, option parsing.
+
+A command is the guts of a library call minus option parsing: parse, call the library,
+format the result. Library errors become one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+
+from ..errors import GeodigitizeError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and a non-zero exit (no traceback)."""
+    try:
+        yield
+    except GeodigitizeError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; nothing was written", 130) from None
+    except MemoryError:
+        raise fail("out of memory: try a smaller image or --region", 5) from None
+
+
+class StageProgress:
+    """Show the running stage with a spinner and report slow stages when done.
+
+    Used as the library's ``progress(stage, state)`` callback. Nothing is shown when
+    `enabled` is False or stderr is not a terminal.
+    """
+
+    def __init__(self, enabled: bool = True, slow: float = 1.0) -> None:
+        self.enabled = enabled and err_console.is_terminal
+        self.slow = slow
+        self._status = None
+        self._start = 0.0
+
+    def __call__(self, stage: str, state: str) -> None:
+        if not self.enabled:
+            return
+        if state == "start":
+            self._start = time.perf_counter()
+            if self._status is None:
+                self._status = err_console.status(f"{stage}...")
+                self._status.start()
+            else:
+                self._status.update(f"{stage}...")
+        else:
+            elapsed = time.perf_counter() - self._start
+            if elapsed >= self.slow:
+                err_console.log(f"{stage} done in {elapsed:.1f} s")
+
+    def close(self) -> None:
+        """Remove the spinner."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+@contextlib.contextmanager
+def progress_display(enabled: bool = True) -> Iterator[StageProgress]:
+    """A :class:`StageProgress` that is always closed."""
+    prog = StageProgress(enabled)
+    try:
+        yield prog
+    finally:
+        prog.close()
+
+
+def parse_floats(text: str | None, what: str) -> tuple[float, ...] | None:
+    """Parse ``"a,b,c"`` into floats, or None.
+
+    Raises
+    ------
+    typer.BadParameter
+    """
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be numbers separated by commas") from None

@@ -1,0 +1,155 @@
+"""``geodigitize run``: one image to points.gpkg, grid.tif and report.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..pipeline import Extraction
+from ..pipeline import run as run_pipeline
+from ._app import app
+from ._common import cli_errors, console, parse_floats, progress_display
+
+_SCALE = "Colour scale"
+_MASK = "Masking"
+_REDUCE = "Reduction"
+_GEO = "Georeferencing"
+_OUT = "Output"
+
+
+@app.command()
+def run(
+    image: Annotated[Path, typer.Argument(help="Map image (PNG, JPEG, TIFF, BMP, GIF).")],
+    gcps: Annotated[
+        Path | None,
+        typer.Option("--gcps", help="GCP file: CSV with header col,row,lon,lat.",
+                     rich_help_panel=_GEO),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder.", rich_help_panel=_OUT)
+    ] = Path("result"),
+    cmap: Annotated[
+        str | None,
+        typer.Option(help="matplotlib colormap name, e.g. jet_r.", rich_help_panel=_SCALE),
+    ] = None,
+    vmin: Annotated[
+        float | None, typer.Option(help="Value at the colormap's start.", rich_help_panel=_SCALE)
+    ] = None,
+    vmax: Annotated[
+        float | None, typer.Option(help="Value at the colormap's end.", rich_help_panel=_SCALE)
+    ] = None,
+    norm: Annotated[
+        str, typer.Option(help="linear, log or twoslope.", rich_help_panel=_SCALE)
+    ] = "linear",
+    vcenter: Annotated[
+        float | None,
+        typer.Option(help="Centre value for --norm twoslope.", rich_help_panel=_SCALE),
+    ] = None,
+    levels: Annotated[
+        str | None,
+        typer.Option(help="Class edges a,b,c,... for discrete classes.", rich_help_panel=_SCALE),
+    ] = None,
+    colorbar: Annotated[
+        str | None,
+        typer.Option(help="Colorbar box x0,y0,x1,y1 (pixels) to sample the scale from, "
+                     "or 'auto'.", rich_help_panel=_SCALE),
+    ] = None,
+    colorbar_flip: Annotated[
+        bool, typer.Option(help="The colorbar runs from vmax to vmin.", rich_help_panel=_SCALE)
+    ] = False,
+    cmap_file: Annotated[
+        str | None,
+        typer.Option(help="Colour table file (CSV value,r,g,b, QGIS ramp, GMT .cpt).",
+                     rich_help_panel=_SCALE),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option(help="Values sampled along the colormap.", rich_help_panel=_SCALE)
+    ] = 10_000,
+    color_space: Annotated[
+        str, typer.Option(help="Colour distance in rgb or lab.", rich_help_panel=_MASK)
+    ] = "rgb",
+    max_distance: Annotated[
+        float,
+        typer.Option(help="Pixels farther than this from the scale are not data "
+                     "(colour-space units).", rich_help_panel=_MASK),
+    ] = 70.0,
+    halo_distance: Annotated[
+        float | None,
+        typer.Option(help="Pixels touching off-scale pixels must be this close to the "
+                     "scale (antialiased line halos).", rich_help_panel=_MASK),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
+                     "centre is outside are ignored.", rich_help_panel=_MASK),
+    ] = None,
+    flat_tol: Annotated[
+        float, typer.Option(help="Largest value step still counted as flat.",
+                            rich_help_panel=_REDUCE)
+    ] = 0.0,
+    eps: Annotated[
+        float, typer.Option(help="DBSCAN radius in pixels.", rich_help_panel=_REDUCE)
+    ] = 1.0,
+    min_samples: Annotated[
+        int, typer.Option(help="DBSCAN core-point count.", rich_help_panel=_REDUCE)
+    ] = 1,
+    transform: Annotated[
+        str, typer.Option(help="Pixel-to-map transform.", rich_help_panel=_GEO)
+    ] = "affine",
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).",
+                     rich_help_panel=_GEO),
+    ] = None,
+    gcp_crs: Annotated[
+        str, typer.Option(help="CRS of the GCPs' map positions.", rich_help_panel=_GEO)
+    ] = "EPSG:4326",
+    out_crs: Annotated[
+        str, typer.Option(help="CRS of points.gpkg.", rich_help_panel=_OUT)
+    ] = "EPSG:4326",
+    max_pixels: Annotated[
+        int, typer.Option(help="Refuse larger images (decompression-bomb guard).")
+    ] = 250_000_000,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace existing outputs.", rich_help_panel=_OUT)
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Decode a colour-mapped map image into georeferenced points and a GeoTIFF.
+
+    Writes points.gpkg (one point per flat cluster), grid.tif (every decoded pixel) and
+    report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
+    """
+    with cli_errors(), progress_display(not quiet) as progress:
+        result, paths = run_pipeline(
+            image, out, gcps=gcps, overwrite=overwrite, progress=progress,
+            cmap=cmap, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
+            levels=parse_floats(levels, "--levels"), colorbar=colorbar,
+            colorbar_flip=colorbar_flip, cmap_file=cmap_file, samples=samples,
+            color_space=color_space, max_distance=max_distance,
+            halo_distance=halo_distance, region=region, flat_tol=flat_tol, eps=eps,
+            min_samples=min_samples, transform=transform, crs=crs, gcp_crs=gcp_crs,
+            out_crs=out_crs, max_pixels=max_pixels,
+        )
+    if not quiet:
+        _summary(result, paths)
+
+
+def _summary(result: Extraction, paths: dict[str, Path]) -> None:
+    counts = result.counts()
+    check = result.check
+    geo = result.georef
+    console.print(
+        f"[bold]{Path(result.image.path).name}[/]: {counts['pixels']:,} pixels, "
+        f"{counts['data']:,} decoded ({counts['masked']:,} masked), "
+        f"{counts['flat']:,} flat, {counts['points']:,} points"
+    )
+    console.print(
+        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px; "
+        f"reconstruction error median {check.median_pct:.3f} %, "
+        f"95th percentile {check.p95_pct:.3f} % of the range"
+    )
+    folder = next(iter(paths.values())).parent
+    console.print(f"wrote {', '.join(paths)} to {folder}/")

@@ -1,0 +1,186 @@
+"""Write the outputs of a run: GeoPackage points, GeoTIFF grid, JSON report.
+
+Writes are atomic: each file is written under a temporary name in the output folder and
+renamed into place only when every file of the run has been written, so a failure leaves
+no half-written output. Existing files are never replaced unless ``overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import Resampling
+
+from .errors import OutputError
+
+__all__ = [
+    "check_outputs",
+    "write_grid",
+    "write_json",
+    "write_outputs",
+    "write_points",
+]
+
+Writer = Callable[[Path], None]
+
+
+def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = False) -> Path:
+    """Make sure `names` can be written into `out_dir` before any work starts.
+
+    Creates the folder when missing.
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be created or written, or a file exists and not `overwrite`.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output {str(out)!r} is a file, not a folder: choose a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {str(out)!r} is not writable: choose another --out")
+    existing = [n for n in names if (out / n).exists()]
+    if existing and not overwrite:
+        raise OutputError(
+            f"{', '.join(existing)} already exist in {str(out)!r}: pass --overwrite to "
+            "replace them, or choose another --out"
+        )
+    return out
+
+
+@contextlib.contextmanager
+def _temporary(final: Path) -> Iterator[Path]:
+    """A temporary path beside `final` (same suffix), removed if the block fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
+    os.close(fd)
+    os.unlink(name)  # writers (GDAL) want to create the file themselves
+    tmp = Path(name)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    for p in (path, Path(f"{path}-journal"), Path(f"{path}.aux.xml")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def write_outputs(
+    out_dir: str | Path, writers: Mapping[str, Writer], *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write several files atomically as a group.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created if missing).
+    writers : mapping of file name to callable(path)
+        Each callable writes its file at the path it is given.
+    overwrite : bool
+        Replace existing files.
+
+    Returns
+    -------
+    dict of file name to final path
+    """
+    out = check_outputs(out_dir, list(writers), overwrite=overwrite)
+    done: dict[str, Path] = {}
+    stack = contextlib.ExitStack()
+    with stack:
+        for name, write in writers.items():
+            tmp = stack.enter_context(_temporary(out / name))
+            try:
+                write(tmp)
+            except OSError as exc:
+                raise OutputError(f"cannot write {name} in {str(out)!r}: {exc}") from exc
+            done[name] = tmp
+        final = {}
+        for name, tmp in done.items():
+            os.replace(tmp, out / name)
+            final[name] = out / name
+    return final
+
+
+def write_points(path: Path, frame, layer: str = "points") -> None:
+    """Write a GeoDataFrame of points as a GeoPackage layer (through pyogrio)."""
+    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+
+
+def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:
+    factors, f = [], 2
+    while max(shape) / f >= smallest:
+        factors.append(f)
+        f *= 2
+    return factors
+
+
+def write_grid(path: Path, values: np.ndarray, transform: Affine, crs: str) -> None:
+    """Write a float32 GeoTIFF: NaN nodata, deflate with the float predictor, tiled.
+
+    Parameters
+    ----------
+    path : Path
+    values : ndarray of shape (H, W)
+        NaN where masked.
+    transform : Affine
+        Geotransform (GDAL pixel-corner convention).
+    crs : str
+        Anything rasterio understands (``"EPSG:4326"``, WKT, PROJ).
+    """
+    height, width = values.shape
+    profile = {
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs,
+        "transform": transform,
+        "nodata": np.nan,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "BIGTIFF": "IF_SAFER",
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values.astype(np.float32), 1)
+        dst.set_band_description(1, "value")
+        factors = _overview_factors(values.shape)
+        if factors:
+            dst.build_overviews(factors, Resampling.average)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write `data` as indented JSON (NaN written as null)."""
+    path.write_text(json.dumps(_clean(data), indent=2) + "\n", encoding="utf-8")
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
