@@ -33,9 +33,9 @@ Writer = Callable[[Path], None]
 
 
 def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = False) -> Path:
-    """Make sure `names` can be written into `out_dir` before any work starts.
+    """Make sure `names` can be written into `out_dir`, before any work starts.
 
-    Creates the folder when missing.
+    Nothing is created: a missing folder is checked through its nearest existing parent.
 
     Raises
     ------
@@ -45,12 +45,11 @@ def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = Fa
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {str(out)!r} is a file, not a folder: choose a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(out)!r} is not writable: choose another --out")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {str(out)!r}: choose another --out")
     existing = [n for n in names if (out / n).exists()]
     if existing and not overwrite:
         raise OutputError(
@@ -58,6 +57,13 @@ def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = Fa
             "replace them, or choose another --out"
         )
     return out
+
+
+def _make_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
@@ -99,6 +105,7 @@ def write_outputs(
     dict of file name to final path
     """
     out = check_outputs(out_dir, list(writers), overwrite=overwrite)
+    _make_folder(out)
     done: dict[str, Path] = {}
     stack = contextlib.ExitStack()
     with stack:

@@ -1,0 +1,82 @@
+"""Outputs re-read with rasterio and pyogrio: CRS, transform, columns, values; atomicity."""
+
+import json
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+
+from geodigitize import extract
+from geodigitize.errors import OutputError
+from geodigitize.io import write_outputs
+
+
+@pytest.fixture
+def written(figure, tmp_path):
+    img, gcps = figure.write(tmp_path)
+    res = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame)
+    return res, res.write(tmp_path / "out")
+
+
+def test_grid_tif(written, figure):
+    res, paths = written
+    with rasterio.open(paths["grid.tif"]) as src:
+        assert src.crs.to_epsg() == 4326
+        assert src.dtypes == ("float32",)
+        assert np.isnan(src.nodata)
+        assert src.transform == res.georef.geotransform()
+        assert src.transform.b == 0.0 and src.transform.d == 0.0
+        assert src.profile["compress"] == "deflate"
+        band = src.read(1)
+    expected = res.values.astype(np.float32)
+    assert np.array_equal(np.isnan(band), ~figure.data)
+    assert np.array_equal(band[figure.data], expected[figure.data])
+
+
+def test_points_gpkg(written):
+    res, paths = written
+    info = pyogrio.read_info(paths["points.gpkg"], layer="points")
+    assert info["geometry_type"] == "Point"
+    assert "4326" in info["crs"]
+    fields = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert fields == {"value": "float64", "col": "float64", "row": "float64",
+                      "n_pixels": "int64"}
+    df = pyogrio.read_dataframe(paths["points.gpkg"], layer="points")
+    assert len(df) == len(res.points)
+    assert np.allclose(df.geometry.x, res.points.geometry.x)
+    assert np.array_equal(df["value"], res.points["value"])
+
+
+def test_report_json(written):
+    res, paths = written
+    report = json.loads(paths["report.json"].read_text())
+    assert report["parameters"]["cmap"] == "jet_r"
+    assert report["parameters"]["region"] == [10.0, 10.0, 150.0, 110.0]
+    assert report["counts"]["points"] == len(res.points)
+    assert report["georeference"]["rmse_px"] < 1e-9
+    assert len(report["georeference"]["residuals"]) == 4
+    assert set(report["timings_s"]) >= {"read", "decode", "mask", "reduce"}
+    assert report["reconstruction"]["median_abs_error_pct"] >= 0
+    assert report["geodigitize_version"]
+
+
+def test_existing_outputs_are_not_replaced(written, tmp_path):
+    res, paths = written
+    before = paths["grid.tif"].read_bytes()
+    with pytest.raises(OutputError, match="--overwrite"):
+        res.write(tmp_path / "out")
+    assert paths["grid.tif"].read_bytes() == before
+    res.write(tmp_path / "out", overwrite=True)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    def good(p):
+        p.write_text("ok")
+
+    def bad(p):
+        raise OSError("disk full")
+
+    with pytest.raises(OutputError, match="disk full"):
+        write_outputs(tmp_path / "o", {"a.txt": good, "b.txt": bad})
+    assert list((tmp_path / "o").iterdir()) == []

@@ -1,0 +1,45 @@
+"""The reconstruction check against cases with known answers."""
+
+import numpy as np
+
+from geodigitize.reconstruct import check_reconstruction, interpolate_points
+
+
+def test_linear_field_rebuilt_exactly_from_its_corners():
+    h, w = 40, 60
+    rows, cols = np.mgrid[0:h, 0:w] + 0.5
+    values = 2.0 * cols - 0.5 * rows
+    c = np.array([0.5, w - 0.5, 0.5, w - 0.5])
+    r = np.array([0.5, 0.5, h - 0.5, h - 0.5])
+    v = 2.0 * c - 0.5 * r
+    check = check_reconstruction(values, np.ones((h, w), bool), c, r, v, value_range=100.0)
+    assert check.median_pct < 1e-9 and check.p95_pct < 1e-9
+    assert check.n_pixels == h * w and not check.sampled
+
+
+def test_known_error_of_a_constant_reconstruction():
+    values = np.zeros((10, 10))
+    values[:, 5:] = 1.0  # half the pixels are 1
+    check = check_reconstruction(
+        values, np.ones((10, 10), bool), np.array([0.5]), np.array([0.5]), np.array([0.0]), 2.0
+    )
+    # one point of value 0: error 0 on half the pixels, 50 % of the range on the other half
+    assert check.p95_pct == 50.0
+    assert check.median_pct == 25.0  # numpy's median of 50 zeros and 50 fifties
+
+
+def test_outside_hull_uses_nearest_point():
+    out = interpolate_points(
+        np.array([0.0, 1, 0]), np.array([0.0, 0, 1]), np.array([1.0, 2, 3]),
+        np.array([5.0]), np.array([5.0]),
+    )
+    assert np.isfinite(out).all()
+
+
+def test_sampling_caps_the_pixels_compared():
+    values = np.zeros((100, 100))
+    check = check_reconstruction(
+        values, np.ones_like(values, bool), np.array([0.5, 99.5, 0.5]),
+        np.array([0.5, 0.5, 99.5]), np.zeros(3), 1.0, sample=1000,
+    )
+    assert check.sampled and check.n_pixels == 1000 and check.median_pct == 0.0

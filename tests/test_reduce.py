@@ -1,0 +1,102 @@
+"""Reduction: flat pixels, equal-value clusters and their representatives, exactly."""
+
+import numpy as np
+import pytest
+
+from geodigitize.errors import GeodigitizeError
+from geodigitize.reduce import cluster_labels, flat_mask, reduce, representatives
+
+
+def test_flat_pixels_are_band_interiors():
+    values = np.repeat(np.array([1.0, 1, 1, 2, 2, 2, 2]), 5).reshape(7, 5)  # 3 rows of 1, 4 of 2
+    valid = np.ones_like(values, bool)
+    flat = flat_mask(values, valid)
+    assert flat[:2].all() and flat[4:].all()
+    assert not flat[2].any() and not flat[3].any()  # the rows on either side of the step
+
+
+def test_masked_neighbours_do_not_break_flatness_but_isolated_pixels_are_not_flat():
+    values = np.zeros((3, 3))
+    values[1, 1] = 5.0
+    valid = np.ones((3, 3), bool)
+    valid[0, 1] = valid[1, 0] = valid[1, 2] = valid[2, 1] = False  # centre isolated
+    flat = flat_mask(values, valid)
+    assert not flat[1, 1]
+    assert not flat[0, 0]  # corners have no valid edge neighbour either
+    valid[0, 1] = True
+    values[0, 1] = 5.0
+    assert flat_mask(values, valid)[1, 1]
+
+
+def test_flat_tolerance():
+    values = np.array([[0.0, 0.01, 0.02, 0.03]])
+    valid = np.ones_like(values, bool)
+    assert not flat_mask(values, valid).any()
+    assert flat_mask(values, valid, tol=0.011).all()
+
+
+def test_clusters_never_join_different_values():
+    values = np.array([[1.0, 1, 2, 2], [1, 1, 2, 2], [3, 3, 3, 3]])
+    keep = np.ones_like(values, bool)
+    labels, n, method = cluster_labels(values, keep, eps=1.0)
+    assert (n, method) == (3, "ndimage-4")
+    assert len({labels[0, 0], labels[0, 2], labels[2, 0]}) == 3
+    assert labels[1, 1] == labels[0, 0] and labels[1, 3] == labels[0, 2]
+
+
+def test_eight_connectivity_from_eps_sqrt2():
+    values = np.array([[1.0, 0], [0, 1.0]])
+    keep = values == 1
+    assert cluster_labels(values, keep, eps=1.0)[1] == 2
+    assert cluster_labels(values, keep, eps=1.5)[1] == 1
+    assert cluster_labels(values, keep, eps=0.5)[2] == "singletons"
+
+
+def test_mixed_component_split_along_value_change():
+    # 8-connected ring of 1s touching 2s diagonally only: ndimage joins them, split undoes it
+    values = np.array([[1.0, 2.0], [2.0, 1.0]])
+    labels, n, _ = cluster_labels(values, np.ones((2, 2), bool), eps=1.5)
+    assert n == 2
+    assert labels[0, 0] == labels[1, 1] != labels[0, 1] == labels[1, 0]
+
+
+def test_dbscan_path_with_min_samples():
+    values = np.zeros((5, 9))
+    keep = np.zeros((5, 9), bool)
+    keep[1:4, 1:4] = True   # 9 pixels: core points with min_samples=5, eps=1.5
+    keep[2, 7] = True       # lone pixel: noise
+    labels, n, method = cluster_labels(values, keep, eps=1.5, min_samples=5)
+    assert (n, method) == (1, "dbscan")
+    assert labels[2, 7] == -1
+    assert (labels[1:4, 1:4] == 0).all()
+
+
+def test_representative_is_member_nearest_centroid():
+    # an L-shaped cluster whose centroid is not a member
+    values = np.zeros((4, 4))
+    keep = np.zeros((4, 4), bool)
+    keep[0, :4] = True
+    keep[:4, 0] = True
+    labels, n, _ = cluster_labels(values, keep)
+    reps = representatives(values, labels, n)
+    # members: (0,0..3) and (1..3,0); centroid col=(0+1+2+3+0+0+0)/7=6/7, row=6/7
+    # nearest members: (row 0, col 1) and (row 1, col 0) at equal distance: row-major first
+    assert (reps.col[0], reps.row[0]) == (1.5, 0.5)
+    assert reps.n_pixels[0] == 7
+
+
+def test_reduce_counts_on_known_bands():
+    # three horizontal bands 10 rows each, 20 wide: each interior is one cluster
+    values = np.repeat(np.array([0.1, 0.2, 0.3]), 10 * 20).reshape(30, 20)
+    flat, clusters = reduce(values, np.ones_like(values, bool))
+    assert len(clusters) == 3
+    assert sorted(clusters.value) == [0.1, 0.2, 0.3]
+    assert clusters.n_pixels.sum() == flat.sum() == 30 * 20 - 4 * 20  # minus step rows
+    # the middle band's interior spans rows 11..18: centroid row 15.0 -> pixel row 14 or 15
+    mid = np.flatnonzero(clusters.value == 0.2)[0]
+    assert clusters.row[mid] in (14.5, 15.5) and clusters.col[mid] in (9.5, 10.5)
+
+
+def test_bad_parameters():
+    with pytest.raises(GeodigitizeError):
+        cluster_labels(np.zeros((2, 2)), np.ones((2, 2), bool), eps=0)
