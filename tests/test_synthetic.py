@@ -94,7 +94,9 @@ def test_masks_partition_the_image(kwargs: dict) -> None:
     np.testing.assert_array_equal(f.data | f.lines | f.text | f.land | f.page,
                                   np.ones_like(f.page))
     assert f.data[inside].mean() > 0.4
-    assert f.lines[inside].any() and f.text[inside].any() and f.land.any()
+    assert f.lines[inside].any() and f.text[inside].any()
+    if kwargs.get("projection", "platecarree") in ("platecarree", "mercator"):
+        assert f.land.any()  # a regional frame may well be all sea
     assert f.text[f.page].any()  # tick labels, title, colorbar label
 
 
