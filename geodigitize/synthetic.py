@@ -11,8 +11,10 @@ How the truth is kept exact
 * The figure is ``width x height`` pixels at a fixed dpi and saved without
   ``bbox_inches="tight"``; the map axes and the colorbar axes sit on whole pixels.
 * The field is colour-mapped up front with ``ScalarMappable.to_rgba(bytes=True)`` and
-  drawn with ``imshow(interpolation="nearest")`` as an RGB array holding exactly one
-  cell per frame pixel, so Agg copies the colours unchanged.
+  drawn with ``imshow(interpolation="nearest")`` as an opaque RGBA uint8 array holding
+  exactly one cell per frame pixel, so Agg copies the colours unchanged (matplotlib's
+  ``bytes=True`` truncates ``lut * 255``; drawing pre-mapped colours keeps the result
+  independent of how a matplotlib version resamples scalar data).
 * Overlay masks come from rendering the overlays again, alone, on a transparent
   canvas with the identical layout: a pixel belongs to a mask when its alpha is > 0,
   antialiasing included.
