@@ -22,7 +22,14 @@ from .gcps import GCPSet, read_gcps
 from .georef import Georeference, georeference
 from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
 from .io import check_outputs, write_grid, write_json, write_outputs, write_points
-from .mask import Reason, classify, count_reasons, parse_box
+from .mask import (
+    DEFAULT_CONSISTENCY,
+    Reason,
+    classify,
+    count_reasons,
+    inconsistent_pixels,
+    parse_box,
+)
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
 
@@ -54,7 +61,8 @@ class Options:
     samples: int = 10_000
     color_space: str = "rgb"
     max_distance: float = 70.0
-    halo_distance: float | None = None
+    halo_distance: float | None = 3.0
+    consistency: float | None = DEFAULT_CONSISTENCY
     region: tuple[float, float, float, float] | None = None
     flat_tol: float = 0.0
     eps: float = 1.0
@@ -264,6 +272,7 @@ def extract(
             decoded.distance, max_distance=opts.max_distance, opaque=img.opaque,
             region=opts.region, halo_distance=opts.halo_distance,
         )
+        _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
         _require_data(reason, img, opts)
     with stage("reduce"):
         valid = reason == Reason.DATA
@@ -280,6 +289,22 @@ def extract(
     return Extraction(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings
     )
+
+
+def _mask_inconsistent(
+    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale, tol: float | None
+) -> None:
+    """Mark antialiased mixtures (see :func:`geodigitize.mask.inconsistent_pixels`).
+
+    Skipped for class scales, whose values legitimately jump between neighbours.
+    """
+    if not tol or scale.is_discrete:
+        return
+    valid = reason == Reason.DATA
+    bad = inconsistent_pixels(
+        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol
+    )
+    reason[bad] = Reason.INCONSISTENT
 
 
 def _require_data(reason: np.ndarray, img: MapImage, opts: Options) -> None:

@@ -24,8 +24,9 @@ def run(
     image: Annotated[Path, typer.Argument(help="Map image (PNG, JPEG, TIFF, BMP, GIF).")],
     gcps: Annotated[
         Path | None,
-        typer.Option("--gcps", help="GCP file: CSV with header col,row,lon,lat.",
-                     rich_help_panel=_GEO),
+        typer.Option(
+            "--gcps", help="GCP file: CSV with header col,row,lon,lat.", rich_help_panel=_GEO
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder.", rich_help_panel=_OUT)
@@ -53,16 +54,19 @@ def run(
     ] = None,
     colorbar: Annotated[
         str | None,
-        typer.Option(help="Colorbar box x0,y0,x1,y1 (pixels) to sample the scale from, "
-                     "or 'auto'.", rich_help_panel=_SCALE),
+        typer.Option(
+            help="Colorbar box x0,y0,x1,y1 (pixels) to sample the scale from, or 'auto'.",
+            rich_help_panel=_SCALE,
+        ),
     ] = None,
     colorbar_flip: Annotated[
         bool, typer.Option(help="The colorbar runs from vmax to vmin.", rich_help_panel=_SCALE)
     ] = False,
     cmap_file: Annotated[
         str | None,
-        typer.Option(help="Colour table file (CSV value,r,g,b, QGIS ramp, GMT .cpt).",
-                     rich_help_panel=_SCALE),
+        typer.Option(
+            help="Colour table file (CSV value,r,g,b, QGIS ramp, GMT .cpt).", rich_help_panel=_SCALE
+        ),
     ] = None,
     samples: Annotated[
         int, typer.Option(help="Values sampled along the colormap.", rich_help_panel=_SCALE)
@@ -72,22 +76,39 @@ def run(
     ] = "rgb",
     max_distance: Annotated[
         float,
-        typer.Option(help="Pixels farther than this from the scale are not data "
-                     "(colour-space units).", rich_help_panel=_MASK),
+        typer.Option(
+            help="Pixels farther than this from the scale are not data (colour-space units).",
+            rich_help_panel=_MASK,
+        ),
     ] = 70.0,
     halo_distance: Annotated[
-        float | None,
-        typer.Option(help="Pixels touching off-scale pixels must be this close to the "
-                     "scale (antialiased line halos).", rich_help_panel=_MASK),
-    ] = None,
+        float,
+        typer.Option(
+            help="Pixels touching off-scale pixels must be this close to the "
+            "scale (antialiased line halos); a negative value turns it off.",
+            rich_help_panel=_MASK,
+        ),
+    ] = 3.0,
+    consistency: Annotated[
+        float,
+        typer.Option(
+            help="Largest RGB distance between a pixel and the colour of its "
+            "neighbourhood's median value; antialiased mixtures of lines and text "
+            "fail it. 0 turns the check off.",
+            rich_help_panel=_MASK,
+        ),
+    ] = 8.0,
     region: Annotated[
         str | None,
-        typer.Option(help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
-                     "centre is outside are ignored.", rich_help_panel=_MASK),
+        typer.Option(
+            help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
+            "centre is outside are ignored.",
+            rich_help_panel=_MASK,
+        ),
     ] = None,
     flat_tol: Annotated[
-        float, typer.Option(help="Largest value step still counted as flat.",
-                            rich_help_panel=_REDUCE)
+        float,
+        typer.Option(help="Largest value step still counted as flat.", rich_help_panel=_REDUCE),
     ] = 0.0,
     eps: Annotated[
         float, typer.Option(help="DBSCAN radius in pixels.", rich_help_panel=_REDUCE)
@@ -100,8 +121,7 @@ def run(
     ] = "affine",
     crs: Annotated[
         str | None,
-        typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).",
-                     rich_help_panel=_GEO),
+        typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).", rich_help_panel=_GEO),
     ] = None,
     gcp_crs: Annotated[
         str, typer.Option(help="CRS of the GCPs' map positions.", rich_help_panel=_GEO)
@@ -124,14 +144,34 @@ def run(
     """
     with cli_errors(), progress_display(not quiet) as progress:
         result, paths = run_pipeline(
-            image, out, gcps=gcps, overwrite=overwrite, progress=progress,
-            cmap=cmap, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
-            levels=parse_floats(levels, "--levels"), colorbar=colorbar,
-            colorbar_flip=colorbar_flip, cmap_file=cmap_file, samples=samples,
-            color_space=color_space, max_distance=max_distance,
-            halo_distance=halo_distance, region=region, flat_tol=flat_tol, eps=eps,
-            min_samples=min_samples, transform=transform, crs=crs, gcp_crs=gcp_crs,
-            out_crs=out_crs, max_pixels=max_pixels,
+            image,
+            out,
+            gcps=gcps,
+            overwrite=overwrite,
+            progress=progress,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            norm=norm,
+            vcenter=vcenter,
+            levels=parse_floats(levels, "--levels"),
+            colorbar=colorbar,
+            colorbar_flip=colorbar_flip,
+            cmap_file=cmap_file,
+            samples=samples,
+            color_space=color_space,
+            max_distance=max_distance,
+            halo_distance=halo_distance if halo_distance >= 0 else None,
+            consistency=consistency or None,
+            region=region,
+            flat_tol=flat_tol,
+            eps=eps,
+            min_samples=min_samples,
+            transform=transform,
+            crs=crs,
+            gcp_crs=gcp_crs,
+            out_crs=out_crs,
+            max_pixels=max_pixels,
         )
     if not quiet:
         _summary(result, paths)
