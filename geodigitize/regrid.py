@@ -680,8 +680,16 @@ def _linear(points: _Points, cells: np.ndarray) -> _Estimate:
 
 
 def _cubic(points: _Points, cells: np.ndarray) -> _Estimate:
-    """Clough-Tocher C1 cubic interpolation on the Delaunay triangulation."""
-    return CloughTocher2DInterpolator(points.tri, points.values)(cells), None
+    """Clough-Tocher C1 cubic interpolation on the Delaunay triangulation.
+
+    scipy's gradient estimation stops at an absolute tolerance, so coordinates and
+    values are scaled to order one first (a uniform scaling keeps the triangulation).
+    """
+    length = float(np.ptp(points.xy, axis=0).max())
+    centre, spread = points.values.mean(), float(np.ptp(points.values)) or 1.0
+    scaled = (points.values - centre) / spread
+    model = CloughTocher2DInterpolator(points.xy / length, scaled)
+    return model(cells / length) * spread + centre, None
 
 
 def _idw(points: _Points, cells: np.ndarray) -> _Estimate:
