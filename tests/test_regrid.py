@@ -292,6 +292,13 @@ def test_max_distance_masks_far_cells(method):
     np.testing.assert_array_equal(np.isfinite(result.data), near)
 
 
+def test_duplicate_points_are_averaged():
+    # Two values at (0, 0) become one point worth their mean (2), so every nearest
+    # neighbour value is 2 and the field is flat.
+    result = regrid([0, 0, 1, 0], [0, 0, 0, 1], [1, 3, 2, 2], res=0.25, method="nearest")
+    assert set(np.unique(result.data[np.isfinite(result.data)])) == {2.0}
+
+
 def test_default_bounds_snap_outward():
     lon, lat = box_points(50, 0.3, 9.7, 40.2, 49.9, seed=8)
     result = regrid(lon, lat, lon + lat, res=0.5)
