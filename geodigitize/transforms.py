@@ -309,7 +309,8 @@ class ProjectiveTransform(Transform):
         zero, one = np.zeros_like(u), np.ones_like(u)
         rows_a = np.column_stack([u, v, one, zero, zero, zero, -p * u, -p * v, -p])
         rows_b = np.column_stack([zero, zero, zero, u, v, one, -q * u, -q * v, -q])
-        _, s, vt = np.linalg.svd(np.vstack([rows_a, rows_b]))
+        system = np.vstack([rows_a, rows_b, np.zeros((max(0, 9 - 2 * u.size), 9))])
+        _, s, vt = np.linalg.svd(system, full_matrices=False)
         if s.size >= 8 and s[7] <= 1e-12 * s[0]:
             raise GCPError(
                 "the GCPs do not determine a projective transform (three or more lie on "
@@ -472,10 +473,15 @@ class _ThinPlateSpline:
 
     @staticmethod
     def _kernel(pts: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        d2 = ((pts[:, None, :] - nodes[None, :, :]) ** 2).sum(axis=2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = d2 * np.log(d2)
-        k[d2 == 0] = 0.0
+        # |p - n|^2 expanded into a matrix product: ~10x faster than broadcasting, and on
+        # normalised coordinates (order one) the cancellation error is ~1e-16
+        d2 = (np.einsum("ij,ij->i", pts, pts)[:, None] + np.einsum("ij,ij->i", nodes, nodes)
+              - 2.0 * pts @ nodes.T)
+        np.maximum(d2, 0.0, out=d2)
+        tiny = d2 < 1e-24
+        d2[tiny] = 1.0
+        k = d2 * np.log(d2)
+        k[tiny] = 0.0
         return k
 
     def __call__(self, a, b, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
