@@ -1,8 +1,13 @@
 """GCP files: CSV header variants, QGIS .points read and write, clear errors."""
 
+import json
+
 import numpy as np
 import pytest
+import rasterio
+from typer.testing import CliRunner
 
+from geodigitize.cli import app
 from geodigitize.errors import CRSError, GCPError
 from geodigitize.gcps import GCPSet, parse_crs, read_gcps, write_points
 
@@ -131,3 +136,84 @@ def test_gcp_outside_image():
     gcps = GCPSet.from_arrays([10, 700], [10, 10], [0, 1], [0, 1])
     with pytest.raises(GCPError, match="outside the 600x400 image"):
         gcps.check_inside((400, 600))
+
+
+# --- the command line: `geodigitize gcps`, and `run --save-points` / world files -------
+runner = CliRunner()
+ARGS = ["--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7"]
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def files(figure, tmp_path):
+    img, gcps = figure.write(tmp_path)
+    return img, gcps, tmp_path
+
+
+def test_gcps_command_table_and_json(files):
+    img, gcps, _ = files
+    res = _invoke("gcps", img, "--gcps", gcps, "--transform", "auto")
+    assert res.exit_code == 0, res.output
+    assert "RMSE" in res.stdout and "QGIS mean error" in res.stdout and "auto:" in res.stdout
+    res = _invoke("gcps", img, "--gcps", gcps, "--json")
+    report = json.loads(res.stdout)
+    assert report["n_gcps"] == 4 and report["rmse_px"] < 1e-6
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--crs", "EPSG:999999"], "unknown CRS"),
+    (["--transform", "poly2"], "at least 6 GCPs"),
+    (["--transform", "bezier"], "unknown transform"),
+])
+def test_gcps_command_bad_input_is_one_line(files, extra, message):
+    img, gcps, _ = files
+    res = _invoke("gcps", img, "--gcps", gcps, *extra)
+    assert res.exit_code != 0
+    assert message in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_gcps_command_bad_points_file(files):
+    img, _, tmp = files
+    bad = tmp / "new.points"
+    bad.write_text("mapX,mapY,mapZ,sourceX,sourceY\n1,2,3,4,5\n")
+    res = _invoke("gcps", img, "--gcps", bad)
+    assert res.exit_code != 0 and "unexpected columns" in res.stderr
+
+
+def test_run_save_points_round_trips_through_qgis_format(files):
+    img, gcps, tmp = files
+    res = _invoke("run", img, "--gcps", gcps, *ARGS, "--out", tmp / "out",
+                  "--save-points", tmp / "map.points", "--transform", "tps")
+    assert res.exit_code == 0, res.output
+    back = read_gcps(tmp / "map.points")
+    orig = read_gcps(gcps)
+    np.testing.assert_allclose(back.row, orig.row)
+    report = json.loads((tmp / "out" / "report.json").read_text())
+    assert report["georeference"]["transform"] == "tps"
+    assert "loo_rmse_px" in report["georeference"]
+
+
+def test_run_without_gcps_uses_the_world_file(files, figure):
+    img, gcps, tmp = files
+    geo = read_gcps(gcps)
+    from geodigitize.georef import georeference
+
+    gt = georeference(geo, figure.image.shape[:2]).geotransform()
+    # world file: A, D, B, E and the centre of the top-left pixel
+    (tmp / "map.pgw").write_text("\n".join(str(v) for v in (
+        gt.a, gt.d, gt.b, gt.e, gt.c + gt.a / 2 + gt.b / 2, gt.f + gt.d / 2 + gt.e / 2)))
+    res = _invoke("run", img, *ARGS, "--out", tmp / "out", "--crs", "EPSG:4326")
+    assert res.exit_code == 0, res.output
+    assert "world file" in res.stdout
+    with rasterio.open(tmp / "out" / "grid.tif") as src:
+        np.testing.assert_allclose(src.transform.to_gdal(), gt.to_gdal(), atol=1e-9)
+
+
+def test_run_without_any_georeference_is_one_line(files):
+    img, _, tmp = files
+    res = _invoke("run", img, *ARGS, "--out", tmp / "out")
+    assert res.exit_code != 0 and "no ground control points" in res.stderr
