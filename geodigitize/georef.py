@@ -38,6 +38,7 @@ from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
     AutoTransform,
+    PolynomialTransform,
     Transform,
     make_transform,
 )
@@ -424,9 +425,17 @@ def georeference(
     selection = None
     if isinstance(transform, AutoTransform):
         selection = {"chosen": transform.best_.kind, "reason": transform.reason_,
-                     "tolerance_px": tolerance, "candidates_loo_rmse_px": transform.candidates_}
-        log.info("auto transform: %s", transform.reason_)
-        transform = transform.best_
+                     "tolerance_px": tolerance, "candidates_loo_rmse_px": transform.candidates_,
+                     "crs": fit_crs}
+        if crs is None and transform.best_.kind not in ("helmert", "affine"):
+            found = _projection_search(used, tolerance, transform)
+            if found is not None:
+                fit_crs, used, selection = found
+                col, row, x, y = used.col, used.row, used.x, used.y
+                transform = AffineTransform().fit(col, row, x, y)
+        if selection["chosen"] not in ("affine-in-projection",):
+            transform = transform.best_
+        log.info("auto transform: %s", selection["reason"])
     snapped = False
     if snap and type(transform) is AffineTransform:
         upright = north_up(used)
@@ -440,6 +449,83 @@ def georeference(
         roundtrip = transform.roundtrip_error(*_image_grid(shape))
     return Georeference(transform, used, fit_crs, _residuals(transform, used), snapped, loo,
                         selection, roundtrip, tuple(shape), source_crs, "gcps")
+
+
+def _projection_candidates(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, object]]:
+    """Common map projections, as PROJ strings or functions of one shape parameter."""
+    lon0 = round(float((lon.min() + lon.max()) / 2), 6)
+    base = f"+lon_0={lon0:g} +datum=WGS84 +units=m +no_defs"
+    cands: list[tuple[str, object]] = [
+        ("Mercator", f"+proj=merc {base}"),
+        ("Web Mercator", "EPSG:3857"),
+        ("Robinson", f"+proj=robin {base}"),
+        ("Equal Earth", f"+proj=eqearth {base}"),
+        ("Mollweide", f"+proj=moll {base}"),
+    ]
+    if lat.min() > 0 or lat.max() < 0:
+        # a conic's shape depends on its cone constant only (rotation and scale are affine),
+        # so a tangent cone at one fitted latitude stands for every secant pair
+        sign = 1 if lat.min() > 0 else -1
+        cands.append(("Lambert conformal", lambda phi: (
+            f"+proj=lcc +lat_1={phi:.8f} +lat_2={phi:.8f} +lat_0={phi:.8f} {base}")))
+        cands.append(("polar stereographic", f"+proj=stere +lat_0={90 * sign} "
+                      f"+lat_ts={71 * sign} {base}"))
+    return cands
+
+
+def _affine_loo_rmse(gcps: GCPSet, crs_str: str) -> float:
+    try:
+        proj = _projected_set(gcps, crs_str)
+        # the hat-matrix leave-one-out of an order-1 polynomial: exact and fast
+        err = PolynomialTransform(1).leave_one_out(proj.col, proj.row, proj.x, proj.y)
+    except (GCPError, CRSError, TransformError, pyproj.exceptions.ProjError):
+        return float("inf")
+    norms = np.hypot(err[:, 0], err[:, 1])
+    return float(np.sqrt(np.mean(norms**2))) if np.all(np.isfinite(norms)) else float("inf")
+
+
+def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
+    """The common projection in which the GCPs are affine within reading error, if any.
+
+    Returns ``(crs, gcps projected into it, selection)`` or None; tried only by ``auto``
+    when no map CRS was given and the GCPs are geographic.
+    """
+    from scipy.optimize import minimize_scalar
+
+    if len(gcps) < 4 or not parse_crs(gcps.crs).is_geographic:
+        return None
+    lon, lat = gcps.x, gcps.y
+    scores: dict[str, tuple[float, str]] = {}
+    for name, spec in _projection_candidates(lon, lat):
+        if callable(spec):
+            lo, hi = sorted((float(np.sign(lat.mean())), float(np.sign(lat.mean())) * 89.0))
+            best = minimize_scalar(lambda phi, f=spec: _affine_loo_rmse(gcps, f(phi)),
+                                   bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-6})
+            spec = spec(float(best.x))
+        scores[name] = (_affine_loo_rmse(gcps, spec), spec)
+    name = min(scores, key=lambda k: scores[k][0])
+    rmse, spec = scores[name]
+    lonlat_best = auto.candidates_[auto.best_.kind]
+    if not (rmse <= tolerance or rmse < lonlat_best):
+        return None
+    if lonlat_best <= tolerance and rmse > tolerance:
+        return None
+    tried = ", ".join(f"{k} {v[0]:.3g} px" for k, v in scores.items())
+    reason = (
+        f"the GCPs are affine in a {name} projection (leave-one-out RMSE {rmse:.3g} px"
+        f"{' within' if rmse <= tolerance else ', the best, though above'} reading error "
+        f"{tolerance:g} px), simpler than {auto.best_.kind} in lon/lat "
+        f"({lonlat_best:.3g} px); projections tried: {tried}; give --crs to choose yourself"
+    )
+    crs_str = crs_text(spec)
+    selection = {
+        "chosen": "affine-in-projection", "projection": name, "crs": crs_str,
+        "reason": reason, "tolerance_px": tolerance,
+        "candidates_loo_rmse_px": {**auto.candidates_,
+                                   **{f"affine in {k}": v[0] for k, v in scores.items()}},
+    }
+    return crs_str, _projected_set(gcps, crs_str), selection
 
 
 def _leave_one_out(transform: Transform, col, row, x, y) -> np.ndarray:

@@ -87,14 +87,26 @@ def test_no_outlier_no_flag():
     assert not geo.worst_gcp()["stands_out"]
 
 
-def test_auto_without_crs_records_choice_and_reason():
+def test_auto_without_crs_finds_the_projection():
     geo = georeference(_mercator_gcps(), SHAPE, kind="auto")
-    chosen = geo.selection["chosen"]
-    assert chosen == geo.transform.kind and chosen not in ("helmert", "affine")
+    assert geo.selection["chosen"] == "affine-in-projection"
+    assert geo.selection["projection"] == "Web Mercator" and geo.crs == "EPSG:3857"
     assert "leave-one-out" in geo.selection["reason"]
+    assert geo.rmse < 1e-6
     report = geo.to_dict()
-    assert report["auto"]["chosen"] == chosen
+    assert report["auto"]["crs"] == "EPSG:3857"
     json.dumps(report, allow_nan=False)
+
+
+def test_auto_without_projection_falls_back_to_a_flexible_kind():
+    # a rubber-sheet warp no map projection explains
+    rng = np.random.default_rng(0)
+    col, row = rng.uniform(0, 400, 60), rng.uniform(0, 300, 60)
+    lon = -20 + 0.1 * col + 0.02 * np.sin(col / 40) * 10
+    lat = 40 - 0.1 * row + 0.02 * np.cos(row / 30) * 10
+    geo = georeference(GCPSet.from_arrays(col, row, lon, lat), SHAPE, kind="auto")
+    assert geo.selection["chosen"] == geo.transform.kind
+    assert geo.transform.kind in ("poly3", "tps") and geo.crs == "EPSG:4326"
 
 
 def test_auto_with_crs_picks_affine_or_simpler():
