@@ -19,7 +19,7 @@ from .colormap import ColorScale, build_scale
 from .decode import Decoded, decode
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
-from .georef import Georeference, georeference
+from .georef import Georeference, from_georeferenced_image, georeference
 from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
 from .io import check_outputs, write_grid, write_json, write_outputs, write_points
 from .mask import (
@@ -69,7 +69,7 @@ class Options:
     min_samples: int = 1
     transform: str = "affine"
     crs: str | None = None
-    gcp_crs: str = "EPSG:4326"
+    gcp_crs: str | None = None
     out_crs: str = "EPSG:4326"
     max_pixels: int = DEFAULT_MAX_PIXELS
     extra: dict = field(default_factory=dict)
@@ -206,14 +206,23 @@ class _Stages:
                 self.progress(name, "end")
 
 
-def _load_gcps(gcps: str | Path | GCPSet | None, crs: str) -> GCPSet:
-    if gcps is None:
-        raise GCPError(
-            "no ground control points: give --gcps FILE (a CSV with col,row,lon,lat)"
-        )
-    if isinstance(gcps, GCPSet):
+def _load_gcps(gcps: str | Path | GCPSet | None, crs: str | None) -> GCPSet | None:
+    if gcps is None or isinstance(gcps, GCPSet):
         return gcps
     return read_gcps(gcps, crs=crs)
+
+
+def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options) -> Georeference:
+    """Fit the GCPs, or without any use the image's own georeference (world file, GeoTIFF)."""
+    if gcpset is not None:
+        return georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs)
+    geo = from_georeferenced_image(img.path, opts.crs, kind=opts.transform) if img.path else None
+    if geo is None:
+        raise GCPError(
+            "no ground control points: give --gcps FILE (a CSV with col,row,lon,lat or a "
+            "QGIS .points file), or put a world file (.pgw, .jgw, .tfw, .wld) beside the image"
+        )
+    return geo
 
 
 def extract(
@@ -257,7 +266,7 @@ def extract(
     with stage("read"):
         img = image if isinstance(image, MapImage) else read_image(image, opts.max_pixels)
     with stage("georeference"):
-        geo = georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs)
+        geo = _georeference(gcpset, img, opts)
     with stage("colour scale"):
         scale = build_scale(
             cmap=opts.cmap, vmin=opts.vmin, vmax=opts.vmax, norm=opts.norm,

@@ -11,6 +11,7 @@ from ..pipeline import Extraction
 from ..pipeline import run as run_pipeline
 from ._app import app
 from ._common import cli_errors, console, parse_floats, progress_display
+from .gcps import check_save_points, save_gcps_points
 
 _SCALE = "Colour scale"
 _MASK = "Masking"
@@ -25,7 +26,11 @@ def run(
     gcps: Annotated[
         Path | None,
         typer.Option(
-            "--gcps", help="GCP file: CSV with header col,row,lon,lat.", rich_help_panel=_GEO
+            "--gcps",
+            help="GCP file: CSV with header col,row,lon,lat, or a QGIS "
+            ".points file. Without it, the image's world file or GeoTIFF "
+            "georeference.",
+            rich_help_panel=_GEO,
         ),
     ] = None,
     out: Annotated[
@@ -117,15 +122,30 @@ def run(
         int, typer.Option(help="DBSCAN core-point count.", rich_help_panel=_REDUCE)
     ] = 1,
     transform: Annotated[
-        str, typer.Option(help="Pixel-to-map transform.", rich_help_panel=_GEO)
+        str,
+        typer.Option(
+            help="Pixel-to-map transform: helmert, affine, projective, poly2, poly3, tps or auto.",
+            rich_help_panel=_GEO,
+        ),
     ] = "affine",
     crs: Annotated[
         str | None,
         typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).", rich_help_panel=_GEO),
     ] = None,
     gcp_crs: Annotated[
-        str, typer.Option(help="CRS of the GCPs' map positions.", rich_help_panel=_GEO)
-    ] = "EPSG:4326",
+        str | None,
+        typer.Option(
+            help="CRS of the GCPs' map positions [default: a .points file's #CRS, else EPSG:4326].",
+            rich_help_panel=_GEO,
+        ),
+    ] = None,
+    save_points: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the GCPs with their residuals as a QGIS .points file.",
+            rich_help_panel=_GEO,
+        ),
+    ] = None,
     out_crs: Annotated[
         str, typer.Option(help="CRS of points.gpkg.", rich_help_panel=_OUT)
     ] = "EPSG:4326",
@@ -143,6 +163,7 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     with cli_errors(), progress_display(not quiet) as progress:
+        check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
             image,
             out,
@@ -173,8 +194,11 @@ def run(
             out_crs=out_crs,
             max_pixels=max_pixels,
         )
+        saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
         _summary(result, paths)
+        if saved is not None:
+            console.print(f"wrote the GCPs with their residuals to {saved}")
 
 
 def _summary(result: Extraction, paths: dict[str, Path]) -> None:
@@ -186,8 +210,15 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
         f"{counts['data']:,} decoded ({counts['masked']:,} masked), "
         f"{counts['flat']:,} flat, {counts['points']:,} points"
     )
+    fit = (
+        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px"
+        if len(geo.gcps)
+        else f"georeference from the image's {geo.origin}"
+    )
+    if geo.selection:
+        console.print(f"auto transform: {geo.selection['reason']}", highlight=False)
     console.print(
-        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px; "
+        f"{fit}; "
         f"reconstruction error median {check.median_pct:.3f} %, "
         f"95th percentile {check.p95_pct:.3f} % of the range"
     )
