@@ -38,6 +38,7 @@ from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
     AutoTransform,
+    HelmertTransform,
     PolynomialTransform,
     Transform,
     make_transform,
@@ -313,9 +314,25 @@ def transformer(src: str, dst: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
-def north_up(gcps: GCPSet) -> AffineTransform:
-    """Least-squares fit of ``x = a col + c``, ``y = e row + f`` (no rotation terms)."""
+def north_up(gcps: GCPSet, like: AffineTransform | None = None) -> AffineTransform:
+    """Least-squares fit of `like`'s model with its rotation terms held at zero.
+
+    An affine becomes ``x = a col + c``, ``y = e row + f``; a helmert (one scale) becomes
+    ``x = s col + c``, ``y = -s row + f`` (the sign of its row scale kept), so snapping
+    zeroes the rotation without changing the model.
+    """
     col, row, x, y = gcps.col, gcps.row, gcps.x, gcps.y
+    if isinstance(like, HelmertTransform):
+        sign = -1.0 if like.to_affine().e < 0 else 1.0
+        n = col.size
+        design = np.zeros((2 * n, 3))
+        design[:n, 0], design[:n, 1] = col, 1.0
+        design[n:, 0], design[n:, 2] = sign * row, 1.0
+        (scale, c, f), *_ = np.linalg.lstsq(design, np.concatenate([x, y]), rcond=None)
+        fitted = HelmertTransform()
+        fitted.coef_ = np.array([[scale, 0.0, c], [0.0, sign * scale, f]])
+        fitted.scale_, fitted.rotation_ = abs(float(scale)), 0.0
+        return fitted
     a, c = np.polyfit(col, x, 1)
     e, f = np.polyfit(row, y, 1)
     return AffineTransform.from_affine(Affine(a, 0.0, c, 0.0, e, f))
@@ -464,8 +481,8 @@ def georeference(
             transform = transform.best_
         log.info("auto transform: %s", selection["reason"])
     snapped = False
-    if snap and type(transform) is AffineTransform:
-        upright = north_up(used)
+    if snap and isinstance(transform, AffineTransform):  # helmert included
+        upright = north_up(used, like=transform)
         tol = max(
             SNAP_MIN_PIXELS,
             float(np.sqrt(np.mean(np.sum(_residuals(transform, used) ** 2, axis=1)))),
