@@ -117,8 +117,13 @@ def write_outputs(
 
 
 def write_points(path: Path, frame, layer: str = "points") -> None:
-    """Write a GeoDataFrame of points as a GeoPackage layer (through pyogrio)."""
-    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    """Write a GeoDataFrame of points as a GeoPackage layer (through pyogrio).
+
+    The file is a GeoPackage 1.2: QGIS 3.22 LTS (Debian's) warns that GDAL's default
+    1.4 "may only be partially supported".
+    """
+    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
+                  dataset_options={"VERSION": "1.2"})
 
 
 def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:
