@@ -71,8 +71,7 @@ def scale_cmap(scale: ColorScale) -> tuple[mcolors.Colormap, mcolors.Normalize]:
     pos[0], pos[-1] = 0.0, 1.0
     cmap = mcolors.LinearSegmentedColormap.from_list(
         "scale", list(zip(pos, colors, strict=True)), N=max(256, values.size)
-    )
-    cmap.set_bad((1, 1, 1, 0))
+    ).with_extremes(bad=(1, 1, 1, 0))
     return cmap, mcolors.Normalize(values[0], values[-1])
 
 
