@@ -11,8 +11,10 @@ How the truth is kept exact
 * The figure is ``width x height`` pixels at a fixed dpi and saved without
   ``bbox_inches="tight"``; the map axes and the colorbar axes sit on whole pixels.
 * The field is colour-mapped up front with ``ScalarMappable.to_rgba(bytes=True)`` and
-  drawn with ``imshow(interpolation="nearest")`` as an RGB array holding exactly one
-  cell per frame pixel, so Agg copies the colours unchanged.
+  drawn with ``imshow(interpolation="nearest")`` as an opaque RGBA uint8 array holding
+  exactly one cell per frame pixel, so Agg copies the colours unchanged (matplotlib's
+  ``bytes=True`` truncates ``lut * 255``; drawing pre-mapped colours keeps the result
+  independent of how a matplotlib version resamples scalar data).
 * Overlay masks come from rendering the overlays again, alone, on a transparent
   canvas with the identical layout: a pixel belongs to a mask when its alpha is > 0,
   antialiasing included.
@@ -28,7 +30,9 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -230,6 +234,24 @@ def _value_norm(norm: str, vmin: float, vmax: float) -> mcolors.Normalize:
     raise ColorScaleError(f"Unknown norm {norm!r}; use 'linear', 'log' or 'sqrt'.")
 
 
+def _inverse_norm(norm: str, vmin: float, vmax: float, u: np.ndarray) -> np.ndarray:
+    """Values whose normalised position is ``u`` (in place on float64 ``u``; returned).
+
+    The closed forms of ``Normalize``/``LogNorm``/``PowerNorm(0.5)``'s ``inverse``,
+    without their masked-array overhead.
+    """
+    if norm == "log":
+        u *= np.log(vmax / vmin)
+        np.exp(u, out=u)
+        u *= vmin
+        return u
+    if norm == "sqrt":
+        u *= u
+    u *= vmax - vmin
+    u += vmin
+    return u
+
+
 def _mappable(
     cmap: str, vmin: float, vmax: float, norm: str, levels: tuple[float, ...] | None
 ) -> ScalarMappable:
@@ -304,20 +326,22 @@ def _projected_bounds(forward: Transformer, extent: Box, lat_limit: float) -> Bo
     return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
 
-def _frame_lonlat(grid: _Grid, inverse: Transformer) -> tuple[np.ndarray, np.ndarray]:
-    """lon, lat ``(rows, cols)`` float64 of the frame's pixel centres."""
+def _block_lonlat(
+    grid: _Grid, inverse: Transformer, r0: int, r1: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """lon, lat ``(r1 - r0, cols)`` float64 of the pixel centres of frame rows ``r0:r1``."""
     x, y = grid.centres()
-    rows, cols = grid.shape
+    y = y[r0:r1]
+    shape = (y.size, x.size)
     if grid.projection.separable:
         lon, _ = inverse.transform(x, np.zeros_like(x))
         _, lat = inverse.transform(np.zeros_like(y), y)
-        lon = np.broadcast_to(np.asarray(lon)[None, :], (rows, cols))
-        lat = np.broadcast_to(np.asarray(lat)[:, None], (rows, cols))
-        return np.ascontiguousarray(lon), np.ascontiguousarray(lat)
-    xx = np.broadcast_to(x[None, :], (rows, cols)).ravel()
-    yy = np.broadcast_to(y[:, None], (rows, cols)).ravel()
+        lon = np.broadcast_to(np.asarray(lon)[None, :], shape)
+        return np.array(lon), np.array(np.broadcast_to(np.asarray(lat)[:, None], shape))
+    xx = np.broadcast_to(x[None, :], shape).ravel()
+    yy = np.broadcast_to(y[:, None], shape).ravel()
     lon, lat = inverse.transform(xx, yy)
-    return np.reshape(lon, (rows, cols)), np.reshape(lat, (rows, cols))
+    return np.reshape(lon, shape), np.reshape(lat, shape)
 
 
 # ------------------------------------------------------------------------- fields
@@ -330,72 +354,86 @@ def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, ...]:
     return cphi * np.cos(lam), cphi * np.sin(lam), np.sin(phi)
 
 
-def _bumps(
-    xyz: tuple[np.ndarray, ...], rng: np.random.Generator, n: int, amp: Box, width: Box
-) -> np.ndarray:
-    """Sum of ``n`` random Gaussian bumps on the sphere, evaluated at unit vectors ``xyz``.
+@dataclass(frozen=True, eq=False)
+class _Bumps:
+    """A sum of Gaussian bumps on the unit sphere: ``sum a exp((c . p - 1) / s**2)``."""
 
-    Amplitudes are uniform in ``amp[:2]`` with a random sign when ``amp[2] < 0``, and
-    widths (radians) uniform in ``width[:2]``. Returns an array shaped like ``xyz[0]``.
-    """
-    out = np.zeros_like(xyz[0])
-    work = np.empty_like(out)
-    for _ in range(n):
-        centre = rng.normal(size=3)
-        centre /= np.linalg.norm(centre)
-        a = rng.uniform(amp[0], amp[1]) * (rng.choice((-1.0, 1.0)) if amp[2] < 0 else 1.0)
-        s2 = rng.uniform(width[0], width[1]) ** 2
-        np.multiply(xyz[0], centre[0] / s2, out=work)
-        work += xyz[1] * (centre[1] / s2)
-        work += xyz[2] * (centre[2] / s2)
-        work -= 1.0 / s2
-        np.exp(work, out=work)
-        out += a * work
-    return out
+    centres: np.ndarray  # (n, 3) unit vectors
+    amps: np.ndarray  # (n,)
+    inv_s2: np.ndarray  # (n,) 1 / width**2, width in radians
 
+    @classmethod
+    def draw(
+        cls, rng: np.random.Generator, n: int, amp: tuple[float, float],
+        width: tuple[float, float], signed: bool,
+    ) -> _Bumps:
+        """``n`` bumps, amplitudes uniform in ``amp`` (random signs if ``signed``)."""
+        centres = rng.normal(size=(n, 3))
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        amps = rng.uniform(*amp, size=n) * (rng.choice((-1.0, 1.0), size=n) if signed else 1.0)
+        return cls(centres, amps, rng.uniform(*width, size=n) ** -2.0)
 
-def _sst_raw(lon: np.ndarray, lat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Unbounded SST-like field: warm equator, cold poles, eddies and meandering fronts."""
-    xyz = _unit_vectors(lon, lat)
-    phi = np.radians(lat)
-    raw = -1.4 + 2.8 * xyz[0] ** 2 + 2.8 * xyz[1] ** 2 + 0.15 * xyz[2]
-    raw += _bumps(xyz, rng, 10, (0.25, 0.6, -1), (0.05, 0.15))
-    k, p = rng.uniform(2.0, 4.0), rng.uniform(0, 2 * np.pi)
-    raw += 0.25 * np.cos(phi) * np.sin(k * np.radians(lon) + 5.0 * np.sin(2 * phi) + p)
-    return raw
-
-
-def _elevation_raw(lon: np.ndarray, lat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Unbounded terrain-like field: ranges, basins and smooth ridges."""
-    xyz = _unit_vectors(lon, lat)
-    raw = -0.6 + _bumps(xyz, rng, 9, (0.4, 1.2, 1), (0.08, 0.3))
-    raw -= _bumps(xyz, rng, 4, (0.3, 0.7, 1), (0.1, 0.3))
-    k, p = rng.uniform(4.0, 7.0, 2), rng.uniform(0, 2 * np.pi, 2)
-    raw += 0.35 * np.sin(k[0] * xyz[0] + p[0]) ** 2 * np.sin(k[1] * xyz[1] + p[1]) ** 2
-    return raw
+    def __call__(self, xyz: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Evaluate at unit vectors ``xyz`` (three arrays of one shape); same shape."""
+        out = np.zeros_like(xyz[0])
+        work = np.empty_like(out)
+        for c, a, k in zip(self.centres, self.amps, self.inv_s2, strict=True):
+            np.multiply(xyz[0], c[0] * k, out=work)
+            work += xyz[1] * (c[1] * k)
+            work += xyz[2] * (c[2] * k)
+            work -= k
+            np.exp(work, out=work)
+            work *= a
+            out += work
+        return out
 
 
-def _smooth_raw(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Simple analytic field (independent of the seed)."""
-    lam, phi = np.radians(lon), np.radians(lat)
-    return 1.2 * np.cos(phi) * np.sin(lam + 0.3) + 0.5 * np.sin(2.0 * phi)
+@dataclass(frozen=True, eq=False)
+class _FieldModel:
+    """A seeded smooth field on the sphere; calling it gives values in ``(0.01, 0.99)``."""
 
+    kind: str
+    bumps: tuple[_Bumps, ...]
+    waves: np.ndarray  # (4,) wave numbers and phases
 
-def _unit_field(kind: str, lon: np.ndarray, lat: np.ndarray, seed: int) -> np.ndarray:
-    """Field of type ``kind`` at lon/lat, squashed smoothly into ``(0.01, 0.99)``."""
-    rng = np.random.default_rng([seed, 1])
-    if kind == "sst":
-        raw = _sst_raw(lon, lat, rng)
-    elif kind == "elevation":
-        raw = _elevation_raw(lon, lat, rng)
-    elif kind == "smooth":
-        raw = _smooth_raw(lon, lat)
-    else:
-        raise ValueError(f"Unknown field {kind!r}; use 'sst', 'elevation' or 'smooth'.")
-    np.tanh(raw, out=raw)
-    raw *= 0.49
-    raw += 0.5
-    return raw
+    @classmethod
+    def draw(cls, kind: str, seed: int) -> _FieldModel:
+        """The model of ``kind`` (``"sst"``, ``"elevation"`` or ``"smooth"``) for ``seed``."""
+        rng = np.random.default_rng([seed, 1])
+        waves = np.concatenate([rng.uniform(2.0, 7.0, 2), rng.uniform(0.0, 2 * np.pi, 2)])
+        if kind == "sst":
+            bumps = (_Bumps.draw(rng, 16, (0.3, 0.8), (0.04, 0.12), signed=True),)
+        elif kind == "elevation":
+            bumps = (_Bumps.draw(rng, 9, (0.4, 1.2), (0.08, 0.3), signed=False),
+                     _Bumps.draw(rng, 4, (-0.7, -0.3), (0.1, 0.3), signed=False))
+        elif kind == "smooth":
+            bumps = ()
+        else:
+            raise ValueError(f"Unknown field {kind!r}; use 'sst', 'elevation' or 'smooth'.")
+        return cls(kind, bumps, waves)
+
+    def raw(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Unbounded field at lon/lat in degrees (any shape, same shape out)."""
+        lam, phi = np.radians(lon), np.radians(lat)
+        if self.kind == "smooth":
+            return 1.2 * np.cos(phi) * np.sin(lam + 0.3) + 0.5 * np.sin(2.0 * phi)
+        xyz = _unit_vectors(lon, lat)
+        k1, k2, p1, p2 = self.waves
+        out = sum((b(xyz) for b in self.bumps), start=np.zeros_like(xyz[0]))
+        if self.kind == "sst":  # warm equator, cold poles, a meandering front
+            out += -1.1 + 2.2 * np.cos(phi) ** 2 + 0.15 * xyz[2]
+            out += 0.25 * np.cos(phi) * np.sin(round(k1) * lam + 5.0 * np.sin(2 * phi) + p1)
+        else:  # terrain: ranges and basins plus smooth ridges
+            out += -0.6 + 0.35 * np.sin(k1 * xyz[0] + p1) ** 2 * np.sin(k2 * xyz[1] + p2) ** 2
+        return out
+
+    def __call__(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """The field squashed smoothly into ``(0.01, 0.99)``: ``0.5 + 0.49 tanh(raw)``."""
+        raw = self.raw(lon, lat)
+        np.tanh(raw, out=raw)
+        raw *= 0.49
+        raw += 0.5
+        return raw
 
 
 # --------------------------------------------------------------------------- land
@@ -414,8 +452,8 @@ def _land_function(lon: np.ndarray, lat: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 2])
     xyz = _unit_vectors(lon[None, :], lat[:, None])
     xyz = tuple(np.broadcast_to(c, (lat.size, lon.size)) for c in xyz)
-    g = -0.6 + _bumps(xyz, rng, 12, (0.5, 1.0, 1), (0.12, 0.35))
-    g += _bumps(xyz, rng, 90, (0.1, 0.3, -1), (0.03, 0.08))
+    g = -0.5 + _Bumps.draw(rng, 12, (0.5, 1.0), (0.12, 0.35), signed=False)(xyz)
+    g += _Bumps.draw(rng, 90, (0.2, 0.4), (0.03, 0.07), signed=True)(xyz)
     return g
 
 
@@ -583,7 +621,7 @@ class _Scene:
     """Everything to draw, in pixel coordinates; drawn once per layer selection."""
 
     layout: _Layout
-    rgb: np.ndarray | None  # (fh, fw, 3) uint8 field colours
+    rgba: np.ndarray | None  # (fh, fw, 4) uint8 field colours, opaque
     mappable: ScalarMappable
     land: MplPath | None
     coast: list[np.ndarray]
@@ -632,8 +670,8 @@ def _draw_map(ax: mpl.axes.Axes, scene: _Scene, layers: frozenset[str]) -> None:
     """Draw the field, land, lines and texts that ``layers`` selects, in pixel coords."""
     s = scene.layout.scale
     x0, y0, x1, y1 = scene.layout.frame
-    if "field" in layers and scene.rgb is not None:
-        ax.imshow(scene.rgb, interpolation="nearest", extent=(x0, x1, y1, y0),
+    if "field" in layers and scene.rgba is not None:
+        ax.imshow(scene.rgba, interpolation="nearest", extent=(x0, x1, y1, y0),
                   origin="upper", aspect="auto", zorder=0)
     if "land" in layers and scene.land is not None:
         ax.add_patch(PathPatch(scene.land, facecolor=str(_LAND_GREY), edgecolor="none",
@@ -641,9 +679,9 @@ def _draw_map(ax: mpl.axes.Axes, scene: _Scene, layers: frozenset[str]) -> None:
     if "lines" in layers:
         px = 72.0 / _DPI  # one pixel in points
         ax.add_collection(LineCollection(scene.graticule, colors="0.35", zorder=2, snap=False,
-                                         linewidths=max(0.6, 0.8 * s) * px))
+                                         linewidths=max(0.6, 0.8 * s) * px), autolim=False)
         ax.add_collection(LineCollection(scene.coast, colors="black", zorder=3, snap=False,
-                                         linewidths=max(1.0, 1.2 * s) * px))
+                                         linewidths=max(1.0, 1.2 * s) * px), autolim=False)
     if "text" in layers:
         for lab in scene.labels:
             ax.text(lab.col, lab.row, lab.text, fontsize=lab.size, style=lab.style,
@@ -711,12 +749,42 @@ def _draw(scene: _Scene, layers: frozenset[str]) -> np.ndarray:
 # ------------------------------------------------------------------------ render
 
 
+def _evaluate(
+    grid: _Grid, inverse: Transformer, model: _FieldModel, scale: tuple[str, float, float],
+    mappable: ScalarMappable, layout: _Layout,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """lon, lat, truth ``(H, W)`` float64 (NaN off the frame) and the frame's RGBA colours.
+
+    Works on blocks of rows in a few threads (pyproj and numpy release the GIL); every
+    value depends on its own pixel only, so blocks change nothing but speed and memory.
+    """
+    lon, lat, truth = (np.full((layout.height, layout.width), np.nan) for _ in range(3))
+    rows, cols = grid.shape
+    rgba = np.empty((rows, cols, 4), np.uint8)
+    x0, y0 = grid.frame[:2]
+    norm, vmin, vmax = scale
+    mappable.to_rgba(np.zeros(1), bytes=True)  # build the colormap's LUT once, up front
+
+    def block(r0: int) -> None:
+        r1 = min(rows, r0 + step)
+        blon, blat = _block_lonlat(grid, inverse, r0, r1)
+        values = _inverse_norm(norm, vmin, vmax, model(blon, blat))
+        for full, part in ((lon, blon), (lat, blat), (truth, values)):
+            full[y0 + r0 : y0 + r1, x0 : x0 + cols] = part
+        rgba[r0:r1] = mappable.to_rgba(values, bytes=True)
+
+    step = max(1, 2**19 // cols)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        list(pool.map(block, range(0, rows, step)))
+    return lon, lat, truth, rgba
+
+
 def _frame_box(lon: np.ndarray, lat: np.ndarray) -> Box:
     """lon0, lon1, lat0, lat1 spanned by the frame's pixel centres (pole aware)."""
-    lon0, lon1 = float(lon.min()), float(lon.max())
+    lon0, lon1 = float(np.nanmin(lon)), float(np.nanmax(lon))
     if lon1 - lon0 > 350.0:
         lon0, lon1 = -180.0, 180.0
-    return lon0, lon1, float(lat.min()), float(lat.max())
+    return lon0, lon1, float(np.nanmin(lat)), float(np.nanmax(lat))
 
 
 def _to_pixels(grid: _Grid, forward: Transformer, lonlat: np.ndarray) -> np.ndarray:
@@ -749,7 +817,7 @@ def _land_layer(
 
 
 def _scene(
-    grid: _Grid, forward: Transformer, layout: _Layout, rgb: np.ndarray,
+    grid: _Grid, forward: Transformer, layout: _Layout, rgba: np.ndarray,
     mappable: ScalarMappable, box: Box, opts: dict,
 ) -> tuple[_Scene, np.ndarray]:
     """Assemble what to draw; also return the GCPs ``(n, 4)``."""
@@ -760,7 +828,7 @@ def _scene(
     xt = _ticks(grat.meridians, 1, y1, (x0, x1), 4.5 * em)
     yt = _ticks(grat.parallels, 0, x0, (y0, y1), 1.6 * em)
     scene = _Scene(
-        layout=layout, rgb=rgb, mappable=mappable, land=land, coast=coast,
+        layout=layout, rgba=rgba, mappable=mappable, land=land, coast=coast,
         graticule=[p for _, p in grat.meridians + grat.parallels] if opts["graticule"] else [],
         xticks=(xt[0], [_degrees(v, "EW") for v in xt[1]]),
         yticks=(yt[0], [_degrees(v, "NS") for v in yt[1]]),
@@ -893,20 +961,19 @@ def render_figure(
     ratio = (bounds[2] - bounds[0]) / (bounds[3] - bounds[1]) if aspect == "equal" else None
     layout = _layout(width, height, ratio, colorbar, colorbar_orientation, title)
     grid = _Grid(layout.frame, bounds, spec)
-    lon, lat = _frame_lonlat(grid, inverse)
-    u = _unit_field(field, lon, lat, seed)
-    values = np.asarray(_value_norm(norm, vmin, vmax).inverse(u), dtype=np.float64)
-    rgb = np.ascontiguousarray(mappable.to_rgba(values, bytes=True)[..., :3])
+    model = _FieldModel.draw(field, seed)
+    scale = (norm, float(vmin), float(vmax))
+    lon, lat, values, rgba = _evaluate(grid, inverse, model, scale, mappable, layout)
     opts = {"seed": seed, "land": land, "coastlines": coastlines, "gcp_step": float(gcp_step),
             "graticule": graticule, "labels": labels, "title": title, "field": field}
-    scene, gcps = _scene(grid, forward, layout, rgb, mappable, _frame_box(lon, lat), opts)
+    scene, gcps = _scene(grid, forward, layout, rgba, mappable, _frame_box(lon, lat), opts)
     image, encoded, masks = _render_all(scene, jpeg_quality)
     result = SyntheticFigure(
-        image=image, truth=_full(values, layout), data=masks["data"], lines=masks["lines"],
+        image=image, truth=values, data=masks["data"], lines=masks["lines"],
         text=masks["text"], land=masks["land"], page=masks["page"],
         frame=tuple(float(v) for v in layout.frame),
         colorbar=tuple(float(v) for v in layout.colorbar) if layout.colorbar else (np.nan,) * 4,
-        gcps=gcps, lon=_full(lon, layout), lat=_full(lat, layout), cmap=cmap,
+        gcps=gcps, lon=lon, lat=lat, cmap=cmap,
         vmin=float(vmin), vmax=float(vmax), norm=norm, levels=levels_t, crs=spec.crs,
         extent=extent, jpeg_quality=jpeg_quality, encoded=encoded,
     )
