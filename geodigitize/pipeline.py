@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .colormap import ColorScale, build_scale
+from .contours import trace, write_lines
 from .decode import Decoded, decode
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
@@ -30,13 +31,16 @@ from .mask import (
     inconsistent_pixels,
     parse_box,
 )
+from .preview import check_preview_path, plot_extraction, write_preview
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
+from .refine import Refinement, parse_target, refine
+from .styles import grid_style, points_style, write_style
 
 __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
 
 #: Files a run writes into its output folder.
-OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json")
+OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml")
 
 #: Called as ``progress(stage, state)`` with state ``"start"`` or ``"end"``.
 Progress = Callable[[str, str], None]
@@ -72,6 +76,10 @@ class Options:
     gcp_crs: str | None = None
     out_crs: str = "EPSG:4326"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    target_error: float | None = None
+    contours: bool = False
+    contour_levels: tuple[float, ...] | None = None
+    preview: str | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +89,14 @@ class Options:
             object.__setattr__(self, "region", parse_box(self.region))
         if self.levels is not None:
             object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
+        if self.target_error is not None:
+            object.__setattr__(self, "target_error", parse_target(self.target_error))
+        if self.preview is not None:
+            object.__setattr__(self, "preview", str(self.preview))
+        if self.contour_levels is not None:
+            levels = tuple(float(v) for v in self.contour_levels)
+            object.__setattr__(self, "contour_levels", levels)
+            object.__setattr__(self, "contours", True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +119,10 @@ class Extraction:
     check : ReconstructionCheck
     options : Options
     timings : dict of stage name to seconds
+    refinement : Refinement or None
+        The ``--target-error`` search, when asked for; its points are the kept ones.
+    contours : geopandas.GeoDataFrame or None
+        Isolines (``value``, LineString in ``options.out_crs``) when asked for.
     """
 
     image: MapImage
@@ -116,6 +136,13 @@ class Extraction:
     check: ReconstructionCheck
     options: Options
     timings: dict
+    refinement: Refinement | None = None
+    contours: object = None
+
+    @property
+    def kept(self) -> Clusters:
+        """The kept points: the refined reduction if any, else one per flat cluster."""
+        return self.refinement.clusters if self.refinement is not None else self.clusters
 
     @property
     def valid(self) -> np.ndarray:
@@ -159,6 +186,10 @@ class Extraction:
             "clustering": self.clusters.method,
             "georeference": self.georef.to_dict(),
             "reconstruction": self.check.to_dict(),
+            **({"refinement": self.refinement.to_dict()} if self.refinement else {}),
+            **({"contours": {"lines": len(self.contours),
+                             "levels": sorted({float(v) for v in self.contours["value"]})}}
+               if self.contours is not None else {}),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -171,11 +202,24 @@ class Extraction:
         """
         grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
         writers = {
-            "points.gpkg": lambda p: write_points(p, self.points),
+            "points.gpkg": self._write_gpkg,
             "grid.tif": lambda p: write_grid(p, grid, gt, crs),
             "report.json": lambda p: write_json(p, self.report()),
+            "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
+            "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
-        return write_outputs(out_dir, writers, overwrite=overwrite)
+        preview = self.options.preview
+        if preview is not None and Path(preview).name == str(preview):
+            writers[preview] = lambda p: plot_extraction(self, p)
+        paths = write_outputs(out_dir, writers, overwrite=overwrite)
+        if preview is not None and preview not in paths:
+            paths[preview] = write_preview(self, preview, overwrite=overwrite)
+        return paths
+
+    def _write_gpkg(self, path: Path) -> None:
+        write_points(path, self.points)
+        if self.contours is not None:
+            write_lines(path, self.contours, layer="contours")
 
 
 def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -314,14 +358,25 @@ def extract(
             eps=opts.eps,
             min_samples=opts.min_samples,
         )
+    refinement = None
+    if opts.target_error is not None:
+        with stage("refine"):
+            refinement = refine(decoded.values, valid, clusters, scale.range, opts.target_error)
+    kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
-        points = _points_frame(clusters, geo, opts.out_crs)
+        points = _points_frame(kept, geo, opts.out_crs)
+    lines = None
+    if opts.contours:
+        with stage("contours"):
+            lines = trace(decoded.values, valid, scale, opts.contour_levels)
+            lines = lines.to_frame(geo, opts.out_crs)
     with stage("reconstruction check"):
         check = check_reconstruction(
-            decoded.values, valid, clusters.col, clusters.row, clusters.value, scale.range
+            decoded.values, valid, kept.col, kept.row, kept.value, scale.range
         )
     return Extraction(
-        img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings
+        img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
+        refinement, lines,
     )
 
 
@@ -377,7 +432,13 @@ def run(
     **options,
 ) -> tuple[Extraction, dict[str, Path]]:
     """Check the outputs can be written, extract, and write them (what the CLI runs)."""
-    check_outputs(out_dir, list(OUTPUT_NAMES), overwrite=overwrite)
+    names = list(OUTPUT_NAMES)
+    preview = options.get("preview") or getattr(options.get("options"), "preview", None)
+    if preview is not None and Path(preview).name == str(preview):
+        names.append(str(preview))
+    elif preview is not None:
+        check_preview_path(preview, overwrite=overwrite)
+    check_outputs(out_dir, names, overwrite=overwrite)
     result = extract(image, gcps=gcps, progress=progress, **options)
     if progress:
         progress("write", "start")

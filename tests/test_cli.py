@@ -34,7 +34,8 @@ def test_run_writes_outputs_and_summary(files, figure):
                  "--consistency", "0", "--out", out)
     assert res.exit_code == 0, res.output
     assert "points" in res.stdout and "RMSE" in res.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["grid.tif", "points.gpkg", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "grid.qml", "grid.tif", "points.gpkg", "points.qml", "report.json"]
     with rasterio.open(out / "grid.tif") as src:
         assert src.crs.to_epsg() == 4326
         x0, y0, x1, y1 = figure.frame

@@ -121,6 +121,26 @@ def run(
     min_samples: Annotated[
         int, typer.Option(help="DBSCAN core-point count.", rich_help_panel=_REDUCE)
     ] = 1,
+    target_error: Annotated[
+        str | None,
+        typer.Option(help="Keep the fewest points whose reconstruction's median error "
+                     "meets this, e.g. 0.5% (of vmax - vmin).", rich_help_panel=_REDUCE),
+    ] = None,
+    contours: Annotated[
+        bool, typer.Option(help="Add isolines (class edges, or round levels) as a "
+                           "'contours' layer of points.gpkg.", rich_help_panel=_OUT)
+    ] = False,
+    contour_levels: Annotated[
+        str | None,
+        typer.Option(help="Isoline levels a,b,c,... (implies --contours).",
+                     rich_help_panel=_OUT),
+    ] = None,
+    preview: Annotated[
+        str | None,
+        typer.Option(help="Draw a preview PNG (input, decoded, mask, points, "
+                     "reconstruction, error); a bare name goes into --out.",
+                     rich_help_panel=_OUT),
+    ] = None,
     transform: Annotated[
         str,
         typer.Option(
@@ -193,6 +213,10 @@ def run(
             gcp_crs=gcp_crs,
             out_crs=out_crs,
             max_pixels=max_pixels,
+            target_error=target_error,
+            contours=contours,
+            contour_levels=parse_floats(contour_levels, "--contour-levels"),
+            preview=preview,
         )
         saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
@@ -222,5 +246,10 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
         f"reconstruction error median {check.median_pct:.3f} %, "
         f"95th percentile {check.p95_pct:.3f} % of the range"
     )
+    if result.refinement is not None and not result.refinement.met:
+        console.print(
+            f"[yellow]warning:[/] --target-error {result.refinement.target_pct:g}% was not "
+            "reached; kept the reduction with the lowest error (see report.json)"
+        )
     folder = next(iter(paths.values())).parent
     console.print(f"wrote {', '.join(paths)} to {folder}/")

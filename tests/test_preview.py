@@ -1,0 +1,58 @@
+"""The preview figure and the GCP plot: rendered, panels checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geodigitize import extract
+from geodigitize.errors import OutputError
+from geodigitize.preview import PANEL_TITLES, plot_extraction, plot_gcps, write_preview
+
+
+@pytest.fixture
+def result(figure, tmp_path):
+    img, gcps = figure.write(tmp_path)
+    return extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame)
+
+
+def test_preview_panels(result, tmp_path):
+    path = tmp_path / "preview.png"
+    fig = plot_extraction(result, path, dpi=50)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled[:5]] == list(PANEL_TITLES[:5])
+    assert titled[5].get_title().startswith(PANEL_TITLES[5])
+    assert len(fig.axes) == 8  # six panels and two colorbars
+    legend = titled[2].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert any(label.startswith("off-scale colour") for label in labels)
+    assert any(label.startswith("outside region") for label in labels)
+    with Image.open(path) as png:
+        assert png.size == (750, 450)  # 15 x 9 inches at 50 dpi
+
+
+def test_preview_written_by_run(figure, tmp_path):
+    img, gcps = figure.write(tmp_path)
+    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
+                     preview="look.png")
+    paths = result.write(tmp_path / "out")
+    assert paths["look.png"].is_file()
+    elsewhere = tmp_path / "elsewhere.png"
+    result2 = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, preview=str(elsewhere))
+    paths = result2.write(tmp_path / "out2")
+    assert paths[str(elsewhere)] == elsewhere and elsewhere.is_file()
+    with pytest.raises(OutputError, match="already exists"):
+        write_preview(result2, elsewhere)
+
+
+def test_plot_gcps_draws_residual_arrows(result, tmp_path):
+    path = tmp_path / "gcps.png"
+    fig = plot_gcps(result.image.rgb, result.georef, path, dpi=50)
+    ax = fig.axes[0]
+    assert "RMSE" in ax.get_title()
+    quiver = [c for c in ax.collections if c.__class__.__name__ == "Quiver"]
+    assert len(quiver) == 1 and quiver[0].N == len(result.georef.gcps)
+    assert len(ax.texts) == len(result.georef.gcps)
+    assert path.is_file()
+    np.testing.assert_array_equal(np.asarray(quiver[0].U), result.georef.residuals[:, 0])
