@@ -160,64 +160,103 @@ def _bar_columns(lines: np.ndarray, tol: float) -> tuple[int, int]:
     return c0, c1
 
 
-def _uniform_column(col: np.ndarray, tol: float) -> np.ndarray | None:
-    """The colour of a column that is one colour over the middle of the bar, else None."""
-    n = col.shape[0]
-    mid = col[n // 4 : n - n // 4] if n >= 8 else col
-    colour = np.median(mid, axis=0)
-    if np.mean(_dist(mid, colour) <= tol) >= 0.9:
-        return colour
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _uniform_column(luma: np.ndarray, tol: float) -> float | None:
+    """The brightness of a column that is one shade over the middle of the bar, else None.
+
+    Brightness (luma), not colour: JPEG's chroma subsampling tints a thin dark outline
+    with the bar's colours but leaves it dark.
+    """
+    n = luma.shape[0]
+    mid = luma[n // 4 : n - n // 4] if n >= 8 else luma
+    level = float(np.median(mid))
+    if np.mean(np.abs(mid - level) <= tol / 2) >= 0.9:
+        return level
     return None
 
 
-def _side(lines: np.ndarray, c: int, step: int, tol: float):
-    """Describe what lies beside the bar on one side, starting at column `c`.
+def _side(luma: np.ndarray, c: int, step: int, tol: float):
+    """Describe what lies beside the bar on one side, looking outwards from column `c`.
 
-    Returns ``(kind, colour, thickness, column)`` with kind ``"outline"`` (a uniform
-    band followed by a different uniform band or too thin to be page),
-    ``"background"`` or None when nothing can be said.
+    Up to two ringing columns next to the bar are skipped. Returns ``(kind, level,
+    thickness, column, reach)``: kind ``"outline"`` for a band of at most 4 uniform
+    columns followed by a different uniform band (or at most 3 at the box's edge),
+    ``"background"`` for a wider band, None when nothing can be said; ``reach`` is how far
+    a shade may be from ``level`` and still be the band's (half-way to the next band's).
     """
-    ncols = lines.shape[1]
-    if not 0 <= c < ncols:
-        return None, None, 0, c
-    first = _uniform_column(lines[:, c], tol)
+    ncols = luma.shape[1]
+    first = None
+    for _ in range(3):
+        if not 0 <= c < ncols:
+            return None, None, 0, c, 0.0
+        first = _uniform_column(luma[:, c], tol)
+        if first is not None:
+            break
+        c += step
     if first is None:
-        return None, None, 0, c
+        return None, None, 0, c, 0.0
     thick, cc = 1, c + step
     while 0 <= cc < ncols and thick < 8:
-        nxt = _uniform_column(lines[:, cc], tol)
-        if nxt is None or _dist(nxt, first) > tol:
+        nxt = _uniform_column(luma[:, cc], tol)
+        if nxt is None or abs(nxt - first) > tol / 2:
             break
         thick, cc = thick + 1, cc + step
-    beyond = _uniform_column(lines[:, cc], tol) if 0 <= cc < ncols else None
+    beyond = _uniform_column(luma[:, cc], tol) if 0 <= cc < ncols else None
+    reach = tol / 2 if beyond is None else max(tol / 2, abs(beyond - first) / 2)
     if beyond is not None and thick <= 4:
-        return "outline", first, thick, c
+        return "outline", first, thick, c, reach
     if beyond is None and 0 <= cc < ncols:
-        return None, None, 0, c
+        return None, None, 0, c, 0.0
     if thick <= 3:
-        return "outline", first, thick, c
-    return "background", first, thick, c
+        return "outline", first, thick, c, reach
+    return "background", first, thick, c, reach
 
 
-def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float):
-    """Lines ``[start, stop)`` that belong to the bar's coloured area.
+#: Where a 1-pixel outline sits relative to the edge it draws, in image pixels: matplotlib
+#: snaps strokes to pixel centres, so an edge at ``y`` is drawn in row ``y`` (centre
+#: ``y + 0.5``). The bar's area is taken to start half a pixel before each outline's centre.
+OUTLINE_SNAP = 0.5
+
+
+@dataclass(frozen=True)
+class _Extent:
+    """Lines ``[start, stop)`` showing the bar's colours, and the area's edges ``e0, e1``
+    (line corner coordinates, may differ from start/stop by an outline)."""
+
+    start: int
+    stop: int
+    e0: float
+    e1: float
+
+
+def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float,
+                shift: float) -> _Extent:
+    """Lines that belong to the bar's coloured area, and where the area's edges are.
 
     The outline's thickness is measured on the bar's long sides, where it can be told
-    from the bar; the same thickness is then trimmed where the side outline ends.
-    Without an outline, end lines of the page's colour are trimmed.
+    from the bar; the same thickness is trimmed where the side outline ends, and the
+    area's edges are put at the end outlines' centres moved by `shift` (see
+    :data:`OUTLINE_SNAP`). Without an outline, end lines of the page's brightness are
+    trimmed and the edges are those of the remaining lines.
     """
     n = lines.shape[0]
+    luma = lines @ _LUMA
+    bar_luma = bar @ _LUMA
     for c, step in ((c0 - 1, -1), (c1, 1)):
-        kind, colour, thick, col = _side(lines, c, step, tol)
+        kind, level, thick, col, reach = _side(luma, c, step, tol)
         if kind == "outline":
-            on_outline = _dist(lines[:, col], colour) <= tol
+            on_outline = np.abs(luma[:, col] - level) <= reach
             a, b = _run_around(on_outline, n // 2)
             start = a + thick if a > 0 else 0
             stop = b - thick if b < n else n
             if stop - start >= 2:
-                return start, stop
+                e0 = a + thick / 2 + shift if a > 0 else 0.0
+                e1 = b - thick / 2 + shift if b < n else float(n)
+                return _Extent(start, stop, e0, e1)
         elif kind == "background":
-            page = _dist(bar, colour) <= tol
+            page = np.abs(bar_luma - level) <= tol / 4
             start = 0
             while start < n and page[start]:
                 start += 1
@@ -225,8 +264,23 @@ def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float
             while stop > start and page[stop - 1]:
                 stop -= 1
             if stop - start >= 2:
-                return start, stop
-    return 0, n
+                return _Extent(start, stop, float(start), float(stop))
+    return _Extent(0, n, 0.0, float(n))
+
+
+def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:
+    """Edges of the bar's area across it: at the side outlines (snapped), else the bar's
+    own columns."""
+    luma = lines @ _LUMA
+    edges = []
+    for c, step, own in ((c0 - 1, -1, float(c0)), (c1, 1, float(c1))):
+        kind, _, thick, col, _ = _side(luma, c, step, tol)
+        if kind == "outline":
+            centre = col + 0.5 + step * (thick - 1) / 2
+            edges.append(centre - OUTLINE_SNAP)
+        else:
+            edges.append(own)
+    return edges[0], edges[1]
 
 
 def _consistent_lines(bar: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +291,7 @@ def _consistent_lines(bar: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarr
     idx = np.flatnonzero(valid)
     if idx.size >= 3:
         window = min(NEIGHBOUR_WINDOW, idx.size | 1)
-        smooth = ndimage.median_filter(median[idx], size=(window, 1), mode="nearest")
+        smooth = ndimage.median_filter(median[idx], size=(window, 1), mode="mirror")
         valid[idx[_dist(median[idx], smooth) > tol]] = False
     _recover_lines(bar, median, valid, tol)
     return median, valid
@@ -302,16 +356,15 @@ def _blocks(colors: np.ndarray, valid: np.ndarray, tol: float):
     return starts, stops, block_colors
 
 
-def _orient_box(box: Box, r0: int, c0: int, shape, start: int, stop: int,
-                b0: int, b1: int, vertical: bool, flip: bool) -> Box:
-    """The image box of lines ``[start, stop)`` and columns ``[b0, b1)`` of the bar."""
-    nlines = shape[0]
-    lo, hi = (nlines - stop, nlines - start) if flip else (start, stop)
+def _to_image(r0: int, c0: int, nlines: int, vertical: bool, flip: bool,
+              e0: float, e1: float, a0: float, a1: float) -> Box:
+    """Map the bar's area from line coordinates (along ``e0..e1``, across ``a0..a1``) to an
+    image box in pixel corners."""
     if vertical:
-        # line 0 is the bottom row; columns across are image columns
-        rows_lo, rows_hi = nlines - hi, nlines - lo
-        return (float(c0 + b0), float(r0 + rows_lo), float(c0 + b1), float(r0 + rows_hi))
-    return (float(c0 + lo), float(r0 + b0), float(c0 + hi), float(r0 + b1))
+        rows = (e0, e1) if flip else (nlines - e1, nlines - e0)
+        return (c0 + a0, r0 + rows[0], c0 + a1, r0 + rows[1])
+    cols = (nlines - e1, nlines - e0) if flip else (e0, e1)
+    return (c0 + cols[0], r0 + a0, c0 + cols[1], r0 + a1)
 
 
 def sample_colorbar(
@@ -365,18 +418,23 @@ def sample_colorbar(
         )
     b0, b1 = _bar_columns(lines, tol)
     bar = lines[:, b0:b1]
-    start, stop = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol)
+    # Image -> line coordinates: vertical bars count lines upwards unless flipped.
+    along = (-1.0 if vertical else 1.0) * (-1.0 if flip else 1.0)
+    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along)
+    start, stop, length = ext.start, ext.stop, ext.e1 - ext.e0
     colors, valid = _consistent_lines(bar[start:stop], tol)
-    n = stop - start
-    positions = (np.arange(n) + 0.5) / n
-    out_box = _orient_box(box, r0, c0, lines.shape, start, stop, b0, b1, vertical, flip)
+    positions = (np.arange(start, stop) + 0.5 - ext.e0) / length
+    a0, a1 = _across_edges(lines, b0, b1, tol)
+    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, ext.e0, ext.e1, a0, a1)
     noise = float(np.median(np.std(bar[start:stop], axis=1).sum(axis=1)))
     found = _blocks(colors, valid, tol=min(6.0 + 3.0 * noise, tol))
     blocks = block_colors = None
     if found is not None:
         starts, stops, block_colors = found
-        edges = np.concatenate([[0.0], (stops[:-1] + starts[1:]) / 2.0, [n]]) / n
+        inner = start + (stops[:-1] + starts[1:]) / 2.0
+        edges = np.concatenate([[0.0], (inner - ext.e0) / length, [1.0]])
         blocks = np.column_stack([edges[:-1], edges[1:]])
+    n = stop - start
     log.debug("colorbar %s: %d lines, %d kept, %s", out_box, n, valid.sum(),
               "discrete" if blocks is not None else "continuous")
     return ColorbarProfile(
@@ -562,9 +620,11 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     """Refine a candidate with :func:`sample_colorbar` and score it in 0-1."""
     rows, cols = sl
     height, width = img.shape[:2]
-    # A little margin lets sample_colorbar see the outline and trim it.
-    box = (float(max(cols.start - 3, 0)), float(max(rows.start - 3, 0)),
-           float(min(cols.stop + 3, width)), float(min(rows.stop + 3, height)))
+    # A margin lets sample_colorbar see the outline and trim it; ends whose colour is the
+    # page's (gist_earth's white top) are not in the candidate, so reach further there.
+    my, mx = (10, 3) if vertical else (3, 10)
+    box = (float(max(cols.start - mx, 0)), float(max(rows.start - my, 0)),
+           float(min(cols.stop + mx, width)), float(min(rows.stop + my, height)))
     try:
         prof = sample_colorbar(img, box, orientation="vertical" if vertical else "horizontal")
     except ColorScaleError:
@@ -580,12 +640,35 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     span = float(np.max(_dist(kept[:, None], kept[None, ::max(1, kept.shape[0] // 50)])))
     if distinct < 3 or span < 60:
         return None
-    consistency = prof.valid.mean()
+    consistency = prof.valid.mean() * _edge_contrast(img, prof.box, vertical)
     richness = min(distinct / 12.0, 1.0)
     contrast = min(span / 200.0, 1.0)
     thinness = min(length / width / 8.0, 1.0)
     score = consistency * (0.5 + 0.5 * richness) * (0.5 + 0.5 * contrast) * thinness
     return prof.box, round(float(score), 4)
+
+
+def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> float:
+    """Share of lines whose colour differs from the pixels `gap` beyond both long sides.
+
+    A colorbar stands out from the page or its outline on both sides all along; a smooth
+    patch of the map continues into its surroundings.
+    """
+    x0, y0, x1, y1 = (round(v) for v in box)
+    height, width = img.shape[:2]
+    a = img.astype(np.float64)
+    if vertical:
+        if x0 - gap < 0 or x1 - 1 + gap >= width:
+            return 1.0
+        inside = a[y0:y1, (x0 + x1) // 2]
+        outs = (a[y0:y1, x0 - gap], a[y0:y1, x1 - 1 + gap])
+    else:
+        if y0 - gap < 0 or y1 - 1 + gap >= height:
+            return 1.0
+        inside = a[(y0 + y1) // 2, x0:x1]
+        outs = (a[y0 - gap, x0:x1], a[y1 - 1 + gap, x0:x1])
+    differs = (_dist(inside, outs[0]) > LINE_TOL) & (_dist(inside, outs[1]) > LINE_TOL)
+    return float(differs.mean()) if differs.size else 0.0
 
 
 def _overlap(a: Box, b: Box) -> float:

@@ -55,13 +55,16 @@ def draw_colorbar(
     else:
         img[y0:y1, x0:x1] = colours[None, :, :]
     if outline:
+        # as matplotlib draws a 1-pixel outline: strokes snapped to pixel centres, so an
+        # edge at x is drawn in column x (over the area at the left/top edges, outside it
+        # at the right/bottom ones)
         o = outline
-        img[y0 - o : y0, x0 - o : x1 + o] = BLACK
-        img[y1 : y1 + o, x0 - o : x1 + o] = BLACK
-        img[y0 - o : y1 + o, x0 - o : x0] = BLACK
-        img[y0 - o : y1 + o, x1 : x1 + o] = BLACK
+        img[y0 : y0 + o, x0 : x1 + o] = BLACK
+        img[y1 : y1 + o, x0 : x1 + o] = BLACK
+        img[y0 : y1 + o, x0 : x0 + o] = BLACK
+        img[y0 : y1 + o, x1 : x1 + o] = BLACK
     for tt in ticks:
-        k = int(tt * length)
+        k = min(int(tt * length), length - 1)
         if vertical:
             r = y1 - 1 - k
             img[r, x0 : x1 + tick_out] = BLACK
