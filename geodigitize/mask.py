@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_HALO_FRACTION",
     "DEFAULT_SMOOTHNESS",
     "Reason",
+    "auto_distances",
     "classify",
     "count_reasons",
     "excluded_pixels",
@@ -248,6 +249,7 @@ def excluded_pixels(
     *,
     halo_fraction: float = DEFAULT_HALO_FRACTION,
     halo_width: int = 2,
+    halo_min_distance: float | None = None,
 ) -> np.ndarray:
     """Pixels of excluded colours and of their antialiased halo.
 
@@ -271,6 +273,11 @@ def excluded_pixels(
         Smallest share of the excluded colour in a halo pixel.
     halo_width : int
         How far from an excluded pixel a halo reaches, in pixels.
+    halo_min_distance : float, optional
+        A halo pixel must also be at least this far from the scale (default ``tol / 8``):
+        pixels drawn exactly in a scale colour next to a line are data, even when that
+        colour happens to be a mixture of the excluded colour and another scale colour
+        (``gist_earth`` is nearly all such mixtures of black).
 
     Returns
     -------
@@ -281,7 +288,7 @@ def excluded_pixels(
     Colours are tested once per distinct colour of the image, not per pixel. Mixing is
     linear in the image's 8-bit sRGB values, as Agg and most renderers blend.
     """
-    from .decode import _to_space, distinct_colors, pack_rgb, unpack_rgb
+    from .decode import _to_space, distinct_colors, lookup_colors, pack_rgb, unpack_rgb
 
     if isinstance(colors, str):
         colors = parse_colors(colors, tol)
@@ -295,8 +302,11 @@ def excluded_pixels(
     is_excluded = near[inverse]
     if halo_width <= 0 or not is_excluded.any():
         return is_excluded
-    mixture = ~near & _mixtures(rgb, excl, np.asarray(scale.colors), tol, color_space,
-                                halo_fraction)
+    min_dist = tol / 8 if halo_min_distance is None else halo_min_distance
+    off_scale = lookup_colors(rgb, scale, color_space)[0] > min_dist
+    mixture = ~near & off_scale
+    mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
+                                 color_space, halo_fraction)
     reach = ndimage.binary_dilation(
         is_excluded, structure=np.ones((3, 3), bool), iterations=halo_width
     )
@@ -400,3 +410,25 @@ def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
         med = np.where(n > 0, (lo + hi) / 2, np.nan)
         out[r0 : r0 + rows] = med.reshape(-1, vals.shape[1])
     return out
+
+
+def auto_distances(
+    distance: np.ndarray, candidates: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
+
+    The noise is the median colour distance of the candidate pixels (inside the region,
+    not excluded): about 1 RGB unit for a PNG decoded through its own colorbar, 0 through
+    the colormap that drew it, 2 or more for a JPEG. Then
+    ``max_distance = max(8, 12 * noise)`` and ``halo_distance = max(0.5, 1.5 * noise)``,
+    in the units of `distance`'s colour space.
+
+    Returns
+    -------
+    (max_distance, halo_distance) : tuple of float
+    """
+    d = np.asarray(distance)
+    if candidates is not None:
+        d = d[candidates]
+    noise = float(np.median(d)) if d.size else 0.0
+    return max(8.0, 12.0 * noise), max(0.5, 1.5 * noise)
