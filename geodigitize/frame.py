@@ -66,9 +66,11 @@ def _line_pixels(img: np.ndarray, reach: int, contrast: int) -> np.ndarray:
 def _segments(lines: np.ndarray, min_len: int) -> list[_Segment]:
     """Runs of at least `min_len` line pixels along rows, rows merged into thick lines.
 
-    Gaps of up to 4 pixels (tick marks meeting a spine, dashes) are bridged.
+    Gaps shorter than a twentieth of the length (tick marks meeting a spine, dashes, data
+    as dark as the spine next to it) are bridged.
     """
-    lines = ndimage.binary_closing(lines, structure=np.ones((1, 5), bool))
+    gap = max(5, lines.shape[1] // 20)
+    lines = ndimage.binary_closing(lines, structure=np.ones((1, gap), bool))
     padded = np.zeros((lines.shape[0], lines.shape[1] + 2), dtype=np.int8)
     padded[:, 1:-1] = lines
     d = np.diff(padded, axis=1)

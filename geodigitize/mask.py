@@ -383,6 +383,9 @@ def inconsistent_pixels(
     local = _nan_median_filter(vals, size)
     resid = np.abs(vals - local)
     spread = _robust_spread(resid[candidates & np.isfinite(resid)])
+    # A perfectly smooth image still allows a thousandth of its value range.
+    vals_c = vals[candidates]
+    spread = max(spread, 1e-3 * float(np.ptp(vals_c)) if vals_c.size else 0.0)
     if spread <= 0:
         return np.zeros(values.shape, dtype=bool)
     return candidates & ~(resid <= smoothness * spread)
@@ -413,15 +416,17 @@ def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
 
 
 def auto_distances(
-    distance: np.ndarray, candidates: np.ndarray | None = None
+    distance: np.ndarray, candidates: np.ndarray | None = None, *, floor: float = 8.0,
+    cap: float = 40.0,
 ) -> tuple[float, float]:
     """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
 
     The noise is the median colour distance of the candidate pixels (inside the region,
-    not excluded): about 1 RGB unit for a PNG decoded through its own colorbar, 0 through
-    the colormap that drew it, 2 or more for a JPEG. Then
-    ``max_distance = max(8, 12 * noise)`` and ``halo_distance = max(0.5, 1.5 * noise)``,
-    in the units of `distance`'s colour space.
+    not excluded) that are within `cap` of the scale: about 1 RGB unit for a PNG decoded
+    through its own colorbar, 0 through the colormap that drew it, 2 or more for a JPEG.
+    Then ``max_distance = clip(12 * noise, floor, cap)`` and
+    ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
+    (use ``floor=3, cap=15`` for CIELAB).
 
     Returns
     -------
@@ -430,5 +435,6 @@ def auto_distances(
     d = np.asarray(distance)
     if candidates is not None:
         d = d[candidates]
+    d = d[d <= cap]
     noise = float(np.median(d)) if d.size else 0.0
-    return max(8.0, 12.0 * noise), max(0.5, 1.5 * noise)
+    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)

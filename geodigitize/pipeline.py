@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,17 @@ from .gcps import GCPSet, read_gcps
 from .georef import Georeference, georeference
 from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
 from .io import check_outputs, write_grid, write_json, write_outputs, write_points
-from .mask import Reason, classify, count_reasons, parse_box
+from .mask import (
+    DEFAULT_SMOOTHNESS,
+    Reason,
+    auto_distances,
+    classify,
+    count_reasons,
+    excluded_pixels,
+    parse_box,
+    parse_colors,
+    region_mask,
+)
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
 
@@ -53,9 +63,12 @@ class Options:
     cmap_file: str | None = None
     samples: int = 10_000
     color_space: str = "rgb"
-    max_distance: float = 70.0
+    max_distance: float | None = None
     halo_distance: float | None = None
-    region: tuple[float, float, float, float] | None = None
+    exclude_color: str | None = None
+    exclude_tol: float | None = None
+    smoothness: float | None = None
+    region: tuple[float, float, float, float] | str | None = None
     flat_tol: float = 0.0
     eps: float = 1.0
     min_samples: int = 1
@@ -260,10 +273,7 @@ def extract(
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
-        reason = classify(
-            decoded.distance, max_distance=opts.max_distance, opaque=img.opaque,
-            region=opts.region, halo_distance=opts.halo_distance,
-        )
+        reason, opts = _mask(img, scale, decoded, opts)
         _require_data(reason, img, opts)
     with stage("reduce"):
         valid = reason == Reason.DATA
@@ -280,6 +290,60 @@ def extract(
     return Extraction(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings
     )
+
+
+#: Default tolerance of --exclude-color, per colour space.
+EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
+#: Bounds of the automatic --max-distance, per colour space.
+AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
+
+
+def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
+    """Classify every pixel; return the reasons and the options with every automatic
+    choice (frame, distances, smoothness) replaced by the value used, for the report."""
+    auto = {}
+    excluded = None
+    if opts.exclude_color:
+        tol = opts.exclude_tol
+        if tol is None:
+            tol = EXCLUDE_TOL.get(opts.color_space, 24.0)
+            auto["exclude_tol"] = tol
+        colors = parse_colors(opts.exclude_color, tol)
+        excluded = excluded_pixels(img.rgb, colors, tol, scale, opts.color_space)
+    region = opts.region
+    if region == "auto":
+        from .frame import find_frame
+
+        region = find_frame(img.rgb, scale, decoded)
+        auto["region"] = "auto"
+    max_d, halo_d = opts.max_distance, opts.halo_distance
+    if max_d is None or halo_d is None:
+        cand = img.opaque.copy()
+        if region is not None:
+            cand &= region_mask(img.shape, region)
+        if excluded is not None:
+            cand &= ~excluded
+        auto_max, auto_halo = auto_distances(
+            decoded.distance, cand, **AUTO_DISTANCE.get(opts.color_space, {})
+        )
+        if max_d is None:
+            max_d, auto["max_distance"] = auto_max, "auto"
+        if halo_d is None:
+            halo_d, auto["halo_distance"] = auto_halo, "auto"
+    smooth = opts.smoothness
+    if smooth is None and img.format.upper() in ("JPEG", "MPO"):
+        smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    reason = classify(
+        decoded.distance, max_distance=max_d, opaque=img.opaque, region=region,
+        halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
+    )
+    used = replace(
+        opts, region=region, max_distance=round(float(max_d), 3),
+        halo_distance=round(float(halo_d), 3), smoothness=smooth,
+        exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
+        extra={**opts.extra, **({"automatic": auto} if auto else {})},
+    )
+    return reason, used
 
 
 def _require_data(reason: np.ndarray, img: MapImage, opts: Options) -> None:

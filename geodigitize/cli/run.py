@@ -71,19 +71,38 @@ def run(
         str, typer.Option(help="Colour distance in rgb or lab.", rich_help_panel=_MASK)
     ] = "rgb",
     max_distance: Annotated[
-        float,
+        float | None,
         typer.Option(help="Pixels farther than this from the scale are not data "
-                     "(colour-space units).", rich_help_panel=_MASK),
-    ] = 70.0,
+                     "(colour-space units). Default: from the image's colour noise, "
+                     "max(8, 12 x median distance).", rich_help_panel=_MASK),
+    ] = None,
     halo_distance: Annotated[
         float | None,
-        typer.Option(help="Pixels touching off-scale pixels must be this close to the "
-                     "scale (antialiased line halos).", rich_help_panel=_MASK),
+        typer.Option(help="Pixels touching off-scale or excluded pixels must be this close "
+                     "to the scale (antialiased line halos). Default: max(0.5, 1.5 x "
+                     "median distance).", rich_help_panel=_MASK),
+    ] = None,
+    exclude_color: Annotated[
+        str | None,
+        typer.Option(help="Never decode these colours nor their antialiased halo: names, "
+                     "hex or grey levels, e.g. black,white,#cccccc.", rich_help_panel=_MASK),
+    ] = None,
+    exclude_tol: Annotated[
+        float | None,
+        typer.Option(help="Distance within which a pixel is an excluded colour "
+                     "(default 24 in rgb, 8 in lab).", rich_help_panel=_MASK),
+    ] = None,
+    smoothness: Annotated[
+        float | None,
+        typer.Option(help="Mask pixels departing from their neighbours' median by more than "
+                     "this many times the image's typical local variation (default 4 for "
+                     "JPEG, off otherwise).", rich_help_panel=_MASK),
     ] = None,
     region: Annotated[
         str | None,
         typer.Option(help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
-                     "centre is outside are ignored.", rich_help_panel=_MASK),
+                     "centre is outside are ignored. 'auto' finds the frame from the axes' "
+                     "spines.", rich_help_panel=_MASK),
     ] = None,
     flat_tol: Annotated[
         float, typer.Option(help="Largest value step still counted as flat.",
@@ -129,8 +148,10 @@ def run(
             levels=parse_floats(levels, "--levels"), colorbar=colorbar,
             colorbar_flip=colorbar_flip, cmap_file=cmap_file, samples=samples,
             color_space=color_space, max_distance=max_distance,
-            halo_distance=halo_distance, region=region, flat_tol=flat_tol, eps=eps,
-            min_samples=min_samples, transform=transform, crs=crs, gcp_crs=gcp_crs,
+            halo_distance=halo_distance, exclude_color=exclude_color,
+            exclude_tol=exclude_tol, smoothness=smoothness, region=region,
+            flat_tol=flat_tol, eps=eps, min_samples=min_samples, transform=transform,
+            crs=crs, gcp_crs=gcp_crs,
             out_crs=out_crs, max_pixels=max_pixels,
         )
     if not quiet:
