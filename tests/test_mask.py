@@ -61,7 +61,7 @@ def test_classify_keeps_old_behaviour_and_adds_inconsistency():
     noisy[3, 20] += 0.3
     r2 = classify(dec.distance, max_distance=8, excluded=ex, values=noisy, smoothness=4)
     assert r2[3, 20] == Reason.INCONSISTENT
-    assert (r2[:8] == Reason.DATA).mean() > 0.9  # steep 40-pixel ramp: corners may go
+    assert (r2[:8] == Reason.DATA).mean() > 0.85  # steep 40-pixel ramp: corners may go
 
 
 def test_inconsistent_pixels_ignore_smooth_gradients():
