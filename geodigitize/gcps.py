@@ -8,23 +8,69 @@ unless the set's CRS says otherwise).
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pyproj
+from pyproj.enums import WktVersion
 
-from .errors import GCPError
+from .errors import CRSError, GCPError
 
-__all__ = ["GCP", "GCPSet", "read_gcps", "read_gcps_csv"]
+__all__ = [
+    "GCP",
+    "GCPSet",
+    "parse_crs",
+    "read_gcps",
+    "read_gcps_csv",
+    "read_qgis_points",
+    "write_points",
+]
 
-# Accepted header names, lower-cased, for each field.
+# Accepted CSV header names, lower-cased, for each field. QGIS's sourceX/sourceY are not
+# here: in a .points file sourceY is minus the row (see read_qgis_points).
 _ALIASES = {
-    "col": ("col", "x", "pixel_x", "pixelx", "sourcex", "px", "column"),
-    "row": ("row", "y", "pixel_y", "pixely", "sourcey", "py", "line"),
+    "col": ("col", "x", "pixel_x", "pixelx", "px", "column", "pixel"),
+    "row": ("row", "y", "pixel_y", "pixely", "py", "line"),
     "lon": ("lon", "longitude", "mapx", "map_x", "lng", "long", "easting"),
     "lat": ("lat", "latitude", "mapy", "map_y", "northing"),
 }
+
+#: The header QGIS 3's Georeferencer writes in a ``.points`` file.
+QGIS_POINTS_HEADER = ("mapX", "mapY", "sourceX", "sourceY", "enable", "dX", "dY", "residual")
+
+
+def parse_crs(crs) -> pyproj.CRS:
+    """A pyproj CRS from anything pyproj understands (EPSG code, PROJ string, WKT).
+
+    Raises
+    ------
+    CRSError
+        If pyproj does not know `crs`; the message repeats the text given.
+    """
+    if isinstance(crs, pyproj.CRS):
+        return crs
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except (pyproj.exceptions.CRSError, TypeError, ValueError):
+        text = " ".join(str(crs).split())
+        text = text if len(text) <= 80 else text[:77] + "..."
+        raise CRSError(
+            f"unknown CRS {text!r}: give an EPSG code (EPSG:3857), a PROJ string "
+            f"(+proj=merc +datum=WGS84) or WKT that pyproj understands"
+        ) from None
+
+
+def crs_text(crs) -> str:
+    """A compact, portable text for `crs`: ``EPSG:n`` when exactly that, else WKT2."""
+    parsed = parse_crs(crs)
+    auth = parsed.to_authority(min_confidence=100)
+    if auth is not None and auth[0] == "EPSG":
+        return f"EPSG:{auth[1]}"
+    return parsed.to_wkt()
 
 
 @dataclass(frozen=True)
@@ -165,7 +211,7 @@ def _parse_float(text: str, where: str) -> float:
 
 
 def _parse_enabled(text: str) -> bool:
-    return text.strip().lower() not in ("0", "false", "no", "off", "")
+    return text.strip().lower() not in ("0", "false", "no", "off")
 
 
 def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
@@ -204,6 +250,7 @@ def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
         pid = cells[id_col].strip() if id_col is not None else str(len(points) + 1)
         enabled = _parse_enabled(cells[en_col]) if en_col is not None else True
         points.append(GCP(vals["col"], vals["row"], vals["lon"], vals["lat"], pid, enabled))
+    parse_crs(crs)
     return GCPSet(tuple(points), crs, str(path))
 
 
@@ -213,12 +260,7 @@ def _find_named(header: list[str], names: tuple[str, ...]) -> int | None:
 
 
 def _read_rows(path: Path) -> list[list[str]]:
-    if not path.exists():
-        raise GCPError(f"GCP file {str(path)!r} does not exist: check the path")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GCPError(f"cannot read GCP file {str(path)!r}: {exc}") from None
+    text = _read_text(path)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     rows = list(csv.reader(lines))
     if len(rows) < 2:
@@ -226,18 +268,185 @@ def _read_rows(path: Path) -> list[list[str]]:
     return rows
 
 
-def read_gcps(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
+def _is_points_file(rows: list[str]) -> bool:
+    first = rows[0].strip().lower() if rows else ""
+    if first.startswith("#crs"):
+        return True
+    header = next((r for r in rows if r.strip() and not r.startswith("#")), "")
+    fields = [f.strip().lower() for f in header.replace("\t", ",").split(",")]
+    return len(fields) >= 4 and fields[:2] == ["mapx", "mapy"] and fields[2] in (
+        "sourcex", "pixelx")
+
+
+def read_gcps(path: str | Path, crs: str | None = None) -> GCPSet:
     """Read a GCP file, choosing the reader from its content.
 
     Parameters
     ----------
     path : str or Path
-        A CSV file with a header (see :func:`read_gcps_csv`).
-    crs : str
-        CRS of the map positions in the file.
+        A CSV file with a header (see :func:`read_gcps_csv`) or a QGIS Georeferencer
+        ``.points`` file (see :func:`read_qgis_points`), recognised by its ``#CRS:`` line
+        or its ``mapX,mapY,sourceX,sourceY`` header.
+    crs : str, optional
+        CRS of the map positions. None: the ``.points`` file's ``#CRS:`` line when it has
+        one, else EPSG:4326 (lon, lat in degrees).
 
     Returns
     -------
     GCPSet
+
+    Raises
+    ------
+    GCPError
+        Missing file, missing or unexpected columns, cells that are not numbers.
+    CRSError
+        A CRS pyproj does not know.
     """
-    return read_gcps_csv(path, crs)
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    if path.suffix.lower() == ".points" or _is_points_file(lines):
+        return read_qgis_points(path, crs)
+    return read_gcps_csv(path, crs or "EPSG:4326")
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise GCPError(f"GCP file {str(path)!r} does not exist: check the path")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GCPError(f"cannot read GCP file {str(path)!r}: {exc}") from None
+
+
+def read_qgis_points(path: str | Path, crs: str | None = None) -> GCPSet:
+    """Read a QGIS Georeferencer ``.points`` file.
+
+    The file is what QGIS 3 writes: an optional ``#CRS: <WKT>`` first line, then the
+    header ``mapX,mapY,sourceX,sourceY,enable,dX,dY,residual``; older files name the pixel
+    columns ``pixelX,pixelY``, may stop after ``enable``, use tabs, or have no header.
+    ``sourceY`` is minus the pixel row (QGIS's image y axis points up) and is converted
+    here; ``dX``, ``dY`` and ``residual`` are ignored (they are recomputed).
+
+    Parameters
+    ----------
+    path : str or Path
+    crs : str, optional
+        CRS of mapX, mapY; overrides the ``#CRS:`` line. None: that line, else EPSG:4326.
+
+    Raises
+    ------
+    GCPError
+        Unexpected columns (a ``.points`` file from another QGIS version), short rows,
+        cells that are not numbers.
+    """
+    path = Path(path)
+    lines = [ln for ln in _read_text(path).splitlines() if ln.strip()]
+    file_crs = None
+    if lines and lines[0].lstrip().lower().startswith("#crs:"):
+        file_crs = lines[0].split(":", 1)[1].strip() or None
+    lines = [ln for ln in lines if not ln.lstrip().startswith("#")]
+    if not lines:
+        raise GCPError(f"QGIS points file {str(path)!r} has no points")
+    delimiter = "," if "," in lines[0] else "\t"
+    rows = list(csv.reader(lines, delimiter=delimiter))
+    header = [h.strip() for h in rows[0]]
+    if _all_numbers(header):
+        header = list(QGIS_POINTS_HEADER[: len(header)])
+    else:
+        rows = rows[1:]
+    _check_points_header(path, header)
+    has_enable = len(header) > 4
+    points = []
+    for n, cells in enumerate(rows, start=1):
+        if len(cells) != len(header):
+            raise GCPError(
+                f"{path} point {n}: expected {len(header)} fields "
+                f"({','.join(header)}), got {len(cells)}"
+            )
+        mx, my, sx, sy = (_parse_float(cells[i], f"{path} point {n}, column {header[i]}")
+                          for i in range(4))
+        enabled = _parse_enabled(cells[4]) if has_enable else True
+        points.append(GCP(sx, -sy, mx, my, str(n), enabled))
+    if crs is None:
+        crs = file_crs or "EPSG:4326"
+    parse_crs(crs)
+    return GCPSet(tuple(points), crs, str(path))
+
+
+def _all_numbers(cells: list[str]) -> bool:
+    try:
+        [float(c) for c in cells]
+    except ValueError:
+        return False
+    return True
+
+
+def _check_points_header(path: Path, header: list[str]) -> None:
+    lowered = [h.lower() for h in header]
+    expected = [h.lower() for h in QGIS_POINTS_HEADER]
+    pixel_ok = lowered[2:4] in (["sourcex", "sourcey"], ["pixelx", "pixely"])
+    tail_ok = lowered[4:] == expected[4 : len(lowered)]
+    if len(lowered) < 4 or lowered[:2] != ["mapx", "mapy"] or not pixel_ok or not tail_ok:
+        raise GCPError(
+            f"{path}: unexpected columns {','.join(header)} in a QGIS .points file "
+            f"(expected {','.join(QGIS_POINTS_HEADER)}, or pixelX,pixelY in older files): "
+            f"save the GCPs again from QGIS 3's Georeferencer or convert them to a CSV "
+            f"with col,row,lon,lat"
+        )
+
+
+def _qgs_number(value: float) -> str:
+    """A number as QGIS writes it (fixed notation, no trailing zeros), exact."""
+    return np.format_float_positional(float(value), unique=True, trim="-")
+
+
+def write_points(gcpset: GCPSet, path: str | Path, georef=None) -> Path:
+    """Write GCPs as a QGIS Georeferencer ``.points`` file (QGIS 3 layout).
+
+    Parameters
+    ----------
+    gcpset : GCPSet
+        All points, enabled or not; map positions in ``gcpset.crs``.
+    path : str or Path
+        Output file, written atomically (temporary file, then rename).
+    georef : Georeference, optional
+        A fit whose residuals fill the ``dX``, ``dY`` and ``residual`` columns (pixels,
+        predicted minus observed, as QGIS); zeros without it.
+
+    Returns
+    -------
+    Path
+
+    Notes
+    -----
+    ``sourceY`` is written as minus the row, as QGIS expects; the ``#CRS:`` line holds
+    the map CRS as single-line WKT1 (GDAL flavour), as QGIS writes it.
+    """
+    path = Path(path)
+    parsed = parse_crs(gcpset.crs)
+    wkt = parsed.to_wkt(WktVersion.WKT1_GDAL) or parsed.to_wkt()
+    if georef is not None:
+        res = -np.asarray(georef.pixel_residuals(gcpset), dtype=np.float64)
+    else:
+        res = np.zeros((len(gcpset), 2))
+    lines = [f"#CRS: {wkt}", ",".join(QGIS_POINTS_HEADER)]
+    for p, (dx, dy) in zip(gcpset, res, strict=True):
+        cells = [p.x, p.y, p.col, -p.row]
+        lines.append(",".join(
+            [*(_qgs_number(c) for c in cells), str(int(p.enabled)),
+             *(_qgs_number(c) for c in (dx, dy, np.hypot(dx, dy)))]
+        ))
+    _write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

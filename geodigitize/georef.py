@@ -1,31 +1,70 @@
 """Georeference pixel positions: fit a transform to GCPs, report residuals, place pixels.
 
 The fitted :class:`Georeference` maps pixel positions (GDAL convention) to map positions
-in its CRS and gives the geotransform of the decoded grid. A least-squares fit leaves tiny
-rotation terms even for a north-up map; QGIS then warps such a layer on the fly, so when a
-north-up fit places every pixel of the image within reading error of the full fit (the
-larger of 0.1 pixel and the GCP RMSE), the north-up fit is used and its rotation terms are
-exactly zero.
+in its CRS, the CRS the map is drawn in. GCPs are read in their own CRS (normally lon/lat,
+EPSG:4326, off the graticule) and projected into the map's CRS before fitting: on a
+Mercator or Lambert conformal figure the transform is then affine, where in lon/lat it is
+not.
+
+A least-squares fit leaves tiny rotation terms even for a north-up map; QGIS then warps
+such a layer on the fly, so when a north-up fit places every pixel of the image within
+reading error of the full fit (the larger of 0.1 pixel and the GCP RMSE), the north-up fit
+is used and its rotation terms are exactly zero.
+
+Residuals follow QGIS's Georeferencer: a GCP's residual is its pixel position minus the
+pixel position the transform's inverse gives its map position; QGIS's "mean error" is
+``sqrt(sum(dx^2 + dy^2) / (n - minimum))``. Because residuals hide bad points under
+flexible transforms (TPS residuals are always zero), each GCP's leave-one-out error (the
+transform fitted without it) is reported too, and the worst GCP is flagged when it stands
+out.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pyproj
 from affine import Affine
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError as PyprojCRSError
 
-from .errors import CRSError, TransformError
-from .gcps import GCPSet
-from .transforms import AffineTransform, Transform, make_transform
+from .errors import CRSError, GCPError, TransformError
+from .gcps import GCP, GCPSet, crs_text, parse_crs
+from .transforms import (
+    AUTO_TOLERANCE_PX,
+    AffineTransform,
+    AutoTransform,
+    PolynomialTransform,
+    Transform,
+    make_transform,
+)
 
-__all__ = ["Georeference", "georeference", "north_up", "parse_crs", "same_crs", "transformer"]
+__all__ = [
+    "Georeference",
+    "from_georeferenced_image",
+    "georeference",
+    "north_up",
+    "parse_crs",
+    "same_crs",
+    "transformer",
+]
+
+log = logging.getLogger(__name__)
 
 #: Smallest tolerance, in pixels, for writing rotation terms as exactly zero.
 SNAP_MIN_PIXELS = 0.1
+#: A GCP "stands out" when its leave-one-out error exceeds this many times the median
+#: of the others' (and is above the reading error, :data:`AUTO_TOLERANCE_PX`).
+WORST_FACTOR = 4.0
+
+
+def _finite_or_none(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,14 +76,29 @@ class Georeference:
     transform : Transform
         The fitted pixel -> map transform actually used for points and grid.
     gcps : GCPSet
-        The enabled GCPs it was fitted to.
+        The enabled GCPs it was fitted to, map positions in :attr:`crs`.
     crs : str
-        CRS of the transform's map side.
+        CRS of the transform's map side (the CRS the map is drawn in).
     residuals : ndarray of shape (n, 2)
         Per GCP, its pixel position minus the pixel position the transform gives its map
         position (col, row), in pixels.
     snapped : bool
         True when rotation terms were set to exactly zero (see module notes).
+    loo : ndarray of shape (n, 2) or None
+        Leave-one-out pixel error of each GCP (NaN where the others cannot determine a
+        transform).
+    selection : dict or None
+        With ``kind="auto"``: ``chosen``, ``reason`` and the leave-one-out RMSE of each
+        kind tried (``candidates``).
+    roundtrip_px : float or None
+        Largest ``inverse(forward(p)) - p`` over the image, in pixels, when the inverse is
+        itself fitted (polynomials, TPS); None when it is exact.
+    shape : (H, W) or None
+        Image shape the fit belongs to.
+    source_crs : str or None
+        CRS the GCPs were given in, before projection into :attr:`crs`.
+    origin : str
+        ``"gcps"``, ``"world file"``, ``"geotransform"`` or ``"embedded gcps"``.
     """
 
     transform: Transform
@@ -52,7 +106,14 @@ class Georeference:
     crs: str
     residuals: np.ndarray
     snapped: bool = False
+    loo: np.ndarray | None = None
+    selection: dict | None = None
+    roundtrip_px: float | None = None
+    shape: tuple[int, int] | None = None
+    source_crs: str | None = None
+    origin: str = "gcps"
 
+    # --- residuals -------------------------------------------------------------------
     @property
     def residual_norms(self) -> np.ndarray:
         """Length of each GCP's residual, in pixels; shape (n,)."""
@@ -60,36 +121,94 @@ class Georeference:
 
     @property
     def rmse(self) -> float:
-        """Root-mean-square residual, in pixels."""
+        """Root-mean-square residual, in pixels (NaN without GCPs)."""
+        if len(self.gcps) == 0:
+            return float("nan")
         return float(np.sqrt(np.mean(self.residual_norms**2)))
 
+    @property
+    def residuals_map(self) -> np.ndarray:
+        """Per GCP, ``forward(col, row)`` minus its map position, in map units; (n, 2)."""
+        x, y = self.transform.forward(self.gcps.col, self.gcps.row)
+        return np.column_stack([x - self.gcps.x, y - self.gcps.y]).reshape(-1, 2)
+
+    @property
+    def mean_error(self) -> float:
+        """QGIS's mean error ``sqrt(sum(dx^2 + dy^2) / (n - minimum))`` in pixels.
+
+        NaN when there are no more GCPs than the transform's minimum (QGIS shows n/a).
+        """
+        n, m = len(self.gcps), self.transform.min_points
+        if n <= m:
+            return float("nan")
+        return float(np.sqrt(np.sum(self.residual_norms**2) / (n - m)))
+
+    @property
+    def loo_norms(self) -> np.ndarray:
+        """Length of each GCP's leave-one-out error, in pixels; shape (n,)."""
+        if self.loo is None:
+            return np.full(len(self.gcps), np.nan)
+        return np.hypot(self.loo[:, 0], self.loo[:, 1])
+
+    @property
+    def loo_rmse(self) -> float:
+        """Root-mean-square leave-one-out error, in pixels (NaN when not computable)."""
+        norms = self.loo_norms
+        if norms.size == 0 or not np.all(np.isfinite(norms)):
+            return float("nan")
+        return float(np.sqrt(np.mean(norms**2)))
+
+    def worst_gcp(self) -> dict | None:
+        """The GCP with the largest leave-one-out error (residual where LOO is unknown).
+
+        Returns
+        -------
+        dict or None
+            ``id``, ``index``, ``error_px``, ``measure`` and ``stands_out`` (its error is
+            above the reading error and :data:`WORST_FACTOR` times the others' median).
+        """
+        if len(self.gcps) == 0:
+            return None
+        err, measure = self.loo_norms, "leave-one-out"
+        if not np.all(np.isfinite(err)):
+            err, measure = self.residual_norms, "residual"
+        i = int(np.argmax(err))
+        others = np.delete(err, i)
+        typical = float(np.median(others)) if others.size else 0.0
+        stands_out = bool(err[i] > max(WORST_FACTOR * typical, AUTO_TOLERANCE_PX))
+        return {"id": self.gcps.ids[i], "index": i, "error_px": float(err[i]),
+                "measure": measure, "others_median_px": typical, "stands_out": stands_out}
+
+    def pixel_residuals(self, gcpset: GCPSet) -> np.ndarray:
+        """Pixel position minus the fit's pixel position of each point of `gcpset`.
+
+        `gcpset` may hold disabled points and be in another CRS; shape (n, 2).
+        """
+        x, y = _project(gcpset, self.crs)
+        col, row = self.transform.inverse(x, y)
+        return np.column_stack([gcpset.col - col, gcpset.row - row]).reshape(-1, 2)
+
+    # --- placing pixels --------------------------------------------------------------
     def pixel_to_map(self, col, row) -> tuple[np.ndarray, np.ndarray]:
         """Map positions of pixel positions (GDAL convention), in :attr:`crs`."""
         return self.transform.forward(col, row)
 
-    def pixel_to_crs(
-        self, col, row, out_crs: str = "EPSG:4326"
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Positions of pixels in `out_crs` (x, y order: lon, lat for EPSG:4326)."""
-        x, y = self.pixel_to_map(col, row)
-        if same_crs(self.crs, out_crs):
-            return x, y
-        return transformer(self.crs, out_crs).transform(x, y)
+    def map_to_pixel(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel positions (GDAL convention) of map positions in :attr:`crs`."""
+        return self.transform.inverse(x, y)
 
-    def grid_placement(self, values: np.ndarray) -> tuple[np.ndarray, Affine, str]:
-        """The decoded grid ready to write: (array, north-up geotransform, CRS).
+    def pixel_to_crs(self, col, row, out_crs="EPSG:4326") -> tuple[np.ndarray, np.ndarray]:
+        """Positions of pixel positions in `out_crs` (x, y order: lon, lat for EPSG:4326).
 
         Raises
         ------
-        TransformError
-            If the transform is not affine (warping is not available for it).
+        CRSError
+            If pyproj does not know `out_crs`.
         """
-        gt = self.geotransform()
-        if gt is None:
-            raise TransformError(
-                f"the {self.transform.kind} transform cannot be written as a geotransform"
-            )
-        return values, gt, self.crs
+        x, y = self.pixel_to_map(col, row)
+        if same_crs(self.crs, out_crs):
+            return x, y
+        return transformer(str(self.crs), str(out_crs)).transform(x, y)
 
     def geotransform(self) -> Affine | None:
         """The grid's geotransform when the transform is affine, else None."""
@@ -97,49 +216,79 @@ class Georeference:
             return self.transform.to_affine()
         return None
 
-    def to_dict(self) -> dict:
-        """Residuals and fit summary for ``report.json``."""
+    def grid_placement(self, values: np.ndarray) -> tuple[np.ndarray, Affine, str]:
+        """A grid of `values` with a geotransform in :attr:`crs`, for a GeoTIFF.
+
+        Parameters
+        ----------
+        values : ndarray of shape (H, W), float
+            One value per image pixel, NaN where masked.
+
+        Returns
+        -------
+        grid : ndarray of shape (h, w), float
+            `values` itself when the fit is affine; otherwise `values` resampled
+            (nearest pixel) to a north-up grid of about the image's resolution, NaN
+            outside the image.
+        transform : affine.Affine
+            The grid's geotransform.
+        crs : str
+
+        Notes
+        -----
+        The resampling inverts this fit's own transform at every grid cell centre, so
+        the grid agrees exactly with :meth:`pixel_to_map` for every kind, projective
+        included (which GDAL's warper does not offer).
+        """
+        values = np.asarray(values)
         gt = self.geotransform()
+        if gt is not None:
+            return values, gt, self.crs
+        return (*_warp_north_up(self.transform, values), self.crs)
+
+    # --- report ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Fit summary and per-GCP residuals for ``report.json`` (JSON-safe)."""
+        gt = self.geotransform()
+        res_map = self.residuals_map
+        loo = self.loo if self.loo is not None else np.full((len(self.gcps), 2), np.nan)
+        per_gcp = [
+            {"id": pid, "enabled": True, "col": p.col, "row": p.row, "x": p.x, "y": p.y,
+             "dcol": float(r[0]), "drow": float(r[1]), "residual_px": float(np.hypot(*r)),
+             "dx_map": float(m[0]), "dy_map": float(m[1]),
+             "residual_map": float(np.hypot(*m)),
+             "loo_px": _finite_or_none(np.hypot(*lo))}
+            for pid, p, r, m, lo in zip(self.gcps.ids, self.gcps, self.residuals, res_map,
+                                        loo, strict=True)
+        ]
         return {
             "transform": self.transform.kind,
+            "auto": self.selection,
+            "origin": self.origin,
             "crs": self.crs,
+            "gcp_crs": self.source_crs,
             "n_gcps": len(self.gcps),
-            "rmse_px": self.rmse,
+            "min_gcps": self.transform.min_points,
+            "rmse_px": _finite_or_none(self.rmse),
+            "mean_error_px": _finite_or_none(self.mean_error),
+            "loo_rmse_px": _finite_or_none(self.loo_rmse),
+            "roundtrip_error_px": self.roundtrip_px,
             "north_up_snapped": self.snapped,
             "geotransform": list(gt.to_gdal()) if gt is not None else None,
-            "residuals": [
-                {"id": pid, "col": p.col, "row": p.row, "x": p.x, "y": p.y,
-                 "dcol": float(r[0]), "drow": float(r[1]), "residual_px": float(np.hypot(*r))}
-                for pid, p, r in zip(self.gcps.ids, self.gcps, self.residuals, strict=True)
-            ],
+            "worst_gcp": self.worst_gcp(),
+            "residuals": per_gcp,
         }
 
 
-def parse_crs(text: str) -> CRS:
-    """A pyproj CRS from anything pyproj understands (EPSG code, PROJ string, WKT).
-
-    Raises
-    ------
-    CRSError
-        If pyproj does not know it.
-    """
-    try:
-        return CRS.from_user_input(text)
-    except PyprojCRSError:
-        raise CRSError(
-            f"unknown CRS {text!r}: give an EPSG code (EPSG:3857), a PROJ string or WKT"
-        ) from None
-
-
-def same_crs(a: str, b: str) -> bool:
+def same_crs(a, b) -> bool:
     """True when two CRS descriptions are the same CRS."""
     return a == b or parse_crs(a) == parse_crs(b)
 
 
 @functools.lru_cache(maxsize=64)
-def transformer(src: str, dst: str) -> Transformer:
+def transformer(src: str, dst: str) -> pyproj.Transformer:
     """A cached pyproj transformer in x, y order (``always_xy=True``)."""
-    return Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
+    return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
 def north_up(gcps: GCPSet) -> AffineTransform:
@@ -161,7 +310,58 @@ def _corner_discrepancy(full: AffineTransform, other: AffineTransform, shape) ->
 
 def _residuals(transform: Transform, gcps: GCPSet) -> np.ndarray:
     col, row = transform.inverse(gcps.x, gcps.y)
-    return np.column_stack([gcps.col - col, gcps.row - row])
+    return np.column_stack([gcps.col - col, gcps.row - row]).reshape(-1, 2)
+
+
+def _project(gcps: GCPSet, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Map positions of `gcps` in `crs` (pyproj, always_xy)."""
+    src, dst = parse_crs(gcps.crs), parse_crs(crs)
+    if src == dst:
+        return gcps.x, gcps.y
+    x, y = transformer(str(gcps.crs), str(crs)).transform(gcps.x, gcps.y)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    bad = ~(np.isfinite(x) & np.isfinite(y)) | _singular(dst, src, gcps.x, gcps.y)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        p = gcps.points[i]
+        raise GCPError(
+            f"GCP {gcps.ids[i]} at ({p.x:g}, {p.y:g}) cannot be projected into the map's "
+            f"CRS: it lies outside that projection's domain (a pole on Mercator?); "
+            f"remove it or check --crs"
+        )
+    return x, y
+
+
+#: Largest map scale factor a GCP may sit at: beyond it (a pole on Mercator) the
+#: projection is singular there and PROJ returns huge but finite numbers.
+MAX_SCALE_FACTOR = 1e4
+
+
+def _singular(dst: pyproj.CRS, src: pyproj.CRS, lon, lat) -> np.ndarray:
+    """True where geographic (lon, lat) sit at a singularity of projected `dst`."""
+    if not (dst.is_projected and src.is_geographic):
+        return np.zeros(np.shape(lon), dtype=bool)
+    try:
+        f = pyproj.Proj(dst).get_factors(lon, lat, errcheck=False)
+    except (pyproj.exceptions.ProjError, RuntimeError):
+        return np.zeros(np.shape(lon), dtype=bool)
+    scales = np.column_stack([np.atleast_1d(f.meridional_scale),
+                              np.atleast_1d(f.parallel_scale)])
+    with np.errstate(invalid="ignore"):
+        return ~np.all(np.isfinite(scales) & (scales < MAX_SCALE_FACTOR), axis=1)
+
+
+def _projected_set(gcps: GCPSet, crs: str) -> GCPSet:
+    x, y = _project(gcps, crs)
+    pts = tuple(GCP(p.col, p.row, float(a), float(b), pid, p.enabled)
+                for p, pid, a, b in zip(gcps.points, gcps.ids, x, y, strict=True))
+    return GCPSet(pts, crs, gcps.source)
+
+
+def _image_grid(shape, n: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    height, width = shape
+    cc, rr = np.meshgrid(np.linspace(0, width, n), np.linspace(0, height, n))
+    return cc.ravel(), rr.ravel()
 
 
 def georeference(
@@ -171,6 +371,7 @@ def georeference(
     kind: str = "affine",
     crs: str | None = None,
     snap: bool = True,
+    tolerance: float = AUTO_TOLERANCE_PX,
 ) -> Georeference:
     """Fit a pixel -> map transform to the enabled GCPs.
 
@@ -181,12 +382,15 @@ def georeference(
     shape : (H, W)
         Image shape, to check the GCPs and measure the north-up snap over the image.
     kind : str
-        Transform kind (see :data:`geodigitize.transforms.KINDS`).
+        ``helmert``, ``affine``, ``projective``, ``poly2``, ``poly3``, ``tps`` or
+        ``auto`` (the simplest kind whose leave-one-out RMSE is within `tolerance`).
     crs : str, optional
-        The CRS the map is drawn in; the GCPs are projected into it and the transform is
-        fitted there. None fits in the GCPs' own CRS.
+        The CRS the map is drawn in (anything pyproj understands). The GCPs are projected
+        from ``gcps.crs`` into it before fitting. None: fit in ``gcps.crs``.
     snap : bool
         Allow writing rotation terms as exactly zero when within reading error.
+    tolerance : float
+        Reading error of the GCPs in pixels, used by ``auto``.
 
     Returns
     -------
@@ -195,23 +399,253 @@ def georeference(
     Raises
     ------
     GCPError
-        Too few, degenerate or out-of-image GCPs.
+        Too few, degenerate or out-of-image GCPs, or GCPs the map CRS cannot hold.
+    CRSError
+        A CRS pyproj does not know.
+    TransformError
+        An unknown `kind`.
+
+    Examples
+    --------
+    >>> from geodigitize.gcps import GCPSet
+    >>> g = GCPSet.from_arrays([0, 100, 0], [0, 0, 50], [-10, 10, -10], [5, 5, -5])
+    >>> georeference(g, (50, 100)).pixel_to_map(50, 25)
+    (np.float64(0.0), np.float64(0.0))
     """
     used = gcps.enabled()
     used.check_inside(shape)
-    if crs is not None and not same_crs(used.crs, crs):
-        x, y = transformer(used.crs, crs).transform(used.x, used.y)
-        used = GCPSet(
-            tuple(replace(p, x=float(a), y=float(b)) for p, a, b in zip(used, x, y, strict=True)),
-            crs,
-            used.source,
-        )
-    transform = make_transform(kind).fit(used.col, used.row, used.x, used.y)
-    residuals = _residuals(transform, used)
-    result = Georeference(transform, used, used.crs, residuals)
-    if snap and isinstance(transform, AffineTransform):
+    source_crs = crs_text(gcps.crs)
+    fit_crs = crs_text(crs) if crs is not None else source_crs
+    used = _projected_set(used, fit_crs)
+    col, row, x, y = used.col, used.row, used.x, used.y
+    transform = make_transform(kind)
+    if isinstance(transform, AutoTransform):
+        transform.tolerance = tolerance
+    transform.fit(col, row, x, y)
+    selection = None
+    if isinstance(transform, AutoTransform):
+        selection = {"chosen": transform.best_.kind, "reason": transform.reason_,
+                     "tolerance_px": tolerance, "candidates_loo_rmse_px": transform.candidates_,
+                     "crs": fit_crs}
+        if crs is None and transform.best_.kind not in ("helmert", "affine"):
+            found = _projection_search(used, tolerance, transform)
+            if found is not None:
+                fit_crs, used, selection = found
+                col, row, x, y = used.col, used.row, used.x, used.y
+                transform = AffineTransform().fit(col, row, x, y)
+        if selection["chosen"] not in ("affine-in-projection",):
+            transform = transform.best_
+        log.info("auto transform: %s", selection["reason"])
+    snapped = False
+    if snap and type(transform) is AffineTransform:
         upright = north_up(used)
-        tol = max(SNAP_MIN_PIXELS, result.rmse)
+        tol = max(SNAP_MIN_PIXELS, float(np.sqrt(np.mean(
+            np.sum(_residuals(transform, used) ** 2, axis=1)))))
         if _corner_discrepancy(transform, upright, shape) <= tol:
-            result = Georeference(upright, used, used.crs, _residuals(upright, used), True)
-    return result
+            transform, snapped = upright, True
+    loo = _leave_one_out(transform, col, row, x, y)
+    roundtrip = None
+    if not transform.exact_inverse:
+        roundtrip = transform.roundtrip_error(*_image_grid(shape))
+    return Georeference(transform, used, fit_crs, _residuals(transform, used), snapped, loo,
+                        selection, roundtrip, tuple(shape), source_crs, "gcps")
+
+
+def _projection_candidates(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, object]]:
+    """Common map projections, as PROJ strings or functions of one shape parameter."""
+    lon0 = round(float((lon.min() + lon.max()) / 2), 6)
+    base = f"+lon_0={lon0:g} +datum=WGS84 +units=m +no_defs"
+    cands: list[tuple[str, object]] = [
+        ("Mercator", f"+proj=merc {base}"),
+        ("Web Mercator", "EPSG:3857"),
+        ("Robinson", f"+proj=robin {base}"),
+        ("Equal Earth", f"+proj=eqearth {base}"),
+        ("Mollweide", f"+proj=moll {base}"),
+    ]
+    if lat.min() > 0 or lat.max() < 0:
+        # a conic's shape depends on its cone constant only (rotation and scale are affine),
+        # so a tangent cone at one fitted latitude stands for every secant pair
+        sign = 1 if lat.min() > 0 else -1
+        cands.append(("Lambert conformal", lambda phi: (
+            f"+proj=lcc +lat_1={phi:.8f} +lat_2={phi:.8f} +lat_0={phi:.8f} {base}")))
+        cands.append(("polar stereographic", f"+proj=stere +lat_0={90 * sign} "
+                      f"+lat_ts={71 * sign} {base}"))
+    return cands
+
+
+def _affine_loo_rmse(gcps: GCPSet, crs_str: str) -> float:
+    try:
+        proj = _projected_set(gcps, crs_str)
+        # the hat-matrix leave-one-out of an order-1 polynomial: exact and fast
+        err = PolynomialTransform(1).leave_one_out(proj.col, proj.row, proj.x, proj.y)
+    except (GCPError, CRSError, TransformError, pyproj.exceptions.ProjError):
+        return float("inf")
+    norms = np.hypot(err[:, 0], err[:, 1])
+    return float(np.sqrt(np.mean(norms**2))) if np.all(np.isfinite(norms)) else float("inf")
+
+
+def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
+    """The common projection in which the GCPs are affine within reading error, if any.
+
+    Returns ``(crs, gcps projected into it, selection)`` or None; tried only by ``auto``
+    when no map CRS was given and the GCPs are geographic.
+    """
+    from scipy.optimize import minimize_scalar
+
+    if len(gcps) < 4 or not parse_crs(gcps.crs).is_geographic:
+        return None
+    lon, lat = gcps.x, gcps.y
+    scores: dict[str, tuple[float, str]] = {}
+    for name, spec in _projection_candidates(lon, lat):
+        if callable(spec):
+            lo, hi = sorted((float(np.sign(lat.mean())), float(np.sign(lat.mean())) * 89.0))
+            best = minimize_scalar(lambda phi, f=spec: _affine_loo_rmse(gcps, f(phi)),
+                                   bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-6})
+            spec = spec(float(best.x))
+        scores[name] = (_affine_loo_rmse(gcps, spec), spec)
+    name = min(scores, key=lambda k: scores[k][0])
+    rmse, spec = scores[name]
+    lonlat_best = auto.candidates_[auto.best_.kind]
+    if not (rmse <= tolerance or rmse < lonlat_best):
+        return None
+    if lonlat_best <= tolerance and rmse > tolerance:
+        return None
+    tried = ", ".join(f"{k} {v[0]:.3g} px" for k, v in scores.items())
+    reason = (
+        f"the GCPs are affine in a {name} projection (leave-one-out RMSE {rmse:.3g} px"
+        f"{' within' if rmse <= tolerance else ', the best, though above'} reading error "
+        f"{tolerance:g} px), simpler than {auto.best_.kind} in lon/lat "
+        f"({lonlat_best:.3g} px); projections tried: {tried}; give --crs to choose yourself"
+    )
+    crs_str = crs_text(spec)
+    selection = {
+        "chosen": "affine-in-projection", "projection": name, "crs": crs_str,
+        "reason": reason, "tolerance_px": tolerance,
+        "candidates_loo_rmse_px": {**auto.candidates_,
+                                   **{f"affine in {k}": v[0] for k, v in scores.items()}},
+    }
+    return crs_str, _projected_set(gcps, crs_str), selection
+
+
+def _leave_one_out(transform: Transform, col, row, x, y) -> np.ndarray:
+    try:
+        return transform.leave_one_out(col, row, x, y)
+    except (GCPError, TransformError):
+        return np.full((np.size(col), 2), np.nan)
+
+
+def _warp_north_up(transform: Transform, values: np.ndarray) -> tuple[np.ndarray, Affine]:
+    """Nearest-pixel resampling of `values` onto a north-up grid through `transform`."""
+    height, width = values.shape
+    # footprint: dense edges and an interior grid (TPS and polynomials bulge)
+    t = np.linspace(0, 1, 257)
+    ec = np.concatenate([t * width, t * width, np.zeros_like(t), np.full_like(t, width)])
+    er = np.concatenate([np.zeros_like(t), np.full_like(t, height), t * height, t * height])
+    gc, gr = _image_grid((height, width), 33)
+    xs, ys = transform.forward(np.concatenate([ec, gc]), np.concatenate([er, gr]))
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xmin, xmax, ymin, ymax = xs[ok].min(), xs[ok].max(), ys[ok].min(), ys[ok].max()
+    # resolution: the median area one pixel covers, as a square
+    x0, y0 = transform.forward(gc, gr)
+    x1, y1 = transform.forward(gc + 1, gr)
+    x2, y2 = transform.forward(gc, gr + 1)
+    area = np.abs((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0))
+    res = float(np.sqrt(np.median(area[np.isfinite(area)])))
+    out_w = max(1, math.ceil((xmax - xmin) / res))
+    out_h = max(1, math.ceil((ymax - ymin) / res))
+    limit = 4 * height * width
+    if out_w * out_h > limit:
+        res *= math.sqrt(out_w * out_h / limit)
+        out_w, out_h = math.ceil((xmax - xmin) / res), math.ceil((ymax - ymin) / res)
+    gt = Affine(res, 0.0, xmin, 0.0, -res, ymax)
+    out = np.full((out_h, out_w), np.nan, dtype=np.float64)
+    xc = xmin + (np.arange(out_w) + 0.5) * res
+    step = max(1, 262144 // out_w)
+    for r0 in range(0, out_h, step):
+        yc = ymax - (np.arange(r0, min(out_h, r0 + step)) + 0.5) * res
+        gx, gy = np.meshgrid(xc, yc)
+        col, row = transform.inverse(gx, gy)
+        j, i = np.floor(col), np.floor(row)
+        inside = (j >= 0) & (j < width) & (i >= 0) & (i < height)
+        # refuse cells where a fitted inverse folds back (outside the GCPs' reach)
+        bx, by = transform.forward(np.where(inside, col, 0), np.where(inside, row, 0))
+        inside &= np.hypot(bx - gx, by - gy) <= 1.5 * res
+        block = out[r0:r0 + step]
+        block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
+    return out, gt
+
+
+def _world_file_origin(path: Path) -> str:
+    stem, ext = path.with_suffix(""), path.suffix.lower().lstrip(".")
+    candidates = {".wld"}
+    if len(ext) >= 2:
+        candidates |= {f".{ext[0]}{ext[-1]}w", f".{ext}w"}
+    for suffix in candidates:
+        for variant in (suffix, suffix.upper()):
+            if stem.with_suffix(variant).exists():
+                return "world file"
+    return "geotransform"
+
+
+def from_georeferenced_image(
+    path, crs: str | None = None, *, kind: str = "affine"
+) -> Georeference | None:
+    """The georeference an image already carries, or None when it carries none.
+
+    Reads, through GDAL (rasterio), a world file beside the image (``.pgw``, ``.jgw``,
+    ``.tfw``, ``.wld``, ...) with its CRS from ``<image>.aux.xml``, or a GeoTIFF's
+    geotransform or embedded GCPs.
+
+    Parameters
+    ----------
+    path : str or Path
+    crs : str, optional
+        CRS of the georeference; overrides the image's own. Required when the image
+        carries a geotransform but no CRS (a world file without ``.aux.xml``).
+    kind : str
+        Transform fitted to embedded GCPs.
+
+    Returns
+    -------
+    Georeference or None
+
+    Raises
+    ------
+    CRSError
+        A geotransform without any CRS and no `crs`, or an unknown CRS.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                gt, ds_crs, shape = ds.transform, ds.crs, (ds.height, ds.width)
+                gcps, gcp_crs = ds.gcps
+    except RasterioIOError:
+        return None
+    if not gt.is_identity:
+        chosen = crs or (ds_crs.to_wkt() if ds_crs else None)
+        if chosen is None:
+            raise CRSError(
+                f"{path.name} has a geotransform (world file) but no CRS: pass --crs, or "
+                f"put the CRS in {path.name}.aux.xml"
+            )
+        fit_crs = crs_text(chosen)
+        return Georeference(AffineTransform.from_affine(gt), GCPSet((), fit_crs, str(path)),
+                            fit_crs, np.empty((0, 2)), shape=shape, source_crs=fit_crs,
+                            origin=_world_file_origin(path))
+    if gcps:
+        chosen = crs or (gcp_crs.to_wkt() if gcp_crs else None)
+        if chosen is None:
+            raise CRSError(f"{path.name} has GCPs but no CRS for them: pass --crs")
+        gset = GCPSet(tuple(GCP(g.col, g.row, g.x, g.y, g.id or str(i + 1))
+                            for i, g in enumerate(gcps)), crs_text(chosen), str(path))
+        fitted = georeference(gset, shape, kind=kind)
+        return Georeference(fitted.transform, fitted.gcps, fitted.crs, fitted.residuals,
+                            fitted.snapped, fitted.loo, fitted.selection, fitted.roundtrip_px,
+                            shape, fitted.source_crs, "embedded gcps")
+    return None

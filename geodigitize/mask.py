@@ -18,6 +18,7 @@ from scipy import ndimage
 from .errors import ColorScaleError, RegionError
 
 __all__ = [
+    "DEFAULT_CONSISTENCY",
     "DEFAULT_HALO_FRACTION",
     "DEFAULT_SMOOTHNESS",
     "Reason",
@@ -26,9 +27,11 @@ __all__ = [
     "count_reasons",
     "excluded_pixels",
     "inconsistent_pixels",
+    "neighbourhood_median",
     "parse_box",
     "parse_colors",
     "region_mask",
+    "value_outliers",
 ]
 
 #: Smallest share of an excluded colour that makes a pixel next to it a halo pixel.
@@ -149,7 +152,7 @@ def classify(
     smoothness : float, optional
         Mask pixels whose value departs from the median of their neighbours by more than
         `smoothness` times the image's typical local variation (JPEG ringing and chroma
-        bleeding around lines and text; see :func:`inconsistent_pixels`). None (the
+        bleeding around lines and text; see :func:`value_outliers`). None (the
         default) disables the check.
 
     Returns
@@ -167,7 +170,7 @@ def classify(
         candidates = ~off if excluded is None else ~off & ~excluded
         if inside is not None:
             candidates &= inside
-        reason[inconsistent_pixels(values, candidates, smoothness)] = Reason.INCONSISTENT
+        reason[value_outliers(values, candidates, smoothness)] = Reason.INCONSISTENT
     if excluded is not None:
         off_or_excluded = off | excluded
     else:
@@ -353,7 +356,7 @@ def _mixtures(
     return out
 
 
-def inconsistent_pixels(
+def value_outliers(
     values: np.ndarray, candidates: np.ndarray, smoothness: float = DEFAULT_SMOOTHNESS,
     *, size: int = 5,
 ) -> np.ndarray:
@@ -438,3 +441,192 @@ def auto_distances(
     d = d[d <= cap]
     noise = float(np.median(d)) if d.size else 0.0
     return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+#: Default largest colour residual (RGB units) of a pixel against its neighbourhood.
+DEFAULT_CONSISTENCY = 8.0
+
+#: A flagged pixel is cleared by the plane test only within this share of the tolerance:
+#: one-sided extrapolation is less certain than a median of both sides (measured on the
+#: accuracy benchmark: 0.75 keeps 99.9 % of data and lets 0.03 % of line pixels through
+#: with a wrong value, against 0.13 % at 1.0).
+RESTORE = 0.75
+
+
+def _value_ranks(scale_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each scale entry by value, and the entry of each rank."""
+    order = np.argsort(scale_values, kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return rank, order
+
+
+def _valid_median(rank: np.ndarray, valid: np.ndarray, rows, cols, radius: int) -> np.ndarray:
+    """Median rank over the valid pixels of the window around each (row, col).
+
+    Gathers the ``(2 radius + 1)**2`` neighbours of the given pixels only, so the cost is
+    proportional to their number. Invalid neighbours are left out, not filled.
+    """
+    h, w = rank.shape
+    offsets = np.arange(-radius, radius + 1)
+    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
+    rr = rows[:, None] + dr.ravel()[None, :]
+    cc = cols[:, None] + dc.ravel()[None, :]
+    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
+    ok = inside & valid[rr, cc]
+    big = np.iinfo(np.int64).max
+    window = np.where(ok, rank[rr, cc], big)
+    window.sort(axis=1)
+    n = ok.sum(axis=1)
+    lo = np.take_along_axis(window, ((n - 1) // 2)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(window, (n // 2)[:, None], axis=1)[:, 0]
+    return (lo + hi) // 2
+
+
+def neighbourhood_median(
+    index: np.ndarray, valid: np.ndarray, scale_values: np.ndarray, radius: int = 2
+) -> np.ndarray:
+    """The scale entry at the median value of each pixel's valid neighbours.
+
+    Parameters
+    ----------
+    index : ndarray of shape (H, W) and dtype int
+        Each pixel's scale entry (:attr:`geodigitize.decode.Decoded.index`).
+    valid : ndarray of shape (H, W) and dtype bool
+        Pixels that count as neighbours.
+    scale_values : ndarray of shape (K,)
+        Value of each scale entry; medians are taken in value order.
+    radius : int
+        The window is ``2 radius + 1`` pixels square.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype int64
+        Scale entry of the median (meaningful where `valid`).
+
+    Notes
+    -----
+    Where the whole window is valid, a median filter gives the answer; within `radius`
+    of an invalid pixel the median is taken over the valid neighbours only, so a line's
+    antialiased fringe, whose neighbours along the line share its error, is compared with
+    the clean side rather than with itself.
+    """
+    rank_of, entry_of_rank = _value_ranks(scale_values)
+    dtype = np.uint16 if scale_values.size < 65536 else np.int64
+    rank = rank_of[index].astype(dtype)
+    med = ndimage.median_filter(rank, size=2 * radius + 1, mode="nearest").astype(np.int64)
+    size = 2 * radius + 1
+    near = valid & ndimage.binary_dilation(~valid, structure=np.ones((size, size), bool))
+    rows, cols = np.nonzero(near)
+    if rows.size:
+        med[rows, cols] = _valid_median(rank.astype(np.int64), valid, rows, cols, radius)
+    return entry_of_rank[np.clip(med, 0, scale_values.size - 1)]
+
+
+def inconsistent_pixels(
+    rgb: np.ndarray,
+    index: np.ndarray,
+    valid: np.ndarray,
+    scale_colors: np.ndarray,
+    scale_values: np.ndarray,
+    *,
+    tolerance: float = DEFAULT_CONSISTENCY,
+    radius: int = 2,
+) -> np.ndarray:
+    """Pixels whose colour departs from the colour of their neighbourhood's median value.
+
+    Antialiasing mixes a line's or a label's colour into the pixels it touches. Many such
+    mixtures lie close to *some* colour of the scale (a darkened red is another red of
+    ``jet``), so colour distance alone decodes them, to wrong values. A data pixel of a
+    smooth field, though, has nearly the colour the scale gives the median value of its
+    neighbours; a mixture does not.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    index : ndarray of shape (H, W)
+        Decoded scale entry of each pixel.
+    valid : ndarray of shape (H, W) and dtype bool
+        Candidate data pixels (on the scale, inside the region).
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+    tolerance : float
+        Largest RGB distance between a pixel and its neighbourhood's colour.
+    radius : int
+        Neighbourhood half-size, in pixels.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+        True for valid pixels that fail the check.
+    """
+    med = neighbourhood_median(index, valid, scale_values, radius)
+    rows, cols = np.nonzero(valid)
+    bad = _colour_residual(rgb, rows, cols, scale_colors[med[rows, cols]]) > tolerance
+    flagged = np.zeros(valid.shape, dtype=bool)
+    flagged[rows[bad], cols[bad]] = True
+    _second_look(flagged, rgb, scale_values[index], valid & ~flagged,
+                 scale_colors, scale_values, tolerance, radius)
+    return flagged
+
+
+def _colour_residual(rgb: np.ndarray, rows, cols, expected: np.ndarray) -> np.ndarray:
+    diff = rgb[rows, cols].astype(np.float64) - expected
+    return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+
+
+def _second_look(
+    flagged: np.ndarray,
+    rgb: np.ndarray,
+    values: np.ndarray,
+    kept: np.ndarray,
+    scale_colors: np.ndarray,
+    scale_values: np.ndarray,
+    tolerance: float,
+    radius: int,
+) -> None:
+    """Clear flagged pixels that a plane through their kept neighbours predicts well.
+
+    Beside a masked line the window is one-sided, and on a sloping field the median of a
+    one-sided window is biased, so clean pixels next to lines fail the median test. A
+    least-squares plane through the neighbours that passed is exact for a locally linear
+    field, one-sided or not; an antialiased fringe still departs from it. Updates
+    `flagged` in place.
+    """
+    rows, cols = np.nonzero(flagged)
+    if rows.size == 0:
+        return
+    pred, enough = _plane_predictions(values, kept, rows, cols, radius)
+    order = np.argsort(scale_values, kind="stable")
+    pos = np.clip(np.searchsorted(scale_values[order], pred), 1, order.size - 1)
+    lower, upper = scale_values[order][pos - 1], scale_values[order][pos]
+    entry = order[np.where(pred - lower <= upper - pred, pos - 1, pos)]
+    residual = _colour_residual(rgb, rows, cols, scale_colors[entry])
+    fine = enough & (residual <= RESTORE * tolerance)
+    flagged[rows[fine], cols[fine]] = False
+
+
+def _plane_predictions(
+    values: np.ndarray, kept: np.ndarray, rows, cols, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Value at each (row, col) of the least-squares plane through its kept neighbours.
+
+    Returns the predictions and whether enough neighbours (6, spread in both directions)
+    supported them.
+    """
+    h, w = values.shape
+    offsets = np.arange(-radius, radius + 1)
+    dr, dc = (a.ravel().astype(np.float64) for a in np.meshgrid(offsets, offsets, indexing="ij"))
+    rr = rows[:, None] + dr.astype(int)[None, :]
+    cc = cols[:, None] + dc.astype(int)[None, :]
+    ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
+    wgt = (ok & kept[rr, cc]).astype(np.float64)
+    v = np.where(wgt > 0, values[rr, cc], 0.0)
+    design = np.stack([np.ones_like(dr), dr, dc], axis=1)          # (m, 3)
+    normal = np.einsum("nm,mi,mj->nij", wgt, design, design)        # (n, 3, 3)
+    rhs = np.einsum("nm,mi,nm->ni", wgt, design, v)                 # (n, 3)
+    det = np.linalg.det(normal)
+    enough = (wgt.sum(axis=1) >= 6) & (np.abs(det) > 1e-9)
+    normal[~enough] = np.eye(3)
+    coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    return coef[:, 0], enough

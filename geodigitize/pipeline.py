@@ -19,16 +19,18 @@ from .colormap import ColorScale, build_scale
 from .decode import Decoded, decode
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
-from .georef import Georeference, georeference
+from .georef import Georeference, from_georeferenced_image, georeference
 from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
 from .io import check_outputs, write_grid, write_json, write_outputs, write_points
 from .mask import (
+    DEFAULT_CONSISTENCY,
     DEFAULT_SMOOTHNESS,
     Reason,
     auto_distances,
     classify,
     count_reasons,
     excluded_pixels,
+    inconsistent_pixels,
     parse_box,
     parse_colors,
     region_mask,
@@ -63,8 +65,9 @@ class Options:
     cmap_file: str | None = None
     samples: int = 10_000
     color_space: str = "rgb"
-    max_distance: float | None = None
-    halo_distance: float | None = None
+    max_distance: float | str = 70.0
+    halo_distance: float | str | None = 3.0
+    consistency: float | None = DEFAULT_CONSISTENCY
     exclude_color: str | None = None
     exclude_tol: float | None = None
     smoothness: float | None = None
@@ -74,7 +77,7 @@ class Options:
     min_samples: int = 1
     transform: str = "affine"
     crs: str | None = None
-    gcp_crs: str = "EPSG:4326"
+    gcp_crs: str | None = None
     out_crs: str = "EPSG:4326"
     max_pixels: int = DEFAULT_MAX_PIXELS
     extra: dict = field(default_factory=dict)
@@ -211,14 +214,23 @@ class _Stages:
                 self.progress(name, "end")
 
 
-def _load_gcps(gcps: str | Path | GCPSet | None, crs: str) -> GCPSet:
-    if gcps is None:
-        raise GCPError(
-            "no ground control points: give --gcps FILE (a CSV with col,row,lon,lat)"
-        )
-    if isinstance(gcps, GCPSet):
+def _load_gcps(gcps: str | Path | GCPSet | None, crs: str | None) -> GCPSet | None:
+    if gcps is None or isinstance(gcps, GCPSet):
         return gcps
     return read_gcps(gcps, crs=crs)
+
+
+def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options) -> Georeference:
+    """Fit the GCPs, or without any use the image's own georeference (world file, GeoTIFF)."""
+    if gcpset is not None:
+        return georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs)
+    geo = from_georeferenced_image(img.path, opts.crs, kind=opts.transform) if img.path else None
+    if geo is None:
+        raise GCPError(
+            "no ground control points: give --gcps FILE (a CSV with col,row,lon,lat or a "
+            "QGIS .points file), or put a world file (.pgw, .jgw, .tfw, .wld) beside the image"
+        )
+    return geo
 
 
 def extract(
@@ -262,7 +274,7 @@ def extract(
     with stage("read"):
         img = image if isinstance(image, MapImage) else read_image(image, opts.max_pixels)
     with stage("georeference"):
-        geo = georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs)
+        geo = _georeference(gcpset, img, opts)
     with stage("colour scale"):
         scale = build_scale(
             cmap=opts.cmap, vmin=opts.vmin, vmax=opts.vmax, norm=opts.norm,
@@ -292,6 +304,8 @@ def extract(
     )
 
 
+#: Value of `max_distance` / `halo_distance` asking for a choice from the image's noise.
+AUTO = "auto"
 #: Default tolerance of --exclude-color, per colour space.
 EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
 #: Bounds of the automatic --max-distance, per colour space.
@@ -317,7 +331,7 @@ def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
         region = find_frame(img.rgb, scale, decoded)
         auto["region"] = "auto"
     max_d, halo_d = opts.max_distance, opts.halo_distance
-    if max_d is None or halo_d is None:
+    if AUTO in (max_d, halo_d):
         cand = img.opaque.copy()
         if region is not None:
             cand &= region_mask(img.shape, region)
@@ -326,24 +340,41 @@ def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
         auto_max, auto_halo = auto_distances(
             decoded.distance, cand, **AUTO_DISTANCE.get(opts.color_space, {})
         )
-        if max_d is None:
-            max_d, auto["max_distance"] = auto_max, "auto"
-        if halo_d is None:
-            halo_d, auto["halo_distance"] = auto_halo, "auto"
+        if max_d == AUTO:
+            max_d, auto["max_distance"] = auto_max, AUTO
+        if halo_d == AUTO:
+            halo_d, auto["halo_distance"] = auto_halo, AUTO
     smooth = opts.smoothness
     if smooth is None and img.format.upper() in ("JPEG", "MPO"):
         smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
     reason = classify(
-        decoded.distance, max_distance=max_d, opaque=img.opaque, region=region,
+        decoded.distance, max_distance=float(max_d), opaque=img.opaque, region=region,
         halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
     )
+    _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
     used = replace(
         opts, region=region, max_distance=round(float(max_d), 3),
-        halo_distance=round(float(halo_d), 3), smoothness=smooth,
-        exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
+        halo_distance=None if halo_d is None else round(float(halo_d), 3),
+        smoothness=smooth, exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
         extra={**opts.extra, **({"automatic": auto} if auto else {})},
     )
     return reason, used
+
+
+def _mask_inconsistent(
+    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale, tol: float | None
+) -> None:
+    """Mark antialiased mixtures (see :func:`geodigitize.mask.inconsistent_pixels`).
+
+    Skipped for class scales, whose values legitimately jump between neighbours.
+    """
+    if not tol or scale.is_discrete:
+        return
+    valid = reason == Reason.DATA
+    bad = inconsistent_pixels(
+        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol
+    )
+    reason[bad] = Reason.INCONSISTENT
 
 
 def _require_data(reason: np.ndarray, img: MapImage, opts: Options) -> None:

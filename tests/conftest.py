@@ -15,6 +15,11 @@ import numpy as np
 import pytest
 from matplotlib import colors as mcolors
 from PIL import Image
+from threadpoolctl import threadpool_limits
+
+# One BLAS thread: the suite runs many small solves, which oversubscribed thread pools
+# slow down by an order of magnitude on a busy 2-core machine.
+threadpool_limits(1)
 
 
 @dataclass

@@ -13,8 +13,8 @@ from geodigitize.mask import (
     auto_distances,
     classify,
     excluded_pixels,
-    inconsistent_pixels,
     parse_colors,
+    value_outliers,
 )
 
 
@@ -64,13 +64,13 @@ def test_classify_keeps_old_behaviour_and_adds_inconsistency():
     assert (r2[:8] == Reason.DATA).mean() > 0.85  # steep 40-pixel ramp: corners may go
 
 
-def test_inconsistent_pixels_ignore_smooth_gradients():
+def test_value_outliers_ignore_smooth_gradients():
     yy, xx = np.mgrid[0:30, 0:30]
     v = (xx + yy) / 600.0 + np.random.default_rng(0).normal(0, 0.002, (30, 30))
     cand = np.ones_like(v, bool)
-    assert inconsistent_pixels(v, cand, 4).mean() < 0.01
+    assert value_outliers(v, cand, 4).mean() < 0.01
     v[15, 15] += 0.2
-    assert inconsistent_pixels(v, cand, 4)[15, 15]
+    assert value_outliers(v, cand, 4)[15, 15]
 
 
 def test_auto_distances():

@@ -15,7 +15,9 @@ from geodigitize.io import write_outputs
 @pytest.fixture
 def written(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    res = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame)
+    res = extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, consistency=None
+    )
     return res, res.write(tmp_path / "out")
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from affine import Affine
-from conftest import make_figure
+from conftest import make_figure, paint
 
 from geodigitize import extract
 from geodigitize.errors import NoDataError
@@ -16,7 +16,10 @@ STEP = 0.7 / 256  # one colour step of jet_r between 0 and 0.7
 @pytest.fixture
 def result(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    return extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame)
+    # the consistency check is tested on its own below; here masking must be exact
+    return extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, consistency=None
+    )
 
 
 def test_exactly_the_data_pixels_are_decoded(figure, result):
@@ -102,3 +105,36 @@ def test_rotated_figure_keeps_rotation_terms(tmp_path):
     res = extract(img, gcps=tmp_path / "rot.csv", cmap="jet_r", vmin=0, vmax=0.7)
     assert not res.georef.snapped
     assert np.allclose(res.georef.geotransform()[:6], rot[:6], atol=1e-9)
+
+
+def test_consistency_check_masks_antialiased_fringes_only(tmp_path):
+    """A line's antialiased fringe decodes to wrong values; the check removes it."""
+    fig = make_figure(400, 300, margin=20, lines=False)
+    image = fig.image.copy()
+    row = 150
+    image[row] = 0                                           # a 1-pixel black line ...
+    for r, alpha in ((row - 1, 0.25), (row + 1, 0.12)):      # ... with its antialiasing
+        image[r] = np.rint(image[r] * (1 - alpha)).astype(np.uint8)
+    fig.image = image
+    img, gcps = fig.write(tmp_path)
+    inside = ~np.isnan(fig.truth)
+    fringe = np.zeros_like(inside)
+    fringe[[row - 1, row + 1]] = True
+    fringe &= inside
+    off = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame,
+                  consistency=None)
+    # without the check, darkened reds and blues pass as other reds and blues of jet_r
+    assert off.valid[fringe].mean() > 0.2
+    on = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame)
+    # fringe pixels whose colour moved by more than the tolerance (8 RGB) are masked
+    # (all but a few where the field peaks and a one-sided plane matches the mixture)
+    pure = fig.image.astype(float)
+    pure[inside] = paint(fig.truth[inside], "jet_r", 0, 0.7)
+    moved = np.sqrt(((image.astype(float) - pure) ** 2).sum(-1)) > 8
+    assert on.valid[fringe & moved].mean() <= 0.01
+    assert on.valid[fringe].mean() < 0.05
+    newly_masked = fringe & off.valid & ~on.valid
+    assert np.isin(on.reason[newly_masked], [Reason.HALO, Reason.INCONSISTENT]).all()
+    clean = inside & ~fringe
+    clean[row] = False
+    assert on.valid[clean].mean() > 0.999

@@ -10,7 +10,8 @@ import typer
 from ..pipeline import Extraction
 from ..pipeline import run as run_pipeline
 from ._app import app
-from ._common import cli_errors, console, parse_floats, progress_display
+from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
+from .gcps import check_save_points, save_gcps_points
 
 _SCALE = "Colour scale"
 _MASK = "Masking"
@@ -24,8 +25,13 @@ def run(
     image: Annotated[Path, typer.Argument(help="Map image (PNG, JPEG, TIFF, BMP, GIF).")],
     gcps: Annotated[
         Path | None,
-        typer.Option("--gcps", help="GCP file: CSV with header col,row,lon,lat.",
-                     rich_help_panel=_GEO),
+        typer.Option(
+            "--gcps",
+            help="GCP file: CSV with header col,row,lon,lat, or a QGIS "
+            ".points file. Without it, the image's world file or GeoTIFF "
+            "georeference.",
+            rich_help_panel=_GEO,
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder.", rich_help_panel=_OUT)
@@ -53,16 +59,19 @@ def run(
     ] = None,
     colorbar: Annotated[
         str | None,
-        typer.Option(help="Colorbar box x0,y0,x1,y1 (pixels) to sample the scale from, "
-                     "or 'auto'.", rich_help_panel=_SCALE),
+        typer.Option(
+            help="Colorbar box x0,y0,x1,y1 (pixels) to sample the scale from, or 'auto'.",
+            rich_help_panel=_SCALE,
+        ),
     ] = None,
     colorbar_flip: Annotated[
         bool, typer.Option(help="The colorbar runs from vmax to vmin.", rich_help_panel=_SCALE)
     ] = False,
     cmap_file: Annotated[
         str | None,
-        typer.Option(help="Colour table file (CSV value,r,g,b, QGIS ramp, GMT .cpt).",
-                     rich_help_panel=_SCALE),
+        typer.Option(
+            help="Colour table file (CSV value,r,g,b, QGIS ramp, GMT .cpt).", rich_help_panel=_SCALE
+        ),
     ] = None,
     samples: Annotated[
         int, typer.Option(help="Values sampled along the colormap.", rich_help_panel=_SCALE)
@@ -71,17 +80,31 @@ def run(
         str, typer.Option(help="Colour distance in rgb or lab.", rich_help_panel=_MASK)
     ] = "rgb",
     max_distance: Annotated[
-        float | None,
-        typer.Option(help="Pixels farther than this from the scale are not data "
-                     "(colour-space units). Default: from the image's colour noise, "
-                     "max(8, 12 x median distance).", rich_help_panel=_MASK),
-    ] = None,
+        str,
+        typer.Option(
+            help="Pixels farther than this from the scale are not data (colour-space "
+            "units); 'auto' takes max(8, 12 x the median distance of the frame's pixels).",
+            rich_help_panel=_MASK,
+        ),
+    ] = "70",
     halo_distance: Annotated[
-        float | None,
-        typer.Option(help="Pixels touching off-scale or excluded pixels must be this close "
-                     "to the scale (antialiased line halos). Default: max(0.5, 1.5 x "
-                     "median distance).", rich_help_panel=_MASK),
-    ] = None,
+        str,
+        typer.Option(
+            help="Pixels touching off-scale or excluded pixels must be this close to the "
+            "scale (antialiased line halos); 'auto' takes max(0.5, 1.5 x the median "
+            "distance); a negative value turns it off.",
+            rich_help_panel=_MASK,
+        ),
+    ] = "3",
+    consistency: Annotated[
+        float,
+        typer.Option(
+            help="Largest RGB distance between a pixel and the colour of its "
+            "neighbourhood's median value; antialiased mixtures of lines and text "
+            "fail it. 0 turns the check off.",
+            rich_help_panel=_MASK,
+        ),
+    ] = 8.0,
     exclude_color: Annotated[
         str | None,
         typer.Option(help="Never decode these colours nor their antialiased halo: names, "
@@ -94,19 +117,21 @@ def run(
     ] = None,
     smoothness: Annotated[
         float | None,
-        typer.Option(help="Mask pixels departing from their neighbours' median by more than "
-                     "this many times the image's typical local variation (default 4 for "
-                     "JPEG, off otherwise).", rich_help_panel=_MASK),
+        typer.Option(help="Mask pixels departing from their neighbours' median value by more "
+                     "than this many times the image's typical local variation (default 4 "
+                     "for JPEG, off otherwise).", rich_help_panel=_MASK),
     ] = None,
     region: Annotated[
         str | None,
-        typer.Option(help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
-                     "centre is outside are ignored. 'auto' finds the frame from the axes' "
-                     "spines.", rich_help_panel=_MASK),
+        typer.Option(
+            help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
+            "centre is outside are ignored. 'auto' finds the frame from the axes' spines.",
+            rich_help_panel=_MASK,
+        ),
     ] = None,
     flat_tol: Annotated[
-        float, typer.Option(help="Largest value step still counted as flat.",
-                            rich_help_panel=_REDUCE)
+        float,
+        typer.Option(help="Largest value step still counted as flat.", rich_help_panel=_REDUCE),
     ] = 0.0,
     eps: Annotated[
         float, typer.Option(help="DBSCAN radius in pixels.", rich_help_panel=_REDUCE)
@@ -115,16 +140,30 @@ def run(
         int, typer.Option(help="DBSCAN core-point count.", rich_help_panel=_REDUCE)
     ] = 1,
     transform: Annotated[
-        str, typer.Option(help="Pixel-to-map transform.", rich_help_panel=_GEO)
+        str,
+        typer.Option(
+            help="Pixel-to-map transform: helmert, affine, projective, poly2, poly3, tps or auto.",
+            rich_help_panel=_GEO,
+        ),
     ] = "affine",
     crs: Annotated[
         str | None,
-        typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).",
-                     rich_help_panel=_GEO),
+        typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).", rich_help_panel=_GEO),
     ] = None,
     gcp_crs: Annotated[
-        str, typer.Option(help="CRS of the GCPs' map positions.", rich_help_panel=_GEO)
-    ] = "EPSG:4326",
+        str | None,
+        typer.Option(
+            help="CRS of the GCPs' map positions [default: a .points file's #CRS, else EPSG:4326].",
+            rich_help_panel=_GEO,
+        ),
+    ] = None,
+    save_points: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the GCPs with their residuals as a QGIS .points file.",
+            rich_help_panel=_GEO,
+        ),
+    ] = None,
     out_crs: Annotated[
         str, typer.Option(help="CRS of points.gpkg.", rich_help_panel=_OUT)
     ] = "EPSG:4326",
@@ -142,20 +181,45 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     with cli_errors(), progress_display(not quiet) as progress:
+        check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
-            image, out, gcps=gcps, overwrite=overwrite, progress=progress,
-            cmap=cmap, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
-            levels=parse_floats(levels, "--levels"), colorbar=colorbar,
-            colorbar_flip=colorbar_flip, cmap_file=cmap_file, samples=samples,
-            color_space=color_space, max_distance=max_distance,
-            halo_distance=halo_distance, exclude_color=exclude_color,
-            exclude_tol=exclude_tol, smoothness=smoothness, region=region,
-            flat_tol=flat_tol, eps=eps, min_samples=min_samples, transform=transform,
-            crs=crs, gcp_crs=gcp_crs,
-            out_crs=out_crs, max_pixels=max_pixels,
+            image,
+            out,
+            gcps=gcps,
+            overwrite=overwrite,
+            progress=progress,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            norm=norm,
+            vcenter=vcenter,
+            levels=parse_floats(levels, "--levels"),
+            colorbar=colorbar,
+            colorbar_flip=colorbar_flip,
+            cmap_file=cmap_file,
+            samples=samples,
+            color_space=color_space,
+            max_distance=parse_distance(max_distance, "--max-distance"),
+            halo_distance=parse_distance(halo_distance, "--halo-distance", can_be_off=True),
+            consistency=consistency or None,
+            exclude_color=exclude_color,
+            exclude_tol=exclude_tol,
+            smoothness=smoothness,
+            region=region,
+            flat_tol=flat_tol,
+            eps=eps,
+            min_samples=min_samples,
+            transform=transform,
+            crs=crs,
+            gcp_crs=gcp_crs,
+            out_crs=out_crs,
+            max_pixels=max_pixels,
         )
+        saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
         _summary(result, paths)
+        if saved is not None:
+            console.print(f"wrote the GCPs with their residuals to {saved}")
 
 
 def _summary(result: Extraction, paths: dict[str, Path]) -> None:
@@ -167,8 +231,15 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
         f"{counts['data']:,} decoded ({counts['masked']:,} masked), "
         f"{counts['flat']:,} flat, {counts['points']:,} points"
     )
+    fit = (
+        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px"
+        if len(geo.gcps)
+        else f"georeference from the image's {geo.origin}"
+    )
+    if geo.selection:
+        console.print(f"auto transform: {geo.selection['reason']}", highlight=False)
     console.print(
-        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px; "
+        f"{fit}; "
         f"reconstruction error median {check.median_pct:.3f} %, "
         f"95th percentile {check.p95_pct:.3f} % of the range"
     )
