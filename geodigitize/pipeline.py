@@ -65,8 +65,8 @@ class Options:
     cmap_file: str | None = None
     samples: int = 10_000
     color_space: str = "rgb"
-    max_distance: float | str = 70.0
-    halo_distance: float | str | None = 3.0
+    max_distance: float | str = "auto"
+    halo_distance: float | str | None = "auto"
     consistency: float | None = DEFAULT_CONSISTENCY
     exclude_color: str | None = None
     exclude_tol: float | None = None

@@ -86,7 +86,7 @@ def run(
             "units); 'auto' takes max(8, 12 x the median distance of the frame's pixels).",
             rich_help_panel=_MASK,
         ),
-    ] = "70",
+    ] = "auto",
     halo_distance: Annotated[
         str,
         typer.Option(
@@ -95,7 +95,7 @@ def run(
             "distance); a negative value turns it off.",
             rich_help_panel=_MASK,
         ),
-    ] = "3",
+    ] = "auto",
     consistency: Annotated[
         float,
         typer.Option(
