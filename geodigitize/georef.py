@@ -38,6 +38,7 @@ from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
     AutoTransform,
+    HelmertTransform,
     PolynomialTransform,
     Transform,
     make_transform,
@@ -176,8 +177,14 @@ class Georeference:
         others = np.delete(err, i)
         typical = float(np.median(others)) if others.size else 0.0
         stands_out = bool(err[i] > max(WORST_FACTOR * typical, AUTO_TOLERANCE_PX))
-        return {"id": self.gcps.ids[i], "index": i, "error_px": float(err[i]),
-                "measure": measure, "others_median_px": typical, "stands_out": stands_out}
+        return {
+            "id": self.gcps.ids[i],
+            "index": i,
+            "error_px": float(err[i]),
+            "measure": measure,
+            "others_median_px": typical,
+            "stands_out": stands_out,
+        }
 
     def pixel_residuals(self, gcpset: GCPSet) -> np.ndarray:
         """Pixel position minus the fit's pixel position of each point of `gcpset`.
@@ -216,13 +223,18 @@ class Georeference:
             return self.transform.to_affine()
         return None
 
-    def grid_placement(self, values: np.ndarray) -> tuple[np.ndarray, Affine, str]:
+    def grid_placement(
+        self, values: np.ndarray, offset: tuple[int, int] = (0, 0)
+    ) -> tuple[np.ndarray, Affine, str]:
         """A grid of `values` with a geotransform in :attr:`crs`, for a GeoTIFF.
 
         Parameters
         ----------
         values : ndarray of shape (H, W), float
-            One value per image pixel, NaN where masked.
+            One value per image pixel, NaN where masked; or a window of the image.
+        offset : (col, row)
+            Image pixel of ``values[0, 0]`` when `values` is a window (a crop to the
+            decoded pixels, say).
 
         Returns
         -------
@@ -243,8 +255,8 @@ class Georeference:
         values = np.asarray(values)
         gt = self.geotransform()
         if gt is not None:
-            return values, gt, self.crs
-        return (*_warp_north_up(self.transform, values), self.crs)
+            return values, gt @ Affine.translation(*offset), self.crs
+        return (*_warp_north_up(self.transform, values, offset), self.crs)
 
     # --- report ----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -253,13 +265,24 @@ class Georeference:
         res_map = self.residuals_map
         loo = self.loo if self.loo is not None else np.full((len(self.gcps), 2), np.nan)
         per_gcp = [
-            {"id": pid, "enabled": True, "col": p.col, "row": p.row, "x": p.x, "y": p.y,
-             "dcol": float(r[0]), "drow": float(r[1]), "residual_px": float(np.hypot(*r)),
-             "dx_map": float(m[0]), "dy_map": float(m[1]),
-             "residual_map": float(np.hypot(*m)),
-             "loo_px": _finite_or_none(np.hypot(*lo))}
-            for pid, p, r, m, lo in zip(self.gcps.ids, self.gcps, self.residuals, res_map,
-                                        loo, strict=True)
+            {
+                "id": pid,
+                "enabled": True,
+                "col": p.col,
+                "row": p.row,
+                "x": p.x,
+                "y": p.y,
+                "dcol": float(r[0]),
+                "drow": float(r[1]),
+                "residual_px": float(np.hypot(*r)),
+                "dx_map": float(m[0]),
+                "dy_map": float(m[1]),
+                "residual_map": float(np.hypot(*m)),
+                "loo_px": _finite_or_none(np.hypot(*lo)),
+            }
+            for pid, p, r, m, lo in zip(
+                self.gcps.ids, self.gcps, self.residuals, res_map, loo, strict=True
+            )
         ]
         return {
             "transform": self.transform.kind,
@@ -291,9 +314,25 @@ def transformer(src: str, dst: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True)
 
 
-def north_up(gcps: GCPSet) -> AffineTransform:
-    """Least-squares fit of ``x = a col + c``, ``y = e row + f`` (no rotation terms)."""
+def north_up(gcps: GCPSet, like: AffineTransform | None = None) -> AffineTransform:
+    """Least-squares fit of `like`'s model with its rotation terms held at zero.
+
+    An affine becomes ``x = a col + c``, ``y = e row + f``; a helmert (one scale) becomes
+    ``x = s col + c``, ``y = -s row + f`` (the sign of its row scale kept), so snapping
+    zeroes the rotation without changing the model.
+    """
     col, row, x, y = gcps.col, gcps.row, gcps.x, gcps.y
+    if isinstance(like, HelmertTransform):
+        sign = -1.0 if like.to_affine().e < 0 else 1.0
+        n = col.size
+        design = np.zeros((2 * n, 3))
+        design[:n, 0], design[:n, 1] = col, 1.0
+        design[n:, 0], design[n:, 2] = sign * row, 1.0
+        (scale, c, f), *_ = np.linalg.lstsq(design, np.concatenate([x, y]), rcond=None)
+        fitted = HelmertTransform()
+        fitted.coef_ = np.array([[scale, 0.0, c], [0.0, sign * scale, f]])
+        fitted.scale_, fitted.rotation_ = abs(float(scale)), 0.0
+        return fitted
     a, c = np.polyfit(col, x, 1)
     e, f = np.polyfit(row, y, 1)
     return AffineTransform.from_affine(Affine(a, 0.0, c, 0.0, e, f))
@@ -345,16 +384,17 @@ def _singular(dst: pyproj.CRS, src: pyproj.CRS, lon, lat) -> np.ndarray:
         f = pyproj.Proj(dst).get_factors(lon, lat, errcheck=False)
     except (pyproj.exceptions.ProjError, RuntimeError):
         return np.zeros(np.shape(lon), dtype=bool)
-    scales = np.column_stack([np.atleast_1d(f.meridional_scale),
-                              np.atleast_1d(f.parallel_scale)])
+    scales = np.column_stack([np.atleast_1d(f.meridional_scale), np.atleast_1d(f.parallel_scale)])
     with np.errstate(invalid="ignore"):
         return ~np.all(np.isfinite(scales) & (scales < MAX_SCALE_FACTOR), axis=1)
 
 
 def _projected_set(gcps: GCPSet, crs: str) -> GCPSet:
     x, y = _project(gcps, crs)
-    pts = tuple(GCP(p.col, p.row, float(a), float(b), pid, p.enabled)
-                for p, pid, a, b in zip(gcps.points, gcps.ids, x, y, strict=True))
+    pts = tuple(
+        GCP(p.col, p.row, float(a), float(b), pid, p.enabled)
+        for p, pid, a, b in zip(gcps.points, gcps.ids, x, y, strict=True)
+    )
     return GCPSet(pts, crs, gcps.source)
 
 
@@ -424,9 +464,13 @@ def georeference(
     transform.fit(col, row, x, y)
     selection = None
     if isinstance(transform, AutoTransform):
-        selection = {"chosen": transform.best_.kind, "reason": transform.reason_,
-                     "tolerance_px": tolerance, "candidates_loo_rmse_px": transform.candidates_,
-                     "crs": fit_crs}
+        selection = {
+            "chosen": transform.best_.kind,
+            "reason": transform.reason_,
+            "tolerance_px": tolerance,
+            "candidates_loo_rmse_px": transform.candidates_,
+            "crs": fit_crs,
+        }
         if crs is None and transform.best_.kind not in ("helmert", "affine"):
             found = _projection_search(used, tolerance, transform)
             if found is not None:
@@ -437,18 +481,31 @@ def georeference(
             transform = transform.best_
         log.info("auto transform: %s", selection["reason"])
     snapped = False
-    if snap and type(transform) is AffineTransform:
-        upright = north_up(used)
-        tol = max(SNAP_MIN_PIXELS, float(np.sqrt(np.mean(
-            np.sum(_residuals(transform, used) ** 2, axis=1)))))
+    if snap and isinstance(transform, AffineTransform):  # helmert included
+        upright = north_up(used, like=transform)
+        tol = max(
+            SNAP_MIN_PIXELS,
+            float(np.sqrt(np.mean(np.sum(_residuals(transform, used) ** 2, axis=1)))),
+        )
         if _corner_discrepancy(transform, upright, shape) <= tol:
             transform, snapped = upright, True
     loo = _leave_one_out(transform, col, row, x, y)
     roundtrip = None
     if not transform.exact_inverse:
         roundtrip = transform.roundtrip_error(*_image_grid(shape))
-    return Georeference(transform, used, fit_crs, _residuals(transform, used), snapped, loo,
-                        selection, roundtrip, tuple(shape), source_crs, "gcps")
+    return Georeference(
+        transform,
+        used,
+        fit_crs,
+        _residuals(transform, used),
+        snapped,
+        loo,
+        selection,
+        roundtrip,
+        tuple(shape),
+        source_crs,
+        "gcps",
+    )
 
 
 def _projection_candidates(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, object]]:
@@ -466,10 +523,15 @@ def _projection_candidates(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, 
         # a conic's shape depends on its cone constant only (rotation and scale are affine),
         # so a tangent cone at one fitted latitude stands for every secant pair
         sign = 1 if lat.min() > 0 else -1
-        cands.append(("Lambert conformal", lambda phi: (
-            f"+proj=lcc +lat_1={phi:.8f} +lat_2={phi:.8f} +lat_0={phi:.8f} {base}")))
-        cands.append(("polar stereographic", f"+proj=stere +lat_0={90 * sign} "
-                      f"+lat_ts={71 * sign} {base}"))
+        cands.append(
+            (
+                "Lambert conformal",
+                lambda phi: f"+proj=lcc +lat_1={phi:.8f} +lat_2={phi:.8f} +lat_0={phi:.8f} {base}",
+            )
+        )
+        cands.append(
+            ("polar stereographic", f"+proj=stere +lat_0={90 * sign} +lat_ts={71 * sign} {base}")
+        )
     return cands
 
 
@@ -499,9 +561,12 @@ def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
     for name, spec in _projection_candidates(lon, lat):
         if callable(spec):
             lo, hi = sorted((float(np.sign(lat.mean())), float(np.sign(lat.mean())) * 89.0))
-            best = minimize_scalar(lambda phi, f=spec: _affine_loo_rmse(gcps, f(phi)),
-                                   bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-6})
+            best = minimize_scalar(
+                lambda phi, f=spec: _affine_loo_rmse(gcps, f(phi)),
+                bounds=(lo, hi),
+                method="bounded",
+                options={"xatol": 1e-6},
+            )
             spec = spec(float(best.x))
         scores[name] = (_affine_loo_rmse(gcps, spec), spec)
     name = min(scores, key=lambda k: scores[k][0])
@@ -520,10 +585,15 @@ def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
     )
     crs_str = crs_text(spec)
     selection = {
-        "chosen": "affine-in-projection", "projection": name, "crs": crs_str,
-        "reason": reason, "tolerance_px": tolerance,
-        "candidates_loo_rmse_px": {**auto.candidates_,
-                                   **{f"affine in {k}": v[0] for k, v in scores.items()}},
+        "chosen": "affine-in-projection",
+        "projection": name,
+        "crs": crs_str,
+        "reason": reason,
+        "tolerance_px": tolerance,
+        "candidates_loo_rmse_px": {
+            **auto.candidates_,
+            **{f"affine in {k}": v[0] for k, v in scores.items()},
+        },
     }
     return crs_str, _projected_set(gcps, crs_str), selection
 
@@ -535,14 +605,19 @@ def _leave_one_out(transform: Transform, col, row, x, y) -> np.ndarray:
         return np.full((np.size(col), 2), np.nan)
 
 
-def _warp_north_up(transform: Transform, values: np.ndarray) -> tuple[np.ndarray, Affine]:
-    """Nearest-pixel resampling of `values` onto a north-up grid through `transform`."""
+def _warp_north_up(
+    transform: Transform, values: np.ndarray, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, Affine]:
+    """Nearest-pixel resampling of `values` (image pixels from `offset` on) onto a
+    north-up grid through `transform`."""
     height, width = values.shape
+    c_off, r_off = offset
     # footprint: dense edges and an interior grid (TPS and polynomials bulge)
     t = np.linspace(0, 1, 257)
     ec = np.concatenate([t * width, t * width, np.zeros_like(t), np.full_like(t, width)])
     er = np.concatenate([np.zeros_like(t), np.full_like(t, height), t * height, t * height])
     gc, gr = _image_grid((height, width), 33)
+    ec, er, gc, gr = ec + c_off, er + r_off, gc + c_off, gr + r_off
     xs, ys = transform.forward(np.concatenate([ec, gc]), np.concatenate([er, gr]))
     ok = np.isfinite(xs) & np.isfinite(ys)
     xmin, xmax, ymin, ymax = xs[ok].min(), xs[ok].max(), ys[ok].min(), ys[ok].max()
@@ -566,12 +641,12 @@ def _warp_north_up(transform: Transform, values: np.ndarray) -> tuple[np.ndarray
         yc = ymax - (np.arange(r0, min(out_h, r0 + step)) + 0.5) * res
         gx, gy = np.meshgrid(xc, yc)
         col, row = transform.inverse(gx, gy)
-        j, i = np.floor(col), np.floor(row)
+        j, i = np.floor(col) - c_off, np.floor(row) - r_off
         inside = (j >= 0) & (j < width) & (i >= 0) & (i < height)
         # refuse cells where a fitted inverse folds back (outside the GCPs' reach)
-        bx, by = transform.forward(np.where(inside, col, 0), np.where(inside, row, 0))
+        bx, by = transform.forward(np.where(inside, col, c_off), np.where(inside, row, r_off))
         inside &= np.hypot(bx - gx, by - gy) <= 1.5 * res
-        block = out[r0:r0 + step]
+        block = out[r0 : r0 + step]
         block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
     return out, gt
 
@@ -635,17 +710,36 @@ def from_georeferenced_image(
                 f"put the CRS in {path.name}.aux.xml"
             )
         fit_crs = crs_text(chosen)
-        return Georeference(AffineTransform.from_affine(gt), GCPSet((), fit_crs, str(path)),
-                            fit_crs, np.empty((0, 2)), shape=shape, source_crs=fit_crs,
-                            origin=_world_file_origin(path))
+        return Georeference(
+            AffineTransform.from_affine(gt),
+            GCPSet((), fit_crs, str(path)),
+            fit_crs,
+            np.empty((0, 2)),
+            shape=shape,
+            source_crs=fit_crs,
+            origin=_world_file_origin(path),
+        )
     if gcps:
         chosen = crs or (gcp_crs.to_wkt() if gcp_crs else None)
         if chosen is None:
             raise CRSError(f"{path.name} has GCPs but no CRS for them: pass --crs")
-        gset = GCPSet(tuple(GCP(g.col, g.row, g.x, g.y, g.id or str(i + 1))
-                            for i, g in enumerate(gcps)), crs_text(chosen), str(path))
+        gset = GCPSet(
+            tuple(GCP(g.col, g.row, g.x, g.y, g.id or str(i + 1)) for i, g in enumerate(gcps)),
+            crs_text(chosen),
+            str(path),
+        )
         fitted = georeference(gset, shape, kind=kind)
-        return Georeference(fitted.transform, fitted.gcps, fitted.crs, fitted.residuals,
-                            fitted.snapped, fitted.loo, fitted.selection, fitted.roundtrip_px,
-                            shape, fitted.source_crs, "embedded gcps")
+        return Georeference(
+            fitted.transform,
+            fitted.gcps,
+            fitted.crs,
+            fitted.residuals,
+            fitted.snapped,
+            fitted.loo,
+            fitted.selection,
+            fitted.roundtrip_px,
+            shape,
+            fitted.source_crs,
+            "embedded gcps",
+        )
     return None

@@ -123,9 +123,20 @@ def write_outputs(
     return final
 
 
+#: GeoPackage version written: 1.2 opens without warnings in GDAL 3.6 and QGIS 3.22 LTS,
+#: which report newer (1.4) files as "may only be partially supported".
+GPKG_VERSION = "1.2"
+
+
 def write_points(path: Path, frame, layer: str = "points") -> None:
     """Write a GeoDataFrame of points as a GeoPackage layer (through pyogrio)."""
-    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    frame.to_file(
+        path,
+        layer=layer,
+        driver="GPKG",
+        engine="pyogrio",
+        dataset_options={"VERSION": GPKG_VERSION},
+    )
 
 
 def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:

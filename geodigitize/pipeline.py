@@ -177,13 +177,25 @@ class Extraction:
         -------
         dict of file name to path
         """
-        grid, gt, crs = self.georef.grid_placement(self.values)
+        grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
         writers = {
             "points.gpkg": lambda p: write_points(p, self.points),
             "grid.tif": lambda p: write_grid(p, grid, gt, crs),
             "report.json": lambda p: write_json(p, self.report()),
         }
         return write_outputs(out_dir, writers, overwrite=overwrite)
+
+
+def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """The bounding box of the decoded pixels, and its top-left pixel (col, row).
+
+    Margins, titles and colorbars hold no data; cropping them keeps the grid's extent to
+    the map (a plate carree page would otherwise reach past latitude 90).
+    """
+    rows = np.flatnonzero(valid.any(axis=1))
+    cols = np.flatnonzero(valid.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return values[r0:r1, c0:c1], (int(c0), int(r0))
 
 
 def _jsonable(obj):
@@ -277,9 +289,16 @@ def extract(
         geo = _georeference(gcpset, img, opts)
     with stage("colour scale"):
         scale = build_scale(
-            cmap=opts.cmap, vmin=opts.vmin, vmax=opts.vmax, norm=opts.norm,
-            vcenter=opts.vcenter, levels=opts.levels, colorbar=opts.colorbar,
-            colorbar_flip=opts.colorbar_flip, cmap_file=opts.cmap_file, image=img.rgb,
+            cmap=opts.cmap,
+            vmin=opts.vmin,
+            vmax=opts.vmax,
+            norm=opts.norm,
+            vcenter=opts.vcenter,
+            levels=opts.levels,
+            colorbar=opts.colorbar,
+            colorbar_flip=opts.colorbar_flip,
+            cmap_file=opts.cmap_file,
+            image=img.rgb,
             samples=opts.samples,
         )
     with stage("decode"):
@@ -290,7 +309,10 @@ def extract(
     with stage("reduce"):
         valid = reason == Reason.DATA
         flat, clusters = reduce(
-            decoded.values, valid, flat_tol=opts.flat_tol, eps=opts.eps,
+            decoded.values,
+            valid,
+            flat_tol=opts.flat_tol,
+            eps=opts.eps,
             min_samples=opts.min_samples,
         )
     with stage("points"):

@@ -37,7 +37,8 @@ def test_run_writes_outputs_and_summary(files, figure):
     assert sorted(p.name for p in out.iterdir()) == ["grid.tif", "points.gpkg", "report.json"]
     with rasterio.open(out / "grid.tif") as src:
         assert src.crs.to_epsg() == 4326
-        assert np.array_equal(~np.isnan(src.read(1)), figure.data)
+        x0, y0, x1, y1 = figure.frame
+        assert np.array_equal(~np.isnan(src.read(1)), figure.data[y0:y1, x0:x1])
     report = json.loads((out / "report.json").read_text())
     assert report["parameters"]["region"] == [10, 10, 150, 110]
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from typer.testing import CliRunner
 
 from geodigitize.cli import app
@@ -210,7 +211,10 @@ def test_run_without_gcps_uses_the_world_file(files, figure):
     assert res.exit_code == 0, res.output
     assert "world file" in res.stdout
     with rasterio.open(tmp / "out" / "grid.tif") as src:
-        np.testing.assert_allclose(src.transform.to_gdal(), gt.to_gdal(), atol=1e-9)
+        # the grid is cropped to the decoded pixels, i.e. to the map frame
+        x0, y0 = figure.frame[:2]
+        expected = gt @ Affine.translation(x0, y0)
+        np.testing.assert_allclose(src.transform.to_gdal(), expected.to_gdal(), atol=1e-9)
 
 
 def test_run_without_any_georeference_is_one_line(files):

@@ -1,11 +1,14 @@
 """Outputs re-read with rasterio and pyogrio: CRS, transform, columns, values; atomicity."""
 
+import contextlib
 import json
+import sqlite3
 
 import numpy as np
 import pyogrio
 import pytest
 import rasterio
+from affine import Affine
 
 from geodigitize import extract
 from geodigitize.errors import OutputError
@@ -23,22 +26,29 @@ def written(figure, tmp_path):
 
 def test_grid_tif(written, figure):
     res, paths = written
+    x0, y0, x1, y1 = figure.frame  # the decoded pixels fill the frame: the grid is cropped to it
     with rasterio.open(paths["grid.tif"]) as src:
         assert src.crs.to_epsg() == 4326
         assert src.dtypes == ("float32",)
         assert np.isnan(src.nodata)
-        assert src.transform == res.georef.geotransform()
+        assert (src.width, src.height) == (x1 - x0, y1 - y0)
+        assert src.transform == res.georef.geotransform() @ Affine.translation(x0, y0)
         assert src.transform.b == 0.0 and src.transform.d == 0.0
+        assert src.bounds == pytest.approx((-180, -80, 180, 80), abs=1e-9)
         assert src.profile["compress"] == "deflate"
         band = src.read(1)
-    expected = res.values.astype(np.float32)
-    assert np.array_equal(np.isnan(band), ~figure.data)
-    assert np.array_equal(band[figure.data], expected[figure.data])
+    data = figure.data[y0:y1, x0:x1]
+    expected = res.values.astype(np.float32)[y0:y1, x0:x1]
+    assert np.array_equal(np.isnan(band), ~data)
+    assert np.array_equal(band[data], expected[data])
 
 
 def test_points_gpkg(written):
     res, paths = written
     info = pyogrio.read_info(paths["points.gpkg"], layer="points")
+    with contextlib.closing(sqlite3.connect(paths["points.gpkg"])) as db:
+        # GeoPackage 1.2: opens without a warning in GDAL 3.6 / QGIS 3.22 LTS
+        assert db.execute("pragma user_version").fetchone()[0] == 10200
     assert info["geometry_type"] == "Point"
     assert "4326" in info["crs"]
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))

@@ -140,3 +140,13 @@ def test_consistency_check_masks_antialiased_fringes_only(tmp_path):
     clean = inside & ~fringe
     clean[row] = False
     assert on.valid[clean].mean() > 0.999
+
+
+@pytest.mark.parametrize("kind", ["affine", "helmert", "auto"])
+def test_north_up_snap_writes_exact_zeros_for_every_affine_kind(figure, tmp_path, kind):
+    """Rotation terms within reading error are exactly zero, whatever affine kind fits."""
+    img, gcps = figure.write(tmp_path)
+    res = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, transform=kind)
+    gt = res.georef.geotransform()
+    assert res.georef.snapped
+    assert gt.b == 0.0 and gt.d == 0.0
