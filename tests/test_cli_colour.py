@@ -41,7 +41,7 @@ def decoded(out, fig):
     """grid.tif, cropped to the decoded pixels, placed back on the whole image."""
     with rasterio.open(out / "grid.tif") as src:
         band = src.read(1).astype(np.float64)
-        col, row = ~src.transform * (fig.gcps[0, 2], fig.gcps[0, 3])
+        col, row = ~src.transform @ (fig.gcps[0, 2], fig.gcps[0, 3])
     c0 = round(fig.gcps[0, 0] - col)
     r0 = round(fig.gcps[0, 1] - row)
     full = np.full(fig.truth.shape, np.nan)
