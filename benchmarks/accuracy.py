@@ -104,6 +104,20 @@ def point_metrics(fig, pts) -> dict:
     }
 
 
+def read_full_grid(path: Path, fig) -> np.ndarray:
+    """grid.tif (cropped to the decoded pixels) placed back on the whole image, NaN around."""
+    with rasterio.open(path) as src:
+        band = src.read(1).astype(np.float64)
+        west_px, north_px = src.transform.c, src.transform.f
+    x0, y0, x1, y1 = fig.frame
+    west, east, south, north = fig.extent
+    c0 = round(x0 + (west_px - west) / (east - west) * (x1 - x0))
+    r0 = round(y0 + (north - north_px) / (north - south) * (y1 - y0))
+    full = np.full(fig.truth.shape, np.nan)
+    full[r0 : r0 + band.shape[0], c0 : c0 + band.shape[1]] = band
+    return full
+
+
 def noisy_gcps(fig, path: Path, sigma: float, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     g = fig.gcps.copy()
@@ -117,8 +131,7 @@ def measure(fig, work: Path, extra: list[str]) -> dict:
     gcps = work / "gcps.csv"
     fig.save(image, gcps_path=gcps, quality=fig.jpeg_quality)
     run_cli(image, gcps, work / "exact", fig, extra)
-    with rasterio.open(work / "exact" / "grid.tif") as src:
-        grid = src.read(1).astype(np.float64)
+    grid = read_full_grid(work / "exact" / "grid.tif", fig)
     pts = pyogrio.read_dataframe(work / "exact" / "points.gpkg", layer="points")
     result = {**grid_metrics(fig, grid), **point_metrics(fig, pts)}
     noisy_gcps(fig, work / "noisy.csv", 0.3)

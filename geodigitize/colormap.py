@@ -18,7 +18,15 @@ from matplotlib import colors as mcolors
 
 from .errors import ColorScaleError
 
-__all__ = ["NORMS", "ColorScale", "build_scale", "from_cmap", "make_norm", "resolve_cmap"]
+__all__ = [
+    "NORMS",
+    "ColorScale",
+    "build_scale",
+    "from_cmap",
+    "make_norm",
+    "parse_levels",
+    "resolve_cmap",
+]
 
 #: Accepted values of ``norm``.
 NORMS = ("linear", "log", "twoslope")
@@ -222,19 +230,51 @@ def from_cmap(
 def _classes_from_cmap(
     name: str, cmap: mcolors.Colormap, levels: tuple[float, ...]
 ) -> ColorScale:
-    """One colour per class between consecutive `levels`, as ``contourf`` draws them."""
+    """One value per class between consecutive `levels`, drawn as matplotlib draws classes.
+
+    ``contourf`` colours class ``i`` with ``cmap(norm(middle_i))`` where the norm spans
+    ``levels[0]..levels[-1]``; ``BoundaryNorm(levels, cmap.N)`` (``pcolormesh`` or
+    ``imshow`` with classes) spreads the classes over the whole colormap instead. Both
+    colours of each class are in the table, standing for the class's middle, so a figure
+    drawn either way decodes to the right class.
+    """
     edges = np.asarray(levels, dtype=np.float64)
     if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0):
         raise ColorScaleError(
             "levels must be at least 3 strictly increasing class edges, e.g. 0,0.1,0.2"
         )
-    bnorm = mcolors.BoundaryNorm(edges, cmap.N)
     middles = (edges[:-1] + edges[1:]) / 2
-    rgb = cmap(bnorm(middles), bytes=True)[:, :3].astype(np.float64)
+    contourf = cmap(mcolors.Normalize(edges[0], edges[-1])(middles), bytes=True)[:, :3]
+    boundary = cmap(mcolors.BoundaryNorm(edges, cmap.N)(middles), bytes=True)[:, :3]
+    rgb = np.concatenate([contourf, boundary]).astype(np.float64)
+    values = np.concatenate([middles, middles])
+    # Keep a BoundaryNorm colour only when no other class already uses it.
+    packed = (rgb[:, 0] * 65536 + rgb[:, 1] * 256 + rgb[:, 2]).astype(np.int64)
+    _, first = np.unique(packed, return_index=True)
+    keep = np.sort(first)
     return ColorScale(
-        rgb, middles, float(edges[0]), float(edges[-1]), "linear", f"cmap:{name}",
-        levels=tuple(float(v) for v in edges),
+        rgb[keep], values[keep], float(edges[0]), float(edges[-1]), "linear",
+        f"cmap:{name}", levels=tuple(float(v) for v in edges),
+        extra={"classes_drawn_as": "contourf or BoundaryNorm"},
     )
+
+
+def parse_levels(text: str | None) -> tuple[float, ...] | None:
+    """Parse ``"a,b,c"`` class edges (None stays None).
+
+    Raises
+    ------
+    ColorScaleError
+        If an edge is not a number.
+    """
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ColorScaleError(
+            f"--levels must be numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def build_scale(
@@ -256,34 +296,83 @@ def build_scale(
     Parameters
     ----------
     cmap : str, optional
-        A matplotlib colormap name.
+        A matplotlib colormap name (see :func:`from_cmap`).
     vmin, vmax : float, optional
-        Value range (taken from `levels` when given and these are not).
-    norm, vcenter, levels, samples
-        See :func:`from_cmap`.
-    colorbar, colorbar_flip, cmap_file, image
-        Other sources of the scale (a colorbar box in `image`, a colour table file).
+        Value range; taken from `levels` when given and these are not. A colour table
+        file that holds values needs neither (given, they rescale it).
+    norm : {"linear", "log", "twoslope"}
+        How positions along the colormap or colorbar map to values.
+    vcenter : float, optional
+        Centre value for ``norm="twoslope"``.
+    levels : tuple of float, optional
+        Class edges: discrete classes, drawn as ``contourf``/``BoundaryNorm`` draw them
+        (with `cmap`), or one per block of the colorbar (with `colorbar`).
+    colorbar : "x0,y0,x1,y1", (x0, y0, x1, y1) or "auto", optional
+        Sample the scale from this colorbar box of `image` (pixel corners); ``"auto"``
+        uses the best box :func:`geodigitize.colorbar.find_colorbars` finds.
+    colorbar_flip : bool
+        The colorbar runs from vmax to vmin.
+    cmap_file : str, optional
+        A colour table file: CSV ``value,r,g,b``, QGIS colour map export or colour-ramp
+        XML, GMT ``.cpt`` (see :mod:`geodigitize.cmapfile`).
+    image : ndarray of shape (H, W, 3) and dtype uint8, optional
+        The figure; needed with `colorbar`.
+    samples : int
+        Values sampled along a named colormap.
+
+    Returns
+    -------
+    ColorScale
 
     Raises
     ------
     ColorScaleError
-        If no source, or more than one, is given, or the range is missing.
+        If no source, or more than one, is given, a needed range is missing, or the
+        source itself is bad.
     """
-    sources = [s for s in (cmap, colorbar, cmap_file) if s is not None]
-    if len(sources) != 1:
+    given = [n for n, s in (("--cmap", cmap), ("--colorbar", colorbar),
+                            ("--cmap-file", cmap_file)) if s is not None]
+    if len(given) != 1:
+        what = f"got {' and '.join(given)}" if given else "got none"
         raise ColorScaleError(
-            "give exactly one colour scale source: --cmap NAME, --colorbar BOX or "
-            "--cmap-file FILE"
+            "give exactly one colour scale source: --cmap NAME, --colorbar BOX|auto or "
+            f"--cmap-file FILE ({what})"
         )
     if levels is not None:
         levels = tuple(float(v) for v in levels)
-        vmin = levels[0] if vmin is None else vmin
-        vmax = levels[-1] if vmax is None else vmax
+    if cmap_file is not None:
+        from .cmapfile import read_cmap_file
+
+        return read_cmap_file(cmap_file, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter)
+    if colorbar is not None:
+        return _scale_from_colorbar(
+            colorbar, image, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
+            levels=levels, flip=colorbar_flip,
+        )
+    if levels is not None:
+        return from_cmap(cmap, float(levels[0]), float(levels[-1]), levels=levels)
     if vmin is None or vmax is None:
         raise ColorScaleError("give the value range with --vmin and --vmax (or --levels)")
-    if cmap is None:
-        raise ColorScaleError("only --cmap colour scales are available in this version")
     return from_cmap(
-        cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples,
-        levels=levels,
+        cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples
     )
+
+
+def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
+    from .colorbar import find_colorbars, scale_from_colorbar
+
+    if image is None:
+        raise ColorScaleError("--colorbar needs the image to sample the colorbar from")
+    auto = isinstance(colorbar, str) and colorbar.strip().lower() == "auto"
+    if auto:
+        found = find_colorbars(image)
+        if not found:
+            raise ColorScaleError(
+                "no colorbar found in the image: give its box with --colorbar x0,y0,x1,y1 "
+                "(run `geodigitize colorbar IMAGE` to list candidates)"
+            )
+        colorbar = found[0][0]
+    scale = scale_from_colorbar(image, colorbar, flip=flip, **kwargs)
+    if auto:
+        scale.extra["colorbar_found"] = "auto"
+    return scale

@@ -8,24 +8,36 @@ lets the report count each cause and the preview show it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
 from scipy import ndimage
 
-from .errors import RegionError
+from .errors import ColorScaleError, RegionError
 
 __all__ = [
     "DEFAULT_CONSISTENCY",
+    "DEFAULT_HALO_FRACTION",
+    "DEFAULT_SMOOTHNESS",
     "Reason",
+    "auto_distances",
     "classify",
     "count_reasons",
+    "excluded_pixels",
     "inconsistent_pixels",
     "neighbourhood_median",
     "parse_box",
+    "parse_colors",
     "region_mask",
+    "value_outliers",
 ]
+
+#: Smallest share of an excluded colour that makes a pixel next to it a halo pixel.
+DEFAULT_HALO_FRACTION = 0.04
+#: Default `smoothness` of :func:`classify` (times the image's typical local variation).
+DEFAULT_SMOOTHNESS = 4.0
 
 Box = tuple[float, float, float, float]
 
@@ -113,6 +125,8 @@ def classify(
     region: Box | None = None,
     halo_distance: float | None = None,
     excluded: np.ndarray | None = None,
+    values: np.ndarray | None = None,
+    smoothness: float | None = None,
 ) -> np.ndarray:
     """Give every pixel a :class:`Reason`.
 
@@ -131,16 +145,32 @@ def classify(
         their distance is at most this: antialiasing mixes a line's colour into its
         neighbours, which then decode to wrong values. None disables the check.
     excluded : ndarray of shape (H, W) and dtype bool, optional
-        Pixels of colours the user excluded.
+        Pixels of colours the user excluded, with their halo (see
+        :func:`excluded_pixels`).
+    values : ndarray of shape (H, W), optional
+        Decoded values; needed by `smoothness`.
+    smoothness : float, optional
+        Mask pixels whose value departs from the median of their neighbours by more than
+        `smoothness` times the image's typical local variation (JPEG ringing and chroma
+        bleeding around lines and text; see :func:`value_outliers`). None (the
+        default) disables the check.
 
     Returns
     -------
     ndarray of shape (H, W) and dtype uint8
         :class:`Reason` codes; the first applicable reason in the order transparent,
-        outside region, excluded colour, off scale, halo.
+        outside region, excluded colour, off scale, halo, inconsistent.
     """
     reason = np.zeros(distance.shape, dtype=np.uint8)
     off = distance > max_distance
+    inside = None if region is None else region_mask(distance.shape, region)
+    if smoothness is not None:
+        if values is None:
+            raise ValueError("classify(smoothness=...) needs the decoded values")
+        candidates = ~off if excluded is None else ~off & ~excluded
+        if inside is not None:
+            candidates &= inside
+        reason[value_outliers(values, candidates, smoothness)] = Reason.INCONSISTENT
     if excluded is not None:
         off_or_excluded = off | excluded
     else:
@@ -151,8 +181,8 @@ def classify(
     reason[off] = Reason.OFF_SCALE
     if excluded is not None:
         reason[excluded] = Reason.EXCLUDED_COLOR
-    if region is not None:
-        reason[~region_mask(distance.shape, region)] = Reason.OUTSIDE_REGION
+    if inside is not None:
+        reason[~inside] = Reason.OUTSIDE_REGION
     if opaque is not None:
         reason[~opaque] = Reason.TRANSPARENT
     return reason
@@ -164,6 +194,253 @@ def count_reasons(reason: np.ndarray) -> dict[str, int]:
     return {r.name.lower(): int(counts[r]) for r in Reason}
 
 
+# --------------------------------------------------------------------------- colours
+
+
+def parse_colors(text: str, tol: float) -> np.ndarray:
+    """Parse ``"black,white,#cccccc"`` into RGB colours.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated matplotlib colour names (``black``, ``w``, ``lightgrey``,
+        ``tab:gray`` ...), ``#rgb`` or ``#rrggbb`` hex codes, or ``0.35``-style grey
+        levels between 0 and 1.
+    tol : float
+        The distance within which a pixel counts as one of these colours (checked here).
+
+    Returns
+    -------
+    ndarray of shape (N, 3) and dtype float64
+        RGB in 0-255 units.
+
+    Raises
+    ------
+    ColorScaleError
+        For an unknown name or a negative tolerance.
+    """
+    from matplotlib import colors as mcolors
+
+    if not np.isfinite(tol) or tol < 0:
+        raise ColorScaleError(f"the exclude-colour tolerance must be >= 0, got {tol}")
+    out = []
+    for raw in (text or "").split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if re.fullmatch(r"[0-9a-fA-F]{6}", name):
+            name = "#" + name
+        try:
+            rgb = mcolors.to_rgb(name)
+        except ValueError:
+            raise ColorScaleError(
+                f"unknown colour {raw.strip()!r} in --exclude-color: use names such as "
+                "black, white, grey, hex codes such as #cccccc, or grey levels such as 0.35"
+            ) from None
+        out.append(np.round(np.array(rgb) * 255))
+    if not out:
+        raise ColorScaleError("--exclude-color needs at least one colour, e.g. black,white")
+    return np.array(out, dtype=np.float64)
+
+
+def excluded_pixels(
+    image: np.ndarray,
+    colors: np.ndarray | str,
+    tol: float,
+    scale,
+    color_space: str = "rgb",
+    *,
+    halo_fraction: float = DEFAULT_HALO_FRACTION,
+    halo_width: int = 2,
+    halo_min_distance: float | None = None,
+) -> np.ndarray:
+    """Pixels of excluded colours and of their antialiased halo.
+
+    A pixel is excluded when its colour is within `tol` of an excluded colour. It is a
+    halo pixel when it lies within `halo_width` pixels of an excluded pixel and its colour
+    is, within `tol`, a mixture ``(1 - f) * S + f * E`` of a scale colour ``S`` and an
+    excluded colour ``E`` with ``f >= halo_fraction``: that is what antialiasing paints
+    where a black line or white text crosses the field.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    colors : ndarray of shape (N, 3) or str
+        Excluded RGB colours (0-255), or text for :func:`parse_colors`.
+    tol : float
+        Distance in `color_space` units.
+    scale : ColorScale
+        The colour scale the field was drawn with.
+    color_space : {"rgb", "lab"}
+    halo_fraction : float
+        Smallest share of the excluded colour in a halo pixel.
+    halo_width : int
+        How far from an excluded pixel a halo reaches, in pixels.
+    halo_min_distance : float, optional
+        A halo pixel must also be at least this far from the scale (default ``tol / 8``):
+        pixels drawn exactly in a scale colour next to a line are data, even when that
+        colour happens to be a mixture of the excluded colour and another scale colour
+        (``gist_earth`` is nearly all such mixtures of black).
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+
+    Notes
+    -----
+    Colours are tested once per distinct colour of the image, not per pixel. Mixing is
+    linear in the image's 8-bit sRGB values, as Agg and most renderers blend.
+    """
+    from .decode import _to_space, distinct_colors, lookup_colors, pack_rgb, unpack_rgb
+
+    if isinstance(colors, str):
+        colors = parse_colors(colors, tol)
+    excl = np.asarray(colors, dtype=np.float64).reshape(-1, 3)
+    packed, inverse = distinct_colors(pack_rgb(image))
+    rgb = unpack_rgb(packed).astype(np.float64)
+    space = _to_space(rgb, color_space)
+    near = np.zeros(rgb.shape[0], dtype=bool)
+    for e in _to_space(excl, color_space):
+        near |= np.sqrt(np.sum((space - e) ** 2, axis=1)) <= tol
+    is_excluded = near[inverse]
+    if halo_width <= 0 or not is_excluded.any():
+        return is_excluded
+    min_dist = tol / 8 if halo_min_distance is None else halo_min_distance
+    off_scale = lookup_colors(rgb, scale, color_space)[0] > min_dist
+    mixture = ~near & off_scale
+    mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
+                                 color_space, halo_fraction)
+    reach = ndimage.binary_dilation(
+        is_excluded, structure=np.ones((3, 3), bool), iterations=halo_width
+    )
+    return is_excluded | (reach & mixture[inverse])
+
+
+def _mixtures(
+    rgb: np.ndarray, excl: np.ndarray, scale_rgb: np.ndarray, tol: float, color_space: str,
+    fraction: float, k: int = 12,
+) -> np.ndarray:
+    """Which colours lie within `tol` of a segment from an excluded to a scale colour.
+
+    For each excluded colour ``E``, the scale colours' directions from ``E`` go in a
+    KD-tree; each colour's `k` nearest directions are the candidate ``S``, and the
+    closest point of segment ``E``-``S`` is measured in `color_space`.
+    """
+    from scipy.spatial import cKDTree
+
+    from .decode import _to_space
+
+    out = np.zeros(rgb.shape[0], dtype=bool)
+    space = _to_space(rgb, color_space)
+    for e in excl:
+        to_s = scale_rgb - e
+        len_s = np.linalg.norm(to_s, axis=1)
+        ok = len_s > 1e-9
+        if not ok.any():
+            continue
+        to_s, len_s = to_s[ok], len_s[ok]
+        tree = cKDTree(to_s / len_s[:, None])
+        to_p = rgb - e
+        len_p = np.linalg.norm(to_p, axis=1)
+        moving = len_p > 1e-9
+        _, idx = tree.query(to_p[moving] / len_p[moving, None], k=min(k, len(to_s)))
+        idx = idx.reshape(idx.shape[0], -1)
+        seg = to_s[idx]                                      # (M, k, 3)
+        a = np.einsum("mkc,mc->mk", seg, to_p[moving]) / len_s[idx] ** 2
+        a = np.clip(a, 0.0, 1.0 - fraction)                  # share of S
+        mix = e + a[..., None] * seg
+        d = np.linalg.norm(_to_space(mix, color_space) - space[moving, None, :], axis=2)
+        hit = np.zeros(rgb.shape[0], dtype=bool)
+        hit[np.flatnonzero(moving)] = np.any(d <= tol, axis=1)
+        out |= hit
+    return out
+
+
+def value_outliers(
+    values: np.ndarray, candidates: np.ndarray, smoothness: float = DEFAULT_SMOOTHNESS,
+    *, size: int = 5,
+) -> np.ndarray:
+    """Pixels whose value disagrees with their neighbourhood more than the image allows.
+
+    The residual of each candidate pixel from the median of the candidate pixels in its
+    ``size x size`` neighbourhood is compared with the image's typical residual (a robust
+    spread over all candidates); pixels beyond `smoothness` times that are inconsistent.
+    JPEG's chroma subsampling and ringing paint such pixels around lines and text.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+    candidates : ndarray of shape (H, W) and dtype bool
+        Pixels that would otherwise be data.
+    smoothness : float
+    size : int
+        Neighbourhood size (odd).
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    if not candidates.any():
+        return np.zeros(values.shape, dtype=bool)
+    vals = np.where(candidates, values, np.nan).astype(np.float64)
+    local = _nan_median_filter(vals, size)
+    resid = np.abs(vals - local)
+    spread = _robust_spread(resid[candidates & np.isfinite(resid)])
+    # A perfectly smooth image still allows a thousandth of its value range.
+    vals_c = vals[candidates]
+    spread = max(spread, 1e-3 * float(np.ptp(vals_c)) if vals_c.size else 0.0)
+    if spread <= 0:
+        return np.zeros(values.shape, dtype=bool)
+    return candidates & ~(resid <= smoothness * spread)
+
+
+def _robust_spread(resid: np.ndarray) -> float:
+    """A noise scale of non-negative residuals: their 68th percentile (1 sigma)."""
+    if resid.size == 0:
+        return 0.0
+    return float(np.percentile(resid, 68.0))
+
+
+def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
+    """Median of the finite values in each ``size x size`` window (NaN where none)."""
+    pad = size // 2
+    padded = np.pad(vals, pad, mode="constant", constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    out = np.full(vals.shape, np.nan)
+    rows = max(1, 2_000_000 // (vals.shape[1] * size * size))  # bound the memory
+    for r0 in range(0, vals.shape[0], rows):
+        block = np.sort(windows[r0 : r0 + rows].reshape(-1, size * size), axis=1)
+        n = np.isfinite(block).sum(axis=1)
+        lo = np.take_along_axis(block, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
+        hi = np.take_along_axis(block, np.minimum(n // 2, size * size - 1)[:, None], 1)[:, 0]
+        med = np.where(n > 0, (lo + hi) / 2, np.nan)
+        out[r0 : r0 + rows] = med.reshape(-1, vals.shape[1])
+    return out
+
+
+def auto_distances(
+    distance: np.ndarray, candidates: np.ndarray | None = None, *, floor: float = 8.0,
+    cap: float = 40.0,
+) -> tuple[float, float]:
+    """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
+
+    The noise is the median colour distance of the candidate pixels (inside the region,
+    not excluded) that are within `cap` of the scale: about 1 RGB unit for a PNG decoded
+    through its own colorbar, 0 through the colormap that drew it, 2 or more for a JPEG.
+    Then ``max_distance = clip(12 * noise, floor, cap)`` and
+    ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
+    (use ``floor=3, cap=15`` for CIELAB).
+
+    Returns
+    -------
+    (max_distance, halo_distance) : tuple of float
+    """
+    d = np.asarray(distance)
+    if candidates is not None:
+        d = d[candidates]
+    d = d[d <= cap]
+    noise = float(np.median(d)) if d.size else 0.0
+    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
 #: Default largest colour residual (RGB units) of a pixel against its neighbourhood.
 DEFAULT_CONSISTENCY = 8.0
 
@@ -353,5 +630,3 @@ def _plane_predictions(
     normal[~enough] = np.eye(3)
     coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
     return coef[:, 0], enough
-
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,16 @@ from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
 from .io import check_outputs, write_grid, write_json, write_outputs, write_points
 from .mask import (
     DEFAULT_CONSISTENCY,
+    DEFAULT_SMOOTHNESS,
     Reason,
+    auto_distances,
     classify,
     count_reasons,
+    excluded_pixels,
     inconsistent_pixels,
     parse_box,
+    parse_colors,
+    region_mask,
 )
 from .preview import check_preview_path, plot_extraction, write_preview
 from .reconstruct import ReconstructionCheck, check_reconstruction
@@ -64,10 +69,13 @@ class Options:
     cmap_file: str | None = None
     samples: int = 10_000
     color_space: str = "rgb"
-    max_distance: float = 70.0
-    halo_distance: float | None = 3.0
+    max_distance: float | str = "auto"
+    halo_distance: float | str | None = "auto"
     consistency: float | None = DEFAULT_CONSISTENCY
-    region: tuple[float, float, float, float] | None = None
+    exclude_color: str | None = None
+    exclude_tol: float | None = None
+    smoothness: float | None = None
+    region: tuple[float, float, float, float] | str | None = None
     flat_tol: float = 0.0
     eps: float = 1.0
     min_samples: int = 1
@@ -340,14 +348,7 @@ def extract(
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
-        reason = classify(
-            decoded.distance,
-            max_distance=opts.max_distance,
-            opaque=img.opaque,
-            region=opts.region,
-            halo_distance=opts.halo_distance,
-        )
-        _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
+        reason, opts = _mask(img, scale, decoded, opts)
         _require_data(reason, img, opts)
     with stage("reduce"):
         valid = reason == Reason.DATA
@@ -378,6 +379,63 @@ def extract(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
         refinement, lines,
     )
+
+
+#: Value of `max_distance` / `halo_distance` asking for a choice from the image's noise.
+AUTO = "auto"
+#: Default tolerance of --exclude-color, per colour space.
+EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
+#: Bounds of the automatic --max-distance, per colour space.
+AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
+
+
+def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
+    """Classify every pixel; return the reasons and the options with every automatic
+    choice (frame, distances, smoothness) replaced by the value used, for the report."""
+    auto = {}
+    excluded = None
+    if opts.exclude_color:
+        tol = opts.exclude_tol
+        if tol is None:
+            tol = EXCLUDE_TOL.get(opts.color_space, 24.0)
+            auto["exclude_tol"] = tol
+        colors = parse_colors(opts.exclude_color, tol)
+        excluded = excluded_pixels(img.rgb, colors, tol, scale, opts.color_space)
+    region = opts.region
+    if region == "auto":
+        from .frame import find_frame
+
+        region = find_frame(img.rgb, scale, decoded)
+        auto["region"] = "auto"
+    max_d, halo_d = opts.max_distance, opts.halo_distance
+    if AUTO in (max_d, halo_d):
+        cand = img.opaque.copy()
+        if region is not None:
+            cand &= region_mask(img.shape, region)
+        if excluded is not None:
+            cand &= ~excluded
+        auto_max, auto_halo = auto_distances(
+            decoded.distance, cand, **AUTO_DISTANCE.get(opts.color_space, {})
+        )
+        if max_d == AUTO:
+            max_d, auto["max_distance"] = auto_max, AUTO
+        if halo_d == AUTO:
+            halo_d, auto["halo_distance"] = auto_halo, AUTO
+    smooth = opts.smoothness
+    if smooth is None and img.format.upper() in ("JPEG", "MPO"):
+        smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    reason = classify(
+        decoded.distance, max_distance=float(max_d), opaque=img.opaque, region=region,
+        halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
+    )
+    _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
+    used = replace(
+        opts, region=region, max_distance=round(float(max_d), 3),
+        halo_distance=None if halo_d is None else round(float(halo_d), 3),
+        smoothness=smooth, exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
+        extra={**opts.extra, **({"automatic": auto} if auto else {})},
+    )
+    return reason, used
 
 
 def _mask_inconsistent(

@@ -96,3 +96,22 @@ def parse_floats(text: str | None, what: str) -> tuple[float, ...] | None:
         return tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise typer.BadParameter(f"{what} must be numbers separated by commas") from None
+
+
+def parse_distance(text: str, what: str, *, can_be_off: bool = False) -> float | str | None:
+    """Parse a distance option: a number, ``auto``, or, when `can_be_off`, a negative
+    number (the check is off: None).
+
+    Raises
+    ------
+    typer.BadParameter
+    """
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be a number or 'auto', got {text!r}") from None
+    if value < 0 and not can_be_off:
+        raise typer.BadParameter(f"{what} must be >= 0 or 'auto', got {text!r}")
+    return None if value < 0 else value

@@ -10,7 +10,7 @@ import typer
 from ..pipeline import Extraction
 from ..pipeline import run as run_pipeline
 from ._app import app
-from ._common import cli_errors, console, parse_floats, progress_display
+from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
 from .gcps import check_save_points, save_gcps_points
 
 _SCALE = "Colour scale"
@@ -80,20 +80,22 @@ def run(
         str, typer.Option(help="Colour distance in rgb or lab.", rich_help_panel=_MASK)
     ] = "rgb",
     max_distance: Annotated[
-        float,
+        str,
         typer.Option(
-            help="Pixels farther than this from the scale are not data (colour-space units).",
+            help="Pixels farther than this from the scale are not data (colour-space "
+            "units); 'auto' takes max(8, 12 x the median distance of the frame's pixels).",
             rich_help_panel=_MASK,
         ),
-    ] = 70.0,
+    ] = "auto",
     halo_distance: Annotated[
-        float,
+        str,
         typer.Option(
-            help="Pixels touching off-scale pixels must be this close to the "
-            "scale (antialiased line halos); a negative value turns it off.",
+            help="Pixels touching off-scale or excluded pixels must be this close to the "
+            "scale (antialiased line halos); 'auto' takes max(0.5, 1.5 x the median "
+            "distance); a negative value turns it off.",
             rich_help_panel=_MASK,
         ),
-    ] = 3.0,
+    ] = "auto",
     consistency: Annotated[
         float,
         typer.Option(
@@ -103,11 +105,27 @@ def run(
             rich_help_panel=_MASK,
         ),
     ] = 8.0,
+    exclude_color: Annotated[
+        str | None,
+        typer.Option(help="Never decode these colours nor their antialiased halo: names, "
+                     "hex or grey levels, e.g. black,white,#cccccc.", rich_help_panel=_MASK),
+    ] = None,
+    exclude_tol: Annotated[
+        float | None,
+        typer.Option(help="Distance within which a pixel is an excluded colour "
+                     "(default 24 in rgb, 8 in lab).", rich_help_panel=_MASK),
+    ] = None,
+    smoothness: Annotated[
+        float | None,
+        typer.Option(help="Mask pixels departing from their neighbours' median value by more "
+                     "than this many times the image's typical local variation (default 4 "
+                     "for JPEG, off otherwise).", rich_help_panel=_MASK),
+    ] = None,
     region: Annotated[
         str | None,
         typer.Option(
             help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
-            "centre is outside are ignored.",
+            "centre is outside are ignored. 'auto' finds the frame from the axes' spines.",
             rich_help_panel=_MASK,
         ),
     ] = None,
@@ -201,9 +219,12 @@ def run(
             cmap_file=cmap_file,
             samples=samples,
             color_space=color_space,
-            max_distance=max_distance,
-            halo_distance=halo_distance if halo_distance >= 0 else None,
+            max_distance=parse_distance(max_distance, "--max-distance"),
+            halo_distance=parse_distance(halo_distance, "--halo-distance", can_be_off=True),
             consistency=consistency or None,
+            exclude_color=exclude_color,
+            exclude_tol=exclude_tol,
+            smoothness=smoothness,
             region=region,
             flat_tol=flat_tol,
             eps=eps,

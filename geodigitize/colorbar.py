@@ -1,0 +1,679 @@
+"""Read a colour scale from a figure's own colorbar.
+
+A colorbar is a long thin box whose colour changes along one axis and stays the same
+across it. :func:`sample_colorbar` turns a box around it into one colour per line across
+the bar (a per-line median, so the black outline, tick marks and label text crossing the
+bar do not count), drops lines that disagree with themselves or with their neighbours,
+trims the outline at the ends, and tells continuous bars from bars made of flat blocks.
+:func:`scale_from_colorbar` maps line positions to values and returns a
+:class:`~geodigitize.colormap.ColorScale`; :func:`find_colorbars` finds candidate boxes in
+a whole figure.
+
+Notes
+-----
+Boxes are ``(x0, y0, x1, y1)`` in pixel-corner coordinates (GDAL convention, see
+``docs/conventions.md``): a pixel belongs to a box when its centre is inside. A vertical
+bar runs from vmin at the bottom to vmax at the top, a horizontal one from vmin at the
+left; ``flip=True`` reverses either.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .colormap import ColorScale, _runs_to_table, make_norm
+from .errors import ColorScaleError
+from .mask import Box, parse_box
+
+__all__ = [
+    "ColorbarProfile",
+    "find_colorbars",
+    "sample_colorbar",
+    "scale_from_colorbar",
+]
+
+log = logging.getLogger(__name__)
+
+#: RGB distance within which two colours of a line count as the same colour.
+LINE_TOL = 24.0
+#: Fraction of a line's pixels that must agree with the line's median colour.
+MIN_AGREEMENT = 0.6
+#: Lines in the running-median window used to drop lines unlike their neighbours.
+NEIGHBOUR_WINDOW = 9
+#: Most flat blocks a bar may have and still count as discrete classes.
+MAX_BLOCKS = 64
+
+
+@dataclass(frozen=True, eq=False)
+class ColorbarProfile:
+    """The colours along a colorbar, from its vmin end to its vmax end.
+
+    Attributes
+    ----------
+    colors : ndarray of shape (L, 3) and dtype float64
+        Median RGB colour (0-255) of each line across the bar.
+    positions : ndarray of shape (L,) and dtype float64
+        Position of each line's centre along the bar, 0 at the vmin end, 1 at the vmax end.
+    valid : ndarray of shape (L,) and dtype bool
+        Lines kept: False where ticks, text or the outline cross the line.
+    box : (x0, y0, x1, y1)
+        The bar's coloured area (outline excluded), pixel corners.
+    orientation : {"vertical", "horizontal"}
+    flipped : bool
+    blocks : ndarray of shape (N, 2) and dtype float64, or None
+        For a bar of N flat blocks, each block's start and end position (0-1); the
+        positions between blocks are the midpoints of the transition lines. None for a
+        continuous bar.
+    block_colors : ndarray of shape (N, 3) or None
+        Median colour of each block.
+    """
+
+    colors: np.ndarray
+    positions: np.ndarray
+    valid: np.ndarray
+    box: Box
+    orientation: str
+    flipped: bool
+    blocks: np.ndarray | None = None
+    block_colors: np.ndarray | None = None
+
+    @property
+    def is_discrete(self) -> bool:
+        """True when the bar is made of flat blocks."""
+        return self.blocks is not None
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _pixel_span(a: float, b: float, n: int) -> tuple[int, int]:
+    """Indices ``[i0, i1)`` of the pixels whose centre lies in ``[a, b]``."""
+    i0 = max(int(np.ceil(a - 0.5)), 0)
+    i1 = min(int(np.floor(b - 0.5)) + 1, n)
+    return i0, i1
+
+
+def _crop(image: np.ndarray, box: Box) -> tuple[np.ndarray, int, int]:
+    """Pixels of `image` inside `box`, and the row and column of the first one."""
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = box
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        raise ColorScaleError(
+            f"colorbar box {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the "
+            f"{width}x{height} image: keep 0 <= x <= {width} and 0 <= y <= {height}"
+        )
+    r0, r1 = _pixel_span(y0, y1, height)
+    c0, c1 = _pixel_span(x0, x1, width)
+    return image[r0:r1, c0:c1].astype(np.float64), r0, c0
+
+
+def _orient(patch: np.ndarray, vertical: bool, flip: bool) -> np.ndarray:
+    """Reorder so that axis 0 runs along the bar from its vmin end (lines x across)."""
+    lines = patch[::-1] if vertical else patch.transpose(1, 0, 2)
+    return lines[::-1] if flip else lines
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.sum((a - b) ** 2, axis=-1))
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """``[start, stop)`` of the longest run of True in a 1-D mask ((0, 0) if none)."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    if edges.size == 0:
+        return 0, 0
+    starts, stops = edges[::2], edges[1::2]
+    k = int(np.argmax(stops - starts))
+    return int(starts[k]), int(stops[k])
+
+
+def _run_around(mask: np.ndarray, centre: int) -> tuple[int, int]:
+    """``[start, stop)`` of the run of True containing index `centre` ((c, c) if False)."""
+    if not mask[centre]:
+        return centre, centre
+    false_before = np.flatnonzero(~mask[:centre])
+    false_after = np.flatnonzero(~mask[centre:])
+    start = int(false_before[-1]) + 1 if false_before.size else 0
+    stop = centre + int(false_after[0]) if false_after.size else mask.size
+    return start, stop
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _bar_columns(lines: np.ndarray, tol: float) -> tuple[int, int]:
+    """Columns (across the bar) whose pixels mostly agree with each line's median colour."""
+    median = np.median(lines, axis=1)
+    agree = _dist(lines, median[:, None, :]) <= tol
+    good = agree.mean(axis=0) >= MIN_AGREEMENT
+    c0, c1 = _longest_run(good)
+    if c1 - c0 < 1:
+        raise ColorScaleError(
+            "no colorbar found in the colorbar box: give a box that hugs the bar "
+            "(x0,y0,x1,y1 in pixels, a few pixels of margin are fine)"
+        )
+    return c0, c1
+
+
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _uniform_column(luma: np.ndarray, tol: float) -> float | None:
+    """The brightness of a column that is one shade over the middle of the bar, else None.
+
+    Brightness (luma), not colour: JPEG's chroma subsampling tints a thin dark outline
+    with the bar's colours but leaves it dark.
+    """
+    n = luma.shape[0]
+    mid = luma[n // 4 : n - n // 4] if n >= 8 else luma
+    level = float(np.median(mid))
+    if np.mean(np.abs(mid - level) <= tol / 2) >= 0.9:
+        return level
+    return None
+
+
+def _side(luma: np.ndarray, c: int, step: int, tol: float):
+    """Describe what lies beside the bar on one side, looking outwards from column `c`.
+
+    Up to two ringing columns next to the bar are skipped. Returns ``(kind, level,
+    thickness, column, reach)``: kind ``"outline"`` for a band of at most 4 uniform
+    columns followed by a different uniform band (or at most 3 at the box's edge),
+    ``"background"`` for a wider band, None when nothing can be said; ``reach`` is how far
+    a shade may be from ``level`` and still be the band's (half-way to the next band's).
+    """
+    ncols = luma.shape[1]
+    first = None
+    for _ in range(3):
+        if not 0 <= c < ncols:
+            return None, None, 0, c, 0.0
+        first = _uniform_column(luma[:, c], tol)
+        if first is not None:
+            break
+        c += step
+    if first is None:
+        return None, None, 0, c, 0.0
+    thick, cc = 1, c + step
+    while 0 <= cc < ncols and thick < 8:
+        nxt = _uniform_column(luma[:, cc], tol)
+        if nxt is None or abs(nxt - first) > tol / 2:
+            break
+        thick, cc = thick + 1, cc + step
+    beyond = _uniform_column(luma[:, cc], tol) if 0 <= cc < ncols else None
+    reach = tol / 2 if beyond is None else max(tol / 2, abs(beyond - first) / 2)
+    if beyond is not None and thick <= 4:
+        return "outline", first, thick, c, reach
+    if beyond is None and 0 <= cc < ncols:
+        return None, None, 0, c, 0.0
+    if thick <= 3:
+        return "outline", first, thick, c, reach
+    return "background", first, thick, c, reach
+
+
+#: Where a 1-pixel outline sits relative to the edge it draws, in image pixels: matplotlib
+#: snaps strokes to pixel centres, so an edge at ``y`` is drawn in row ``y`` (centre
+#: ``y + 0.5``). The bar's area is taken to start half a pixel before each outline's centre.
+OUTLINE_SNAP = 0.5
+
+
+@dataclass(frozen=True)
+class _Extent:
+    """Lines ``[start, stop)`` showing the bar's colours, and the area's edges ``e0, e1``
+    (line corner coordinates, may differ from start/stop by an outline)."""
+
+    start: int
+    stop: int
+    e0: float
+    e1: float
+
+
+def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float,
+                shift: float) -> _Extent:
+    """Lines that belong to the bar's coloured area, and where the area's edges are.
+
+    The outline's thickness is measured on the bar's long sides, where it can be told
+    from the bar; the same thickness is trimmed where the side outline ends, and the
+    area's edges are put at the end outlines' centres moved by `shift` (see
+    :data:`OUTLINE_SNAP`). Without an outline, end lines of the page's brightness are
+    trimmed and the edges are those of the remaining lines.
+    """
+    n = lines.shape[0]
+    luma = lines @ _LUMA
+    bar_luma = bar @ _LUMA
+    for c, step in ((c0 - 1, -1), (c1, 1)):
+        kind, level, thick, col, reach = _side(luma, c, step, tol)
+        if kind == "outline":
+            on_outline = np.abs(luma[:, col] - level) <= reach
+            a, b = _run_around(on_outline, n // 2)
+            start = a + thick if a > 0 else 0
+            stop = b - thick if b < n else n
+            if stop - start >= 2:
+                e0 = a + thick / 2 + shift if a > 0 else 0.0
+                e1 = b - thick / 2 + shift if b < n else float(n)
+                return _Extent(start, stop, e0, e1)
+        elif kind == "background":
+            page = np.abs(bar_luma - level) <= tol / 4
+            start = 0
+            while start < n and page[start]:
+                start += 1
+            stop = n
+            while stop > start and page[stop - 1]:
+                stop -= 1
+            if stop - start >= 2:
+                return _Extent(start, stop, float(start), float(stop))
+    return _Extent(0, n, 0.0, float(n))
+
+
+def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:
+    """Edges of the bar's area across it: at the side outlines (snapped), else the bar's
+    own columns."""
+    luma = lines @ _LUMA
+    edges = []
+    for c, step, own in ((c0 - 1, -1, float(c0)), (c1, 1, float(c1))):
+        kind, _, thick, col, _ = _side(luma, c, step, tol)
+        if kind == "outline":
+            centre = col + 0.5 + step * (thick - 1) / 2
+            edges.append(centre - OUTLINE_SNAP)
+        else:
+            edges.append(own)
+    return edges[0], edges[1]
+
+
+def _consistent_lines(bar: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Median colour of each line, and which lines agree with themselves and neighbours."""
+    median = np.median(bar, axis=1)
+    agreement = np.mean(_dist(bar, median[:, None, :]) <= tol, axis=1)
+    valid = agreement >= MIN_AGREEMENT
+    idx = np.flatnonzero(valid)
+    if idx.size >= 3:
+        window = min(NEIGHBOUR_WINDOW, idx.size | 1)
+        smooth = ndimage.median_filter(median[idx], size=(window, 1), mode="mirror")
+        valid[idx[_dist(median[idx], smooth) > tol]] = False
+    _recover_lines(bar, median, valid, tol)
+    return median, valid
+
+
+def _recover_lines(bar: np.ndarray, median: np.ndarray, valid: np.ndarray, tol: float) -> None:
+    """Give lines partly covered by text or ticks the colour of their uncovered pixels.
+
+    The expected colour of a dropped line is interpolated from the nearest kept lines on
+    either side; when at least a quarter of its pixels are that colour (or either
+    neighbour's), their median becomes the line's colour. Updates in place.
+    """
+    idx = np.flatnonzero(valid)
+    lost = np.flatnonzero(~valid)
+    if idx.size < 2 or lost.size == 0:
+        return
+    pos = np.searchsorted(idx, lost)
+    prev = idx[np.clip(pos - 1, 0, idx.size - 1)]
+    nxt = idx[np.clip(pos, 0, idx.size - 1)]
+    for line, a, b in zip(lost, prev, nxt, strict=True):
+        w = 0.5 if a == b else (line - a) / (b - a)
+        expected = [median[a] * (1 - w) + median[b] * w, median[a], median[b]]
+        pixels = bar[line]
+        ok = np.zeros(pixels.shape[0], dtype=bool)
+        for colour in expected:
+            ok |= _dist(pixels, colour) <= tol / 2
+        if ok.sum() >= max(2, 0.25 * pixels.shape[0]):
+            median[line] = np.median(pixels[ok], axis=0)
+            valid[line] = True
+
+
+def _blocks(colors: np.ndarray, valid: np.ndarray, tol: float):
+    """Split the valid lines into flat blocks; return ``(starts, stops, colours)`` or None.
+
+    A bar is discrete when 2 to :data:`MAX_BLOCKS` blocks of at least 3 lines cover most
+    lines and the colour jumps between blocks are large compared with the spread inside
+    them (a continuous bar drifts, so its "blocks" are as spread as their jumps).
+    """
+    idx = np.flatnonzero(valid)
+    if idx.size < 6:
+        return None
+    runs, start = [], 0
+    for k in range(1, idx.size + 1):
+        if k == idx.size or _dist(colors[idx[k]], colors[idx[start]]) > tol:
+            runs.append((start, k))
+            start = k
+    long_runs = [(a, b) for a, b in runs if b - a >= 3]
+    if not 2 <= len(long_runs) <= MAX_BLOCKS:
+        return None
+    covered = sum(b - a for a, b in long_runs)
+    if covered < 0.85 * idx.size:
+        return None
+    block_colors = np.array([np.median(colors[idx[a:b]], axis=0) for a, b in long_runs])
+    spread = np.array(
+        [np.max(_dist(colors[idx[a:b]], block_colors[i])) for i, (a, b) in enumerate(long_runs)]
+    )
+    jumps = _dist(block_colors[1:], block_colors[:-1])
+    if np.median(jumps) < 3.0 * (np.median(spread) + 2.0):
+        return None
+    starts = np.array([idx[a] for a, _ in long_runs])
+    stops = np.array([idx[b - 1] + 1 for _, b in long_runs])
+    return starts, stops, block_colors
+
+
+def _to_image(r0: int, c0: int, nlines: int, vertical: bool, flip: bool,
+              e0: float, e1: float, a0: float, a1: float) -> Box:
+    """Map the bar's area from line coordinates (along ``e0..e1``, across ``a0..a1``) to an
+    image box in pixel corners."""
+    if vertical:
+        rows = (e0, e1) if flip else (nlines - e1, nlines - e0)
+        return (c0 + a0, r0 + rows[0], c0 + a1, r0 + rows[1])
+    cols = (nlines - e1, nlines - e0) if flip else (e0, e1)
+    return (c0 + cols[0], r0 + a0, c0 + cols[1], r0 + a1)
+
+
+def sample_colorbar(
+    image: np.ndarray,
+    box: Box | str,
+    *,
+    flip: bool = False,
+    orientation: str | None = None,
+    tol: float = LINE_TOL,
+) -> ColorbarProfile:
+    """Sample the colours along a colorbar.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+        The figure.
+    box : (x0, y0, x1, y1) or str
+        A box around the bar in pixel corners; a few pixels of margin, the outline and
+        ticks inside it are fine.
+    flip : bool
+        The bar runs from vmax to vmin (top to bottom, or right to left).
+    orientation : {"vertical", "horizontal"}, optional
+        Default: vertical when the box is taller than wide.
+    tol : float
+        RGB distance within which pixels of a line count as the same colour.
+
+    Returns
+    -------
+    ColorbarProfile
+
+    Raises
+    ------
+    ColorScaleError
+        If the box is outside the image, too small, or holds no bar.
+    """
+    box = parse_box(box, "colorbar box") if isinstance(box, str) else tuple(map(float, box))
+    patch, r0, c0 = _crop(np.asarray(image), box)
+    if orientation is None:
+        vertical = patch.shape[0] >= patch.shape[1]
+    elif orientation in ("vertical", "horizontal"):
+        vertical = orientation == "vertical"
+    else:
+        raise ColorScaleError(
+            f"unknown colorbar orientation {orientation!r}: use vertical or horizontal"
+        )
+    lines = _orient(patch, vertical, flip)
+    if lines.shape[0] < 4 or lines.shape[1] < 1:
+        raise ColorScaleError(
+            f"colorbar box {box} holds {lines.shape[0]} lines along the bar: give the box "
+            "of the whole bar (at least 4 pixels long)"
+        )
+    b0, b1 = _bar_columns(lines, tol)
+    bar = lines[:, b0:b1]
+    # Image -> line coordinates: vertical bars count lines upwards unless flipped.
+    along = (-1.0 if vertical else 1.0) * (-1.0 if flip else 1.0)
+    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along)
+    start, stop, length = ext.start, ext.stop, ext.e1 - ext.e0
+    colors, valid = _consistent_lines(bar[start:stop], tol)
+    positions = (np.arange(start, stop) + 0.5 - ext.e0) / length
+    a0, a1 = _across_edges(lines, b0, b1, tol)
+    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, ext.e0, ext.e1, a0, a1)
+    noise = float(np.median(np.std(bar[start:stop], axis=1).sum(axis=1)))
+    found = _blocks(colors, valid, tol=min(6.0 + 3.0 * noise, tol))
+    blocks = block_colors = None
+    if found is not None:
+        starts, stops, block_colors = found
+        inner = start + (stops[:-1] + starts[1:]) / 2.0
+        edges = np.concatenate([[0.0], (inner - ext.e0) / length, [1.0]])
+        blocks = np.column_stack([edges[:-1], edges[1:]])
+    n = stop - start
+    log.debug("colorbar %s: %d lines, %d kept, %s", out_box, n, valid.sum(),
+              "discrete" if blocks is not None else "continuous")
+    return ColorbarProfile(
+        colors, positions, valid, out_box, "vertical" if vertical else "horizontal", flip,
+        blocks, block_colors,
+    )
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def scale_from_colorbar(
+    image: np.ndarray,
+    box: Box | str,
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    norm: str = "linear",
+    vcenter: float | None = None,
+    levels: tuple[float, ...] | None = None,
+    flip: bool = False,
+    discrete: bool | None = None,
+) -> ColorScale:
+    """Build the colour scale drawn in a figure's colorbar.
+
+    A continuous bar gives one entry per distinct line colour, standing for the value at
+    the centre of the lines drawn in it (positions map to values through `norm`). A bar
+    of N flat blocks gives N classes whose value is the middle of each block's range; with
+    `levels` the classes are ``levels[i]..levels[i+1]`` whatever the blocks' lengths
+    (matplotlib draws classes of uneven width as blocks of equal length by default).
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    box : (x0, y0, x1, y1) or str
+        See :func:`sample_colorbar`.
+    vmin, vmax : float, optional
+        Values at the bar's two ends; taken from `levels` when not given.
+    norm : {"linear", "log", "twoslope"}
+    vcenter : float, optional
+        Value at the bar's middle for ``norm="twoslope"``.
+    levels : tuple of float, optional
+        Class edges; the bar must then show ``len(levels) - 1`` blocks.
+    flip : bool
+    discrete : bool, optional
+        Force (True) or forbid (False) reading the bar as blocks; default: detect.
+
+    Returns
+    -------
+    ColorScale
+        ``source="colorbar"``; ``extra`` records the bar's box and orientation.
+    """
+    if levels is not None:
+        levels = _check_levels(levels)
+        vmin = levels[0] if vmin is None else vmin
+        vmax = levels[-1] if vmax is None else vmax
+    if vmin is None or vmax is None:
+        raise ColorScaleError(
+            "a colorbar needs the values at its ends: give --vmin and --vmax (or --levels)"
+        )
+    nrm = make_norm(float(vmin), float(vmax), norm, vcenter)
+    prof = sample_colorbar(image, box, flip=flip)
+    extra = {
+        "colorbar_box": [round(v, 2) for v in prof.box],
+        "colorbar_orientation": prof.orientation,
+        "colorbar_lines": int(prof.valid.size),
+        "colorbar_lines_dropped": int((~prof.valid).sum()),
+    }
+    use_blocks = prof.is_discrete if discrete is None else discrete
+    if levels is not None or use_blocks:
+        return _classes(prof, nrm, levels, float(vmin), float(vmax), norm, extra)
+    rgb = np.clip(np.round(prof.colors[prof.valid]), 0, 255).astype(np.uint8)
+    colors, centres = _runs_to_table(rgb, prof.positions[prof.valid])
+    values = np.asarray(nrm.inverse(centres), dtype=np.float64)
+    return ColorScale(colors, values, float(vmin), float(vmax), norm, "colorbar", extra=extra)
+
+
+def _check_levels(levels) -> tuple[float, ...]:
+    edges = np.asarray(levels, dtype=np.float64)
+    if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0):
+        raise ColorScaleError(
+            "levels must be at least 3 strictly increasing class edges, e.g. 0,0.1,0.2"
+        )
+    return tuple(float(v) for v in edges)
+
+
+def _classes(prof: ColorbarProfile, nrm, levels, vmin, vmax, norm, extra) -> ColorScale:
+    if prof.blocks is None:
+        raise ColorScaleError(
+            "the colorbar does not look like flat blocks of colour: drop --levels to read "
+            "it as a continuous bar, or check the --colorbar box"
+        )
+    nblocks = prof.blocks.shape[0]
+    if levels is not None:
+        if len(levels) - 1 != nblocks:
+            raise ColorScaleError(
+                f"--levels gives {len(levels) - 1} classes but the colorbar shows "
+                f"{nblocks} blocks of colour: give {nblocks + 1} class edges"
+            )
+        edges = np.asarray(levels)
+    else:
+        bounds = np.concatenate([prof.blocks[:, 0], prof.blocks[-1:, 1]])
+        edges = np.asarray(nrm.inverse(bounds), dtype=np.float64)
+        edges[0], edges[-1] = vmin, vmax
+    middles = (edges[:-1] + edges[1:]) / 2
+    return ColorScale(
+        prof.block_colors, middles, vmin, vmax, norm, "colorbar",
+        levels=tuple(float(v) for v in edges), extra=extra,
+    )
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[Box, float]]:
+    """Find boxes that look like colorbars, best first.
+
+    A colorbar is a long thin solid box whose colour is the same across it and changes,
+    smoothly or in blocks, along it. Candidates are the connected areas of pixels equal to
+    their two neighbours across a possible bar (page colour excluded), kept when long and
+    thin enough, refined with :func:`sample_colorbar`, and scored by how well they fill
+    their box, how consistent their lines are and how many colours they show.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    max_candidates : int
+
+    Returns
+    -------
+    list of ((x0, y0, x1, y1), score)
+        Boxes of the bars' coloured areas (pixel corners) and a score in 0-1.
+    """
+    img = np.asarray(image)
+    page = _page_color(img)
+    found = []
+    for vertical in (True, False):
+        for sl in _candidate_slices(img, page, vertical):
+            scored = _score_candidate(img, sl, vertical)
+            if scored is not None:
+                found.append(scored)
+    found.sort(key=lambda bs: -bs[1])
+    kept: list[tuple[Box, float]] = []
+    for box, score in found:
+        if all(_overlap(box, k) < 0.5 for k, _ in kept):
+            kept.append((box, score))
+    return kept[:max_candidates]
+
+
+def _page_color(img: np.ndarray) -> np.ndarray:
+    """The most common colour of the image's border (the page)."""
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.int64)
+    packed = (border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2]
+    vals, counts = np.unique(packed, return_counts=True)
+    p = int(vals[np.argmax(counts)])
+    return np.array([(p >> 16) & 255, (p >> 8) & 255, p & 255], dtype=np.float64)
+
+
+def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
+    """Slices of solid areas whose pixels equal their neighbours across the bar."""
+    a = img.astype(np.int16)
+    if not vertical:
+        a = a.transpose(1, 0, 2)
+    same = np.zeros(a.shape[:2], dtype=bool)
+    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= 6
+    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= 6
+    same[:, 1:-1] = left & right
+    same &= np.abs(a - page).max(axis=2) > 6
+    # Bridge ticks, edges between blocks and text crossing the bar.
+    same = ndimage.binary_closing(same, structure=np.ones((7, 1), bool))
+    same = ndimage.binary_opening(same, structure=np.ones((1, 3), bool))
+    labels, _ = ndimage.label(same)
+    for sl in ndimage.find_objects(labels):
+        if sl is None:
+            continue
+        length = sl[0].stop - sl[0].start
+        width = sl[1].stop - sl[1].start
+        if length >= 40 and width >= 4 and length >= 4 * width:
+            yield sl if vertical else (sl[1], sl[0])
+
+
+def _score_candidate(img: np.ndarray, sl, vertical: bool):
+    """Refine a candidate with :func:`sample_colorbar` and score it in 0-1."""
+    rows, cols = sl
+    height, width = img.shape[:2]
+    # A margin lets sample_colorbar see the outline and trim it; ends whose colour is the
+    # page's (gist_earth's white top) are not in the candidate, so reach further there.
+    my, mx = (10, 3) if vertical else (3, 10)
+    box = (float(max(cols.start - mx, 0)), float(max(rows.start - my, 0)),
+           float(min(cols.stop + mx, width)), float(min(rows.stop + my, height)))
+    try:
+        prof = sample_colorbar(img, box, orientation="vertical" if vertical else "horizontal")
+    except ColorScaleError:
+        return None
+    x0, y0, x1, y1 = prof.box
+    length, width = (y1 - y0, x1 - x0) if vertical else (x1 - x0, y1 - y0)
+    if length < 40 or width < 3 or length < 4 * width:
+        return None
+    kept = prof.colors[prof.valid]
+    if kept.shape[0] < 10:
+        return None
+    distinct = np.unique(np.round(kept).astype(np.int64), axis=0).shape[0]
+    span = float(np.max(_dist(kept[:, None], kept[None, ::max(1, kept.shape[0] // 50)])))
+    if distinct < 3 or span < 60:
+        return None
+    consistency = prof.valid.mean() * _edge_contrast(img, prof.box, vertical)
+    richness = min(distinct / 12.0, 1.0)
+    contrast = min(span / 200.0, 1.0)
+    thinness = min(length / width / 8.0, 1.0)
+    score = consistency * (0.5 + 0.5 * richness) * (0.5 + 0.5 * contrast) * thinness
+    return prof.box, round(float(score), 4)
+
+
+def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> float:
+    """Share of lines whose colour differs from the pixels `gap` beyond both long sides.
+
+    A colorbar stands out from the page or its outline on both sides all along; a smooth
+    patch of the map continues into its surroundings.
+    """
+    x0, y0, x1, y1 = (round(v) for v in box)
+    height, width = img.shape[:2]
+    a = img.astype(np.float64)
+    if vertical:
+        if x0 - gap < 0 or x1 - 1 + gap >= width:
+            return 1.0
+        inside = a[y0:y1, (x0 + x1) // 2]
+        outs = (a[y0:y1, x0 - gap], a[y0:y1, x1 - 1 + gap])
+    else:
+        if y0 - gap < 0 or y1 - 1 + gap >= height:
+            return 1.0
+        inside = a[(y0 + y1) // 2, x0:x1]
+        outs = (a[y0 - gap, x0:x1], a[y1 - 1 + gap, x0:x1])
+    differs = (_dist(inside, outs[0]) > LINE_TOL) & (_dist(inside, outs[1]) > LINE_TOL)
+    return float(differs.mean()) if differs.size else 0.0
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0

@@ -1,0 +1,212 @@
+"""Find the map frame (``--region auto``): where the field is drawn, and nothing else.
+
+Two ways, tried in order:
+
+1. **Spines.** Axes draw their data area inside a rectangle of thin straight lines. Thin
+   horizontal and vertical lines are pixels unlike the pixels a few rows (or columns) away
+   on both sides; long runs of them are candidate sides, and the largest rectangle closed
+   by four of them, mostly holding colours of the scale, is the frame. The box returned
+   is the area strictly inside the spines.
+2. **Largest scale-coloured region.** Otherwise, the bounding box of the largest
+   connected area of pixels on the colour scale that are not the page's colour.
+
+Notes
+-----
+Boxes are ``(x0, y0, x1, y1)`` pixel corners (GDAL convention, ``docs/conventions.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import RegionError
+
+__all__ = ["find_frame", "find_spine_frame", "largest_region_frame"]
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+#: Colour step (largest channel difference, 0-255) that makes a pixel part of a line.
+LINE_CONTRAST = 40
+#: How far (pixels) on each side of a line its surroundings are sampled.
+LINE_REACH = 3
+#: How far (pixels) the ends of two sides may miss each other and still meet.
+CORNER_SLACK = 4
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A straight line: ``[a0, a1]`` across it (rows of a horizontal line) and ``[b0, b1)``
+    along it."""
+
+    a0: int
+    a1: int
+    b0: int
+    b1: int
+
+
+def _line_pixels(img: np.ndarray, reach: int, contrast: int) -> np.ndarray:
+    """Pixels unlike the pixels `reach` rows above and below them (horizontal lines)."""
+    h = img.shape[0]
+    out = np.zeros(img.shape[:2], dtype=bool)
+    if h <= 2 * reach:
+        return out
+    mid = img[reach : h - reach]
+    up = np.abs(mid - img[: h - 2 * reach]).max(axis=2) > contrast
+    down = np.abs(mid - img[2 * reach :]).max(axis=2) > contrast
+    out[reach : h - reach] = up & down
+    return out
+
+
+def _segments(lines: np.ndarray, min_len: int) -> list[_Segment]:
+    """Runs of at least `min_len` line pixels along rows, rows merged into thick lines.
+
+    Gaps shorter than a twentieth of the length (tick marks meeting a spine, dashes, data
+    as dark as the spine next to it) are bridged.
+    """
+    gap = max(5, lines.shape[1] // 20)
+    lines = ndimage.binary_closing(lines, structure=np.ones((1, gap), bool))
+    padded = np.zeros((lines.shape[0], lines.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = lines
+    d = np.diff(padded, axis=1)
+    rows_s, cols_s = np.nonzero(d == 1)
+    _, cols_e = np.nonzero(d == -1)
+    long = (cols_e - cols_s) >= min_len
+    runs = sorted(zip(rows_s[long], cols_s[long], cols_e[long], strict=True))
+    merged: list[list[int]] = []
+    for r, c0, c1 in runs:
+        for m in merged:
+            if m[1] >= r - 1 and min(m[3], c1) - max(m[2], c0) > 0.8 * min(m[3] - m[2], c1 - c0):
+                m[1] = r
+                m[2], m[3] = min(m[2], c0), max(m[3], c1)
+                break
+        else:
+            merged.append([r, r, c0, c1])
+    return [_Segment(*map(int, m)) for m in merged]
+
+
+def find_spine_frame(
+    image: np.ndarray, on_scale: np.ndarray | None = None, *, min_fraction: float = 0.2
+) -> Box | None:
+    """The box inside the largest rectangle of straight lines, or None.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    on_scale : ndarray of shape (H, W) and dtype bool, optional
+        Pixels on the colour scale; a rectangle must hold at least 30 % of them.
+    min_fraction : float
+        Shortest side, as a fraction of the image's width (height).
+    """
+    img = np.asarray(image, dtype=np.int16)
+    height, width = img.shape[:2]
+    horiz = _segments(
+        _line_pixels(img, LINE_REACH, LINE_CONTRAST), max(20, int(min_fraction * width))
+    )
+    # Vertical lines are horizontal lines of the transposed image: a = cols, b = rows.
+    vert = _segments(
+        _line_pixels(img.transpose(1, 0, 2), LINE_REACH, LINE_CONTRAST),
+        max(20, int(min_fraction * height)),
+    )
+    best, best_area = None, 0
+    s = CORNER_SLACK
+    for i, top in enumerate(horiz):
+        for bottom in horiz[i + 1 :]:
+            if bottom.a0 - top.a1 < 10:
+                continue
+            if abs(top.b0 - bottom.b0) > s or abs(top.b1 - bottom.b1) > s:
+                continue
+            left = _side(vert, (top.b0 + bottom.b0) // 2, top, bottom)
+            right = _side(vert, (top.b1 + bottom.b1) // 2 - 1, top, bottom)
+            if left is None or right is None or right.a0 - left.a1 < 10:
+                continue
+            box = (left.a1 + 1, top.a1 + 1, right.a0, bottom.a0)
+            area = (box[2] - box[0]) * (box[3] - box[1])
+            if area <= best_area:
+                continue
+            if on_scale is not None and on_scale[box[1] : box[3], box[0] : box[2]].mean() < 0.3:
+                continue
+            best, best_area = box, area
+    return None if best is None else tuple(float(v) for v in best)
+
+
+def _side(vert: list[_Segment], col: int, top: _Segment, bottom: _Segment) -> _Segment | None:
+    """A vertical segment at column `col` running from `top` to `bottom`."""
+    s = CORNER_SLACK
+    for v in vert:
+        if v.a0 - s <= col <= v.a1 + s and v.b0 <= top.a1 + s and v.b1 >= bottom.a0 - s:
+            return v
+    return None
+
+
+def largest_region_frame(on_scale: np.ndarray, page: np.ndarray | None = None) -> Box | None:
+    """Bounding box of the largest connected area of scale-coloured, non-page pixels."""
+    cand = on_scale if page is None else on_scale & ~page
+    if not cand.any():
+        return None
+    cand = ndimage.binary_closing(cand, structure=np.ones((5, 5), bool))
+    labels, n = ndimage.label(cand)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    sl = ndimage.find_objects(labels)[int(np.argmax(sizes)) - 1]
+    return (float(sl[1].start), float(sl[0].start), float(sl[1].stop), float(sl[0].stop))
+
+
+def page_pixels(image: np.ndarray, tol: int = 6) -> np.ndarray:
+    """Pixels of the page's colour (the most common colour of the image's border)."""
+    img = np.asarray(image)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.int64)
+    packed = (border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2]
+    vals, counts = np.unique(packed, return_counts=True)
+    p = int(vals[np.argmax(counts)])
+    colour = np.array([(p >> 16) & 255, (p >> 8) & 255, p & 255], dtype=np.int16)
+    return np.abs(img.astype(np.int16) - colour).max(axis=2) <= tol
+
+
+def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: float = 30.0
+               ) -> Box:
+    """Find the map frame for ``--region auto``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    scale : ColorScale, optional
+        The colour scale (unused when `decoded` is given; kept for the pipeline's call).
+    decoded : Decoded, optional
+        Decoded image; its distances tell which pixels are on the scale. Without it the
+        spines alone decide.
+    max_distance : float
+        Distance (in `decoded`'s colour space) within which a pixel is on the scale.
+
+    Returns
+    -------
+    (x0, y0, x1, y1)
+        The frame's inside, pixel corners.
+
+    Raises
+    ------
+    RegionError
+        If neither spines nor a scale-coloured region are found.
+    """
+    img = np.asarray(image)
+    on_scale = None
+    if decoded is not None:
+        on_scale = np.asarray(decoded.distance) <= max_distance
+    box = find_spine_frame(img, on_scale)
+    how = "spines"
+    if box is None and on_scale is not None:
+        box = largest_region_frame(on_scale, page_pixels(img))
+        how = "largest scale-coloured region"
+    if box is None:
+        raise RegionError(
+            "--region auto found no map frame: give the frame with --region x0,y0,x1,y1"
+        )
+    log.info("map frame %s found from %s", box, how)
+    return box
