@@ -22,6 +22,7 @@ from rasterio.enums import Resampling
 from .errors import OutputError
 
 __all__ = [
+    "GridWriter",
     "check_outputs",
     "write_grid",
     "write_json",
@@ -142,29 +143,92 @@ def write_grid(path: Path, values: np.ndarray, transform: Affine, crs: str) -> N
     crs : str
         Anything rasterio understands (``"EPSG:4326"``, WKT, PROJ).
     """
-    height, width = values.shape
-    profile = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": 1,
-        "dtype": "float32",
-        "crs": crs,
-        "transform": transform,
-        "nodata": np.nan,
-        "compress": "deflate",
-        "predictor": 3,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "BIGTIFF": "IF_SAFER",
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values.astype(np.float32), 1)
-        dst.set_band_description(1, "value")
-        factors = _overview_factors(values.shape)
-        if factors:
-            dst.build_overviews(factors, Resampling.average)
+    with GridWriter(path, values.shape, transform, crs) as grid:
+        grid.write_rows(0, values)
+
+
+class GridWriter:
+    """Write the grid GeoTIFF of :func:`write_grid` a band of rows at a time.
+
+    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing);
+    overviews are built on :meth:`close`. Use as a context manager; on an exception the
+    file is closed without overviews (the caller's temporary file is then discarded).
+
+    Parameters
+    ----------
+    path : Path
+    shape : (H, W)
+    transform : Affine
+    crs : str
+    cache_mb : int
+        GDAL block cache while this writer is open.
+
+    Examples
+    --------
+    >>> with GridWriter(path, (h, w), gt, "EPSG:4326") as grid:  # doctest: +SKIP
+    ...     for row0, rows in strips:
+    ...         grid.write_rows(row0, rows)
+    """
+
+    BLOCK = 256
+
+    def __init__(
+        self, path: Path, shape: tuple[int, int], transform: Affine, crs: str,
+        *, cache_mb: int = 256,
+    ) -> None:
+        height, width = shape
+        self.shape = (int(height), int(width))
+        profile = {
+            "driver": "GTiff",
+            "height": height,
+            "width": width,
+            "count": 1,
+            "dtype": "float32",
+            "crs": crs,
+            "transform": transform,
+            "nodata": np.nan,
+            "compress": "deflate",
+            "predictor": 3,
+            "tiled": True,
+            "blockxsize": self.BLOCK,
+            "blockysize": self.BLOCK,
+            "BIGTIFF": "IF_SAFER",
+        }
+        self._env = rasterio.Env(GDAL_CACHEMAX=cache_mb)
+        self._env.__enter__()
+        try:
+            self._dst = rasterio.open(path, "w", **profile)
+        except BaseException:
+            self._env.__exit__(None, None, None)
+            raise
+
+    def write_rows(self, row0: int, values: np.ndarray) -> None:
+        """Write `values` (shape (h, W), NaN where masked) at rows ``row0 .. row0 + h``."""
+        from rasterio.windows import Window
+
+        h = values.shape[0]
+        self._dst.write(
+            values.astype(np.float32, copy=False), 1, window=Window(0, row0, self.shape[1], h)
+        )
+
+    def close(self, *, overviews: bool = True) -> None:
+        """Describe the band, build overviews (average) and close the file."""
+        if self._dst.closed:
+            return
+        try:
+            self._dst.set_band_description(1, "value")
+            factors = _overview_factors(self.shape)
+            if overviews and factors:
+                self._dst.build_overviews(factors, Resampling.average)
+        finally:
+            self._dst.close()
+            self._env.__exit__(None, None, None)
+
+    def __enter__(self) -> GridWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(overviews=exc_type is None)
 
 
 def write_json(path: Path, data: dict) -> None:

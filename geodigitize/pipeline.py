@@ -317,12 +317,35 @@ def run(
     progress: Progress | None = None,
     **options,
 ) -> tuple[Extraction, dict[str, Path]]:
-    """Check the outputs can be written, extract, and write them (what the CLI runs)."""
+    """Check the outputs can be written, extract, and write them (what the CLI runs).
+
+    Images above :data:`geodigitize.tiles.TILE_THRESHOLD` pixels are processed in strips
+    with bounded memory (same outputs; see :mod:`geodigitize.tiles`); ``tiles=True`` or
+    ``False`` forces either way.
+    """
     check_outputs(out_dir, list(OUTPUT_NAMES), overwrite=overwrite)
-    result = extract(image, gcps=gcps, progress=progress, **options)
+    tiles = options.pop("tiles", None)
+    opts = options.pop("options", None) or Options(**options)
+    if _use_tiles(image, opts, tiles):
+        from .tiles import extract_tiled
+
+        result = extract_tiled(image, gcps=gcps, progress=progress, options=opts,
+                               grid_dir=out_dir)
+    else:
+        result = extract(image, gcps=gcps, progress=progress, options=opts)
     if progress:
         progress("write", "start")
     paths = result.write(out_dir, overwrite=overwrite)
     if progress:
         progress("write", "end")
     return result, paths
+
+
+def _use_tiles(image, opts: Options, tiles: bool | None) -> bool:
+    from .tiles import can_tile, should_tile
+
+    if isinstance(image, MapImage) or tiles is False:
+        return False
+    if tiles:
+        return can_tile(image, opts)
+    return should_tile(image, opts)
