@@ -162,6 +162,9 @@ class GridWriter:
     crs : str
     cache_mb : int
         GDAL block cache while this writer is open.
+    num_threads : str
+        GDAL threads compressing blocks and building overviews (``"ALL_CPUS"`` or a
+        number).
 
     Examples
     --------
@@ -174,7 +177,7 @@ class GridWriter:
 
     def __init__(
         self, path: Path, shape: tuple[int, int], transform: Affine, crs: str,
-        *, cache_mb: int = 256,
+        *, cache_mb: int = 256, num_threads: str = "ALL_CPUS",
     ) -> None:
         height, width = shape
         self.shape = (int(height), int(width))
@@ -193,8 +196,9 @@ class GridWriter:
             "blockxsize": self.BLOCK,
             "blockysize": self.BLOCK,
             "BIGTIFF": "IF_SAFER",
+            "NUM_THREADS": num_threads,  # deflate blocks in parallel (same bytes)
         }
-        self._env = rasterio.Env(GDAL_CACHEMAX=cache_mb)
+        self._env = rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_NUM_THREADS=num_threads)
         self._env.__enter__()
         try:
             self._dst = rasterio.open(path, "w", **profile)

@@ -167,8 +167,13 @@ def _label_equal(values: np.ndarray, keep: np.ndarray, conn: int) -> tuple[np.nd
     comp, n = ndimage.label(keep, structure=structure)
     if n == 0:
         return np.full(keep.shape, -1, dtype=np.int32), 0
-    index = np.arange(1, n + 1)
-    mixed = ndimage.minimum(values, comp, index) != ndimage.maximum(values, comp, index)
+    # per-component min and max with ufunc.at: O(pixels) (ndimage.minimum sorts)
+    where = np.flatnonzero(comp)
+    c, v = comp.ravel()[where], values.ravel()[where]
+    lo, hi = np.full(n + 1, np.inf), np.full(n + 1, -np.inf)
+    np.minimum.at(lo, c, v)
+    np.maximum.at(hi, c, v)
+    mixed = lo[1:] != hi[1:]
     if mixed.any():
         comp, n = _split_mixed(values, comp, n, np.flatnonzero(mixed) + 1, conn)
     return (comp - 1).astype(np.int32), n
@@ -325,12 +330,17 @@ def nearest_members(
     Returns the positions and the clusters present (clusters absent from `lab` are left
     out, so the first array may be shorter than `n`).
     """
-    order = np.lexsort((flat_idx, key, lab))
-    sorted_lab = lab[order]
-    starts = np.flatnonzero(np.r_[True, sorted_lab[1:] != sorted_lab[:-1]]) if lab.size else (
-        np.zeros(0, dtype=np.int64)
-    )
-    return order[starts], sorted_lab[starts]
+    if lab.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=lab.dtype)
+    # O(pixels): smallest key per cluster, then the first candidate reaching it
+    best = np.full(n, np.inf)
+    np.minimum.at(best, lab, key)
+    cand = np.flatnonzero(key == best[lab])
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, lab[cand], flat_idx[cand])
+    chosen = cand[flat_idx[cand] == first[lab[cand]]]
+    chosen = chosen[np.argsort(lab[chosen], kind="stable")]
+    return chosen, lab[chosen]
 
 
 def reduce(

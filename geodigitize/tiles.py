@@ -327,8 +327,11 @@ class _ClusterBook:
         flat_idx = local_idx + strip.row0 * w
         rows, cols = np.divmod(flat_idx, w)
         counts, sum_cols, sum_rows = cluster_sums(lab, rows, cols, n)
-        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(first, lab, flat_idx)
+        # labels are numbered by first pixel, so a label's first pixel is where it
+        # exceeds every label before it
+        new_label = np.ones(lab.size, dtype=bool)
+        new_label[1:] = lab[1:] > np.maximum.accumulate(lab)[:-1]
+        first = flat_idx[new_label]
         value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
 
         touching = np.zeros(n, dtype=bool)
@@ -344,11 +347,10 @@ class _ClusterBook:
             pos, present = nearest_members(lab[inner], key, flat_idx[inner], n)
             rep[present] = flat_idx[inner][pos]
         spill = ~inner
-        if spill.any():
-            np.column_stack([flat_idx[spill], lab[spill] + self.n]).astype(np.int64).tofile(
-                self._spool
-            )
-            self._spooled.append(int(spill.sum()))
+        if spill.any():  # 8 bytes a member: offset in the strip, strip-cluster id
+            local_idx[spill].astype(np.uint32).tofile(self._spool)
+            (lab[spill] + self.n).astype(np.int32).tofile(self._spool)
+            self._spooled.append((int(spill.sum()), strip.row0 * w))
 
         glabels = np.where(labels >= 0, labels + self.n, -1)
         if self._prev_row is not None and self.conn:
@@ -415,9 +417,10 @@ class _ClusterBook:
         best_key = np.full(m, np.inf)
         best_idx = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
         with open(self._spool_path, "rb") as f:
-            for size in self._spooled:
-                chunk = np.fromfile(f, dtype=np.int64, count=2 * size).reshape(size, 2)
-                flat_idx, lab = chunk[:, 0], root[chunk[:, 1]]
+            for size, offset in self._spooled:
+                flat_idx = np.fromfile(f, dtype=np.uint32, count=size).astype(np.int64)
+                flat_idx += offset
+                lab = root[np.fromfile(f, dtype=np.int32, count=size)]
                 rows, cols = np.divmod(flat_idx, self.width)
                 key = centroid_distance_key(lab, rows, cols, total, tcols, trows)
                 pos, present = nearest_members(lab, key, flat_idx, m)
@@ -490,10 +493,10 @@ def _check(
         np.arange(n))
     if n == 0 or len(clusters) == 0:
         return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
-    order = np.argsort(picks, kind="stable")
-    r, c, i = spool.gather(picks[order], width)
-    rows, cols, index = (np.empty_like(a) for a in (r, c, i))
-    rows[order], cols[order], index[order] = r, c, i  # back to the sample's order
+    # queries in row order: scipy's simplex walk then starts next door (5x faster than
+    # the sample's random order; the same pixels, so the same median and percentile up
+    # to rounding where a pixel centre lies on a triangle edge)
+    rows, cols, index = spool.gather(np.sort(picks), width)
     rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value,
                                  cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0

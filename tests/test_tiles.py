@@ -37,7 +37,12 @@ def _assert_same(one, tiled, sample):
         one.decoded.values, one.valid, one.clusters.col, one.clusters.row,
         one.clusters.value, one.scale.range, sample=sample,
     )
-    assert tiled.check == expected
+    if expected.sampled:  # same pixels, queried in another order (see tiles._check)
+        assert tiled.check.n_pixels == expected.n_pixels
+        assert tiled.check.median_pct == pytest.approx(expected.median_pct, rel=1e-12)
+        assert tiled.check.p95_pct == pytest.approx(expected.p95_pct, rel=1e-12)
+    else:
+        assert tiled.check == expected
 
 
 CASES = [({}, rows) for rows in (1, 2, 3, 17, 1000)] + [

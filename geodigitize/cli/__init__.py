@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import batch as _batch  # noqa: F401  (registers the command)
 from . import run as _run  # noqa: F401  (registers the command)
 from ._app import app
 
