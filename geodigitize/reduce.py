@@ -314,12 +314,18 @@ def centroid_distance_key(
 ) -> np.ndarray:
     """``count**2`` times each member's squared distance to its cluster's centroid.
 
-    Exact integer differences, squared in float64 (exact below 2**26 per axis).
+    The differences ``n * col - sum(col)`` are integers below 2**53, so computing them in
+    float64 is exact; their squares are exact below 2**26 per axis.
     """
-    n_k = counts[lab]
-    dc = (n_k * cols - sum_cols[lab]).astype(np.float64)
-    dr = (n_k * rows - sum_rows[lab]).astype(np.float64)
-    return dc * dc + dr * dr
+    n_k = counts.astype(np.float64)[lab]
+    dc = cols * n_k
+    dc -= sum_cols.astype(np.float64)[lab]
+    dc *= dc
+    n_k *= rows
+    n_k -= sum_rows.astype(np.float64)[lab]
+    n_k *= n_k
+    n_k += dc
+    return n_k
 
 
 def nearest_members(
