@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,10 @@ print("@@" + json.dumps({{"seconds": elapsed, "peak_bytes": peak, "extra": local
 def measure(body: str, setup: str = "", timeout: float = 3600) -> dict:
     """Time `body` (after `setup`, untimed) in a new Python; return seconds, peak_bytes."""
     code = _CHILD.format(root=str(ROOT), setup=setup, body=body)
+    # PYTHONPATH (not only sys.path) so batch's worker processes import this checkout too
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=timeout, check=False)
+                         timeout=timeout, check=False, env=env)
     line = [x for x in out.stdout.splitlines() if x.startswith("@@")]
     if out.returncode or not line:
         raise RuntimeError(f"measurement failed:\n{out.stderr[-3000:]}")
