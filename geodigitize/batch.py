@@ -170,7 +170,8 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
     if not overwrite and is_complete(item.out):
         return _from_report(item, "skipped", 0.0)
     try:
-        run(item.image, item.out, gcps=item.gcps, overwrite=overwrite, options=options)
+        with _one_thread():
+            run(item.image, item.out, gcps=item.gcps, overwrite=overwrite, options=options)
     except GeodigitizeError as exc:
         return ImageResult(str(item.image), "failed", str(item.out),
                            seconds=round(time.perf_counter() - start, 3), error=str(exc))
@@ -179,6 +180,22 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
                            seconds=round(time.perf_counter() - start, 3),
                            error=f"unexpected {type(exc).__name__}: {exc}")
     return _from_report(item, "done", time.perf_counter() - start)
+
+
+def _one_thread():
+    """Limit BLAS/OpenMP pools to one thread: the batch is parallel across images.
+
+    With a pool per worker process, the many tiny LAPACK calls of the reconstruction
+    check's triangulation spin-wait against each other: 2 workers on 2 cores ran it 9x
+    slower than one.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 def run_batch(
