@@ -22,6 +22,7 @@ from rasterio.enums import Resampling
 from .errors import OutputError
 
 __all__ = [
+    "GridWriter",
     "check_outputs",
     "write_grid",
     "write_json",
@@ -59,7 +60,8 @@ def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = Fa
     return out
 
 
-def _make_folder(out: Path) -> None:
+def make_folder(out: Path) -> None:
+    """Create the output folder (and its parents) or raise :class:`OutputError`."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -105,7 +107,7 @@ def write_outputs(
     dict of file name to final path
     """
     out = check_outputs(out_dir, list(writers), overwrite=overwrite)
-    _make_folder(out)
+    make_folder(out)
     done: dict[str, Path] = {}
     stack = contextlib.ExitStack()
     with stack:
@@ -160,29 +162,130 @@ def write_grid(path: Path, values: np.ndarray, transform: Affine, crs: str) -> N
     crs : str
         Anything rasterio understands (``"EPSG:4326"``, WKT, PROJ).
     """
-    height, width = values.shape
-    profile = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": 1,
-        "dtype": "float32",
-        "crs": crs,
-        "transform": transform,
-        "nodata": np.nan,
-        "compress": "deflate",
-        "predictor": 3,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "BIGTIFF": "IF_SAFER",
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values.astype(np.float32), 1)
-        dst.set_band_description(1, "value")
-        factors = _overview_factors(values.shape)
+    with GridWriter(path, values.shape, transform, crs) as grid:
+        grid.write_rows(0, values)
+
+
+class GridWriter:
+    """Write the grid GeoTIFF of :func:`write_grid` a band of rows at a time.
+
+    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing);
+    overviews are built on :meth:`close`. Use as a context manager; on an exception the
+    file is closed without overviews (the caller's temporary file is then discarded).
+
+    Parameters
+    ----------
+    path : Path
+    shape : (H, W)
+    transform : Affine
+    crs : str
+    cache_mb : int
+        GDAL block cache while this writer is open.
+    num_threads : str
+        GDAL threads compressing blocks and building overviews (``"ALL_CPUS"`` or a
+        number).
+
+    Examples
+    --------
+    >>> with GridWriter(path, (h, w), gt, "EPSG:4326") as grid:  # doctest: +SKIP
+    ...     for row0, rows in strips:
+    ...         grid.write_rows(row0, rows)
+    """
+
+    BLOCK = 256
+
+    def __init__(
+        self, path: Path, shape: tuple[int, int], transform: Affine, crs: str,
+        *, cache_mb: int = 256, num_threads: str = "ALL_CPUS",
+    ) -> None:
+        height, width = shape
+        self.shape = (int(height), int(width))
+        profile = {
+            "driver": "GTiff",
+            "height": height,
+            "width": width,
+            "count": 1,
+            "dtype": "float32",
+            "crs": crs,
+            "transform": transform,
+            "nodata": np.nan,
+            "compress": "deflate",
+            "predictor": 3,
+            "tiled": True,
+            "blockxsize": self.BLOCK,
+            "blockysize": self.BLOCK,
+            "BIGTIFF": "IF_SAFER",
+            "NUM_THREADS": num_threads,  # deflate blocks in parallel (same bytes)
+        }
+        self._env = rasterio.Env(GDAL_CACHEMAX=cache_mb, GDAL_NUM_THREADS=num_threads)
+        self._env.__enter__()
+        try:
+            self._dst = rasterio.open(path, "w", **profile)
+        except BaseException:
+            self._env.__exit__(None, None, None)
+            raise
+
+    def write_rows(self, row0: int, values: np.ndarray) -> None:
+        """Write `values` (shape (h, W), NaN where masked) at rows ``row0 .. row0 + h``."""
+        from rasterio.windows import Window
+
+        h = values.shape[0]
+        self._dst.write(
+            values.astype(np.float32, copy=False), 1, window=Window(0, row0, self.shape[1], h)
+        )
+
+    def close(self, *, overviews: bool = True) -> None:
+        """Describe the band, build overviews (average) and close the file."""
+        if self._dst.closed:
+            return
+        try:
+            self._dst.set_band_description(1, "value")
+            factors = _overview_factors(self.shape)
+            if overviews and factors:
+                self._dst.build_overviews(factors, Resampling.average)
+        finally:
+            self._dst.close()
+            self._env.__exit__(None, None, None)
+
+    def __enter__(self) -> GridWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(overviews=exc_type is None)
+
+
+def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: int = 1024) -> None:
+    """Move a streamed full-image grid to `dst`, cropped to `window`, with overviews.
+
+    Parameters
+    ----------
+    src : Path
+        A grid written by :class:`GridWriter` without overviews, one cell per pixel.
+    dst : Path
+    window : (col0, row0, col1, row1)
+        Pixels to keep (the decoded pixels' bounding box).
+    rows : int
+        Rows copied at a time (memory stays bounded).
+    """
+    from rasterio.windows import Window
+
+    c0, r0, c1, r1 = window
+    with rasterio.open(src) as grid:
+        full = (c0, r0, c1, r1) == (0, 0, grid.width, grid.height)
+        if not full:
+            gt = grid.transform @ Affine.translation(c0, r0)
+            with GridWriter(dst, (r1 - r0, c1 - c0), gt, grid.crs) as out:
+                for top in range(r0, r1, rows):
+                    h = min(rows, r1 - top)
+                    out.write_rows(top - r0, grid.read(1, window=Window(c0, top, c1 - c0, h)))
+    if full:
+        os.replace(src, dst)
+        factors = _overview_factors((r1 - r0, c1 - c0))
         if factors:
-            dst.build_overviews(factors, Resampling.average)
+            with rasterio.open(dst, "r+") as grid:
+                grid.build_overviews(factors, Resampling.average)
+    else:
+        os.unlink(src)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -22,7 +22,7 @@ from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
-from .io import check_outputs, write_grid, write_json, write_outputs, write_points
+from .io import check_outputs, make_folder, write_grid, write_json, write_outputs, write_points
 from .mask import (
     DEFAULT_CONSISTENCY,
     DEFAULT_SMOOTHNESS,
@@ -489,18 +489,56 @@ def run(
     progress: Progress | None = None,
     **options,
 ) -> tuple[Extraction, dict[str, Path]]:
-    """Check the outputs can be written, extract, and write them (what the CLI runs)."""
+    """Check the outputs can be written, extract, and write them (what the CLI runs).
+
+    Images above :data:`geodigitize.tiles.TILE_THRESHOLD` pixels are processed in strips
+    with bounded memory (same outputs; see :mod:`geodigitize.tiles`) when the options
+    allow it; ``tiles=True`` or ``False`` forces either way.
+    """
+    tiles = options.pop("tiles", None)
+    opts = options.pop("options", None) or Options(**options)
     names = list(OUTPUT_NAMES)
-    preview = options.get("preview") or getattr(options.get("options"), "preview", None)
-    if preview is not None and Path(preview).name == str(preview):
-        names.append(str(preview))
-    elif preview is not None:
-        check_preview_path(preview, overwrite=overwrite)
+    if opts.preview is not None and Path(opts.preview).name == str(opts.preview):
+        names.append(str(opts.preview))
+    elif opts.preview is not None:
+        check_preview_path(opts.preview, overwrite=overwrite)
     check_outputs(out_dir, names, overwrite=overwrite)
-    result = extract(image, gcps=gcps, progress=progress, **options)
+    if _use_tiles(image, opts, tiles):
+        result = _extract_tiled(image, out_dir, gcps, progress, opts)
+    else:
+        result = extract(image, gcps=gcps, progress=progress, options=opts)
     if progress:
         progress("write", "start")
     paths = result.write(out_dir, overwrite=overwrite)
     if progress:
         progress("write", "end")
     return result, paths
+
+
+def _extract_tiled(image, out_dir, gcps, progress, opts: Options) -> Extraction:
+    """Strip processing, which streams grid.tif into the output folder as it goes.
+
+    The folder is created for that, and removed again if this run created it and fails.
+    """
+    from .tiles import extract_tiled
+
+    out = Path(out_dir)
+    created = not out.exists()
+    make_folder(out)
+    try:
+        return extract_tiled(image, gcps=gcps, progress=progress, options=opts, grid_dir=out)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if empty: the strips' temporary grid is already gone
+        raise
+
+
+def _use_tiles(image, opts: Options, tiles: bool | None) -> bool:
+    from .tiles import can_tile, should_tile
+
+    if isinstance(image, MapImage) or tiles is False:
+        return False
+    if tiles:
+        return can_tile(image, opts)
+    return should_tile(image, opts)

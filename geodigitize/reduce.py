@@ -24,7 +24,16 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import GeodigitizeError
 
-__all__ = ["Clusters", "cluster_labels", "flat_mask", "reduce", "representatives"]
+__all__ = [
+    "Clusters",
+    "centroid_distance_key",
+    "cluster_labels",
+    "cluster_sums",
+    "flat_mask",
+    "nearest_members",
+    "reduce",
+    "representatives",
+]
 
 _FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -158,8 +167,13 @@ def _label_equal(values: np.ndarray, keep: np.ndarray, conn: int) -> tuple[np.nd
     comp, n = ndimage.label(keep, structure=structure)
     if n == 0:
         return np.full(keep.shape, -1, dtype=np.int32), 0
-    index = np.arange(1, n + 1)
-    mixed = ndimage.minimum(values, comp, index) != ndimage.maximum(values, comp, index)
+    # per-component min and max with ufunc.at: O(pixels) (ndimage.minimum sorts)
+    where = np.flatnonzero(comp)
+    c, v = comp.ravel()[where], values.ravel()[where]
+    lo, hi = np.full(n + 1, np.inf), np.full(n + 1, -np.inf)
+    np.minimum.at(lo, c, v)
+    np.maximum.at(hi, c, v)
+    mixed = lo[1:] != hi[1:]
     if mixed.any():
         comp, n = _split_mixed(values, comp, n, np.flatnonzero(mixed) + 1, conn)
     return (comp - 1).astype(np.int32), n
@@ -183,12 +197,26 @@ def _split_mixed(
     graph = coo_matrix((np.ones(s.size, dtype=np.int8), (s, d)), shape=(m, m))
     k, sub = connected_components(graph, directed=False)
     keep_mask = comp > 0
-    # renumber: unmixed components keep their order, split ones come after them
     old = np.unique(comp[keep_mask & ~in_mixed])
     out = np.zeros_like(comp)
     out[keep_mask & ~in_mixed] = np.searchsorted(old, comp[keep_mask & ~in_mixed]) + 1
     out[in_mixed] = sub + old.size + 1
-    return out, int(old.size + k)
+    return _by_first_pixel(out, int(old.size + k)), int(old.size + k)
+
+
+def _by_first_pixel(labels: np.ndarray, n: int) -> np.ndarray:
+    """Renumber labels 1..n in the row-major order of each cluster's first pixel.
+
+    ndimage.label already numbers so; this restores that order after a split, so the
+    order of clusters does not depend on how they were found (tiles find them in pieces).
+    """
+    flat = labels.ravel()
+    where = np.flatnonzero(flat)
+    first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, flat[where], where)
+    remap = np.zeros(n + 1, dtype=labels.dtype)
+    remap[np.argsort(first[1:], kind="stable") + 1] = np.arange(1, n + 1, dtype=labels.dtype)
+    return remap[labels]
 
 
 def _shifted_pairs(
@@ -238,18 +266,22 @@ def representatives(values: np.ndarray, labels: np.ndarray, n: int) -> Clusters:
     Returns
     -------
     Clusters
+
+    Notes
+    -----
+    Distances are compared as ``n**2 * d**2 = (n * col - sum(col))**2 + (...)**2``,
+    computed from integers, so pixels at the same distance from the centroid tie exactly
+    (a float centroid such as 1/3 would break such ties by rounding noise), and the
+    result does not depend on how the sums were accumulated (see :mod:`geodigitize.tiles`).
     """
     width = labels.shape[1]
     flat_idx = np.flatnonzero(labels.ravel() >= 0)
     lab = labels.ravel()[flat_idx]
     rows, cols = np.divmod(flat_idx, width)
-    counts = np.bincount(lab, minlength=n)
-    cx = np.bincount(lab, weights=cols, minlength=n) / np.maximum(counts, 1)
-    cy = np.bincount(lab, weights=rows, minlength=n) / np.maximum(counts, 1)
-    d2 = (cols - cx[lab]) ** 2 + (rows - cy[lab]) ** 2
-    order = np.lexsort((flat_idx, d2, lab))
-    first = order[np.searchsorted(lab[order], np.arange(n))]
-    rep = flat_idx[first]
+    counts, sum_cols, sum_rows = cluster_sums(lab, rows, cols, n)
+    key = centroid_distance_key(lab, rows, cols, counts, sum_cols, sum_rows)
+    best, _ = nearest_members(lab, key, flat_idx, n)
+    rep = flat_idx[best]
     r, c = np.divmod(rep, width)
     return Clusters(
         col=c + 0.5,
@@ -259,6 +291,62 @@ def representatives(values: np.ndarray, labels: np.ndarray, n: int) -> Clusters:
         labels=labels,
         method="",
     )
+
+
+def cluster_sums(
+    lab: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cluster: member count, sum of columns, sum of rows (all int64, exact)."""
+    counts = np.bincount(lab, minlength=n).astype(np.int64)
+    # float64 sums of integers are exact below 2**53 (a 10**8-pixel cluster at col 10**7)
+    sum_cols = np.bincount(lab, weights=cols, minlength=n).astype(np.int64)
+    sum_rows = np.bincount(lab, weights=rows, minlength=n).astype(np.int64)
+    return counts, sum_cols, sum_rows
+
+
+def centroid_distance_key(
+    lab: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    counts: np.ndarray,
+    sum_cols: np.ndarray,
+    sum_rows: np.ndarray,
+) -> np.ndarray:
+    """``count**2`` times each member's squared distance to its cluster's centroid.
+
+    The differences ``n * col - sum(col)`` are integers below 2**53, so computing them in
+    float64 is exact; their squares are exact below 2**26 per axis.
+    """
+    n_k = counts.astype(np.float64)[lab]
+    dc = cols * n_k
+    dc -= sum_cols.astype(np.float64)[lab]
+    dc *= dc
+    n_k *= rows
+    n_k -= sum_rows.astype(np.float64)[lab]
+    n_k *= n_k
+    n_k += dc
+    return n_k
+
+
+def nearest_members(
+    lab: np.ndarray, key: np.ndarray, flat_idx: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position in `lab` of each cluster's member with the smallest (key, flat_idx).
+
+    Returns the positions and the clusters present (clusters absent from `lab` are left
+    out, so the first array may be shorter than `n`).
+    """
+    if lab.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=lab.dtype)
+    # O(pixels): smallest key per cluster, then the first candidate reaching it
+    best = np.full(n, np.inf)
+    np.minimum.at(best, lab, key)
+    cand = np.flatnonzero(key == best[lab])
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, lab[cand], flat_idx[cand])
+    chosen = cand[flat_idx[cand] == first[lab[cand]]]
+    chosen = chosen[np.argsort(lab[chosen], kind="stable")]
+    return chosen, lab[chosen]
 
 
 def reduce(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..pipeline import Extraction
+from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
 from ._app import app
 from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
@@ -200,50 +200,38 @@ def run(
     Writes points.gpkg (one point per flat cluster), grid.tif (every decoded pixel) and
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
+    values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
     with cli_errors(), progress_display(not quiet) as progress:
         check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
-            image,
-            out,
-            gcps=gcps,
-            overwrite=overwrite,
-            progress=progress,
-            cmap=cmap,
-            vmin=vmin,
-            vmax=vmax,
-            norm=norm,
-            vcenter=vcenter,
-            levels=parse_floats(levels, "--levels"),
-            colorbar=colorbar,
-            colorbar_flip=colorbar_flip,
-            cmap_file=cmap_file,
-            samples=samples,
-            color_space=color_space,
-            max_distance=parse_distance(max_distance, "--max-distance"),
-            halo_distance=parse_distance(halo_distance, "--halo-distance", can_be_off=True),
-            consistency=consistency or None,
-            exclude_color=exclude_color,
-            exclude_tol=exclude_tol,
-            smoothness=smoothness,
-            region=region,
-            flat_tol=flat_tol,
-            eps=eps,
-            min_samples=min_samples,
-            transform=transform,
-            crs=crs,
-            gcp_crs=gcp_crs,
-            out_crs=out_crs,
-            max_pixels=max_pixels,
-            target_error=target_error,
-            contours=contours,
-            contour_levels=parse_floats(contour_levels, "--contour-levels"),
-            preview=preview,
+            image, out, gcps=gcps, overwrite=overwrite, progress=progress,
+            options=options_from_cli(**values),
         )
         saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
         _summary(result, paths)
         if saved is not None:
             console.print(f"wrote the GCPs with their residuals to {saved}")
+
+
+#: run's parameters that are not options of the map (batch has its own of these).
+NOT_OPTIONS = ("image", "gcps", "out", "overwrite", "quiet", "save_points")
+
+
+def options_from_cli(**values) -> Options:
+    """:class:`Options` from the command line's values (run's and batch's).
+
+    Parses what the command line keeps as text: lists of levels, distances that may be
+    ``auto``, and 0 meaning "no consistency check".
+    """
+    values["levels"] = parse_floats(values.get("levels"), "--levels")
+    values["contour_levels"] = parse_floats(values.get("contour_levels"), "--contour-levels")
+    values["max_distance"] = parse_distance(values["max_distance"], "--max-distance")
+    values["halo_distance"] = parse_distance(
+        values["halo_distance"], "--halo-distance", can_be_off=True
+    )
+    values["consistency"] = values.get("consistency") or None
+    return Options(**values)
 
 
 def _summary(result: Extraction, paths: dict[str, Path]) -> None:

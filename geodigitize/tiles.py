@@ -1,0 +1,767 @@
+"""Run the pipeline on an image too large to hold, in strips of rows, with bounded memory.
+
+The image is read in strips of whole rows through rasterio (GDAL decodes PNG and TIFF
+row by row, so reading strips top to bottom never holds the whole image; Pillow decodes a
+PNG in one piece). Each strip is decoded, masked, tested for flatness and labelled; the
+results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
+
+- Masking and the flat test look one pixel beyond a pixel (the halo test's 3x3 dilation,
+  the flat test's 4-neighbours), so each strip is processed with two extra rows on each
+  side, carried over from the previous read (GDAL restarts a PNG from its top when asked
+  to go back).
+- Clusters are labelled per strip; those touching a seam between strips are joined
+  exactly when equal-valued pixels across the seam are neighbours (4 or 8 connectivity,
+  as DBSCAN's ``eps`` decides), by connected components over the strip labels.
+- Representatives: per cluster count, sum of columns and sum of rows are accumulated
+  (exact integers). Clusters inside one strip get their representative there; members
+  of clusters that touch a seam are spooled to a temporary file and streamed back once
+  the centroids are known, keeping the member with the smallest exact distance key
+  (:func:`geodigitize.reduce.centroid_distance_key`), ties to the first in row order.
+- The reconstruction check draws the same random sample of data pixels as one-piece
+  processing: the scale index of every data pixel is spooled (2 bytes each) with a
+  bit-packed data mask, and the sample is gathered once the number of data pixels is
+  known.
+- ``grid.tif`` is written strip by strip (:class:`geodigitize.io.GridWriter`).
+
+Memory is about 60 bytes per pixel of a strip (4 million pixels by default) plus a
+128 MB colour table, whatever the image size. Only what DBSCAN with ``min_samples=1`` and
+``eps < 2`` computes can be split this way (connected components); other parameters, a
+colorbar-sampled scale and formats GDAL might decode differently from Pillow (JPEG, 16-bit
+or 1-bit images) use one-piece processing (:func:`can_tile` says which).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .colormap import ColorScale, build_scale
+from .decode import ColorLookup
+from .errors import ImageError
+from .georef import Georeference, georeference
+from .mask import Reason, classify, region_mask
+from .reconstruct import DEFAULT_SAMPLE, ReconstructionCheck, interpolate_points
+from .reduce import (
+    Clusters,
+    centroid_distance_key,
+    cluster_labels,
+    cluster_sums,
+    flat_mask,
+    nearest_members,
+)
+
+__all__ = [
+    "DEFAULT_STRIP_PIXELS",
+    "TILE_THRESHOLD",
+    "TiledExtraction",
+    "can_tile",
+    "extract_tiled",
+    "should_tile",
+]
+
+#: Images with more pixels than this go through tiles in :func:`geodigitize.pipeline.run`.
+#: Tiles are exact and faster whenever the reconstruction check samples (more than 2 M
+#: data pixels): they query the sample in row order, where one-piece processing queries
+#: it in random order, which makes scipy's simplex walk up to 30x slower.
+TILE_THRESHOLD = 2_000_000
+
+#: Pixels per strip (rounded to whole rows, at least 64).
+DEFAULT_STRIP_PIXELS = 4_000_000
+
+#: Rows of context on each side of a strip (halo dilation + flat test).
+_HALO = 2
+
+_TILE_MODES = ("RGB", "RGBA", "L", "LA", "P")
+_TILE_FORMATS = ("PNG", "TIFF")
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the report says about the input image (the part of MapImage tiles keep)."""
+
+    path: str
+    format: str
+    mode: str
+    shape: tuple[int, int]
+
+
+def can_tile(path: str | Path, options) -> bool:
+    """Whether `path` with `options` can be processed in strips with exact results.
+
+    False (use one-piece processing) for anything Pillow cannot open (its errors are the
+    ones to show), images above ``options.max_pixels``, formats other than PNG and
+    (non-JPEG) TIFF, modes other than 8-bit RGB, RGBA, grey, grey+alpha and palette,
+    colorbar-sampled scales, clustering other than ``min_samples=1, eps < 2``, and masking
+    or outputs the strips do not reproduce yet (see :func:`strips_reproduce`).
+    """
+    if options.colorbar is not None or options.min_samples != 1 or options.eps >= 2:
+        return False
+    if not strips_reproduce(options) or options.transform not in ("affine", "helmert"):
+        return False  # the streamed grid needs a geotransform
+    try:
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as pil:
+                width, height = pil.size
+                fmt, mode = pil.format, pil.mode
+                compression = pil.info.get("compression", "")
+    except Exception:  # the one-piece reader reports it properly
+        return False
+    if width * height > options.max_pixels or min(width, height) < 2:
+        return False
+    return fmt in _TILE_FORMATS and mode in _TILE_MODES and "jpeg" not in str(compression)
+
+
+def strips_reproduce(options) -> bool:
+    """Whether strip processing gives exactly what one-piece processing gives for `options`.
+
+    The strips apply colour distance, the halo rule and the region; they do not (yet) apply
+    the neighbourhood consistency check, automatic distances (a whole-image statistic),
+    excluded colours, ``--region auto``, the JPEG smoothness check, refinement, contours or
+    the preview, so options asking for any of those run in one piece.
+    """
+    plain = (
+        not options.consistency
+        and isinstance(options.max_distance, int | float)
+        and (options.halo_distance is None or isinstance(options.halo_distance, int | float))
+        and not options.exclude_color
+        and options.region != "auto"
+        and not getattr(options, "smoothness", None)
+        and options.target_error is None
+        and not options.contours
+        and options.preview is None
+    )
+    return bool(plain)
+
+
+def should_tile(path: str | Path, options, threshold: int = TILE_THRESHOLD) -> bool:
+    """Whether :func:`geodigitize.pipeline.run` should process `path` in strips.
+
+    True when the image has more than `threshold` pixels and :func:`can_tile` allows it.
+    """
+    try:
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as pil:
+                width, height = pil.size
+    except Exception:  # the one-piece reader reports it properly
+        return False
+    return width * height > threshold and can_tile(path, options)
+
+
+class StripReader:
+    """Read an image top to bottom in strips of rows, as 8-bit RGB plus opacity.
+
+    Conversions match :func:`geodigitize.image.read_image` (Pillow) for the modes
+    :func:`can_tile` accepts: grey repeated to RGB, palette through its colour table
+    (alpha from the table, missing entries black), alpha > 0 is opaque.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import rasterio
+
+        self.path = str(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning
+            try:
+                self._src = rasterio.open(self.path)
+            except rasterio.errors.RasterioIOError as exc:
+                raise ImageError(f"cannot read {self.path!r}: {exc}") from None
+        self.shape = (self._src.height, self._src.width)
+        self._bands = self._src.count
+        self._table = None
+        if self._bands == 1 and self._palette():
+            cmap = self._src.colormap(1)
+            table = np.zeros((256, 4), dtype=np.uint8)
+            table[:, 3] = 255
+            for k, rgba in cmap.items():
+                table[k] = rgba
+            self._table = table
+        self._next = 0
+
+    def _palette(self) -> bool:
+        from rasterio.enums import ColorInterp
+
+        return self._src.colorinterp[0] == ColorInterp.palette
+
+    def read(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``r0 .. r1`` as packed colours (uint32 ``0xRRGGBB``) and opacity (bool).
+
+        Strips must be asked for in order (GDAL decodes a PNG sequentially).
+        """
+        import rasterio
+
+        try:
+            bands = self._src.read(window=((r0, r1), (0, self.shape[1])))
+        except rasterio.errors.RasterioIOError as exc:
+            raise ImageError(
+                f"cannot read {self.path!r}: the file is truncated or damaged ({exc})"
+            ) from None
+        self._next = r1
+        if self._table is not None:
+            rgba = self._table[bands[0]]
+            return _pack(rgba[..., 0], rgba[..., 1], rgba[..., 2]), rgba[..., 3] > 0
+        if self._bands in (1, 2):
+            grey = bands[0].astype(np.uint32)
+            packed = grey * np.uint32(0x010101)
+        else:
+            packed = _pack(bands[0], bands[1], bands[2])
+        alpha = {2: 1, 4: 3}.get(self._bands)
+        opaque = bands[alpha] > 0 if alpha is not None else np.ones(packed.shape, dtype=bool)
+        return packed, opaque
+
+    def close(self) -> None:
+        self._src.close()
+
+
+def _pack(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = r.astype(np.uint32) << 16
+    out |= g.astype(np.uint32) << 8
+    out |= b
+    return out
+
+
+# ----------------------------------------------------------------------------- strips
+
+
+@dataclass
+class _Strip:
+    """One strip's decoded core rows (``row0 .. row0 + h``) and its context."""
+
+    row0: int
+    values: np.ndarray  # (h, W) float64
+    index: np.ndarray  # (h, W) int32 scale index
+    valid: np.ndarray  # (h, W) bool
+    flat: np.ndarray  # (h, W) bool
+    reason_counts: np.ndarray  # per Reason
+
+
+def _strips(
+    reader: StripReader,
+    lookup: ColorLookup,
+    scale: ColorScale,
+    options,
+    strip_rows: int,
+    region: tuple[np.ndarray, np.ndarray] | None,
+    timings: dict,
+) -> Iterator[_Strip]:
+    """Decode, mask and flat-test the image strip by strip, reading each row once."""
+    height, _ = reader.shape
+    carry_packed = carry_opaque = None
+    carry_row0 = 0
+    for a in range(0, height, strip_rows):
+        b = min(a + strip_rows, height)
+        t = time.perf_counter()
+        top = min(b + _HALO, height)
+        packed, opaque = reader.read(reader._next, top)
+        if carry_packed is not None:
+            packed = np.concatenate([carry_packed, packed])
+            opaque = np.concatenate([carry_opaque, opaque])
+            block0 = carry_row0
+        else:
+            block0 = 0
+        # rows block0 .. top are in hand; keep the last 2 * _HALO for the next strip
+        carry_row0 = max(top - 2 * _HALO, block0)
+        carry_packed = packed[carry_row0 - block0 :]
+        carry_opaque = opaque[carry_row0 - block0 :]
+        timings["read"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        index, distance = lookup(packed)
+        values = scale.values[index]
+        timings["decode"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        reason = classify(
+            distance, max_distance=options.max_distance, halo_distance=options.halo_distance
+        )
+        if region is not None:
+            inside_r, inside_c = region
+            outside = ~(inside_r[block0:top, None] & inside_c[None, :])
+            reason[outside] = Reason.OUTSIDE_REGION
+        reason[~opaque] = Reason.TRANSPARENT
+        valid = reason == Reason.DATA
+        timings["mask"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        lo, hi = max(a - 1, block0), min(b + 1, top)  # core rows plus one each side
+        part = slice(lo - block0, hi - block0)
+        flat = flat_mask(values[part], valid[part], options.flat_tol)
+        core = slice(a - block0, b - block0)
+        timings["flat"] += time.perf_counter() - t
+        yield _Strip(
+            row0=a,
+            values=values[core],
+            index=index[core],
+            valid=valid[core],
+            flat=flat[a - lo : b - lo],
+            reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
+        )
+
+
+def _region_axes(shape: tuple[int, int], region) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows and columns inside `region` (validated exactly as one-piece processing does)."""
+    if region is None:
+        return None
+    region_mask(shape, region)  # raises the same RegionError; H x W bools, once
+    x0, y0, x1, y1 = region
+    rows = np.arange(shape[0]) + 0.5
+    cols = np.arange(shape[1]) + 0.5
+    return (rows >= y0) & (rows <= y1), (cols >= x0) & (cols <= x1)
+
+
+# ----------------------------------------------------------------------------- clusters
+
+
+class _ClusterBook:
+    """Clusters found strip by strip, joined across seams, with exact representatives."""
+
+    def __init__(self, width: int, conn: int, spool: Path) -> None:
+        self.width = width
+        self.conn = conn
+        self.n = 0  # strip clusters so far (graph nodes)
+        self.counts: list[np.ndarray] = []
+        self.sum_cols: list[np.ndarray] = []
+        self.sum_rows: list[np.ndarray] = []
+        self.first: list[np.ndarray] = []
+        self.value: list[np.ndarray] = []
+        self.rep: list[np.ndarray] = []  # flat index, -1 when decided after the merge
+        self.edges: list[np.ndarray] = []
+        self._spool_path = spool
+        self._spool = open(spool, "wb")  # closed in finish()
+        self._spooled = []  # member counts per spooled chunk
+        self._prev_row: tuple[np.ndarray, np.ndarray] | None = None  # labels, values
+
+    def add(self, strip: _Strip, labels: np.ndarray, n: int, last: bool) -> None:
+        """Record one strip's labels (0..n-1, -1 for none) with global row numbers."""
+        w = labels.shape[1]
+        local_idx = np.flatnonzero(labels.ravel() >= 0)
+        lab = labels.ravel()[local_idx]
+        flat_idx = local_idx + strip.row0 * w
+        rows, cols = np.divmod(flat_idx, w)
+        counts, sum_cols, sum_rows = cluster_sums(lab, rows, cols, n)
+        # labels are numbered by first pixel, so a label's first pixel is where it
+        # exceeds every label before it
+        new_label = np.ones(lab.size, dtype=bool)
+        new_label[1:] = lab[1:] > np.maximum.accumulate(lab)[:-1]
+        first = flat_idx[new_label]
+        value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
+
+        touching = np.zeros(n, dtype=bool)
+        if self.conn and strip.row0 > 0:
+            touching[labels[0][labels[0] >= 0]] = True
+        if self.conn and not last:
+            touching[labels[-1][labels[-1] >= 0]] = True
+        rep = np.full(n, -1, dtype=np.int64)
+        inner = ~touching[lab]
+        if inner.any():
+            key = centroid_distance_key(lab[inner], rows[inner], cols[inner], counts,
+                                        sum_cols, sum_rows)
+            pos, present = nearest_members(lab[inner], key, flat_idx[inner], n)
+            rep[present] = flat_idx[inner][pos]
+        spill = ~inner
+        if spill.any():  # 8 bytes a member: offset in the strip, strip-cluster id
+            local_idx[spill].astype(np.uint32).tofile(self._spool)
+            (lab[spill] + self.n).astype(np.int32).tofile(self._spool)
+            self._spooled.append((int(spill.sum()), strip.row0 * w))
+
+        glabels = np.where(labels >= 0, labels + self.n, -1)
+        if self._prev_row is not None and self.conn:
+            self._join(glabels[0], strip.values[0])
+        self._prev_row = (glabels[-1].copy(), strip.values[-1].copy())
+        for lst, arr in ((self.counts, counts), (self.sum_cols, sum_cols),
+                         (self.sum_rows, sum_rows), (self.first, first),
+                         (self.value, value), (self.rep, rep)):
+            lst.append(arr)
+        self.n += n
+
+    def _join(self, below: np.ndarray, below_values: np.ndarray) -> None:
+        """Edges between the previous strip's last row and this strip's first row."""
+        above, above_values = self._prev_row
+        shifts = (0, -1, 1) if self.conn == 8 else (0,)
+        w = above.size
+        for dj in shifts:
+            a = above[max(0, -dj) : w - max(0, dj)]
+            av = above_values[max(0, -dj) : w - max(0, dj)]
+            b = below[max(0, dj) : w - max(0, -dj)]
+            bv = below_values[max(0, dj) : w - max(0, -dj)]
+            ok = (a >= 0) & (b >= 0) & (av == bv)
+            if ok.any():
+                self.edges.append(np.column_stack([a[ok], b[ok]]))
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Join clusters across seams; return rep flat index, value, size, per cluster.
+
+        Clusters are ordered by their first pixel in row-major order.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        self._spool.close()
+        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts  # noqa: E731
+               else np.zeros(0, dt))
+        counts = cat(self.counts, np.int64)
+        sum_cols, sum_rows = cat(self.sum_cols, np.int64), cat(self.sum_rows, np.int64)
+        first, value, rep = cat(self.first, np.int64), cat(self.value, np.float64), cat(
+            self.rep, np.int64)
+        n = self.n
+        if self.edges:
+            e = np.concatenate(self.edges)
+            graph = coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+            m, root = connected_components(graph, directed=False)
+        else:
+            m, root = n, np.arange(n)
+        total = np.bincount(root, weights=counts, minlength=m).astype(np.int64)
+        tcols = np.bincount(root, weights=sum_cols, minlength=m).astype(np.int64)
+        trows = np.bincount(root, weights=sum_rows, minlength=m).astype(np.int64)
+        tfirst = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(tfirst, root, first)
+        tvalue = np.zeros(m)
+        tvalue[root] = value
+        trep = np.full(m, -1, dtype=np.int64)
+        decided = rep >= 0
+        trep[root[decided]] = rep[decided]
+        self._stream_spool(root, m, total, tcols, trows, trep)
+        order = np.argsort(tfirst, kind="stable")
+        return trep[order], tvalue[order], total[order], n
+
+    def _stream_spool(self, root, m, total, tcols, trows, trep) -> None:
+        """Nearest member to the final centroid for every spooled (seam) cluster."""
+        best_key = np.full(m, np.inf)
+        best_idx = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        with open(self._spool_path, "rb") as f:
+            for size, offset in self._spooled:
+                flat_idx = np.fromfile(f, dtype=np.uint32, count=size).astype(np.int64)
+                flat_idx += offset
+                lab = root[np.fromfile(f, dtype=np.int32, count=size)]
+                rows, cols = np.divmod(flat_idx, self.width)
+                key = centroid_distance_key(lab, rows, cols, total, tcols, trows)
+                pos, present = nearest_members(lab, key, flat_idx, m)
+                k, i = key[pos], flat_idx[pos]
+                better = (k < best_key[present]) | (
+                    (k == best_key[present]) & (i < best_idx[present])
+                )
+                best_key[present[better]] = k[better]
+                best_idx[present[better]] = i[better]
+        spooled = np.isfinite(best_key)
+        trep[spooled] = best_idx[spooled]
+
+
+# ----------------------------------------------------------------------------- sample
+
+
+class _DataSpool:
+    """Scale index of every data pixel (row-major) on disk, data mask bit-packed in memory.
+
+    Lets the reconstruction check draw the same sample as one-piece processing once the
+    number of data pixels is known.
+    """
+
+    def __init__(self, path: Path, table_size: int) -> None:
+        self.dtype = np.uint16 if table_size <= 65536 else np.int32
+        self.path = path
+        self._f = open(path, "wb")  # closed in close()
+        self.bits: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.row0: list[int] = []
+
+    def add(self, strip: _Strip) -> None:
+        self._f.write(strip.index[strip.valid].astype(self.dtype).tobytes())
+        self.bits.append(np.packbits(strip.valid.ravel()))
+        self.counts.append(int(strip.valid.sum()))
+        self.row0.append(strip.row0)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def gather(self, picks: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, columns and scale indices of the data pixels at sorted positions `picks`."""
+        starts = np.cumsum([0, *self.counts])
+        rows, cols, idx = [], [], []
+        with open(self.path, "rb") as f:
+            for k, (bits, count, row0) in enumerate(zip(self.bits, self.counts, self.row0,
+                                                       strict=True)):
+                lo, hi = np.searchsorted(picks, [starts[k], starts[k + 1]])
+                chunk = np.fromfile(f, dtype=self.dtype, count=count)
+                if lo == hi:
+                    continue
+                local = picks[lo:hi] - starts[k]
+                where = np.flatnonzero(np.unpackbits(bits))[local]
+                r, c = np.divmod(where, width)
+                rows.append(r + row0)
+                cols.append(c)
+                idx.append(chunk[local])
+        cat = (lambda a: np.concatenate(a) if a else np.zeros(0, np.int64))  # noqa: E731
+        return cat(rows), cat(cols), cat(idx)
+
+
+def _check(
+    spool: _DataSpool, scale: ColorScale, width: int, clusters: Clusters, sample: int,
+    seed: int = 0,
+) -> ReconstructionCheck:
+    """:func:`geodigitize.reconstruct.check_reconstruction` from the spooled data pixels."""
+    n = int(sum(spool.counts))
+    sampled = n > sample
+    picks = np.random.default_rng(seed).choice(n, sample, replace=False) if sampled else (
+        np.arange(n))
+    if n == 0 or len(clusters) == 0:
+        return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
+    # queries in row order: scipy's simplex walk then starts next door (5x faster than
+    # the sample's random order; the same pixels, so the same median and percentile up
+    # to rounding where a pixel centre lies on a triangle edge)
+    rows, cols, index = spool.gather(np.sort(picks), width)
+    rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value,
+                                 cols + 0.5, rows + 0.5)
+    err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
+    return ReconstructionCheck(
+        float(np.median(err)), float(np.percentile(err, 95)), int(rows.size), sampled
+    )
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+@dataclass(frozen=True)
+class _Counts:
+    values: dict
+
+    def __call__(self) -> dict:
+        return dict(self.values)
+
+
+@dataclass(frozen=True, eq=False)
+class TiledExtraction:
+    """What a tiled run produced: the same report and points as an Extraction.
+
+    Per-pixel arrays are not kept (that is the point); ``grid.tif`` was written while the
+    strips went by, to `grid_path`, and :meth:`write` moves it into the output folder.
+    """
+
+    image: ImageInfo
+    scale: ColorScale
+    clusters: Clusters
+    georef: Georeference
+    points: object
+    check: object
+    options: object
+    timings: dict
+    counts: _Counts
+    grid_path: Path | None
+    tiles: dict = field(default_factory=dict)
+    #: (col0, row0, col1, row1) bounding box of the decoded pixels: grid.tif's extent
+    data_window: tuple[int, int, int, int] | None = None
+    # strips run only without refinement and contours (see strips_reproduce)
+    refinement: None = None
+    contours: None = None
+
+    def report(self) -> dict:
+        """The content of ``report.json`` (as one-piece processing, plus ``tiles``)."""
+        from .pipeline import Extraction
+
+        out = Extraction.report(self)
+        out["tiles"] = self.tiles
+        return out
+
+    def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write ``points.gpkg``, ``report.json`` and the streamed ``grid.tif`` atomically."""
+        from .io import finish_grid, write_json, write_outputs, write_points
+        from .styles import grid_style, points_style, write_style
+
+        if self.grid_path is None or not Path(self.grid_path).exists():
+            raise RuntimeError("the grid was not streamed or was already moved")
+        writers = {
+            "points.gpkg": lambda p: write_points(p, self.points),
+            "grid.tif": lambda p: finish_grid(self.grid_path, p, self.data_window),
+            "report.json": lambda p: write_json(p, self.report()),
+            "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
+            "points.qml": lambda p: write_style(p, points_style(self.scale)),
+        }
+        return write_outputs(out_dir, writers, overwrite=overwrite)
+
+    def discard(self) -> None:
+        """Remove the streamed grid (when not writing it)."""
+        if self.grid_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                Path(self.grid_path).unlink()
+
+
+def extract_tiled(
+    image: str | Path,
+    *,
+    gcps=None,
+    options=None,
+    progress=None,
+    grid_dir: str | Path | None = None,
+    strip_rows: int | None = None,
+    sample: int = DEFAULT_SAMPLE,
+    **kwargs,
+) -> TiledExtraction:
+    """:func:`geodigitize.pipeline.extract` in strips of rows, with bounded memory.
+
+    Parameters
+    ----------
+    image : path
+        A PNG or TIFF that :func:`can_tile` accepts.
+    gcps : path or GCPSet
+    options : Options, optional
+        Or its fields as keyword arguments.
+    progress : callable, optional
+        ``progress(stage, "start"|"end")``.
+    grid_dir : path, optional
+        Folder for the streamed ``grid.tif`` (a hidden temporary name there); the output
+        folder, so :meth:`TiledExtraction.write` is a rename. Default: the system's.
+    strip_rows : int, optional
+        Rows per strip (default: about :data:`DEFAULT_STRIP_PIXELS` pixels).
+    sample : int
+        Pixels compared by the reconstruction check (as one-piece processing).
+
+    Returns
+    -------
+    TiledExtraction
+        Points, counts, check and report equal to one-piece processing's.
+    """
+    from .pipeline import Options, _load_gcps, _points_frame, _require_data, _Stages
+
+    opts = options or Options(**kwargs)
+    stage = _Stages(progress)
+    gcpset = _load_gcps(gcps, opts.gcp_crs)
+    reader = StripReader(image)
+    try:
+        with stage("georeference"):
+            geo = georeference(gcpset, reader.shape, kind=opts.transform, crs=opts.crs)
+            _, gt, crs = geo.grid_placement(np.empty((0, 0)))
+        with stage("colour scale"):
+            scale = build_scale(
+                cmap=opts.cmap, vmin=opts.vmin, vmax=opts.vmax, norm=opts.norm,
+                vcenter=opts.vcenter, levels=opts.levels, colorbar=opts.colorbar,
+                colorbar_flip=opts.colorbar_flip, cmap_file=opts.cmap_file, image=None,
+                samples=opts.samples,
+            )
+            lookup = ColorLookup(scale, opts.color_space)
+        region = _region_axes(reader.shape, opts.region)
+        rows = strip_rows or max(64, DEFAULT_STRIP_PIXELS // reader.shape[1])
+        with stage("strips"), _work_files(grid_dir) as (grid_path, spool_dir):
+            result = _run_strips(reader, lookup, scale, opts, rows, region, gt, crs,
+                                 grid_path, spool_dir, sample, stage)
+    finally:
+        reader.close()
+    counts, clusters, check, strip_timings, window = result
+    if counts["data"] == 0:
+        _discard(grid_path)
+        _require_data(np.zeros(1, np.uint8) + 1, ImageInfo(str(image), "", "", (0, 0)), opts)
+    with stage("points"):
+        points = _points_frame(clusters, geo, opts.out_crs)
+    timings = {**strip_timings, **stage.timings}
+    info = ImageInfo(str(image), *_format_mode(image), reader.shape)
+    counts["points"] = len(points)
+    return TiledExtraction(
+        info, scale, clusters, geo, points, check, opts, timings, _Counts(counts), grid_path,
+        {"strip_rows": rows, "strips": -(-reader.shape[0] // rows)}, window,
+    )
+
+
+def _format_mode(path) -> tuple[str, str]:
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(path) as pil:
+            return pil.format or "", pil.mode
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        Path(path).unlink()
+
+
+@contextlib.contextmanager
+def _work_files(grid_dir) -> Iterator[tuple[Path, Path]]:
+    """A hidden temporary grid path (kept on success) and a scratch folder (always removed)."""
+    folder = Path(grid_dir) if grid_dir is not None else Path(tempfile.gettempdir())
+    fd, name = tempfile.mkstemp(prefix=".grid.", suffix=".tif", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+    grid = Path(name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="geodigitize-") as scratch:
+            yield grid, Path(scratch)
+    except BaseException:
+        _discard(grid)
+        raise
+
+
+def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
+                sample, stage):
+    from .io import GridWriter
+
+    height, width = reader.shape
+    conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
+    book = _ClusterBook(width, conn, spool_dir / "members.bin")
+    data = _DataSpool(spool_dir / "data.bin", len(scale.values))
+    timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
+    reasons = np.zeros(len(Reason), dtype=np.int64)
+    flat_total = 0
+    method = ""
+    data_rows: list[int] = []
+    data_cols = np.zeros(width, dtype=bool)
+    grid = GridWriter(grid_path, reader.shape, gt, crs)
+    with grid:  # overviews come with the crop (io.finish_grid)
+        for strip in _strips(reader, lookup, scale, opts, rows, region, timings):
+            any_row = np.flatnonzero(strip.valid.any(axis=1))
+            if any_row.size:
+                data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
+            data_cols |= strip.valid.any(axis=0)
+            t = time.perf_counter()
+            labels, n, method = cluster_labels(strip.values, strip.flat, eps=opts.eps,
+                                               min_samples=opts.min_samples)
+            book.add(strip, labels, n, last=strip.row0 + strip.values.shape[0] >= height)
+            data.add(strip)
+            timings["label"] += time.perf_counter() - t
+            t = time.perf_counter()
+            grid.write_rows(strip.row0, np.where(strip.valid, strip.values, np.nan))
+            timings["grid"] += time.perf_counter() - t
+            reasons += strip.reason_counts
+            flat_total += int(strip.flat.sum())
+        grid.close(overviews=False)
+        data.close()
+        t = time.perf_counter()
+        with stage("merge"):
+            rep, value, n_pixels, _ = book.finish()
+        r, c = np.divmod(rep, width)
+        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
+                            method)
+        with stage("reconstruction check"):
+            check = _check(data, scale, width, clusters, sample)
+        t = time.perf_counter()
+    timings["overviews"] = time.perf_counter() - t
+    counts = {
+        "pixels": height * width,
+        "distinct_colors": lookup.n_colors,
+        "masked": int(height * width - reasons[Reason.DATA]),
+        "masked_by_reason": {r.name.lower(): int(reasons[r]) for r in Reason},
+        "data": int(reasons[Reason.DATA]),
+        "flat": flat_total,
+        "clusters": len(clusters),
+    }
+    cols = np.flatnonzero(data_cols)
+    window = (
+        (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
+        if cols.size else (0, 0, width, height)
+    )
+    return counts, clusters, check, {f"strips: {k}": v for k, v in timings.items()}, window
+

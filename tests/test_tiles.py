@@ -1,0 +1,235 @@
+"""Processing in strips gives exactly what one-piece processing gives."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from conftest import make_figure, paint
+from PIL import Image
+
+from geodigitize.colormap import from_cmap
+from geodigitize.decode import ColorLookup, decode, pack_rgb
+from geodigitize.errors import ImageError
+from geodigitize.image import read_image
+from geodigitize.pipeline import Options, extract, run
+from geodigitize.reconstruct import check_reconstruction
+from geodigitize.tiles import StripReader, can_tile, extract_tiled, should_tile
+
+# The masking strips reproduce exactly (fixed distances, no neighbourhood check); other
+# options run in one piece (see test_what_cannot_be_tiled_goes_one_piece).
+SCALE = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7, "max_distance": 70.0,
+         "halo_distance": 3.0, "consistency": None}
+COLUMNS = ["value", "col", "row", "n_pixels"]
+
+
+def _assert_same(one, tiled, sample):
+    a = one.points[COLUMNS].to_numpy()
+    b = tiled.points[COLUMNS].to_numpy()
+    np.testing.assert_array_equal(a, b)  # same points, same order
+    np.testing.assert_array_equal(
+        one.points.geometry.get_coordinates().to_numpy(),
+        tiled.points.geometry.get_coordinates().to_numpy(),
+    )
+    assert one.counts() == tiled.counts()
+    assert one.clusters.method == tiled.clusters.method
+    expected = check_reconstruction(
+        one.decoded.values, one.valid, one.clusters.col, one.clusters.row,
+        one.clusters.value, one.scale.range, sample=sample,
+    )
+    if expected.sampled:  # same pixels, queried in another order (see tiles._check)
+        assert tiled.check.n_pixels == expected.n_pixels
+        assert tiled.check.median_pct == pytest.approx(expected.median_pct, rel=1e-12)
+        assert tiled.check.p95_pct == pytest.approx(expected.p95_pct, rel=1e-12)
+    else:
+        assert tiled.check == expected
+
+
+CASES = [({}, rows) for rows in (1, 2, 3, 17, 1000)] + [
+    (options, rows)
+    for options in (
+        {"region": "10,10,290,190", "halo_distance": 20.0},
+        {"eps": 1.5},
+        {"eps": 0.5},
+        {"flat_tol": 0.01, "eps": 1.5},
+    )
+    for rows in (3, 17)
+]
+
+
+@pytest.mark.parametrize(("options", "strip_rows"), CASES)
+def test_tiled_equals_one_piece(tmp_path, options, strip_rows):
+    img, gcps = make_figure(300, 200).write(tmp_path)
+    opts = {**SCALE, **options}
+    one = extract(img, gcps=gcps, **opts)
+    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
+                          sample=3000, **opts)
+    try:
+        _assert_same(one, tiled, sample=3000)
+    finally:
+        tiled.discard()
+
+
+def _blocky_figure(rng, height, width, levels, block):
+    """Random piecewise-constant fields: big clusters crossing many strip seams."""
+    coarse = rng.integers(0, levels, size=(height // block + 1, width // block + 1))
+    values = np.repeat(np.repeat(coarse, block, 0), block, 1)[:height, :width]
+    values = 0.05 + values * (0.6 / max(levels - 1, 1))
+    image = paint(values, "jet_r", 0.0, 0.7)
+    lines = rng.random((height, width)) < 0.02  # scattered off-scale pixels
+    image[lines] = 0
+    return image
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tiled_equals_one_piece_on_random_blocky_fields(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(20, 90, size=2)
+    levels, block = int(rng.integers(2, 6)), int(rng.integers(2, 12))
+    image = _blocky_figure(rng, h, w, levels=levels, block=block)
+    img = tmp_path / "blocky.png"
+    Image.fromarray(image).save(img)
+    gcps = tmp_path / "gcps.csv"
+    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{w},0,10,10\n0,{h},0,0\n{w},{h},10,0\n")
+    eps = [1.0, 1.5][seed % 2]
+    one = extract(img, gcps=gcps, eps=eps, **SCALE)
+    for rows in (1, 2, 5, int(rng.integers(3, 30))):
+        tiled = extract_tiled(img, gcps=gcps, eps=eps, strip_rows=rows, grid_dir=tmp_path,
+                              sample=500, **SCALE)
+        try:
+            _assert_same(one, tiled, sample=500)
+        finally:
+            tiled.discard()
+
+
+def test_run_writes_the_same_files_either_way(tmp_path):
+    img, gcps = make_figure(240, 180).write(tmp_path)
+    opts = {**SCALE, "region": "10,10,230,170"}
+    run(img, tmp_path / "one", gcps=gcps, tiles=False, **opts)
+    run(img, tmp_path / "tiled", gcps=gcps, tiles=True, **opts)
+    a = pyogrio.read_dataframe(tmp_path / "one" / "points.gpkg")
+    b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
+    assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+    assert a.geometry.equals(b.geometry)
+    with rasterio.open(tmp_path / "one" / "grid.tif") as ga, \
+            rasterio.open(tmp_path / "tiled" / "grid.tif") as gb:
+        assert {**ga.profile, "nodata": 0} == {**gb.profile, "nodata": 0}
+        assert np.isnan(ga.nodata) and np.isnan(gb.nodata)
+        np.testing.assert_array_equal(ga.read(1), gb.read(1))
+        assert ga.overviews(1) == gb.overviews(1)
+    ra = json.loads((tmp_path / "one" / "report.json").read_text())
+    rb = json.loads((tmp_path / "tiled" / "report.json").read_text())
+    assert rb.pop("tiles")["strips"] >= 1
+    for r in (ra, rb):
+        r.pop("timings_s")
+    assert ra == rb
+    assert not list((tmp_path / "tiled").glob(".*"))  # no temporary file left
+
+
+def test_large_grid_is_tiled_with_overviews(tmp_path):
+    img, gcps = make_figure(700, 600).write(tmp_path)
+    run(img, tmp_path / "out", gcps=gcps, tiles=True, **SCALE)
+    with rasterio.open(tmp_path / "out" / "grid.tif") as src:
+        assert src.profile["tiled"] and src.profile["compress"] == "deflate"
+        assert src.overviews(1) == [2]
+
+
+def _save(tmp_path, array, mode=None, **kw):
+    path = tmp_path / f"img_{mode or 'x'}.png"
+    Image.fromarray(array, mode=mode).save(path, **kw) if mode else Image.fromarray(
+        array).save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["RGB", "RGBA", "L", "LA", "P", "P-transparent", "TIFF"])
+def test_strip_reader_matches_read_image(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    h, w = 37, 23
+    rgb = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    if kind == "RGB":
+        path = tmp_path / "a.png"
+        Image.fromarray(rgb).save(path)
+    elif kind == "TIFF":
+        path = tmp_path / "a.tif"
+        Image.fromarray(rgb).save(path, compression="tiff_deflate")
+    elif kind == "RGBA":
+        rgba = np.dstack([rgb, rng.choice([0, 128, 255], size=(h, w)).astype(np.uint8)])
+        path = tmp_path / "a.png"
+        Image.fromarray(rgba, "RGBA").save(path)
+    elif kind in ("L", "LA"):
+        grey = rgb[..., 0]
+        arr = grey if kind == "L" else np.dstack([grey, rng.choice([0, 255], (h, w)).astype(
+            np.uint8)])
+        path = tmp_path / "a.png"
+        Image.fromarray(arr, kind).save(path)
+    else:
+        idx = rng.integers(0, 5, size=(h, w)).astype(np.uint8)
+        pil = Image.fromarray(idx, "P")
+        pil.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9])  # index 4 not in palette
+        path = tmp_path / "a.png"
+        pil.save(path, **({"transparency": 1} if kind == "P-transparent" else {}))
+    expected = read_image(path)
+    assert can_tile(path, Options(**SCALE))
+    reader = StripReader(path)
+    parts = [reader.read(r0, min(r0 + 5, h)) for r0 in range(0, h, 5)]
+    reader.close()
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), pack_rgb(expected.rgb))
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), expected.opaque)
+
+
+def test_transparent_pixels_match_one_piece(tmp_path):
+    fig = make_figure(200, 150)
+    alpha = np.full(fig.image.shape[:2], 255, np.uint8)
+    alpha[40:60, 50:120] = 0
+    path = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([fig.image, alpha]), "RGBA").save(path)
+    gcps = fig.write(tmp_path)[1]
+    one = extract(path, gcps=gcps, **SCALE)
+    tiled = extract_tiled(path, gcps=gcps, strip_rows=9, grid_dir=tmp_path, **SCALE)
+    _assert_same(one, tiled, sample=2_000_000)
+    assert tiled.counts()["masked_by_reason"]["transparent"] == 20 * 70
+    tiled.discard()
+
+
+def test_color_lookup_equals_decode():
+    scale = from_cmap("jet_r", 0.0, 0.7)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(50, 40, 3), dtype=np.uint8)
+    expected = decode(image, scale)
+    lookup = ColorLookup(scale)
+    packed = pack_rgb(image)
+    index, distance = zip(*(lookup(packed[r : r + 7]) for r in range(0, 50, 7)), strict=True)
+    np.testing.assert_array_equal(np.concatenate(index), expected.index)
+    np.testing.assert_array_equal(np.concatenate(distance), expected.distance)
+    assert lookup.n_colors == expected.n_colors
+
+
+def test_what_cannot_be_tiled_goes_one_piece(tmp_path):
+    fig = make_figure(120, 90)
+    png, _ = fig.write(tmp_path)
+    jpg = tmp_path / "map.jpg"
+    Image.fromarray(fig.image).save(jpg)
+    assert can_tile(png, Options(**SCALE))
+    assert not can_tile(jpg, Options(**SCALE))  # GDAL and Pillow may decode JPEG apart
+    assert not can_tile(png, Options(**SCALE, min_samples=3))
+    assert not can_tile(png, Options(**SCALE, eps=2.5))
+    assert not can_tile(tmp_path / "missing.png", Options(**SCALE))
+    assert not should_tile(png, Options(**SCALE))  # small: one piece
+    defaults = {k: SCALE[k] for k in ("cmap", "vmin", "vmax")}
+    assert not can_tile(png, Options(**defaults))  # automatic distances, consistency check
+    for extra in ({"exclude_color": "black"}, {"region": "auto"}, {"target_error": "0.5%"},
+                  {"contours": True}, {"preview": "p.png"}):
+        assert not can_tile(png, Options(**SCALE, **extra))
+    assert should_tile(png, Options(**SCALE), threshold=100)
+
+
+def test_truncated_png_is_a_clear_error(tmp_path):
+    png, gcps = make_figure(300, 200).write(tmp_path)
+    data = png.read_bytes()
+    png.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="truncated or damaged"):
+        extract_tiled(png, gcps=gcps, strip_rows=10, grid_dir=tmp_path, **SCALE)
+    assert not list(tmp_path.glob(".grid*"))
