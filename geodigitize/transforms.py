@@ -380,7 +380,34 @@ class _LeastSquaresPolynomial:
         return out[:, 0].reshape(a.shape), out[:, 1].reshape(a.shape)
 
 
-class PolynomialTransform(Transform):
+class _FittedBothWays(Transform):
+    """A transform whose forward and inverse are fitted separately, as GDAL fits its
+    polynomial and thin-plate-spline transformers; subclasses give the model."""
+
+    exact_inverse: ClassVar[bool] = False
+
+    def _model(self, a, b, u, v):  # pragma: no cover - abstract
+        """A model mapping (a, b) to (u, v), fitted to the given points."""
+        raise NotImplementedError
+
+    def _fit(self, col, row, x, y) -> None:
+        self._fwd = self._model(col, row, x, y)
+        self._inv = self._model(x, y, col, row)
+        self.coef_ = self._fwd.coef
+        self.inverse_coef_ = self._inv.coef
+
+    def forward(self, col, row) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel (col, row) to map (x, y)."""
+        self._check_fitted()
+        return self._fwd(col, row)
+
+    def inverse(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Map (x, y) to pixel (col, row) by the separately fitted inverse."""
+        self._check_fitted()
+        return self._inv(x, y)
+
+
+class PolynomialTransform(_FittedBothWays):
     """Polynomial of order 1, 2 or 3 (GDAL's ``-order N``, QGIS's Polynomial 1-3).
 
     Forward (pixel to map) and inverse (map to pixel) are each fitted by least squares,
@@ -417,21 +444,8 @@ class PolynomialTransform(Transform):
                 f"polynomial order {self.order} is not supported: use 1, 2 or 3"
             ) from None
 
-    def _fit(self, col, row, x, y) -> None:
-        self._fwd = _LeastSquaresPolynomial(self.order, col, row, x, y)
-        self._inv = _LeastSquaresPolynomial(self.order, x, y, col, row)
-        self.coef_ = self._fwd.coef
-        self.inverse_coef_ = self._inv.coef
-
-    def forward(self, col, row) -> tuple[np.ndarray, np.ndarray]:
-        """Pixel (col, row) to map (x, y)."""
-        self._check_fitted()
-        return self._fwd(col, row)
-
-    def inverse(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """Map (x, y) to pixel (col, row) by the separately fitted inverse polynomial."""
-        self._check_fitted()
-        return self._inv(x, y)
+    def _model(self, a, b, u, v) -> _LeastSquaresPolynomial:
+        return _LeastSquaresPolynomial(self.order, a, b, u, v)
 
     def leave_one_out(self, col, row, x, y) -> np.ndarray:
         """Leave-one-out pixel errors of the inverse fit, by the hat matrix (exact)."""
@@ -505,7 +519,7 @@ class _ThinPlateSpline:
             return self.coef[:n] / diag[:, None]
 
 
-class TPSTransform(Transform):
+class TPSTransform(_FittedBothWays):
     """Thin plate spline (GDAL's ``-tps``): passes exactly through every GCP.
 
     Forward and inverse are two splines, each exact at the GCPs, as in GDAL's
@@ -523,21 +537,8 @@ class TPSTransform(Transform):
     min_points: ClassVar[int] = 3
     exact_inverse: ClassVar[bool] = False
 
-    def _fit(self, col, row, x, y) -> None:
-        self._fwd = _ThinPlateSpline(col, row, x, y)
-        self._inv = _ThinPlateSpline(x, y, col, row)
-        self.coef_ = self._fwd.coef
-        self.inverse_coef_ = self._inv.coef
-
-    def forward(self, col, row) -> tuple[np.ndarray, np.ndarray]:
-        """Pixel (col, row) to map (x, y)."""
-        self._check_fitted()
-        return self._fwd(col, row)
-
-    def inverse(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """Map (x, y) to pixel (col, row) by the inverse spline."""
-        self._check_fitted()
-        return self._inv(x, y)
+    def _model(self, a, b, u, v) -> _ThinPlateSpline:
+        return _ThinPlateSpline(a, b, u, v)
 
     def leave_one_out(self, col, row, x, y) -> np.ndarray:
         """Leave-one-out pixel errors of the inverse spline, by Rippa's formula (exact)."""
