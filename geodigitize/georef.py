@@ -338,6 +338,45 @@ def north_up(gcps: GCPSet, like: AffineTransform | None = None) -> AffineTransfo
     return AffineTransform.from_affine(Affine(a, 0.0, c, 0.0, e, f))
 
 
+def _resolve_auto(
+    auto: AutoTransform, used: GCPSet, fit_crs: str, tolerance: float, *, search: bool
+) -> tuple[Transform, GCPSet, str, dict]:
+    """The transform `auto` chose, or an affine in a projection that fits better.
+
+    With no map CRS given (`search`), GCPs that no affine or helmert fits in their own CRS
+    are tried for being affine in a common projection (see :func:`_projection_search`).
+    Returns the transform, the GCPs in the CRS it was fitted in, that CRS, and the
+    selection record for the report.
+    """
+    selection = {
+        "chosen": auto.best_.kind,
+        "reason": auto.reason_,
+        "tolerance_px": tolerance,
+        "candidates_loo_rmse_px": auto.candidates_,
+        "crs": fit_crs,
+    }
+    transform: Transform = auto.best_
+    if search and auto.best_.kind not in ("helmert", "affine"):
+        found = _projection_search(used, tolerance, auto)
+        if found is not None:
+            fit_crs, used, selection = found
+            transform = AffineTransform().fit(used.col, used.row, used.x, used.y)
+    log.info("auto transform: %s", selection["reason"])
+    return transform, used, fit_crs, selection
+
+
+def _snap_north_up(
+    transform: AffineTransform, used: GCPSet, shape: tuple[int, int]
+) -> tuple[AffineTransform, bool]:
+    """The same model with rotation terms exactly zero, when that moves no pixel of the
+    image by more than reading error (the larger of 0.1 px and the fit's RMSE)."""
+    upright = north_up(used, like=transform)
+    rmse = float(np.sqrt(np.mean(np.sum(_residuals(transform, used) ** 2, axis=1))))
+    if _corner_discrepancy(transform, upright, shape) <= max(SNAP_MIN_PIXELS, rmse):
+        return upright, True
+    return transform, False
+
+
 def _corner_discrepancy(full: AffineTransform, other: AffineTransform, shape) -> float:
     """Largest pixel distance between two affine placements over the image corners."""
     height, width = shape
@@ -464,31 +503,13 @@ def georeference(
     transform.fit(col, row, x, y)
     selection = None
     if isinstance(transform, AutoTransform):
-        selection = {
-            "chosen": transform.best_.kind,
-            "reason": transform.reason_,
-            "tolerance_px": tolerance,
-            "candidates_loo_rmse_px": transform.candidates_,
-            "crs": fit_crs,
-        }
-        if crs is None and transform.best_.kind not in ("helmert", "affine"):
-            found = _projection_search(used, tolerance, transform)
-            if found is not None:
-                fit_crs, used, selection = found
-                col, row, x, y = used.col, used.row, used.x, used.y
-                transform = AffineTransform().fit(col, row, x, y)
-        if selection["chosen"] not in ("affine-in-projection",):
-            transform = transform.best_
-        log.info("auto transform: %s", selection["reason"])
+        transform, used, fit_crs, selection = _resolve_auto(
+            transform, used, fit_crs, tolerance, search=crs is None
+        )
+        col, row, x, y = used.col, used.row, used.x, used.y
     snapped = False
     if snap and isinstance(transform, AffineTransform):  # helmert included
-        upright = north_up(used, like=transform)
-        tol = max(
-            SNAP_MIN_PIXELS,
-            float(np.sqrt(np.mean(np.sum(_residuals(transform, used) ** 2, axis=1)))),
-        )
-        if _corner_discrepancy(transform, upright, shape) <= tol:
-            transform, snapped = upright, True
+        transform, snapped = _snap_north_up(transform, used, shape)
     loo = _leave_one_out(transform, col, row, x, y)
     roundtrip = None
     if not transform.exact_inverse:
