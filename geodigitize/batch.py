@@ -257,6 +257,10 @@ def _on_processes(items, todo, options, overwrite, workers) -> Iterator:
             yield futures[fut], _result_of(fut, items[futures[fut]])
 
 
+#: How long to wait for a Dask scheduler to answer before giving up.
+SCHEDULER_TIMEOUT = "10s"
+
+
 def _on_dask(items, todo, options, overwrite, scheduler) -> Iterator:
     try:
         from distributed import Client
@@ -266,7 +270,7 @@ def _on_dask(items, todo, options, overwrite, scheduler) -> Iterator:
             "--scheduler needs dask.distributed: pip install 'geodigitize[dask]'"
         ) from None
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise BatchError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with client:

@@ -132,7 +132,8 @@ def test_batch_on_a_dask_local_cluster(tmp_path, scans):
     _same_outputs(out / "map0", tmp_path / "single")
 
 
-def test_unreachable_scheduler_is_a_clear_error(tmp_path, scans):
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, scans, monkeypatch):
+    monkeypatch.setattr("geodigitize.batch.SCHEDULER_TIMEOUT", "1s")
     folder, gcps_dir = scans
     res = runner.invoke(app, ["batch", str(folder / "map0.png"), "--gcps-dir", str(gcps_dir),
                               "--out", str(tmp_path / "r"), "--scheduler",
