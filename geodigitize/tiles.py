@@ -44,10 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from .colormap import ColorScale, build_scale
-from .decode import ColorLookup
 from .errors import ImageError
 from .georef import Georeference, georeference
-from .mask import Reason, classify, region_mask
+from .mask import Reason, classify, inconsistent_pixels, region_mask
 from .reconstruct import DEFAULT_SAMPLE, ReconstructionCheck, interpolate_points
 from .reduce import (
     Clusters,
@@ -78,6 +77,8 @@ DEFAULT_STRIP_PIXELS = 4_000_000
 
 #: Rows of context on each side of a strip (halo dilation + flat test).
 _HALO = 2
+#: Neighbourhood half-size of the consistency check (as :func:`geodigitize.pipeline._mask`).
+_CONSISTENCY_RADIUS = 2
 
 _TILE_MODES = ("RGB", "RGBA", "L", "LA", "P")
 _TILE_FORMATS = ("PNG", "TIFF")
@@ -128,16 +129,13 @@ def can_tile(path: str | Path, options) -> bool:
 def strips_reproduce(options) -> bool:
     """Whether strip processing gives exactly what one-piece processing gives for `options`.
 
-    The strips apply colour distance, the halo rule and the region; they do not (yet) apply
-    the neighbourhood consistency check, automatic distances (a whole-image statistic),
-    excluded colours, ``--region auto``, the JPEG smoothness check, refinement, contours or
-    the preview, so options asking for any of those run in one piece.
+    The strips apply colour distance (fixed or automatic), the halo rule, the region and
+    the neighbourhood consistency check, so the default options are reproduced. They do
+    not apply excluded colours, ``--region auto``, the smoothness check, refinement,
+    contours or the preview: options asking for any of those run in one piece.
     """
     plain = (
-        not options.consistency
-        and isinstance(options.max_distance, int | float)
-        and (options.halo_distance is None or isinstance(options.halo_distance, int | float))
-        and not options.exclude_color
+        not options.exclude_color
         and options.region != "auto"
         and not getattr(options, "smoothness", None)
         and options.target_error is None
@@ -251,65 +249,181 @@ class _Strip:
     reason_counts: np.ndarray  # per Reason
 
 
+class _ColorIds:
+    """Number every distinct colour as met (one 2**24 table), look them all up at the end.
+
+    Per pixel this costs one gather from the big table; scale index, distance and RGB
+    then come from small per-colour arrays. Holds 64 MB.
+    """
+
+    def __init__(self) -> None:
+        self._id = np.full(1 << 24, -1, dtype=np.int32)
+        self._new: list[np.ndarray] = []
+        self.n = 0
+
+    def __call__(self, packed: np.ndarray) -> np.ndarray:
+        ids = self._id[packed]
+        missing = ids < 0
+        if missing.any():
+            new = np.unique(packed[missing])
+            self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
+            self._new.append(new)
+            self.n += int(new.size)
+            ids = self._id[packed]
+        return ids
+
+    def colors(self) -> np.ndarray:
+        """Packed colour of each id, shape (n,), uint32."""
+        return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
+
+
+@dataclass
+class _FirstPass:
+    """What one read of the image leaves: colour ids on disk and per-colour statistics."""
+
+    ids: np.ndarray  # (H, W) int32 memmap; ~id for transparent pixels
+    colors: np.ndarray  # (n,) uint32 packed
+    index: np.ndarray  # (n,) scale index
+    distance: np.ndarray  # (n,) float32
+    candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
+
+
+def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
+                strip_rows: int, region, count: bool, spool: Path, timings: dict
+                ) -> _FirstPass:
+    """Read the image once: colour id of every pixel to `spool`, candidate counts per colour.
+
+    Candidates are what :func:`geodigitize.pipeline._mask` feeds
+    :func:`geodigitize.mask.auto_distances`: opaque pixels inside the region.
+    """
+    from .decode import lookup_colors, unpack_rgb
+
+    height, width = reader.shape
+    table = _ColorIds()
+    counts = np.zeros(0, dtype=np.int64)
+    with open(spool, "wb") as f:
+        for a in range(0, height, strip_rows):
+            b = min(a + strip_rows, height)
+            t = time.perf_counter()
+            packed, opaque = reader.read(a, b)
+            timings["read"] += time.perf_counter() - t
+            t = time.perf_counter()
+            ids = table(packed)
+            if count:
+                cand = opaque
+                if region is not None:
+                    cand = opaque & region[0][a:b, None] & region[1][None, :]
+                c = np.bincount(ids[cand], minlength=table.n)
+                counts = np.pad(counts, (0, table.n - counts.size)) + c
+            np.where(opaque, ids, ~ids).tofile(f)
+            timings["decode"] += time.perf_counter() - t
+    t = time.perf_counter()
+    colors = table.colors()
+    distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
+    ids = np.memmap(spool, dtype=np.int32, mode="r", shape=(height, width))
+    timings["decode"] += time.perf_counter() - t
+    return _FirstPass(ids, colors, index, distance,
+                      np.pad(counts, (0, colors.size - counts.size)) if count else None)
+
+
+def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float, float]:
+    """:func:`geodigitize.mask.auto_distances` from candidate counts per colour, exactly.
+
+    The median of the candidates' distances within `cap` is that of the distinct
+    distances weighted by their counts; the middle one or two are handed to ``np.median``
+    so rounding matches the one-piece computation (float32).
+    """
+    keep = (first.candidates > 0) & (first.distance <= cap)
+    d, n = first.distance[keep], first.candidates[keep]
+    order = np.argsort(d, kind="stable")
+    d, cum = d[order], np.cumsum(n[order])
+    total = int(cum[-1]) if cum.size else 0
+    if total == 0:
+        noise = 0.0
+    else:
+        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
+        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
+    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+
+
+def _context_rows(opts, scale: ColorScale) -> int:
+    """Rows beyond a strip that decide its core pixels.
+
+    Halo dilation 1; the flat test 1; the consistency check's median looks ``radius``
+    rows away at pixels whose validity looks one more, and its second look uses the
+    first look's flags ``radius`` rows away: ``2 + 2 * radius + 1 + 1`` in all.
+    """
+    if _checks_consistency(opts, scale):
+        return 2 * _CONSISTENCY_RADIUS + 2
+    return _HALO
+
+
+def _checks_consistency(opts, scale: ColorScale) -> bool:
+    return bool(opts.consistency) and not scale.is_discrete
+
+
 def _strips(
-    reader: StripReader,
-    lookup: ColorLookup,
+    first: _FirstPass,
     scale: ColorScale,
-    options,
+    opts,
+    max_d: float,
+    halo_d: float | None,
     strip_rows: int,
     region: tuple[np.ndarray, np.ndarray] | None,
     timings: dict,
 ) -> Iterator[_Strip]:
-    """Decode, mask and flat-test the image strip by strip, reading each row once."""
-    height, _ = reader.shape
-    carry_packed = carry_opaque = None
-    carry_row0 = 0
+    """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
+
+    Each strip is processed with :func:`_context_rows` extra rows on either side, so
+    its core rows get exactly what one-piece processing gives them.
+    """
+    from .decode import unpack_rgb
+
+    height = first.ids.shape[0]
+    context = _context_rows(opts, scale)
+    consistency = _checks_consistency(opts, scale)
+    rgb_of = unpack_rgb(first.colors) if consistency else None
     for a in range(0, height, strip_rows):
         b = min(a + strip_rows, height)
+        lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
-        top = min(b + _HALO, height)
-        packed, opaque = reader.read(reader._next, top)
-        if carry_packed is not None:
-            packed = np.concatenate([carry_packed, packed])
-            opaque = np.concatenate([carry_opaque, opaque])
-            block0 = carry_row0
-        else:
-            block0 = 0
-        # rows block0 .. top are in hand; keep the last 2 * _HALO for the next strip
-        carry_row0 = max(top - 2 * _HALO, block0)
-        carry_packed = packed[carry_row0 - block0 :]
-        carry_opaque = opaque[carry_row0 - block0 :]
+        ids = np.asarray(first.ids[lo:hi])
         timings["read"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        index, distance = lookup(packed)
+        opaque = ids >= 0
+        ids = np.where(opaque, ids, ~ids)
+        index = first.index[ids]
+        distance = first.distance[ids]
         values = scale.values[index]
         timings["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        reason = classify(
-            distance, max_distance=options.max_distance, halo_distance=options.halo_distance
-        )
+        reason = classify(distance, max_distance=max_d, halo_distance=halo_d)
         if region is not None:
             inside_r, inside_c = region
-            outside = ~(inside_r[block0:top, None] & inside_c[None, :])
+            outside = ~(inside_r[lo:hi, None] & inside_c[None, :])
             reason[outside] = Reason.OUTSIDE_REGION
         reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
+        if consistency:
+            bad = inconsistent_pixels(rgb_of[ids], index, valid, scale.colors, scale.values,
+                                      tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS)
+            reason[bad] = Reason.INCONSISTENT
+            valid &= ~bad
         timings["mask"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        lo, hi = max(a - 1, block0), min(b + 1, top)  # core rows plus one each side
-        part = slice(lo - block0, hi - block0)
-        flat = flat_mask(values[part], valid[part], options.flat_tol)
-        core = slice(a - block0, b - block0)
+        f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
+        flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
+        core = slice(a - lo, b - lo)
         timings["flat"] += time.perf_counter() - t
         yield _Strip(
             row0=a,
             values=values[core],
             index=index[core],
             valid=valid[core],
-            flat=flat[a - lo : b - lo],
+            flat=flat[a - f0 : b - f0],
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
         )
 
@@ -652,15 +766,14 @@ def extract_tiled(
                 colorbar_flip=opts.colorbar_flip, cmap_file=opts.cmap_file, image=None,
                 samples=opts.samples,
             )
-            lookup = ColorLookup(scale, opts.color_space)
         region = _region_axes(reader.shape, opts.region)
         rows = strip_rows or max(64, DEFAULT_STRIP_PIXELS // reader.shape[1])
         with stage("strips"), _work_files(grid_dir) as (grid_path, spool_dir):
-            result = _run_strips(reader, lookup, scale, opts, rows, region, gt, crs,
+            result = _run_strips(reader, scale, opts, rows, region, gt, crs,
                                  grid_path, spool_dir, sample, stage)
     finally:
         reader.close()
-    counts, clusters, check, strip_timings, window = result
+    counts, clusters, check, strip_timings, window, opts = result
     if counts["data"] == 0:
         _discard(grid_path)
         _require_data(np.zeros(1, np.uint8) + 1, ImageInfo(str(image), "", "", (0, 0)), opts)
@@ -705,15 +818,44 @@ def _work_files(grid_dir) -> Iterator[tuple[Path, Path]]:
         raise
 
 
-def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
+def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
+    """Masking distances as :func:`geodigitize.pipeline._mask` chooses them, and the
+    options it reports (automatic choices replaced by the values used)."""
+    from dataclasses import replace
+
+    from .pipeline import AUTO, AUTO_DISTANCE
+
+    max_d, halo_d = opts.max_distance, opts.halo_distance
+    auto = {}
+    if AUTO in (max_d, halo_d):
+        auto_max, auto_halo = _auto_distances(first, **AUTO_DISTANCE.get(
+            opts.color_space, {"floor": 8.0, "cap": 40.0}))
+        if max_d == AUTO:
+            max_d, auto["max_distance"] = auto_max, AUTO
+        if halo_d == AUTO:
+            halo_d, auto["halo_distance"] = auto_halo, AUTO
+    used = replace(
+        opts, max_distance=round(float(max_d), 3),
+        halo_distance=None if halo_d is None else round(float(halo_d), 3),
+        extra={**opts.extra, **({"automatic": auto} if auto else {})},
+    )
+    return float(max_d), halo_d, used
+
+
+def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
                 sample, stage):
     from .io import GridWriter
+    from .pipeline import AUTO
 
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
     book = _ClusterBook(width, conn, spool_dir / "members.bin")
     data = _DataSpool(spool_dir / "data.bin", len(scale.values))
     timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
+    first = _first_pass(reader, scale, opts.color_space, rows, region,
+                        AUTO in (opts.max_distance, opts.halo_distance),
+                        spool_dir / "ids.bin", timings)
+    max_d, halo_d, opts = _distances(first, opts)
     reasons = np.zeros(len(Reason), dtype=np.int64)
     flat_total = 0
     method = ""
@@ -721,7 +863,7 @@ def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, s
     data_cols = np.zeros(width, dtype=bool)
     grid = GridWriter(grid_path, reader.shape, gt, crs)
     with grid:  # overviews come with the crop (io.finish_grid)
-        for strip in _strips(reader, lookup, scale, opts, rows, region, timings):
+        for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
@@ -751,7 +893,7 @@ def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, s
     timings["overviews"] = time.perf_counter() - t
     counts = {
         "pixels": height * width,
-        "distinct_colors": lookup.n_colors,
+        "distinct_colors": int(first.colors.size),
         "masked": int(height * width - reasons[Reason.DATA]),
         "masked_by_reason": {r.name.lower(): int(reasons[r]) for r in Reason},
         "data": int(reasons[Reason.DATA]),
@@ -763,5 +905,7 @@ def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, s
         (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
         if cols.size else (0, 0, width, height)
     )
-    return counts, clusters, check, {f"strips: {k}": v for k, v in timings.items()}, window
+    del first  # the memmap, before the scratch folder goes
+    timings = {f"strips: {k}": v for k, v in timings.items()}
+    return counts, clusters, check, timings, window, opts
 
