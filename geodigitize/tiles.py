@@ -73,10 +73,12 @@ __all__ = [
 TILE_THRESHOLD = 2_000_000
 
 #: Pixels per strip (rounded to whole rows, at least 64).
-DEFAULT_STRIP_PIXELS = 4_000_000
+DEFAULT_STRIP_PIXELS = 2_000_000
 
 #: Rows of context on each side of a strip (halo dilation + flat test).
 _HALO = 2
+#: Threads masking strips at once (each holds one strip's work arrays).
+_WORKERS = min(2, os.cpu_count() or 1)
 #: Neighbourhood half-size of the consistency check (as :func:`geodigitize.pipeline._mask`).
 _CONSISTENCY_RADIUS = 2
 
@@ -371,6 +373,7 @@ def _strips(
     strip_rows: int,
     region: tuple[np.ndarray, np.ndarray] | None,
     timings: dict,
+    workers: int = 1,
 ) -> Iterator[_Strip]:
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
@@ -383,12 +386,14 @@ def _strips(
     context = _context_rows(opts, scale)
     consistency = _checks_consistency(opts, scale)
     rgb_of = unpack_rgb(first.colors) if consistency else None
-    for a in range(0, height, strip_rows):
+
+    def work(a: int) -> tuple[_Strip, dict]:
+        spent = dict.fromkeys(("read", "decode", "mask", "flat"), 0.0)
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
         ids = np.asarray(first.ids[lo:hi])
-        timings["read"] += time.perf_counter() - t
+        spent["read"] += time.perf_counter() - t
 
         t = time.perf_counter()
         opaque = ids >= 0
@@ -396,7 +401,7 @@ def _strips(
         index = first.index[ids]
         distance = first.distance[ids]
         values = scale.values[index]
-        timings["decode"] += time.perf_counter() - t
+        spent["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
         reason = classify(distance, max_distance=max_d, halo_distance=halo_d)
@@ -411,14 +416,14 @@ def _strips(
                                       tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS)
             reason[bad] = Reason.INCONSISTENT
             valid &= ~bad
-        timings["mask"] += time.perf_counter() - t
+        spent["mask"] += time.perf_counter() - t
 
         t = time.perf_counter()
         f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
         flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
         core = slice(a - lo, b - lo)
-        timings["flat"] += time.perf_counter() - t
-        yield _Strip(
+        spent["flat"] += time.perf_counter() - t
+        strip = _Strip(
             row0=a,
             values=values[core],
             index=index[core],
@@ -426,6 +431,36 @@ def _strips(
             flat=flat[a - f0 : b - f0],
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
         )
+        return strip, spent
+
+    for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
+        for k, v in spent.items():
+            timings[k] += v
+        yield strip
+
+
+def _in_order(work, items, workers: int) -> Iterator:
+    """``map(work, items)``, with up to `workers` items in progress on threads.
+
+    numpy and scipy release the GIL in their loops, so strips are masked on all cores
+    while the caller labels the previous one; at most `workers` results wait in memory.
+    """
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = iter(items)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque(pool.submit(work, item) for _, item in zip(range(workers), todo,
+                                                                  strict=False))
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(work, nxt))
+            yield done
 
 
 def _region_axes(shape: tuple[int, int], region) -> tuple[np.ndarray, np.ndarray] | None:
@@ -863,7 +898,8 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     data_cols = np.zeros(width, dtype=bool)
     grid = GridWriter(grid_path, reader.shape, gt, crs)
     with grid:  # overviews come with the crop (io.finish_grid)
-        for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings):
+        for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
+                             workers=_WORKERS):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
