@@ -279,11 +279,26 @@ class _ColorIds:
         return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
 
 
+class _RowFile:
+    """Rows of an (H, W) array spooled to a file, read back by seeking (not mapped, so
+    the pages read do not stay in the process's resident memory)."""
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype) -> None:
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, _ = rows.indices(self.shape[0])
+        with open(self.path, "rb") as f:
+            f.seek(lo * self.shape[1] * self.dtype.itemsize)
+            out = np.fromfile(f, dtype=self.dtype, count=(hi - lo) * self.shape[1])
+        return out.reshape(hi - lo, self.shape[1])
+
+
 @dataclass
 class _FirstPass:
     """What one read of the image leaves: colour ids on disk and per-colour statistics."""
 
-    ids: np.ndarray  # (H, W) int32 memmap; ~id for transparent pixels
+    ids: _RowFile  # (H, W) int32; ~id for transparent pixels
     colors: np.ndarray  # (n,) uint32 packed
     index: np.ndarray  # (n,) scale index
     distance: np.ndarray  # (n,) float32
@@ -322,7 +337,7 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     t = time.perf_counter()
     colors = table.colors()
     distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
-    ids = np.memmap(spool, dtype=np.int32, mode="r", shape=(height, width))
+    ids = _RowFile(spool, (height, width), np.int32)
     timings["decode"] += time.perf_counter() - t
     return _FirstPass(ids, colors, index, distance,
                       np.pad(counts, (0, colors.size - counts.size)) if count else None)
@@ -392,7 +407,7 @@ def _strips(
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
-        ids = np.asarray(first.ids[lo:hi])
+        ids = first.ids[lo:hi]
         spent["read"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -735,12 +750,17 @@ class TiledExtraction:
             raise RuntimeError("the grid was not streamed or was already moved")
         writers = {
             "points.gpkg": lambda p: write_points(p, self.points),
-            "grid.tif": lambda p: finish_grid(self.grid_path, p, self.data_window),
+            "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent()),
             "report.json": lambda p: write_json(p, self.report()),
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
         return write_outputs(out_dir, writers, overwrite=overwrite)
+
+    def _grid_extent(self) -> tuple[int, int, int, int]:
+        """The streamed grid is already cropped to :attr:`data_window`."""
+        c0, r0, c1, r1 = self.data_window
+        return (0, 0, c1 - c0, r1 - r0)
 
     def discard(self) -> None:
         """Remove the streamed grid (when not writing it)."""
@@ -877,9 +897,23 @@ def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
     return float(max_d), halo_d, used
 
 
+def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
+    """The spooled values inside `window` as a compressed GeoTIFF (overviews come when
+    :func:`geodigitize.io.finish_grid` moves it into place)."""
+    from affine import Affine
+
+    from .io import GridWriter
+
+    c0, r0, c1, r1 = window
+    with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
+        for top in range(r0, r1, rows):
+            bottom = min(top + rows, r1)
+            out.write_rows(top - r0, raw[top:bottom][:, c0:c1])
+        out.close(overviews=False)
+
+
 def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
                 sample, stage):
-    from .io import GridWriter
     from .pipeline import AUTO
 
     height, width = reader.shape
@@ -896,8 +930,9 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     method = ""
     data_rows: list[int] = []
     data_cols = np.zeros(width, dtype=bool)
-    grid = GridWriter(grid_path, reader.shape, gt, crs)
-    with grid:  # overviews come with the crop (io.finish_grid)
+    # values go to a raw file first: grid.tif is compressed once, cropped to the data
+    grid_raw = _RowFile(spool_dir / "grid.bin", reader.shape, np.float32)
+    with open(grid_raw.path, "wb") as grid:
         for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
                              workers=_WORKERS):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
@@ -911,22 +946,18 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
             data.add(strip)
             timings["label"] += time.perf_counter() - t
             t = time.perf_counter()
-            grid.write_rows(strip.row0, np.where(strip.valid, strip.values, np.nan))
+            np.where(strip.valid, strip.values, np.nan).astype(np.float32).tofile(grid)
             timings["grid"] += time.perf_counter() - t
             reasons += strip.reason_counts
             flat_total += int(strip.flat.sum())
-        grid.close(overviews=False)
-        data.close()
-        t = time.perf_counter()
-        with stage("merge"):
-            rep, value, n_pixels, _ = book.finish()
-        r, c = np.divmod(rep, width)
-        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
-                            method)
-        with stage("reconstruction check"):
-            check = _check(data, scale, width, clusters, sample)
-        t = time.perf_counter()
-    timings["overviews"] = time.perf_counter() - t
+    data.close()
+    with stage("merge"):
+        rep, value, n_pixels, _ = book.finish()
+    r, c = np.divmod(rep, width)
+    clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
+                        method)
+    with stage("reconstruction check"):
+        check = _check(data, scale, width, clusters, sample)
     counts = {
         "pixels": height * width,
         "distinct_colors": int(first.colors.size),
@@ -941,7 +972,9 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
         (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
         if cols.size else (0, 0, width, height)
     )
-    del first  # the memmap, before the scratch folder goes
+    t = time.perf_counter()
+    _write_grid(grid_raw, grid_path, window, gt, crs, rows)
+    timings["grid"] += time.perf_counter() - t
     timings = {f"strips: {k}": v for k, v in timings.items()}
     return counts, clusters, check, timings, window, opts
 
