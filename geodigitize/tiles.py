@@ -1,14 +1,17 @@
 """Run the pipeline on an image too large to hold, in strips of rows, with bounded memory.
 
-The image is read in strips of whole rows through rasterio (GDAL decodes PNG and TIFF
-row by row, so reading strips top to bottom never holds the whole image; Pillow decodes a
-PNG in one piece). Each strip is decoded, masked, tested for flatness and labelled; the
-results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
+The image is read once, top to bottom, in strips of rows through rasterio (GDAL decodes
+PNG and TIFF row by row; Pillow decodes a PNG in one piece). That first pass numbers the
+distinct colours, spools every pixel's colour number to a scratch file and counts the
+candidate pixels of each colour, from which the automatic distances
+(:func:`geodigitize.mask.auto_distances`, a median over the whole image) follow exactly.
+Each strip is then decoded, masked, tested for flatness and labelled (on two threads);
+the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
 
-- Masking and the flat test look one pixel beyond a pixel (the halo test's 3x3 dilation,
-  the flat test's 4-neighbours), so each strip is processed with two extra rows on each
-  side, carried over from the previous read (GDAL restarts a PNG from its top when asked
-  to go back).
+- Masking and the flat test look beyond a pixel: the halo rule's 3x3 dilation (1 row),
+  the consistency check's 5x5 median over valid pixels and its second look at the first
+  look's flags (2 + 2 rows more), the flat test's 4-neighbours (1 more). Each strip is
+  masked with that many rows of context on either side (:func:`_context_rows`).
 - Clusters are labelled per strip; those touching a seam between strips are joined
   exactly when equal-valued pixels across the seam are neighbours (4 or 8 connectivity,
   as DBSCAN's ``eps`` decides), by connected components over the strip labels.
@@ -21,11 +24,13 @@ results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactl
   processing: the scale index of every data pixel is spooled (2 bytes each) with a
   bit-packed data mask, and the sample is gathered once the number of data pixels is
   known.
-- ``grid.tif`` is written strip by strip (:class:`geodigitize.io.GridWriter`).
+- ``grid.tif``: values are spooled raw strip by strip, then written compressed once,
+  cropped to the decoded pixels (:class:`geodigitize.io.GridWriter`).
 
-Memory is about 60 bytes per pixel of a strip (4 million pixels by default) plus a
-128 MB colour table, whatever the image size. Only what DBSCAN with ``min_samples=1`` and
-``eps < 2`` computes can be split this way (connected components); other parameters, a
+Memory is a few hundred bytes per pixel of a strip (2 million pixels by default, two
+strips in flight) plus a 64 MB colour table, and a few bits per image pixel (1.1 GB peak
+at 64 MP, 1.4 GB at 100 MP); spools go to disk. Only what DBSCAN with ``min_samples=1``
+and ``eps < 2`` computes can be split this way (connected components); other parameters, a
 colorbar-sampled scale and formats GDAL might decode differently from Pillow (JPEG, 16-bit
 or 1-bit images) use one-piece processing (:func:`can_tile` says which).
 """
