@@ -176,7 +176,7 @@ def classify(
     else:
         off_or_excluded = off
     if halo_distance is not None:
-        near = ndimage.binary_dilation(off_or_excluded, structure=np.ones((3, 3), bool))
+        near = _any_in_window(off_or_excluded, 3)
         reason[near & (distance > halo_distance)] = Reason.HALO
     reason[off] = Reason.OFF_SCALE
     if excluded is not None:
@@ -474,7 +474,7 @@ def _valid_median(rank: np.ndarray, valid: np.ndarray, rows, cols, radius: int) 
     rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
     ok = inside & valid[rr, cc]
     big = np.iinfo(np.int64).max
-    window = np.where(ok, rank[rr, cc], big)
+    window = np.where(ok, rank[rr, cc].astype(np.int64), big)
     window.sort(axis=1)
     n = ok.sum(axis=1)
     lo = np.take_along_axis(window, ((n - 1) // 2)[:, None], axis=1)[:, 0]
@@ -513,13 +513,46 @@ def neighbourhood_median(
     rank_of, entry_of_rank = _value_ranks(scale_values)
     dtype = np.uint16 if scale_values.size < 65536 else np.int64
     rank = rank_of[index].astype(dtype)
-    med = ndimage.median_filter(rank, size=2 * radius + 1, mode="nearest").astype(np.int64)
     size = 2 * radius + 1
-    near = valid & ndimage.binary_dilation(~valid, structure=np.ones((size, size), bool))
+    near = valid & _any_in_window(~valid, size)
+    # A window of one rank has that median: only mixed, fully valid windows need a
+    # median filter (at the pixels that need it when they are few).
+    mixed = ndimage.minimum_filter(rank, size, mode="nearest") != ndimage.maximum_filter(
+        rank, size, mode="nearest")
+    mixed &= valid & ~near
+    med = rank.astype(np.int64)
+    rows, cols = np.nonzero(mixed)
+    if rows.size > mixed.size // 8:
+        med[mixed] = ndimage.median_filter(rank, size=size, mode="nearest")[mixed]
+    elif rows.size:
+        med[rows, cols] = _window_median(rank, rows, cols, radius)
     rows, cols = np.nonzero(near)
     if rows.size:
-        med[rows, cols] = _valid_median(rank.astype(np.int64), valid, rows, cols, radius)
+        med[rows, cols] = _valid_median(rank, valid, rows, cols, radius)
     return entry_of_rank[np.clip(med, 0, scale_values.size - 1)]
+
+
+def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
+    """Pixels with a True pixel in their ``size x size`` window (outside counts False).
+
+    Equals ``ndimage.binary_dilation(mask, np.ones((size, size)))``; a separable
+    maximum filter is several times faster.
+    """
+    grown = ndimage.maximum_filter(np.ascontiguousarray(mask).view(np.uint8), size,
+                                   mode="constant", cval=0)
+    return grown.view(bool)
+
+
+def _window_median(rank: np.ndarray, rows, cols, radius: int) -> np.ndarray:
+    """``ndimage.median_filter(rank, 2 radius + 1, mode="nearest")`` at (rows, cols) only."""
+    h, w = rank.shape
+    offsets = np.arange(-radius, radius + 1)
+    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
+    rr = np.clip(rows[:, None] + dr.ravel()[None, :], 0, h - 1)
+    cc = np.clip(cols[:, None] + dc.ravel()[None, :], 0, w - 1)
+    window = rank[rr, cc]
+    middle = window.shape[1] // 2
+    return np.partition(window, middle, axis=1)[:, middle]
 
 
 def inconsistent_pixels(

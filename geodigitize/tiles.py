@@ -1,14 +1,17 @@
 """Run the pipeline on an image too large to hold, in strips of rows, with bounded memory.
 
-The image is read in strips of whole rows through rasterio (GDAL decodes PNG and TIFF
-row by row, so reading strips top to bottom never holds the whole image; Pillow decodes a
-PNG in one piece). Each strip is decoded, masked, tested for flatness and labelled; the
-results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
+The image is read once, top to bottom, in strips of rows through rasterio (GDAL decodes
+PNG and TIFF row by row; Pillow decodes a PNG in one piece). That first pass numbers the
+distinct colours, spools every pixel's colour number to a scratch file and counts the
+candidate pixels of each colour, from which the automatic distances
+(:func:`geodigitize.mask.auto_distances`, a median over the whole image) follow exactly.
+Each strip is then decoded, masked, tested for flatness and labelled (on two threads);
+the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
 
-- Masking and the flat test look one pixel beyond a pixel (the halo test's 3x3 dilation,
-  the flat test's 4-neighbours), so each strip is processed with two extra rows on each
-  side, carried over from the previous read (GDAL restarts a PNG from its top when asked
-  to go back).
+- Masking and the flat test look beyond a pixel: the halo rule's 3x3 dilation (1 row),
+  the consistency check's 5x5 median over valid pixels and its second look at the first
+  look's flags (2 + 2 rows more), the flat test's 4-neighbours (1 more). Each strip is
+  masked with that many rows of context on either side (:func:`_context_rows`).
 - Clusters are labelled per strip; those touching a seam between strips are joined
   exactly when equal-valued pixels across the seam are neighbours (4 or 8 connectivity,
   as DBSCAN's ``eps`` decides), by connected components over the strip labels.
@@ -21,11 +24,13 @@ results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactl
   processing: the scale index of every data pixel is spooled (2 bytes each) with a
   bit-packed data mask, and the sample is gathered once the number of data pixels is
   known.
-- ``grid.tif`` is written strip by strip (:class:`geodigitize.io.GridWriter`).
+- ``grid.tif``: values are spooled raw strip by strip, then written compressed once,
+  cropped to the decoded pixels (:class:`geodigitize.io.GridWriter`).
 
-Memory is about 60 bytes per pixel of a strip (4 million pixels by default) plus a
-128 MB colour table, whatever the image size. Only what DBSCAN with ``min_samples=1`` and
-``eps < 2`` computes can be split this way (connected components); other parameters, a
+Memory is a few hundred bytes per pixel of a strip (2 million pixels by default, two
+strips in flight) plus a 64 MB colour table, and a few bits per image pixel (1.1 GB peak
+at 64 MP, 1.4 GB at 100 MP); spools go to disk. Only what DBSCAN with ``min_samples=1``
+and ``eps < 2`` computes can be split this way (connected components); other parameters, a
 colorbar-sampled scale and formats GDAL might decode differently from Pillow (JPEG, 16-bit
 or 1-bit images) use one-piece processing (:func:`can_tile` says which).
 """
@@ -44,10 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from .colormap import ColorScale, build_scale
-from .decode import ColorLookup
 from .errors import ImageError
 from .georef import Georeference, georeference
-from .mask import Reason, classify, region_mask
+from .mask import Reason, classify, inconsistent_pixels, region_mask
 from .reconstruct import DEFAULT_SAMPLE, ReconstructionCheck, interpolate_points
 from .reduce import (
     Clusters,
@@ -74,10 +78,14 @@ __all__ = [
 TILE_THRESHOLD = 2_000_000
 
 #: Pixels per strip (rounded to whole rows, at least 64).
-DEFAULT_STRIP_PIXELS = 4_000_000
+DEFAULT_STRIP_PIXELS = 2_000_000
 
 #: Rows of context on each side of a strip (halo dilation + flat test).
 _HALO = 2
+#: Threads masking strips at once (each holds one strip's work arrays).
+_WORKERS = min(2, os.cpu_count() or 1)
+#: Neighbourhood half-size of the consistency check (as :func:`geodigitize.pipeline._mask`).
+_CONSISTENCY_RADIUS = 2
 
 _TILE_MODES = ("RGB", "RGBA", "L", "LA", "P")
 _TILE_FORMATS = ("PNG", "TIFF")
@@ -128,16 +136,13 @@ def can_tile(path: str | Path, options) -> bool:
 def strips_reproduce(options) -> bool:
     """Whether strip processing gives exactly what one-piece processing gives for `options`.
 
-    The strips apply colour distance, the halo rule and the region; they do not (yet) apply
-    the neighbourhood consistency check, automatic distances (a whole-image statistic),
-    excluded colours, ``--region auto``, the JPEG smoothness check, refinement, contours or
-    the preview, so options asking for any of those run in one piece.
+    The strips apply colour distance (fixed or automatic), the halo rule, the region and
+    the neighbourhood consistency check, so the default options are reproduced. They do
+    not apply excluded colours, ``--region auto``, the smoothness check, refinement,
+    contours or the preview: options asking for any of those run in one piece.
     """
     plain = (
-        not options.consistency
-        and isinstance(options.max_distance, int | float)
-        and (options.halo_distance is None or isinstance(options.halo_distance, int | float))
-        and not options.exclude_color
+        not options.exclude_color
         and options.region != "auto"
         and not getattr(options, "smoothness", None)
         and options.target_error is None
@@ -251,67 +256,231 @@ class _Strip:
     reason_counts: np.ndarray  # per Reason
 
 
+class _ColorIds:
+    """Number every distinct colour as met (one 2**24 table), look them all up at the end.
+
+    Per pixel this costs one gather from the big table; scale index, distance and RGB
+    then come from small per-colour arrays. Holds 64 MB.
+    """
+
+    def __init__(self) -> None:
+        self._id = np.full(1 << 24, -1, dtype=np.int32)
+        self._new: list[np.ndarray] = []
+        self.n = 0
+
+    def __call__(self, packed: np.ndarray) -> np.ndarray:
+        ids = self._id[packed]
+        missing = ids < 0
+        if missing.any():
+            new = np.unique(packed[missing])
+            self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
+            self._new.append(new)
+            self.n += int(new.size)
+            ids = self._id[packed]
+        return ids
+
+    def colors(self) -> np.ndarray:
+        """Packed colour of each id, shape (n,), uint32."""
+        return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
+
+
+class _RowFile:
+    """Rows of an (H, W) array spooled to a file, read back by seeking (not mapped, so
+    the pages read do not stay in the process's resident memory)."""
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype) -> None:
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, _ = rows.indices(self.shape[0])
+        with open(self.path, "rb") as f:
+            f.seek(lo * self.shape[1] * self.dtype.itemsize)
+            out = np.fromfile(f, dtype=self.dtype, count=(hi - lo) * self.shape[1])
+        return out.reshape(hi - lo, self.shape[1])
+
+
+@dataclass
+class _FirstPass:
+    """What one read of the image leaves: colour ids on disk and per-colour statistics."""
+
+    ids: _RowFile  # (H, W) int32; ~id for transparent pixels
+    colors: np.ndarray  # (n,) uint32 packed
+    index: np.ndarray  # (n,) scale index
+    distance: np.ndarray  # (n,) float32
+    candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
+
+
+def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
+                strip_rows: int, region, count: bool, spool: Path, timings: dict
+                ) -> _FirstPass:
+    """Read the image once: colour id of every pixel to `spool`, candidate counts per colour.
+
+    Candidates are what :func:`geodigitize.pipeline._mask` feeds
+    :func:`geodigitize.mask.auto_distances`: opaque pixels inside the region.
+    """
+    from .decode import lookup_colors, unpack_rgb
+
+    height, width = reader.shape
+    table = _ColorIds()
+    counts = np.zeros(0, dtype=np.int64)
+    with open(spool, "wb") as f:
+        for a in range(0, height, strip_rows):
+            b = min(a + strip_rows, height)
+            t = time.perf_counter()
+            packed, opaque = reader.read(a, b)
+            timings["read"] += time.perf_counter() - t
+            t = time.perf_counter()
+            ids = table(packed)
+            if count:
+                cand = opaque
+                if region is not None:
+                    cand = opaque & region[0][a:b, None] & region[1][None, :]
+                c = np.bincount(ids[cand], minlength=table.n)
+                counts = np.pad(counts, (0, table.n - counts.size)) + c
+            np.where(opaque, ids, ~ids).tofile(f)
+            timings["decode"] += time.perf_counter() - t
+    t = time.perf_counter()
+    colors = table.colors()
+    distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
+    ids = _RowFile(spool, (height, width), np.int32)
+    timings["decode"] += time.perf_counter() - t
+    return _FirstPass(ids, colors, index, distance,
+                      np.pad(counts, (0, colors.size - counts.size)) if count else None)
+
+
+def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float, float]:
+    """:func:`geodigitize.mask.auto_distances` from candidate counts per colour, exactly.
+
+    The median of the candidates' distances within `cap` is that of the distinct
+    distances weighted by their counts; the middle one or two are handed to ``np.median``
+    so rounding matches the one-piece computation (float32).
+    """
+    keep = (first.candidates > 0) & (first.distance <= cap)
+    d, n = first.distance[keep], first.candidates[keep]
+    order = np.argsort(d, kind="stable")
+    d, cum = d[order], np.cumsum(n[order])
+    total = int(cum[-1]) if cum.size else 0
+    if total == 0:
+        noise = 0.0
+    else:
+        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
+        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
+    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+
+
+def _context_rows(opts, scale: ColorScale) -> int:
+    """Rows beyond a strip that decide its core pixels.
+
+    Halo dilation 1; the flat test 1; the consistency check's median looks ``radius``
+    rows away at pixels whose validity looks one more, and its second look uses the
+    first look's flags ``radius`` rows away: ``2 + 2 * radius + 1 + 1`` in all.
+    """
+    if _checks_consistency(opts, scale):
+        return 2 * _CONSISTENCY_RADIUS + 2
+    return _HALO
+
+
+def _checks_consistency(opts, scale: ColorScale) -> bool:
+    return bool(opts.consistency) and not scale.is_discrete
+
+
 def _strips(
-    reader: StripReader,
-    lookup: ColorLookup,
+    first: _FirstPass,
     scale: ColorScale,
-    options,
+    opts,
+    max_d: float,
+    halo_d: float | None,
     strip_rows: int,
     region: tuple[np.ndarray, np.ndarray] | None,
     timings: dict,
+    workers: int = 1,
 ) -> Iterator[_Strip]:
-    """Decode, mask and flat-test the image strip by strip, reading each row once."""
-    height, _ = reader.shape
-    carry_packed = carry_opaque = None
-    carry_row0 = 0
-    for a in range(0, height, strip_rows):
+    """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
+
+    Each strip is processed with :func:`_context_rows` extra rows on either side, so
+    its core rows get exactly what one-piece processing gives them.
+    """
+    from .decode import unpack_rgb
+
+    height = first.ids.shape[0]
+    context = _context_rows(opts, scale)
+    consistency = _checks_consistency(opts, scale)
+    rgb_of = unpack_rgb(first.colors) if consistency else None
+
+    def work(a: int) -> tuple[_Strip, dict]:
+        spent = dict.fromkeys(("read", "decode", "mask", "flat"), 0.0)
         b = min(a + strip_rows, height)
+        lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
-        top = min(b + _HALO, height)
-        packed, opaque = reader.read(reader._next, top)
-        if carry_packed is not None:
-            packed = np.concatenate([carry_packed, packed])
-            opaque = np.concatenate([carry_opaque, opaque])
-            block0 = carry_row0
-        else:
-            block0 = 0
-        # rows block0 .. top are in hand; keep the last 2 * _HALO for the next strip
-        carry_row0 = max(top - 2 * _HALO, block0)
-        carry_packed = packed[carry_row0 - block0 :]
-        carry_opaque = opaque[carry_row0 - block0 :]
-        timings["read"] += time.perf_counter() - t
+        ids = first.ids[lo:hi]
+        spent["read"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        index, distance = lookup(packed)
+        opaque = ids >= 0
+        ids = np.where(opaque, ids, ~ids)
+        index = first.index[ids]
+        distance = first.distance[ids]
         values = scale.values[index]
-        timings["decode"] += time.perf_counter() - t
+        spent["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        reason = classify(
-            distance, max_distance=options.max_distance, halo_distance=options.halo_distance
-        )
+        reason = classify(distance, max_distance=max_d, halo_distance=halo_d)
         if region is not None:
             inside_r, inside_c = region
-            outside = ~(inside_r[block0:top, None] & inside_c[None, :])
+            outside = ~(inside_r[lo:hi, None] & inside_c[None, :])
             reason[outside] = Reason.OUTSIDE_REGION
         reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
-        timings["mask"] += time.perf_counter() - t
+        if consistency:
+            bad = inconsistent_pixels(rgb_of[ids], index, valid, scale.colors, scale.values,
+                                      tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS)
+            reason[bad] = Reason.INCONSISTENT
+            valid &= ~bad
+        spent["mask"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        lo, hi = max(a - 1, block0), min(b + 1, top)  # core rows plus one each side
-        part = slice(lo - block0, hi - block0)
-        flat = flat_mask(values[part], valid[part], options.flat_tol)
-        core = slice(a - block0, b - block0)
-        timings["flat"] += time.perf_counter() - t
-        yield _Strip(
+        f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
+        flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
+        core = slice(a - lo, b - lo)
+        spent["flat"] += time.perf_counter() - t
+        strip = _Strip(
             row0=a,
             values=values[core],
             index=index[core],
             valid=valid[core],
-            flat=flat[a - lo : b - lo],
+            flat=flat[a - f0 : b - f0],
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
         )
+        return strip, spent
+
+    for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
+        for k, v in spent.items():
+            timings[k] += v
+        yield strip
+
+
+def _in_order(work, items, workers: int) -> Iterator:
+    """``map(work, items)``, with up to `workers` items in progress on threads.
+
+    numpy and scipy release the GIL in their loops, so strips are masked on all cores
+    while the caller labels the previous one; at most `workers` results wait in memory.
+    """
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = iter(items)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque(pool.submit(work, item) for _, item in zip(range(workers), todo,
+                                                                  strict=False))
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(work, nxt))
+            yield done
 
 
 def _region_axes(shape: tuple[int, int], region) -> tuple[np.ndarray, np.ndarray] | None:
@@ -586,12 +755,17 @@ class TiledExtraction:
             raise RuntimeError("the grid was not streamed or was already moved")
         writers = {
             "points.gpkg": lambda p: write_points(p, self.points),
-            "grid.tif": lambda p: finish_grid(self.grid_path, p, self.data_window),
+            "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent()),
             "report.json": lambda p: write_json(p, self.report()),
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
         return write_outputs(out_dir, writers, overwrite=overwrite)
+
+    def _grid_extent(self) -> tuple[int, int, int, int]:
+        """The streamed grid is already cropped to :attr:`data_window`."""
+        c0, r0, c1, r1 = self.data_window
+        return (0, 0, c1 - c0, r1 - r0)
 
     def discard(self) -> None:
         """Remove the streamed grid (when not writing it)."""
@@ -652,15 +826,14 @@ def extract_tiled(
                 colorbar_flip=opts.colorbar_flip, cmap_file=opts.cmap_file, image=None,
                 samples=opts.samples,
             )
-            lookup = ColorLookup(scale, opts.color_space)
         region = _region_axes(reader.shape, opts.region)
         rows = strip_rows or max(64, DEFAULT_STRIP_PIXELS // reader.shape[1])
         with stage("strips"), _work_files(grid_dir) as (grid_path, spool_dir):
-            result = _run_strips(reader, lookup, scale, opts, rows, region, gt, crs,
+            result = _run_strips(reader, scale, opts, rows, region, gt, crs,
                                  grid_path, spool_dir, sample, stage)
     finally:
         reader.close()
-    counts, clusters, check, strip_timings, window = result
+    counts, clusters, check, strip_timings, window, opts = result
     if counts["data"] == 0:
         _discard(grid_path)
         _require_data(np.zeros(1, np.uint8) + 1, ImageInfo(str(image), "", "", (0, 0)), opts)
@@ -705,23 +878,68 @@ def _work_files(grid_dir) -> Iterator[tuple[Path, Path]]:
         raise
 
 
-def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
-                sample, stage):
+def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
+    """Masking distances as :func:`geodigitize.pipeline._mask` chooses them, and the
+    options it reports (automatic choices replaced by the values used)."""
+    from dataclasses import replace
+
+    from .pipeline import AUTO, AUTO_DISTANCE
+
+    max_d, halo_d = opts.max_distance, opts.halo_distance
+    auto = {}
+    if AUTO in (max_d, halo_d):
+        auto_max, auto_halo = _auto_distances(first, **AUTO_DISTANCE.get(
+            opts.color_space, {"floor": 8.0, "cap": 40.0}))
+        if max_d == AUTO:
+            max_d, auto["max_distance"] = auto_max, AUTO
+        if halo_d == AUTO:
+            halo_d, auto["halo_distance"] = auto_halo, AUTO
+    used = replace(
+        opts, max_distance=round(float(max_d), 3),
+        halo_distance=None if halo_d is None else round(float(halo_d), 3),
+        extra={**opts.extra, **({"automatic": auto} if auto else {})},
+    )
+    return float(max_d), halo_d, used
+
+
+def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
+    """The spooled values inside `window` as a compressed GeoTIFF (overviews come when
+    :func:`geodigitize.io.finish_grid` moves it into place)."""
+    from affine import Affine
+
     from .io import GridWriter
+
+    c0, r0, c1, r1 = window
+    with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
+        for top in range(r0, r1, rows):
+            bottom = min(top + rows, r1)
+            out.write_rows(top - r0, raw[top:bottom][:, c0:c1])
+        out.close(overviews=False)
+
+
+def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
+                sample, stage):
+    from .pipeline import AUTO
 
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
     book = _ClusterBook(width, conn, spool_dir / "members.bin")
     data = _DataSpool(spool_dir / "data.bin", len(scale.values))
     timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
+    first = _first_pass(reader, scale, opts.color_space, rows, region,
+                        AUTO in (opts.max_distance, opts.halo_distance),
+                        spool_dir / "ids.bin", timings)
+    max_d, halo_d, opts = _distances(first, opts)
     reasons = np.zeros(len(Reason), dtype=np.int64)
     flat_total = 0
     method = ""
     data_rows: list[int] = []
     data_cols = np.zeros(width, dtype=bool)
-    grid = GridWriter(grid_path, reader.shape, gt, crs)
-    with grid:  # overviews come with the crop (io.finish_grid)
-        for strip in _strips(reader, lookup, scale, opts, rows, region, timings):
+    # values go to a raw file first: grid.tif is compressed once, cropped to the data
+    grid_raw = _RowFile(spool_dir / "grid.bin", reader.shape, np.float32)
+    with open(grid_raw.path, "wb") as grid:
+        for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
+                             workers=_WORKERS):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
@@ -733,25 +951,21 @@ def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, s
             data.add(strip)
             timings["label"] += time.perf_counter() - t
             t = time.perf_counter()
-            grid.write_rows(strip.row0, np.where(strip.valid, strip.values, np.nan))
+            np.where(strip.valid, strip.values, np.nan).astype(np.float32).tofile(grid)
             timings["grid"] += time.perf_counter() - t
             reasons += strip.reason_counts
             flat_total += int(strip.flat.sum())
-        grid.close(overviews=False)
-        data.close()
-        t = time.perf_counter()
-        with stage("merge"):
-            rep, value, n_pixels, _ = book.finish()
-        r, c = np.divmod(rep, width)
-        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
-                            method)
-        with stage("reconstruction check"):
-            check = _check(data, scale, width, clusters, sample)
-        t = time.perf_counter()
-    timings["overviews"] = time.perf_counter() - t
+    data.close()
+    with stage("merge"):
+        rep, value, n_pixels, _ = book.finish()
+    r, c = np.divmod(rep, width)
+    clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
+                        method)
+    with stage("reconstruction check"):
+        check = _check(data, scale, width, clusters, sample)
     counts = {
         "pixels": height * width,
-        "distinct_colors": lookup.n_colors,
+        "distinct_colors": int(first.colors.size),
         "masked": int(height * width - reasons[Reason.DATA]),
         "masked_by_reason": {r.name.lower(): int(reasons[r]) for r in Reason},
         "data": int(reasons[Reason.DATA]),
@@ -763,5 +977,9 @@ def _run_strips(reader, lookup, scale, opts, rows, region, gt, crs, grid_path, s
         (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
         if cols.size else (0, 0, width, height)
     )
-    return counts, clusters, check, {f"strips: {k}": v for k, v in timings.items()}, window
+    t = time.perf_counter()
+    _write_grid(grid_raw, grid_path, window, gt, crs, rows)
+    timings["grid"] += time.perf_counter() - t
+    timings = {f"strips: {k}": v for k, v in timings.items()}
+    return counts, clusters, check, timings, window, opts
 

@@ -15,9 +15,18 @@ from geodigitize.colormap import from_cmap
 from geodigitize.decode import ColorLookup, decode, pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
+from geodigitize.mask import auto_distances
 from geodigitize.pipeline import Options, extract, run
 from geodigitize.reconstruct import check_reconstruction
-from geodigitize.tiles import StripReader, can_tile, extract_tiled, should_tile
+from geodigitize.synthetic import render_figure
+from geodigitize.tiles import (
+    StripReader,
+    _auto_distances,
+    _FirstPass,
+    can_tile,
+    extract_tiled,
+    should_tile,
+)
 
 # The masking strips reproduce exactly (fixed distances, no neighbourhood check); other
 # options run in one piece (see test_what_cannot_be_tiled_goes_one_piece).
@@ -71,6 +80,102 @@ def test_tiled_equals_one_piece(tmp_path, options, strip_rows):
         _assert_same(one, tiled, sample=3000)
     finally:
         tiled.discard()
+
+
+# ---------------------------------------------------------------- default options
+
+DEFAULTS = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7}
+
+
+def _rendered(tmp_path, noise=0, seed=2, alpha=False):
+    """An antialiased figure (coastlines, labels, colorbar); `noise` RGB units added."""
+    fig = render_figure(240, 180, seed=seed)
+    image = fig.image.astype(np.int16)
+    if noise:
+        image += np.random.default_rng(seed).integers(-noise, noise + 1, image.shape,
+                                                      dtype=np.int16)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    img, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(img, gcps_path=gcps)
+    if alpha:
+        a = np.full(image.shape[:2], 255, np.uint8)
+        a[30:70, 20:90] = 0
+        Image.fromarray(np.dstack([image, a]), "RGBA").save(img)
+    else:
+        Image.fromarray(image).save(img)
+    return img, gcps
+
+
+def _same_report(one, tiled):
+    ra, rb = one.report(), tiled.report()
+    for r in (ra, rb):
+        r.pop("timings_s")
+    rb.pop("tiles")
+    assert ra == rb  # parameters used (automatic distances), counts, check ...
+
+
+@pytest.mark.parametrize("strip_rows", [1, 2, 3, 5, 17, 1000])
+@pytest.mark.parametrize(("noise", "extra"), [
+    (0, {}),
+    (3, {}),
+    (2, {"region": "20,15,200,160", "eps": 1.5}),
+])
+def test_tiled_equals_one_piece_with_default_masking(tmp_path, noise, extra, strip_rows):
+    img, gcps = _rendered(tmp_path, noise=noise)
+    one = extract(img, gcps=gcps, **DEFAULTS, **extra)
+    reasons = one.counts()["masked_by_reason"]
+    assert reasons["halo"] > 0 and reasons["inconsistent"] > 0  # the checks are at work
+    if noise:
+        assert one.options.max_distance > 8  # above the floor: really automatic
+    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
+                          **DEFAULTS, **extra)
+    try:
+        _assert_same(one, tiled, sample=2_000_000)
+        _same_report(one, tiled)
+    finally:
+        tiled.discard()
+
+
+def test_transparent_pixels_with_default_masking(tmp_path):
+    img, gcps = _rendered(tmp_path, noise=2, alpha=True)
+    one = extract(img, gcps=gcps, **DEFAULTS)
+    for rows in (4, 31):
+        tiled = extract_tiled(img, gcps=gcps, strip_rows=rows, grid_dir=tmp_path, **DEFAULTS)
+        _assert_same(one, tiled, sample=2_000_000)
+        _same_report(one, tiled)
+        tiled.discard()
+
+
+def test_run_writes_the_same_files_with_default_options(tmp_path):
+    img, gcps = _rendered(tmp_path, noise=2)
+    run(img, tmp_path / "one", gcps=gcps, tiles=False, **DEFAULTS)
+    run(img, tmp_path / "tiled", gcps=gcps, tiles=True, **DEFAULTS)
+    a = pyogrio.read_dataframe(tmp_path / "one" / "points.gpkg")
+    b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
+    assert a.equals(b)
+    with rasterio.open(tmp_path / "one" / "grid.tif") as ga, \
+            rasterio.open(tmp_path / "tiled" / "grid.tif") as gb:
+        assert ga.transform == gb.transform
+        np.testing.assert_array_equal(ga.read(1), gb.read(1))
+    ra = json.loads((tmp_path / "one" / "report.json").read_text())
+    rb = json.loads((tmp_path / "tiled" / "report.json").read_text())
+    rb.pop("tiles")
+    for r in (ra, rb):
+        r.pop("timings_s")
+    assert ra == rb
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_auto_distances_from_colour_counts_equal_the_pixel_median(seed):
+    rng = np.random.default_rng(seed)
+    n_colors = int(rng.integers(1, 40))
+    distance = (rng.random(n_colors) * 60).astype(np.float32)
+    distance[rng.random(n_colors) < 0.3] = 0.0  # ties
+    ids = rng.integers(0, n_colors, size=int(rng.integers(1, 500)))
+    candidates = rng.random(ids.size) < 0.7
+    counts = np.bincount(ids[candidates], minlength=n_colors)
+    first = _FirstPass(None, None, None, distance, counts)
+    assert _auto_distances(first, 8.0, 40.0) == auto_distances(distance[ids], candidates)
 
 
 def _blocky_figure(rng, height, width, levels, block):
@@ -219,7 +324,7 @@ def test_what_cannot_be_tiled_goes_one_piece(tmp_path):
     assert not can_tile(tmp_path / "missing.png", Options(**SCALE))
     assert not should_tile(png, Options(**SCALE))  # small: one piece
     defaults = {k: SCALE[k] for k in ("cmap", "vmin", "vmax")}
-    assert not can_tile(png, Options(**defaults))  # automatic distances, consistency check
+    assert can_tile(png, Options(**defaults))  # automatic distances, consistency check
     for extra in ({"exclude_color": "black"}, {"region": "auto"}, {"target_error": "0.5%"},
                   {"contours": True}, {"preview": "p.png"}):
         assert not can_tile(png, Options(**SCALE, **extra))
