@@ -239,11 +239,22 @@ def check_preview_path(path: str | Path, *, overwrite: bool = False) -> Path:
 
 def write_preview(result, path: str | Path, *, overwrite: bool = False) -> Path:
     """Draw :func:`plot_extraction` into `path` atomically (temporary file, then rename)."""
+    return write_picture(lambda p: plot_extraction(result, p), path, overwrite=overwrite)
+
+
+def write_picture(draw, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Call ``draw(temporary_path)`` and rename the picture to `path` when it succeeded.
+
+    Raises
+    ------
+    OutputError
+        If `path` exists and not `overwrite`, its folder is missing, or writing fails.
+    """
     path = check_preview_path(path, overwrite=overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        plot_extraction(result, tmp)
+        draw(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"cannot write the preview {path}: {exc}") from exc

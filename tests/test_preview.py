@@ -56,3 +56,24 @@ def test_plot_gcps_draws_residual_arrows(result, tmp_path):
     assert len(ax.texts) == len(result.georef.gcps)
     assert path.is_file()
     np.testing.assert_array_equal(np.asarray(quiver[0].U), result.georef.residuals[:, 0])
+
+
+def test_gcps_command_plots_residual_arrows(tmp_path):
+    """`geodigitize gcps --plot` draws the image with the GCPs; refuses to overwrite."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from conftest import make_figure
+    from geodigitize.cli import app
+
+    img, gcps = make_figure().write(tmp_path)
+    plot = tmp_path / "gcps.png"
+    args = ["gcps", str(img), "--gcps", str(gcps), "--plot", str(plot)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    with Image.open(plot) as pic:
+        assert pic.size[0] > 100 and pic.size[1] > 100
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code != 0 and "--overwrite" in again.stderr
+    assert CliRunner().invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -14,6 +14,7 @@ from ..errors import GCPError, OutputError
 from ..gcps import read_gcps, write_points
 from ..georef import Georeference, from_georeferenced_image, georeference
 from ..image import DEFAULT_MAX_PIXELS, read_image
+from ..preview import check_preview_path, plot_gcps, write_picture
 from ..transforms import AUTO_TOLERANCE_PX
 from ._app import app
 from ._common import cli_errors, console
@@ -108,7 +109,13 @@ def gcps_command(
     save_points: Annotated[
         Path | None, typer.Option(help="Write the GCPs and residuals as QGIS .points.")
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace --save-points' file.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw the GCPs with their residual arrows on the image (PNG)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the files of --save-points and --plot.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     max_pixels: Annotated[
         int, typer.Option(help="Refuse larger images (decompression-bomb guard).")
@@ -117,7 +124,10 @@ def gcps_command(
     """Fit a transform to GCPs and report each GCP's residual and leave-one-out error."""
     with cli_errors():
         check_save_points(save_points, gcps, overwrite)
-        shape = read_image(image, max_pixels).shape
+        if plot is not None:
+            check_preview_path(plot, overwrite=overwrite)
+        img = read_image(image, max_pixels)
+        shape = img.shape
         if gcps is not None:
             geo = georeference(read_gcps(gcps, crs=gcp_crs), shape, kind=transform, crs=crs,
                                tolerance=tolerance)
@@ -129,6 +139,8 @@ def gcps_command(
                     f"col,row,lon,lat or a QGIS .points file)"
                 )
         saved = save_gcps_points(gcps, gcp_crs, save_points, geo)
+        if plot is not None:
+            write_picture(lambda p: plot_gcps(img.rgb, geo, p), plot, overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps(geo.to_dict(), indent=2, allow_nan=False))
         return
@@ -136,5 +148,6 @@ def gcps_command(
     console.print(table)
     for line in lines:
         console.print(line, highlight=False)
-    if saved is not None:
-        console.print(f"wrote {saved}", highlight=False)
+    for written in (saved, plot):
+        if written is not None:
+            console.print(f"wrote {written}", highlight=False)
