@@ -173,6 +173,10 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     return fig
 
 
+#: Largest magnification of residual arrows in :func:`plot_gcps`.
+MAX_ARROW_SCALE = 1000.0
+
+
 def plot_gcps(
     image: np.ndarray, georef, path: str | Path | None = None, *, dpi: int = 100,
     arrow_scale: float | None = None,
@@ -206,7 +210,9 @@ def plot_gcps(
     res = np.asarray(georef.residuals, float)
     norms = np.hypot(res[:, 0], res[:, 1])
     if arrow_scale is None:
-        arrow_scale = 0.05 * max(height, width) / max(float(norms.max(initial=0)), 1e-9)
+        # residuals below 0.01 px are reading noise at most: never magnify them into arrows
+        longest = max(float(norms.max(initial=0)), 0.01)
+        arrow_scale = min(0.05 * max(height, width) / longest, MAX_ARROW_SCALE)
     # arrow from the fitted position (col - dcol) to the read one, magnified
     ax.quiver(col, row, res[:, 0], res[:, 1], angles="xy", scale_units="xy",
               scale=1.0 / arrow_scale, color="red", width=0.003, pivot="tip")

@@ -60,10 +60,10 @@ def test_plot_gcps_draws_residual_arrows(result, tmp_path):
 
 def test_gcps_command_plots_residual_arrows(tmp_path):
     """`geodigitize gcps --plot` draws the image with the GCPs; refuses to overwrite."""
+    from conftest import make_figure
     from PIL import Image
     from typer.testing import CliRunner
 
-    from conftest import make_figure
     from geodigitize.cli import app
 
     img, gcps = make_figure().write(tmp_path)
