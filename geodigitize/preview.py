@@ -239,7 +239,7 @@ def check_preview_path(path: str | Path, *, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists: pass --overwrite to replace it")
     if not path.parent.is_dir():
-        raise OutputError(f"cannot write the preview {path}: folder {path.parent} is missing")
+        raise OutputError(f"cannot write {path}: folder {path.parent} is missing")
     return path
 
 
@@ -263,7 +263,7 @@ def write_picture(draw, path: str | Path, *, overwrite: bool = False) -> Path:
         draw(tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputError(f"cannot write the preview {path}: {exc}") from exc
+        raise OutputError(f"cannot write {path}: {exc}") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
