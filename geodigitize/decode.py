@@ -19,7 +19,6 @@ from .errors import ColorScaleError
 
 __all__ = [
     "COLOR_SPACES",
-    "ColorLookup",
     "Decoded",
     "decode",
     "pack_rgb",
@@ -215,39 +214,3 @@ def decode(image: np.ndarray, scale: ColorScale, *, color_space: str = "rgb") ->
         color_space=color_space,
         n_colors=int(colors.size),
     )
-
-
-class ColorLookup:
-    """Decode packed colours through a table of every 24-bit colour, filled as met.
-
-    For images decoded piece by piece (:mod:`geodigitize.tiles`): each distinct colour is
-    looked up in the scale's KD-tree once, however many pieces it appears in, and each
-    piece costs two table reads per pixel. Results equal :func:`decode`'s. Holds 128 MB.
-
-    Parameters
-    ----------
-    scale : ColorScale
-    color_space : {"rgb", "lab"}
-    """
-
-    def __init__(self, scale: ColorScale, color_space: str = "rgb") -> None:
-        _to_space(np.zeros((1, 3)), color_space)  # reject unknown spaces early
-        self.scale = scale
-        self.color_space = color_space
-        self._index = np.full(1 << 24, -1, dtype=np.int32)
-        self._distance = np.zeros(1 << 24, dtype=np.float32)
-        #: Distinct colours met so far.
-        self.n_colors = 0
-
-    def __call__(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scale-table index (int32) and colour distance (float32) of packed colours."""
-        index = self._index[packed]
-        missing = index < 0
-        if missing.any():
-            new = np.unique(packed[missing])
-            dist, idx = lookup_colors(unpack_rgb(new), self.scale, self.color_space)
-            self._index[new] = idx
-            self._distance[new] = dist
-            self.n_colors += int(new.size)
-            index = self._index[packed]
-        return index, self._distance[packed]

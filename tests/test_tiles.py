@@ -11,8 +11,7 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
-from geodigitize.colormap import from_cmap
-from geodigitize.decode import ColorLookup, decode, pack_rgb
+from geodigitize.decode import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
 from geodigitize.mask import auto_distances
@@ -297,19 +296,6 @@ def test_transparent_pixels_match_one_piece(tmp_path):
     _assert_same(one, tiled, sample=2_000_000)
     assert tiled.counts()["masked_by_reason"]["transparent"] == 20 * 70
     tiled.discard()
-
-
-def test_color_lookup_equals_decode():
-    scale = from_cmap("jet_r", 0.0, 0.7)
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, size=(50, 40, 3), dtype=np.uint8)
-    expected = decode(image, scale)
-    lookup = ColorLookup(scale)
-    packed = pack_rgb(image)
-    index, distance = zip(*(lookup(packed[r : r + 7]) for r in range(0, 50, 7)), strict=True)
-    np.testing.assert_array_equal(np.concatenate(index), expected.index)
-    np.testing.assert_array_equal(np.concatenate(distance), expected.distance)
-    assert lookup.n_colors == expected.n_colors
 
 
 def test_what_cannot_be_tiled_goes_one_piece(tmp_path):
