@@ -91,9 +91,7 @@ class Options:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.region is not None and not isinstance(self.region, str):
-            object.__setattr__(self, "region", parse_box(self.region))
-        if isinstance(self.region, str) and self.region != "auto":
+        if self.region is not None and self.region != "auto":  # text or four numbers
             object.__setattr__(self, "region", parse_box(self.region))
         if self.levels is not None:
             object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
