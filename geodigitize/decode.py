@@ -49,6 +49,10 @@ class Decoded:
     color_space : str
     n_colors : int
         Number of distinct colours in the image.
+    color_id : ndarray of shape (H, W) and dtype int32, optional
+        Each pixel's distinct colour: ``colors[color_id]`` is the packed image.
+    colors : ndarray of shape (n_colors,) and dtype uint32, optional
+        The distinct colours, packed (see :func:`pack_rgb`).
     """
 
     values: np.ndarray
@@ -56,6 +60,8 @@ class Decoded:
     index: np.ndarray
     color_space: str
     n_colors: int
+    color_id: np.ndarray | None = None
+    colors: np.ndarray | None = None
 
 
 def pack_rgb(image: np.ndarray) -> np.ndarray:
@@ -213,4 +219,6 @@ def decode(image: np.ndarray, scale: ColorScale, *, color_space: str = "rgb") ->
         index=index,
         color_space=color_space,
         n_colors=int(colors.size),
+        color_id=inverse,
+        colors=colors,
     )

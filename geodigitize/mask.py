@@ -27,7 +27,6 @@ __all__ = [
     "count_reasons",
     "excluded_pixels",
     "inconsistent_pixels",
-    "neighbourhood_median",
     "parse_box",
     "parse_colors",
     "region_mask",
@@ -459,79 +458,6 @@ def _value_ranks(scale_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank, order
 
 
-def _valid_median(rank: np.ndarray, valid: np.ndarray, rows, cols, radius: int) -> np.ndarray:
-    """Median rank over the valid pixels of the window around each (row, col).
-
-    Gathers the ``(2 radius + 1)**2`` neighbours of the given pixels only, so the cost is
-    proportional to their number. Invalid neighbours are left out, not filled.
-    """
-    h, w = rank.shape
-    offsets = np.arange(-radius, radius + 1)
-    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
-    rr = rows[:, None] + dr.ravel()[None, :]
-    cc = cols[:, None] + dc.ravel()[None, :]
-    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-    rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
-    ok = inside & valid[rr, cc]
-    big = np.iinfo(np.int64).max
-    window = np.where(ok, rank[rr, cc].astype(np.int64), big)
-    window.sort(axis=1)
-    n = ok.sum(axis=1)
-    lo = np.take_along_axis(window, ((n - 1) // 2)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(window, (n // 2)[:, None], axis=1)[:, 0]
-    return (lo + hi) // 2
-
-
-def neighbourhood_median(
-    index: np.ndarray, valid: np.ndarray, scale_values: np.ndarray, radius: int = 2
-) -> np.ndarray:
-    """The scale entry at the median value of each pixel's valid neighbours.
-
-    Parameters
-    ----------
-    index : ndarray of shape (H, W) and dtype int
-        Each pixel's scale entry (:attr:`geodigitize.decode.Decoded.index`).
-    valid : ndarray of shape (H, W) and dtype bool
-        Pixels that count as neighbours.
-    scale_values : ndarray of shape (K,)
-        Value of each scale entry; medians are taken in value order.
-    radius : int
-        The window is ``2 radius + 1`` pixels square.
-
-    Returns
-    -------
-    ndarray of shape (H, W) and dtype int64
-        Scale entry of the median (meaningful where `valid`).
-
-    Notes
-    -----
-    Where the whole window is valid, a median filter gives the answer; within `radius`
-    of an invalid pixel the median is taken over the valid neighbours only, so a line's
-    antialiased fringe, whose neighbours along the line share its error, is compared with
-    the clean side rather than with itself.
-    """
-    rank_of, entry_of_rank = _value_ranks(scale_values)
-    dtype = np.uint16 if scale_values.size < 65536 else np.int64
-    rank = rank_of[index].astype(dtype)
-    size = 2 * radius + 1
-    near = valid & _any_in_window(~valid, size)
-    # A window of one rank has that median: only mixed, fully valid windows need a
-    # median filter (at the pixels that need it when they are few).
-    mixed = ndimage.minimum_filter(rank, size, mode="nearest") != ndimage.maximum_filter(
-        rank, size, mode="nearest")
-    mixed &= valid & ~near
-    med = rank.astype(np.int64)
-    rows, cols = np.nonzero(mixed)
-    if rows.size > mixed.size // 8:
-        med[mixed] = ndimage.median_filter(rank, size=size, mode="nearest")[mixed]
-    elif rows.size:
-        med[rows, cols] = _window_median(rank, rows, cols, radius)
-    rows, cols = np.nonzero(near)
-    if rows.size:
-        med[rows, cols] = _valid_median(rank, valid, rows, cols, radius)
-    return entry_of_rank[np.clip(med, 0, scale_values.size - 1)]
-
-
 def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
     """Pixels with a True pixel in their ``size x size`` window (outside counts False).
 
@@ -543,18 +469,6 @@ def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
     return grown.view(bool)
 
 
-def _window_median(rank: np.ndarray, rows, cols, radius: int) -> np.ndarray:
-    """``ndimage.median_filter(rank, 2 radius + 1, mode="nearest")`` at (rows, cols) only."""
-    h, w = rank.shape
-    offsets = np.arange(-radius, radius + 1)
-    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
-    rr = np.clip(rows[:, None] + dr.ravel()[None, :], 0, h - 1)
-    cc = np.clip(cols[:, None] + dc.ravel()[None, :], 0, w - 1)
-    window = rank[rr, cc]
-    middle = window.shape[1] // 2
-    return np.partition(window, middle, axis=1)[:, middle]
-
-
 def inconsistent_pixels(
     rgb: np.ndarray,
     index: np.ndarray,
@@ -564,6 +478,8 @@ def inconsistent_pixels(
     *,
     tolerance: float = DEFAULT_CONSISTENCY,
     radius: int = 2,
+    color_id: np.ndarray | None = None,
+    id_rgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels whose colour departs from the colour of their neighbourhood's median value.
 
@@ -575,7 +491,8 @@ def inconsistent_pixels(
 
     Parameters
     ----------
-    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    rgb : ndarray of shape (H, W, 3) and dtype uint8, or None
+        The image; may be None when `color_id` and `id_rgb` are given.
     index : ndarray of shape (H, W)
         Decoded scale entry of each pixel.
     valid : ndarray of shape (H, W) and dtype bool
@@ -586,30 +503,122 @@ def inconsistent_pixels(
         Largest RGB distance between a pixel and its neighbourhood's colour.
     radius : int
         Neighbourhood half-size, in pixels.
+    color_id : ndarray of shape (H, W) and dtype int, optional
+        Each pixel's distinct colour, as :attr:`geodigitize.decode.Decoded.color_id`;
+        found from `rgb` when not given.
+    id_rgb : ndarray of shape (C, 3), optional
+        RGB of each distinct colour (required with `color_id`).
 
     Returns
     -------
     ndarray of shape (H, W) and dtype bool
         True for valid pixels that fail the check.
+
+    Notes
+    -----
+    The median is the median of the valid pixels of the ``2 radius + 1`` window (with
+    edge pixels repeated at the image border when the whole window is valid). It lies
+    between the smallest and the largest valid value of the window, so a pixel whose
+    colour is within `tolerance` of every scale colour in that value range passes
+    without its median being found; those ranges come from a minimum and a maximum
+    filter, and the colours within tolerance of each distinct colour form one run of
+    values around its own. Medians are computed only for the other pixels, few in a
+    smooth field, so the check costs a few passes over the image.
     """
-    med = neighbourhood_median(index, valid, scale_values, radius)
-    rows, cols = np.nonzero(valid)
-    bad = _colour_residual(rgb, rows, cols, scale_colors[med[rows, cols]]) > tolerance
+    if color_id is None:
+        from .decode import distinct_colors, pack_rgb, unpack_rgb
+
+        colors, color_id = distinct_colors(pack_rgb(rgb))
+        id_rgb = unpack_rgb(colors)
+    rank_of, entry_of_rank = _value_ranks(scale_values)
+    k = scale_values.size
+    dtype = np.uint16 if k < 65535 else np.int64
+    rank = rank_of[index].astype(dtype)
+    size = 2 * radius + 1
+    # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
+    # lower the minimum nor raise the maximum.
+    top = np.iinfo(dtype).max
+    low = ndimage.minimum_filter(np.where(valid, rank, top), size, mode="nearest")
+    high = ndimage.maximum_filter(np.where(valid, rank, 0), size, mode="nearest")
+    first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
+                                   tolerance)
+    sure = valid & (low >= first[color_id]) & (high <= last[color_id])
+    rows, cols = np.nonzero(valid & ~sure)
     flagged = np.zeros(valid.shape, dtype=bool)
-    flagged[rows[bad], cols[bad]] = True
-    _second_look(flagged, rgb, scale_values[index], valid & ~flagged,
+    if rows.size:
+        med = _median_at(rank, valid, rows, cols, radius)
+        expected = scale_colors[entry_of_rank[np.clip(med, 0, k - 1)]]
+        here = id_rgb[color_id[rows, cols]]
+        bad = _residual(here, expected) > tolerance
+        flagged[rows[bad], cols[bad]] = True
+    _second_look(flagged, color_id, id_rgb, scale_values[index], valid & ~flagged,
                  scale_colors, scale_values, tolerance, radius)
     return flagged
 
 
-def _colour_residual(rgb: np.ndarray, rows, cols, expected: np.ndarray) -> np.ndarray:
-    diff = rgb[rows, cols].astype(np.float64) - expected
+def _tolerated_ranks(
+    id_rgb: np.ndarray, scale_colors: np.ndarray, entry_of_rank: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last rank of the run of ranks around each colour's nearest entry whose
+    scale colours are all within `tolerance` of it (an empty run, first > last, when the
+    nearest entry itself is not)."""
+    ranked = scale_colors[entry_of_rank].astype(np.float64)
+    k = ranked.size // 3
+    n = id_rgb.shape[0]
+    colour = id_rgb.astype(np.float64)
+    from scipy.spatial import cKDTree
+
+    own = cKDTree(ranked).query(colour)[1] if n else np.zeros(0, dtype=np.int64)
+    own = np.asarray(own, dtype=np.int64)
+    ok = _residual(colour, ranked[own]) <= tolerance
+    first = np.where(ok, own, k).astype(np.int64)
+    last = np.where(ok, own, -1).astype(np.int64)
+    for bound, step in ((first, -1), (last, 1)):
+        todo = np.flatnonzero(ok)
+        while todo.size:
+            nxt = bound[todo] + step
+            inside = (nxt >= 0) & (nxt < k)
+            todo, nxt = todo[inside], nxt[inside]
+            near = _residual(colour[todo], ranked[nxt]) <= tolerance
+            todo, nxt = todo[near], nxt[near]
+            bound[todo] = nxt
+    return first, last
+
+
+def _median_at(rank: np.ndarray, valid: np.ndarray, rows, cols, radius: int) -> np.ndarray:
+    """Median rank of the valid neighbours of each (row, col) (valid pixels).
+
+    Where the whole window is valid this is ``ndimage.median_filter(rank, 2 radius + 1,
+    mode="nearest")``; elsewhere invalid and outside pixels are left out.
+    """
+    r = radius
+    padded = np.pad(rank, r, mode="edge").astype(np.int64).ravel()
+    ok_pad = np.pad(valid, r, mode="edge").ravel()            # edge pixels repeated
+    in_pad = np.pad(np.ones(valid.shape, bool), r, constant_values=False).ravel()
+    width = valid.shape[1] + 2 * r
+    offsets = np.arange(2 * r + 1)
+    window_at = (offsets[:, None] * width + offsets[None, :]).ravel()
+    at = (rows * width + cols)[:, None] + window_at[None, :]   # window's top-left is (row, col)
+    ok = ok_pad[at]
+    full = ok.all(axis=1)
+    ok &= full[:, None] | in_pad[at]
+    window = np.where(ok, padded[at], np.iinfo(np.int64).max)
+    window.sort(axis=1)
+    n = ok.sum(axis=1)
+    lo = np.take_along_axis(window, ((n - 1) // 2)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(window, (n // 2)[:, None], axis=1)[:, 0]
+    return (lo + hi) // 2
+
+
+def _residual(rgb: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    diff = np.asarray(rgb, dtype=np.float64) - expected
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
 def _second_look(
     flagged: np.ndarray,
-    rgb: np.ndarray,
+    color_id: np.ndarray,
+    id_rgb: np.ndarray,
     values: np.ndarray,
     kept: np.ndarray,
     scale_colors: np.ndarray,
@@ -633,7 +642,7 @@ def _second_look(
     pos = np.clip(np.searchsorted(scale_values[order], pred), 1, order.size - 1)
     lower, upper = scale_values[order][pos - 1], scale_values[order][pos]
     entry = order[np.where(pred - lower <= upper - pred, pos - 1, pos)]
-    residual = _colour_residual(rgb, rows, cols, scale_colors[entry])
+    residual = _residual(id_rgb[color_id[rows, cols]], scale_colors[entry])
     fine = enough & (residual <= RESTORE * tolerance)
     flagged[rows[fine], cols[fine]] = False
 

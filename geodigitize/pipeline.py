@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .colormap import ColorScale, build_scale
 from .contours import trace, write_lines
-from .decode import Decoded, decode
+from .decode import Decoded, decode, unpack_rgb
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
@@ -446,8 +446,12 @@ def _mask_inconsistent(
     if not tol or scale.is_discrete:
         return
     valid = reason == Reason.DATA
+    color_id = id_rgb = None
+    if decoded.color_id is not None:
+        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
     bad = inconsistent_pixels(
-        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol
+        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol,
+        color_id=color_id, id_rgb=id_rgb,
     )
     reason[bad] = Reason.INCONSISTENT
 

@@ -432,8 +432,9 @@ def _strips(
         reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
         if consistency:
-            bad = inconsistent_pixels(rgb_of[ids], index, valid, scale.colors, scale.values,
-                                      tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS)
+            bad = inconsistent_pixels(None, index, valid, scale.colors, scale.values,
+                                      tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS,
+                                      color_id=ids, id_rgb=rgb_of)
             reason[bad] = Reason.INCONSISTENT
             valid &= ~bad
         spent["mask"] += time.perf_counter() - t

@@ -1,0 +1,107 @@
+"""The neighbourhood consistency check against a pixel-by-pixel statement of its rule.
+
+`inconsistent_pixels` finds medians only where the window's value range could hold a
+colour out of tolerance; these tests hold it to the plain definition, computed with
+loops, on many small random images (steep fields, noise, holes, image borders).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geodigitize.colormap import from_cmap
+from geodigitize.decode import decode
+from geodigitize.mask import RESTORE, inconsistent_pixels
+
+
+def _reference(rgb, index, valid, colors, values, tol, radius=2):
+    h, w = valid.shape
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(order.size, int)
+    rank[order] = np.arange(order.size)
+    flagged = np.zeros((h, w), bool)
+    for r in range(h):
+        for c in range(w):
+            if not valid[r, c]:
+                continue
+            inside = [(rr, cc) for rr in range(r - radius, r + radius + 1)
+                      for cc in range(c - radius, c + radius + 1)
+                      if 0 <= rr < h and 0 <= cc < w]
+            if all(valid[p] for p in inside):  # whole window: edge pixels repeated
+                ranks = [rank[index[min(max(rr, 0), h - 1), min(max(cc, 0), w - 1)]]
+                         for rr in range(r - radius, r + radius + 1)
+                         for cc in range(c - radius, c + radius + 1)]
+            else:  # valid neighbours only
+                ranks = [rank[index[p]] for p in inside if valid[p]]
+            ranks = sorted(ranks)
+            n = len(ranks)
+            med = (ranks[(n - 1) // 2] + ranks[n // 2]) // 2
+            diff = rgb[r, c].astype(float) - colors[order[med]]
+            flagged[r, c] = np.sqrt(diff @ diff) > tol
+    # second look: a plane through the neighbours that passed
+    kept = valid & ~flagged
+    vals = values[index]
+    sorted_values = values[order]
+    out = flagged.copy()
+    for r, c in np.argwhere(flagged):
+        rows = []
+        for dr in range(-radius, radius + 1):
+            for dc in range(-radius, radius + 1):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < h and 0 <= cc < w and kept[rr, cc]:
+                    rows.append((1.0, dr, dc, vals[rr, cc]))
+        if len(rows) < 6:
+            continue
+        a = np.array(rows)
+        normal = a[:, :3].T @ a[:, :3]
+        if abs(np.linalg.det(normal)) <= 1e-9:
+            continue
+        pred = np.linalg.solve(normal, a[:, :3].T @ a[:, 3])[0]
+        pos = int(np.clip(np.searchsorted(sorted_values, pred), 1, order.size - 1))
+        lower, upper = sorted_values[pos - 1], sorted_values[pos]
+        entry = order[pos - 1] if pred - lower <= upper - pred else order[pos]
+        diff = rgb[r, c].astype(float) - colors[entry]
+        if np.sqrt(diff @ diff) <= RESTORE * tol:
+            out[r, c] = False
+    return out
+
+
+@pytest.mark.parametrize("cmap", ["jet_r", "viridis", "gray"])
+def test_matches_pixel_by_pixel_rule(cmap):
+    rng = np.random.default_rng(sum(map(ord, cmap)))
+    scale = from_cmap(cmap, 0.0, 1.0)
+    k = len(scale.colors)
+    flagged_any = cleared_any = 0
+    for case in range(90):
+        h, w = (int(v) for v in rng.integers(1, 13, 2))
+        if case % 3 == 1:  # a steep field with jitter
+            slope = int(rng.integers(1, 12))
+            idx = np.add.outer(np.arange(h), np.arange(w)) * slope + rng.integers(-3, 4, (h, w))
+        elif case % 3 == 2:  # a gentle one, windows spanning a few neighbouring colours
+            idx = (np.add.outer(np.arange(h), np.arange(w)) * rng.uniform(0.1, 1.5)).astype(int)
+        else:
+            idx = rng.integers(0, k, (h, w))
+        idx = np.clip(idx + int(rng.integers(0, k // 2)), 0, k - 1)
+        noise = rng.integers(-6, 7, (h, w, 3)) * int(case % 3 != 2)
+        rgb = np.clip(scale.colors[idx].astype(int) + noise, 0, 255).astype(np.uint8)
+        valid = rng.random((h, w)) > rng.random() * 0.5
+        tol = float(rng.choice([2.0, 4.0, 8.0, 15.0]))
+        index = decode(rgb, scale).index
+        got = inconsistent_pixels(rgb, index, valid, scale.colors, scale.values, tolerance=tol)
+        want = _reference(rgb, index, valid, scale.colors, scale.values, tol)
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        flagged_any += int(want.sum())
+        cleared_any += int((valid & ~want).sum())
+    assert flagged_any > 0 and cleared_any > 0  # both outcomes were exercised
+
+
+def test_smooth_field_passes_and_darkened_pixels_fail():
+    scale = from_cmap("jet", 0.0, 1.0)
+    idx = np.clip(np.add.outer(np.arange(40), np.arange(60)) // 2, 0, 255)
+    rgb = scale.colors[idx].astype(np.uint8)
+    rgb[20, 30] = (rgb[20, 30] * 0.7).astype(np.uint8)  # a line's antialiased fringe
+    index = decode(rgb, scale).index
+    bad = inconsistent_pixels(rgb, index, np.ones(idx.shape, bool), scale.colors,
+                              scale.values)
+    assert np.argwhere(bad).tolist() == [[20, 30]]
