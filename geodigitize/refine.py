@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GeodigitizeError
-from .reconstruct import interpolate_points
+from .reconstruct import interpolate_points, sample_positions
 from .reduce import Clusters, representatives
 
 __all__ = ["Refinement", "Step", "parse_target", "refine", "tile_points"]
@@ -283,7 +283,7 @@ def _top_tile(shape: tuple[int, int], min_tile: int) -> int:
 def _sample(valid: np.ndarray, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.nonzero(valid)
     if rows.size > sample:
-        pick = np.sort(np.random.default_rng(seed).choice(rows.size, sample, replace=False))
+        pick = sample_positions(rows.size, sample, seed)
         rows, cols = rows[pick], cols[pick]
     return rows, cols
 

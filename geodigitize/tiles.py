@@ -52,7 +52,12 @@ from .colormap import ColorScale, build_scale
 from .errors import ImageError
 from .georef import Georeference, georeference
 from .mask import Reason, classify, inconsistent_pixels, region_mask
-from .reconstruct import DEFAULT_SAMPLE, ReconstructionCheck, interpolate_points
+from .reconstruct import (
+    DEFAULT_SAMPLE,
+    ReconstructionCheck,
+    interpolate_points,
+    sample_positions,
+)
 from .reduce import (
     Clusters,
     centroid_distance_key,
@@ -687,14 +692,13 @@ def _check(
     """:func:`geodigitize.reconstruct.check_reconstruction` from the spooled data pixels."""
     n = int(sum(spool.counts))
     sampled = n > sample
-    picks = np.random.default_rng(seed).choice(n, sample, replace=False) if sampled else (
-        np.arange(n))
+    picks = sample_positions(n, sample, seed)
     if n == 0 or len(clusters) == 0:
         return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
     # queries in row order: scipy's simplex walk then starts next door (5x faster than
     # the sample's random order; the same pixels, so the same median and percentile up
     # to rounding where a pixel centre lies on a triangle edge)
-    rows, cols, index = spool.gather(np.sort(picks), width)
+    rows, cols, index = spool.gather(picks, width)
     rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value,
                                  cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0

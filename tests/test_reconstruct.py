@@ -1,6 +1,7 @@
 """The reconstruction check against cases with known answers."""
 
 import numpy as np
+import pytest
 
 from geodigitize.reconstruct import check_reconstruction, interpolate_points
 
@@ -43,3 +44,19 @@ def test_sampling_caps_the_pixels_compared():
         np.array([0.5, 0.5, 99.5]), np.zeros(3), 1.0, sample=1000,
     )
     assert check.sampled and check.n_pixels == 1000 and check.median_pct == 0.0
+
+
+@pytest.mark.parametrize(("n", "k"), [(10, 3), (10, 8), (7, 1), (1000, 999)])
+def test_sample_positions_distinct_sorted_and_uniform(n, k):
+    from geodigitize.reconstruct import sample_positions
+
+    hits = np.zeros(n)
+    for seed in range(2000):
+        pick = sample_positions(n, k, seed)
+        assert pick.size == k and np.all(np.diff(pick) > 0) and 0 <= pick[0] and pick[-1] < n
+        hits += np.bincount(pick, minlength=n)
+    np.testing.assert_array_equal(sample_positions(n, k, 5), sample_positions(n, k, 5))
+    share = hits / 2000
+    # each position is picked with probability k / n (binomial spread over 2000 draws)
+    assert np.abs(share - k / n).max() < 5 * np.sqrt(k / n * (1 - k / n) / 2000) + 1e-9
+    np.testing.assert_array_equal(sample_positions(n, n + 5), np.arange(n))
