@@ -62,7 +62,6 @@ from .reduce import (
     Clusters,
     centroid_distance_key,
     cluster_labels,
-    cluster_sums,
     flat_mask,
     nearest_members,
 )
@@ -259,6 +258,10 @@ class _Strip:
     valid: np.ndarray  # (h, W) bool
     flat: np.ndarray  # (h, W) bool
     reason_counts: np.ndarray  # per Reason
+    clusters: _StripClusters | None = None  # filled by the worker, see summarise()
+    method: str = ""  # how its clusters were found (see reduce.cluster_labels)
+    grid_rows: np.ndarray | None = None  # (h, W) float32, NaN where masked
+    data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
 
 
 class _ColorIds:
@@ -399,11 +402,15 @@ def _strips(
     region: tuple[np.ndarray, np.ndarray] | None,
     timings: dict,
     workers: int = 1,
+    book: _ClusterBook | None = None,
+    data: _DataSpool | None = None,
 ) -> Iterator[_Strip]:
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
     Each strip is processed with :func:`_context_rows` extra rows on either side, so
-    its core rows get exactly what one-piece processing gives them.
+    its core rows get exactly what one-piece processing gives them. With a `book`, the
+    workers also cluster each strip and summarise its clusters, and with `data` pack
+    its data pixels, leaving the caller only the joins and the writes.
     """
     from .decode import unpack_rgb
 
@@ -413,7 +420,7 @@ def _strips(
     rgb_of = unpack_rgb(first.colors) if consistency else None
 
     def work(a: int) -> tuple[_Strip, dict]:
-        spent = dict.fromkeys(("read", "decode", "mask", "flat"), 0.0)
+        spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
@@ -457,6 +464,17 @@ def _strips(
             flat=flat[a - f0 : b - f0],
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
         )
+        if book is not None:
+            t = time.perf_counter()
+            labels, n, strip.method = cluster_labels(strip.values, strip.flat, eps=opts.eps,
+                                                     min_samples=opts.min_samples)
+            strip.clusters = book.summarise(strip, labels, n, last=b >= height)
+            spent["label"] += time.perf_counter() - t
+        if data is not None:
+            t = time.perf_counter()
+            strip.data = data.pack(strip)
+            strip.grid_rows = np.where(strip.valid, strip.values, np.nan).astype(np.float32)
+            spent["grid"] += time.perf_counter() - t
         return strip, spent
 
     for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
@@ -503,10 +521,73 @@ def _region_axes(shape: tuple[int, int], region) -> tuple[np.ndarray, np.ndarray
 # ----------------------------------------------------------------------------- clusters
 
 
-class _ClusterBook:
-    """Clusters found strip by strip, joined across seams, with exact representatives."""
+@dataclass
+class _StripClusters:
+    """One strip's clusters as :meth:`_ClusterBook.summarise` leaves them."""
 
-    def __init__(self, width: int, conn: int, spool: Path) -> None:
+    n: int
+    counts: np.ndarray
+    sum_cols: np.ndarray
+    sum_rows: np.ndarray
+    first: np.ndarray  # flat index of each cluster's first pixel
+    value: np.ndarray
+    rep: np.ndarray  # flat index of the representative, -1 when seams decide it
+    seam_runs: np.ndarray  # (k, 4) int64 row, col0, col1, strip-cluster id of seam clusters
+    top: tuple[np.ndarray, np.ndarray]  # first row's labels and values
+    bottom: tuple[np.ndarray, np.ndarray]  # last row's
+
+
+def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal labels along rows: row, first col, end col (exclusive), label.
+
+    In row-major order; label -1 (no cluster) is left out.
+    """
+    h, w = labels.shape
+    change = np.ones((h, w + 1), dtype=bool)
+    np.not_equal(labels[:, 1:], labels[:, :-1], out=change[:, 1:-1])
+    member = labels >= 0
+    rows, c0 = np.nonzero(change[:, :-1] & member)
+    _, c1 = np.nonzero(change[:, 1:] & member)
+    return rows, c0, c1 + 1, labels[rows, c0]
+
+
+def _run_stats(rows, c0, c1, lab, n):
+    """Member count, sum of columns and sum of rows per cluster, from its runs (exact)."""
+    length = c1 - c0
+    counts = np.bincount(lab, weights=length, minlength=n).astype(np.int64)
+    # float64 sums of integers are exact below 2**53; (c0 + c1 - 1) * length is even
+    sum_cols = np.bincount(lab, weights=(c0 + c1 - 1) * length // 2, minlength=n)
+    sum_rows = np.bincount(lab, weights=rows * length, minlength=n)
+    return counts, sum_cols.astype(np.int64), sum_rows.astype(np.int64)
+
+
+def _nearest_in_runs(rows, c0, c1, lab, counts, sum_cols, sum_rows, width, n):
+    """Each cluster's member nearest its centroid (ties: first in row-major order), as
+    :func:`geodigitize.reduce.representatives` finds it over all members.
+
+    Within a run the nearest member is the column nearest the centroid's (the lower on
+    a tie), clamped to the run; the exact key of
+    :func:`geodigitize.reduce.centroid_distance_key` then compares runs. Returns the
+    flat index of the chosen member and the clusters present.
+    """
+    n_k, s_c = counts[lab], sum_cols[lab]
+    best = -((n_k - 2 * s_c) // (2 * n_k))  # ceil(s_c / n_k - 1/2): nearest, lower on ties
+    col = np.clip(best, c0, c1 - 1)
+    key = centroid_distance_key(lab, rows, col, counts, sum_cols, sum_rows)
+    flat = rows * width + col
+    pos, present = nearest_members(lab, key, flat, n)
+    return flat[pos], present
+
+
+class _ClusterBook:
+    """Clusters found strip by strip, joined across seams, with exact representatives.
+
+    Keeps each cluster as runs along rows, never as pixels: sums, first pixel and the
+    member nearest the centroid all follow from the runs, so the cost is proportional
+    to the runs (a few per row and cluster), not to the clustered pixels.
+    """
+
+    def __init__(self, width: int, conn: int) -> None:
         self.width = width
         self.conn = conn
         self.n = 0  # strip clusters so far (graph nodes)
@@ -516,25 +597,22 @@ class _ClusterBook:
         self.first: list[np.ndarray] = []
         self.value: list[np.ndarray] = []
         self.rep: list[np.ndarray] = []  # flat index, -1 when decided after the merge
+        self.seam_runs: list[np.ndarray] = []  # runs of clusters touching a seam
         self.edges: list[np.ndarray] = []
-        self._spool_path = spool
-        self._spool = open(spool, "wb")  # closed in finish()
-        self._spooled = []  # member counts per spooled chunk
         self._prev_row: tuple[np.ndarray, np.ndarray] | None = None  # labels, values
 
-    def add(self, strip: _Strip, labels: np.ndarray, n: int, last: bool) -> None:
-        """Record one strip's labels (0..n-1, -1 for none) with global row numbers."""
+    def summarise(self, strip: _Strip, labels: np.ndarray, n: int, last: bool
+                  ) -> _StripClusters:
+        """One strip's clusters (labels 0..n-1, -1 for none) reduced to what the book
+        keeps: sums, first pixels and, for clusters inside the strip, their
+        representative. Reads nothing the book changes, so strips are summarised on
+        worker threads while :meth:`add` joins them in order."""
         w = labels.shape[1]
-        local_idx = np.flatnonzero(labels.ravel() >= 0)
-        lab = labels.ravel()[local_idx]
-        flat_idx = local_idx + strip.row0 * w
-        rows, cols = np.divmod(flat_idx, w)
-        counts, sum_cols, sum_rows = cluster_sums(lab, rows, cols, n)
-        # labels are numbered by first pixel, so a label's first pixel is where it
-        # exceeds every label before it
-        new_label = np.ones(lab.size, dtype=bool)
-        new_label[1:] = lab[1:] > np.maximum.accumulate(lab)[:-1]
-        first = flat_idx[new_label]
+        rows, c0, c1, lab = _runs(labels)
+        rows += strip.row0
+        counts, sum_cols, sum_rows = _run_stats(rows, c0, c1, lab, n)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, lab, rows * w + c0)
         value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
 
         touching = np.zeros(n, dtype=bool)
@@ -545,25 +623,34 @@ class _ClusterBook:
         rep = np.full(n, -1, dtype=np.int64)
         inner = ~touching[lab]
         if inner.any():
-            key = centroid_distance_key(lab[inner], rows[inner], cols[inner], counts,
-                                        sum_cols, sum_rows)
-            pos, present = nearest_members(lab[inner], key, flat_idx[inner], n)
-            rep[present] = flat_idx[inner][pos]
-        spill = ~inner
-        if spill.any():  # 8 bytes a member: offset in the strip, strip-cluster id
-            local_idx[spill].astype(np.uint32).tofile(self._spool)
-            (lab[spill] + self.n).astype(np.int32).tofile(self._spool)
-            self._spooled.append((int(spill.sum()), strip.row0 * w))
+            flat, present = _nearest_in_runs(rows[inner], c0[inner], c1[inner], lab[inner],
+                                             counts, sum_cols, sum_rows, w, n)
+            rep[present] = flat
+        seam = ~inner
+        return _StripClusters(
+            n=n, counts=counts, sum_cols=sum_cols, sum_rows=sum_rows, first=first,
+            value=value, rep=rep,
+            seam_runs=np.column_stack([rows[seam], c0[seam], c1[seam], lab[seam]]),
+            top=(labels[0].copy(), strip.values[0].copy()),
+            bottom=(labels[-1].copy(), strip.values[-1].copy()),
+        )
 
-        glabels = np.where(labels >= 0, labels + self.n, -1)
+    def add(self, part: _StripClusters) -> None:
+        """Append the next strip's summary (strips in order), joining it to the last."""
+        if part.seam_runs.size:
+            runs = part.seam_runs.copy()
+            runs[:, 3] += self.n
+            self.seam_runs.append(runs)
+        top, top_values = part.top
+        bottom, bottom_values = part.bottom
         if self._prev_row is not None and self.conn:
-            self._join(glabels[0], strip.values[0])
-        self._prev_row = (glabels[-1].copy(), strip.values[-1].copy())
-        for lst, arr in ((self.counts, counts), (self.sum_cols, sum_cols),
-                         (self.sum_rows, sum_rows), (self.first, first),
-                         (self.value, value), (self.rep, rep)):
+            self._join(np.where(top >= 0, top + self.n, -1), top_values)
+        self._prev_row = (np.where(bottom >= 0, bottom + self.n, -1), bottom_values)
+        for lst, arr in ((self.counts, part.counts), (self.sum_cols, part.sum_cols),
+                         (self.sum_rows, part.sum_rows), (self.first, part.first),
+                         (self.value, part.value), (self.rep, part.rep)):
             lst.append(arr)
-        self.n += n
+        self.n += part.n
 
     def _join(self, below: np.ndarray, below_values: np.ndarray) -> None:
         """Edges between the previous strip's last row and this strip's first row."""
@@ -587,7 +674,6 @@ class _ClusterBook:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        self._spool.close()
         cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts  # noqa: E731
                else np.zeros(0, dt))
         counts = cat(self.counts, np.int64)
@@ -611,30 +697,13 @@ class _ClusterBook:
         trep = np.full(m, -1, dtype=np.int64)
         decided = rep >= 0
         trep[root[decided]] = rep[decided]
-        self._stream_spool(root, m, total, tcols, trows, trep)
+        if self.seam_runs:  # the merged clusters' representatives, from their runs
+            rows, c0, c1, lab = np.concatenate(self.seam_runs).T
+            flat, present = _nearest_in_runs(rows, c0, c1, root[lab], total, tcols, trows,
+                                             self.width, m)
+            trep[present] = flat
         order = np.argsort(tfirst, kind="stable")
         return trep[order], tvalue[order], total[order], n
-
-    def _stream_spool(self, root, m, total, tcols, trows, trep) -> None:
-        """Nearest member to the final centroid for every spooled (seam) cluster."""
-        best_key = np.full(m, np.inf)
-        best_idx = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
-        with open(self._spool_path, "rb") as f:
-            for size, offset in self._spooled:
-                flat_idx = np.fromfile(f, dtype=np.uint32, count=size).astype(np.int64)
-                flat_idx += offset
-                lab = root[np.fromfile(f, dtype=np.int32, count=size)]
-                rows, cols = np.divmod(flat_idx, self.width)
-                key = centroid_distance_key(lab, rows, cols, total, tcols, trows)
-                pos, present = nearest_members(lab, key, flat_idx, m)
-                k, i = key[pos], flat_idx[pos]
-                better = (k < best_key[present]) | (
-                    (k == best_key[present]) & (i < best_idx[present])
-                )
-                best_key[present[better]] = k[better]
-                best_idx[present[better]] = i[better]
-        spooled = np.isfinite(best_key)
-        trep[spooled] = best_idx[spooled]
 
 
 # ----------------------------------------------------------------------------- sample
@@ -655,10 +724,17 @@ class _DataSpool:
         self.counts: list[int] = []
         self.row0: list[int] = []
 
+    def pack(self, strip: _Strip) -> tuple[bytes, np.ndarray, int]:
+        """A strip's part (thread-safe): index bytes, packed data mask, data count."""
+        return (strip.index[strip.valid].astype(self.dtype).tobytes(),
+                np.packbits(strip.valid.ravel()), int(strip.valid.sum()))
+
     def add(self, strip: _Strip) -> None:
-        self._f.write(strip.index[strip.valid].astype(self.dtype).tobytes())
-        self.bits.append(np.packbits(strip.valid.ravel()))
-        self.counts.append(int(strip.valid.sum()))
+        """Append the next strip (strips in order)."""
+        raw, bits, count = strip.data if strip.data is not None else self.pack(strip)
+        self._f.write(raw)
+        self.bits.append(bits)
+        self.counts.append(count)
         self.row0.append(strip.row0)
 
     def close(self) -> None:
@@ -928,7 +1004,7 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
 
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
-    book = _ClusterBook(width, conn, spool_dir / "members.bin")
+    book = _ClusterBook(width, conn)
     data = _DataSpool(spool_dir / "data.bin", len(scale.values))
     timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
     first = _first_pass(reader, scale, opts.color_space, rows, region,
@@ -944,19 +1020,18 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     grid_raw = _RowFile(spool_dir / "grid.bin", reader.shape, np.float32)
     with open(grid_raw.path, "wb") as grid:
         for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
-                             workers=_WORKERS):
+                             workers=_WORKERS, book=book, data=data):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
             data_cols |= strip.valid.any(axis=0)
             t = time.perf_counter()
-            labels, n, method = cluster_labels(strip.values, strip.flat, eps=opts.eps,
-                                               min_samples=opts.min_samples)
-            book.add(strip, labels, n, last=strip.row0 + strip.values.shape[0] >= height)
+            book.add(strip.clusters)
             data.add(strip)
+            method = strip.method
             timings["label"] += time.perf_counter() - t
             t = time.perf_counter()
-            np.where(strip.valid, strip.values, np.nan).astype(np.float32).tofile(grid)
+            strip.grid_rows.tofile(grid)
             timings["grid"] += time.perf_counter() - t
             reasons += strip.reason_counts
             flat_total += int(strip.flat.sum())
