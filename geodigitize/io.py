@@ -286,7 +286,7 @@ def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: i
         os.replace(src, dst)
         factors = _overview_factors((r1 - r0, c1 - c0))
         if factors:
-            with rasterio.open(dst, "r+") as grid:
+            with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(dst, "r+") as grid:
                 grid.build_overviews(factors, Resampling.average)
     else:
         os.unlink(src)

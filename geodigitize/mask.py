@@ -533,17 +533,22 @@ def inconsistent_pixels(
     rank_of, entry_of_rank = _value_ranks(scale_values)
     k = scale_values.size
     dtype = np.uint16 if k < 65535 else np.int64
-    rank = rank_of[index].astype(dtype)
+    top = np.iinfo(dtype).max
+    rank = rank_of.astype(dtype)[index]
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
-    top = np.iinfo(dtype).max
     low = ndimage.minimum_filter(np.where(valid, rank, top), size, mode="nearest")
     high = ndimage.maximum_filter(np.where(valid, rank, 0), size, mode="nearest")
     first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
                                    tolerance)
-    sure = valid & (low >= first[color_id]) & (high <= last[color_id])
-    rows, cols = np.nonzero(valid & ~sure)
+    empty = first > last  # never sure: low <= own rank < top
+    first = np.where(empty, top, first).astype(dtype)
+    last = np.where(empty, 0, last).astype(dtype)
+    unsure = low < first[color_id]
+    unsure |= high > last[color_id]
+    unsure &= valid
+    rows, cols = np.nonzero(unsure)
     flagged = np.zeros(valid.shape, dtype=bool)
     if rows.size:
         med = _median_at(rank, valid, rows, cols, radius)
@@ -551,8 +556,8 @@ def inconsistent_pixels(
         here = id_rgb[color_id[rows, cols]]
         bad = _residual(here, expected) > tolerance
         flagged[rows[bad], cols[bad]] = True
-    _second_look(flagged, color_id, id_rgb, scale_values[index], valid & ~flagged,
-                 scale_colors, scale_values, tolerance, radius)
+        _second_look(flagged, color_id, id_rgb, index, valid, scale_colors, scale_values,
+                     tolerance, radius)
     return flagged
 
 
@@ -619,8 +624,8 @@ def _second_look(
     flagged: np.ndarray,
     color_id: np.ndarray,
     id_rgb: np.ndarray,
-    values: np.ndarray,
-    kept: np.ndarray,
+    index: np.ndarray,
+    valid: np.ndarray,
     scale_colors: np.ndarray,
     scale_values: np.ndarray,
     tolerance: float,
@@ -632,12 +637,13 @@ def _second_look(
     one-sided window is biased, so clean pixels next to lines fail the median test. A
     least-squares plane through the neighbours that passed is exact for a locally linear
     field, one-sided or not; an antialiased fringe still departs from it. Updates
-    `flagged` in place.
+    `flagged` in place; the neighbours that passed are the `valid` ones not flagged.
     """
     rows, cols = np.nonzero(flagged)
     if rows.size == 0:
         return
-    pred, enough = _plane_predictions(values, kept, rows, cols, radius)
+    pred, enough = _plane_predictions(index, scale_values, valid & ~flagged, rows, cols,
+                                      radius)
     order = np.argsort(scale_values, kind="stable")
     pos = np.clip(np.searchsorted(scale_values[order], pred), 1, order.size - 1)
     lower, upper = scale_values[order][pos - 1], scale_values[order][pos]
@@ -648,14 +654,14 @@ def _second_look(
 
 
 def _plane_predictions(
-    values: np.ndarray, kept: np.ndarray, rows, cols, radius: int
+    index: np.ndarray, scale_values: np.ndarray, kept: np.ndarray, rows, cols, radius: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Value at each (row, col) of the least-squares plane through its kept neighbours.
 
     Returns the predictions and whether enough neighbours (6, spread in both directions)
     supported them.
     """
-    h, w = values.shape
+    h, w = index.shape
     offsets = np.arange(-radius, radius + 1)
     dr, dc = (a.ravel().astype(np.float64) for a in np.meshgrid(offsets, offsets, indexing="ij"))
     rr = rows[:, None] + dr.astype(int)[None, :]
@@ -663,7 +669,7 @@ def _plane_predictions(
     ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
     rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
     wgt = (ok & kept[rr, cc]).astype(np.float64)
-    v = np.where(wgt > 0, values[rr, cc], 0.0)
+    v = np.where(wgt > 0, scale_values[index[rr, cc]], 0.0)
     design = np.stack([np.ones_like(dr), dr, dc], axis=1)          # (m, 3)
     normal = np.einsum("nm,mi,mj->nij", wgt, design, design)        # (n, 3, 3)
     rhs = np.einsum("nm,mi,nm->ni", wgt, design, v)                 # (n, 3)

@@ -167,16 +167,22 @@ def _label_equal(values: np.ndarray, keep: np.ndarray, conn: int) -> tuple[np.nd
     comp, n = ndimage.label(keep, structure=structure)
     if n == 0:
         return np.full(keep.shape, -1, dtype=np.int32), 0
-    # per-component min and max with ufunc.at: O(pixels) (ndimage.minimum sorts)
-    where = np.flatnonzero(comp)
-    c, v = comp.ravel()[where], values.ravel()[where]
-    lo, hi = np.full(n + 1, np.inf), np.full(n + 1, -np.inf)
-    np.minimum.at(lo, c, v)
-    np.maximum.at(hi, c, v)
-    mixed = lo[1:] != hi[1:]
+    # a component holds several values exactly when two kept neighbours (in its
+    # connectivity) differ: find those pairs, a few passes over the image
+    offsets = [(0, 1), (1, 0)] + ([(1, 1), (1, -1)] if conn == 8 else [])
+    mixed = np.zeros(n + 1, dtype=bool)
+    for di, dj in offsets:
+        a, b = _shifted(keep, di, dj)
+        va, vb = _shifted(values, di, dj)
+        differ = a & b & (va != vb)
+        if differ.any():
+            mixed[_shifted(comp, di, dj)[0][differ]] = True
+    mixed = mixed[1:]
     if mixed.any():
         comp, n = _split_mixed(values, comp, n, np.flatnonzero(mixed) + 1, conn)
-    return (comp - 1).astype(np.int32), n
+    comp = comp.astype(np.int32, copy=False)
+    comp -= 1
+    return comp, n
 
 
 def _split_mixed(
@@ -217,6 +223,14 @@ def _by_first_pixel(labels: np.ndarray, n: int) -> np.ndarray:
     remap = np.zeros(n + 1, dtype=labels.dtype)
     remap[np.argsort(first[1:], kind="stable") + 1] = np.arange(1, n + 1, dtype=labels.dtype)
     return remap[labels]
+
+
+def _shifted(arr: np.ndarray, di: int, dj: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views ``a, b`` of `arr` with ``b[i, j]`` the neighbour ``(di, dj)`` of ``a[i, j]``
+    (``di >= 0``)."""
+    h, w = arr.shape
+    c0, c1 = (0, w - dj) if dj >= 0 else (-dj, w)
+    return arr[: h - di, c0:c1], arr[di:, c0 + dj : c1 + dj]
 
 
 def _shifted_pairs(

@@ -318,6 +318,23 @@ class _FirstPass:
     candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
 
 
+def _read_ahead(reader: StripReader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
+    """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
+    on a thread (GDAL decodes without the GIL) while the caller works on this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    height = reader.shape[0]
+    starts = range(0, height, strip_rows)
+    with ThreadPoolExecutor(1) as pool:  # one thread: strips are read in order
+        ahead = None
+        for a in starts:
+            b = min(a + strip_rows, height)
+            current = ahead if ahead is not None else pool.submit(reader.read, a, b)
+            ahead = pool.submit(reader.read, b, min(b + strip_rows, height)) if b < height \
+                else None
+            yield a, b, current
+
+
 def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
                 strip_rows: int, region, count: bool, spool: Path, timings: dict
                 ) -> _FirstPass:
@@ -332,10 +349,9 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
     with open(spool, "wb") as f:
-        for a in range(0, height, strip_rows):
-            b = min(a + strip_rows, height)
+        for a, b, pending in _read_ahead(reader, strip_rows):
             t = time.perf_counter()
-            packed, opaque = reader.read(a, b)
+            packed, opaque = pending.result()
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
             ids = table(packed)
