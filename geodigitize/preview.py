@@ -12,17 +12,18 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib import colors as mcolors
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from .colormap import ColorScale
 from .errors import OutputError
 from .mask import Reason
 from .reconstruct import interpolate_points
+
+if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is drawn
+    from matplotlib import colors as mcolors
+    from matplotlib.figure import Figure
 
 __all__ = [
     "PANEL_TITLES",
@@ -69,6 +70,8 @@ def scale_cmap(scale: ColorScale) -> tuple[mcolors.Colormap, mcolors.Normalize]:
     span = values[-1] - values[0]
     pos = (values - values[0]) / span if span > 0 else np.linspace(0, 1, values.size)
     pos[0], pos[-1] = 0.0, 1.0
+    from matplotlib import colors as mcolors
+
     cmap = mcolors.LinearSegmentedColormap.from_list(
         "scale", list(zip(pos, colors, strict=True)), N=max(256, values.size)
     ).with_extremes(bad=(1, 1, 1, 0))
@@ -101,6 +104,9 @@ def _reconstruction(result, side: int = RECONSTRUCTION_SIDE):
 
 def _mask_panel(ax, reason: np.ndarray) -> None:
     codes = [r for r in Reason]
+    from matplotlib import colors as mcolors
+    from matplotlib.patches import Patch
+
     cmap = mcolors.ListedColormap([REASON_COLORS[r][0] for r in codes])
     norm = mcolors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
     ax.imshow(reason, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(reason.shape))
@@ -143,6 +149,9 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     matplotlib.figure.Figure
         Six axes titled :data:`PANEL_TITLES`, plus two colorbars.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(15, 9), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
@@ -201,6 +210,9 @@ def plot_gcps(
         from where the fitted transform puts it to where it was read.
     """
     height, width = image.shape[:2]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 10 * height / max(width, 1) + 0.8), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
