@@ -461,12 +461,32 @@ def _value_ranks(scale_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
     """Pixels with a True pixel in their ``size x size`` window (outside counts False).
 
-    Equals ``ndimage.binary_dilation(mask, np.ones((size, size)))``; a separable
-    maximum filter is several times faster.
+    Equals ``ndimage.binary_dilation(mask, np.ones((size, size)))``.
     """
-    grown = ndimage.maximum_filter(np.ascontiguousarray(mask).view(np.uint8), size,
-                                   mode="constant", cval=0)
-    return grown.view(bool)
+    return _window_extreme(np.asarray(mask, dtype=bool), size, np.logical_or, edge=False)
+
+
+def _window_extreme(arr: np.ndarray, size: int, op, edge=True) -> np.ndarray:
+    """Minimum (``op=np.minimum``) or maximum over each ``size x size`` window (odd size).
+
+    Outside the image, edge pixels are repeated (``edge=True``, as ndimage's
+    ``mode="nearest"``) or the value `edge` is assumed. Equals
+    ``ndimage.minimum_filter`` / ``maximum_filter``; separable whole-array
+    comparisons are more than 10x faster than ndimage's for small integers.
+    """
+    r = size // 2
+    if edge is True:
+        padded = np.pad(arr, r, mode="edge")
+    else:
+        padded = np.pad(arr, r, mode="constant", constant_values=edge)
+    h, w = arr.shape
+    cols = padded[: h].copy()
+    for k in range(1, size):
+        op(cols, padded[k : k + h], out=cols)
+    out = cols[:, :w].copy()
+    for k in range(1, size):
+        op(out, cols[:, k : k + w], out=out)
+    return out
 
 
 def inconsistent_pixels(
@@ -538,8 +558,8 @@ def inconsistent_pixels(
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
-    low = ndimage.minimum_filter(np.where(valid, rank, top), size, mode="nearest")
-    high = ndimage.maximum_filter(np.where(valid, rank, 0), size, mode="nearest")
+    low = _window_extreme(np.where(valid, rank, top), size, np.minimum)
+    high = _window_extreme(np.where(valid, rank, 0), size, np.maximum)
     first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
                                    tolerance)
     empty = first > last  # never sure: low <= own rank < top

@@ -1007,6 +1007,10 @@ def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
     from .io import GridWriter
 
     c0, r0, c1, r1 = window
+    # whole rows of GeoTIFF blocks at a time: GDAL then compresses each block once,
+    # on all cores, instead of holding part-written blocks in its cache
+    block = GridWriter.BLOCK
+    rows = max(block, -(-rows // block) * block)
     with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
         for top in range(r0, r1, rows):
             bottom = min(top + rows, r1)
