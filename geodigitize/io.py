@@ -258,7 +258,8 @@ class GridWriter:
         self.close(overviews=exc_type is None)
 
 
-def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: int = 1024) -> None:
+def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: int = 1024,
+                *, overviews: bool = True) -> None:
     """Move a streamed full-image grid to `dst`, cropped to `window`, with overviews.
 
     Parameters
@@ -270,6 +271,8 @@ def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: i
         Pixels to keep (the decoded pixels' bounding box).
     rows : int
         Rows copied at a time (memory stays bounded).
+    overviews : bool
+        Build overviews when the whole grid is kept (False: `src` has them already).
     """
     from rasterio.windows import Window
 
@@ -285,7 +288,7 @@ def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: i
     if full:
         os.replace(src, dst)
         factors = _overview_factors((r1 - r0, c1 - c0))
-        if factors:
+        if factors and overviews:
             with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(dst, "r+") as grid:
                 grid.build_overviews(factors, Resampling.average)
     else:

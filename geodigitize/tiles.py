@@ -43,6 +43,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,7 +322,6 @@ class _FirstPass:
 def _read_ahead(reader: StripReader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
     """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
     on a thread (GDAL decodes without the GIL) while the caller works on this one."""
-    from concurrent.futures import ThreadPoolExecutor
 
     height = reader.shape[0]
     starts = range(0, height, strip_rows)
@@ -509,7 +509,6 @@ def _in_order(work, items, workers: int) -> Iterator:
         yield from map(work, items)
         return
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
     todo = iter(items)
     with ThreadPoolExecutor(workers) as pool:
@@ -852,7 +851,8 @@ class TiledExtraction:
             raise RuntimeError("the grid was not streamed or was already moved")
         writers = {
             "points.gpkg": lambda p: write_points(p, self.points),
-            "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent()),
+            "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent(),
+                                              overviews=False),  # built when streamed
             "report.json": lambda p: write_json(p, self.report()),
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
@@ -1000,8 +1000,7 @@ def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
 
 
 def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
-    """The spooled values inside `window` as a compressed GeoTIFF (overviews come when
-    :func:`geodigitize.io.finish_grid` moves it into place)."""
+    """The spooled values inside `window` as a compressed GeoTIFF with overviews."""
     from affine import Affine
 
     from .io import GridWriter
@@ -1015,7 +1014,6 @@ def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
         for top in range(r0, r1, rows):
             bottom = min(top + rows, r1)
             out.write_rows(top - r0, raw[top:bottom][:, c0:c1])
-        out.close(overviews=False)
 
 
 def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
@@ -1056,13 +1054,28 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
             reasons += strip.reason_counts
             flat_total += int(strip.flat.sum())
     data.close()
-    with stage("merge"):
-        rep, value, n_pixels, _ = book.finish()
-    r, c = np.divmod(rep, width)
-    clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
-                        method)
-    with stage("reconstruction check"):
-        check = _check(data, scale, width, clusters, sample)
+    cols = np.flatnonzero(data_cols)
+    window = (
+        (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
+        if cols.size else (0, 0, width, height)
+    )
+
+    def write_grid() -> float:
+        t = time.perf_counter()
+        _write_grid(grid_raw, grid_path, window, gt, crs, rows)
+        return time.perf_counter() - t
+
+    # GDAL compresses the grid (without the GIL) while the clusters are merged and checked
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(write_grid)
+        with stage("merge"):
+            rep, value, n_pixels, _ = book.finish()
+        r, c = np.divmod(rep, width)
+        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
+                            method)
+        with stage("reconstruction check"):
+            check = _check(data, scale, width, clusters, sample)
+        timings["grid"] += writing.result()
     counts = {
         "pixels": height * width,
         "distinct_colors": int(first.colors.size),
@@ -1072,14 +1085,6 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
         "flat": flat_total,
         "clusters": len(clusters),
     }
-    cols = np.flatnonzero(data_cols)
-    window = (
-        (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
-        if cols.size else (0, 0, width, height)
-    )
-    t = time.perf_counter()
-    _write_grid(grid_raw, grid_path, window, gt, crs, rows)
-    timings["grid"] += time.perf_counter() - t
     timings = {f"strips: {k}": v for k, v in timings.items()}
     return counts, clusters, check, timings, window, opts
 
