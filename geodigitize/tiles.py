@@ -89,6 +89,8 @@ DEFAULT_STRIP_PIXELS = 2_000_000
 _HALO = 2
 #: Threads masking strips at once (each holds one strip's work arrays).
 _WORKERS = min(2, os.cpu_count() or 1)
+#: Grid code of a masked pixel when the spooled grid holds scale entries (16 bits).
+_MASKED_CODE = 65535
 #: Neighbourhood half-size of the consistency check (as :func:`geodigitize.pipeline._mask`).
 _CONSISTENCY_RADIUS = 2
 
@@ -261,7 +263,7 @@ class _Strip:
     reason_counts: np.ndarray  # per Reason
     clusters: _StripClusters | None = None  # filled by the worker, see summarise()
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
-    grid_rows: np.ndarray | None = None  # (h, W) float32, NaN where masked
+    grid_rows: np.ndarray | None = None  # (h, W) as spooled, see _grid_codes
     data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
 
 
@@ -294,18 +296,52 @@ class _ColorIds:
 
 
 class _RowFile:
-    """Rows of an (H, W) array spooled to a file, read back by seeking (not mapped, so
-    the pages read do not stay in the process's resident memory)."""
+    """Rows of an (H, W) array spooled to a file block by block, read back by seeking (not
+    mapped, so the pages read do not stay in the process's resident memory).
 
-    def __init__(self, path: Path, shape: tuple[int, int], dtype) -> None:
-        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+    Each block may be stored in a narrower type than `dtype` (e.g. colour ids as int16
+    while there are fewer than 2**15 colours): half the bytes written and read back.
+    """
+
+    def __init__(self, path: Path, width: int, dtype) -> None:
+        self.path, self.width, self.dtype = path, width, np.dtype(dtype)
+        self._blocks: list[tuple[int, int, np.dtype, int]] = []  # row0, row1, type, offset
+        self._f = None
+        self.height = 0
+        self._offset = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    def __enter__(self) -> _RowFile:
+        self._f = open(self.path, "wb")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
+
+    def append(self, rows: np.ndarray, stored=None) -> None:
+        """Write the next rows, stored as `stored` (which must hold them exactly)."""
+        data = rows.astype(stored or self.dtype, copy=False)
+        data.tofile(self._f)
+        h = rows.shape[0]
+        self._blocks.append((self.height, self.height + h, data.dtype, self._offset))
+        self.height += h
+        self._offset += data.nbytes
 
     def __getitem__(self, rows: slice) -> np.ndarray:
-        lo, hi, _ = rows.indices(self.shape[0])
+        lo, hi, _ = rows.indices(self.height)
+        out = np.empty((max(hi - lo, 0), self.width), dtype=self.dtype)
         with open(self.path, "rb") as f:
-            f.seek(lo * self.shape[1] * self.dtype.itemsize)
-            out = np.fromfile(f, dtype=self.dtype, count=(hi - lo) * self.shape[1])
-        return out.reshape(hi - lo, self.shape[1])
+            for r0, r1, dt, offset in self._blocks:
+                a, b = max(r0, lo), min(r1, hi)
+                if a >= b:
+                    continue
+                f.seek(offset + (a - r0) * self.width * dt.itemsize)
+                part = np.fromfile(f, dtype=dt, count=(b - a) * self.width)
+                out[a - lo : b - lo] = part.reshape(b - a, self.width)
+        return out
 
 
 @dataclass
@@ -345,10 +381,11 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     """
     from .decode import lookup_colors, unpack_rgb
 
-    height, width = reader.shape
+    width = reader.shape[1]
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
-    with open(spool, "wb") as f:
+    ids_file = _RowFile(spool, width, np.int32)
+    with ids_file:
         for a, b, pending in _read_ahead(reader, strip_rows):
             t = time.perf_counter()
             packed, opaque = pending.result()
@@ -361,14 +398,16 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
                     cand = opaque & region[0][a:b, None] & region[1][None, :]
                 c = np.bincount(ids[cand], minlength=table.n)
                 counts = np.pad(counts, (0, table.n - counts.size)) + c
-            np.where(opaque, ids, ~ids).tofile(f)
+            if not opaque.all():
+                ids = np.where(opaque, ids, ~ids)
+            # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
+            ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
             timings["decode"] += time.perf_counter() - t
     t = time.perf_counter()
     colors = table.colors()
     distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
-    ids = _RowFile(spool, (height, width), np.int32)
     timings["decode"] += time.perf_counter() - t
-    return _FirstPass(ids, colors, index, distance,
+    return _FirstPass(ids_file, colors, index, distance,
                       np.pad(counts, (0, colors.size - counts.size)) if count else None)
 
 
@@ -434,6 +473,7 @@ def _strips(
     context = _context_rows(opts, scale)
     consistency = _checks_consistency(opts, scale)
     rgb_of = unpack_rgb(first.colors) if consistency else None
+    lut = _grid_lut(scale)
 
     def work(a: int) -> tuple[_Strip, dict]:
         spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
@@ -489,7 +529,7 @@ def _strips(
         if data is not None:
             t = time.perf_counter()
             strip.data = data.pack(strip)
-            strip.grid_rows = np.where(strip.valid, strip.values, np.nan).astype(np.float32)
+            strip.grid_rows = _grid_codes(strip, lut)
             spent["grid"] += time.perf_counter() - t
         return strip, spent
 
@@ -999,8 +1039,26 @@ def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
     return float(max_d), halo_d, used
 
 
-def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
-    """The spooled values inside `window` as a compressed GeoTIFF with overviews."""
+def _grid_lut(scale: ColorScale) -> np.ndarray | None:
+    """Value (float32) of each spooled grid code: scale entries, then NaN for masked
+    pixels (code 65535); None when the scale has too many entries for 16-bit codes."""
+    if scale.values.size >= _MASKED_CODE:
+        return None
+    lut = np.full(_MASKED_CODE + 1, np.nan, dtype=np.float32)
+    lut[: scale.values.size] = scale.values
+    return lut
+
+
+def _grid_codes(strip: _Strip, lut: np.ndarray | None) -> np.ndarray:
+    """A strip's grid rows as spooled: scale entries (or values when `lut` is None)."""
+    if lut is None:
+        return np.where(strip.valid, strip.values, np.nan).astype(np.float32)
+    return np.where(strip.valid, strip.index, _MASKED_CODE).astype(np.uint16)
+
+
+def _write_grid(raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, crs,
+                rows: int) -> None:
+    """The spooled grid inside `window` as a compressed GeoTIFF with overviews."""
     from affine import Affine
 
     from .io import GridWriter
@@ -1013,7 +1071,8 @@ def _write_grid(raw: _RowFile, path: Path, window, gt, crs, rows: int) -> None:
     with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
         for top in range(r0, r1, rows):
             bottom = min(top + rows, r1)
-            out.write_rows(top - r0, raw[top:bottom][:, c0:c1])
+            codes = raw[top:bottom][:, c0:c1]
+            out.write_rows(top - r0, codes if lut is None else lut[codes])
 
 
 def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
@@ -1035,8 +1094,9 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     data_rows: list[int] = []
     data_cols = np.zeros(width, dtype=bool)
     # values go to a raw file first: grid.tif is compressed once, cropped to the data
-    grid_raw = _RowFile(spool_dir / "grid.bin", reader.shape, np.float32)
-    with open(grid_raw.path, "wb") as grid:
+    lut = _grid_lut(scale)
+    grid_raw = _RowFile(spool_dir / "grid.bin", width, np.float32 if lut is None else np.uint16)
+    with grid_raw:
         for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
                              workers=_WORKERS, book=book, data=data):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
@@ -1049,7 +1109,7 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
             method = strip.method
             timings["label"] += time.perf_counter() - t
             t = time.perf_counter()
-            strip.grid_rows.tofile(grid)
+            grid_raw.append(strip.grid_rows)
             timings["grid"] += time.perf_counter() - t
             reasons += strip.reason_counts
             flat_total += int(strip.flat.sum())
@@ -1062,7 +1122,7 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
 
     def write_grid() -> float:
         t = time.perf_counter()
-        _write_grid(grid_raw, grid_path, window, gt, crs, rows)
+        _write_grid(grid_raw, lut, grid_path, window, gt, crs, rows)
         return time.perf_counter() - t
 
     # GDAL compresses the grid (without the GIL) while the clusters are merged and checked
