@@ -66,7 +66,7 @@ def decode_figure(fig, *, colorbar, exclude, color_space, region="auto", **overr
     scale = build_scale(vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels,
                         colorbar=colorbar, image=fig.image)
     decoded = decode(fig.image, scale, color_space=color_space)
-    reason, used = _mask(img, scale, decoded, opts)
+    reason, used, decoded = _mask(img, scale, decoded, opts)
     return scale, decoded, reason, used
 
 

@@ -346,7 +346,7 @@ def extract(
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
-        reason, opts = _mask(img, scale, decoded, opts)
+        reason, opts, decoded = _mask(img, scale, decoded, opts)
         _require_data(reason, img, opts)
     with stage("reduce"):
         valid = reason == Reason.DATA
@@ -388,8 +388,9 @@ AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap"
 
 
 def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
-    """Classify every pixel; return the reasons and the options with every automatic
-    choice (frame, distances, smoothness) replaced by the value used, for the report."""
+    """Classify every pixel; return the reasons, the options with every automatic
+    choice (frame, distances, smoothness) replaced by the value used, for the report, and
+    the decoded image (JPEG's restored pixels decoded anew, see :func:`_restore_jpeg`)."""
     auto = {}
     excluded = None
     if opts.exclude_color:
@@ -427,13 +428,35 @@ def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
         halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
     )
     _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
+    if smooth is not None:
+        decoded = _restore_jpeg(reason, img, decoded, scale)
     used = replace(
         opts, region=region, max_distance=round(float(max_d), 3),
         halo_distance=None if halo_d is None else round(float(halo_d), 3),
         smoothness=smooth, exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
         extra={**opts.extra, **({"automatic": auto} if auto else {})},
     )
-    return reason, used
+    return reason, used, decoded
+
+
+def _restore_jpeg(
+    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale
+) -> Decoded:
+    """Keep the masked pixels JPEG's chroma subsampling and ringing pushed off the scale
+    (see :func:`geodigitize.jpeg.restore_pixels`), with the values that explain them.
+
+    Runs with the smoothness check, i.e. for JPEG input. Updates `reason` in place and
+    returns the decoded values and entries with the restored pixels changed. Skipped for
+    class scales, whose values legitimately jump between neighbours.
+    """
+    if scale.is_discrete:
+        return decoded
+    from .jpeg import restore_pixels
+
+    restored, index = restore_pixels(img.rgb, reason, decoded.index, scale.colors,
+                                     scale.values)
+    reason[restored] = Reason.DATA
+    return replace(decoded, index=index, values=scale.values[index])
 
 
 def _mask_inconsistent(

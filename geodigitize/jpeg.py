@@ -1,0 +1,295 @@
+"""Decode the pixels that JPEG pushed off the colour scale next to lines and text.
+
+JPEG keeps brightness (luma) nearly intact but stores colour (chroma) at half resolution
+and quantises both: a data pixel next to a black coastline or a grey graticule line
+shares its chroma with the line and loses saturation, and ringing moves it further. On
+the q85 benchmark figure such pixels are 16-34 RGB units off the scale while their luma
+is within 1-3.5 units of the truth. The masking stages reject them with the line.
+
+:func:`restore_pixels` gives them a second chance, one pixel at a time, under a model of
+that damage:
+
+1. **Prediction.** A least-squares plane through the clean neighbours' positions along
+   the scale predicts the pixel's position.
+2. **JPEG-aware decoding.** Around the prediction, the scale colour that best explains the
+   pixel is the one whose luma matches the pixel's and whose chroma, scaled towards
+   neutral by some factor ``s`` (subsampling with a neutral line), matches the pixel's;
+   a prior keeps it near the prediction. The pixel is kept, with that colour's value,
+   when the misfit is within JPEG's noise.
+3. **Ink.** Lines and text are neutral (black, grey, white), so a pixel they cover is the
+   same kind of mixture, with its luma moved by the line: luma is what tells them apart.
+   A pixel whose luma departs from the prediction by :data:`INK_LUMA` is *ink*. Next to a
+   line that sits inside one pixel, its antialiasing may touch either neighbour by
+   an amount no colour shows, so those neighbours stay masked; a line split over two
+   pixels (both partly covered, keeping some chroma) leaves its outer neighbours clean.
+   A pixel whose chroma shrank (``s`` below :data:`UNEXPLAINED_CHROMA`) with no ink
+   in its 3 x 3 window is next to a line of its own brightness, which only chroma shows,
+   at half resolution: it stays masked.
+
+Two passes run: the second predicts from the pixels the first restored; the ink found by
+the first still keeps its neighbours masked.
+
+The thresholds come from the colour benchmark (``benchmarks/colour_accuracy.py``, jet_r
+JPEG q85; see docs/colour-scales.md for the trade-off between data and line pixels
+decoded). Only JPEG input is restored (the pipeline runs this when the smoothness check is
+on, which it is for JPEG).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .mask import Reason, _any_in_window
+
+__all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
+
+#: Reasons a pixel may be restored from: colour damage, not its place or transparency.
+RESTORABLE = (Reason.OFF_SCALE, Reason.EXCLUDED_COLOR, Reason.HALO, Reason.INCONSISTENT)
+#: Neighbourhood half-size of the plane prediction, in pixels.
+RADIUS = 3
+#: Fewest clean neighbours a prediction needs.
+MIN_SUPPORT = 6
+#: Half-width of the searched window around the prediction (share of the scale's entries).
+SEARCH = 0.02
+#: Most scale entries tried per pixel in that window.
+SAMPLES = 32
+#: Luma noise of JPEG (RGB units): the q85 figure's data pixels 1 px from lines are within
+#: 1.1 (median) and 3.5 (90 %) of their true luma.
+LUMA_NOISE = 3.0
+#: Chroma noise left after the best shrink towards neutral (RGB units).
+CHROMA_NOISE = 6.0
+#: How far the decoded position may stray from the prediction (share of the scale).
+PRIOR = 0.003
+#: Smallest chroma scale accepted: subsampling with a line keeps at least this share.
+MIN_CHROMA = 0.3
+#: Largest misfit (sum of squared, noise-scaled luma, chroma and prior terms) kept.
+MAX_COST = 2.0
+#: Luma departure from the prediction (RGB units) that marks a pixel as covered by ink.
+INK_LUMA = 12.0
+#: A line covers two pixels (and leaves their outer neighbours clean) when the second's
+#: luma departure is at least this share of the first's ...
+SPLIT_RATIO = 0.3
+#: ... and it keeps at least this share of its chroma (a thick stroke keeps none).
+SPLIT_CHROMA = 0.5
+#: A pixel keeping less chroma than this needs ink in its 3 x 3 window to explain it.
+UNEXPLAINED_CHROMA = 0.9
+#: Passes; ink found in a pass stays ink.
+PASSES = 2
+#: Candidates handled at once (bounds the memory: about 2 kB each).
+_CHUNK = 65_536
+
+# JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
+_YCBCR = np.array(
+    [[0.299, 0.587, 0.114],
+     [-0.168736, -0.331264, 0.5],
+     [0.5, -0.418688, -0.081312]]
+)
+
+
+def ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """Convert RGB (0-255) to JPEG's luma and chroma.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (..., 3)
+
+    Returns
+    -------
+    ndarray of shape (..., 3) and dtype float64
+        Y in 0-255, Cb and Cr centred on 0 (neutral colours have zero chroma).
+    """
+    return np.asarray(rgb, dtype=np.float64) @ _YCBCR.T
+
+
+def restore_pixels(
+    rgb: np.ndarray,
+    reason: np.ndarray,
+    index: np.ndarray,
+    scale_colors: np.ndarray,
+    scale_values: np.ndarray,
+    *,
+    passes: int = PASSES,
+    max_cost: float = MAX_COST,
+    ink_luma: float = INK_LUMA,
+    unexplained_chroma: float = UNEXPLAINED_CHROMA,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masked pixels of a JPEG whose colour is the scale's, damaged as JPEG damages it.
+
+    See the module's description for the model and the rules.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+        The decompressed JPEG.
+    reason : ndarray of shape (H, W) and dtype uint8
+        :class:`geodigitize.mask.Reason` of each pixel; pixels masked for one of
+        :data:`RESTORABLE` may be restored, :attr:`Reason.DATA` pixels are the clean ones.
+    index : ndarray of shape (H, W) and dtype int
+        Scale entry each pixel decoded to.
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+    passes : int
+    max_cost, ink_luma, unexplained_chroma : float
+        See :data:`MAX_COST`, :data:`INK_LUMA`, :data:`UNEXPLAINED_CHROMA`.
+
+    Returns
+    -------
+    restored : ndarray of shape (H, W) and dtype bool
+        Pixels to keep as data.
+    index : ndarray of shape (H, W) and dtype int32
+        Scale entries, changed at the restored pixels to the entry that explains them.
+    """
+    shape = reason.shape
+    order = np.argsort(scale_values, kind="stable")
+    k = order.size
+    rank_of = np.empty(k, dtype=np.int64)
+    rank_of[order] = np.arange(k)
+    ranked = ycbcr(np.asarray(scale_colors)[order])                # (K, 3)
+    rank = rank_of[np.asarray(index)].astype(np.float64)            # (H, W)
+    image = ycbcr(rgb)
+    restorable = np.isin(reason, np.array(RESTORABLE, dtype=reason.dtype))
+    clean = reason == Reason.DATA
+    restored = np.zeros(shape, dtype=bool)
+    ink = np.zeros(shape, dtype=bool)
+    new_rank = np.zeros(shape, dtype=np.int64)
+    for _ in range(passes):
+        todo = restorable & ~restored
+        rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * RADIUS + 1))
+        fit = _fit(image, ranked, rank, clean, rows, cols)
+        supported = fit["supported"]
+        # Luma departure of every pixel still masked; unknown (no prediction) counts as ink.
+        luma = np.where(todo, 255.0, 0.0)
+        luma[rows[supported], cols[supported]] = np.abs(fit["luma"][supported])
+        chroma = np.zeros(shape)
+        chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
+        inked = luma >= ink_luma
+        ink |= inked
+        beside = _beside_ink(ink, luma, chroma)
+        explained = _any_in_window(inked, 3)
+        r, c = rows[supported], cols[supported]
+        keep = (fit["cost"][supported] <= max_cost) & ~beside[r, c]
+        keep &= (fit["shrink"][supported] >= unexplained_chroma) | explained[r, c]
+        r, c = r[keep], c[keep]
+        restored[r, c] = True
+        clean[r, c] = True
+        new_rank[r, c] = fit["rank"][supported][keep]
+        rank[r, c] = new_rank[r, c]
+    out = np.asarray(index).astype(np.int32, copy=True)
+    out[restored] = order[new_rank[restored]]
+    return restored, out
+
+
+def _fit(
+    image: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
+    rows: np.ndarray, cols: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks."""
+    parts = [
+        _fit_chunk(image, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
+        for i in range(0, max(rows.size, 1), _CHUNK)
+    ]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _fit_chunk(
+    image: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
+    rows: np.ndarray, cols: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """For N candidates: whether a prediction exists, the best entry's rank near it, its
+    misfit and chroma scale, and the luma departure from the predicted colour.
+
+    Returns
+    -------
+    dict of ndarray of shape (N,)
+        ``supported`` (bool), ``rank`` (int), ``cost``, ``shrink``, ``luma`` (float).
+    """
+    k = ranked.shape[0]
+    pred, supported = _plane(rank, clean, rows, cols, RADIUS)
+    pred = np.clip(pred, 0, k - 1)
+    half = max(1, int(np.ceil(SEARCH * k)))
+    step = max(1, int(np.ceil(2 * half / SAMPLES)))
+    offsets = np.arange(-half, half + 1, step)
+    tried = np.clip(np.rint(pred)[:, None].astype(np.int64) + offsets[None, :], 0, k - 1)
+    colour = ranked[tried]                                          # (N, M, 3)
+    obs = image[rows, cols]                                         # (N, 3)
+    d_luma = obs[:, None, 0] - colour[..., 0]
+    chroma = colour[..., 1:]
+    norm2 = np.einsum("nmc,nmc->nm", chroma, chroma)
+    shrink = np.einsum("nmc,nc->nm", chroma, obs[:, 1:]) / np.maximum(norm2, 1e-9)
+    shrink = np.clip(shrink, MIN_CHROMA, 1.05)
+    d_chroma = obs[:, None, 1:] - shrink[..., None] * chroma
+    cost = (
+        (d_luma / LUMA_NOISE) ** 2
+        + np.einsum("nmc,nmc->nm", d_chroma, d_chroma) / CHROMA_NOISE**2
+        + ((tried - pred[:, None]) / (PRIOR * k)) ** 2
+    )
+    best = np.argmin(cost, axis=1)
+    n = np.arange(rows.size)
+    nearest = np.rint(pred).astype(np.int64)
+    return {
+        "supported": supported,
+        "rank": tried[n, best],
+        "cost": cost[n, best],
+        "shrink": shrink[n, best],
+        "luma": obs[:, 0] - ranked[nearest, 0],
+    }
+
+
+def _plane(
+    field: np.ndarray, kept: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Value at each (row, col) of the least-squares plane through the `kept` pixels of
+    its ``2 radius + 1`` window, and whether at least :data:`MIN_SUPPORT` of them, not
+    all on one line, support it."""
+    h, w = field.shape
+    offsets = np.arange(-radius, radius + 1)
+    dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
+    rr = rows[:, None] + dr[None, :]
+    cc = cols[:, None] + dc[None, :]
+    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
+    weight = (inside & kept[rr, cc]).astype(np.float64)             # (N, m)
+    v = np.where(weight > 0, field[rr, cc], 0.0)
+    design = np.stack([np.ones(dr.size), dr, dc], axis=1).astype(np.float64)  # (m, 3)
+    outer = (design[:, :, None] * design[:, None, :]).reshape(-1, 9)
+    normal = (weight @ outer).reshape(-1, 3, 3)
+    rhs = (weight * v) @ design
+    supported = (weight.sum(axis=1) >= MIN_SUPPORT) & (np.abs(np.linalg.det(normal)) > 1e-9)
+    normal[~supported] = np.eye(3)
+    coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    return coef[:, 0], supported
+
+
+def _beside_ink(ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Pixels with a 4-neighbour that is ink, unless that line continues into the pixel
+    beyond it (a line split over two pixels, see :data:`SPLIT_RATIO`).
+
+    Parameters
+    ----------
+    ink : ndarray of shape (H, W) and dtype bool
+    luma : ndarray of shape (H, W)
+        Luma departure of each masked pixel (0 for clean ones).
+    chroma : ndarray of shape (H, W)
+        Chroma scale of each masked pixel (0 where unknown).
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    out = np.zeros(ink.shape, dtype=bool)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        near_ink = _shifted(ink, dy, dx, False)
+        near_luma = _shifted(luma, dy, dx, 0.0)
+        far_luma = _shifted(luma, 2 * dy, 2 * dx, 0.0)
+        far_chroma = _shifted(chroma, 2 * dy, 2 * dx, 0.0)
+        split = (far_luma >= SPLIT_RATIO * near_luma) & (far_chroma >= SPLIT_CHROMA)
+        out |= near_ink & ~split
+    return out
+
+
+def _shifted(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
+    """``out[i, j] = a[i + dy, j + dx]``, `fill` where that is outside the image (|dy|,
+    |dx| <= 2)."""
+    h, w = a.shape
+    padded = np.pad(a, 2, mode="constant", constant_values=fill)
+    return padded[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
