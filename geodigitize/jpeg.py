@@ -46,7 +46,7 @@ __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
 #: Reasons a pixel may be restored from: colour damage, not its place or transparency.
 RESTORABLE = (Reason.OFF_SCALE, Reason.EXCLUDED_COLOR, Reason.HALO, Reason.INCONSISTENT)
 #: Neighbourhood half-size of the plane prediction, in pixels.
-RADIUS = 3
+RADIUS = 4
 #: Fewest clean neighbours a prediction needs.
 MIN_SUPPORT = 6
 #: Half-width of the searched window around the prediction (share of the scale's entries).
@@ -75,7 +75,7 @@ SPLIT_CHROMA = 0.5
 UNEXPLAINED_CHROMA = 0.9
 #: Passes; ink found in a pass stays ink.
 PASSES = 2
-#: Candidates handled at once (bounds the memory: about 2 kB each).
+#: Candidates handled at once (bounds the memory: a few kB each).
 _CHUNK = 65_536
 
 # JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
@@ -155,7 +155,7 @@ def restore_pixels(
     for _ in range(passes):
         todo = restorable & ~restored
         rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * RADIUS + 1))
-        fit = _fit(image, ranked, rank, clean, rows, cols)
+        fit = _fit(image, ranked, np.pad(rank, RADIUS), np.pad(clean, RADIUS), rows, cols)
         supported = fit["supported"]
         # Luma departure of every pixel still masked; unknown (no prediction) counts as ink.
         luma = np.where(todo, 255.0, 0.0)
@@ -183,7 +183,10 @@ def _fit(
     image: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
     rows: np.ndarray, cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks."""
+    """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks.
+
+    `rank` and `clean` are padded by :data:`RADIUS`; `image`, `rows`, `cols` are not.
+    """
     parts = [
         _fit_chunk(image, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
         for i in range(0, max(rows.size, 1), _CHUNK)
@@ -204,7 +207,7 @@ def _fit_chunk(
         ``supported`` (bool), ``rank`` (int), ``cost``, ``shrink``, ``luma`` (float).
     """
     k = ranked.shape[0]
-    pred, supported = _plane(rank, clean, rows, cols, RADIUS)
+    pred, supported = _plane(rank, clean, rows, cols, RADIUS)  # padded by RADIUS
     pred = np.clip(pred, 0, k - 1)
     half = max(1, int(np.ceil(SEARCH * k)))
     step = max(1, int(np.ceil(2 * half / SAMPLES)))
@@ -240,20 +243,21 @@ def _plane(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Value at each (row, col) of the least-squares plane through the `kept` pixels of
     its ``2 radius + 1`` window, and whether at least :data:`MIN_SUPPORT` of them, not
-    all on one line, support it."""
-    h, w = field.shape
+    all on one line, support it.
+
+    `field` and `kept` are the image's arrays padded by `radius` on every side (with
+    False for `kept`), so that no window leaves them; `rows`, `cols` are unpadded.
+    """
+    width = field.shape[1]
     offsets = np.arange(-radius, radius + 1)
     dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
-    rr = rows[:, None] + dr[None, :]
-    cc = cols[:, None] + dc[None, :]
-    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-    rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
-    weight = (inside & kept[rr, cc]).astype(np.float64)             # (N, m)
-    v = np.where(weight > 0, field[rr, cc], 0.0)
+    at = ((rows + radius) * width + cols + radius)[:, None] + (dr * width + dc)[None, :]
+    weight = kept.ravel()[at].astype(np.float64)                     # (N, m)
+    v = field.ravel()[at] * weight
     design = np.stack([np.ones(dr.size), dr, dc], axis=1).astype(np.float64)  # (m, 3)
     outer = (design[:, :, None] * design[:, None, :]).reshape(-1, 9)
     normal = (weight @ outer).reshape(-1, 3, 3)
-    rhs = (weight * v) @ design
+    rhs = v @ design
     supported = (weight.sum(axis=1) >= MIN_SUPPORT) & (np.abs(np.linalg.det(normal)) > 1e-9)
     normal[~supported] = np.eye(3)
     coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
