@@ -114,6 +114,8 @@ class Extraction:
     image : MapImage
     scale : ColorScale
     decoded : Decoded
+        For JPEG input, the pixels restored by :func:`geodigitize.jpeg.restore_pixels`
+        hold the scale entry that explains their damaged colour, not the nearest one.
     reason : ndarray of shape (H, W) and dtype uint8
         :class:`geodigitize.mask.Reason` of every pixel (0 = data).
     flat : ndarray of shape (H, W) and dtype bool

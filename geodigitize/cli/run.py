@@ -119,7 +119,9 @@ def run(
         float | None,
         typer.Option(help="Mask pixels departing from their neighbours' median value by more "
                      "than this many times the image's typical local variation (default 4 "
-                     "for JPEG, off otherwise).", rich_help_panel=_MASK),
+                     "for JPEG, off otherwise). While on, pixels masked for their colour are "
+                     "decoded again where JPEG's chroma subsampling and ringing explain it.",
+                     rich_help_panel=_MASK),
     ] = None,
     region: Annotated[
         str | None,
