@@ -146,7 +146,6 @@ def restore_pixels(
     rank_of[order] = np.arange(k)
     ranked = ycbcr(np.asarray(scale_colors)[order])                # (K, 3)
     rank = rank_of[np.asarray(index)].astype(np.float64)            # (H, W)
-    image = ycbcr(rgb)
     restorable = np.isin(reason, np.array(RESTORABLE, dtype=reason.dtype))
     clean = reason == Reason.DATA
     restored = np.zeros(shape, dtype=bool)
@@ -155,7 +154,7 @@ def restore_pixels(
     for _ in range(passes):
         todo = restorable & ~restored
         rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * RADIUS + 1))
-        fit = _fit(image, ranked, np.pad(rank, RADIUS), np.pad(clean, RADIUS), rows, cols)
+        fit = _fit(rgb, ranked, np.pad(rank, RADIUS), np.pad(clean, RADIUS), rows, cols)
         supported = fit["supported"]
         # Luma departure of every pixel still masked; unknown (no prediction) counts as ink.
         luma = np.where(todo, 255.0, 0.0)
@@ -180,22 +179,22 @@ def restore_pixels(
 
 
 def _fit(
-    image: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
+    rgb: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
     rows: np.ndarray, cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks.
 
-    `rank` and `clean` are padded by :data:`RADIUS`; `image`, `rows`, `cols` are not.
+    `rank` and `clean` are padded by :data:`RADIUS`; `rgb`, `rows`, `cols` are not.
     """
     parts = [
-        _fit_chunk(image, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
+        _fit_chunk(rgb, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
         for i in range(0, max(rows.size, 1), _CHUNK)
     ]
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def _fit_chunk(
-    image: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
+    rgb: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
     rows: np.ndarray, cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """For N candidates: whether a prediction exists, the best entry's rank near it, its
@@ -214,7 +213,7 @@ def _fit_chunk(
     offsets = np.arange(-half, half + 1, step)
     tried = np.clip(np.rint(pred)[:, None].astype(np.int64) + offsets[None, :], 0, k - 1)
     colour = ranked[tried]                                          # (N, M, 3)
-    obs = image[rows, cols]                                         # (N, 3)
+    obs = ycbcr(rgb[rows, cols])                                    # (N, 3)
     d_luma = obs[:, None, 0] - colour[..., 0]
     chroma = colour[..., 1:]
     norm2 = np.einsum("nmc,nmc->nm", chroma, chroma)

@@ -177,3 +177,17 @@ def test_desaturated_pixels_are_restored_darkened_ones_are_not():
     assert not restored[10, 1::2].any()     # beside a dot (ink inside one pixel)
     assert not restored[20].any()
     assert np.abs(scale.values[index[even]] - truth[even]).max() <= JET_STEP
+
+
+def test_chunks_change_nothing_and_nothing_masked_is_fine(figure, unrestored, monkeypatch):
+    import geodigitize.jpeg as jpeg
+
+    _, rgb, _, _ = figure
+    scale, decoded, reason = unrestored
+    whole = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    monkeypatch.setattr(jpeg, "_CHUNK", 997)
+    chunked = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    clean = np.zeros_like(reason)
+    restored, index = restore_pixels(rgb, clean, decoded.index, scale.colors, scale.values)
+    assert not restored.any() and np.array_equal(index, decoded.index)
