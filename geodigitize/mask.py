@@ -568,7 +568,7 @@ def inconsistent_pixels(
     unsure = low < first[color_id]
     unsure |= high > last[color_id]
     unsure &= valid
-    rows, cols = np.nonzero(unsure)
+    rows, cols = _where(unsure)
     flagged = np.zeros(valid.shape, dtype=bool)
     if rows.size:
         med = _median_at(rank, valid, rows, cols, radius)
@@ -659,7 +659,7 @@ def _second_look(
     field, one-sided or not; an antialiased fringe still departs from it. Updates
     `flagged` in place; the neighbours that passed are the `valid` ones not flagged.
     """
-    rows, cols = np.nonzero(flagged)
+    rows, cols = _where(flagged)
     if rows.size == 0:
         return
     pred, enough = _plane_predictions(index, scale_values, valid & ~flagged, rows, cols,
@@ -698,3 +698,8 @@ def _plane_predictions(
     normal[~enough] = np.eye(3)
     coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
     return coef[:, 0], enough
+
+
+def _where(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D mask; several times faster for sparse masks."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])

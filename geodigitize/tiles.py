@@ -597,13 +597,24 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     In row-major order; label -1 (no cluster) is left out.
     """
-    h, w = labels.shape
-    change = np.ones((h, w + 1), dtype=bool)
-    np.not_equal(labels[:, 1:], labels[:, :-1], out=change[:, 1:-1])
-    member = labels >= 0
-    rows, c0 = np.nonzero(change[:, :-1] & member)
-    _, c1 = np.nonzero(change[:, 1:] & member)
-    return rows, c0, c1 + 1, labels[rows, c0]
+    w = labels.shape[1]
+    flat = labels.ravel()
+    change = flat[1:] != flat[:-1]
+    member = flat >= 0
+    start = np.empty(flat.size, dtype=bool)
+    start[0] = True
+    start[1:] = change
+    start[::w] = True  # rows start runs
+    start &= member
+    end = np.empty(flat.size, dtype=bool)
+    end[-1] = True
+    end[:-1] = change
+    end[w - 1 :: w] = True
+    end &= member
+    first = np.flatnonzero(start)
+    rows, c0 = np.divmod(first, w)
+    c1 = np.flatnonzero(end) - rows * w + 1
+    return rows, c0, c1, flat[first]
 
 
 def _run_stats(rows, c0, c1, lab, n):
