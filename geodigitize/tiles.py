@@ -8,6 +8,10 @@ candidate pixels of each colour, from which the automatic distances
 Each strip is then decoded, masked, tested for flatness and labelled (on two threads);
 the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
 
+- The halo rule masks pixels next to ink whose colour occurs nowhere away from ink
+  (:func:`geodigitize.mask.field_colors`), a property of the whole image: once the
+  distances are known, a second read of the spooled colour ids (1 row of context per
+  strip) finds those colours before any strip is masked.
 - Masking and the flat test look beyond a pixel: the halo rule's 3x3 dilation (1 row),
   the consistency check's 5x5 median over valid pixels and its second look at the first
   look's flags (2 + 2 rows more), the flat test's 4-neighbours (1 more). Each strip is
@@ -52,7 +56,7 @@ import numpy as np
 from .colormap import ColorScale, build_scale
 from .errors import ImageError
 from .georef import Georeference, georeference
-from .mask import Reason, classify, inconsistent_pixels, region_mask
+from .mask import Reason, _any_in_window, classify, inconsistent_pixels, region_mask
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -431,6 +435,51 @@ def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float,
     return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
 
 
+def _field_colors(
+    first: _FirstPass,
+    max_d: float,
+    strip_rows: int,
+    region: tuple[np.ndarray, np.ndarray] | None,
+    timings: dict,
+    workers: int = 1,
+) -> np.ndarray:
+    """:func:`geodigitize.mask.field_colors` of the whole image, exactly, strip by strip.
+
+    Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`); candidates
+    are the opaque pixels inside the region, as in :func:`geodigitize.pipeline._mask`.
+    Each strip is read with one row of context on either side for the 3x3 neighbourhood.
+    """
+    height = first.ids.shape[0]
+    off_of = first.distance > max_d
+
+    def work(a: int) -> tuple[np.ndarray, dict]:
+        spent = dict.fromkeys(("read", "mask"), 0.0)
+        b = min(a + strip_rows, height)
+        lo, hi = max(a - 1, 0), min(b + 1, height)
+        t = time.perf_counter()
+        ids = first.ids[lo:hi]
+        spent["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        opaque = ids >= 0
+        if opaque.all():
+            far = ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
+        else:
+            ids = np.where(opaque, ids, ~ids)
+            far = opaque[a - lo : b - lo] & ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
+        if region is not None:
+            far &= region[0][a:b, None] & region[1][None, :]
+        seen = np.bincount(ids[a - lo : b - lo][far], minlength=off_of.size) > 0
+        spent["mask"] += time.perf_counter() - t
+        return seen, spent
+
+    field = np.zeros(off_of.size, dtype=bool)
+    for seen, spent in _in_order(work, range(0, height, strip_rows), workers):
+        field |= seen
+        for k, v in spent.items():
+            timings[k] += v
+    return field
+
+
 def _context_rows(opts, scale: ColorScale) -> int:
     """Rows beyond a strip that decide its core pixels.
 
@@ -463,9 +512,10 @@ def _strips(
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
     Each strip is processed with :func:`_context_rows` extra rows on either side, so
-    its core rows get exactly what one-piece processing gives them. With a `book`, the
-    workers also cluster each strip and summarise its clusters, and with `data` pack
-    its data pixels, leaving the caller only the joins and the writes.
+    its core rows get exactly what one-piece processing gives them; the halo rule's
+    field colours come from a read of the whole image first (:func:`_field_colors`).
+    With a `book`, the workers also cluster each strip and summarise its clusters, and
+    with `data` pack its data pixels, leaving the caller only the joins and the writes.
     """
     from .decode import unpack_rgb
 
@@ -474,6 +524,9 @@ def _strips(
     consistency = _checks_consistency(opts, scale)
     rgb_of = unpack_rgb(first.colors) if consistency else None
     lut = _grid_lut(scale)
+    field = None
+    if halo_d is not None:
+        field = _field_colors(first, max_d, strip_rows, region, timings, workers)
 
     def work(a: int) -> tuple[_Strip, dict]:
         spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
@@ -492,7 +545,8 @@ def _strips(
         spent["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        reason = classify(distance, max_distance=max_d, halo_distance=halo_d)
+        reason = classify(distance, max_distance=max_d, halo_distance=halo_d,
+                          color_id=None if field is None else ids, field=field)
         if region is not None:
             inside_r, inside_c = region
             outside = ~(inside_r[lo:hi, None] & inside_c[None, :])
