@@ -15,6 +15,8 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 from scipy.spatial import QhullError
 
+from ._threads import serial_blas
+
 __all__ = ["ReconstructionCheck", "check_reconstruction", "interpolate_points",
            "sample_positions"]
 
@@ -77,7 +79,8 @@ def interpolate_points(
     if len(value) < 3:
         return nearest(query)
     try:
-        out = LinearNDInterpolator(pts, value)(query)
+        with serial_blas():  # one LAPACK call per triangle: see serial_blas
+            out = LinearNDInterpolator(pts, value)(query)
     except QhullError:
         return nearest(query)
     missing = np.isnan(out)
