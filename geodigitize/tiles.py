@@ -443,7 +443,8 @@ def _field_colors(
     timings: dict,
     workers: int = 1,
 ) -> np.ndarray:
-    """:func:`geodigitize.mask.field_colors` of the whole image, exactly, strip by strip.
+    """:func:`geodigitize.mask.field_colors` of the whole image, strip by strip: exact
+    for every colour not off scale that occurs inside the region.
 
     Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`); candidates
     are the opaque pixels inside the region, as in :func:`geodigitize.pipeline._mask`.
@@ -472,11 +473,22 @@ def _field_colors(
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
+    # Only colours that can be data matter (not ink, met inside the region). Strips are
+    # visited spread over the image, and the scan stops once each such colour has been
+    # met away from ink: for a figure drawn from a colour table, after a few strips.
+    wanted = ~off_of
+    if first.candidates is not None:
+        wanted &= first.candidates > 0
+    starts = np.arange(0, height, strip_rows)
+    spread = max(1, int(np.sqrt(starts.size)))
+    order = np.concatenate([starts[k::spread] for k in range(spread)])
     field = np.zeros(off_of.size, dtype=bool)
-    for seen, spent in _in_order(work, range(0, height, strip_rows), workers):
+    for seen, spent in _in_order(work, order, workers):
         field |= seen
         for k, v in spent.items():
             timings[k] += v
+        if field[wanted].all():
+            break
     return field
 
 
