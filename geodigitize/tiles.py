@@ -386,6 +386,9 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     from .decode import lookup_colors, unpack_rgb
 
     width = reader.shape[1]
+    if region is not None:
+        inside = np.flatnonzero(region[1])
+        cols = slice(inside[0], inside[-1] + 1) if inside.size else slice(0, 0)
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
     ids_file = _RowFile(spool, width, np.int32)
@@ -396,13 +399,17 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
             ids = table(packed)
-            if count:
-                cand = opaque
-                if region is not None:
-                    cand = opaque & region[0][a:b, None] & region[1][None, :]
-                c = np.bincount(ids[cand], minlength=table.n)
+            all_opaque = bool(opaque.all())
+            if count:  # the region is a box: slice it rather than mask
+                rows = np.flatnonzero(region[0][a:b]) if region is not None else None
+                part, part_opaque = ids, opaque
+                if rows is not None:
+                    box = (slice(rows[0], rows[-1] + 1) if rows.size else slice(0, 0), cols)
+                    part, part_opaque = ids[box], opaque[box]
+                part = part.ravel() if all_opaque else part[part_opaque]
+                c = np.bincount(part, minlength=table.n)
                 counts = np.pad(counts, (0, table.n - counts.size)) + c
-            if not opaque.all():
+            if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
             # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
             ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
