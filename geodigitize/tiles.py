@@ -557,7 +557,9 @@ def _strips(
 
         t = time.perf_counter()
         opaque = ids >= 0
-        ids = np.where(opaque, ids, ~ids)
+        all_opaque = bool(opaque.all())
+        if not all_opaque:
+            ids = np.where(opaque, ids, ~ids)
         index = first.index[ids]
         distance = first.distance[ids]
         values = scale.values[index]
@@ -566,11 +568,11 @@ def _strips(
         t = time.perf_counter()
         reason = classify(distance, max_distance=max_d, halo_distance=halo_d,
                           color_id=None if field is None else ids, field=field)
-        if region is not None:
-            inside_r, inside_c = region
-            outside = ~(inside_r[lo:hi, None] & inside_c[None, :])
-            reason[outside] = Reason.OUTSIDE_REGION
-        reason[~opaque] = Reason.TRANSPARENT
+        if region is not None:  # a box: rows and columns outside it
+            reason[~region[0][lo:hi]] = Reason.OUTSIDE_REGION
+            reason[:, ~region[1]] = Reason.OUTSIDE_REGION
+        if not all_opaque:
+            reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
         if consistency:
             bad = inconsistent_pixels(None, index, valid, scale.colors, scale.values,
