@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ._threads import serial_blas
 from .errors import GeodigitizeError
 from .pipeline import OUTPUT_NAMES, Options
 
@@ -183,19 +184,10 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
 
 
 def _one_thread():
-    """Limit BLAS/OpenMP pools to one thread: the batch is parallel across images.
-
-    With a pool per worker process, the many tiny LAPACK calls of the reconstruction
-    check's triangulation spin-wait against each other: 2 workers on 2 cores ran it 9x
-    slower than one.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
+    """Limit BLAS/OpenMP pools to one thread: the batch is parallel across images (and
+    see :func:`geodigitize._threads.serial_blas`: 2 workers on 2 cores ran the
+    reconstruction check 9x slower with a pool each)."""
+    return serial_blas()
 
 
 def run_batch(

@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__
 from .colormap import ColorScale, build_scale
 from .contours import trace, write_lines
-from .decode import Decoded, decode, unpack_rgb
+from .decode import Decoded, decode, distinct_colors, pack_rgb, unpack_rgb
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
@@ -425,9 +425,13 @@ def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
     smooth = opts.smoothness
     if smooth is None and img.format.upper() in ("JPEG", "MPO"):
         smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    color_id = decoded.color_id
+    if color_id is None:
+        color_id = distinct_colors(pack_rgb(img.rgb))[1]
     reason = classify(
         decoded.distance, max_distance=float(max_d), opaque=img.opaque, region=region,
         halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
+        color_id=color_id,
     )
     _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
     if smooth is not None:

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 from scipy.spatial import QhullError
 
+from ._threads import serial_blas
+
 __all__ = ["ReconstructionCheck", "check_reconstruction", "interpolate_points",
            "sample_positions"]
 
@@ -77,7 +79,8 @@ def interpolate_points(
     if len(value) < 3:
         return nearest(query)
     try:
-        out = LinearNDInterpolator(pts, value)(query)
+        with serial_blas():  # one LAPACK call per triangle: see serial_blas
+            out = LinearNDInterpolator(pts, value)(query)
     except QhullError:
         return nearest(query)
     missing = np.isnan(out)
@@ -92,7 +95,7 @@ def sample_positions(n: int, k: int, seed: int = 0) -> np.ndarray:
     last round's surplus dropped at random): every step treats all positions alike, so
     every `k`-subset is equally likely, as with ``Generator.choice(n, k,
     replace=False)``, whose permutation of all `n` positions takes seconds at 100
-    megapixels. Deterministic for a given seed; uses ``2 n`` bytes.
+    megapixels. Deterministic for a given seed.
 
     Parameters
     ----------
@@ -111,21 +114,25 @@ def sample_positions(n: int, k: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     drop = k > n // 2  # draw the positions left out instead: fewer draws
     want = n - k if drop else k
-    seen = np.zeros(n, dtype=bool)
-    fresh = np.zeros(n, dtype=bool)
-    have = 0
-    while have < want:
+    have = np.zeros(0, dtype=np.int64)  # sorted, distinct
+    while have.size < want:
         # m draws hit about (n - have) (1 - exp(-m / n)) new positions; draw a few more
-        m = int(-n * np.log1p(-(want - have) / (n - have)) * 1.02) + 64
-        drawn = rng.integers(0, n, m, dtype=np.int64)
-        fresh[drawn[~seen[drawn]]] = True
-        new = np.flatnonzero(fresh)
-        fresh[new] = False
-        if new.size > want - have:  # a random subset of them: still every subset alike
-            new = new[rng.choice(new.size, want - have, replace=False)]
-        seen[new] = True
-        have += new.size
-    return np.flatnonzero(~seen if drop else seen)
+        m = int(-n * np.log1p(-(want - have.size) / (n - have.size)) * 1.02) + 64
+        new = np.sort(rng.integers(0, n, m, dtype=np.int64))
+        keep = np.ones(new.size, dtype=bool)
+        keep[1:] = new[1:] != new[:-1]
+        new = new[keep]
+        if have.size:
+            at = np.minimum(np.searchsorted(have, new), have.size - 1)
+            new = new[have[at] != new]
+        if new.size > want - have.size:  # a random subset: still every subset alike
+            new = np.sort(new[rng.choice(new.size, want - have.size, replace=False)])
+        have = np.union1d(have, new) if have.size else new
+    if not drop:
+        return have
+    out = np.ones(n, dtype=bool)
+    out[have] = False
+    return np.flatnonzero(out)
 
 
 def check_reconstruction(

@@ -92,7 +92,11 @@ def flat_mask(values: np.ndarray, valid: np.ndarray, tol: float = 0.0) -> np.nda
     has_neighbour = np.zeros_like(valid)
     for axis in (0, 1):
         both = np.logical_and(_take(valid, axis, 1), _take(valid, axis, 0))
-        steep = both & (np.abs(np.diff(values, axis=axis)) > tol)
+        after, before = _take(values, axis, 1), _take(values, axis, 0)
+        if tol == 0:  # |a - b| > 0 is a != b, without the subtraction (values are finite)
+            steep = both & (after != before)
+        else:
+            steep = both & (np.abs(after - before) > tol)
         _or_pair(flat, steep, axis, invert=True)
         _or_pair(has_neighbour, both, axis)
     return flat & has_neighbour

@@ -71,6 +71,7 @@ from scipy.interpolate import CloughTocher2DInterpolator, LinearNDInterpolator
 from scipy.linalg import LinAlgWarning
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
+from geodigitize._threads import serial_blas
 from geodigitize.errors import CRSError, GeodigitizeError, OutputError
 
 if TYPE_CHECKING:
@@ -684,7 +685,8 @@ def _nearest(points: _Points, cells: np.ndarray) -> _Estimate:
 
 def _linear(points: _Points, cells: np.ndarray) -> _Estimate:
     """Barycentric interpolation on the Delaunay triangulation."""
-    return LinearNDInterpolator(points.tri, points.values)(cells), None
+    with serial_blas():  # one LAPACK call per triangle: see serial_blas
+        return LinearNDInterpolator(points.tri, points.values)(cells), None
 
 
 def _cubic(points: _Points, cells: np.ndarray) -> _Estimate:
@@ -696,8 +698,9 @@ def _cubic(points: _Points, cells: np.ndarray) -> _Estimate:
     length = float(np.ptp(points.xy, axis=0).max())
     centre, spread = points.values.mean(), float(np.ptp(points.values)) or 1.0
     scaled = (points.values - centre) / spread
-    model = CloughTocher2DInterpolator(points.xy / length, scaled)
-    return model(cells / length) * spread + centre, None
+    with serial_blas():
+        model = CloughTocher2DInterpolator(points.xy / length, scaled)
+        return model(cells / length) * spread + centre, None
 
 
 def _idw(points: _Points, cells: np.ndarray) -> _Estimate:

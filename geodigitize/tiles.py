@@ -8,6 +8,10 @@ candidate pixels of each colour, from which the automatic distances
 Each strip is then decoded, masked, tested for flatness and labelled (on two threads);
 the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
 
+- The halo rule masks pixels next to ink whose colour occurs nowhere away from ink
+  (:func:`geodigitize.mask.field_colors`), a property of the whole image: once the
+  distances are known, a second read of the spooled colour ids (1 row of context per
+  strip) finds those colours before any strip is masked.
 - Masking and the flat test look beyond a pixel: the halo rule's 3x3 dilation (1 row),
   the consistency check's 5x5 median over valid pixels and its second look at the first
   look's flags (2 + 2 rows more), the flat test's 4-neighbours (1 more). Each strip is
@@ -52,7 +56,7 @@ import numpy as np
 from .colormap import ColorScale, build_scale
 from .errors import ImageError
 from .georef import Georeference, georeference
-from .mask import Reason, classify, inconsistent_pixels, region_mask
+from .mask import Reason, _any_in_window, classify, inconsistent_pixels, region_mask
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -382,6 +386,9 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     from .decode import lookup_colors, unpack_rgb
 
     width = reader.shape[1]
+    if region is not None:
+        inside = np.flatnonzero(region[1])
+        cols = slice(inside[0], inside[-1] + 1) if inside.size else slice(0, 0)
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
     ids_file = _RowFile(spool, width, np.int32)
@@ -392,13 +399,17 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
             ids = table(packed)
-            if count:
-                cand = opaque
-                if region is not None:
-                    cand = opaque & region[0][a:b, None] & region[1][None, :]
-                c = np.bincount(ids[cand], minlength=table.n)
+            all_opaque = bool(opaque.all())
+            if count:  # the region is a box: slice it rather than mask
+                rows = np.flatnonzero(region[0][a:b]) if region is not None else None
+                part, part_opaque = ids, opaque
+                if rows is not None:
+                    box = (slice(rows[0], rows[-1] + 1) if rows.size else slice(0, 0), cols)
+                    part, part_opaque = ids[box], opaque[box]
+                part = part.ravel() if all_opaque else part[part_opaque]
+                c = np.bincount(part, minlength=table.n)
                 counts = np.pad(counts, (0, table.n - counts.size)) + c
-            if not opaque.all():
+            if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
             # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
             ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
@@ -429,6 +440,63 @@ def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float,
         middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
         noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
     return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+
+
+def _field_colors(
+    first: _FirstPass,
+    max_d: float,
+    strip_rows: int,
+    region: tuple[np.ndarray, np.ndarray] | None,
+    timings: dict,
+    workers: int = 1,
+) -> np.ndarray:
+    """:func:`geodigitize.mask.field_colors` of the whole image, strip by strip: exact
+    for every colour not off scale that occurs inside the region.
+
+    Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`); candidates
+    are the opaque pixels inside the region, as in :func:`geodigitize.pipeline._mask`.
+    Each strip is read with one row of context on either side for the 3x3 neighbourhood.
+    """
+    height = first.ids.shape[0]
+    off_of = first.distance > max_d
+
+    def work(a: int) -> tuple[np.ndarray, dict]:
+        spent = dict.fromkeys(("read", "mask"), 0.0)
+        b = min(a + strip_rows, height)
+        lo, hi = max(a - 1, 0), min(b + 1, height)
+        t = time.perf_counter()
+        ids = first.ids[lo:hi]
+        spent["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        opaque = ids >= 0
+        if opaque.all():
+            far = ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
+        else:
+            ids = np.where(opaque, ids, ~ids)
+            far = opaque[a - lo : b - lo] & ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
+        if region is not None:
+            far &= region[0][a:b, None] & region[1][None, :]
+        seen = np.bincount(ids[a - lo : b - lo][far], minlength=off_of.size) > 0
+        spent["mask"] += time.perf_counter() - t
+        return seen, spent
+
+    # Only colours that can be data matter (not ink, met inside the region). Strips are
+    # visited spread over the image, and the scan stops once each such colour has been
+    # met away from ink: for a figure drawn from a colour table, after a few strips.
+    wanted = ~off_of
+    if first.candidates is not None:
+        wanted &= first.candidates > 0
+    starts = np.arange(0, height, strip_rows)
+    spread = max(1, int(np.sqrt(starts.size)))
+    order = np.concatenate([starts[k::spread] for k in range(spread)])
+    field = np.zeros(off_of.size, dtype=bool)
+    for seen, spent in _in_order(work, order, workers):
+        field |= seen
+        for k, v in spent.items():
+            timings[k] += v
+        if field[wanted].all():
+            break
+    return field
 
 
 def _context_rows(opts, scale: ColorScale) -> int:
@@ -463,9 +531,10 @@ def _strips(
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
     Each strip is processed with :func:`_context_rows` extra rows on either side, so
-    its core rows get exactly what one-piece processing gives them. With a `book`, the
-    workers also cluster each strip and summarise its clusters, and with `data` pack
-    its data pixels, leaving the caller only the joins and the writes.
+    its core rows get exactly what one-piece processing gives them; the halo rule's
+    field colours come from a read of the whole image first (:func:`_field_colors`).
+    With a `book`, the workers also cluster each strip and summarise its clusters, and
+    with `data` pack its data pixels, leaving the caller only the joins and the writes.
     """
     from .decode import unpack_rgb
 
@@ -474,6 +543,9 @@ def _strips(
     consistency = _checks_consistency(opts, scale)
     rgb_of = unpack_rgb(first.colors) if consistency else None
     lut = _grid_lut(scale)
+    field = None
+    if halo_d is not None:
+        field = _field_colors(first, max_d, strip_rows, region, timings, workers)
 
     def work(a: int) -> tuple[_Strip, dict]:
         spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
@@ -485,19 +557,22 @@ def _strips(
 
         t = time.perf_counter()
         opaque = ids >= 0
-        ids = np.where(opaque, ids, ~ids)
+        all_opaque = bool(opaque.all())
+        if not all_opaque:
+            ids = np.where(opaque, ids, ~ids)
         index = first.index[ids]
         distance = first.distance[ids]
         values = scale.values[index]
         spent["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        reason = classify(distance, max_distance=max_d, halo_distance=halo_d)
-        if region is not None:
-            inside_r, inside_c = region
-            outside = ~(inside_r[lo:hi, None] & inside_c[None, :])
-            reason[outside] = Reason.OUTSIDE_REGION
-        reason[~opaque] = Reason.TRANSPARENT
+        reason = classify(distance, max_distance=max_d, halo_distance=halo_d,
+                          color_id=None if field is None else ids, field=field)
+        if region is not None:  # a box: rows and columns outside it
+            reason[~region[0][lo:hi]] = Reason.OUTSIDE_REGION
+            reason[:, ~region[1]] = Reason.OUTSIDE_REGION
+        if not all_opaque:
+            reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
         if consistency:
             bad = inconsistent_pixels(None, index, valid, scale.colors, scale.values,
@@ -597,13 +672,24 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     In row-major order; label -1 (no cluster) is left out.
     """
-    h, w = labels.shape
-    change = np.ones((h, w + 1), dtype=bool)
-    np.not_equal(labels[:, 1:], labels[:, :-1], out=change[:, 1:-1])
-    member = labels >= 0
-    rows, c0 = np.nonzero(change[:, :-1] & member)
-    _, c1 = np.nonzero(change[:, 1:] & member)
-    return rows, c0, c1 + 1, labels[rows, c0]
+    w = labels.shape[1]
+    flat = labels.ravel()
+    change = flat[1:] != flat[:-1]
+    member = flat >= 0
+    start = np.empty(flat.size, dtype=bool)
+    start[0] = True
+    start[1:] = change
+    start[::w] = True  # rows start runs
+    start &= member
+    end = np.empty(flat.size, dtype=bool)
+    end[-1] = True
+    end[:-1] = change
+    end[w - 1 :: w] = True
+    end &= member
+    first = np.flatnonzero(start)
+    rows, c0 = np.divmod(first, w)
+    c1 = np.flatnonzero(end) - rows * w + 1
+    return rows, c0, c1, flat[first]
 
 
 def _run_stats(rows, c0, c1, lab, n):

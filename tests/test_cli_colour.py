@@ -78,11 +78,13 @@ def test_run_from_colorbar_excluding_black_and_white(fig, files, colorbar):
     assert res.exit_code == 0, res.output
     grid = decoded(out, fig)
     ok = ~np.isnan(grid)
-    assert ok[fig.data].mean() > 0.98
+    # issue 4's targets: the lines and text still decoded were barely touched by them
+    # (colours a unit or two off the data's, found only next to lines; see the halo rule)
+    assert ok[fig.data].mean() >= 0.99
     assert not ok[fig.page].any()
-    assert ok[fig.lines | fig.text].mean() < 0.02
+    assert ok[fig.lines | fig.text].mean() <= 0.01
     err = np.abs(grid - fig.truth)[ok & fig.data] / 8
-    assert np.median(err) < 0.003
+    assert np.median(err) <= 0.002
     report = json.loads((out / "report.json").read_text())
     assert report["parameters"]["extra"]["automatic"]["region"] == "auto"
     assert report["counts"]["masked_by_reason"]["excluded_color"] > 0

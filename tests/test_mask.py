@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geodigitize.colormap import from_cmap
+from geodigitize.colormap import ColorScale, from_cmap
 from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
 from geodigitize.mask import (
@@ -13,6 +13,7 @@ from geodigitize.mask import (
     auto_distances,
     classify,
     excluded_pixels,
+    field_colors,
     parse_colors,
     value_outliers,
 )
@@ -78,3 +79,96 @@ def test_auto_distances():
     md, hd = auto_distances(np.full((5, 5), 2.0))
     assert (md, hd) == (24.0, 3.0)
     assert auto_distances(np.full((5, 5), 90.0))[0] == 8.0   # nothing near the scale
+
+
+def _palette_field_with_grey_line():
+    """A gist_earth field drawn from matplotlib's 256-colour table, crossed by a vertical
+    grey line (70 % in column 30) that barely touches column 29 (2 %), decoded through a
+    scale one green unit off the table (as a colorbar's colours can be)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["gist_earth"]
+    yy, xx = np.mgrid[0:40, 0:60]
+    field = cmap(0.35 + 0.004 * xx + 0.002 * yy, bytes=True)[..., :3]
+    grey = np.array([89.0, 89.0, 89.0])
+    img = field.copy()
+    for col, alpha in ((30, 0.7), (29, 0.02)):
+        img[:, col] = np.rint((1 - alpha) * field[:, col] + alpha * grey).astype(np.uint8)
+    table = cmap(np.linspace(0, 1, 256), bytes=True)[:, :3].astype(float)
+    scale = ColorScale(np.maximum(table - [0, 1, 0], 0), (np.arange(256) + 0.5) / 256, 0, 1)
+    return img, field, scale
+
+
+def test_halo_masks_colours_found_only_next_to_lines():
+    img, field, scale = _palette_field_with_grey_line()
+    assert (img[:, 29] != field[:, 29]).any(axis=1).all()  # the line did touch column 29
+    dec = decode(img, scale)
+    max_d, halo_d = auto_distances(dec.distance)
+    assert (max_d, halo_d) == (12.0, 1.5)
+    # colour distance cannot tell the touched column from the field: both are within
+    # a unit or two of the scale
+    assert dec.distance[:, 29].max() <= halo_d
+    plain = classify(dec.distance, max_distance=max_d, halo_distance=halo_d)
+    assert (plain[:, 29] == Reason.DATA).all()
+    # but its colours occur nowhere away from the line
+    reason = classify(dec.distance, max_distance=max_d, halo_distance=halo_d,
+                      color_id=dec.color_id)
+    assert (reason[:, 29] == Reason.HALO).all()
+    assert (reason[:, 30] == Reason.OFF_SCALE).all()
+    others = np.ones(img.shape[:2], bool)
+    others[:, 29:31] = False
+    assert (reason[others] == Reason.DATA).all()  # column 31, next to the line, too
+    # the rule belongs to the halo rule: off with it
+    off = classify(dec.distance, max_distance=max_d, halo_distance=None,
+                   color_id=dec.color_id)
+    assert (off[:, 29] == Reason.DATA).all()
+
+
+def test_field_colours_only_count_candidates_away_from_ink():
+    ids = np.array([[0, 0, 0, 0, 0, 0],
+                    [0, 0, 0, 2, 1, 0],
+                    [0, 0, 0, 2, 1, 0],
+                    [3, 3, 0, 0, 0, 0]])
+    ink = ids == 1
+    assert field_colors(ids, ink).tolist() == [True, False, False, True]
+    cand = np.ones(ids.shape, bool)
+    cand[3, :2] = False  # colour 3 only outside the region
+    assert field_colors(ids, ink, cand).tolist() == [True, False, False, False]
+    assert field_colors(ids, ink, cand, n_colors=6).tolist() == [
+        True, False, False, False, False, False]
+    # asking about some colours gives the same answer for those
+    wanted = np.array([False, False, True, True])
+    got = field_colors(ids, ink, cand, wanted=wanted)
+    assert got[wanted].tolist() == [False, False]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_field_colours_asked_for_some_colours_answer_those_exactly(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 40, size=2)
+    n = int(rng.integers(1, 30))
+    ids = rng.integers(0, n, (h, w))
+    ink = rng.random((h, w)) < rng.random() * 0.3
+    cand = rng.random((h, w)) < 0.9
+    wanted = rng.random(n) < 0.5
+    full = field_colors(ids, ink, cand, n_colors=n)
+    np.testing.assert_array_equal(field_colors(ids, ink, cand, wanted=wanted)[wanted],
+                                  full[wanted])
+
+
+def test_strip_with_the_whole_images_field_colours_equals_one_piece():
+    img, _, scale = _palette_field_with_grey_line()
+    img = img.copy()
+    img[36:, 5] = img[3, 29]  # a touched colour of the top strip, met far down
+    dec = decode(img, scale)
+    whole = classify(dec.distance, max_distance=12, halo_distance=1.5, color_id=dec.color_id)
+    assert whole[3, 29] == Reason.DATA  # a colour of the field after all
+    field = field_colors(dec.color_id, dec.distance > 12)
+    for lo, hi in ((0, 12), (10, 31), (28, 40)):
+        part = classify(dec.distance[lo:hi], max_distance=12, halo_distance=1.5,
+                        color_id=dec.color_id[lo:hi], field=field)
+        a, b = (1 if lo else 0), (hi - lo - 1 if hi < 40 else hi - lo)  # context rows
+        np.testing.assert_array_equal(part[a:b], whole[lo + a : lo + b])
+    alone = classify(dec.distance[:12], max_distance=12, halo_distance=1.5,
+                     color_id=dec.color_id[:12])
+    assert alone[3, 29] == Reason.HALO  # what the strip would decide by itself

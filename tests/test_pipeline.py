@@ -108,7 +108,8 @@ def test_rotated_figure_keeps_rotation_terms(tmp_path):
 
 
 def test_consistency_check_masks_antialiased_fringes_only(tmp_path):
-    """A line's antialiased fringe decodes to wrong values; the check removes it."""
+    """A line's antialiased fringe decodes to wrong values; the check removes it, and so
+    does the halo rule where the fringe's colours occur nowhere else."""
     fig = make_figure(400, 300, margin=20, lines=False)
     image = fig.image.copy()
     row = 150
@@ -123,11 +124,18 @@ def test_consistency_check_masks_antialiased_fringes_only(tmp_path):
     fringe &= inside
     # fixed distances: the automatic halo alone would already catch most of this fringe
     fixed = dict(max_distance=70.0, halo_distance=3.0)
-    off = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame,
-                  consistency=None, **fixed)
-    # without the check, darkened reds and blues pass as other reds and blues of jet_r
+    kw = dict(gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame)
+    off = extract(img, **kw, consistency=None, max_distance=70.0, halo_distance=None)
+    # without the check (nor the halo rule), darkened reds and blues pass as other reds
+    # and blues of jet_r
     assert off.valid[fringe].mean() > 0.2
-    on = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame, **fixed)
+    # the check alone masks nearly all of them ...
+    alone = extract(img, **kw, max_distance=70.0, halo_distance=None)
+    assert alone.valid[fringe].mean() < 0.05
+    # ... and so does the halo rule alone: the fringe's colours occur only along the line
+    halo = extract(img, **kw, consistency=None, **fixed)
+    assert halo.valid[fringe].mean() < 0.1
+    on = extract(img, **kw, **fixed)
     # fringe pixels whose colour moved by more than the tolerance (8 RGB) are masked
     # (all but a few where the field peaks and a one-sided plane matches the mixture)
     pure = fig.image.astype(float)

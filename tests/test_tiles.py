@@ -14,7 +14,7 @@ from PIL import Image
 from geodigitize.decode import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
-from geodigitize.mask import auto_distances
+from geodigitize.mask import Reason, auto_distances
 from geodigitize.pipeline import Options, extract, run
 from geodigitize.reconstruct import check_reconstruction
 from geodigitize.synthetic import render_figure
@@ -357,3 +357,28 @@ def test_grid_codes_round_trip_to_values():
     want = np.where(valid, scale.values[index], np.nan).astype(np.float32)
     np.testing.assert_array_equal(lut[codes], want)
     np.testing.assert_array_equal(_grid_codes(strip, None), want)  # many-entry scales
+
+
+@pytest.mark.parametrize("strip_rows", [2, 3, 7])
+def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_rows):
+    """The halo rule's field colours are a property of the whole image: strips scan it
+    (spread out, stopping early) until each colour that could be data is settled."""
+    h, w = 40, 60
+    values = np.full((h, w), 0.3)
+    values[5, 21] = 0.6  # a colour that touches ink up here...
+    values[36:, :10] = 0.6  # ...and lies away from ink only at the very bottom
+    image = paint(values, "jet_r", 0.0, 0.7)
+    image[:12, 20] = 0  # a line
+    img = tmp_path / "late.png"
+    Image.fromarray(image).save(img)
+    gcps = tmp_path / "gcps.csv"
+    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{w},0,10,10\n0,{h},0,0\n{w},{h},10,0\n")
+    opts = {**SCALE, "max_distance": "auto", "halo_distance": "auto"}
+    one = extract(img, gcps=gcps, **opts)
+    assert one.reason[5, 21] == Reason.DATA  # a field colour after all
+    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
+                          sample=500, **opts)
+    try:
+        _assert_same(one, tiled, sample=500)
+    finally:
+        tiled.discard()

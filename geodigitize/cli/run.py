@@ -91,8 +91,9 @@ def run(
         str,
         typer.Option(
             help="Pixels touching off-scale or excluded pixels must be this close to the "
-            "scale (antialiased line halos); 'auto' takes max(0.5, 1.5 x the median "
-            "distance); a negative value turns it off.",
+            "scale, and of a colour also found away from them (antialiased line halos); "
+            "'auto' takes max(0.5, 1.5 x the median distance); a negative value turns it "
+            "off.",
             rich_help_panel=_MASK,
         ),
     ] = "auto",
