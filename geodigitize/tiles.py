@@ -1,17 +1,20 @@
 """Run the pipeline on an image too large to hold, in strips of rows, with bounded memory.
 
 The image is read once, top to bottom, in strips of rows through rasterio (GDAL decodes
-PNG and TIFF row by row; Pillow decodes a PNG in one piece). That first pass numbers the
-distinct colours, spools every pixel's colour number to a scratch file and counts the
-candidate pixels of each colour, from which the automatic distances
-(:func:`geodigitize.mask.auto_distances`, a median over the whole image) follow exactly.
-Each strip is then decoded, masked, tested for flatness and labelled (on two threads);
-the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
+PNG and TIFF row by row, the next strip on a thread while this one is numbered; Pillow
+decodes a PNG in one piece). That first pass numbers the distinct colours, spools every
+pixel's colour number to a scratch file (16 bits while there are fewer than 2**15
+colours) and counts the candidate pixels of each colour, from which the automatic
+distances (:func:`geodigitize.mask.auto_distances`, a median over the whole image)
+follow exactly. Each strip is then decoded, masked, tested for flatness, labelled and
+summarised on two worker threads; the main thread only joins strips and writes. The
+results equal one-piece processing (:func:`geodigitize.pipeline.extract`) exactly:
 
 - The halo rule masks pixels next to ink whose colour occurs nowhere away from ink
   (:func:`geodigitize.mask.field_colors`), a property of the whole image: once the
-  distances are known, a second read of the spooled colour ids (1 row of context per
-  strip) finds those colours before any strip is masked.
+  distances are known, the spooled colour ids are read again (1 row of context per
+  strip), strips spread over the image first, until every colour that can be data has
+  been met away from ink (for a figure drawn from a colour table, after a few strips).
 - Masking and the flat test look beyond a pixel: the halo rule's 3x3 dilation (1 row),
   the consistency check's 5x5 median over valid pixels and its second look at the first
   look's flags (2 + 2 rows more), the flat test's 4-neighbours (1 more). Each strip is
@@ -19,21 +22,23 @@ the results equal one-piece processing (:func:`geodigitize.pipeline.extract`) ex
 - Clusters are labelled per strip; those touching a seam between strips are joined
   exactly when equal-valued pixels across the seam are neighbours (4 or 8 connectivity,
   as DBSCAN's ``eps`` decides), by connected components over the strip labels.
-- Representatives: per cluster count, sum of columns and sum of rows are accumulated
-  (exact integers). Clusters inside one strip get their representative there; members
-  of clusters that touch a seam are spooled to a temporary file and streamed back once
-  the centroids are known, keeping the member with the smallest exact distance key
-  (:func:`geodigitize.reduce.centroid_distance_key`), ties to the first in row order.
+- Representatives: a cluster is kept as runs along rows, from which its count, sum of
+  columns and sum of rows follow (exact integers), and its member nearest the centroid:
+  in each run the column nearest the centroid's, then the run with the smallest exact
+  distance key (:func:`geodigitize.reduce.centroid_distance_key`), ties to the first in
+  row order. Clusters inside one strip get their representative there; the runs of
+  clusters that touch a seam wait until the merged centroids are known.
 - The reconstruction check draws the same random sample of data pixels as one-piece
   processing: the scale index of every data pixel is spooled (2 bytes each) with a
   bit-packed data mask, and the sample is gathered once the number of data pixels is
   known.
-- ``grid.tif``: values are spooled raw strip by strip, then written compressed once,
-  cropped to the decoded pixels (:class:`geodigitize.io.GridWriter`).
+- ``grid.tif``: scale entries are spooled strip by strip (16 bits), then written
+  compressed once, cropped to the decoded pixels, with overviews
+  (:class:`geodigitize.io.GridWriter`), while the clusters are merged and checked.
 
 Memory is a few hundred bytes per pixel of a strip (2 million pixels by default, two
-strips in flight) plus a 64 MB colour table, and a few bits per image pixel (1.1 GB peak
-at 64 MP, 1.4 GB at 100 MP); spools go to disk. Only what DBSCAN with ``min_samples=1``
+strips in flight) plus a 64 MB colour table, and a few bits per image pixel (0.7 GB peak
+at 64 MP, 0.84 GB at 100 MP); spools go to disk. Only what DBSCAN with ``min_samples=1``
 and ``eps < 2`` computes can be split this way (connected components); other parameters, a
 colorbar-sampled scale and formats GDAL might decode differently from Pillow (JPEG, 16-bit
 or 1-bit images) use one-piece processing (:func:`can_tile` says which).
