@@ -56,6 +56,27 @@ def _assert_same(one, tiled, sample):
         assert tiled.check == expected
 
 
+def _tiled_matches(img, gcps, tmp_path, strip_rows, sample, one=None, **opts):
+    """Run in strips and assert the result equals one-piece processing's (`one`)."""
+    one = one if one is not None else extract(img, gcps=gcps, **opts)
+    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
+                          sample=sample, **opts)
+    try:
+        _assert_same(one, tiled, sample=sample)
+    finally:
+        tiled.discard()
+
+
+def _save_with_corner_gcps(tmp_path, name, image):
+    """Write `image` as a PNG with GCPs at its corners (a 10 x 10 degree box)."""
+    h, w = image.shape[:2]
+    img = tmp_path / name
+    Image.fromarray(image).save(img)
+    gcps = tmp_path / "gcps.csv"
+    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{w},0,10,10\n0,{h},0,0\n{w},{h},10,0\n")
+    return img, gcps
+
+
 CASES = [({}, rows) for rows in (1, 2, 3, 17, 1000)] + [
     (options, rows)
     for options in (
@@ -71,14 +92,7 @@ CASES = [({}, rows) for rows in (1, 2, 3, 17, 1000)] + [
 @pytest.mark.parametrize(("options", "strip_rows"), CASES)
 def test_tiled_equals_one_piece(tmp_path, options, strip_rows):
     img, gcps = make_figure(300, 200).write(tmp_path)
-    opts = {**SCALE, **options}
-    one = extract(img, gcps=gcps, **opts)
-    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
-                          sample=3000, **opts)
-    try:
-        _assert_same(one, tiled, sample=3000)
-    finally:
-        tiled.discard()
+    _tiled_matches(img, gcps, tmp_path, strip_rows, 3000, **{**SCALE, **options})
 
 
 # ---------------------------------------------------------------- default options
@@ -194,19 +208,11 @@ def test_tiled_equals_one_piece_on_random_blocky_fields(tmp_path, seed):
     h, w = rng.integers(20, 90, size=2)
     levels, block = int(rng.integers(2, 6)), int(rng.integers(2, 12))
     image = _blocky_figure(rng, h, w, levels=levels, block=block)
-    img = tmp_path / "blocky.png"
-    Image.fromarray(image).save(img)
-    gcps = tmp_path / "gcps.csv"
-    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{w},0,10,10\n0,{h},0,0\n{w},{h},10,0\n")
+    img, gcps = _save_with_corner_gcps(tmp_path, "blocky.png", image)
     eps = [1.0, 1.5][seed % 2]
     one = extract(img, gcps=gcps, eps=eps, **SCALE)
     for rows in (1, 2, 5, int(rng.integers(3, 30))):
-        tiled = extract_tiled(img, gcps=gcps, eps=eps, strip_rows=rows, grid_dir=tmp_path,
-                              sample=500, **SCALE)
-        try:
-            _assert_same(one, tiled, sample=500)
-        finally:
-            tiled.discard()
+        _tiled_matches(img, gcps, tmp_path, rows, 500, one=one, eps=eps, **SCALE)
 
 
 def test_run_writes_the_same_files_either_way(tmp_path):
@@ -369,16 +375,8 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
     values[36:, :10] = 0.6  # ...and lies away from ink only at the very bottom
     image = paint(values, "jet_r", 0.0, 0.7)
     image[:12, 20] = 0  # a line
-    img = tmp_path / "late.png"
-    Image.fromarray(image).save(img)
-    gcps = tmp_path / "gcps.csv"
-    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{w},0,10,10\n0,{h},0,0\n{w},{h},10,0\n")
+    img, gcps = _save_with_corner_gcps(tmp_path, "late.png", image)
     opts = {**SCALE, "max_distance": "auto", "halo_distance": "auto"}
     one = extract(img, gcps=gcps, **opts)
     assert one.reason[5, 21] == Reason.DATA  # a field colour after all
-    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
-                          sample=500, **opts)
-    try:
-        _assert_same(one, tiled, sample=500)
-    finally:
-        tiled.discard()
+    _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
