@@ -30,6 +30,8 @@ from .errors import ColorScaleError
 from .mask import Box, parse_box
 
 __all__ = [
+    "INSIDE_MAP",
+    "MIN_AUTO_SCORE",
     "ColorbarProfile",
     "find_colorbars",
     "sample_colorbar",
@@ -40,6 +42,11 @@ log = logging.getLogger(__name__)
 
 #: RGB distance within which two colours of a line count as the same colour.
 LINE_TOL = 24.0
+#: Score factor of candidates mostly inside the map's frame (strips of the map).
+INSIDE_MAP = 0.25
+#: Lowest score ``--colorbar auto`` accepts (colorbars beside a map score above 0.9 on
+#: the benchmark figures, strips of maps without a colorbar below 0.25).
+MIN_AUTO_SCORE = 0.5
 #: Fraction of a line's pixels that must agree with the line's median colour.
 MIN_AGREEMENT = 0.6
 #: Lines in the running-median window used to drop lines unlike their neighbours.
@@ -567,6 +574,14 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
     -------
     list of ((x0, y0, x1, y1), score)
         Boxes of the bars' coloured areas (pixel corners) and a score in 0-1.
+
+    Notes
+    -----
+    A strip of the map between two graticule lines can look like a bar. A colorbar stands
+    on the page: candidates without the page colour on both long sides, a few pixels out
+    (:func:`_page_beside`), have their score multiplied by :data:`INSIDE_MAP`, so on a
+    figure without a colorbar every candidate scores below :data:`MIN_AUTO_SCORE` (a
+    colorbar drawn over the map itself must then be given by its box).
     """
     img = np.asarray(image)
     page = _page_color(img)
@@ -576,6 +591,10 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
             scored = _score_candidate(img, sl, vertical)
             if scored is not None:
                 found.append(scored)
+    # a colorbar stands on the page, beside the map; a strip of the map, however like a
+    # bar between two graticule lines, has the map on both sides
+    found = [(box, score if _page_beside(img, box, page) >= 0.5
+              else round(score * INSIDE_MAP, 4)) for box, score in found]
     found.sort(key=lambda bs: -bs[1])
     kept: list[tuple[Box, float]] = []
     for box, score in found:
@@ -669,6 +688,26 @@ def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> f
         outs = (a[y0 - gap, x0:x1], a[y1 - 1 + gap, x0:x1])
     differs = (_dist(inside, outs[0]) > LINE_TOL) & (_dist(inside, outs[1]) > LINE_TOL)
     return float(differs.mean()) if differs.size else 0.0
+
+
+def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3,
+                 far: int = 9) -> float:
+    """Smallest share, over the two long sides of `box`, of page-coloured pixels in the
+    band `near` to `far` pixels out (beyond the outline, among the ticks). A colorbar has
+    the page on both sides (the pad to the map, its ticks and labels); a strip along the
+    map's edge has the page on one side only."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    height, width = img.shape[:2]
+    vertical = (y1 - y0) >= (x1 - x0)
+    if vertical:
+        bands = (img[y0:y1, max(x0 - far, 0) : max(x0 - near, 0)],
+                 img[y0:y1, min(x1 + near, width) : min(x1 + far, width)])
+    else:
+        bands = (img[max(y0 - far, 0) : max(y0 - near, 0), x0:x1],
+                 img[min(y1 + near, height) : min(y1 + far, height), x0:x1])
+    shares = [float((_dist(band.reshape(-1, 3).astype(np.float64), page) <= LINE_TOL).mean())
+              if band.size else 1.0 for band in bands]  # the image's edge counts as page
+    return min(shares)
 
 
 def _overlap(a: Box, b: Box) -> float:

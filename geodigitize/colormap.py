@@ -359,17 +359,20 @@ def build_scale(
 
 
 def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
-    from .colorbar import find_colorbars, scale_from_colorbar
+    from .colorbar import MIN_AUTO_SCORE, find_colorbars, scale_from_colorbar
 
     if image is None:
         raise ColorScaleError("--colorbar needs the image to sample the colorbar from")
     auto = isinstance(colorbar, str) and colorbar.strip().lower() == "auto"
     if auto:
         found = find_colorbars(image)
-        if not found:
+        if not found or found[0][1] < MIN_AUTO_SCORE:
+            best = "" if not found else (
+                f" (the best candidate, {','.join(f'{v:g}' for v in found[0][0])}, scores "
+                f"{found[0][1]:.2f} < {MIN_AUTO_SCORE})")
             raise ColorScaleError(
-                "no colorbar found in the image: give its box with --colorbar x0,y0,x1,y1 "
-                "(run `geodigitize colorbar IMAGE` to list candidates)"
+                f"no colorbar found in the image{best}: give its box with --colorbar "
+                "x0,y0,x1,y1 (run `geodigitize colorbar IMAGE` to list candidates)"
             )
         colorbar = found[0][0]
     scale = scale_from_colorbar(image, colorbar, flip=flip, **kwargs)

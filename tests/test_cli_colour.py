@@ -128,3 +128,25 @@ def test_bad_colour_options(files, tmp_path, args, message):
     assert message in res.output
     assert "Traceback" not in res.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_colorbar_auto_refuses_a_strip_of_the_map(tmp_path):
+    """Without a colorbar, strips of the map between graticule lines look like bars
+    (JPEG ones scored up to 0.96): they have the map, not the page, on their sides."""
+    from geodigitize.colorbar import MIN_AUTO_SCORE, find_colorbars
+
+    nobar = render_figure(1000, 700, colorbar=False, jpeg_quality=85, seed=1)
+    found = find_colorbars(nobar.image)
+    assert found  # the strips are still listed ...
+    assert all(score < MIN_AUTO_SCORE for _, score in found)  # ... but none passes
+    img, gcps = tmp_path / "nobar.jpg", tmp_path / "gcps.csv"
+    nobar.save(img, gcps_path=gcps)
+    res = invoke("run", img, "--gcps", gcps, "--colorbar", "auto", "--vmin", "0",
+                 "--vmax", "0.7", "--out", tmp_path / "out")
+    assert res.exit_code != 0 and "no colorbar found" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    withbar = render_figure(1000, 700, jpeg_quality=85, seed=1)
+    (best, score), *_ = find_colorbars(withbar.image)
+    assert score >= MIN_AUTO_SCORE
+    assert np.max(np.abs(np.subtract(best, withbar.colorbar))) <= 3
