@@ -61,7 +61,14 @@ import numpy as np
 from .colormap import ColorScale, build_scale
 from .errors import ImageError
 from .georef import Georeference, georeference
-from .mask import Reason, _any_in_window, classify, inconsistent_pixels, region_mask
+from .mask import (
+    Reason,
+    _any_in_window,
+    classify,
+    field_colors,
+    inconsistent_pixels,
+    region_mask,
+)
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -474,14 +481,17 @@ def _field_colors(
         spent["read"] += time.perf_counter() - t
         t = time.perf_counter()
         opaque = ids >= 0
-        if opaque.all():
-            far = ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
-        else:
+        core = slice(a - lo, b - lo)
+        candidates = None
+        if not opaque.all():
             ids = np.where(opaque, ids, ~ids)
-            far = opaque[a - lo : b - lo] & ~_any_in_window(off_of[ids], 3)[a - lo : b - lo]
+            candidates = opaque[core]
         if region is not None:
-            far &= region[0][a:b, None] & region[1][None, :]
-        seen = np.bincount(ids[a - lo : b - lo][far], minlength=off_of.size) > 0
+            inside = region[0][a:b, None] & region[1][None, :]
+            candidates = inside if candidates is None else candidates & inside
+        ink = off_of[ids]
+        seen = field_colors(ids[core], ink[core], candidates, off_of.size,
+                            near=_any_in_window(ink, 3)[core])
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -532,6 +542,7 @@ def _strips(
     workers: int = 1,
     book: _ClusterBook | None = None,
     data: _DataSpool | None = None,
+    lut: np.ndarray | None = None,
 ) -> Iterator[_Strip]:
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
@@ -547,7 +558,6 @@ def _strips(
     context = _context_rows(opts, scale)
     consistency = _checks_consistency(opts, scale)
     rgb_of = unpack_rgb(first.colors) if consistency else None
-    lut = _grid_lut(scale)
     field = None
     if halo_d is not None:
         field = _field_colors(first, max_d, strip_rows, region, timings, workers)
@@ -1189,7 +1199,7 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     grid_raw = _RowFile(spool_dir / "grid.bin", width, np.float32 if lut is None else np.uint16)
     with grid_raw:
         for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
-                             workers=_WORKERS, book=book, data=data):
+                             workers=_WORKERS, book=book, data=data, lut=lut):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
