@@ -171,7 +171,9 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
     if not overwrite and is_complete(item.out):
         return _from_report(item, "skipped", 0.0)
     try:
-        with _one_thread():
+        # BLAS/OpenMP pools on one thread: the batch is parallel across images, and 2
+        # workers on 2 cores ran the reconstruction check 9x slower with a pool each
+        with serial_blas():
             run(item.image, item.out, gcps=item.gcps, overwrite=overwrite, options=options)
     except GeodigitizeError as exc:
         return ImageResult(str(item.image), "failed", str(item.out),
@@ -181,13 +183,6 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
                            seconds=round(time.perf_counter() - start, 3),
                            error=f"unexpected {type(exc).__name__}: {exc}")
     return _from_report(item, "done", time.perf_counter() - start)
-
-
-def _one_thread():
-    """Limit BLAS/OpenMP pools to one thread: the batch is parallel across images (and
-    see :func:`geodigitize._threads.serial_blas`: 2 workers on 2 cores ran the
-    reconstruction check 9x slower with a pool each)."""
-    return serial_blas()
 
 
 def run_batch(

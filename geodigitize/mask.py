@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
-from scipy import ndimage
 
 from .errors import ColorScaleError, RegionError
 
@@ -409,9 +408,7 @@ def excluded_pixels(
     mixture = ~near & off_scale
     mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
                                  color_space, halo_fraction)
-    reach = ndimage.binary_dilation(
-        is_excluded, structure=np.ones((3, 3), bool), iterations=halo_width
-    )
+    reach = _any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
     return is_excluded | (reach & mixture[inverse])
 
 
