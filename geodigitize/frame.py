@@ -104,44 +104,75 @@ def find_spine_frame(
         Shortest side, as a fraction of the image's width (height).
     """
     img = np.asarray(image, dtype=np.int16)
+    img_t = img.transpose(1, 0, 2)
     height, width = img.shape[:2]
     horiz = _segments(
         _line_pixels(img, LINE_REACH, LINE_CONTRAST), max(20, int(min_fraction * width))
     )
     # Vertical lines are horizontal lines of the transposed image: a = cols, b = rows.
     vert = _segments(
-        _line_pixels(img.transpose(1, 0, 2), LINE_REACH, LINE_CONTRAST),
+        _line_pixels(img_t, LINE_REACH, LINE_CONTRAST),
         max(20, int(min_fraction * height)),
     )
+    page = page_pixels(image)
     best, best_area = None, 0
-    s = CORNER_SLACK
     for i, top in enumerate(horiz):
         for bottom in horiz[i + 1 :]:
             if bottom.a0 - top.a1 < 10:
                 continue
-            if abs(top.b0 - bottom.b0) > s or abs(top.b1 - bottom.b1) > s:
-                continue
-            left = _side(vert, (top.b0 + bottom.b0) // 2, top, bottom)
-            right = _side(vert, (top.b1 + bottom.b1) // 2 - 1, top, bottom)
-            if left is None or right is None or right.a0 - left.a1 < 10:
-                continue
-            box = (left.a1 + 1, top.a1 + 1, right.a0, bottom.a0)
-            area = (box[2] - box[0]) * (box[3] - box[1])
-            if area <= best_area:
-                continue
-            if on_scale is not None and on_scale[box[1] : box[3], box[0] : box[2]].mean() < 0.3:
-                continue
-            best, best_area = box, area
+            for left, right in _side_pairs(vert, top, bottom):
+                box = (
+                    _inner_edge(img_t, left, +1), _inner_edge(img, top, +1),
+                    _inner_edge(img_t, right, -1), _inner_edge(img, bottom, -1),
+                )
+                area = (box[2] - box[0]) * (box[3] - box[1])
+                if area <= best_area:
+                    continue
+                inside = (slice(box[1], box[3]), slice(box[0], box[2]))
+                if on_scale is not None and on_scale[inside].mean() < 0.3:
+                    continue
+                if page[inside].mean(axis=0).max() > 0.5:
+                    continue  # two frames side by side (a map and its colorbar)
+                best, best_area = box, area
     return None if best is None else tuple(float(v) for v in best)
 
 
-def _side(vert: list[_Segment], col: int, top: _Segment, bottom: _Segment) -> _Segment | None:
-    """A vertical segment at column `col` running from `top` to `bottom`."""
+def _inner_edge(img: np.ndarray, seg: _Segment, inward: int) -> int:
+    """First row inside the horizontal line `seg` (rows ``a0..a1``) going `inward` (+1:
+    down, -1: up), as a pixel-corner coordinate.
+
+    A line more than one row thick loses its innermost rows while they differ from the row
+    inside them by less than :data:`LINE_CONTRAST` (median along the line): JPEG ringing
+    darkens the field row next to a spine enough to pass the line test, and field
+    boundaries near a spine merge with it; those rows are data.
+    """
+    inner_row, outer_row = (seg.a1, seg.a0) if inward > 0 else (seg.a0, seg.a1)
+    along = slice(seg.b0, seg.b1)
+    while inner_row != outer_row and 0 <= inner_row + inward < img.shape[0]:
+        step = np.abs(img[inner_row, along] - img[inner_row + inward, along]).max(axis=-1)
+        if np.median(step) >= LINE_CONTRAST:
+            break
+        inner_row -= inward
+    return inner_row + 1 if inward > 0 else inner_row
+
+
+def _side_pairs(
+    vert: list[_Segment], top: _Segment, bottom: _Segment
+) -> list[tuple[_Segment, _Segment]]:
+    """Pairs (left, right) of vertical segments running from `top` to `bottom` within
+    their extent.
+
+    Not only at the ends of `top` and `bottom`: a colorbar as tall as the map continues
+    the map's top and bottom spines past the gap between them, which gap bridging joins.
+    """
     s = CORNER_SLACK
-    for v in vert:
-        if v.a0 - s <= col <= v.a1 + s and v.b0 <= top.a1 + s and v.b1 >= bottom.a0 - s:
-            return v
-    return None
+    lo, hi = max(top.b0, bottom.b0) - s, min(top.b1, bottom.b1) + s
+    sides = sorted(
+        (v for v in vert
+         if lo <= v.a0 and v.a1 <= hi and v.b0 <= top.a1 + s and v.b1 >= bottom.a0 - s),
+        key=lambda v: v.a0,
+    )
+    return [(a, b) for i, a in enumerate(sides) for b in sides[i + 1 :] if b.a0 - a.a1 >= 10]
 
 
 def largest_region_frame(on_scale: np.ndarray, page: np.ndarray | None = None) -> Box | None:

@@ -9,7 +9,8 @@ from colour_figures import draw_colorbar, lut, page
 from geodigitize.colormap import from_cmap
 from geodigitize.decode import decode
 from geodigitize.errors import RegionError
-from geodigitize.frame import find_frame
+from geodigitize.frame import find_frame, find_spine_frame
+from geodigitize.synthetic import render_figure
 
 
 def _map(spines=True, ticks=True):
@@ -44,3 +45,28 @@ def test_frame_from_largest_region_without_spines():
 def test_no_frame():
     with pytest.raises(RegionError, match="--region"):
         find_frame(page(50, 50))
+
+
+def test_frame_beside_a_colorbar_as_tall_as_the_map():
+    # The colorbar's outline continues the top and bottom spines across a gap narrower
+    # than the one bridged along a line: the sides are not at the ends of those lines.
+    img = _map()
+    draw_colorbar(img, (356, 50, 370, 250), "gist_earth")
+    img[49, 355:371] = img[250, 355:371] = 0
+    img[49:251, 355] = img[49:251, 370] = 0
+    scale = from_cmap("gist_earth", 0, 1)
+    decoded = decode(img, scale)
+    assert find_spine_frame(img, decoded.distance <= 30) == (40.0, 50.0, 340.0, 250.0)
+    assert find_frame(img, scale, decoded) == (40.0, 50.0, 340.0, 250.0)
+
+
+def test_frame_of_a_jpeg_excludes_the_spines_only():
+    # JPEG ringing darkens the field row next to a spine enough to look like more spine.
+    fig = render_figure(600, 420, seed=1, jpeg_quality=85)
+    rows, cols = np.nonzero(fig.data)
+    inner = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    box = find_spine_frame(fig.image)
+    assert box is not None
+    assert np.max(np.abs(np.subtract(box, inner))) <= 1
+    x0, y0, x1, y1 = (int(v) for v in box)
+    assert fig.data[y0:y1, x0:x1].sum() >= 0.99 * fig.data.sum()
