@@ -15,7 +15,8 @@ that damage:
    pixel is the one whose luma matches the pixel's and whose chroma, scaled towards
    neutral by some factor ``s`` (subsampling with a neutral line), matches the pixel's;
    a prior keeps it near the prediction. The pixel is kept, with that colour's value,
-   when the misfit is within JPEG's noise.
+   when the misfit is within JPEG's noise (:data:`MAX_COST`; :data:`FAR_COST` for a
+   pixel with no ink beside it that kept its chroma, moved only by ringing).
 3. **Ink.** Lines and text are neutral (black, grey, white), so a pixel they cover is the
    same kind of mixture, with its luma moved by the line: luma is what tells them apart.
    A pixel whose luma departs from the prediction by :data:`INK_LUMA` is *ink*. Next to a
@@ -64,6 +65,11 @@ PRIOR = 0.003
 MIN_CHROMA = 0.3
 #: Largest misfit (sum of squared, noise-scaled luma, chroma and prior terms) kept.
 MAX_COST = 2.0
+#: Largest misfit kept for a pixel with no ink in its 3 x 3 window that kept its chroma
+#: (see :data:`UNEXPLAINED_CHROMA`): ringing from the edges in its JPEG block moves it
+#: more than :data:`LUMA_NOISE`, and with no line beside it the misfit is not a line's
+#: antialiasing, only a less certain value.
+FAR_COST = 8.0
 #: Luma departure from the prediction (RGB units) that marks a pixel as covered by ink.
 INK_LUMA = 12.0
 #: A line covers two pixels (and leaves their outer neighbours clean) when the second's
@@ -166,7 +172,9 @@ def restore_pixels(
         beside = _beside_ink(ink, luma, chroma)
         explained = _any_in_window(inked, 3)
         r, c = rows[supported], cols[supported]
-        keep = (fit["cost"][supported] <= max_cost) & ~beside[r, c]
+        far = ~_any_in_window(ink, 3)[r, c] & (fit["shrink"][supported] >= unexplained_chroma)
+        limit = np.where(far, max(max_cost, FAR_COST), max_cost)
+        keep = (fit["cost"][supported] <= limit) & ~beside[r, c]
         keep &= (fit["shrink"][supported] >= unexplained_chroma) | explained[r, c]
         r, c = r[keep], c[keep]
         restored[r, c] = True

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geodigitize import extract, pipeline
+from geodigitize import extract, jpeg, pipeline
 from geodigitize.colormap import build_scale
 from geodigitize.decode import decode
 from geodigitize.image import MapImage
@@ -108,9 +108,10 @@ def test_restored_pixels_get_the_value_that_explains_their_colour(figure, unrest
     nearest = np.abs(decoded.values[beside] - truth[beside])
     explained = np.abs(scale.values[index[beside]] - truth[beside])
     assert beside.sum() > 500
-    # the nearest colour of a desaturated pixel is often another part of jet
+    # the nearest colour of a desaturated pixel is often another part of jet: the colour
+    # that explains it is a third closer to the truth or better
     for q in (50, 90):
-        assert np.percentile(explained, q) <= 0.6 * np.percentile(nearest, q)
+        assert np.percentile(explained, q) <= 2 / 3 * np.percentile(nearest, q)
     assert np.median(explained) <= 0.5 * JET_STEP
 
 
@@ -191,3 +192,22 @@ def test_chunks_change_nothing_and_nothing_masked_is_fine(figure, unrestored, mo
     clean = np.zeros_like(reason)
     restored, index = restore_pixels(rgb, clean, decoded.index, scale.colors, scale.values)
     assert not restored.any() and np.array_equal(index, decoded.index)
+
+
+def test_a_pixel_with_no_line_beside_it_may_misfit_more(figure, unrestored):
+    """Ringing from a block's edges moves pixels further than the noise near a line
+    allows; away from lines, with their chroma kept, they are kept with a looser misfit."""
+    _, rgb, truth, lines = figure
+    scale, decoded, reason = unrestored
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(jpeg, "FAR_COST", jpeg.MAX_COST)
+        strict, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    finally:
+        mp.undo()
+    loose, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    assert (strict & ~loose).sum() == 0
+    gained = loose & ~strict
+    assert gained.any()
+    assert not (gained & lines).any()
+    assert np.median(np.abs(scale.values[index[gained]] - truth[gained])) <= 2 * JET_STEP
