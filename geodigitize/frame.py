@@ -115,16 +115,19 @@ def find_spine_frame(
         max(20, int(min_fraction * height)),
     )
     page = page_pixels(image)
+    # Inner edges of every line as a top, bottom, left or right side: computed once, not
+    # once per rectangle that line closes.
+    below = {h: _inner_edge(img, h, +1) for h in horiz}
+    above = {h: _inner_edge(img, h, -1) for h in horiz}
+    right_of = {v: _inner_edge(img_t, v, +1) for v in vert}
+    left_of = {v: _inner_edge(img_t, v, -1) for v in vert}
     best, best_area = None, 0
     for i, top in enumerate(horiz):
         for bottom in horiz[i + 1 :]:
             if bottom.a0 - top.a1 < 10:
                 continue
             for left, right in _side_pairs(vert, top, bottom):
-                box = (
-                    _inner_edge(img_t, left, +1), _inner_edge(img, top, +1),
-                    _inner_edge(img_t, right, -1), _inner_edge(img, bottom, -1),
-                )
+                box = (right_of[left], below[top], left_of[right], above[bottom])
                 area = (box[2] - box[0]) * (box[3] - box[1])
                 if area <= best_area:
                     continue

@@ -172,10 +172,10 @@ def restore_pixels(
         beside = _beside_ink(ink, luma, chroma)
         explained = _any_in_window(inked, 3)
         r, c = rows[supported], cols[supported]
-        far = ~_any_in_window(ink, 3)[r, c] & (fit["shrink"][supported] >= unexplained_chroma)
+        kept_chroma = fit["shrink"][supported] >= unexplained_chroma
+        far = kept_chroma & ~_any_in_window(ink, 3)[r, c]
         limit = np.where(far, max(max_cost, FAR_COST), max_cost)
-        keep = (fit["cost"][supported] <= limit) & ~beside[r, c]
-        keep &= (fit["shrink"][supported] >= unexplained_chroma) | explained[r, c]
+        keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & (kept_chroma | explained[r, c])
         r, c = r[keep], c[keep]
         restored[r, c] = True
         clean[r, c] = True
