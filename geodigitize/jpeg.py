@@ -25,7 +25,16 @@ that damage:
    pixels (both partly covered, keeping some chroma) leaves its outer neighbours clean.
    A pixel whose chroma shrank (``s`` below :data:`UNEXPLAINED_CHROMA`) with no ink
    in its 3 x 3 window is next to a line of its own brightness, which only chroma shows,
-   at half resolution: it stays masked.
+   at half resolution: it stays masked, unless it lies beside the region's edge (the
+   frame's spine, the page), which explains the loss as ink would.
+4. **Straight lines.** A line drawn straight along a column or a row (graticule, grid)
+   has the same antialiasing in every pixel along it, so it is measured as a whole
+   (:func:`_thin_line_sides`): how much of a pixel it covers across (width times
+   opacity) and which neighbour it leans towards. A line covering less than
+   :data:`THIN` of a pixel cannot reach both sides of its ink column: the side it
+   leans away from is clean, however faint a touch colour could not show. Lines drawn
+   semi-transparent and wider than a pixel would pass as thin; matplotlib and cartopy
+   draw graticules opaque by default.
 
 Two passes run: the second predicts from the pixels the first restored; the ink found by
 the first still keeps its neighbours masked.
@@ -39,6 +48,7 @@ on, which it is for JPEG).
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from .mask import Reason, _any_in_window
 
@@ -79,6 +89,14 @@ SPLIT_RATIO = 0.3
 SPLIT_CHROMA = 0.5
 #: A pixel keeping less chroma than this needs ink in its 3 x 3 window to explain it.
 UNEXPLAINED_CHROMA = 0.9
+#: Shortest run of ink along one column or row modelled as a straight line (pixels).
+LINE_LENGTH = 24
+#: A straight line covering less than this share of a pixel across (its width times its
+#: opacity, estimated along its length) touches at most one of its two neighbours.
+THIN = 0.85
+#: Spread of the field's luma along a line (standard deviation, RGB units) needed to
+#: estimate how much of a pixel the line covers.
+LINE_SPREAD = 15.0
 #: Passes; ink found in a pass stays ink.
 PASSES = 2
 #: Candidates handled at once (bounds the memory: a few kB each).
@@ -154,8 +172,12 @@ def restore_pixels(
     rank = rank_of[np.asarray(index)].astype(np.float64)            # (H, W)
     restorable = np.isin(reason, np.array(RESTORABLE, dtype=reason.dtype))
     clean = reason == Reason.DATA
+    # Beside the region's edge (the frame's spine, the page) chroma subsampling mixes a
+    # pixel with what lies outside: that explains a shrunk chroma as ink would.
+    border = _any_in_window(reason == Reason.OUTSIDE_REGION, 3)
     restored = np.zeros(shape, dtype=bool)
     ink = np.zeros(shape, dtype=bool)
+    y_obs = ycbcr(rgb)[..., 0]
     new_rank = np.zeros(shape, dtype=np.int64)
     for _ in range(passes):
         todo = restorable & ~restored
@@ -165,17 +187,23 @@ def restore_pixels(
         # Luma departure of every pixel still masked; unknown (no prediction) counts as ink.
         luma = np.where(todo, 255.0, 0.0)
         luma[rows[supported], cols[supported]] = np.abs(fit["luma"][supported])
+        # Signed departures of every pixel with a prediction, clean ones from their entry.
+        departure = np.where(clean, y_obs - ranked[rank.astype(np.int64), 0], np.nan)
+        departure[rows[supported], cols[supported]] = fit["luma"][supported]
         chroma = np.zeros(shape)
         chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
         inked = luma >= ink_luma
         ink |= inked
-        beside = _beside_ink(ink, luma, chroma)
-        explained = _any_in_window(inked, 3)
+        quiet, line = _thin_line_sides(ink, departure, y_obs)
+        ink |= line
+        beside = _beside_ink(ink, luma, chroma, quiet)
+        explained = _any_in_window(inked | line, 3) | border
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
         far = kept_chroma & ~_any_in_window(ink, 3)[r, c]
         limit = np.where(far, max(max_cost, FAR_COST), max_cost)
-        keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & (kept_chroma | explained[r, c])
+        keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & ~ink[r, c]
+        keep &= kept_chroma | explained[r, c]
         r, c = r[keep], c[keep]
         restored[r, c] = True
         clean[r, c] = True
@@ -271,9 +299,12 @@ def _plane(
     return coef[:, 0], supported
 
 
-def _beside_ink(ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+def _beside_ink(
+    ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray, quiet: dict | None = None
+) -> np.ndarray:
     """Pixels with a 4-neighbour that is ink, unless that line continues into the pixel
-    beyond it (a line split over two pixels, see :data:`SPLIT_RATIO`).
+    beyond it (a line split over two pixels, see :data:`SPLIT_RATIO`) or the ink is
+    `quiet` towards the pixel.
 
     Parameters
     ----------
@@ -282,20 +313,111 @@ def _beside_ink(ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray) -> np.nda
         Luma departure of each masked pixel (0 for clean ones).
     chroma : ndarray of shape (H, W)
         Chroma scale of each masked pixel (0 where unknown).
+    quiet : dict of (dy, dx) to ndarray of shape (H, W) and dtype bool, optional
+        Ink known not to touch its neighbour at ``(row + dy, col + dx)`` (see
+        :func:`_thin_line_sides`).
 
     Returns
     -------
     ndarray of shape (H, W) and dtype bool
     """
     out = np.zeros(ink.shape, dtype=bool)
+    quiet = quiet or {}
     for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        near_ink = _shifted(ink, dy, dx, False)
+        # The ink at (y + dy, x + dx) touches (y, x) unless quiet towards (-dy, -dx).
+        touching = ink & ~quiet[(-dy, -dx)] if (-dy, -dx) in quiet else ink
+        near_ink = _shifted(touching, dy, dx, False)
         near_luma = _shifted(luma, dy, dx, 0.0)
         far_luma = _shifted(luma, 2 * dy, 2 * dx, 0.0)
         far_chroma = _shifted(chroma, 2 * dy, 2 * dx, 0.0)
         split = (far_luma >= SPLIT_RATIO * near_luma) & (far_chroma >= SPLIT_CHROMA)
+        split &= near_luma >= INK_LUMA  # not a line pixel too faint to measure
         out |= near_ink & ~split
     return out
+
+
+def _thin_line_sides(
+    ink: np.ndarray, departure: np.ndarray, y_obs: np.ndarray
+) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
+    """Sides of long straight column and row lines that the line does not touch.
+
+    Along a line drawn straight down a column (a meridian, a parallel, a grid line) its
+    antialiasing is the same in every row: the line covers a share ``a`` of each pixel
+    across it, and a pixel's luma departs from the field's by ``a (Y_line - Y_field)``.
+    Where the field's luma varies along the line, the slope of the departures summed
+    across the line against the field's luma gives the line's whole coverage (its width
+    times its opacity) without knowing its colour, and the departures' shares give its
+    profile. A line covering less than :data:`THIN` of a pixel cannot reach both sides
+    of its ink column: it touches at most the neighbour with the larger share, and the
+    other neighbour is clean however faint a touch colour could not show; if that
+    larger neighbour is ink too (a line split over two columns) the pixel beyond it is
+    clean as well.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (H, W) and dtype bool
+    departure : ndarray of shape (H, W)
+        Signed luma departure from the predicted field colour (RGB units), NaN where no
+        prediction exists.
+    y_obs : ndarray of shape (H, W)
+        The image's luma.
+
+    Returns
+    -------
+    dict of (dy, dx) to ndarray of shape (H, W) and dtype bool
+        Ink pixels that do not touch their neighbour at ``(row + dy, col + dx)``.
+    """
+    quiet = {d: np.zeros(ink.shape, dtype=bool) for d in ((0, 1), (0, -1), (1, 0), (-1, 0))}
+    line = np.zeros(ink.shape, dtype=bool)
+    for along_rows in (False, True):
+        # Work on columns; a row line is a column line of the transposed image (the
+        # transposed views write through to `quiet`).
+        t = (lambda a: a.T) if along_rows else (lambda a: a)
+        inks, dep, lum = t(ink), t(departure), t(y_obs)
+        toward = {+1: t(quiet[(1, 0) if along_rows else (0, 1)]),
+                  -1: t(quiet[(-1, 0) if along_rows else (0, -1)])}
+        runs, _ = ndimage.label(inks, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
+        width = inks.shape[1]
+        lines: dict[int, list[np.ndarray]] = {}
+        for run in ndimage.find_objects(runs):
+            if run is not None and run[0].stop - run[0].start >= LINE_LENGTH:
+                lines.setdefault(run[1].start, []).append(np.arange(run[0].start, run[0].stop))
+        # The long runs of one column are one line, crossed or faded in places: from its
+        # first long run to its last, every pixel of the column is the line's.
+        for c, parts in lines.items():
+            if c < 2 or c > width - 3:
+                continue
+            side = _thin_side(dep[np.concatenate(parts), c - 2 : c + 3],
+                              lum[np.concatenate(parts), c])
+            if side == 0:
+                continue
+            rows = slice(parts[0][0], parts[-1][-1] + 1)
+            line_t = t(line)
+            line_t[rows, c] = True
+            toward[-side][rows, c] = True
+            split = inks[rows, c + side]
+            line_t[rows, c + side] |= split
+            toward[side][rows, c + side] |= split
+    return quiet, line
+
+
+def _thin_side(dep: np.ndarray, lum: np.ndarray) -> int:
+    """For a line down the middle column of `dep` (R, 5): the side (-1 left, +1 right) it
+    may touch if it is thinner than :data:`THIN`, else 0 (thick, or not measurable)."""
+    known = np.isfinite(dep).all(axis=1)
+    total = dep[:, 1:4].sum(axis=1)
+    known &= np.abs(total) >= INK_LUMA / 2
+    if known.sum() < LINE_LENGTH:
+        return 0
+    dep, total = dep[known], total[known]
+    field = lum[known] - dep[:, 2]
+    if field.std() < LINE_SPREAD:
+        return 0
+    slope = np.polyfit(field, total, 1)[0]
+    if not 0 < -slope < THIN:
+        return 0
+    share = np.median(dep / total[:, None], axis=0)
+    return 1 if share[3] > share[1] else -1
 
 
 def _shifted(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:

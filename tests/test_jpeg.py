@@ -211,3 +211,94 @@ def test_a_pixel_with_no_line_beside_it_may_misfit_more(figure, unrestored):
     assert gained.any()
     assert not (gained & lines).any()
     assert np.median(np.abs(scale.values[index[gained]] - truth[gained])) <= 2 * JET_STEP
+
+
+def _jpeg_of(drawn: np.ndarray) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(drawn).astype(np.uint8)).save(buffer, format="JPEG", quality=85)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
+
+
+def _reasons_before_restoring(rgb, **options):
+    scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
+    decoded = decode(rgb, scale)
+    img = MapImage(rgb, np.ones(rgb.shape[:2], bool), "", "JPEG", "RGB")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipeline, "_restore_jpeg", lambda reason, img, decoded, scale: decoded)
+    try:
+        reason, _, _ = pipeline._mask(img, scale, decoded,
+                                      pipeline.Options(cmap="jet", vmin=0, vmax=1, **options))
+    finally:
+        mp.undo()
+    return scale, decoded, reason
+
+
+#: A field whose brightness varies along every line drawn over it.
+_YY, _XX = np.mgrid[0:128, 0:128]
+_SLOPED = 0.1 + 0.55 * _XX / 128 + 0.3 * _YY / 128
+
+
+@pytest.fixture(scope="module")
+def thin_lines():
+    """A grey (0.35) line covering 70 % of row 30, the same line across rows 59-60 touching
+    row 59 by 4 %, an opaque line covering row 90 and 10 % of rows 89 and 91, and the thin
+    line down column 100; restored with and without the straight-line model."""
+    field = _paint(_SLOPED)
+    cover = np.zeros(_SLOPED.shape)
+    span = slice(8, 120)
+    cover[30, span] = 0.7
+    cover[59, span], cover[60, span] = 0.04, 0.66
+    cover[89:92, span] = [[0.1], [1.0], [0.1]]
+    cover[span, 100] = 0.7
+    rgb = _jpeg_of((1 - cover[..., None]) * field + cover[..., None] * 0.35 * 255)
+    scale, decoded, reason = _reasons_before_restoring(rgb)
+    restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(jpeg, "THIN", 0.0)
+        without, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    finally:
+        mp.undo()
+    ok = restored | (reason == Reason.DATA)
+    ok_without = without | (reason == Reason.DATA)
+    return ok, ok_without, scale.values[index], cover
+
+
+def test_a_line_thinner_than_a_pixel_leaves_one_side_clean(thin_lines):
+    """Estimated along its length, the line covers 70 % of a pixel across: it cannot touch
+    both neighbours, so the one it touches less is data."""
+    ok, ok_without, values, cover = thin_lines
+    span = slice(8, 120)
+    assert ok[30, span].sum() == 0 and ok[span, 100].sum() == 0       # the line itself
+    assert sorted([ok[29, span].mean(), ok[31, span].mean()])[1] >= 0.8
+    assert sorted([ok[span, 99].mean(), ok[span, 101].mean()])[1] >= 0.8
+    # the line touching row 59 by 4 %: that row stays masked, the other side is data
+    assert ok[59, span].sum() == 0 and ok[61, span].mean() >= 0.8
+    # an opaque line a pixel wide may touch both sides: both stay masked
+    assert ok[89, span].sum() == 0 and ok[91, span].sum() == 0
+    freed = ok & ~ok_without
+    assert freed[31].mean() + freed[29].mean() >= 0.5 and freed[61].mean() >= 0.5
+    assert not (freed & (cover > 0)).any()
+    err = np.abs(values[freed] - _SLOPED[freed])
+    assert np.median(err) <= JET_STEP
+
+
+def test_a_pixel_beside_the_regions_edge_may_lose_chroma_to_it():
+    """A black spine and the white page outside ``--region``: subsampling mixes their
+    neutral chroma into the first column inside, which is data."""
+    field = _paint(_SLOPED)
+    drawn = field.copy()
+    drawn[:, :11] = 255
+    drawn[:, 11] = 0
+    rgb = _jpeg_of(drawn)
+    inside = {}
+    for x0 in (12, 11):                            # the spine outside, then inside
+        scale, decoded, reason = _reasons_before_restoring(rgb, region=(x0, 0, 128, 128))
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
+                                         scale.values)
+        assert not (reason[:, 12] == Reason.DATA).any()
+        inside[x0] = restored[:, 12]
+        if x0 == 12:
+            err = np.abs(scale.values[index[restored[:, 12], 12]] - _SLOPED[restored[:, 12], 12])
+    assert inside[12].mean() >= 0.95 and np.median(err) <= JET_STEP
+    assert not inside[11].any()                    # beside the spine as ink: masked
