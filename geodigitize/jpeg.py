@@ -24,9 +24,10 @@ that damage:
    an amount no colour shows, so those neighbours stay masked; a line split over two
    pixels (both partly covered, keeping some chroma) leaves its outer neighbours clean.
    A pixel whose chroma shrank (``s`` below :data:`UNEXPLAINED_CHROMA`) with no ink
-   in its 3 x 3 window is next to a line of its own brightness, which only chroma shows,
-   at half resolution: it stays masked, unless it lies beside the region's edge (the
-   frame's spine, the page), which explains the loss as ink would.
+   where its chroma comes from (:func:`_in_chroma_reach`) is next to a line of its own
+   brightness, which only chroma shows, at half resolution: it stays masked, unless it
+   lies beside the region's edge (the frame's spine, the page), which explains the
+   loss as ink would.
 4. **Straight lines.** A line drawn straight along a column or a row (graticule, grid)
    has the same antialiasing in every pixel along it, so it is measured as a whole
    (:func:`_thin_line_sides`): how much of a pixel it covers across (width times
@@ -87,7 +88,7 @@ INK_LUMA = 12.0
 SPLIT_RATIO = 0.3
 #: ... and it keeps at least this share of its chroma (a thick stroke keeps none).
 SPLIT_CHROMA = 0.5
-#: A pixel keeping less chroma than this needs ink in its 3 x 3 window to explain it.
+#: A pixel keeping less chroma than this needs ink where its chroma comes from to explain it.
 UNEXPLAINED_CHROMA = 0.9
 #: Shortest run of ink along one column or row modelled as a straight line (pixels).
 LINE_LENGTH = 24
@@ -197,7 +198,7 @@ def restore_pixels(
         quiet, line = _thin_line_sides(ink, departure, y_obs)
         ink |= line
         beside = _beside_ink(ink, luma, chroma, quiet)
-        explained = _any_in_window(inked | line, 3) | border
+        explained = _in_chroma_reach(inked | line) | border
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
         far = kept_chroma & ~_any_in_window(ink, 3)[r, c]
@@ -418,6 +419,23 @@ def _thin_side(dep: np.ndarray, lum: np.ndarray) -> int:
         return 0
     share = np.median(dep / total[:, None], axis=0)
     return 1 if share[3] > share[1] else -1
+
+
+def _in_chroma_reach(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose chroma JPEG took partly from a `mask` pixel.
+
+    With 4:2:0 subsampling one chroma sample serves each 2 x 2 block of pixels (aligned
+    on even rows and columns), and decoders upsample it with a triangle filter from the
+    2 x 2 samples nearest the pixel: a pixel's chroma comes from a 4 x 4 window, two
+    pixels back and one ahead of it on an even row or column, one back and two ahead on
+    an odd one.
+    """
+    out = np.empty_like(mask)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            reach = ndimage.maximum_filter(mask, size=4, origin=(-dy, -dx))
+            out[dy::2, dx::2] = reach[dy::2, dx::2]
+    return out
 
 
 def _shifted(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:

@@ -302,3 +302,28 @@ def test_a_pixel_beside_the_regions_edge_may_lose_chroma_to_it():
             err = np.abs(scale.values[index[restored[:, 12], 12]] - _SLOPED[restored[:, 12], 12])
     assert inside[12].mean() >= 0.95 and np.median(err) <= JET_STEP
     assert not inside[11].any()                    # beside the spine as ink: masked
+
+
+def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
+    """4:2:0 chroma of a pixel on an even row comes from two rows above to one below it,
+    on an odd row from one above to two below: ink two rows above explains lost chroma on
+    an even row, not on an odd one."""
+    scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
+    truth = np.tile(np.linspace(0.2, 0.8, 60), (30, 1))
+    field = _paint(truth)
+    to_rgb = np.linalg.inv(jpeg._YCBCR)
+    rgb = field.copy()
+    reason = np.zeros((30, 60), np.uint8)
+    for row in (10, 21):                            # desaturated, ink two rows above
+        ycc = ycbcr(field[row])
+        ycc[:, 1:] *= 0.7
+        rgb[row] = ycc @ to_rgb.T
+        rgb[row - 2] = 0
+        reason[row] = Reason.HALO
+        reason[row - 2] = Reason.OFF_SCALE
+    rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    decoded = decode(rgb, scale)
+    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
+                                 passes=1)
+    assert restored[10, 2:-2].all()
+    assert not restored[21].any()
