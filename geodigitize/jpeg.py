@@ -178,7 +178,7 @@ def restore_pixels(
     border = _any_in_window(reason == Reason.OUTSIDE_REGION, 3)
     restored = np.zeros(shape, dtype=bool)
     ink = np.zeros(shape, dtype=bool)
-    y_obs = ycbcr(rgb)[..., 0]
+    y_obs = _luma(rgb)
     new_rank = np.zeros(shape, dtype=np.int64)
     for _ in range(passes):
         todo = restorable & ~restored
@@ -190,6 +190,7 @@ def restore_pixels(
         luma[rows[supported], cols[supported]] = np.abs(fit["luma"][supported])
         # Signed departures of every pixel with a prediction, clean ones from their entry.
         departure = np.where(clean, y_obs - ranked[rank.astype(np.int64), 0], np.nan)
+        departure = departure.astype(np.float32, copy=False)
         departure[rows[supported], cols[supported]] = fit["luma"][supported]
         chroma = np.zeros(shape)
         chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
@@ -213,6 +214,15 @@ def restore_pixels(
     out = np.asarray(index).astype(np.int32, copy=True)
     out[restored] = order[new_rank[restored]]
     return restored, out
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """JPEG's luma (0-255) of an (H, W, 3) RGB image as float32, one channel at a time."""
+    weights = _YCBCR[0].astype(np.float32)
+    out = rgb[..., 0] * weights[0]
+    out += rgb[..., 1] * weights[1]
+    out += rgb[..., 2] * weights[2]
+    return out
 
 
 def _fit(
