@@ -28,6 +28,9 @@ that damage:
    brightness, which only chroma shows, at half resolution: it stays masked, unless it
    lies beside the region's edge (the frame's spine, the page), which explains the
    loss as ink would.
+   A line's own edge does not reach past it either: an ink pixel whose luma moved
+   less than :data:`PARTIAL` as much as the line's core nearby leaves the pixel beyond
+   it clean.
 4. **Straight lines.** A line drawn straight along a column or a row (graticule, grid)
    has the same antialiasing in every pixel along it, so it is measured as a whole
    (:func:`_thin_line_sides`): how much of a pixel it covers across (width times
@@ -90,6 +93,10 @@ SPLIT_RATIO = 0.3
 SPLIT_CHROMA = 0.5
 #: A pixel keeping less chroma than this needs ink where its chroma comes from to explain it.
 UNEXPLAINED_CHROMA = 0.9
+#: An ink pixel whose luma moved less than this share of the most moved ink pixel (of the
+#: same sign) within 2 pixels is the edge of a line whose core lies beyond it: the line
+#: ends inside it and does not touch the pixel on its other side.
+PARTIAL = 0.5
 #: Shortest run of ink along one column or row modelled as a straight line (pixels).
 LINE_LENGTH = 24
 #: A straight line covering less than this share of a pixel across (its width times its
@@ -198,7 +205,8 @@ def restore_pixels(
         ink |= inked
         quiet, line = _thin_line_sides(ink, departure, y_obs)
         ink |= line
-        beside = _beside_ink(ink, luma, chroma, quiet)
+        touching = ink & ~(_line_edges(ink, departure) & ~line)
+        beside = _beside_ink(touching, luma, chroma, quiet)
         explained = _in_chroma_reach(inked | line) | border
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
@@ -345,6 +353,28 @@ def _beside_ink(
         split &= near_luma >= INK_LUMA  # not a line pixel too faint to measure
         out |= near_ink & ~split
     return out
+
+
+def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
+    """Ink pixels that are a line's antialiased edge, not its core (see :data:`PARTIAL`).
+
+    Parameters
+    ----------
+    ink : ndarray of shape (H, W) and dtype bool
+    departure : ndarray of shape (H, W)
+        Signed luma departure from the predicted field colour, NaN where unknown.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    moved = np.where(ink & np.isfinite(departure), departure, 0).astype(np.float32)
+    darkest = ndimage.minimum_filter(moved, 5)
+    brightest = ndimage.maximum_filter(moved, 5)
+    core = np.where(-darkest > brightest, darkest, brightest)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = moved / core
+    return ink & (share > 0) & (share <= PARTIAL)
 
 
 def _thin_line_sides(

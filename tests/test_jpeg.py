@@ -327,3 +327,30 @@ def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
                                  passes=1)
     assert restored[10, 2:-2].all()
     assert not restored[21].any()
+
+
+def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
+    """A black line covering 35 % of row 39, rows 40-41 and 35 % of row 42: the edge rows
+    are ink, but a line's edge ends inside them, so rows 38 and 43 are data. The same line
+    with a 5 % edge (too faint to be ink) keeps the rows beside its core masked."""
+    field = _paint(_SLOPED)
+    cover = np.zeros(_SLOPED.shape)
+    span = slice(8, 120)
+    cover[39:43, span] = [[0.35], [1.0], [1.0], [0.35]]
+    cover[80:84, span] = [[0.05], [1.0], [1.0], [0.05]]
+    rgb = _jpeg_of((1 - cover[..., None]) * field)
+    scale, decoded, reason = _reasons_before_restoring(rgb)
+    restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    ok = restored | (reason == Reason.DATA)
+    assert ok[38, span].mean() >= 0.8 and ok[43, span].mean() >= 0.8
+    assert ok[39:43, span].sum() == 0 and ok[80:84, span].sum() == 0
+    assert ok[79, span].mean() >= 0.8 and ok[84, span].mean() >= 0.8   # beyond the 5 %
+    values = scale.values[index]
+    assert np.median(np.abs(values[38:44:5, span] - _SLOPED[38:44:5, span])) <= JET_STEP
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(jpeg, "PARTIAL", 0.0)
+        strict, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    finally:
+        mp.undo()
+    assert strict[38, span].mean() <= 0.2 and strict[43, span].mean() <= 0.2
