@@ -16,7 +16,7 @@ that damage:
    neutral by some factor ``s`` (subsampling with a neutral line), matches the pixel's;
    a prior keeps it near the prediction. The pixel is kept, with that colour's value,
    when the misfit is within JPEG's noise (:data:`MAX_COST`; :data:`FAR_COST` for a
-   pixel with no ink beside it that kept its chroma, moved only by ringing).
+   pixel that kept its chroma and that no ink touches, moved only by ringing).
 3. **Ink.** Lines and text are neutral (black, grey, white), so a pixel they cover is the
    same kind of mixture, with its luma moved by the line: luma is what tells them apart.
    A pixel whose luma departs from the prediction by :data:`INK_LUMA` is *ink*. Next to a
@@ -79,10 +79,12 @@ PRIOR = 0.003
 MIN_CHROMA = 0.3
 #: Largest misfit (sum of squared, noise-scaled luma, chroma and prior terms) kept.
 MAX_COST = 2.0
-#: Largest misfit kept for a pixel with no ink in its 3 x 3 window that kept its chroma
-#: (see :data:`UNEXPLAINED_CHROMA`): ringing from the edges in its JPEG block moves it
-#: more than :data:`LUMA_NOISE`, and with no line beside it the misfit is not a line's
-#: antialiasing, only a less certain value.
+#: Largest misfit kept for a pixel that kept its chroma (see :data:`UNEXPLAINED_CHROMA`)
+#: and that no ink touches (the rules of step 3 and 4 keep every touched pixel masked):
+#: ringing from the edges in its JPEG block moves it more than :data:`LUMA_NOISE`, and
+#: with no line touching it the misfit is not a line's antialiasing, only a less certain
+#: value. A pixel whose chroma a line shares keeps :data:`MAX_COST`: the free chroma
+#: scale already lets more colours fit it.
 FAR_COST = 8.0
 #: Luma departure from the prediction (RGB units) that marks a pixel as covered by ink.
 INK_LUMA = 12.0
@@ -210,8 +212,8 @@ def restore_pixels(
         explained = _in_chroma_reach(inked | line) | border
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
-        far = kept_chroma & ~_any_in_window(ink, 3)[r, c]
-        limit = np.where(far, max(max_cost, FAR_COST), max_cost)
+        # Pixels some ink touches are not kept whatever their misfit (`beside` below).
+        limit = np.where(kept_chroma, max(max_cost, FAR_COST), max_cost)
         keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & ~ink[r, c]
         keep &= kept_chroma | explained[r, c]
         r, c = r[keep], c[keep]

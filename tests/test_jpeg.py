@@ -196,7 +196,8 @@ def test_chunks_change_nothing_and_nothing_masked_is_fine(figure, unrestored, mo
 
 def test_a_pixel_with_no_line_beside_it_may_misfit_more(figure, unrestored):
     """Ringing from a block's edges moves pixels further than the noise near a line
-    allows; away from lines, with their chroma kept, they are kept with a looser misfit."""
+    allows; where no line touches them, with their chroma kept, they are kept with a
+    looser misfit, and no line pixel gains from it."""
     _, rgb, truth, lines = figure
     scale, decoded, reason = unrestored
     mp = pytest.MonkeyPatch()
