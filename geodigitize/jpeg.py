@@ -205,7 +205,7 @@ def restore_pixels(
         chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
         inked = luma >= ink_luma
         ink |= inked
-        quiet, line = _thin_line_sides(ink, departure, y_obs)
+        quiet, line = _thin_line_sides(ink, departure, y_obs, todo)
         ink |= line
         touching = ink & ~(_line_edges(ink, departure) & ~line)
         beside = _beside_ink(touching, luma, chroma, quiet)
@@ -380,7 +380,7 @@ def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
 
 
 def _thin_line_sides(
-    ink: np.ndarray, departure: np.ndarray, y_obs: np.ndarray
+    ink: np.ndarray, departure: np.ndarray, y_obs: np.ndarray, masked: np.ndarray
 ) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
     """Sides of long straight column and row lines that the line does not touch.
 
@@ -404,6 +404,9 @@ def _thin_line_sides(
         prediction exists.
     y_obs : ndarray of shape (H, W)
         The image's luma.
+    masked : ndarray of shape (H, W) and dtype bool
+        Pixels not (yet) data: a line continues through them where it is as bright as
+        the field and only its damage to their colour shows it.
 
     Returns
     -------
@@ -416,7 +419,7 @@ def _thin_line_sides(
         # Work on columns; a row line is a column line of the transposed image (the
         # transposed views write through to `quiet`).
         t = (lambda a: a.T) if along_rows else (lambda a: a)
-        inks, dep, lum = t(ink), t(departure), t(y_obs)
+        inks, dep, lum, hidden = t(ink), t(departure), t(y_obs), t(masked)
         toward = {+1: t(quiet[(1, 0) if along_rows else (0, 1)]),
                   -1: t(quiet[(-1, 0) if along_rows else (0, -1)])}
         runs, _ = ndimage.label(inks, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
@@ -426,41 +429,63 @@ def _thin_line_sides(
             if run is not None and run[0].stop - run[0].start >= LINE_LENGTH:
                 lines.setdefault(run[1].start, []).append(np.arange(run[0].start, run[0].stop))
         # The long runs of one column are one line, crossed or faded in places: from its
-        # first long run to its last, every pixel of the column is the line's.
+        # first long run to its last, and on through ink or masked pixels further along
+        # the column with gaps shorter than a long run, every pixel of the column is the
+        # line's.
         for c, parts in lines.items():
             if c < 2 or c > width - 3:
                 continue
-            side = _thin_side(dep[np.concatenate(parts), c - 2 : c + 3],
-                              lum[np.concatenate(parts), c])
+            side, lean = _thin_side(dep[np.concatenate(parts), c - 2 : c + 3],
+                                    lum[np.concatenate(parts), c])
             if side == 0:
                 continue
-            rows = slice(parts[0][0], parts[-1][-1] + 1)
+            rows = _extent(inks[:, c] | hidden[:, c], parts[0][0], parts[-1][-1] + 1)
             line_t = t(line)
             line_t[rows, c] = True
             toward[-side][rows, c] = True
-            split = inks[rows, c + side]
+            # Where the line is split over two columns, the second is the line's all
+            # along (not only where it is dark enough to be ink), and so is its far side.
+            split = inks[rows, c + side] | (lean >= SPLIT_RATIO)
             line_t[rows, c + side] |= split
             toward[side][rows, c + side] |= split
     return quiet, line
 
 
-def _thin_side(dep: np.ndarray, lum: np.ndarray) -> int:
+def _extent(ink: np.ndarray, start: int, stop: int) -> slice:
+    """`start:stop` widened to the ink of 1-D `ink` reached by gaps shorter than
+    :data:`LINE_LENGTH`."""
+    at = np.flatnonzero(ink)
+    before = at[at < start][::-1]
+    for row in before:
+        if start - row > LINE_LENGTH:
+            break
+        start = row
+    for row in at[at >= stop]:
+        if row - stop + 1 > LINE_LENGTH:
+            break
+        stop = row + 1
+    return slice(int(start), int(stop))
+
+
+def _thin_side(dep: np.ndarray, lum: np.ndarray) -> tuple[int, float]:
     """For a line down the middle column of `dep` (R, 5): the side (-1 left, +1 right) it
-    may touch if it is thinner than :data:`THIN`, else 0 (thick, or not measurable)."""
+    may touch if it is thinner than :data:`THIN`, else 0 (thick, or not measurable), and
+    how much it covers on that side as a share of the middle column."""
     known = np.isfinite(dep).all(axis=1)
     total = dep[:, 1:4].sum(axis=1)
     known &= np.abs(total) >= INK_LUMA / 2
     if known.sum() < LINE_LENGTH:
-        return 0
+        return 0, 0.0
     dep, total = dep[known], total[known]
     field = lum[known] - dep[:, 2]
     if field.std() < LINE_SPREAD:
-        return 0
+        return 0, 0.0
     slope = np.polyfit(field, total, 1)[0]
     if not 0 < -slope < THIN:
-        return 0
+        return 0, 0.0
     share = np.median(dep / total[:, None], axis=0)
-    return 1 if share[3] > share[1] else -1
+    side = 1 if share[3] > share[1] else -1
+    return side, float(share[2 + side] / share[2]) if share[2] > 0 else 0.0
 
 
 def _in_chroma_reach(mask: np.ndarray) -> np.ndarray:
