@@ -95,9 +95,9 @@ SPLIT_RATIO = 0.3
 SPLIT_CHROMA = 0.5
 #: A pixel keeping less chroma than this needs ink where its chroma comes from to explain it.
 UNEXPLAINED_CHROMA = 0.9
-#: An ink pixel whose luma moved less than this share of the most moved ink pixel (of the
-#: same sign) within 2 pixels is the edge of a line whose core lies beyond it: the line
-#: ends inside it and does not touch the pixel on its other side.
+#: An ink pixel whose luma moved less than this share of the most moved ink pixel moved
+#: the same way (darker or brighter) within 2 pixels is the edge of a line whose core
+#: lies beyond it: the line ends inside it and does not touch the pixel on its other side.
 PARTIAL = 0.5
 #: Shortest run of ink along one column or row modelled as a straight line (pixels).
 LINE_LENGTH = 24
@@ -371,9 +371,9 @@ def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
     ndarray of shape (H, W) and dtype bool
     """
     moved = np.where(ink & np.isfinite(departure), departure, 0).astype(np.float32)
-    darkest = ndimage.minimum_filter(moved, 5)
-    brightest = ndimage.maximum_filter(moved, 5)
-    core = np.where(-darkest > brightest, darkest, brightest)
+    # The core of a dark line is the darkest ink nearby, of a bright one the brightest.
+    core = np.where(moved < 0, ndimage.minimum_filter(moved, 5),
+                    ndimage.maximum_filter(moved, 5))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = moved / core
     return ink & (share > 0) & (share <= PARTIAL)
