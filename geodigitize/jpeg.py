@@ -36,9 +36,10 @@ that damage:
    (:func:`_thin_line_sides`): how much of a pixel it covers across (width times
    opacity) and which neighbour it leans towards. A line covering less than
    :data:`THIN` of a pixel cannot reach both sides of its ink column: the side it
-   leans away from is clean, however faint a touch colour could not show. Lines drawn
-   semi-transparent and wider than a pixel would pass as thin; matplotlib and cartopy
-   draw graticules opaque by default.
+   leans away from is clean, however faint a touch colour could not show, and the
+   line's own pixels stay masked all along it, where it crosses field of its own
+   brightness too. Lines drawn semi-transparent and wider than a pixel would pass as
+   thin; matplotlib and cartopy draw graticules opaque by default.
 
 Two passes run: the second predicts from the pixels the first restored; the ink found by
 the first still keeps its neighbours masked.
@@ -410,8 +411,11 @@ def _thin_line_sides(
 
     Returns
     -------
-    dict of (dy, dx) to ndarray of shape (H, W) and dtype bool
-        Ink pixels that do not touch their neighbour at ``(row + dy, col + dx)``.
+    quiet : dict of (dy, dx) to ndarray of shape (H, W) and dtype bool
+        Line pixels that do not touch their neighbour at ``(row + dy, col + dx)``.
+    line : ndarray of shape (H, W) and dtype bool
+        The pixels of the thin straight lines (both columns of a split one), all along
+        each line: never data.
     """
     quiet = {d: np.zeros(ink.shape, dtype=bool) for d in ((0, 1), (0, -1), (1, 0), (-1, 0))}
     line = np.zeros(ink.shape, dtype=bool)
@@ -435,8 +439,8 @@ def _thin_line_sides(
         for c, parts in lines.items():
             if c < 2 or c > width - 3:
                 continue
-            side, lean = _thin_side(dep[np.concatenate(parts), c - 2 : c + 3],
-                                    lum[np.concatenate(parts), c])
+            along = np.concatenate(parts)
+            side, lean = _thin_side(dep[along, c - 2 : c + 3], lum[along, c])
             if side == 0:
                 continue
             rows = _extent(inks[:, c] | hidden[:, c], parts[0][0], parts[-1][-1] + 1)
