@@ -78,6 +78,17 @@ def unrestored(figure):
     return scale, decoded, reason
 
 
+def _restore(rgb, reason, decoded, scale, **constants):
+    """:func:`restore_pixels` with some of :mod:`geodigitize.jpeg`'s constants changed."""
+    mp = pytest.MonkeyPatch()
+    try:
+        for name, value in constants.items():
+            mp.setattr(jpeg, name, value)
+        return restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+    finally:
+        mp.undo()
+
+
 def _share(ok: np.ndarray, row: int) -> float:
     return float(ok[row, SPAN].mean())
 
@@ -200,12 +211,7 @@ def test_a_pixel_with_no_line_beside_it_may_misfit_more(figure, unrestored):
     looser misfit, and no line pixel gains from it."""
     _, rgb, truth, lines = figure
     scale, decoded, reason = unrestored
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setattr(jpeg, "FAR_COST", jpeg.MAX_COST)
-        strict, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
-    finally:
-        mp.undo()
+    strict, _ = _restore(rgb, reason, decoded, scale, FAR_COST=jpeg.MAX_COST)
     loose, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
     assert (strict & ~loose).sum() == 0
     gained = loose & ~strict
@@ -254,12 +260,7 @@ def thin_lines():
     rgb = _jpeg_of((1 - cover[..., None]) * field + cover[..., None] * 0.35 * 255)
     scale, decoded, reason = _reasons_before_restoring(rgb)
     restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setattr(jpeg, "THIN", 0.0)
-        without, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
-    finally:
-        mp.undo()
+    without, _ = _restore(rgb, reason, decoded, scale, THIN=0.0)
     ok = restored | (reason == Reason.DATA)
     ok_without = without | (reason == Reason.DATA)
     return ok, ok_without, scale.values[index], cover
@@ -348,10 +349,5 @@ def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     assert ok[79, span].mean() >= 0.8 and ok[84, span].mean() >= 0.8   # beyond the 5 %
     values = scale.values[index]
     assert np.median(np.abs(values[38:44:5, span] - _SLOPED[38:44:5, span])) <= JET_STEP
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setattr(jpeg, "PARTIAL", 0.0)
-        strict, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
-    finally:
-        mp.undo()
+    strict, _ = _restore(rgb, reason, decoded, scale, PARTIAL=0.0)
     assert strict[38, span].mean() <= 0.2 and strict[43, span].mean() <= 0.2
