@@ -55,7 +55,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .mask import Reason, _any_in_window
+from .mask import Reason, _any_in_window, _window_extreme
 
 __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
 
@@ -195,13 +195,13 @@ def restore_pixels(
         rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * RADIUS + 1))
         fit = _fit(rgb, ranked, np.pad(rank, RADIUS), np.pad(clean, RADIUS), rows, cols)
         supported = fit["supported"]
-        # Luma departure of every pixel still masked; unknown (no prediction) counts as ink.
-        luma = np.where(todo, 255.0, 0.0)
-        luma[rows[supported], cols[supported]] = np.abs(fit["luma"][supported])
-        # Signed departures of every pixel with a prediction, clean ones from their entry.
+        # Signed luma departures of every pixel with a prediction, clean ones from their
+        # entry; NaN where none exists.
         departure = np.where(clean, y_obs - ranked[rank.astype(np.int64), 0], np.nan)
         departure = departure.astype(np.float32, copy=False)
         departure[rows[supported], cols[supported]] = fit["luma"][supported]
+        # Its size for every pixel still masked; unknown (no prediction) counts as ink.
+        luma = np.where(todo, np.nan_to_num(np.abs(departure), nan=255.0), 0.0)
         chroma = np.zeros(shape)
         chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
         inked = luma >= ink_luma
@@ -322,7 +322,8 @@ def _plane(
 
 
 def _beside_ink(
-    ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray, quiet: dict | None = None
+    ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray,
+    quiet: dict[tuple[int, int], np.ndarray],
 ) -> np.ndarray:
     """Pixels with a 4-neighbour that is ink, unless that line continues into the pixel
     beyond it (a line split over two pixels, see :data:`SPLIT_RATIO`) or the ink is
@@ -335,7 +336,7 @@ def _beside_ink(
         Luma departure of each masked pixel (0 for clean ones).
     chroma : ndarray of shape (H, W)
         Chroma scale of each masked pixel (0 where unknown).
-    quiet : dict of (dy, dx) to ndarray of shape (H, W) and dtype bool, optional
+    quiet : dict of (dy, dx) to ndarray of shape (H, W) and dtype bool
         Ink known not to touch its neighbour at ``(row + dy, col + dx)`` (see
         :func:`_thin_line_sides`).
 
@@ -344,10 +345,9 @@ def _beside_ink(
     ndarray of shape (H, W) and dtype bool
     """
     out = np.zeros(ink.shape, dtype=bool)
-    quiet = quiet or {}
     for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         # The ink at (y + dy, x + dx) touches (y, x) unless quiet towards (-dy, -dx).
-        touching = ink & ~quiet[(-dy, -dx)] if (-dy, -dx) in quiet else ink
+        touching = ink & ~quiet[(-dy, -dx)]
         near_ink = _shifted(touching, dy, dx, False)
         near_luma = _shifted(luma, dy, dx, 0.0)
         far_luma = _shifted(luma, 2 * dy, 2 * dx, 0.0)
@@ -373,8 +373,8 @@ def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
     """
     moved = np.where(ink & np.isfinite(departure), departure, 0).astype(np.float32)
     # The core of a dark line is the darkest ink nearby, of a bright one the brightest.
-    core = np.where(moved < 0, ndimage.minimum_filter(moved, 5),
-                    ndimage.maximum_filter(moved, 5))
+    core = np.where(moved < 0, _window_extreme(moved, 5, np.minimum, edge=0.0),
+                    _window_extreme(moved, 5, np.maximum, edge=0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = moved / core
     return ink & (share > 0) & (share <= PARTIAL)
