@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import RegionError
+from .image import LUMA
 
 __all__ = ["find_frame", "find_spine_frame", "largest_region_frame"]
 
@@ -37,6 +38,10 @@ LINE_CONTRAST = 40
 LINE_REACH = 3
 #: How far (pixels) the ends of two sides may miss each other and still meet.
 CORNER_SLACK = 4
+#: Luma step (0-255) from the row inside it that keeps a spine's innermost row in the
+#: spine: JPEG's ringing moves the field's first row by a few units, the spine's
+#: antialiased edge by tens.
+EDGE_LUMA = 20
 
 
 @dataclass(frozen=True)
@@ -144,16 +149,19 @@ def _inner_edge(img: np.ndarray, seg: _Segment, inward: int) -> int:
     """First row inside the horizontal line `seg` (rows ``a0..a1``) going `inward` (+1:
     down, -1: up), as a pixel-corner coordinate.
 
-    A line more than one row thick loses its innermost rows while they differ from the row
-    inside them by less than :data:`LINE_CONTRAST` (median along the line): JPEG ringing
-    darkens the field row next to a spine enough to pass the line test, and field
-    boundaries near a spine merge with it; those rows are data.
+    A line more than one row thick loses its innermost rows while their brightness (luma)
+    differs from the row inside them by less than :data:`EDGE_LUMA` (median along the
+    line): JPEG ringing darkens the field row next to a spine enough to pass the line
+    test, and field boundaries near a spine merge with it; those rows are data. Luma, not
+    colour, because JPEG keeps a row's luma but shares its colour (chroma) with the spine
+    next to it: that row is washed out, by more than :data:`LINE_CONTRAST` in saturated
+    colours, and still data.
     """
     inner_row, outer_row = (seg.a1, seg.a0) if inward > 0 else (seg.a0, seg.a1)
     along = slice(seg.b0, seg.b1)
     while inner_row != outer_row and 0 <= inner_row + inward < img.shape[0]:
-        step = np.abs(img[inner_row, along] - img[inner_row + inward, along]).max(axis=-1)
-        if np.median(step) >= LINE_CONTRAST:
+        step = np.abs((img[inner_row, along] - img[inner_row + inward, along]) @ LUMA)
+        if np.median(step) >= EDGE_LUMA:
             break
         inner_row -= inward
     return inner_row + 1 if inward > 0 else inner_row

@@ -21,6 +21,8 @@ __all__ = ["DEFAULT_MAX_PIXELS", "MapImage", "read_image", "to_rgb8"]
 
 #: Default largest image accepted, in pixels (a 16 000 x 15 625 scan).
 DEFAULT_MAX_PIXELS = 250_000_000
+#: Weights of R, G, B in luma (brightness, 0-255), ITU-R BT.601 as JPEG (JFIF) uses them.
+LUMA = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True, eq=False)

@@ -60,13 +60,16 @@ def test_frame_beside_a_colorbar_as_tall_as_the_map():
     assert find_frame(img, scale, decoded) == (40.0, 50.0, 340.0, 250.0)
 
 
-def test_frame_of_a_jpeg_excludes_the_spines_only():
-    # JPEG ringing darkens the field row next to a spine enough to look like more spine.
-    fig = render_figure(600, 420, seed=1, jpeg_quality=85)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_frame_of_a_jpeg_excludes_the_spines_only(seed):
+    # JPEG ringing darkens the field row next to a spine enough to look like more spine,
+    # and chroma subsampling washes its colour out; it is still data. (Seed 2 lost its
+    # first column and last row to the spines when colour, not luma, was compared.)
+    fig = render_figure(600, 420, seed=seed, jpeg_quality=85)
     rows, cols = np.nonzero(fig.data)
     inner = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
     box = find_spine_frame(fig.image)
     assert box is not None
     assert np.max(np.abs(np.subtract(box, inner))) <= 1
     x0, y0, x1, y1 = (int(v) for v in box)
-    assert fig.data[y0:y1, x0:x1].sum() >= 0.99 * fig.data.sum()
+    assert fig.data[y0:y1, x0:x1].sum() == fig.data.sum()
