@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from .colormap import ColorScale, _runs_to_table, make_norm
 from .errors import ColorScaleError
+from .image import LUMA
 from .mask import Box, parse_box
 
 __all__ = [
@@ -167,9 +168,6 @@ def _bar_columns(lines: np.ndarray, tol: float) -> tuple[int, int]:
     return c0, c1
 
 
-_LUMA = np.array([0.299, 0.587, 0.114])
-
-
 def _uniform_column(luma: np.ndarray, tol: float) -> float | None:
     """The brightness of a column that is one shade over the middle of the bar, else None.
 
@@ -249,8 +247,8 @@ def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float
     trimmed and the edges are those of the remaining lines.
     """
     n = lines.shape[0]
-    luma = lines @ _LUMA
-    bar_luma = bar @ _LUMA
+    luma = lines @ LUMA
+    bar_luma = bar @ LUMA
     for c, step in ((c0 - 1, -1), (c1, 1)):
         kind, level, thick, col, reach = _side(luma, c, step, tol)
         if kind == "outline":
@@ -278,7 +276,7 @@ def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float
 def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:
     """Edges of the bar's area across it: at the side outlines (snapped), else the bar's
     own columns."""
-    luma = lines @ _LUMA
+    luma = lines @ LUMA
     edges = []
     for c, step, own in ((c0 - 1, -1, float(c0)), (c1, 1, float(c1))):
         kind, _, thick, col, _ = _side(luma, c, step, tol)

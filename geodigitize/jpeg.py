@@ -55,6 +55,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .image import LUMA
 from .mask import Reason, _any_in_window, _window_extreme
 
 __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
@@ -115,7 +116,7 @@ _CHUNK = 65_536
 
 # JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
 _YCBCR = np.array(
-    [[0.299, 0.587, 0.114],
+    [LUMA,
      [-0.168736, -0.331264, 0.5],
      [0.5, -0.418688, -0.081312]]
 )
