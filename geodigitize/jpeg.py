@@ -25,9 +25,9 @@ that damage:
    pixels (both partly covered, keeping some chroma) leaves its outer neighbours clean.
    A pixel whose chroma shrank (``s`` below :data:`UNEXPLAINED_CHROMA`) with no ink
    where its chroma comes from (:func:`_in_chroma_reach`) is next to a line of its own
-   brightness, which only chroma shows, at half resolution: it stays masked, unless it
-   lies beside the region's edge (the frame's spine, the page), which explains the
-   loss as ink would.
+   brightness, which only chroma shows, at half resolution: it stays masked, unless the
+   region's edge (the frame's spine, the page) lies where its chroma comes from, which
+   explains the loss as ink would.
    A line's own edge does not reach past it either: an ink pixel whose luma moved
    less than :data:`PARTIAL` as much as the line's core nearby leaves the pixel beyond
    it clean.
@@ -184,9 +184,9 @@ def restore_pixels(
     rank = rank_of[np.asarray(index)].astype(np.float64)            # (H, W)
     restorable = np.isin(reason, np.array(RESTORABLE, dtype=reason.dtype))
     clean = reason == Reason.DATA
-    # Beside the region's edge (the frame's spine, the page) chroma subsampling mixes a
+    # Near the region's edge (the frame's spine, the page) chroma subsampling mixes a
     # pixel with what lies outside: that explains a shrunk chroma as ink would.
-    border = _any_in_window(reason == Reason.OUTSIDE_REGION, 3)
+    border = _in_chroma_reach(reason == Reason.OUTSIDE_REGION)
     restored = np.zeros(shape, dtype=bool)
     ink = np.zeros(shape, dtype=bool)
     y_obs = _luma(rgb)

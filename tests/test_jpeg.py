@@ -331,6 +331,28 @@ def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
     assert not restored[21].any()
 
 
+def test_the_regions_edge_explains_lost_chroma_where_the_chroma_comes_from():
+    """Column 10 (even) takes its chroma from columns 8-11: the region's edge, outside
+    column 8, explains its lost chroma though it is two columns away. Column 30 lost as
+    much with nothing to explain it."""
+    scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
+    field = _paint(np.tile(np.linspace(0.2, 0.8, 40)[:, None], (1, 60)))
+    rgb = field.copy()
+    reason = np.zeros((40, 60), np.uint8)
+    reason[:, :9] = Reason.OUTSIDE_REGION
+    for col in (10, 30):
+        ycc = ycbcr(field[:, col])
+        ycc[:, 1:] *= 0.7
+        rgb[:, col] = ycc @ np.linalg.inv(jpeg._YCBCR).T
+        reason[:, col] = Reason.HALO
+    rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    decoded = decode(rgb, scale)
+    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
+                                 passes=1)
+    assert restored[2:-2, 10].all()
+    assert not restored[:, 30].any()
+
+
 def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     """A black line covering 35 % of row 39, rows 40-41 and 35 % of row 42: the edge rows
     are ink, but a line's edge ends inside them, so rows 38 and 43 are data. The same line
