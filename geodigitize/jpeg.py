@@ -10,7 +10,11 @@ is within 1-3.5 units of the truth. The masking stages reject them with the line
 that damage:
 
 1. **Prediction.** A least-squares plane through the clean neighbours' positions along
-   the scale predicts the pixel's position.
+   the scale predicts the pixel's position. Where too few clean pixels lie within
+   :data:`RADIUS` (inside a label, where lines cross), a wider window
+   (:data:`WIDE_RADIUS`) predicts it, less surely: that prediction tells whether the
+   pixel is ink and may restore it only within :data:`MAX_COST`, but does not measure
+   lines (step 4). Before, such a pixel counted as ink and kept its neighbours masked.
 2. **JPEG-aware decoding.** Around the prediction, the scale colour that best explains the
    pixel is the one whose luma matches the pixel's and whose chroma, scaled towards
    neutral by some factor ``s`` (subsampling with a neutral line), matches the pixel's;
@@ -64,6 +68,9 @@ __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
 RESTORABLE = (Reason.OFF_SCALE, Reason.EXCLUDED_COLOR, Reason.HALO, Reason.INCONSISTENT)
 #: Neighbourhood half-size of the plane prediction, in pixels.
 RADIUS = 4
+#: Half-size of the window that predicts a pixel with too few clean pixels within
+#: :data:`RADIUS`.
+WIDE_RADIUS = 6
 #: Fewest clean neighbours a prediction needs.
 MIN_SUPPORT = 6
 #: Half-width of the searched window around the prediction (share of the scale's entries).
@@ -193,16 +200,21 @@ def restore_pixels(
     new_rank = np.zeros(shape, dtype=np.int64)
     for _ in range(passes):
         todo = restorable & ~restored
-        rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * RADIUS + 1))
-        fit = _fit(rgb, ranked, np.pad(rank, RADIUS), np.pad(clean, RADIUS), rows, cols)
-        supported = fit["supported"]
-        # Signed luma departures of every pixel with a prediction, clean ones from their
-        # entry; NaN where none exists.
+        rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * WIDE_RADIUS + 1))
+        fit = _fit(rgb, ranked, np.pad(rank, WIDE_RADIUS), np.pad(clean, WIDE_RADIUS),
+                   rows, cols)
+        supported, wide = fit["supported"], fit["wide"]
+        # Signed luma departures of every pixel with a prediction from its neighbours,
+        # clean ones from their entry; NaN where none exists. These measure lines.
         departure = np.where(clean, y_obs - ranked[rank.astype(np.int64), 0], np.nan)
         departure = departure.astype(np.float32, copy=False)
-        departure[rows[supported], cols[supported]] = fit["luma"][supported]
-        # Its size for every pixel still masked; unknown (no prediction) counts as ink.
+        near = supported & ~wide
+        departure[rows[near], cols[near]] = fit["luma"][near]
+        # Its size for every pixel still masked, from the wide window too; unknown (no
+        # prediction) counts as ink.
         luma = np.where(todo, np.nan_to_num(np.abs(departure), nan=255.0), 0.0)
+        far = supported & wide
+        luma[rows[far], cols[far]] = np.abs(fit["luma"][far])
         chroma = np.zeros(shape)
         chroma[rows[supported], cols[supported]] = fit["shrink"][supported]
         inked = luma >= ink_luma
@@ -215,7 +227,7 @@ def restore_pixels(
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
         # Pixels some ink touches are not kept whatever their misfit (`beside` below).
-        limit = np.where(kept_chroma, max(max_cost, FAR_COST), max_cost)
+        limit = np.where(kept_chroma & ~wide[supported], max(max_cost, FAR_COST), max_cost)
         keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & ~ink[r, c]
         keep &= kept_chroma | explained[r, c]
         r, c = r[keep], c[keep]
@@ -243,7 +255,7 @@ def _fit(
 ) -> dict[str, np.ndarray]:
     """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks.
 
-    `rank` and `clean` are padded by :data:`RADIUS`; `rgb`, `rows`, `cols` are not.
+    `rank` and `clean` are padded by :data:`WIDE_RADIUS`; `rgb`, `rows`, `cols` are not.
     """
     parts = [
         _fit_chunk(rgb, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
@@ -256,16 +268,21 @@ def _fit_chunk(
     rgb: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
     rows: np.ndarray, cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """For N candidates: whether a prediction exists, the best entry's rank near it, its
-    misfit and chroma scale, and the luma departure from the predicted colour.
+    """For N candidates: whether a prediction exists and whether it needed the wide
+    window, the best entry's rank near it, its misfit and chroma scale, and the luma
+    departure from the predicted colour.
 
     Returns
     -------
     dict of ndarray of shape (N,)
-        ``supported`` (bool), ``rank`` (int), ``cost``, ``shrink``, ``luma`` (float).
+        ``supported``, ``wide`` (bool), ``rank`` (int), ``cost``, ``shrink``, ``luma``
+        (float).
     """
     k = ranked.shape[0]
-    pred, supported = _plane(rank, clean, rows, cols, RADIUS)  # padded by RADIUS
+    pred, supported = _plane(rank, clean, rows, cols, RADIUS, WIDE_RADIUS)
+    wide = ~supported
+    pred[wide], supported[wide] = _plane(rank, clean, rows[wide], cols[wide], WIDE_RADIUS,
+                                         WIDE_RADIUS)
     pred = np.clip(pred, 0, k - 1)
     half = max(1, int(np.ceil(SEARCH * k)))
     step = max(1, int(np.ceil(2 * half / SAMPLES)))
@@ -289,6 +306,7 @@ def _fit_chunk(
     nearest = np.rint(pred).astype(np.int64)
     return {
         "supported": supported,
+        "wide": wide,
         "rank": tried[n, best],
         "cost": cost[n, best],
         "shrink": shrink[n, best],
@@ -297,19 +315,20 @@ def _fit_chunk(
 
 
 def _plane(
-    field: np.ndarray, kept: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int
+    field: np.ndarray, kept: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int,
+    pad: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Value at each (row, col) of the least-squares plane through the `kept` pixels of
     its ``2 radius + 1`` window, and whether at least :data:`MIN_SUPPORT` of them, not
     all on one line, support it.
 
-    `field` and `kept` are the image's arrays padded by `radius` on every side (with
-    False for `kept`), so that no window leaves them; `rows`, `cols` are unpadded.
+    `field` and `kept` are the image's arrays padded by `pad` >= `radius` on every side
+    (with False for `kept`), so that no window leaves them; `rows`, `cols` are unpadded.
     """
     width = field.shape[1]
     offsets = np.arange(-radius, radius + 1)
     dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
-    at = ((rows + radius) * width + cols + radius)[:, None] + (dr * width + dc)[None, :]
+    at = ((rows + pad) * width + cols + pad)[:, None] + (dr * width + dc)[None, :]
     weight = kept.ravel()[at].astype(np.float64)                     # (N, m)
     v = field.ravel()[at] * weight
     design = np.stack([np.ones(dr.size), dr, dc], axis=1).astype(np.float64)  # (m, 3)

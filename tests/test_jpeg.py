@@ -353,6 +353,33 @@ def test_the_regions_edge_explains_lost_chroma_where_the_chroma_comes_from():
     assert not restored[:, 30].any()
 
 
+def test_a_pixel_far_from_clean_ones_is_predicted_from_a_wider_window():
+    """An 11 x 11 block of masked pixels of exact scale colours: its middle has no clean
+    pixel within RADIUS. The wider window predicts it, so it is restored with its value
+    rather than counted as ink that keeps its neighbours masked; a darkened pixel in the
+    middle is still found to be ink, and its four neighbours stay masked."""
+    scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
+    field = np.clip(np.rint(_paint(_SLOPED)), 0, 255).astype(np.uint8)
+    reason = np.zeros(field.shape[:2], np.uint8)
+    block = (slice(55, 66), slice(55, 66))
+    reason[block] = Reason.HALO
+    decoded = decode(field, scale)
+    restored, index = restore_pixels(field, reason, decoded.index, scale.colors,
+                                     scale.values)
+    assert restored[block].all()
+    assert np.abs(scale.values[index[block]] - _SLOPED[block]).max() <= JET_STEP
+    narrow, _ = _restore(field, reason, decoded, scale, WIDE_RADIUS=jpeg.RADIUS)
+    assert narrow[block].mean() < 0.8
+
+    dotted = field.copy()
+    dotted[60, 60] //= 2
+    decoded = decode(dotted, scale)
+    restored, _ = restore_pixels(dotted, reason, decoded.index, scale.colors, scale.values)
+    cross = [(60, 60), (59, 60), (61, 60), (60, 59), (60, 61)]
+    assert not any(restored[p] for p in cross)
+    assert restored[block].sum() == 121 - len(cross)
+
+
 def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     """A black line covering 35 % of row 39, rows 40-41 and 35 % of row 42: the edge rows
     are ink, but a line's edge ends inside them, so rows 38 and 43 are data. The same line
