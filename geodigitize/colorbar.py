@@ -243,24 +243,31 @@ def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float
     The outline's thickness is measured on the bar's long sides, where it can be told
     from the bar; the same thickness is trimmed where the side outline ends, and the
     area's edges are put at the end outlines' centres moved by `shift` (see
-    :data:`OUTLINE_SNAP`). Without an outline, end lines of the page's brightness are
-    trimmed and the edges are those of the remaining lines.
+    :data:`OUTLINE_SNAP`). Where both long sides have an outline, the longer run counts:
+    JPEG ringing at a corner can take the last pixel off one of them. Without an
+    outline, end lines of the page's brightness are trimmed and the edges are those of
+    the remaining lines.
     """
     n = lines.shape[0]
     luma = lines @ LUMA
     bar_luma = bar @ LUMA
-    for c, step in ((c0 - 1, -1), (c1, 1)):
-        kind, level, thick, col, reach = _side(luma, c, step, tol)
+    sides = [_side(luma, c, step, tol) for c, step in ((c0 - 1, -1), (c1, 1))]
+    outlines = []
+    for kind, level, thick, col, reach in sides:
         if kind == "outline":
             on_outline = np.abs(luma[:, col] - level) <= reach
-            a, b = _run_around(on_outline, n // 2)
-            start = a + thick if a > 0 else 0
-            stop = b - thick if b < n else n
-            if stop - start >= 2:
-                e0 = a + thick / 2 + shift if a > 0 else 0.0
-                e1 = b - thick / 2 + shift if b < n else float(n)
-                return _Extent(start, stop, e0, e1)
-        elif kind == "background":
+            outlines.append((*_run_around(on_outline, n // 2), thick))
+    if outlines:
+        a, b = min(o[0] for o in outlines), max(o[1] for o in outlines)
+        thick = outlines[0][2]
+        start = a + thick if a > 0 else 0
+        stop = b - thick if b < n else n
+        if stop - start >= 2:
+            e0 = a + thick / 2 + shift if a > 0 else 0.0
+            e1 = b - thick / 2 + shift if b < n else float(n)
+            return _Extent(start, stop, e0, e1)
+    for kind, level, _, _, _ in sides:
+        if kind == "background":
             page = np.abs(bar_luma - level) <= tol / 4
             start = 0
             while start < n and page[start]:

@@ -31,6 +31,18 @@ def test_vertical_bar_with_outline_ticks_and_text(cmap):
     assert np.percentile(err, 99) <= 0.005
 
 
+def test_a_corner_of_one_side_outline_damaged_does_not_shorten_the_bar():
+    """JPEG ringing brightens the left outline's pixel at the bar's bottom corner, and
+    with the box's edge on that outline nothing beyond it says how bright an outline may
+    be; the right outline still runs to the end, so the bar keeps its last line."""
+    img = page(420, 300)
+    draw_colorbar(img, (200, 60, 220, 380), "jet_r")
+    img[380, 200] = 36                          # the corner of left and bottom outlines
+    prof = sample_colorbar(img, (200, 50, 226, 390))
+    assert prof.box == (200, 60, 220, 380)
+    np.testing.assert_array_equal(prof.colors[0], lut("jet_r", np.array([0.5 / 320]))[0])
+
+
 def test_horizontal_bar_and_flip():
     img = page(120, 500)
     draw_colorbar(img, (50, 40, 450, 60), "viridis", vertical=False, ticks=TICKS)
