@@ -14,7 +14,7 @@ that damage:
    :data:`RADIUS` (inside a label, where lines cross), a wider window
    (:data:`WIDE_RADIUS`) predicts it, less surely: that prediction tells whether the
    pixel is ink and may restore it only within :data:`MAX_COST`, but does not measure
-   lines (step 4). Before, such a pixel counted as ink and kept its neighbours masked.
+   lines (step 4). A pixel with no prediction at all counts as ink.
 2. **JPEG-aware decoding.** Around the prediction, the scale colour that best explains the
    pixel is the one whose luma matches the pixel's and whose chroma, scaled towards
    neutral by some factor ``s`` (subsampling with a neutral line), matches the pixel's;
