@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from .colormap import ColorScale, _runs_to_table, make_norm
 from .errors import ColorScaleError
+from .frame import page_color
 from .image import LUMA
 from .mask import Box, parse_box
 
@@ -589,7 +590,7 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
     colorbar drawn over the map itself must then be given by its box).
     """
     img = np.asarray(image)
-    page = _page_color(img)
+    page = page_color(img).astype(np.float64)
     found = []
     for vertical in (True, False):
         for sl in _candidate_slices(img, page, vertical):
@@ -606,15 +607,6 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
         if all(_overlap(box, k) < 0.5 for k, _ in kept):
             kept.append((box, score))
     return kept[:max_candidates]
-
-
-def _page_color(img: np.ndarray) -> np.ndarray:
-    """The most common colour of the image's border (the page)."""
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.int64)
-    packed = (border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2]
-    vals, counts = np.unique(packed, return_counts=True)
-    p = int(vals[np.argmax(counts)])
-    return np.array([(p >> 16) & 255, (p >> 8) & 255, p & 255], dtype=np.float64)
 
 
 def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):

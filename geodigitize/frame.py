@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .decode import pack_rgb, unpack_rgb
 from .errors import RegionError
 from .image import LUMA
 
-__all__ = ["find_frame", "find_spine_frame", "largest_region_frame"]
+__all__ = ["find_frame", "find_spine_frame", "largest_region_frame", "page_color", "page_pixels"]
 
 log = logging.getLogger(__name__)
 
@@ -201,14 +202,18 @@ def largest_region_frame(on_scale: np.ndarray, page: np.ndarray | None = None) -
     return (float(sl[1].start), float(sl[0].start), float(sl[1].stop), float(sl[0].stop))
 
 
-def page_pixels(image: np.ndarray, tol: int = 6) -> np.ndarray:
-    """Pixels of the page's colour (the most common colour of the image's border)."""
+def page_color(image: np.ndarray) -> np.ndarray:
+    """The page's colour: the most common colour of the image's border, (3,) uint8."""
     img = np.asarray(image)
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.int64)
-    packed = (border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2]
-    vals, counts = np.unique(packed, return_counts=True)
-    p = int(vals[np.argmax(counts)])
-    colour = np.array([(p >> 16) & 255, (p >> 8) & 255, p & 255], dtype=np.int16)
+    border = pack_rgb(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]))
+    colors, counts = np.unique(border, return_counts=True)
+    return unpack_rgb(colors[np.argmax(counts)])
+
+
+def page_pixels(image: np.ndarray, tol: int = 6) -> np.ndarray:
+    """Pixels of the page's colour (:func:`page_color`), within `tol` in every channel."""
+    img = np.asarray(image)
+    colour = page_color(img).astype(np.int16)
     return np.abs(img.astype(np.int16) - colour).max(axis=2) <= tol
 
 

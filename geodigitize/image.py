@@ -17,7 +17,7 @@ from PIL import UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["DEFAULT_MAX_PIXELS", "MapImage", "read_image", "to_rgb8"]
+__all__ = ["DEFAULT_MAX_PIXELS", "LUMA", "MapImage", "read_image", "to_rgb8"]
 
 #: Default largest image accepted, in pixels (a 16 000 x 15 625 scan).
 DEFAULT_MAX_PIXELS = 250_000_000
