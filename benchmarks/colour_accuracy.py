@@ -27,9 +27,9 @@ import time
 import numpy as np
 
 from geodigitize.colorbar import find_colorbars
-from geodigitize.colormap import build_scale
 from geodigitize.decode import decode
 from geodigitize.mask import Reason
+from geodigitize.scale import build_scale
 from geodigitize.synthetic import render_figure
 
 FIGURES = {

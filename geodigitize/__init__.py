@@ -13,13 +13,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0+unknown"
 
-from .colormap import ColorScale, build_scale, from_cmap
+from .colormap import ColorScale, from_cmap
 from .decode import Decoded, decode
 from .errors import GeodigitizeError
 from .gcps import GCP, GCPSet, read_gcps
 from .georef import Georeference, georeference
 from .image import MapImage, read_image
 from .pipeline import Extraction, Options, extract, run
+from .scale import build_scale
 
 __all__ = [
     "GCP",

@@ -9,12 +9,15 @@ lets the report count each cause and the preview show it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
 
-from .errors import ColorScaleError, RegionError
+from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
+from .decode import lookup_colors
+from .errors import ColorScaleError
+from .filters import any_in_window, window_extreme
+from .region import Box, region_mask
 
 __all__ = [
     "DEFAULT_CONSISTENCY",
@@ -27,9 +30,7 @@ __all__ = [
     "excluded_pixels",
     "field_colors",
     "inconsistent_pixels",
-    "parse_box",
     "parse_colors",
-    "region_mask",
     "value_outliers",
 ]
 
@@ -37,9 +38,6 @@ __all__ = [
 DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
-
-Box = tuple[float, float, float, float]
-
 
 class Reason(IntEnum):
     """Why a pixel is, or is not, data. Stored as uint8."""
@@ -51,69 +49,6 @@ class Reason(IntEnum):
     EXCLUDED_COLOR = 4
     HALO = 5
     INCONSISTENT = 6
-
-
-def parse_box(text: str | Sequence[float], what: str = "region") -> Box:
-    """Parse ``"x0,y0,x1,y1"`` (pixel corners, GDAL convention) into floats.
-
-    Raises
-    ------
-    RegionError
-        If there are not four numbers or the box is empty.
-    """
-    if isinstance(text, str):
-        parts = [p.strip() for p in text.split(",")]
-        try:
-            nums = [float(p) for p in parts]
-        except ValueError:
-            nums = []
-    else:
-        nums = [float(v) for v in text]
-    if len(nums) != 4 or not np.all(np.isfinite(nums)):
-        raise RegionError(f"{what} must be four numbers x0,y0,x1,y1 (pixels), got {text!r}")
-    x0, y0, x1, y1 = nums
-    if x1 <= x0 or y1 <= y0:
-        raise RegionError(
-            f"{what} {x0:g},{y0:g},{x1:g},{y1:g} is empty: give the top-left corner "
-            "first (x0 < x1, y0 < y1; rows grow downwards)"
-        )
-    return x0, y0, x1, y1
-
-
-def region_mask(shape: tuple[int, int], region: Box, what: str = "region") -> np.ndarray:
-    """Pixels whose centre lies inside a box.
-
-    Parameters
-    ----------
-    shape : (H, W)
-        Image shape.
-    region : (x0, y0, x1, y1)
-        Box in pixel coordinates (GDAL convention: (0, 0) is the image's top-left corner).
-
-    Returns
-    -------
-    ndarray of shape (H, W) and dtype bool
-        True where ``x0 <= j + 0.5 <= x1`` and ``y0 <= i + 0.5 <= y1``.
-
-    Raises
-    ------
-    RegionError
-        If the box reaches outside the image or holds no pixel centre.
-    """
-    height, width = shape
-    x0, y0, x1, y1 = parse_box(region, what)
-    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-        raise RegionError(
-            f"{what} {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the {width}x{height} "
-            f"image: keep 0 <= x <= {width} and 0 <= y <= {height}"
-        )
-    cols = np.arange(width) + 0.5
-    rows = np.arange(height) + 0.5
-    inside_c = (cols >= x0) & (cols <= x1)
-    inside_r = (rows >= y0) & (rows <= y1)
-    if not inside_c.any() or not inside_r.any():
-        raise RegionError(f"{what} {x0:g},{y0:g},{x1:g},{y1:g} contains no pixel centre")
-    return inside_r[:, None] & inside_c[None, :]
 
 
 def classify(
@@ -188,7 +123,7 @@ def classify(
     else:
         off_or_excluded = off
     if halo_distance is not None:
-        near = _any_in_window(off_or_excluded, 3)
+        near = any_in_window(off_or_excluded, 3)
         at = np.flatnonzero(near & ~off_or_excluded)  # few: the pixels the rule judges
         halo = distance.ravel()[at] > halo_distance
         if color_id is not None:
@@ -265,7 +200,7 @@ def field_colors(
     [True, False, False]
     """
     if near is None:
-        near = _any_in_window(ink, 3)
+        near = any_in_window(ink, 3)
     far = ~near if candidates is None else candidates & ~near
     if n_colors is None:
         if wanted is not None:
@@ -389,16 +324,14 @@ def excluded_pixels(
     Colours are tested once per distinct colour of the image, not per pixel. Mixing is
     linear in the image's 8-bit sRGB values, as Agg and most renderers blend.
     """
-    from .decode import _to_space, distinct_colors, lookup_colors, pack_rgb, unpack_rgb
-
     if isinstance(colors, str):
         colors = parse_colors(colors, tol)
     excl = np.asarray(colors, dtype=np.float64).reshape(-1, 3)
     packed, inverse = distinct_colors(pack_rgb(image))
     rgb = unpack_rgb(packed).astype(np.float64)
-    space = _to_space(rgb, color_space)
+    space = to_space(rgb, color_space)
     near = np.zeros(rgb.shape[0], dtype=bool)
-    for e in _to_space(excl, color_space):
+    for e in to_space(excl, color_space):
         near |= np.sqrt(np.sum((space - e) ** 2, axis=1)) <= tol
     is_excluded = near[inverse]
     if halo_width <= 0 or not is_excluded.any():
@@ -408,7 +341,7 @@ def excluded_pixels(
     mixture = ~near & off_scale
     mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
                                  color_space, halo_fraction)
-    reach = _any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
+    reach = any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
     return is_excluded | (reach & mixture[inverse])
 
 
@@ -424,10 +357,8 @@ def _mixtures(
     """
     from scipy.spatial import cKDTree
 
-    from .decode import _to_space
-
     out = np.zeros(rgb.shape[0], dtype=bool)
-    space = _to_space(rgb, color_space)
+    space = to_space(rgb, color_space)
     for e in excl:
         to_s = scale_rgb - e
         len_s = np.linalg.norm(to_s, axis=1)
@@ -445,7 +376,7 @@ def _mixtures(
         a = np.einsum("mkc,mc->mk", seg, to_p[moving]) / len_s[idx] ** 2
         a = np.clip(a, 0.0, 1.0 - fraction)                  # share of S
         mix = e + a[..., None] * seg
-        d = np.linalg.norm(_to_space(mix, color_space) - space[moving, None, :], axis=2)
+        d = np.linalg.norm(to_space(mix, color_space) - space[moving, None, :], axis=2)
         hit = np.zeros(rgb.shape[0], dtype=bool)
         hit[np.flatnonzero(moving)] = np.any(d <= tol, axis=1)
         out |= hit
@@ -555,37 +486,6 @@ def _value_ranks(scale_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank, order
 
 
-def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
-    """Pixels with a True pixel in their ``size x size`` window (outside counts False).
-
-    Equals ``ndimage.binary_dilation(mask, np.ones((size, size)))``.
-    """
-    return _window_extreme(np.asarray(mask, dtype=bool), size, np.logical_or, edge=False)
-
-
-def _window_extreme(arr: np.ndarray, size: int, op, edge=True) -> np.ndarray:
-    """Minimum (``op=np.minimum``) or maximum over each ``size x size`` window (odd size).
-
-    Outside the image, edge pixels are repeated (``edge=True``, as ndimage's
-    ``mode="nearest"``) or the value `edge` is assumed. Equals
-    ``ndimage.minimum_filter`` / ``maximum_filter``; separable whole-array
-    comparisons are more than 10x faster than ndimage's for small integers.
-    """
-    r = size // 2
-    if edge is True:
-        padded = np.pad(arr, r, mode="edge")
-    else:
-        padded = np.pad(arr, r, mode="constant", constant_values=edge)
-    h, w = arr.shape
-    cols = padded[: h].copy()
-    for k in range(1, size):
-        op(cols, padded[k : k + h], out=cols)
-    out = cols[:, :w].copy()
-    for k in range(1, size):
-        op(out, cols[:, k : k + w], out=out)
-    return out
-
-
 def inconsistent_pixels(
     rgb: np.ndarray,
     index: np.ndarray,
@@ -643,8 +543,6 @@ def inconsistent_pixels(
     smooth field, so the check costs a few passes over the image.
     """
     if color_id is None:
-        from .decode import distinct_colors, pack_rgb, unpack_rgb
-
         colors, color_id = distinct_colors(pack_rgb(rgb))
         id_rgb = unpack_rgb(colors)
     rank_of, entry_of_rank = _value_ranks(scale_values)
@@ -655,8 +553,8 @@ def inconsistent_pixels(
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
-    low = _window_extreme(np.where(valid, rank, top), size, np.minimum)
-    high = _window_extreme(np.where(valid, rank, 0), size, np.maximum)
+    low = window_extreme(np.where(valid, rank, top), size, np.minimum)
+    high = window_extreme(np.where(valid, rank, 0), size, np.maximum)
     first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
                                    tolerance)
     empty = first > last  # never sure: low <= own rank < top

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .colormap import ColorScale, build_scale
+from .colormap import ColorScale
+from .colors import distinct_colors, pack_rgb, unpack_rgb
 from .contours import trace, write_lines
-from .decode import Decoded, decode, distinct_colors, pack_rgb, unpack_rgb
+from .decode import Decoded, decode
 from .errors import GCPError, NoDataError
 from .gcps import GCPSet, read_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
@@ -32,14 +33,14 @@ from .mask import (
     count_reasons,
     excluded_pixels,
     inconsistent_pixels,
-    parse_box,
     parse_colors,
-    region_mask,
 )
 from .preview import check_preview_path, plot_extraction, write_preview
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
 from .refine import Refinement, parse_target, refine
+from .region import parse_box, region_mask
+from .scale import build_scale
 from .styles import grid_style, points_style, write_style
 
 __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]

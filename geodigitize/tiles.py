@@ -58,16 +58,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .colormap import ColorScale, build_scale
+from .colormap import ColorScale
 from .errors import ImageError
+from .filters import any_in_window
 from .georef import Georeference, georeference
 from .mask import (
     Reason,
-    _any_in_window,
     classify,
     field_colors,
     inconsistent_pixels,
-    region_mask,
 )
 from .reconstruct import (
     DEFAULT_SAMPLE,
@@ -82,6 +81,8 @@ from .reduce import (
     flat_mask,
     nearest_members,
 )
+from .region import region_mask
+from .scale import build_scale
 
 __all__ = [
     "DEFAULT_STRIP_PIXELS",
@@ -395,7 +396,8 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     Candidates are what :func:`geodigitize.pipeline._mask` feeds
     :func:`geodigitize.mask.auto_distances`: opaque pixels inside the region.
     """
-    from .decode import lookup_colors, unpack_rgb
+    from .colors import unpack_rgb
+    from .decode import lookup_colors
 
     width = reader.shape[1]
     if region is not None:
@@ -491,7 +493,7 @@ def _field_colors(
             candidates = inside if candidates is None else candidates & inside
         ink = off_of[ids]
         seen = field_colors(ids[core], ink[core], candidates, off_of.size,
-                            near=_any_in_window(ink, 3)[core])
+                            near=any_in_window(ink, 3)[core])
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -552,7 +554,7 @@ def _strips(
     With a `book`, the workers also cluster each strip and summarise its clusters, and
     with `data` pack its data pixels, leaving the caller only the joins and the writes.
     """
-    from .decode import unpack_rgb
+    from .colors import unpack_rgb
 
     height = first.ids.shape[0]
     context = _context_rows(opts, scale)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geodigitize.colormap import build_scale
 from geodigitize.errors import ColorScaleError
+from geodigitize.scale import build_scale
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = (360, 280)

@@ -20,11 +20,11 @@ import pytest
 from PIL import Image
 
 from geodigitize import extract, jpeg, pipeline
-from geodigitize.colormap import build_scale
 from geodigitize.decode import decode
 from geodigitize.image import MapImage
 from geodigitize.jpeg import restore_pixels, ycbcr
 from geodigitize.mask import Reason
+from geodigitize.scale import build_scale
 
 H, W = 96, 128
 SPAN = slice(8, 120)           # columns the lines cover

@@ -11,7 +11,7 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
-from geodigitize.decode import pack_rgb
+from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
 from geodigitize.mask import Reason, auto_distances
