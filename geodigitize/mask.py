@@ -15,7 +15,7 @@ import numpy as np
 
 from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
 from .decode import lookup_colors
-from .errors import ColorScaleError
+from .errors import ColorScaleError, NoDataError
 from .filters import any_in_window, window_extreme
 from .region import Box, region_mask
 
@@ -31,6 +31,7 @@ __all__ = [
     "field_colors",
     "inconsistent_pixels",
     "parse_colors",
+    "require_data",
     "value_outliers",
 ]
 
@@ -698,3 +699,43 @@ def _plane_predictions(
 def _where(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.nonzero`` of a 2-D mask; several times faster for sparse masks."""
     return np.divmod(np.flatnonzero(mask), mask.shape[1])
+
+
+#: What to change when a reason masked every pixel, by :class:`Reason`.
+_NO_DATA_FIX = {
+    Reason.TRANSPARENT: "the image is transparent there: check `region`",
+    Reason.OUTSIDE_REGION: "check `region`",
+    Reason.OFF_SCALE: (
+        "check the colour scale (`cmap`, `vmin`/`vmax`, `levels`) and `region`, or raise "
+        "`max_distance`"
+    ),
+    Reason.EXCLUDED_COLOR: "check `exclude_color` and `exclude_tol`",
+    Reason.HALO: "lower `halo_distance`, or turn the halo rule off",
+    Reason.INCONSISTENT: "raise `consistency`, or turn the consistency check off",
+}
+
+
+def require_data(reason_counts: np.ndarray, source: str, max_distance: float) -> None:
+    """Raise :class:`NoDataError` naming what masked every pixel, if no pixel is data.
+
+    Parameters
+    ----------
+    reason_counts : ndarray of shape (len(Reason),)
+        Pixels per :class:`Reason` (``np.bincount(reason.ravel())``).
+    source : str
+        The image, as the message names it.
+    max_distance : float
+        The colour distance used (named when pixels were off the scale).
+    """
+    counts = np.zeros(len(Reason), dtype=np.int64)
+    counts[: len(reason_counts)] = reason_counts
+    if counts[Reason.DATA] > 0:
+        return
+    top = Reason(int(np.argmax(counts)))
+    share = counts[top] / max(1, counts.sum())
+    why = top.name.lower().replace("_", " ")
+    if top == Reason.OFF_SCALE:
+        why = f"off the colour scale (farther than `max_distance` {max_distance:g})"
+    raise NoDataError(
+        f"no pixel of {source} is data: {share:.0%} are {why}; {_NO_DATA_FIX[top]}"
+    )

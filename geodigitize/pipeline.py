@@ -7,25 +7,21 @@ This module only calls the stage modules; each stage is usable alone.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .colormap import ColorScale
 from .colors import distinct_colors, pack_rgb, unpack_rgb
 from .contours import trace, write_lines
 from .decode import Decoded, decode
-from .errors import GCPError, NoDataError
-from .gcps import GCPSet, read_gcps
+from .errors import GCPError
+from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
-from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
+from .image import MapImage, read_image
 from .io import check_outputs, make_folder, write_grid, write_json, write_outputs, write_points
 from .mask import (
-    DEFAULT_CONSISTENCY,
     DEFAULT_SMOOTHNESS,
     Reason,
     auto_distances,
@@ -34,12 +30,17 @@ from .mask import (
     excluded_pixels,
     inconsistent_pixels,
     parse_colors,
+    require_data,
 )
+from .options import AUTO, AUTO_DISTANCE, EXCLUDE_TOL, Options
+from .points import points_frame
 from .preview import check_preview_path, plot_extraction, write_preview
+from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
-from .refine import Refinement, parse_target, refine
-from .region import parse_box, region_mask
+from .refine import Refinement, refine
+from .region import region_mask
+from .report import build_report
 from .scale import build_scale
 from .styles import grid_style, points_style, write_style
 
@@ -47,64 +48,6 @@ __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
 
 #: Files a run writes into its output folder.
 OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml")
-
-#: Called as ``progress(stage, state)`` with state ``"start"`` or ``"end"``.
-Progress = Callable[[str, str], None]
-
-
-@dataclass(frozen=True)
-class Options:
-    """Every parameter of a run (what ``report.json`` records under ``parameters``).
-
-    See ``geodigitize run --help`` for each option; defaults here are the CLI's.
-    """
-
-    cmap: str | None = None
-    vmin: float | None = None
-    vmax: float | None = None
-    norm: str = "linear"
-    vcenter: float | None = None
-    levels: tuple[float, ...] | None = None
-    colorbar: str | None = None
-    colorbar_flip: bool = False
-    cmap_file: str | None = None
-    samples: int = 10_000
-    color_space: str = "rgb"
-    max_distance: float | str = "auto"
-    halo_distance: float | str | None = "auto"
-    consistency: float | None = DEFAULT_CONSISTENCY
-    exclude_color: str | None = None
-    exclude_tol: float | None = None
-    smoothness: float | None = None
-    region: tuple[float, float, float, float] | str | None = None
-    flat_tol: float = 0.0
-    eps: float = 1.0
-    min_samples: int = 1
-    transform: str = "affine"
-    crs: str | None = None
-    gcp_crs: str | None = None
-    out_crs: str = "EPSG:4326"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    target_error: float | None = None
-    contours: bool = False
-    contour_levels: tuple[float, ...] | None = None
-    preview: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.region is not None and self.region != "auto":  # text or four numbers
-            object.__setattr__(self, "region", parse_box(self.region))
-        if self.levels is not None:
-            object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
-        if self.target_error is not None:
-            object.__setattr__(self, "target_error", parse_target(self.target_error))
-        if self.preview is not None:
-            object.__setattr__(self, "preview", str(self.preview))
-        if self.contour_levels is not None:
-            levels = tuple(float(v) for v in self.contour_levels)
-            object.__setattr__(self, "contour_levels", levels)
-            object.__setattr__(self, "contours", True)
-
 
 @dataclass(frozen=True, eq=False)
 class Extraction:
@@ -179,28 +122,11 @@ class Extraction:
 
     def report(self) -> dict:
         """The content of ``report.json``."""
-        return {
-            "geodigitize_version": __version__,
-            "input": {
-                "image": self.image.path,
-                "format": self.image.format,
-                "mode": self.image.mode,
-                "width": self.image.shape[1],
-                "height": self.image.shape[0],
-                "gcps": self.georef.gcps.source,
-            },
-            "parameters": _jsonable(asdict(self.options)),
-            "color_scale": self.scale.to_dict(),
-            "counts": self.counts(),
-            "clustering": self.clusters.method,
-            "georeference": self.georef.to_dict(),
-            "reconstruction": self.check.to_dict(),
-            **({"refinement": self.refinement.to_dict()} if self.refinement else {}),
-            **({"contours": {"lines": len(self.contours),
-                             "levels": sorted({float(v) for v in self.contours["value"]})}}
-               if self.contours is not None else {}),
-            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        return build_report(
+            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
+            clustering=self.clusters.method, georef=self.georef, check=self.check,
+            timings=self.timings, refinement=self.refinement, contours=self.contours,
+        )
 
     def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write ``points.gpkg``, ``grid.tif`` and ``report.json`` into `out_dir`, atomically.
@@ -241,40 +167,6 @@ def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tu
     cols = np.flatnonzero(valid.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     return values[r0:r1, c0:c1], (int(c0), int(r0))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
-class _Stages:
-    """Times stages and reports their start and end to a progress callback."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        if self.progress:
-            self.progress(name, "start")
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = time.perf_counter() - start
-            if self.progress:
-                self.progress(name, "end")
-
-
-def _load_gcps(gcps: str | Path | GCPSet | None, crs: str | None) -> GCPSet | None:
-    if gcps is None or isinstance(gcps, GCPSet):
-        return gcps
-    return read_gcps(gcps, crs=crs)
 
 
 def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options) -> Georeference:
@@ -326,8 +218,8 @@ def extract(
     >>> result.write("result/")  # doctest: +SKIP
     """
     opts = options.pop("options", None) or Options(**options)
-    stage = _Stages(progress)
-    gcpset = _load_gcps(gcps, opts.gcp_crs)
+    stage = StageTimer(progress)
+    gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
         img = image if isinstance(image, MapImage) else read_image(image, opts.max_pixels)
     with stage("georeference"):
@@ -350,7 +242,8 @@ def extract(
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
         reason, opts, decoded = _mask(img, scale, decoded, opts)
-        _require_data(reason, img, opts)
+        require_data(np.bincount(reason.ravel(), minlength=len(Reason)),
+                     img.path or "the image", opts.max_distance)
     with stage("reduce"):
         valid = reason == Reason.DATA
         flat, clusters = reduce(
@@ -366,7 +259,7 @@ def extract(
             refinement = refine(decoded.values, valid, clusters, scale.range, opts.target_error)
     kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
-        points = _points_frame(kept, geo, opts.out_crs)
+        points = points_frame(kept, geo, opts.out_crs)
     lines = None
     if opts.contours:
         with stage("contours"):
@@ -380,14 +273,6 @@ def extract(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
         refinement, lines,
     )
-
-
-#: Value of `max_distance` / `halo_distance` asking for a choice from the image's noise.
-AUTO = "auto"
-#: Default tolerance of --exclude-color, per colour space.
-EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
-#: Bounds of the automatic --max-distance, per colour space.
-AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
 
 
 def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
@@ -484,32 +369,6 @@ def _mask_inconsistent(
         color_id=color_id, id_rgb=id_rgb,
     )
     reason[bad] = Reason.INCONSISTENT
-
-
-def _require_data(reason: np.ndarray, img: MapImage, opts: Options) -> None:
-    if np.any(reason == Reason.DATA):
-        return
-    raise NoDataError(
-        f"no pixel of {img.path or 'the image'} is within --max-distance "
-        f"{opts.max_distance:g} of the colour scale: check the colormap, vmin/vmax and "
-        "--region, or raise --max-distance"
-    )
-
-
-def _points_frame(clusters: Clusters, geo: Georeference, out_crs: str):
-    import geopandas as gpd
-
-    x, y = geo.pixel_to_crs(clusters.col, clusters.row, out_crs)
-    return gpd.GeoDataFrame(
-        {
-            "value": clusters.value.astype(np.float64),
-            "col": clusters.col.astype(np.float64),
-            "row": clusters.row.astype(np.float64),
-            "n_pixels": clusters.n_pixels.astype(np.int64),
-        },
-        geometry=gpd.points_from_xy(x, y),
-        crs=out_crs,
-    )
 
 
 def run(

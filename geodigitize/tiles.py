@@ -61,13 +61,18 @@ import numpy as np
 from .colormap import ColorScale
 from .errors import ImageError
 from .filters import any_in_window
+from .gcps import load_gcps
 from .georef import Georeference, georeference
 from .mask import (
     Reason,
     classify,
     field_colors,
     inconsistent_pixels,
+    require_data,
 )
+from .options import AUTO, AUTO_DISTANCE, Options
+from .points import points_frame
+from .progress import StageTimer
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -82,6 +87,7 @@ from .reduce import (
     nearest_members,
 )
 from .region import region_mask
+from .report import build_report
 from .scale import build_scale
 
 __all__ = [
@@ -979,9 +985,11 @@ class TiledExtraction:
 
     def report(self) -> dict:
         """The content of ``report.json`` (as one-piece processing, plus ``tiles``)."""
-        from .pipeline import Extraction
-
-        out = Extraction.report(self)
+        out = build_report(
+            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
+            clustering=self.clusters.method, georef=self.georef, check=self.check,
+            timings=self.timings,
+        )
         out["tiles"] = self.tiles
         return out
 
@@ -1049,11 +1057,9 @@ def extract_tiled(
     TiledExtraction
         Points, counts, check and report equal to one-piece processing's.
     """
-    from .pipeline import Options, _load_gcps, _points_frame, _require_data, _Stages
-
     opts = options or Options(**kwargs)
-    stage = _Stages(progress)
-    gcpset = _load_gcps(gcps, opts.gcp_crs)
+    stage = StageTimer(progress)
+    gcpset = load_gcps(gcps, opts.gcp_crs)
     reader = StripReader(image)
     try:
         with stage("georeference"):
@@ -1076,9 +1082,10 @@ def extract_tiled(
     counts, clusters, check, strip_timings, window, opts = result
     if counts["data"] == 0:
         _discard(grid_path)
-        _require_data(np.zeros(1, np.uint8) + 1, ImageInfo(str(image), "", "", (0, 0)), opts)
+        by_reason = [counts["masked_by_reason"][r.name.lower()] for r in Reason]
+        require_data(np.array(by_reason), str(image), opts.max_distance)
     with stage("points"):
-        points = _points_frame(clusters, geo, opts.out_crs)
+        points = points_frame(clusters, geo, opts.out_crs)
     timings = {**strip_timings, **stage.timings}
     info = ImageInfo(str(image), *_format_mode(image), reader.shape)
     counts["points"] = len(points)
@@ -1122,8 +1129,6 @@ def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
     """Masking distances as :func:`geodigitize.pipeline._mask` chooses them, and the
     options it reports (automatic choices replaced by the values used)."""
     from dataclasses import replace
-
-    from .pipeline import AUTO, AUTO_DISTANCE
 
     max_d, halo_d = opts.max_distance, opts.halo_distance
     auto = {}
@@ -1180,8 +1185,6 @@ def _write_grid(raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, c
 
 def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
                 sample, stage):
-    from .pipeline import AUTO
-
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
     book = _ClusterBook(width, conn)
