@@ -61,7 +61,7 @@ from scipy import ndimage
 
 from .filters import any_in_window, window_extreme
 from .image import LUMA
-from .mask import Reason
+from .reason import Reason
 
 __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
 

@@ -9,20 +9,28 @@ lets the report count each cause and the preview show it.
 from __future__ import annotations
 
 import re
-from enum import IntEnum
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .colormap import ColorScale
 from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
-from .decode import lookup_colors
+from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError, NoDataError
 from .filters import any_in_window, window_extreme
+from .frame import find_frame
+from .jpeg import restore_pixels
+from .reason import Reason
 from .region import Box, region_mask
 
 __all__ = [
+    "AUTO",
+    "AUTO_DISTANCE",
     "DEFAULT_CONSISTENCY",
     "DEFAULT_HALO_FRACTION",
     "DEFAULT_SMOOTHNESS",
+    "EXCLUDE_TOL",
+    "MaskFit",
     "Reason",
     "auto_distances",
     "classify",
@@ -30,27 +38,26 @@ __all__ = [
     "excluded_pixels",
     "field_colors",
     "inconsistent_pixels",
+    "mask_image",
     "parse_colors",
     "require_data",
     "value_outliers",
 ]
 
+#: Value of `max_distance`, `halo_distance` or `region` asking for a choice fitted from
+#: the image.
+AUTO = "auto"
+#: Default tolerance of `exclude_color`, per colour space.
+EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
+#: Bounds of the automatic `max_distance`, per colour space.
+AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
+#: Formats whose pixels carry JPEG's damage (smoothness check and restoration).
+JPEG_FORMATS = ("JPEG", "MPO")
+
 #: Smallest share of an excluded colour that makes a pixel next to it a halo pixel.
 DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
-
-class Reason(IntEnum):
-    """Why a pixel is, or is not, data. Stored as uint8."""
-
-    DATA = 0
-    TRANSPARENT = 1
-    OUTSIDE_REGION = 2
-    OFF_SCALE = 3
-    EXCLUDED_COLOR = 4
-    HALO = 5
-    INCONSISTENT = 6
-
 
 def classify(
     distance: np.ndarray,
@@ -448,7 +455,7 @@ def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
 
 def auto_distances(
     distance: np.ndarray, candidates: np.ndarray | None = None, *, floor: float = 8.0,
-    cap: float = 40.0,
+    cap: float = 40.0, counts: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
 
@@ -459,16 +466,40 @@ def auto_distances(
     ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
     (use ``floor=3, cap=15`` for CIELAB).
 
+    Parameters
+    ----------
+    distance : ndarray
+        Each pixel's distance to the scale; or, with `counts`, each distinct colour's.
+    candidates : ndarray of bool, optional
+        The pixels that count (same shape as `distance`; not with `counts`).
+    floor, cap : float
+    counts : ndarray of shape (C,) and dtype int, optional
+        Candidate pixels of each distinct colour: the median is then weighted by them,
+        which is exactly the per-pixel median, without a pass over the pixels (how one
+        piece and strips both compute it).
+
     Returns
     -------
     (max_distance, halo_distance) : tuple of float
     """
     d = np.asarray(distance)
-    if candidates is not None:
-        d = d[candidates]
-    d = d[d <= cap]
-    noise = float(np.median(d)) if d.size else 0.0
+    if counts is None:
+        if candidates is not None:
+            d = d[candidates]
+        d, counts = np.unique(d.ravel(), return_counts=True)
+    keep = (np.asarray(counts) > 0) & (d <= cap)
+    d, n = d[keep], np.asarray(counts)[keep]
+    order = np.argsort(d, kind="stable")
+    d, cum = d[order], np.cumsum(n[order])
+    total = int(cum[-1]) if cum.size else 0
+    if total == 0:
+        noise = 0.0
+    else:  # the middle one or two, through np.median so rounding matches it
+        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
+        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
     return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+
+
 #: Default largest colour residual (RGB units) of a pixel against its neighbourhood.
 DEFAULT_CONSISTENCY = 8.0
 
@@ -739,3 +770,150 @@ def require_data(reason_counts: np.ndarray, source: str, max_distance: float) ->
     raise NoDataError(
         f"no pixel of {source} is data: {share:.0%} are {why}; {_NO_DATA_FIX[top]}"
     )
+
+
+# ------------------------------------------------------------------ the stage's decisions
+
+
+@dataclass(frozen=True)
+class MaskFit:
+    """What the mask stage fitted from the whole image, apart from what the user gave.
+
+    Attributes ending in ``_`` hold the value used; :attr:`automatic` names those that
+    were chosen from the image rather than given, and how.
+
+    Attributes
+    ----------
+    max_distance_ : float
+    halo_distance_ : float or None
+    region_ : (x0, y0, x1, y1) or None
+    exclude_tol_ : float or None
+    smoothness_ : float or None
+    automatic : dict of parameter name to how it was chosen
+    """
+
+    max_distance_: float
+    halo_distance_: float | None
+    region_: Box | None
+    exclude_tol_: float | None
+    smoothness_: float | None
+    automatic: dict = field(default_factory=dict)
+
+
+def mask_image(
+    rgb: np.ndarray,
+    opaque: np.ndarray,
+    decoded: Decoded,
+    scale: ColorScale,
+    *,
+    jpeg: bool = False,
+    color_space: str = "rgb",
+    max_distance: float | str = AUTO,
+    halo_distance: float | str | None = AUTO,
+    consistency: float | None = DEFAULT_CONSISTENCY,
+    exclude_color: str | None = None,
+    exclude_tol: float | None = None,
+    smoothness: float | None = None,
+    region: Box | str | None = None,
+) -> tuple[np.ndarray, Decoded, MaskFit]:
+    """Give every pixel a :class:`Reason`, fitting what was left automatic.
+
+    The stage's decisions, in order: excluded colours (tolerance per colour space,
+    :data:`EXCLUDE_TOL`), the frame (``region="auto"``,
+    :func:`geodigitize.frame.find_frame`), the colour distances from the image's noise
+    (:func:`auto_distances` over the candidate pixels, bounds :data:`AUTO_DISTANCE`), the
+    smoothness check for JPEG input, :func:`classify`, the consistency check
+    (:func:`inconsistent_pixels`), and for JPEG the restoration of pixels its damage
+    pushed off the scale (:func:`geodigitize.jpeg.restore_pixels`). The consistency
+    check and restoration are skipped for class scales, whose values legitimately jump
+    between neighbours.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    opaque : ndarray of shape (H, W) and dtype bool
+    decoded : Decoded
+        :func:`geodigitize.decode.decode` of `rgb`.
+    scale : ColorScale
+    jpeg : bool
+        The pixels carry JPEG damage (turns the smoothness check and restoration on
+        unless `smoothness` is given).
+    color_space, max_distance, halo_distance, consistency, exclude_color, exclude_tol,
+    smoothness, region
+        As :class:`geodigitize.options.Options`.
+
+    Returns
+    -------
+    reason : ndarray of shape (H, W) and dtype uint8
+    decoded : Decoded
+        `decoded`, with JPEG's restored pixels decoded anew.
+    fit : MaskFit
+    """
+    auto: dict[str, str] = {}
+    excluded = None
+    if exclude_color:
+        if exclude_tol is None:
+            exclude_tol, auto["exclude_tol"] = EXCLUDE_TOL[color_space], AUTO
+        colors = parse_colors(exclude_color, exclude_tol)
+        excluded = excluded_pixels(rgb, colors, exclude_tol, scale, color_space)
+    if isinstance(region, str) and region == AUTO:
+        region, auto["region"] = find_frame(rgb, scale, decoded), AUTO
+    if AUTO in (max_distance, halo_distance):
+        cand = opaque.copy()
+        if region is not None:
+            cand &= region_mask(opaque.shape, region)
+        if excluded is not None:
+            cand &= ~excluded
+        fitted = auto_distances(**_colour_counts(decoded, cand), **AUTO_DISTANCE[color_space])
+        if max_distance == AUTO:
+            max_distance, auto["max_distance"] = fitted[0], AUTO
+        if halo_distance == AUTO:
+            halo_distance, auto["halo_distance"] = fitted[1], AUTO
+    if smoothness is None and jpeg:
+        smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    color_id = decoded.color_id
+    if color_id is None:
+        color_id = distinct_colors(pack_rgb(rgb))[1]
+    reason = classify(
+        decoded.distance, max_distance=float(max_distance), opaque=opaque, region=region,
+        halo_distance=halo_distance, excluded=excluded, values=decoded.values,
+        smoothness=smoothness, color_id=color_id,
+    )
+    if consistency and not scale.is_discrete:
+        _mask_inconsistent(reason, rgb, decoded, scale, consistency)
+    if smoothness is not None and not scale.is_discrete:
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
+                                         scale.values)
+        reason[restored] = Reason.DATA
+        decoded = replace(decoded, index=index, values=scale.values[index])
+    fit = MaskFit(
+        float(max_distance), None if halo_distance is None else float(halo_distance),
+        region, exclude_tol, smoothness, auto,
+    )
+    return reason, decoded, fit
+
+
+def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`auto_distances`' arguments: the distance of each distinct colour and its
+    number of candidate pixels, or per pixel when `decoded` has no colour ids."""
+    if decoded.color_id is None:
+        return {"distance": decoded.distance, "candidates": candidates}
+    n = int(decoded.n_colors)
+    distance = np.zeros(n, dtype=decoded.distance.dtype)
+    distance[decoded.color_id] = decoded.distance
+    return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates],
+                                                         minlength=n)}
+
+
+def _mask_inconsistent(
+    reason: np.ndarray, rgb: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float
+) -> None:
+    """Mark antialiased mixtures in `reason` (see :func:`inconsistent_pixels`)."""
+    color_id = id_rgb = None
+    if decoded.color_id is not None:
+        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
+    bad = inconsistent_pixels(
+        rgb, decoded.index, reason == Reason.DATA, scale.colors, scale.values,
+        tolerance=tol, color_id=color_id, id_rgb=id_rgb,
+    )
+    reason[bad] = Reason.INCONSISTENT

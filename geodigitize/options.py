@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .colormap import NORMS
 from .colors import COLOR_SPACES
 from .errors import OptionError
 from .image import DEFAULT_MAX_PIXELS
-from .mask import DEFAULT_CONSISTENCY
+from .mask import AUTO, DEFAULT_CONSISTENCY, MaskFit
 from .refine import parse_target
 from .region import parse_box
 from .transforms import KINDS
 
-__all__ = ["AUTO", "AUTO_DISTANCE", "EXCLUDE_TOL", "MAX_SAMPLES", "TRANSFORMS", "Options"]
+__all__ = ["MAX_SAMPLES", "TRANSFORMS", "Options"]
 
-#: Value of `max_distance` / `halo_distance` asking for a choice from the image's noise.
-AUTO = "auto"
-#: Default tolerance of --exclude-color, per colour space.
-EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
-#: Bounds of the automatic --max-distance, per colour space.
-AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
 #: Largest `samples` along a colormap: 8-bit colour cannot tell more than 2**24 apart,
 #: and a million entries already resolve 0.0001 % of the range.
 MAX_SAMPLES = 1_000_000
@@ -172,3 +166,15 @@ class Options:
             levels = _numbers("contour_levels", self.contour_levels)
             put(self, "contour_levels", levels)
             object.__setattr__(self, "contours", True)
+
+    def with_fit(self, fit: MaskFit) -> Options:
+        """These options with every automatic choice replaced by the value `fit` used
+        (what ``report.json`` records under ``parameters``; how each was chosen under
+        ``extra["automatic"]``)."""
+        halo = fit.halo_distance_
+        return replace(
+            self, region=fit.region_, max_distance=round(fit.max_distance_, 3),
+            halo_distance=None if halo is None else round(halo, 3),
+            smoothness=fit.smoothness_, exclude_tol=fit.exclude_tol_,
+            extra={**self.extra, **({"automatic": fit.automatic} if fit.automatic else {})},
+        )

@@ -7,13 +7,12 @@ This module only calls the stage modules; each stage is usable alone.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .colormap import ColorScale
-from .colors import distinct_colors, pack_rgb, unpack_rgb
 from .contours import trace, write_lines
 from .decode import Decoded, decode
 from .errors import GCPError
@@ -21,25 +20,14 @@ from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
 from .io import check_outputs, make_folder, write_grid, write_json, write_outputs, write_points
-from .mask import (
-    DEFAULT_SMOOTHNESS,
-    Reason,
-    auto_distances,
-    classify,
-    count_reasons,
-    excluded_pixels,
-    inconsistent_pixels,
-    parse_colors,
-    require_data,
-)
-from .options import AUTO, AUTO_DISTANCE, EXCLUDE_TOL, Options
+from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
+from .options import Options
 from .points import points_frame
 from .preview import check_preview_path, plot_extraction, write_preview
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
 from .refine import Refinement, refine
-from .region import region_mask
 from .report import build_report
 from .scale import build_scale
 from .styles import grid_style, points_style, write_style
@@ -241,7 +229,11 @@ def extract(
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
-        reason, opts, decoded = _mask(img, scale, decoded, opts)
+        reason, decoded, fit = mask_image(
+            img.rgb, img.opaque, decoded, scale, jpeg=img.format.upper() in JPEG_FORMATS,
+            **_mask_parameters(opts),
+        )
+        opts = opts.with_fit(fit)
         require_data(np.bincount(reason.ravel(), minlength=len(Reason)),
                      img.path or "the image", opts.max_distance)
     with stage("reduce"):
@@ -275,100 +267,14 @@ def extract(
     )
 
 
-def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
-    """Classify every pixel; return the reasons, the options with every automatic
-    choice (frame, distances, smoothness) replaced by the value used, for the report, and
-    the decoded image (JPEG's restored pixels decoded anew, see :func:`_restore_jpeg`)."""
-    auto = {}
-    excluded = None
-    if opts.exclude_color:
-        tol = opts.exclude_tol
-        if tol is None:
-            tol = EXCLUDE_TOL.get(opts.color_space, 24.0)
-            auto["exclude_tol"] = tol
-        colors = parse_colors(opts.exclude_color, tol)
-        excluded = excluded_pixels(img.rgb, colors, tol, scale, opts.color_space)
-    region = opts.region
-    if region == "auto":
-        from .frame import find_frame
-
-        region = find_frame(img.rgb, scale, decoded)
-        auto["region"] = "auto"
-    max_d, halo_d = opts.max_distance, opts.halo_distance
-    if AUTO in (max_d, halo_d):
-        cand = img.opaque.copy()
-        if region is not None:
-            cand &= region_mask(img.shape, region)
-        if excluded is not None:
-            cand &= ~excluded
-        auto_max, auto_halo = auto_distances(
-            decoded.distance, cand, **AUTO_DISTANCE.get(opts.color_space, {})
-        )
-        if max_d == AUTO:
-            max_d, auto["max_distance"] = auto_max, AUTO
-        if halo_d == AUTO:
-            halo_d, auto["halo_distance"] = auto_halo, AUTO
-    smooth = opts.smoothness
-    if smooth is None and img.format.upper() in ("JPEG", "MPO"):
-        smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
-    color_id = decoded.color_id
-    if color_id is None:
-        color_id = distinct_colors(pack_rgb(img.rgb))[1]
-    reason = classify(
-        decoded.distance, max_distance=float(max_d), opaque=img.opaque, region=region,
-        halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
-        color_id=color_id,
-    )
-    _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
-    if smooth is not None:
-        decoded = _restore_jpeg(reason, img, decoded, scale)
-    used = replace(
-        opts, region=region, max_distance=round(float(max_d), 3),
-        halo_distance=None if halo_d is None else round(float(halo_d), 3),
-        smoothness=smooth, exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
-        extra={**opts.extra, **({"automatic": auto} if auto else {})},
-    )
-    return reason, used, decoded
-
-
-def _restore_jpeg(
-    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale
-) -> Decoded:
-    """Keep the masked pixels JPEG's chroma subsampling and ringing pushed off the scale
-    (see :func:`geodigitize.jpeg.restore_pixels`), with the values that explain them.
-
-    Runs with the smoothness check, i.e. for JPEG input. Updates `reason` in place and
-    returns the decoded values and entries with the restored pixels changed. Skipped for
-    class scales, whose values legitimately jump between neighbours.
-    """
-    if scale.is_discrete:
-        return decoded
-    from .jpeg import restore_pixels
-
-    restored, index = restore_pixels(img.rgb, reason, decoded.index, scale.colors,
-                                     scale.values)
-    reason[restored] = Reason.DATA
-    return replace(decoded, index=index, values=scale.values[index])
-
-
-def _mask_inconsistent(
-    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale, tol: float | None
-) -> None:
-    """Mark antialiased mixtures (see :func:`geodigitize.mask.inconsistent_pixels`).
-
-    Skipped for class scales, whose values legitimately jump between neighbours.
-    """
-    if not tol or scale.is_discrete:
-        return
-    valid = reason == Reason.DATA
-    color_id = id_rgb = None
-    if decoded.color_id is not None:
-        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
-    bad = inconsistent_pixels(
-        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol,
-        color_id=color_id, id_rgb=id_rgb,
-    )
-    reason[bad] = Reason.INCONSISTENT
+def _mask_parameters(opts: Options) -> dict:
+    """The options the mask stage takes (:func:`geodigitize.mask.mask_image`)."""
+    return {
+        "color_space": opts.color_space, "max_distance": opts.max_distance,
+        "halo_distance": opts.halo_distance, "consistency": opts.consistency,
+        "exclude_color": opts.exclude_color, "exclude_tol": opts.exclude_tol,
+        "smoothness": opts.smoothness, "region": opts.region,
+    }
 
 
 def run(

@@ -64,13 +64,17 @@ from .filters import any_in_window
 from .gcps import load_gcps
 from .georef import Georeference, georeference
 from .mask import (
+    AUTO,
+    AUTO_DISTANCE,
+    MaskFit,
     Reason,
+    auto_distances,
     classify,
     field_colors,
     inconsistent_pixels,
     require_data,
 )
-from .options import AUTO, AUTO_DISTANCE, Options
+from .options import Options
 from .points import points_frame
 from .progress import StageTimer
 from .reconstruct import (
@@ -440,26 +444,6 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     timings["decode"] += time.perf_counter() - t
     return _FirstPass(ids_file, colors, index, distance,
                       np.pad(counts, (0, colors.size - counts.size)) if count else None)
-
-
-def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float, float]:
-    """:func:`geodigitize.mask.auto_distances` from candidate counts per colour, exactly.
-
-    The median of the candidates' distances within `cap` is that of the distinct
-    distances weighted by their counts; the middle one or two are handed to ``np.median``
-    so rounding matches the one-piece computation (float32).
-    """
-    keep = (first.candidates > 0) & (first.distance <= cap)
-    d, n = first.distance[keep], first.candidates[keep]
-    order = np.argsort(d, kind="stable")
-    d, cum = d[order], np.cumsum(n[order])
-    total = int(cum[-1]) if cum.size else 0
-    if total == 0:
-        noise = 0.0
-    else:
-        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
-        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
-    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
 
 
 def _field_colors(
@@ -1126,25 +1110,20 @@ def _work_files(grid_dir) -> Iterator[tuple[Path, Path]]:
 
 
 def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
-    """Masking distances as :func:`geodigitize.pipeline._mask` chooses them, and the
+    """Masking distances as :func:`geodigitize.mask.mask_image` chooses them, and the
     options it reports (automatic choices replaced by the values used)."""
-    from dataclasses import replace
-
     max_d, halo_d = opts.max_distance, opts.halo_distance
     auto = {}
     if AUTO in (max_d, halo_d):
-        auto_max, auto_halo = _auto_distances(first, **AUTO_DISTANCE.get(
-            opts.color_space, {"floor": 8.0, "cap": 40.0}))
+        auto_max, auto_halo = auto_distances(first.distance, counts=first.candidates,
+                                             **AUTO_DISTANCE[opts.color_space])
         if max_d == AUTO:
             max_d, auto["max_distance"] = auto_max, AUTO
         if halo_d == AUTO:
             halo_d, auto["halo_distance"] = auto_halo, AUTO
-    used = replace(
-        opts, max_distance=round(float(max_d), 3),
-        halo_distance=None if halo_d is None else round(float(halo_d), 3),
-        extra={**opts.extra, **({"automatic": auto} if auto else {})},
-    )
-    return float(max_d), halo_d, used
+    halo_d = None if halo_d is None else float(halo_d)
+    fit = MaskFit(float(max_d), halo_d, opts.region, opts.exclude_tol, opts.smoothness, auto)
+    return float(max_d), halo_d, opts.with_fit(fit)
 
 
 def _grid_lut(scale: ColorScale) -> np.ndarray | None:
