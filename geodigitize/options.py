@@ -16,6 +16,7 @@ from .colors import COLOR_SPACES
 from .errors import OptionError
 from .image import DEFAULT_MAX_PIXELS
 from .mask import AUTO, DEFAULT_CONSISTENCY, MaskFit
+from .pdf import DEFAULT_DPI, PAGE_UNITS, PDF_IMAGE_CHOICES
 from .refine import parse_target
 from .region import parse_box
 from .transforms import KINDS
@@ -122,6 +123,11 @@ class Options:
     gcp_crs: str | None = None
     out_crs: str = "EPSG:4326"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    page: int = 1
+    dpi: float = DEFAULT_DPI
+    pdf_image: str | int = "auto"
+    pdf_password: str | None = None
+    gcp_units: str = "pixels"
     target_error: float | None = None
     contours: bool = False
     contour_levels: tuple[float, ...] | None = None
@@ -145,6 +151,19 @@ class Options:
         put(self, "samples", _count("samples", self.samples, 2, MAX_SAMPLES))
         put(self, "max_pixels", _count("max_pixels", self.max_pixels, 1))
         put(self, "min_samples", _count("min_samples", self.min_samples, 1))
+        put(self, "page", _count("page", self.page, 1))
+        put(self, "dpi", _number("dpi", self.dpi, low=0, strict=True))
+        put(self, "gcp_units", _choice("gcp_units", self.gcp_units, PAGE_UNITS))
+        if not isinstance(self.pdf_image, int) or isinstance(self.pdf_image, bool):
+            pdf_image = str(self.pdf_image).strip().lower()
+            if pdf_image.isdigit():
+                pdf_image = int(pdf_image)
+            elif pdf_image not in PDF_IMAGE_CHOICES:
+                raise OptionError(
+                    f"`pdf_image` must be one of {', '.join(PDF_IMAGE_CHOICES)} or an image "
+                    f"number, got {self.pdf_image!r}"
+                )
+            put(self, "pdf_image", pdf_image)
         put(self, "max_distance", _number("max_distance", self.max_distance, low=0,
                                           allow=(AUTO,)))
         put(self, "halo_distance", _number("halo_distance", self.halo_distance, low=0,

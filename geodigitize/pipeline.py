@@ -7,7 +7,7 @@ This module only calls the stage modules; each stage is usable alone.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,14 @@ from .image import MapImage, read_image
 from .io import check_outputs, make_folder, write_grid, write_json, write_outputs, write_points
 from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
 from .options import Options
+from .pdf import PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import points_frame
 from .preview import check_preview_path, plot_extraction, write_preview
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
 from .refine import Refinement, refine
+from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .styles import grid_style, points_style, write_style
@@ -63,6 +65,8 @@ class Extraction:
         The ``--target-error`` search, when asked for; its points are the kept ones.
     contours : geopandas.GeoDataFrame or None
         Isolines (``value``, LineString in ``options.out_crs``) when asked for.
+    source : PDFSource or None
+        For a PDF, the page and how the image was taken from it (rendered or embedded).
     """
 
     image: MapImage
@@ -78,6 +82,7 @@ class Extraction:
     timings: dict
     refinement: Refinement | None = None
     contours: object = None
+    source: PDFSource | None = None
 
     @property
     def kept(self) -> Clusters:
@@ -114,6 +119,7 @@ class Extraction:
             image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
             clustering=self.clusters.method, georef=self.georef, check=self.check,
             timings=self.timings, refinement=self.refinement, contours=self.contours,
+            source=self.source,
         )
 
     def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
@@ -209,7 +215,9 @@ def extract(
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
-        img = image if isinstance(image, MapImage) else read_image(image, opts.max_pixels)
+        img, source = _read(image, opts)
+    if source is not None:  # positions the user measured on the page, on the image
+        gcpset, opts = _on_image(gcpset, opts, source)
     with stage("georeference"):
         geo = _georeference(gcpset, img, opts)
     with stage("colour scale"):
@@ -263,8 +271,34 @@ def extract(
         )
     return Extraction(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
-        refinement, lines,
+        refinement, lines, source,
     )
+
+
+def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSource | None]:
+    """The image to decode, and for a PDF how it was taken from the page."""
+    if isinstance(image, MapImage):
+        return image, None
+    if is_pdf(image):
+        pdf_image = opts.pdf_image
+        if pdf_image == "auto" and opts.colorbar is not None:
+            pdf_image = "render"  # the colorbar is on the page, not in the field's image
+        return read_pdf(image, page=opts.page, dpi=opts.dpi, pdf_image=pdf_image,
+                        password=opts.pdf_password, max_pixels=opts.max_pixels)
+    return read_image(image, opts.max_pixels), None
+
+
+def _on_image(gcpset: GCPSet | None, opts: Options, source: PDFSource
+              ) -> tuple[GCPSet | None, Options]:
+    """GCPs, region and colorbar box measured on a PDF page, in the decoded image's pixels."""
+    if gcpset is not None:
+        gcpset = gcps_on_image(gcpset, source, opts.gcp_units)
+    moved = {}
+    for name in ("region", "colorbar"):
+        box = getattr(opts, name)
+        if box is not None and not (isinstance(box, str) and box.strip().lower() == "auto"):
+            moved[name] = box_on_image(parse_box(box, name), source, opts.gcp_units)
+    return gcpset, replace(opts, **moved) if moved else opts
 
 
 def _mask_parameters(opts: Options) -> dict:

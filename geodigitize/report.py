@@ -31,6 +31,7 @@ def build_report(
     timings: dict,
     refinement=None,
     contours=None,
+    source=None,
 ) -> dict:
     """Assemble ``report.json``.
 
@@ -50,6 +51,8 @@ def build_report(
     timings : dict of stage name to seconds
     refinement : Refinement, optional
     contours : geopandas.GeoDataFrame, optional
+    source : PDFSource, optional
+        For a PDF, the page and how the image was taken from it.
 
     Returns
     -------
@@ -65,13 +68,15 @@ def build_report(
             "height": image.shape[0],
             "gcps": georef.gcps.source,
         },
-        "parameters": jsonable(asdict(options)),
+        "parameters": _without_secrets(jsonable(asdict(options))),
         "color_scale": scale.to_dict(),
         "counts": counts,
         "clustering": clustering,
         "georeference": georef.to_dict(),
         "reconstruction": check.to_dict(),
     }
+    if source is not None:
+        report["input"]["pdf"] = source.to_dict()
     if refinement is not None:
         report["refinement"] = refinement.to_dict()
     if contours is not None:
@@ -79,3 +84,10 @@ def build_report(
         report["contours"] = {"lines": len(contours), "levels": levels}
     report["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     return report
+
+
+def _without_secrets(parameters: dict) -> dict:
+    """The parameters with a PDF password replaced by whether one was given."""
+    if parameters.get("pdf_password") is not None:
+        parameters["pdf_password"] = "(given)"
+    return parameters
