@@ -51,6 +51,12 @@ class ColorScale:
         Where the scale came from, for the report (``"cmap:jet_r"``, ``"colorbar"`` ...).
     levels : tuple of float or None
         Class edges when the scale is made of discrete classes, else None.
+    extra : dict
+        What the report says besides (JSON-ready).
+    ambiguous : ndarray of shape (K,) and dtype bool, or None
+        Entries whose colour another entry of a far value also makes (a shaded scale,
+        see :func:`geodigitize.shading.shaded_scale`): pixels decoded to them are not
+        data. None when every entry is unambiguous.
     """
 
     colors: np.ndarray
@@ -61,6 +67,7 @@ class ColorScale:
     source: str = ""
     levels: tuple[float, ...] | None = None
     extra: dict = field(default_factory=dict)
+    ambiguous: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         colors = np.asarray(self.colors, dtype=np.float64)

@@ -19,6 +19,7 @@ from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError, NoDataError
 from .filters import any_in_window, window_extreme
 from .frame import find_frame
+from .image import LUMA
 from .jpeg import restore_pixels
 from .reason import Reason
 from .region import Box, region_mask
@@ -41,6 +42,7 @@ __all__ = [
     "mask_image",
     "parse_colors",
     "require_data",
+    "thin_features",
     "value_outliers",
 ]
 
@@ -743,6 +745,7 @@ _NO_DATA_FIX = {
     Reason.EXCLUDED_COLOR: "check `exclude_color` and `exclude_tol`",
     Reason.HALO: "lower `halo_distance`, or turn the halo rule off",
     Reason.INCONSISTENT: "raise `consistency`, or turn the consistency check off",
+    Reason.AMBIGUOUS: "the colours are shadings of far values: check `shaded`",
 }
 
 
@@ -879,8 +882,13 @@ def mask_image(
         halo_distance=halo_distance, excluded=excluded, values=decoded.values,
         smoothness=smoothness, color_id=color_id,
     )
-    if consistency and not scale.is_discrete:
+    if scale.ambiguous is not None:  # shadings that far values share
+        reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
+    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
+    if consistency and not scale.is_discrete and not shaded:
         _mask_inconsistent(reason, rgb, decoded, scale, consistency)
+    if shaded:
+        reason[(reason == Reason.DATA) & thin_features(rgb)] = Reason.HALO
     if smoothness is not None and not scale.is_discrete:
         restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
                                          scale.values)
@@ -903,6 +911,37 @@ def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.nda
     distance[decoded.color_id] = decoded.distance
     return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates],
                                                          minlength=n)}
+
+
+#: Window and luma dip (8-bit units) of the thin-feature rule for shaded scales.
+THIN_WINDOW, THIN_DIP = 5, 6.0
+
+
+def thin_features(rgb: np.ndarray, size: int = THIN_WINDOW, dip: float = THIN_DIP
+                  ) -> np.ndarray:
+    """Pixels darker or brighter than their surroundings across a window of `size`:
+    lines and letters thinner than the window (a morphological top-hat of the luma).
+
+    A hillshade varies smoothly over a few pixels; a line's antialiased pixels darken
+    the field across one or two. With a shaded scale every darkened colour is also a
+    shadow, so this shape, not the colour, tells them apart.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    size : int
+        Odd window side, wider than the thickest line.
+    dip : float
+        Luma difference (0-255) from the window's closing or opening that counts.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    luma = np.asarray(rgb, dtype=np.float32) @ LUMA.astype(np.float32)
+    closing = window_extreme(window_extreme(luma, size, np.maximum), size, np.minimum)
+    opening = window_extreme(window_extreme(luma, size, np.minimum), size, np.maximum)
+    return np.maximum(closing - luma, luma - opening) > dip
 
 
 def _mask_inconsistent(

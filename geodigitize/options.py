@@ -19,6 +19,7 @@ from .mask import AUTO, DEFAULT_CONSISTENCY, MaskFit
 from .pdf import DEFAULT_DPI, PAGE_UNITS, PDF_IMAGE_CHOICES
 from .refine import parse_target
 from .region import parse_box
+from .shading import BLENDS
 from .transforms import KINDS
 
 __all__ = ["MAX_SAMPLES", "TRANSFORMS", "Options"]
@@ -107,6 +108,7 @@ class Options:
     colorbar_flip: bool = False
     cmap_file: str | None = None
     samples: int = 10_000
+    shaded: str | None = None
     color_space: str = "rgb"
     max_distance: float | str = "auto"
     halo_distance: float | str | None = "auto"
@@ -147,6 +149,8 @@ class Options:
             put(self, name, _number(name, getattr(self, name)))
         put(self, "norm", _choice("norm", self.norm, NORMS))
         put(self, "color_space", _choice("color_space", self.color_space, COLOR_SPACES))
+        if self.shaded is not None:
+            put(self, "shaded", _choice("shaded", self.shaded, BLENDS))
         put(self, "transform", _choice("transform", self.transform, TRANSFORMS))
         put(self, "samples", _count("samples", self.samples, 2, MAX_SAMPLES))
         put(self, "max_pixels", _count("max_pixels", self.max_pixels, 1))

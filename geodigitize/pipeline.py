@@ -32,6 +32,7 @@ from .refine import Refinement, refine
 from .region import parse_box
 from .report import build_report
 from .scale import build_scale
+from .shading import shaded_scale
 from .styles import grid_style, points_style, write_style
 
 __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
@@ -234,6 +235,8 @@ def extract(
             image=img.rgb,
             samples=opts.samples,
         )
+        if opts.shaded is not None:
+            scale = shaded_scale(scale, opts.shaded)
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):

@@ -21,3 +21,4 @@ class Reason(IntEnum):
     EXCLUDED_COLOR = 4
     HALO = 5
     INCONSISTENT = 6
+    AMBIGUOUS = 7

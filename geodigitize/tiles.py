@@ -176,7 +176,8 @@ def strips_reproduce(options) -> bool:
     contours or the preview: options asking for any of those run in one piece.
     """
     plain = (
-        not options.exclude_color
+        options.shaded is None
+        and not options.exclude_color
         and options.region != "auto"
         and not getattr(options, "smoothness", None)
         and options.target_error is None
