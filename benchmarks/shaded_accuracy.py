@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import geodigitize  # noqa: E402
+import geodigitize
 
 WORK = Path(__file__).resolve().parent / "_work" / "shaded"
 WIDTH, HEIGHT, MARGIN = 900, 640, 60
