@@ -130,7 +130,9 @@ def scenario_run(config: dict) -> dict:
         }
         for layer in QgsProject.instance().mapLayers().values()
     }
+    outcome = scenario_gcps_regrid(config) if "gcps" in config else {}
     return {
+        **outcome,
         "results": {k: str(v) for k, v in results.items()},
         "facts": facts,
         "report_points": report.get("counts", {}).get("points"),
@@ -236,7 +238,7 @@ def scenario_batch(config: dict) -> dict:
 
 
 def scenario_gcps_regrid(config: dict) -> dict:
-    """geodigitize:gcps to HTML and geodigitize:regrid on a run's points."""
+    """geodigitize:gcps to HTML and geodigitize:regrid on a run's points (run's part)."""
     import processing
 
     report = processing.run("geodigitize:gcps", config["gcps"], feedback=Recorder())
@@ -244,9 +246,9 @@ def scenario_gcps_regrid(config: dict) -> dict:
     grid = QgsRasterLayer(str(regrid["OUTPUT"]), "r", "gdal")
     html = Path(report["OUTPUT"]).read_text(encoding="utf-8")
     return {
-        "rmse": report["RMSE"],
-        "html_rows": html.count("<tr"),
-        "html_has_plot": "data:image/png;base64," in html,
+        "gcps_rmse": report["RMSE"],
+        "gcps_html_rows": html.count("<tr"),
+        "gcps_html_has_plot": "data:image/png;base64," in html,
         "regrid_valid": grid.isValid(),
         "regrid_crs": grid.crs().authid(),
         "regrid_size": [grid.width(), grid.height()],
@@ -260,7 +262,6 @@ SCENARIOS = {
     "cases": scenario_cases,
     "model": scenario_model,
     "batch": scenario_batch,
-    "gcps_regrid": scenario_gcps_regrid,
 }
 
 
