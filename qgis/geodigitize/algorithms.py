@@ -158,11 +158,12 @@ class _Algorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(NOT_FOUND)
         return found
 
-    def _run(self, args: list[str], feedback, cwd: Path) -> command.CommandResult:
+    def _run(self, args: list[str], feedback, cwd: Path, shown_as=None) -> command.CommandResult:
         """Run `args`; geodigitize's one-line error becomes the Processing error."""
         feedback.pushCommandInfo(shlex.join(args))
         try:
-            return command.check(command.run_command(args, feedback, cwd=cwd))
+            result = command.run_command(args, feedback, cwd=cwd, shown_as=shown_as)
+            return command.check(result)
         except command.CommandError as exc:
             raise QgsProcessingException(str(exc)) from None
 
@@ -251,7 +252,7 @@ class RunAlgorithm(_Algorithm):
                 region=self._string(parameters, self.REGION, context),
                 extra=extra,
             )
-            self._run(args, feedback, cwd=staged)
+            self._run(args, feedback, cwd=staged, shown_as=(str(staged), str(out)))
             try:
                 command.move_outputs(staged, out, overwrite)
             except command.CommandError as exc:

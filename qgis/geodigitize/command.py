@@ -377,6 +377,7 @@ def run_command(
     *,
     cwd: str | Path | None = None,
     poll: float = 0.1,
+    shown_as: tuple[str, str] | None = None,
 ) -> CommandResult:
     """Run `args` (no shell), report its stages to `feedback`, stop it when cancelled.
 
@@ -391,6 +392,9 @@ def run_command(
         Working folder of the command.
     poll : float
         Seconds between looks at ``feedback.isCanceled()``.
+    shown_as : (str, str), optional
+        Replace the first text by the second in the output shown to the user (the staging
+        folder by the folder its files are moved to).
 
     Returns
     -------
@@ -422,7 +426,7 @@ def run_command(
             elif name == "out":
                 stdout.append(line)
                 if line.strip():
-                    feedback.pushConsoleInfo(line)
+                    feedback.pushConsoleInfo(line.replace(*shown_as) if shown_as else line)
             elif not stages(line) and line.strip():
                 stderr.append(line)
                 feedback.pushDebugInfo(line)

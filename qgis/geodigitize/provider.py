@@ -25,7 +25,9 @@ class GeodigitizeProvider(QgsProcessingProvider):
             Setting(
                 self.name(),
                 EXECUTABLE_SETTING,
-                self.tr("geodigitize executable (empty: 'geodigitize' on PATH)"),
+                self.tr(
+                    "geodigitize executable, GEODIGITIZE_EXECUTABLE (empty: 'geodigitize' on PATH)"
+                ),
                 "",
                 valuetype=Setting.FILE,
             )
