@@ -149,11 +149,14 @@ def test_run_command_reports_stages_and_raises_the_error_line():
         "sys.exit(4)"
     )
     feedback = Feedback()
-    result = command.run_command(_fake_command(code), feedback, poll=0.02)
+    result = command.run_command(
+        _fake_command(code), feedback, poll=0.02, shown_as=("summary", "shown")
+    )
     assert result.returncode == 4
     assert feedback.infos == ["geodigitize: mask…", "geodigitize: reduce…"]
     assert feedback.progress == [30, 50]
-    assert feedback.console == ["summary line"]
+    assert feedback.console == ["shown line"]
+    assert result.stdout == "summary line"
     with pytest.raises(command.CommandError) as info:
         command.check(result)
     assert str(info.value) == "the image is damaged"
@@ -323,11 +326,14 @@ def _renderer(qml: Path, tag: str) -> str:
 
 @needs_qgis
 def test_zip_installs_and_the_toolbox_lists_the_algorithms(qgis_env, tmp_path):
-    outcome = run_scenario("registry", qgis_env, tmp_path)
-    assert outcome["registry"]["algorithms"] == [
-        "geodigitize:gcps", "geodigitize:regrid", "geodigitize:run",
-    ]  # fmt: skip
-    assert outcome["registry"]["setting"] == qgis_env["executable"]
+    outcome = run_scenario("registry", qgis_env, tmp_path, without_executable=True)
+    registry = outcome["registry"]
+    assert registry["algorithms"] == ["geodigitize:gcps", "geodigitize:regrid", "geodigitize:run"]
+    assert registry["setting"] == qgis_env["executable"]
+    assert registry["gcps_outputs"] == {"OUTPUT": "outputHtml", "RMSE": "outputNumber"}
+    # with no setting and nothing on PATH, the algorithms refuse and say how to fix it
+    can, why = registry["can_execute_without"]
+    assert not can and "GEODIGITIZE_EXECUTABLE" in why
 
 
 @needs_qgis
@@ -350,6 +356,7 @@ def test_run_on_the_example_gives_valid_layers_loaded_with_their_style(qgis_env,
     first_run = outcome["progress"][: outcome["progress"].index(100.0) + 1]
     assert first_run == sorted(first_run) and len(first_run) >= 2
     # as the dialog does: both layers in the project, styled by the run's .qml files
+    assert outcome["dialog_ok"] is True
     loaded = outcome["loaded"]
     assert loaded["sst_jet_r points"]["renderer"] == _renderer(out / "points.qml", "renderer-v2")
     assert loaded["sst_jet_r grid"]["renderer"] == _renderer(out / "grid.qml", "rasterrenderer")
@@ -415,9 +422,19 @@ def test_shell_text_in_parameters_is_only_ever_an_argument(qgis_env, tmp_path):
         _example(tmp_path / "g", GCPS=str(tmp_path / f"g$(touch {sentinel}).csv")),
     ]
     working = _example(odd / f"out{PAYLOADS[0]}", INPUT=str(image), GCPS=str(gcps))
-    outcome = run_scenario("cases", qgis_env, tmp_path, cwd=str(cwd), cases=[*failing, working])
-    *refused, worked = outcome["outcomes"]
+    again = [
+        working,
+        _example(working["OUTPUT"], INPUT=str(image), GCPS=str(gcps), EXTRA="--overwrite"),
+    ]
+    outcome = run_scenario(
+        "cases", qgis_env, tmp_path, cwd=str(cwd), cases=[*failing, working, *again]
+    )
+    *refused, worked, exists, overwritten = outcome["outcomes"]
     assert worked["ok"], worked
+    # as on the command line: existing outputs are kept unless --overwrite
+    assert not exists["ok"] and "already exist" in exists["error"]
+    assert "\n" not in exists["error"]
+    assert overwritten["ok"], overwritten
     assert Path(worked["results"]["POINTS"]).is_file()
     for case in refused:
         assert not case["ok"]

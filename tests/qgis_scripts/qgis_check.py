@@ -95,15 +95,25 @@ def files_under(folder: str) -> list[str]:
 
 def scenario_registry(config: dict) -> dict:
     """The provider and its algorithms, as the toolbox lists them."""
+    from processing.core.ProcessingConfig import ProcessingConfig
+
     registry = QgsApplication.processingRegistry()
     provider = registry.providerById("geodigitize")
-    return {
+    gcps = registry.algorithmById("geodigitize:gcps")
+    outcome = {
         "provider": provider.longName() if provider else None,
         "algorithms": sorted(a.id() for a in provider.algorithms()) if provider else [],
-        "setting": __import__(
-            "processing.core.ProcessingConfig", fromlist=["ProcessingConfig"]
-        ).ProcessingConfig.getSetting("GEODIGITIZE_EXECUTABLE"),
+        "setting": ProcessingConfig.getSetting("GEODIGITIZE_EXECUTABLE"),
+        "gcps_outputs": {o.name(): o.type() for o in gcps.outputDefinitions()} if gcps else {},
     }
+    if config.get("without_executable") and gcps:
+        path = os.environ["PATH"]
+        ProcessingConfig.setSettingValue("GEODIGITIZE_EXECUTABLE", "")
+        os.environ["PATH"] = "/nonexistent"
+        outcome["can_execute_without"] = list(gcps.canExecute())
+        os.environ["PATH"] = path
+        ProcessingConfig.setSettingValue("GEODIGITIZE_EXECUTABLE", config["executable"])
+    return outcome
 
 
 def scenario_run(config: dict) -> dict:
@@ -113,15 +123,15 @@ def scenario_run(config: dict) -> dict:
     from processing.tools import dataobjects
 
     feedback = Recorder()
-    results = processing.run("geodigitize:run", config["params"], feedback=feedback)
+    context = dataobjects.createContext(feedback)
+    results = processing.run(
+        "geodigitize:run", config["params"], feedback=feedback, context=context
+    )
     facts = layer_facts(results["POINTS"], results["GRID"])
     report = json.loads(Path(results["REPORT"]).read_text())
     # what the algorithm dialog does after a run: load the layers into the project
-    params = dict(config["params"], OUTPUT=config["params"]["OUTPUT"] + "_dialog")
     alg = QgsApplication.processingRegistry().createAlgorithmById("geodigitize:run")
-    context = dataobjects.createContext(feedback)
-    _, ok = alg.run(params, context, feedback)
-    handleAlgorithmResults(alg, context, feedback, False, params)
+    ok = handleAlgorithmResults(alg, context, feedback, False, config["params"])
     loaded = {
         layer.name(): {
             "valid": layer.isValid(),
