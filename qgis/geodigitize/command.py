@@ -158,7 +158,7 @@ def split_extra(extra: str | None) -> list[str]:
     except ValueError as exc:
         raise CommandError(f"EXTRA cannot be split into arguments: {exc}") from None
     for arg in args:
-        if arg in ("--out", "-o") or arg.startswith("--out="):
+        if arg == "--out" or arg.startswith(("--out=", "-o")):
             raise CommandError(f"EXTRA must not contain {arg}: set OUTPUT instead")
     return args
 
