@@ -27,12 +27,14 @@ not grow with the catalogue.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import difflib
 import functools
 import importlib
 import importlib.util
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -105,6 +107,7 @@ class ColormapInfo:
     Parameters
     ----------
     name : str
+        What ``--cmap`` takes: prefixed when an earlier source has the same name.
     source : str
         A key of :data:`SOURCES`.
     n_colors : int
@@ -130,11 +133,21 @@ def _matplotlib_load(name: str) -> mcolors.Colormap:
     return matplotlib.colormaps[name]
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the deprecation warnings the packages raise building their maps.
+
+    cmocean 4.0 and colormaps 0.5 pass ``N`` to ``ListedColormap``, which matplotlib 3.11
+    deprecates; the library must not print them for the user.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _import(source: str, module: str):
     try:
-        with warnings.catch_warnings():
-            # cmocean 4.0 builds its maps with arguments matplotlib 3.11 deprecates.
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with _quiet():
             return importlib.import_module(module)
     except ImportError:
         package = _PACKAGES[source]
@@ -220,7 +233,9 @@ def _ncl_names() -> list[str]:
 
 
 def _ncl_load(name: str) -> mcolors.Colormap:
-    return getattr(_import("ncl", "colormaps"), name)
+    package = _import("ncl", "colormaps")
+    with _quiet():
+        return getattr(package, name)
 
 
 _NAMES: dict[str, Callable[[], list[str]]] = {
@@ -363,6 +378,9 @@ def _info(entry: CatalogueEntry) -> ColormapInfo:
 def list_colormaps(source: str | None = None, search: str | None = None) -> list[ColormapInfo]:
     """List the catalogue, source by source in lookup order, names sorted within each.
 
+    A name that an earlier source also has is listed with its prefix (``cmo.gray``): that
+    is how ``--cmap`` reaches it.
+
     Parameters
     ----------
     source : str, optional
@@ -379,14 +397,19 @@ def list_colormaps(source: str | None = None, search: str | None = None) -> list
     ColorScaleError
         If `source` is not a known source, or its package is not installed.
     """
-    sources = list(SOURCES) if source is None else [_check_source(source)]
+    wanted = list(SOURCES) if source is None else [_check_source(source)]
     needle = (search or "").strip().lower()
     out = []
-    for src in sources:
+    for src in wanted:
         if source is not None:
             _NAMES[src]()  # say which package is missing rather than list nothing
-        for spellings in _index(src).values():
+        earlier = list(SOURCES)[: list(SOURCES).index(src)]
+        for key, spellings in _index(src).items():
+            shadowed = any(key in _index(e) for e in earlier)
             for name in spellings:
                 if needle in name.lower():
-                    out.append(_info(CatalogueEntry(name, src)))
+                    info = _info(CatalogueEntry(name, src))
+                    if shadowed:
+                        info = dataclasses.replace(info, name=f"{SOURCES[src][0]}.{name}")
+                    out.append(info)
     return out
