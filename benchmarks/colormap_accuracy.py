@@ -205,12 +205,12 @@ def main() -> None:
         "median error <= 0.2 % of the range"
     )
     print(
-        f"{'figure':20s} {'source':16s} {'data %':>8s} {'median %':>9s} {'p95 %':>7s} "
+        f"{'figure':20s} {'source':18s} {'data %':>8s} {'median %':>9s} {'p95 %':>7s} "
         f"{'line/text %':>12s} {'wrong %':>8s}  verdict"
     )
     for r in rows:
         print(
-            f"{r['figure']:20s} {r['cmap_source']:16s} {r['data_decoded_pct']:8.2f} "
+            f"{r['figure']:20s} {r['cmap_source']:18s} {r['data_decoded_pct']:8.2f} "
             f"{r['median_error_pct']:9.3f} {r['p95_error_pct']:7.3f} "
             f"{r['line_text_decoded_pct']:12.2f} {r['line_text_wrong_pct']:8.2f}  "
             f"{'PASS' if passes(r) else 'FAIL'}"
