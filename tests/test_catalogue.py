@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import resources
@@ -10,6 +11,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+import rasterio
 from matplotlib import colors as mcolors
 from typer.testing import CliRunner
 
@@ -193,3 +195,51 @@ def test_cli_colormaps_errors():
     result = runner.invoke(app, ["colormaps", "--search", "zzzz"])
     assert result.exit_code == 3
     assert "no colormap matches" in result.output
+
+
+@pytest.mark.parametrize(
+    ("drawn_with", "name", "package"),
+    [
+        ("cmc.batlow", "batlow", "cmcrameri"),
+        ("cmo.thermal", "thermal", "cmocean"),
+    ],
+)
+def test_run_decodes_a_figure_by_catalogue_name(tmp_path, drawn_with, name, package):
+    import cmcrameri.cm  # noqa: F401  (registers cmc.* in matplotlib, to paint with)
+    import cmocean.cm  # noqa: F401  (registers cmo.*)
+    from conftest import make_figure
+
+    fig = make_figure(cmap=drawn_with)
+    img, gcps = fig.write(tmp_path)
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(img),
+            "--gcps",
+            str(gcps),
+            "--cmap",
+            name,
+            "--vmin",
+            "0",
+            "--vmax",
+            "0.7",
+            "--region",
+            "10,10,150,110",
+            "--out",
+            str(out),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    scale = json.loads((out / "report.json").read_text())["color_scale"]
+    assert scale["source"] == f"cmap:{name}"
+    assert (scale["cmap_name"], scale["cmap_source"].split()[0]) == (name, package)
+    with rasterio.open(out / "grid.tif") as src:
+        grid = src.read(1)
+    x0, y0, x1, y1 = fig.frame
+    truth = fig.truth[y0:y1, x0:x1]
+    good = ~np.isnan(grid)
+    assert good[fig.data[y0:y1, x0:x1]].mean() >= 0.99
+    assert np.median(np.abs(grid[good] - truth[good])) <= 0.002 * 0.7
