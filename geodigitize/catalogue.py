@@ -22,7 +22,9 @@ not ordered by value, or duplicate a listed map. NCL's ``MPL_*`` copies of matpl
 maps are not in the ``colormaps`` package either.
 
 The packages are imported only when a name is not matplotlib's, so start-up time does
-not grow with the catalogue.
+not grow with the catalogue. The NCL tables are read from the ``colormaps`` package's
+``.rgb`` files directly: its loader registers every map in matplotlib and hands back
+matplotlib's map when a name is taken.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import difflib
 import functools
 import importlib
 import importlib.util
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -126,7 +129,11 @@ class ColormapInfo:
 
 def _matplotlib_names() -> list[str]:
     # Packages register their maps in matplotlib too ("cmo.thermal"): those are theirs.
-    return sorted(n for n in matplotlib.colormaps if not n.endswith("_r") and "." not in n)
+    return sorted(
+        n
+        for n in matplotlib.colormaps
+        if not n.endswith("_r") and n.partition(".")[0].lower() not in _PREFIXES
+    )
 
 
 def _matplotlib_load(name: str) -> mcolors.Colormap:
@@ -137,8 +144,8 @@ def _matplotlib_load(name: str) -> mcolors.Colormap:
 def _quiet() -> Iterator[None]:
     """Silence the deprecation warnings the packages raise building their maps.
 
-    cmocean 4.0 and colormaps 0.5 pass ``N`` to ``ListedColormap``, which matplotlib 3.11
-    deprecates; the library must not print them for the user.
+    cmocean 4.0 passes ``N`` to ``ListedColormap``, which matplotlib 3.11 deprecates; the
+    library must not print them for the user.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -232,10 +239,37 @@ def _ncl_names() -> list[str]:
     return [] if folder is None else sorted(p.stem for p in folder.glob("*.rgb"))
 
 
+@functools.cache
 def _ncl_load(name: str) -> mcolors.Colormap:
-    package = _import("ncl", "colormaps")
-    with _quiet():
-        return getattr(package, name)
+    """Read an NCL ``.rgb`` table as NCL does: one ``r g b`` line per colour.
+
+    The ``colormaps`` package's own loader is not used: it registers every map in
+    matplotlib and returns matplotlib's map instead when the name is taken (``rainbow``).
+    """
+    folder = _ncl_dir()
+    if folder is None:
+        _import("ncl", "colormaps")  # raises, naming the package to install
+    return mcolors.ListedColormap(_read_rgb((folder / f"{name}.rgb").read_text()), name=name)
+
+
+def _read_rgb(text: str) -> np.ndarray:
+    """Colours of an NCL ``.rgb`` table, shape (K, 3), 0-1.
+
+    ``#`` and ``;`` start comments, ``/* */`` too; the ``ncolors=`` line and lines not
+    starting with three numbers are skipped, as are NCL's ``-1`` placeholders. Tables whose
+    values exceed 1 are in 0-255.
+    """
+    rows = []
+    for line in re.sub(r"/\*.*?\*/", " ", text).splitlines():
+        tokens = re.split(r"[#;]", line, maxsplit=1)[0].split()
+        try:
+            rgb = [float(v) for v in tokens[:3]]
+        except ValueError:
+            continue
+        if len(rgb) == 3 and min(rgb) >= 0:
+            rows.append(rgb)
+    colors = np.array(rows, dtype=np.float64)
+    return colors / 255.0 if colors.max() > 1 else colors
 
 
 _NAMES: dict[str, Callable[[], list[str]]] = {
@@ -272,9 +306,21 @@ def _provenance(source: str) -> str:
         return package
 
 
-@functools.cache
 def _index(source: str) -> dict[str, list[str]]:
-    """Lower-case name -> the source's spellings of it (cached per source)."""
+    """Lower-case name -> the source's spellings of it.
+
+    matplotlib's is read afresh each time, so maps registered at run time are found;
+    the others are fixed once their package is imported.
+    """
+    return _build_index(source) if source == "matplotlib" else _cached_index(source)
+
+
+@functools.cache
+def _cached_index(source: str) -> dict[str, list[str]]:
+    return _build_index(source)
+
+
+def _build_index(source: str) -> dict[str, list[str]]:
     try:
         names = _NAMES[source]()
     except ColorScaleError:

@@ -51,6 +51,16 @@ def test_r_reverses_exactly(name, source):
     np.testing.assert_array_equal(lut(backward), lut(forward)[::-1])
 
 
+def test_maps_registered_in_matplotlib_later_are_found():
+    custom = mcolors.ListedColormap([[0, 0, 0], [1, 0, 0], [1, 1, 1]], name="my.fire")
+    matplotlib.colormaps.register(custom)
+    try:
+        assert find_colormap("my.fire_r") == (find_colormap("my.fire")[0], True)
+        assert find_colormap("My.Fire")[0].source == "matplotlib"
+    finally:
+        matplotlib.colormaps.unregister("my.fire")
+
+
 def test_jet_r_is_matplotlibs():
     np.testing.assert_array_equal(lut(load_colormap("jet_r")), lut(matplotlib.colormaps["jet_r"]))
 
@@ -117,6 +127,16 @@ def test_gmt_tables_keep_their_colours():
     _, segments = parse_table((folder / "gebco.cpt").read_text(), "gebco.cpt")
     classes = {tuple(int(v) for v in s[1]) for s in segments}
     assert {tuple(int(v) for v in c) for c in lut(load_colormap("gebco"))} == classes
+
+
+def test_ncl_tables_are_read_as_written():
+    table = load_colormap("BlAqGrYeOrRe")
+    assert table.N == 100
+    np.testing.assert_array_equal(table.colors[:2], [[0, 0, 1], [0, 21 / 255, 1]])
+    np.testing.assert_array_equal(load_colormap("GMT_haxby").colors[0], [0.039216, 0, 0.47451])
+    # NCL's own rainbow, not matplotlib's (the colormaps package would hand back the latter)
+    assert load_colormap("ncl.rainbow").N == 188
+    assert "BlAqGrYeOrRe" not in matplotlib.colormaps  # nothing registered behind our back
 
 
 def test_decode_a_thermal_drawing():
