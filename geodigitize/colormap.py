@@ -8,14 +8,13 @@ scale came from.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass, field
 
-import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
 
+from .catalogue import find_colormap, load_colormap
 from .errors import ColorScaleError
 
 __all__ = [
@@ -110,19 +109,29 @@ class ColorScale:
 
 
 def resolve_cmap(name: str) -> mcolors.Colormap:
-    """Return matplotlib's colormap called `name` (``_r`` suffixes included).
+    """Return the colormap called `name` from the catalogue (``_r`` reverses it).
+
+    Parameters
+    ----------
+    name : str
+        A matplotlib, cmocean, Crameri, GMT or NCL colormap name, any case, optionally
+        with a source prefix (``cmo.thermal``); see :mod:`geodigitize.catalogue`.
 
     Raises
     ------
     ColorScaleError
-        If matplotlib has no such colormap; the message suggests close names.
+        If no source has such a colormap; the message suggests close names from all.
     """
-    try:
-        return matplotlib.colormaps[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "see matplotlib's colormap list"
-        raise ColorScaleError(f"unknown colormap {name!r}: {hint}") from None
+    return load_colormap(name)
+
+
+def _catalogue_extra(name: str) -> dict:
+    """``{"cmap_name": "batlow", "cmap_source": "cmcrameri 1.10"}`` for the report."""
+    entry, reverse = find_colormap(name)
+    return {
+        "cmap_name": entry.name + ("_r" if reverse else ""),
+        "cmap_source": entry.provenance(),
+    }
 
 
 def make_norm(
@@ -231,7 +240,9 @@ def from_cmap(
     rgb = cmap(t, bytes=True)[:, :3]
     colors, centres = runs_to_table(rgb, t)
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
-    return ColorScale(colors, values, float(vmin), float(vmax), norm, f"cmap:{name}")
+    scale_source = f"cmap:{name}"
+    extra = _catalogue_extra(name)
+    return ColorScale(colors, values, float(vmin), float(vmax), norm, scale_source, extra=extra)
 
 
 def _classes_from_cmap(
@@ -262,7 +273,7 @@ def _classes_from_cmap(
     return ColorScale(
         rgb[keep], values[keep], float(edges[0]), float(edges[-1]), "linear",
         f"cmap:{name}", levels=tuple(float(v) for v in edges),
-        extra={"classes_drawn_as": "contourf or BoundaryNorm"},
+        extra={"classes_drawn_as": "contourf or BoundaryNorm", **_catalogue_extra(name)},
     )
 
 
