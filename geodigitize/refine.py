@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from .errors import GeodigitizeError
+from .errors import OptionError
 from .reconstruct import interpolate_points, sample_positions
 from .reduce import Clusters, representatives
 
@@ -59,10 +59,6 @@ MAX_POINTS_FRACTION = 0.2
 STALL_STEPS = 3
 
 
-class TargetError(GeodigitizeError, ValueError):
-    """A target error that is not a positive percentage."""
-
-
 def parse_target(text: str | float) -> float:
     """Read a target error given as % of the range: ``"0.5%"``, ``"0.5"`` or ``0.5``.
 
@@ -73,7 +69,7 @@ def parse_target(text: str | float) -> float:
 
     Raises
     ------
-    TargetError
+    OptionError
         If it is not a positive finite number.
     """
     raw = str(text).strip().removesuffix("%").strip()
@@ -82,8 +78,9 @@ def parse_target(text: str | float) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise TargetError(
-            f"target error must be a positive percentage of the range, e.g. 0.5%, got {text!r}"
+        raise OptionError(
+            f"`target_error` must be a positive percentage of the range, e.g. 0.5%, got "
+            f"{text!r}"
         )
     return value
 

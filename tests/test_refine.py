@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from geodigitize import extract
+from geodigitize.errors import OptionError
 from geodigitize.reconstruct import interpolate_points
 from geodigitize.reduce import reduce
-from geodigitize.refine import TargetError, hull_points, parse_target, refine, tile_points
+from geodigitize.refine import hull_points, parse_target, refine, tile_points
 
 
 @pytest.mark.parametrize("text, expected", [("0.5%", 0.5), ("0.3", 0.3), (1, 1.0), (" 2 % ", 2.0)])
@@ -18,7 +19,7 @@ def test_parse_target(text, expected):
 
 @pytest.mark.parametrize("text", ["0", "-1%", "abc", "nan", ""])
 def test_parse_target_rejects(text):
-    with pytest.raises(TargetError, match="positive percentage"):
+    with pytest.raises(OptionError, match="positive percentage"):
         parse_target(text)
 
 
