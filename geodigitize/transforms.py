@@ -52,6 +52,9 @@ __all__ = [
 
 #: Largest leave-one-out RMSE, in pixels, that ``auto`` accepts as reading error.
 AUTO_TOLERANCE_PX = 0.5
+#: Above this many GCPs, transforms without a closed-form leave-one-out (projective) use
+#: the first-order (leverage) approximation instead of refitting once per GCP.
+LOO_REFIT_MAX = 500
 
 
 def check_gcp_geometry(
@@ -222,6 +225,36 @@ class AffineTransform(Transform):
             [pd / s, pe / s, pf - (pd * norm.ma + pe * norm.mb) / s],
         ])
 
+    def leave_one_out(self, col, row, x, y) -> np.ndarray:
+        """Leave-one-out pixel errors, exact, from the hat matrix (no refitting).
+
+        Removing GCP ``i`` changes the least-squares coefficients by a rank-one update
+        ``(X'X)^-1 x_i e_i / (1 - h_ii)``; the refitted transform's exact inverse then
+        gives the pixel error. Vectorised: 10 000 GCPs take milliseconds.
+        """
+        col, row, x, y = _as_float(col, row, x, y)
+        out = np.full((col.size, 2), np.nan)
+        if col.size <= type(self).min_points:
+            return out
+        norm = _Normaliser(col, row)
+        u, v = norm(col, row)
+        design = np.column_stack([u, v, np.ones_like(u)])
+        target = np.column_stack([x, y])
+        gram_inv = np.linalg.pinv(design.T @ design)
+        coef = gram_inv @ design.T @ target  # (3, 2)
+        gain = design @ gram_inv  # row i: ((X'X)^-1 x_i)'
+        lever = 1.0 - np.einsum("ij,ij->i", gain, design)
+        ok = lever > 1e-9
+        eloo = (target - design @ coef)[ok] / lever[ok, None]
+        # linear part of each refit: rows map x, y; columns u, v
+        lin = coef[:2].T[None] - eloo[:, :, None] * gain[ok][:, None, :2]
+        det = lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]
+        good = np.abs(det) > 1e-12 * np.abs(coef[:2]).max() ** 2
+        step = np.full(eloo.shape, np.nan)
+        step[good] = np.linalg.solve(lin[good], eloo[good][..., None])[..., 0]
+        out[ok] = -norm.scale * step
+        return out
+
     @classmethod
     def from_affine(cls, aff: Affine) -> AffineTransform:
         """A fitted transform from a rasterio/``affine`` Affine."""
@@ -285,6 +318,28 @@ class HelmertTransform(AffineTransform):
         self.scale_ = float(abs(m))
         self.rotation_ = float(np.degrees(np.angle(m)))
 
+    def leave_one_out(self, col, row, x, y) -> np.ndarray:
+        """Leave-one-out pixel errors, exact, from the (complex) hat matrix."""
+        col, row, x, y = _as_float(col, row, x, y)
+        out = np.full((col.size, 2), np.nan)
+        if col.size <= type(self).min_points:
+            return out
+        norm = _Normaliser(col, -row)
+        u, v = norm(col, -row)
+        design = np.column_stack([u + 1j * v, np.ones(u.size)])
+        z = x + 1j * y
+        gram_inv = np.linalg.pinv(design.conj().T @ design)
+        coef = gram_inv @ design.conj().T @ z  # (m, t)
+        gain = design.conj() @ gram_inv.T  # row i: (X^H X)^-1 conj(x_i)
+        lever = 1.0 - np.real(np.einsum("ij,ij->i", design, gain))
+        ok = lever > 1e-9
+        eloo = (z - design @ coef)[ok] / lever[ok]
+        m = coef[0] - gain[ok, 0] * eloo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = -norm.scale * eloo / m  # in (col, -row)
+        out[ok] = np.column_stack([err.real, -err.imag])
+        return out
+
 
 class ProjectiveTransform(Transform):
     """Homography (8 parameters; QGIS's projective transform), for a photographed page.
@@ -325,6 +380,35 @@ class ProjectiveTransform(Transform):
             raise GCPError("the GCPs do not determine a projective transform: spread them out")
         self.coef_ = full / full[2, 2]
         self.inverse_coef_ = np.linalg.inv(self.coef_)
+
+    def leave_one_out(self, col, row, x, y) -> np.ndarray:
+        """Leave-one-out pixel errors: by refitting up to :data:`LOO_REFIT_MAX` GCPs,
+        above that by the first-order (leverage) approximation of the inverse homography,
+        ``(I - H_ii)^-1 r_i``, whose error shrinks like ``1 / n``."""
+        col, row, x, y = _as_float(col, row, x, y)
+        if col.size <= LOO_REFIT_MAX:
+            return super().leave_one_out(col, row, x, y)
+        t = type(self)().fit(col, row, x, y)
+        pix, geo = _Normaliser(col, row), _Normaliser(x, y)
+        t_pix = np.array([[1 / pix.scale, 0, -pix.ma / pix.scale],
+                          [0, 1 / pix.scale, -pix.mb / pix.scale], [0, 0, 1]])
+        t_geo_inv = np.array([[geo.scale, 0, geo.ma], [0, geo.scale, geo.mb], [0, 0, 1]])
+        h = t_pix @ t.inverse_coef_ @ t_geo_inv
+        h = h / h[2, 2]
+        a, b = geo(x, y)
+        p, q = self._apply(h, a, b)
+        w = h[2, 0] * a + h[2, 1] * b + 1.0
+        zero, one = np.zeros_like(a), np.ones_like(a)
+        jac = np.stack([
+            np.column_stack([a, b, one, zero, zero, zero, -p * a, -p * b]),
+            np.column_stack([zero, zero, zero, a, b, one, -q * a, -q * b]),
+        ], axis=1) / w[:, None, None]  # (n, 2, 8)
+        info_inv = np.linalg.pinv(np.einsum("nki,nkj->ij", jac, jac))
+        lever = np.einsum("nki,ij,nlj->nkl", jac, info_inv, jac)
+        pu, pv = pix(col, row)
+        res = np.column_stack([pu - p, pv - q])
+        step = np.linalg.solve(np.eye(2)[None] - lever, res[..., None])[..., 0]
+        return step * pix.scale
 
     @staticmethod
     def _apply(h: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -543,10 +627,19 @@ class TPSTransform(_FittedBothWays):
     def leave_one_out(self, col, row, x, y) -> np.ndarray:
         """Leave-one-out pixel errors of the inverse spline, by Rippa's formula (exact)."""
         col, row, x, y = _as_float(col, row, x, y)
-        t = type(self)().fit(col, row, x, y)
         if col.size <= 3:
             return np.full((col.size, 2), np.nan)
+        t = self if self._fitted_to(x, y, col, row) else type(self)().fit(col, row, x, y)
         return t._inv.leave_one_out()
+
+    def _fitted_to(self, x, y, col, row) -> bool:
+        """Whether the inverse spline was fitted to exactly these points (no refit needed)."""
+        inv = getattr(self, "_inv", None)
+        if inv is None or inv.nodes.shape[0] != x.size:
+            return False
+        nodes = np.column_stack(inv.norm(x, y))
+        return bool(np.array_equal(nodes, inv.nodes)
+                    and np.allclose(inv(x, y), (col, row), rtol=0, atol=1e-6))
 
 
 #: Order in which ``auto`` tries kinds: simplest (fewest parameters) first.

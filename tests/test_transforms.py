@@ -230,3 +230,57 @@ def test_auto_picks_the_simplest_consistent_kind(kind, expected):
     auto = AutoTransform().fit(col, row, x, y)
     assert auto.best_.kind == expected
     assert expected in auto.reason_ and "leave-one-out" in auto.reason_
+
+
+def _refit_loo(t, col, row, x, y):
+    """Leave-one-out errors by refitting once per GCP (the definition)."""
+    from geodigitize.transforms import Transform
+
+    return Transform.leave_one_out(t, col, row, x, y)
+
+
+@pytest.mark.parametrize("kind", ["affine", "helmert"])
+@pytest.mark.parametrize("n", [4, 7, 40])
+def test_leave_one_out_closed_form_matches_refitting(kind, n):
+    col, row, x, y = _known(kind, n, seed=n)
+    rng = np.random.default_rng(n)
+    x, y = x + rng.normal(0, 0.02, n), y + rng.normal(0, 0.02, n)
+    fast = make_transform(kind).leave_one_out(col, row, x, y)
+    slow = _refit_loo(make_transform(kind), col, row, x, y)
+    assert np.all(np.isfinite(fast))
+    np.testing.assert_allclose(fast, slow, rtol=1e-7, atol=1e-9)
+
+
+def test_leave_one_out_undetermined_point_is_nan():
+    # the 4th point alone fixes the affine's shape: without it the rest are collinear
+    col, row = np.array([0.0, 10, 20, 5]), np.array([0.0, 0, 0, 30])
+    x, y = col * 0.1, -row * 0.1
+    loo = make_transform("affine").leave_one_out(col, row, x, y)
+    assert np.isnan(loo[3]).all() and np.isfinite(loo[:3]).all()
+
+
+def test_projective_leave_one_out_above_refit_limit_is_close(monkeypatch):
+    import geodigitize.transforms as tr
+
+    col, row, x, y = _known("projective", 80, seed=5)
+    rng = np.random.default_rng(5)
+    x, y = x + rng.normal(0, 0.01, x.size), y + rng.normal(0, 0.01, x.size)
+    exact = ProjectiveTransform().leave_one_out(col, row, x, y)
+    monkeypatch.setattr(tr, "LOO_REFIT_MAX", 10)
+    approx = ProjectiveTransform().leave_one_out(col, row, x, y)
+    assert not np.array_equal(approx, exact)
+    np.testing.assert_allclose(approx, exact, atol=0.02 * np.abs(exact).max())
+
+
+def test_leave_one_out_of_10000_gcps_does_not_refit(monkeypatch):
+    import geodigitize.transforms as tr
+
+    fits = []
+    real = tr.check_gcp_geometry
+    monkeypatch.setattr(tr, "check_gcp_geometry", lambda *a: fits.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    col, row = rng.uniform(0, 4000, 10_000), rng.uniform(0, 3000, 10_000)
+    x, y = col * 0.01 + rng.normal(0, 0.002, col.size), -row * 0.01
+    for kind in ("affine", "helmert", "projective"):
+        assert np.all(np.isfinite(make_transform(kind).leave_one_out(col, row, x, y)))
+    assert len(fits) <= 3  # refitting once per GCP took minutes
