@@ -45,8 +45,11 @@ def test_map_crs_makes_mercator_exactly_affine():
 
 
 def test_affine_in_lon_lat_is_many_pixels_off_on_mercator():
-    geo = georeference(_mercator_gcps(), SHAPE, kind="affine")
-    assert geo.rmse > 3
+    # asked to fit in lon/lat, it is off and says so; left to itself it finds Mercator
+    geo = georeference(_mercator_gcps(), SHAPE, kind="affine", crs="EPSG:4326")
+    assert geo.rmse > 3 and "--transform auto" in geo.warnings[0]
+    found = georeference(_mercator_gcps(), SHAPE, kind="affine")
+    assert found.rmse < 1e-6 and found.crs == "EPSG:3857"
 
 
 def test_qgis_mean_error_and_map_units():
