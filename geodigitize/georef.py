@@ -33,7 +33,7 @@ import pyproj
 from affine import Affine
 
 from .errors import CRSError, GCPError, TransformError
-from .gcps import GCP, GCPSet, crs_text, parse_crs
+from .gcps import GCP, GCPSet, check_map_crs, crs_text, parse_crs
 from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
@@ -107,6 +107,9 @@ class Georeference:
         One sentence each, with the fix: residuals far beyond reading error, an RMSE that
         is zero by construction (TPS), the map projection detected for an affine fit.
         The library does not print them; the command line shows them.
+    notes : tuple of str
+        What was done to the GCPs before fitting, one sentence each: exact duplicate rows
+        merged, longitudes read on one continuous branch across the antimeridian.
     """
 
     transform: Transform
@@ -121,6 +124,7 @@ class Georeference:
     source_crs: str | None = None
     origin: str = "gcps"
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     # --- residuals -------------------------------------------------------------------
     @property
@@ -335,6 +339,7 @@ class Georeference:
             "geotransform": list(gt.to_gdal()) if gt is not None else None,
             "worst_gcp": self.worst_gcp(),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "residuals": per_gcp,
         }
 
@@ -527,8 +532,17 @@ def georeference(
     >>> georeference(g, (50, 100)).pixel_to_map(50, 25)
     (np.float64(0.0), np.float64(0.0))
     """
-    used = gcps.enabled()
+    check_map_crs(gcps.crs, "GCPs' CRS")
+    if crs is not None:
+        check_map_crs(crs, "map CRS")
+    used, merged = gcps.enabled().deduplicated()
+    used.check_latitudes()
     used.check_inside(shape)
+    used, branch = _continuous_longitudes(used)
+    notes = tuple(n for n in (
+        f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else "",
+        branch,
+    ) if n)
     source_crs = crs_text(gcps.crs)
     fit_crs = crs_text(crs) if crs is not None else source_crs
     used = _projected_set(used, fit_crs)
@@ -569,7 +583,45 @@ def georeference(
         source_crs,
         "gcps",
         _fit_warnings(transform, residuals, loo, selection, given_crs=crs is not None),
+        notes,
     )
+
+
+def _continuous_longitudes(gcps: GCPSet) -> tuple[GCPSet, str]:
+    """Geographic GCPs with their longitudes on one continuous branch, and a note.
+
+    Longitudes that mix -180..180 and 0..360, or jump at the antimeridian, are rewritten
+    on the shortest interval holding them all (east of 180 written above 180, as GDAL
+    writes a grid crossing it), when that makes lon an affine function of the pixel
+    position where the given values are not. A global map's -180 and 180 stay apart.
+    """
+    if len(gcps) < 3 or not parse_crs(gcps.crs).is_geographic:
+        return gcps, ""
+    lon = gcps.x
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    order = np.unique(wrapped)
+    gaps = np.diff(np.concatenate([order, order[:1] + 360.0]))
+    start = order[(int(np.argmax(gaps)) + 1) % order.size]
+    branch = start + (wrapped - start) % 360.0
+    if np.ptp(branch) >= np.ptp(lon) - 1e-9:
+        return gcps, ""
+    design = np.column_stack([gcps.col, gcps.row, np.ones(len(gcps))])
+
+    def misfit(values: np.ndarray) -> float:
+        coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+        return float(np.sqrt(np.mean((design @ coef - values) ** 2)))
+
+    if not misfit(branch) < 0.5 * misfit(lon):
+        return gcps, ""
+    pts = tuple(
+        GCP(p.col, p.row, float(b), p.y, pid, p.enabled)
+        for p, pid, b in zip(gcps.points, gcps.ids, branch, strict=True)
+    )
+    note = (
+        f"GCP longitudes jumped by 360 degrees (0..360 mixed with -180..180, or across the "
+        f"antimeridian): read as one continuous range {branch.min():g}..{branch.max():g}"
+    )
+    return GCPSet(pts, gcps.crs, gcps.source), note
 
 
 def _detect_projection(

@@ -58,9 +58,12 @@ def test_plate_carree_stays_in_lon_lat():
     lon, lat = np.meshgrid(np.arange(-30, 31, 10.0), np.arange(-20, 21, 10.0))
     col, row = 100 + 5 * (lon + 30), 100 + 5 * (20 - lat)
     rng = np.random.default_rng(1)
-    gcps = GCPSet.from_arrays(col.ravel() + rng.normal(0, 0.8, lon.size),
-                              row.ravel() + rng.normal(0, 0.8, lon.size),
-                              lon.ravel(), lat.ravel())
+    gcps = GCPSet.from_arrays(
+        col.ravel() + rng.normal(0, 0.8, lon.size),
+        row.ravel() + rng.normal(0, 0.8, lon.size),
+        lon.ravel(),
+        lat.ravel(),
+    )
     geo = georeference(gcps, (400, 500))
     assert geo.crs == "EPSG:4326" and geo.selection is None and geo.warnings == ()
 
@@ -83,8 +86,9 @@ def test_tps_does_not_pass_off_rmse_zero_as_accuracy():
     rng = np.random.default_rng(2)
     col = 50 + 8 * lon.ravel() + rng.normal(0, 2, lon.size)
     row = 50 + 8 * (40 - lat.ravel()) + rng.normal(0, 2, lon.size)
-    geo = georeference(GCPSet.from_arrays(col, row, lon.ravel(), lat.ravel()), (500, 500),
-                       kind="tps")
+    geo = georeference(
+        GCPSet.from_arrays(col, row, lon.ravel(), lat.ravel()), (500, 500), kind="tps"
+    )
     assert geo.rmse < 1e-6
     value, name = geo.fit_error
     assert name == "leave-one-out RMSE" and value == pytest.approx(geo.loo_rmse) and value > 1
