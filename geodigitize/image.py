@@ -35,6 +35,7 @@ __all__ = [
     "MIN_SIDE",
     "MapImage",
     "as_map_image",
+    "pending_corrections",
     "read_image",
     "to_rgb8",
 ]
@@ -180,6 +181,40 @@ def _to_srgb(pil: PILImage.Image, icc: bytes | None) -> tuple[PILImage.Image, st
     if alpha is not None:
         out.putalpha(alpha)
     return out, f"ICC profile {name!r} converted to sRGB"
+
+
+def pending_corrections(pil: PILImage.Image) -> tuple[str, ...]:
+    """What :func:`read_image` would correct in an opened (not yet decoded) image.
+
+    For readers that bypass :func:`read_image` (strips read through GDAL): they must not
+    process an image this returns anything for, or they read it as stored, not as shown.
+
+    Returns
+    -------
+    tuple of str
+        Among ``"EXIF orientation"``, ``"ICC profile"`` and ``"bit depth"``.
+    """
+    out = []
+    try:
+        if int(pil.getexif().get(0x0112, 1)) in _ORIENTATIONS:
+            out.append("EXIF orientation")
+    except (TypeError, ValueError, SyntaxError, OSError):
+        pass
+    icc = _icc_of(pil)
+    if icc and _to_srgb_needed(icc):
+        out.append("ICC profile")
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        out.append("bit depth")
+    return tuple(out)
+
+
+def _to_srgb_needed(icc: bytes) -> bool:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, TypeError, ValueError):
+        return False
+    name = (profile.profile.profile_description or "").strip().lower()
+    return not name.startswith("srgb")
 
 
 def as_map_image(obj, max_pixels: int = DEFAULT_MAX_PIXELS) -> MapImage:

@@ -55,6 +55,9 @@ AUTO_TOLERANCE_PX = 0.5
 #: Above this many GCPs, transforms without a closed-form leave-one-out (projective) use
 #: the first-order (leverage) approximation instead of refitting once per GCP.
 LOO_REFIT_MAX = 500
+#: Above this many GCPs ``auto`` does not try the thin plate spline: its fit solves a dense
+#: (n + 3)-square system twice (minutes and gigabytes at 10 000 GCPs).
+AUTO_TPS_MAX = 2000
 
 
 def check_gcp_geometry(
@@ -679,9 +682,13 @@ class AutoTransform(Transform):
     def _fit(self, col, row, x, y) -> None:
         scores: dict[str, float] = {}
         fitted: dict[str, Transform] = {}
+        skipped = ""
         for kind in AUTO_ORDER:
             t = make_transform(kind)
             if col.size < t.min_points + 1:
+                continue
+            if kind == "tps" and col.size > AUTO_TPS_MAX:
+                skipped = f"; tps not tried above {AUTO_TPS_MAX} GCPs (choose --transform tps)"
                 continue
             try:
                 t.fit(col, row, x, y)
@@ -715,6 +722,7 @@ class AutoTransform(Transform):
                 f"no transform reached {self.tolerance:g} px leave-one-out RMSE; {choice} "
                 f"has the smallest ({scores[choice]:.3g} px); tried {tried}"
             )
+        self.reason_ += skipped
         self.best_ = fitted[choice]
         self.candidates_ = scores
         self.coef_ = self.best_.coef_

@@ -10,7 +10,7 @@ from PIL import Image, ImageCms
 
 import geodigitize.image as image_module
 from geodigitize.errors import GeodigitizeError, ImageError, InputTypeError
-from geodigitize.image import MapImage, as_map_image, read_image
+from geodigitize.image import MapImage, as_map_image, pending_corrections, read_image
 
 
 def _s15(v: float) -> bytes:
@@ -249,3 +249,23 @@ def test_bad_image_objects_are_geodigitize_errors(obj, error, builtin, message):
     with pytest.raises(error, match=message) as info:
         read_image(obj)
     assert isinstance(info.value, GeodigitizeError) and isinstance(info.value, builtin)
+
+
+def test_pending_corrections_tell_strip_readers_to_stay_away(tmp_path):
+    plain, p3 = tmp_path / "plain.png", tmp_path / "p3.png"
+    Image.fromarray(_upright()).save(plain)
+    Image.fromarray(_upright()).save(p3, icc_profile=display_p3_icc())
+    Image.fromarray(np.zeros((4, 4), np.uint16)).save(tmp_path / "g16.png")
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(_upright()).save(tmp_path / "o.png", exif=exif.tobytes())
+    found = {}
+    for name in ("plain", "p3", "g16", "o"):
+        with Image.open(tmp_path / f"{name}.png") as pil:
+            found[name] = pending_corrections(pil)
+    assert found == {
+        "plain": (),
+        "p3": ("ICC profile",),
+        "g16": ("bit depth",),
+        "o": ("EXIF orientation",),
+    }

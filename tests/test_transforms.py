@@ -284,3 +284,16 @@ def test_leave_one_out_of_10000_gcps_does_not_refit(monkeypatch):
     for kind in ("affine", "helmert", "projective"):
         assert np.all(np.isfinite(make_transform(kind).leave_one_out(col, row, x, y)))
     assert len(fits) <= 3  # refitting once per GCP took minutes
+
+
+def test_auto_skips_tps_above_its_size_limit_and_says_so(monkeypatch):
+    import geodigitize.transforms as tr
+
+    col, row, x, y = _known("poly3", 30)
+    rng = np.random.default_rng(4)
+    x = x + rng.normal(0, 0.5, x.size)  # no kind within reading error: all are tried
+    assert "tps" in AutoTransform().fit(col, row, x, y).candidates_
+    monkeypatch.setattr(tr, "AUTO_TPS_MAX", 20)
+    auto = AutoTransform().fit(col, row, x, y)
+    assert "tps" not in auto.candidates_
+    assert auto.reason_.endswith("tps not tried above 20 GCPs (choose --transform tps)")
