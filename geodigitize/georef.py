@@ -683,7 +683,8 @@ def _fit_warnings(
         out.append(
             f"the GCPs are not {transform.kind} in lon/lat but are in a "
             f"{selection['projection']} projection, so the map was fitted in "
-            f"{selection['crs'][:60]}: give --crs to choose the projection yourself"
+            f"{selection.get('proj', selection['crs'])}: give --crs to choose the projection "
+            f"yourself"
         )
     return tuple(out)
 
@@ -775,6 +776,7 @@ def _projection_search(
     selection = {
         "chosen": "affine-in-projection",
         "projection": name,
+        "proj": spec,
         "crs": crs_str,
         "reason": reason,
         "tolerance_px": tolerance,
