@@ -87,8 +87,10 @@ def check_map_crs(crs, what: str = "CRS") -> pyproj.CRS:
     parsed = parse_crs(crs)
     if parsed.is_geographic or parsed.is_projected:
         return parsed
-    kind = "geocentric (X, Y, Z from the Earth's centre)" if parsed.is_geocentric else (
-        f"a {parsed.type_name}"
+    kind = (
+        "geocentric (X, Y, Z from the Earth's centre)"
+        if parsed.is_geocentric
+        else (f"a {parsed.type_name}")
     )
     raise CRSError(
         f"the {what} {parsed.name!r} is {kind}, not a 2-D map CRS: give longitude and "
@@ -493,8 +495,9 @@ def _is_points_file(rows: list[str]) -> bool:
         return True
     header = next((r for r in rows if r.strip() and not r.startswith("#")), "")
     fields = [f.strip().lower() for f in header.replace("\t", ",").split(",")]
-    return len(fields) >= 4 and fields[:2] == ["mapx", "mapy"] and fields[2] in (
-        "sourcex", "pixelx")
+    return (
+        len(fields) >= 4 and fields[:2] == ["mapx", "mapy"] and fields[2] in ("sourcex", "pixelx")
+    )
 
 
 def read_gcps(path: str | Path, crs: str | None = None) -> GCPSet:
@@ -582,8 +585,9 @@ def read_qgis_points(path: str | Path, crs: str | None = None) -> GCPSet:
                 f"{path} point {n}: expected {len(header)} fields "
                 f"({','.join(header)}), got {len(cells)}"
             )
-        mx, my, sx, sy = (_parse_float(cells[i], f"{path} point {n}, column {header[i]}")
-                          for i in range(4))
+        mx, my, sx, sy = (
+            _parse_float(cells[i], f"{path} point {n}, column {header[i]}") for i in range(4)
+        )
         enabled = _parse_enabled(cells[4]) if has_enable else True
         points.append(GCP(sx, -sy, mx, my, str(n), enabled))
     if crs is None:
@@ -651,17 +655,23 @@ def write_points(gcpset: GCPSet, path: str | Path, georef=None) -> Path:
     lines = [f"#CRS: {wkt}", ",".join(QGIS_POINTS_HEADER)]
     for p, (dx, dy) in zip(gcpset, res, strict=True):
         cells = [p.x, p.y, p.col, -p.row]
-        lines.append(",".join(
-            [*(_qgs_number(c) for c in cells), str(int(p.enabled)),
-             *(_qgs_number(c) for c in (dx, dy, np.hypot(dx, dy)))]
-        ))
+        lines.append(
+            ",".join(
+                [
+                    *(_qgs_number(c) for c in cells),
+                    str(int(p.enabled)),
+                    *(_qgs_number(c) for c in (dx, dy, np.hypot(dx, dy))),
+                ]
+            )
+        )
     _write_atomic(path, "\n".join(lines) + "\n")
     return path
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -539,10 +539,14 @@ def georeference(
     used.check_latitudes()
     used.check_inside(shape)
     used, branch = _continuous_longitudes(used)
-    notes = tuple(n for n in (
-        f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else "",
-        branch,
-    ) if n)
+    notes = tuple(
+        n
+        for n in (
+            f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else "",
+            branch,
+        )
+        if n
+    )
     source_crs = crs_text(gcps.crs)
     fit_crs = crs_text(crs) if crs is not None else source_crs
     used = _projected_set(used, fit_crs)
@@ -659,8 +663,10 @@ def _fit_warnings(
     rmse = float(np.sqrt(np.mean(norms**2))) if n else float("nan")
     loo_norms = np.hypot(loo[:, 0], loo[:, 1]) if loo is not None else np.full(n, np.nan)
     loo_rmse = float(np.sqrt(np.mean(loo_norms**2))) if n else float("nan")
-    fix = "check the GCPs and --crs, or try --transform auto" if given_crs else (
-        "give --crs (the map's projection) or --transform auto"
+    fix = (
+        "check the GCPs and --crs, or try --transform auto"
+        if given_crs
+        else ("give --crs (the map's projection) or --transform auto")
     )
     if transform.kind == "tps":
         out.append(
@@ -677,8 +683,10 @@ def _fit_warnings(
             f"the {transform.kind} fit's RMSE is {rmse:.3g} px, far beyond reading error "
             f"(the GCPs do not fit this transform): {fix}"
         )
-    if selection and selection.get("chosen") == "affine-in-projection" and transform.kind != (
-        "auto"
+    if (
+        selection
+        and selection.get("chosen") == "affine-in-projection"
+        and transform.kind != ("auto")
     ):
         out.append(
             f"the GCPs are not {transform.kind} in lon/lat but are in a "

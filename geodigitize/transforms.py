@@ -76,8 +76,7 @@ def check_gcp_geometry(
         raise GCPError("col, row, x and y must be 1-D arrays of the same length")
     if n < minimum:
         raise GCPError(
-            f"the {kind} transform needs at least {minimum} GCPs, got {n}: add "
-            f"{minimum - n} more"
+            f"the {kind} transform needs at least {minimum} GCPs, got {n}: add {minimum - n} more"
         )
     if not all(np.all(np.isfinite(a)) for a in arrays):
         raise GCPError("GCPs contain NaN or infinite coordinates: fix or remove those rows")
@@ -219,14 +218,17 @@ class AffineTransform(Transform):
         norm = _Normaliser(col, row)
         u, v = norm(col, row)
         design = np.column_stack([u, v, np.ones_like(u)])
-        (pa, pb, pc), (pd, pe, pf) = np.linalg.lstsq(design, np.column_stack([x, y]),
-                                                     rcond=None)[0].T
+        (pa, pb, pc), (pd, pe, pf) = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)[
+            0
+        ].T
         s = norm.scale
         # undo the normalisation: u = (col - mc) / s
-        self.coef_ = np.array([
-            [pa / s, pb / s, pc - (pa * norm.ma + pb * norm.mb) / s],
-            [pd / s, pe / s, pf - (pd * norm.ma + pe * norm.mb) / s],
-        ])
+        self.coef_ = np.array(
+            [
+                [pa / s, pb / s, pc - (pa * norm.ma + pb * norm.mb) / s],
+                [pd / s, pe / s, pf - (pd * norm.ma + pe * norm.mb) / s],
+            ]
+        )
 
     def leave_one_out(self, col, row, x, y) -> np.ndarray:
         """Leave-one-out pixel errors, exact, from the hat matrix (no refitting).
@@ -375,8 +377,13 @@ class ProjectiveTransform(Transform):
                 "one line): spread four points towards the image's corners"
             )
         h = vt[-1].reshape(3, 3)
-        t_src = np.array([[1 / src.scale, 0, -src.ma / src.scale],
-                          [0, 1 / src.scale, -src.mb / src.scale], [0, 0, 1]])
+        t_src = np.array(
+            [
+                [1 / src.scale, 0, -src.ma / src.scale],
+                [0, 1 / src.scale, -src.mb / src.scale],
+                [0, 0, 1],
+            ]
+        )
         t_dst_inv = np.array([[dst.scale, 0, dst.ma], [0, dst.scale, dst.mb], [0, 0, 1]])
         full = t_dst_inv @ h @ t_src
         if abs(full[2, 2]) < 1e-300 or abs(np.linalg.det(full)) < 1e-300:
@@ -393,8 +400,13 @@ class ProjectiveTransform(Transform):
             return super().leave_one_out(col, row, x, y)
         t = type(self)().fit(col, row, x, y)
         pix, geo = _Normaliser(col, row), _Normaliser(x, y)
-        t_pix = np.array([[1 / pix.scale, 0, -pix.ma / pix.scale],
-                          [0, 1 / pix.scale, -pix.mb / pix.scale], [0, 0, 1]])
+        t_pix = np.array(
+            [
+                [1 / pix.scale, 0, -pix.ma / pix.scale],
+                [0, 1 / pix.scale, -pix.mb / pix.scale],
+                [0, 0, 1],
+            ]
+        )
         t_geo_inv = np.array([[geo.scale, 0, geo.ma], [0, geo.scale, geo.mb], [0, 0, 1]])
         h = t_pix @ t.inverse_coef_ @ t_geo_inv
         h = h / h[2, 2]
@@ -402,10 +414,16 @@ class ProjectiveTransform(Transform):
         p, q = self._apply(h, a, b)
         w = h[2, 0] * a + h[2, 1] * b + 1.0
         zero, one = np.zeros_like(a), np.ones_like(a)
-        jac = np.stack([
-            np.column_stack([a, b, one, zero, zero, zero, -p * a, -p * b]),
-            np.column_stack([zero, zero, zero, a, b, one, -q * a, -q * b]),
-        ], axis=1) / w[:, None, None]  # (n, 2, 8)
+        jac = (
+            np.stack(
+                [
+                    np.column_stack([a, b, one, zero, zero, zero, -p * a, -p * b]),
+                    np.column_stack([zero, zero, zero, a, b, one, -q * a, -q * b]),
+                ],
+                axis=1,
+            )
+            / w[:, None, None]
+        )  # (n, 2, 8)
         info_inv = np.linalg.pinv(np.einsum("nki,nkj->ij", jac, jac))
         lever = np.einsum("nki,ij,nlj->nkl", jac, info_inv, jac)
         pu, pv = pix(col, row)
@@ -417,8 +435,10 @@ class ProjectiveTransform(Transform):
     def _apply(h: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
         a, b = _as_float(a, b)
         w = h[2, 0] * a + h[2, 1] * b + h[2, 2]
-        return ((h[0, 0] * a + h[0, 1] * b + h[0, 2]) / w,
-                (h[1, 0] * a + h[1, 1] * b + h[1, 2]) / w)
+        return (
+            (h[0, 0] * a + h[0, 1] * b + h[0, 2]) / w,
+            (h[1, 0] * a + h[1, 1] * b + h[1, 2]) / w,
+        )
 
     def forward(self, col, row) -> tuple[np.ndarray, np.ndarray]:
         """Pixel (col, row) to map (x, y)."""
@@ -576,8 +596,11 @@ class _ThinPlateSpline:
     def _kernel(pts: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         # |p - n|^2 expanded into a matrix product: ~10x faster than broadcasting, and on
         # normalised coordinates (order one) the cancellation error is ~1e-16
-        d2 = (np.einsum("ij,ij->i", pts, pts)[:, None] + np.einsum("ij,ij->i", nodes, nodes)
-              - 2.0 * pts @ nodes.T)
+        d2 = (
+            np.einsum("ij,ij->i", pts, pts)[:, None]
+            + np.einsum("ij,ij->i", nodes, nodes)
+            - 2.0 * pts @ nodes.T
+        )
         np.maximum(d2, 0.0, out=d2)
         tiny = d2 < 1e-24
         d2[tiny] = 1.0
@@ -593,9 +616,12 @@ class _ThinPlateSpline:
         n = self.nodes.shape[0]
         step = max(1, chunk * 64 // max(n, 1))
         for s in range(0, pts.shape[0], step):
-            part = pts[s:s + step]
-            out[s:s + step] = (self._kernel(part, self.nodes) @ self.coef[:n]
-                               + self.coef[n] + part @ self.coef[n + 1:])
+            part = pts[s : s + step]
+            out[s : s + step] = (
+                self._kernel(part, self.nodes) @ self.coef[:n]
+                + self.coef[n]
+                + part @ self.coef[n + 1 :]
+            )
         return out[:, 0].reshape(a.shape), out[:, 1].reshape(a.shape)
 
     def leave_one_out(self) -> np.ndarray:
@@ -641,8 +667,10 @@ class TPSTransform(_FittedBothWays):
         if inv is None or inv.nodes.shape[0] != x.size:
             return False
         nodes = np.column_stack(inv.norm(x, y))
-        return bool(np.array_equal(nodes, inv.nodes)
-                    and np.allclose(inv(x, y), (col, row), rtol=0, atol=1e-6))
+        return bool(
+            np.array_equal(nodes, inv.nodes)
+            and np.allclose(inv(x, y), (col, row), rtol=0, atol=1e-6)
+        )
 
 
 #: Order in which ``auto`` tries kinds: simplest (fewest parameters) first.
@@ -766,6 +794,4 @@ def make_transform(kind: str) -> Transform:
     try:
         return KINDS[key]()
     except KeyError:
-        raise TransformError(
-            f"unknown transform {kind!r}: use one of {', '.join(KINDS)}"
-        ) from None
+        raise TransformError(f"unknown transform {kind!r}: use one of {', '.join(KINDS)}") from None

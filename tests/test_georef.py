@@ -121,10 +121,15 @@ def test_report_is_json_and_complete():
     geo = georeference(_mercator_gcps(step=30), SHAPE, kind="poly2")
     report = geo.to_dict()
     json.dumps(report, allow_nan=False)
-    assert {"rmse_px", "mean_error_px", "loo_rmse_px", "roundtrip_error_px", "worst_gcp",
-            "residuals"} <= set(report)
-    assert {"residual_px", "residual_map", "loo_px", "dcol", "drow"} <= set(
-        report["residuals"][0])
+    assert {
+        "rmse_px",
+        "mean_error_px",
+        "loo_rmse_px",
+        "roundtrip_error_px",
+        "worst_gcp",
+        "residuals",
+    } <= set(report)
+    assert {"residual_px", "residual_map", "loo_px", "dcol", "drow"} <= set(report["residuals"][0])
 
 
 def test_unknown_crs_is_one_line():
@@ -183,8 +188,9 @@ def test_write_points_with_residuals_round_trip(tmp_path):
 
 
 def _tiff(path, **kw):
-    with rasterio.open(path, "w", driver="GTiff", width=40, height=30, count=1,
-                       dtype="uint8", **kw) as ds:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=40, height=30, count=1, dtype="uint8", **kw
+    ) as ds:
         ds.write(np.zeros((1, 30, 40), np.uint8))
 
 
@@ -198,8 +204,10 @@ def test_geotiff_geotransform(tmp_path):
 
 
 def test_geotiff_embedded_gcps(tmp_path):
-    gcps = [GroundControlPoint(row=r, col=c, x=-20 + 0.5 * c, y=15 - 0.5 * r)
-            for c, r in [(0, 0), (40, 0), (0, 30), (40, 30), (20, 15)]]
+    gcps = [
+        GroundControlPoint(row=r, col=c, x=-20 + 0.5 * c, y=15 - 0.5 * r)
+        for c, r in [(0, 0), (40, 0), (0, 30), (40, 30), (20, 15)]
+    ]
     _tiff(tmp_path / "g.tif", gcps=gcps, crs="EPSG:4326")
     geo = from_georeferenced_image(tmp_path / "g.tif")
     assert geo.origin == "embedded gcps" and geo.rmse < 1e-9
