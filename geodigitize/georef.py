@@ -21,6 +21,7 @@ out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -927,17 +928,5 @@ def from_georeferenced_image(
             str(path),
         )
         fitted = georeference(gset, shape, kind=kind)
-        return Georeference(
-            fitted.transform,
-            fitted.gcps,
-            fitted.crs,
-            fitted.residuals,
-            fitted.snapped,
-            fitted.loo,
-            fitted.selection,
-            fitted.roundtrip_px,
-            shape,
-            fitted.source_crs,
-            "embedded gcps",
-        )
+        return dataclasses.replace(fitted, shape=shape, origin="embedded gcps")
     return None

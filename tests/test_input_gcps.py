@@ -176,3 +176,10 @@ def test_bad_gcp_objects_are_geodigitize_errors(obj, error, builtin, message):
     with pytest.raises(error, match=message) as info:
         as_gcpset(obj)
     assert isinstance(info.value, GeodigitizeError) and isinstance(info.value, builtin)
+
+
+def test_non_ascii_gcp_file_names(tmp_path):
+    path = _write(tmp_path, "col,row,lon,lat\n1,2,3,4\n", name="points_ñandú_地图.csv")
+    assert read_gcps(path).source == str(path)
+    with pytest.raises(GCPError, match=r"'.*Ærø\.csv' does not exist"):
+        read_gcps(tmp_path / "Ærø.csv")
