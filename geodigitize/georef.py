@@ -507,22 +507,31 @@ def georeference(
         ``auto`` (the simplest kind whose leave-one-out RMSE is within `tolerance`).
     crs : str, optional
         The CRS the map is drawn in (anything pyproj understands). The GCPs are projected
-        from ``gcps.crs`` into it before fitting. None: fit in ``gcps.crs``.
+        from ``gcps.crs`` into it before fitting. None: fit in ``gcps.crs``, except that
+        lon/lat GCPs no ``affine`` (or ``helmert``) fits within reading error are fitted
+        in the common projection (Mercator, polar stereographic, Lambert conformal ...)
+        that makes them affine, when one clearly does (recorded in ``selection`` and
+        ``warnings``).
     snap : bool
         Allow writing rotation terms as exactly zero when within reading error.
     tolerance : float
-        Reading error of the GCPs in pixels, used by ``auto``.
+        Reading error of the GCPs in pixels, used by ``auto`` and the projection search.
 
     Returns
     -------
     Georeference
+        Its ``warnings`` flag a fit far beyond reading error (:data:`WARN_RMSE_PX`) and a
+        TPS's RMSE of 0 by construction; its ``notes`` say which exact duplicate rows were
+        merged and whether longitudes were read on one continuous branch (0..360 mixed
+        with -180..180, or across the antimeridian).
 
     Raises
     ------
     GCPError
-        Too few, degenerate or out-of-image GCPs, or GCPs the map CRS cannot hold.
+        Too few, degenerate or out-of-image GCPs, conflicting duplicates, latitudes
+        outside [-90, 90] (swapped lon and lat?), or GCPs the map CRS cannot hold.
     CRSError
-        A CRS pyproj does not know.
+        A CRS pyproj does not know, or one that is not a 2-D map CRS (geocentric).
     TransformError
         An unknown `kind`.
 
