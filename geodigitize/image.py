@@ -168,9 +168,11 @@ def _to_srgb(pil: PILImage.Image, icc: bytes | None) -> tuple[PILImage.Image, st
         return pil, f"ICC profile unreadable ({exc}); colours read as stored"
     if name.lower().startswith("srgb"):
         return pil, ""
-    alpha = pil.getchannel("A") if pil.mode in ("RGBA", "LA", "PA") else None
+    if pil.mode in ("P", "PA"):
+        pil = pil.convert("RGBA")  # keeps a palette's transparency
+    alpha = pil.getchannel("A") if pil.mode in ("RGBA", "LA") else None
     source = pil
-    if pil.mode in ("P", "PA", "LA", "RGBA", "1"):
+    if pil.mode in ("LA", "RGBA", "1"):
         source = pil.convert("L" if pil.mode in ("LA", "1") else "RGB")
     if source.mode not in ("RGB", "L", "CMYK"):
         return pil, f"ICC profile {name!r} not applied to a {pil.mode} image; colours as stored"

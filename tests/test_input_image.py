@@ -269,3 +269,18 @@ def test_pending_corrections_tell_strip_readers_to_stay_away(tmp_path):
         "g16": ("bit depth",),
         "o": ("EXIF orientation",),
     }
+
+
+def test_palette_transparency_survives_the_profile(tmp_path):
+    colours = np.array(
+        [[[200, 100, 50], [30, 160, 90]], [[90, 60, 220], [128, 128, 128]]], np.uint8
+    )
+    pal = Image.fromarray(colours).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    index = np.asarray(pal)[0, 1]
+    path = tmp_path / "p.png"
+    pal.save(path, icc_profile=display_p3_icc(), transparency=int(index))
+    img = read_image(path)
+    assert img.opaque.tolist() == [[True, False], [True, True]]
+    assert img.corrections == ("ICC profile 'Display P3' converted to sRGB",)
+    shown = _p3_expected(np.asarray(pal.convert("RGB")).reshape(-1, 3)).reshape(2, 2, 3)
+    assert np.abs(img.rgb.astype(int) - shown)[img.opaque].max() <= 1
