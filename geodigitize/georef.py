@@ -545,18 +545,7 @@ def georeference(
     check_map_crs(gcps.crs, "GCPs' CRS")
     if crs is not None:
         check_map_crs(crs, "map CRS")
-    used, merged = gcps.enabled().deduplicated()
-    used.check_latitudes()
-    used.check_inside(shape)
-    used, branch = _continuous_longitudes(used)
-    notes = tuple(
-        n
-        for n in (
-            f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else "",
-            branch,
-        )
-        if n
-    )
+    used, notes = _prepare(gcps, shape)
     source_crs = crs_text(gcps.crs)
     fit_crs = crs_text(crs) if crs is not None else source_crs
     used = _projected_set(used, fit_crs)
@@ -599,6 +588,17 @@ def georeference(
         _fit_warnings(transform, residuals, loo, selection, given_crs=crs is not None),
         notes,
     )
+
+
+def _prepare(gcps: GCPSet, shape: tuple[int, int]) -> tuple[GCPSet, tuple[str, ...]]:
+    """The enabled GCPs, checked (latitudes, inside the image), exact duplicates merged and
+    longitudes on one branch, with a note for each change."""
+    used, merged = gcps.enabled().deduplicated()
+    used.check_latitudes()
+    used.check_inside(shape)
+    used, branch = _continuous_longitudes(used)
+    dups = f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else ""
+    return used, tuple(n for n in (dups, branch) if n)
 
 
 def _continuous_longitudes(gcps: GCPSet) -> tuple[GCPSet, str]:
