@@ -67,3 +67,9 @@ class OutputError(GeodigitizeError, OSError):
     """An output cannot be written, or would overwrite a file without ``overwrite``."""
 
     exit_code = 4
+
+
+class InputTypeError(GeodigitizeError, TypeError):
+    """An image or GCPs given as a Python object of a type geodigitize cannot use."""
+
+    exit_code = 2

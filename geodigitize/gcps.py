@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -18,11 +19,13 @@ import numpy as np
 import pyproj
 from pyproj.enums import WktVersion
 
-from .errors import CRSError, GCPError
+from .errors import CRSError, GCPError, InputTypeError
 
 __all__ = [
     "GCP",
     "GCPSet",
+    "as_gcpset",
+    "check_map_crs",
     "load_gcps",
     "parse_crs",
     "read_gcps",
@@ -72,6 +75,28 @@ def crs_text(crs) -> str:
     if auth is not None and auth[0] == "EPSG":
         return f"EPSG:{auth[1]}"
     return parsed.to_wkt()
+
+
+def check_map_crs(crs, what: str = "CRS") -> pyproj.CRS:
+    """Refuse a CRS whose x, y are not positions on a map (a geocentric CRS, say).
+
+    Raises
+    ------
+    CRSError
+        If `crs` is unknown, or neither geographic nor projected.
+    """
+    parsed = parse_crs(crs)
+    if parsed.is_geographic or parsed.is_projected:
+        return parsed
+    kind = (
+        "geocentric (X, Y, Z from the Earth's centre)"
+        if parsed.is_geocentric
+        else (f"a {parsed.type_name}")
+    )
+    raise CRSError(
+        f"the {what} {parsed.name!r} is {kind}, not a 2-D map CRS: give longitude and "
+        f"latitude (EPSG:4326) or the map's projection (EPSG:3857, a PROJ string)"
+    )
 
 
 @dataclass(frozen=True)
@@ -176,6 +201,37 @@ class GCPSet:
         """Point names, 1-based row numbers where none were given."""
         return [p.id or str(i + 1) for i, p in enumerate(self.points)]
 
+    def deduplicated(self) -> tuple[GCPSet, int]:
+        """The set without exact repeats of a point (same pixel and map position), and how
+        many were dropped; points that conflict are kept (the fit refuses them)."""
+        seen: set[tuple[float, float, float, float]] = set()
+        kept = []
+        for p in self.points:
+            key = (p.col, p.row, p.x, p.y)
+            if key not in seen:
+                seen.add(key)
+                kept.append(p)
+        return GCPSet(tuple(kept), self.crs, self.source), len(self.points) - len(kept)
+
+    def check_latitudes(self) -> None:
+        """Refuse latitudes outside [-90, 90] when the map positions are geographic.
+
+        Raises
+        ------
+        GCPError
+            Naming the first such GCP and asking whether lon and lat are swapped.
+        """
+        if not len(self) or not parse_crs(self.crs).is_geographic:
+            return
+        lat = self.y
+        bad = np.abs(lat) > 90
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise GCPError(
+                f"GCP {self.ids[i]} has latitude {lat[i]:g}, outside [-90, 90]: are lon and "
+                f"lat swapped? Put longitude in the lon column and latitude in the lat column"
+            )
+
     def check_inside(self, shape: tuple[int, int]) -> None:
         """Refuse points whose pixel position lies outside an image of `shape` (H, W).
 
@@ -201,18 +257,68 @@ def _find_column(header: list[str], field: str) -> int | None:
     return None
 
 
-def _parse_float(text: str, where: str) -> float:
+def _parse_float(text: str, where: str, decimal_comma: bool = False) -> float:
+    clean = text.strip()
+    if decimal_comma and re.fullmatch(r"[+-]?\d*,\d+", clean):
+        clean = clean.replace(",", ".")
     try:
-        value = float(text)
+        value = float(clean)
     except ValueError:
-        raise GCPError(f"{where}: {text!r} is not a number") from None
+        hint = ""
+        if re.fullmatch(r"[+-]?\d*,\d+", clean):
+            hint = ": write decimal points (1.5), or separate the fields with ';'"
+        raise GCPError(f"{where}: {text!r} is not a number{hint}") from None
     if not np.isfinite(value):
         raise GCPError(f"{where}: {text!r} is not a finite number")
     return value
 
 
+_NUM = r"(\d+(?:[.,]\d+)?)"
+_DMS = re.compile(
+    rf"""^\s*(?P<h1>[NSEW])?\s*(?P<sign>[+-])?\s*{_NUM}\s*(?:°|º|deg|d)?\s*
+    (?:{_NUM}\s*(?:'|′|’|m)\s*)?(?:{_NUM}\s*(?:"|″|''|s)\s*)?(?P<h2>[NSEW])?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_HEMISPHERES = {"lon": "EW", "lat": "NS"}
+
+
+def _parse_coordinate(text: str, where: str, axis: str, decimal_comma: bool) -> float:
+    """A longitude or latitude cell: a number, or degrees with minutes, seconds and a
+    hemisphere letter (``30°W``, ``45°30'N``, ``12 30 00 E`` is not accepted)."""
+    if not re.search(r"[°º'′’\"″NSEWnsew]", text):
+        return _parse_float(text, where, decimal_comma)
+    try:
+        return _parse_float(text, where, decimal_comma)  # 1e-3, nan (refused there), ...
+    except GCPError as exc:
+        if "finite" in str(exc):
+            raise
+    match = _DMS.match(text)
+    if match is None:
+        raise GCPError(
+            f"{where}: cannot read {text!r} as degrees: write decimal degrees (-30.5) or "
+            f"degrees, minutes and seconds with a hemisphere (30°30'W)"
+        )
+    h1, h2 = match.group("h1"), match.group("h2")
+    if h1 and h2:
+        raise GCPError(f"{where}: {text!r} names two hemispheres: keep one (30°W)")
+    hemisphere = (h1 or h2 or "").upper()
+    if hemisphere and hemisphere not in _HEMISPHERES[axis]:
+        raise GCPError(
+            f"{where}: {text!r} is a {'latitude' if hemisphere in 'NS' else 'longitude'} in "
+            f"the {axis} column: are lon and lat swapped?"
+        )
+    deg, mins, secs = (float(g.replace(",", ".")) if g else 0.0 for g in match.groups()[2:5])
+    if mins >= 60 or secs >= 60:
+        raise GCPError(f"{where}: {text!r} has minutes or seconds of 60 or more: check it")
+    if (match.group("sign") == "-") and hemisphere:
+        raise GCPError(f"{where}: {text!r} has both a sign and a hemisphere: keep one")
+    value = deg + mins / 60 + secs / 3600
+    negative = match.group("sign") == "-" or hemisphere in ("S", "W")
+    return -value if negative else value
+
+
 def _parse_enabled(text: str) -> bool:
-    return text.strip().lower() not in ("0", "false", "no", "off")
+    return text.strip().lower() not in ("0", "0.0", "false", "no", "off")
 
 
 def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
@@ -222,13 +328,19 @@ def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
     the map columns (``lon,lat``; also ``longitude,latitude``, ``mapX,mapY``); optional
     ``id`` and ``enable`` columns are honoured. Pixel positions follow GDAL's convention.
 
+    Fields are separated by ``,``, or by ``;`` or tabs when the header is (numbers may
+    then have decimal commas). Geographic map positions may be written as degrees,
+    minutes and seconds with a hemisphere letter (``30°W``, ``45°30'N``, ``12°30'15"S``).
+
     Raises
     ------
     GCPError
-        If the file is missing, a column is missing, or a cell is not a number.
+        If the file is missing, a column is missing, a row has more or fewer fields than
+        the header (decimal commas in a comma-separated file), or a cell is not a number.
     """
     path = Path(path)
-    rows = _read_rows(path)
+    geographic = parse_crs(crs).is_geographic
+    rows, delimiter = _read_rows(path)
     header, body = rows[0], rows[1:]
     cols = {f: _find_column(header, f) for f in _ALIASES}
     # "x,y" alone are pixel columns only when map columns are named otherwise
@@ -240,19 +352,107 @@ def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
         )
     id_col = _find_named(header, ("id", "name", "label"))
     en_col = _find_named(header, ("enable", "enabled", "use"))
+    decimal_comma = delimiter != ","
     points = []
     for n, cells in enumerate(body, start=2):
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) < len(header):
-            raise GCPError(f"{path} line {n}: expected {len(header)} fields, got {len(cells)}")
-        vals = {f: _parse_float(cells[i], f"{path} line {n}, column {header[i].strip()}")
-                for f, i in cols.items()}
+        _check_field_count(path, n, header, cells, delimiter)
+        vals = {}
+        for f, i in cols.items():
+            where = f"{path} line {n}, column {header[i].strip()}"
+            if f in _HEMISPHERES and geographic:
+                vals[f] = _parse_coordinate(cells[i], where, f, decimal_comma)
+            else:
+                vals[f] = _parse_float(cells[i], where, decimal_comma)
         pid = cells[id_col].strip() if id_col is not None else str(len(points) + 1)
         enabled = _parse_enabled(cells[en_col]) if en_col is not None else True
         points.append(GCP(vals["col"], vals["row"], vals["lon"], vals["lat"], pid, enabled))
-    parse_crs(crs)
     return GCPSet(tuple(points), crs, str(path))
+
+
+def as_gcpset(obj, crs: str | None = None) -> GCPSet:
+    """GCPs from whatever the Python API was given.
+
+    Parameters
+    ----------
+    obj : GCPSet, str, Path, pandas.DataFrame or array_like of shape (N, 4)
+        A set; a GCP file (see :func:`read_gcps`); a DataFrame whose columns are named as
+        a CSV header may name them (``col,row,lon,lat`` and aliases, optional ``id`` and
+        ``enable``); or rows of ``col, row, lon, lat``.
+    crs : str, optional
+        CRS of the map positions; None: the set's or file's own, else EPSG:4326.
+
+    Returns
+    -------
+    GCPSet
+
+    Raises
+    ------
+    InputTypeError
+        `obj` is none of the above (also a TypeError).
+    GCPError
+        Missing columns, a wrong shape, or values that are not numbers.
+    """
+    if isinstance(obj, GCPSet):
+        return obj if crs is None else GCPSet(obj.points, crs, obj.source)
+    if isinstance(obj, (str, os.PathLike)):
+        return read_gcps(obj, crs=crs)
+    crs = crs or "EPSG:4326"
+    if hasattr(obj, "columns") and hasattr(obj, "to_numpy"):
+        return _from_dataframe(obj, crs)
+    if isinstance(obj, (np.ndarray, list, tuple)):
+        return _from_array(obj, crs)
+    raise InputTypeError(
+        f"GCPs must be a GCPSet, a file path, a pandas DataFrame with col,row,lon,lat "
+        f"columns or an array of shape (N, 4) of col, row, lon, lat; got {type(obj).__name__}"
+    )
+
+
+def _from_array(obj, crs: str) -> GCPSet:
+    try:
+        arr = np.asarray(obj, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GCPError(
+            "GCPs given as an array must be numbers, one row of col, row, lon, lat per point"
+        ) from None
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise GCPError(
+            f"GCPs given as an array must have shape (N, 4), columns col, row, lon, lat; "
+            f"got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise GCPError("GCPs contain NaN or infinite coordinates: fix or remove those rows")
+    parse_crs(crs)
+    return GCPSet.from_arrays(*arr.T, crs=crs)
+
+
+def _from_dataframe(frame, crs: str) -> GCPSet:
+    header = [str(c) for c in frame.columns]
+    cols = {f: _find_column(header, f) for f in _ALIASES}
+    if any(i is None for i in cols.values()) or len(set(cols.values())) < 4:
+        raise GCPError(
+            f"the GCP DataFrame must have pixel and map columns, e.g. col,row,lon,lat "
+            f"(found {','.join(header)})"
+        )
+    geographic = parse_crs(crs).is_geographic
+    id_col = _find_named(header, ("id", "name", "label"))
+    en_col = _find_named(header, ("enable", "enabled", "use"))
+    cells = frame.to_numpy(dtype=object)
+    points = []
+    for n, values in enumerate(cells):
+        vals = {}
+        for f, i in cols.items():
+            where = f"GCP DataFrame row {n}, column {header[i]}"
+            text = str(values[i])
+            if f in _HEMISPHERES and geographic:
+                vals[f] = _parse_coordinate(text, where, f, False)
+            else:
+                vals[f] = _parse_float(text, where)
+        pid = str(values[id_col]) if id_col is not None else str(n + 1)
+        enabled = _parse_enabled(str(values[en_col])) if en_col is not None else True
+        points.append(GCP(vals["col"], vals["row"], vals["lon"], vals["lat"], pid, enabled))
+    return GCPSet(tuple(points), crs, "DataFrame")
 
 
 def _find_named(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -260,13 +460,34 @@ def _find_named(header: list[str], names: tuple[str, ...]) -> int | None:
     return next((lowered.index(n) for n in names if n in lowered), None)
 
 
-def _read_rows(path: Path) -> list[list[str]]:
+def _read_rows(path: Path) -> tuple[list[list[str]], str]:
+    """The rows of a CSV file and its delimiter: ``;`` or a tab when the header is
+    separated by them (then decimal commas are read as decimal points), else ``,``."""
     text = _read_text(path)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    rows = list(csv.reader(lines))
+    header = lines[0] if lines else ""
+    delimiter = ";" if ";" in header else "\t" if "\t" in header and "," not in header else ","
+    rows = list(csv.reader(lines, delimiter=delimiter))
     if len(rows) < 2:
         raise GCPError(f"GCP file {str(path)!r} has no points: expected a header and rows")
-    return rows
+    return rows, delimiter
+
+
+def _check_field_count(
+    path: Path, n: int, header: list[str], cells: list[str], delimiter: str
+) -> None:
+    """Refuse rows with fewer fields than the header, or with more that are not empty
+    (decimal commas in a comma-separated file shift every column)."""
+    extra = [c for c in cells[len(header) :] if c.strip()]
+    if len(cells) >= len(header) and not extra:
+        return
+    hint = ""
+    if delimiter == "," and len(cells) > len(header):
+        hint = ": decimal commas? write decimal points (1.5), or separate the fields with ';'"
+    raise GCPError(
+        f"{path} line {n}: expected {len(header)} fields "
+        f"({','.join(h.strip() for h in header)}), got {len(cells)}{hint}"
+    )
 
 
 def _is_points_file(rows: list[str]) -> bool:
@@ -275,8 +496,9 @@ def _is_points_file(rows: list[str]) -> bool:
         return True
     header = next((r for r in rows if r.strip() and not r.startswith("#")), "")
     fields = [f.strip().lower() for f in header.replace("\t", ",").split(",")]
-    return len(fields) >= 4 and fields[:2] == ["mapx", "mapy"] and fields[2] in (
-        "sourcex", "pixelx")
+    return (
+        len(fields) >= 4 and fields[:2] == ["mapx", "mapy"] and fields[2] in ("sourcex", "pixelx")
+    )
 
 
 def read_gcps(path: str | Path, crs: str | None = None) -> GCPSet:
@@ -364,8 +586,9 @@ def read_qgis_points(path: str | Path, crs: str | None = None) -> GCPSet:
                 f"{path} point {n}: expected {len(header)} fields "
                 f"({','.join(header)}), got {len(cells)}"
             )
-        mx, my, sx, sy = (_parse_float(cells[i], f"{path} point {n}, column {header[i]}")
-                          for i in range(4))
+        mx, my, sx, sy = (
+            _parse_float(cells[i], f"{path} point {n}, column {header[i]}") for i in range(4)
+        )
         enabled = _parse_enabled(cells[4]) if has_enable else True
         points.append(GCP(sx, -sy, mx, my, str(n), enabled))
     if crs is None:
@@ -433,17 +656,23 @@ def write_points(gcpset: GCPSet, path: str | Path, georef=None) -> Path:
     lines = [f"#CRS: {wkt}", ",".join(QGIS_POINTS_HEADER)]
     for p, (dx, dy) in zip(gcpset, res, strict=True):
         cells = [p.x, p.y, p.col, -p.row]
-        lines.append(",".join(
-            [*(_qgs_number(c) for c in cells), str(int(p.enabled)),
-             *(_qgs_number(c) for c in (dx, dy, np.hypot(dx, dy)))]
-        ))
+        lines.append(
+            ",".join(
+                [
+                    *(_qgs_number(c) for c in cells),
+                    str(int(p.enabled)),
+                    *(_qgs_number(c) for c in (dx, dy, np.hypot(dx, dy))),
+                ]
+            )
+        )
     _write_atomic(path, "\n".join(lines) + "\n")
     return path
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -453,8 +682,6 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def load_gcps(gcps: str | Path | GCPSet | None, crs: str | None = None) -> GCPSet | None:
-    """A :class:`GCPSet` from a file path (see :func:`read_gcps`); a GCPSet or None as is."""
-    if gcps is None or isinstance(gcps, GCPSet):
-        return gcps
-    return read_gcps(gcps, crs=crs)
+def load_gcps(gcps, crs: str | None = None) -> GCPSet | None:
+    """:func:`as_gcpset`, with None (no GCPs given) passed through."""
+    return None if gcps is None else as_gcpset(gcps, crs)

@@ -21,6 +21,7 @@ out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -33,7 +34,7 @@ import pyproj
 from affine import Affine
 
 from .errors import CRSError, GCPError, TransformError
-from .gcps import GCP, GCPSet, crs_text, parse_crs
+from .gcps import GCP, GCPSet, check_map_crs, crs_text, parse_crs
 from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
@@ -61,6 +62,9 @@ SNAP_MIN_PIXELS = 0.1
 #: A GCP "stands out" when its leave-one-out error exceeds this many times the median
 #: of the others' (and is above the reading error, :data:`AUTO_TOLERANCE_PX`).
 WORST_FACTOR = 4.0
+#: RMSE (leave-one-out RMSE for TPS), in pixels, beyond which a fit is far outside reading
+#: error and :attr:`Georeference.warnings` says so.
+WARN_RMSE_PX = 5.0
 
 
 def _finite_or_none(value) -> float | None:
@@ -100,6 +104,13 @@ class Georeference:
         CRS the GCPs were given in, before projection into :attr:`crs`.
     origin : str
         ``"gcps"``, ``"world file"``, ``"geotransform"`` or ``"embedded gcps"``.
+    warnings : tuple of str
+        One sentence each, with the fix: residuals far beyond reading error, an RMSE that
+        is zero by construction (TPS), the map projection detected for an affine fit.
+        The library does not print them; the command line shows them.
+    notes : tuple of str
+        What was done to the GCPs before fitting, one sentence each: exact duplicate rows
+        merged, longitudes read on one continuous branch across the antimeridian.
     """
 
     transform: Transform
@@ -113,6 +124,8 @@ class Georeference:
     shape: tuple[int, int] | None = None
     source_crs: str | None = None
     origin: str = "gcps"
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     # --- residuals -------------------------------------------------------------------
     @property
@@ -158,6 +171,32 @@ class Georeference:
         if norms.size == 0 or not np.all(np.isfinite(norms)):
             return float("nan")
         return float(np.sqrt(np.mean(norms**2)))
+
+    @property
+    def rmse_by_construction(self) -> bool:
+        """True when the transform passes through every GCP (TPS): its RMSE proves nothing."""
+        return self.transform.kind == "tps"
+
+    @property
+    def fit_error(self) -> tuple[float, str]:
+        """The honest error of the fit in pixels and its name: the leave-one-out RMSE
+        when the RMSE is zero by construction (TPS), else the RMSE."""
+        if self.rmse_by_construction:
+            return self.loo_rmse, "leave-one-out RMSE"
+        return self.rmse, "RMSE"
+
+    def summary(self) -> str:
+        """One line for the command line, e.g. ``12 GCPs (affine), RMSE 0.31 px``."""
+        if len(self.gcps) == 0:
+            return f"georeference from the image's {self.origin}"
+        value, name = self.fit_error
+        text = f"{len(self.gcps)} GCPs ({self.transform.kind}"
+        if self.selection and self.selection.get("chosen") == "affine-in-projection":
+            text += f" in {self.selection['projection']}"
+        text += f"), {name} {value:.3g} px"
+        if self.rmse_by_construction:
+            text += " (its RMSE is 0 by construction)"
+        return text
 
     def worst_gcp(self) -> dict | None:
         """The GCP with the largest leave-one-out error (residual where LOO is unknown).
@@ -293,12 +332,15 @@ class Georeference:
             "n_gcps": len(self.gcps),
             "min_gcps": self.transform.min_points,
             "rmse_px": _finite_or_none(self.rmse),
+            "rmse_by_construction": self.rmse_by_construction,
             "mean_error_px": _finite_or_none(self.mean_error),
             "loo_rmse_px": _finite_or_none(self.loo_rmse),
             "roundtrip_error_px": self.roundtrip_px,
             "north_up_snapped": self.snapped,
             "geotransform": list(gt.to_gdal()) if gt is not None else None,
             "worst_gcp": self.worst_gcp(),
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "residuals": per_gcp,
         }
 
@@ -357,7 +399,7 @@ def _resolve_auto(
     }
     transform: Transform = auto.best_
     if search and auto.best_.kind not in ("helmert", "affine"):
-        found = _projection_search(used, tolerance, auto)
+        found = _projection_search(used, tolerance, auto.best_.kind, auto.candidates_)
         if found is not None:
             fit_crs, used, selection = found
             transform = AffineTransform().fit(used.col, used.row, used.x, used.y)
@@ -465,22 +507,31 @@ def georeference(
         ``auto`` (the simplest kind whose leave-one-out RMSE is within `tolerance`).
     crs : str, optional
         The CRS the map is drawn in (anything pyproj understands). The GCPs are projected
-        from ``gcps.crs`` into it before fitting. None: fit in ``gcps.crs``.
+        from ``gcps.crs`` into it before fitting. None: fit in ``gcps.crs``, except that
+        lon/lat GCPs no ``affine`` (or ``helmert``) fits within reading error are fitted
+        in the common projection (Mercator, polar stereographic, Lambert conformal ...)
+        that makes them affine, when one clearly does (recorded in ``selection`` and
+        ``warnings``).
     snap : bool
         Allow writing rotation terms as exactly zero when within reading error.
     tolerance : float
-        Reading error of the GCPs in pixels, used by ``auto``.
+        Reading error of the GCPs in pixels, used by ``auto`` and the projection search.
 
     Returns
     -------
     Georeference
+        Its ``warnings`` flag a fit far beyond reading error (:data:`WARN_RMSE_PX`) and a
+        TPS's RMSE of 0 by construction; its ``notes`` say which exact duplicate rows were
+        merged and whether longitudes were read on one continuous branch (0..360 mixed
+        with -180..180, or across the antimeridian).
 
     Raises
     ------
     GCPError
-        Too few, degenerate or out-of-image GCPs, or GCPs the map CRS cannot hold.
+        Too few, degenerate or out-of-image GCPs, conflicting duplicates, latitudes
+        outside [-90, 90] (swapped lon and lat?), or GCPs the map CRS cannot hold.
     CRSError
-        A CRS pyproj does not know.
+        A CRS pyproj does not know, or one that is not a 2-D map CRS (geocentric).
     TransformError
         An unknown `kind`.
 
@@ -491,8 +542,10 @@ def georeference(
     >>> georeference(g, (50, 100)).pixel_to_map(50, 25)
     (np.float64(0.0), np.float64(0.0))
     """
-    used = gcps.enabled()
-    used.check_inside(shape)
+    check_map_crs(gcps.crs, "GCPs' CRS")
+    if crs is not None:
+        check_map_crs(crs, "map CRS")
+    used, notes = _prepare(gcps, shape)
     source_crs = crs_text(gcps.crs)
     fit_crs = crs_text(crs) if crs is not None else source_crs
     used = _projected_set(used, fit_crs)
@@ -506,19 +559,25 @@ def georeference(
         transform, used, fit_crs, selection = _resolve_auto(
             transform, used, fit_crs, tolerance, search=crs is None
         )
-        col, row, x, y = used.col, used.row, used.x, used.y
+    elif crs is None and isinstance(transform, AffineTransform):
+        found = _detect_projection(transform, used, tolerance)
+        if found is not None:
+            fit_crs, used, selection = found
+            transform = type(transform)().fit(used.col, used.row, used.x, used.y)
+    col, row, x, y = used.col, used.row, used.x, used.y
+    loo = _leave_one_out(transform, col, row, x, y)
     snapped = False
     if snap and isinstance(transform, AffineTransform):  # helmert included
         transform, snapped = _snap_north_up(transform, used, shape)
-    loo = _leave_one_out(transform, col, row, x, y)
     roundtrip = None
     if not transform.exact_inverse:
         roundtrip = transform.roundtrip_error(*_image_grid(shape))
+    residuals = _residuals(transform, used)
     return Georeference(
         transform,
         used,
         fit_crs,
-        _residuals(transform, used),
+        residuals,
         snapped,
         loo,
         selection,
@@ -526,7 +585,126 @@ def georeference(
         tuple(shape),
         source_crs,
         "gcps",
+        _fit_warnings(transform, residuals, loo, selection, given_crs=crs is not None),
+        notes,
     )
+
+
+def _prepare(gcps: GCPSet, shape: tuple[int, int]) -> tuple[GCPSet, tuple[str, ...]]:
+    """The enabled GCPs, checked (latitudes, inside the image), exact duplicates merged and
+    longitudes on one branch, with a note for each change."""
+    used, merged = gcps.enabled().deduplicated()
+    used.check_latitudes()
+    used.check_inside(shape)
+    used, branch = _continuous_longitudes(used)
+    dups = f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else ""
+    return used, tuple(n for n in (dups, branch) if n)
+
+
+def _continuous_longitudes(gcps: GCPSet) -> tuple[GCPSet, str]:
+    """Geographic GCPs with their longitudes on one continuous branch, and a note.
+
+    Longitudes that mix -180..180 and 0..360, or jump at the antimeridian, are rewritten
+    on the shortest interval holding them all (east of 180 written above 180, as GDAL
+    writes a grid crossing it), when that makes lon an affine function of the pixel
+    position where the given values are not. A global map's -180 and 180 stay apart.
+    """
+    if len(gcps) < 3 or not parse_crs(gcps.crs).is_geographic:
+        return gcps, ""
+    lon = gcps.x
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    order = np.unique(wrapped)
+    gaps = np.diff(np.concatenate([order, order[:1] + 360.0]))
+    start = order[(int(np.argmax(gaps)) + 1) % order.size]
+    branch = start + (wrapped - start) % 360.0
+    if np.ptp(branch) >= np.ptp(lon) - 1e-9:
+        return gcps, ""
+    design = np.column_stack([gcps.col, gcps.row, np.ones(len(gcps))])
+
+    def misfit(values: np.ndarray) -> float:
+        coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+        return float(np.sqrt(np.mean((design @ coef - values) ** 2)))
+
+    if not misfit(branch) < 0.5 * misfit(lon):
+        return gcps, ""
+    pts = tuple(
+        GCP(p.col, p.row, float(b), p.y, pid, p.enabled)
+        for p, pid, b in zip(gcps.points, gcps.ids, branch, strict=True)
+    )
+    note = (
+        f"GCP longitudes jumped by 360 degrees (0..360 mixed with -180..180, or across the "
+        f"antimeridian): read as one continuous range {branch.min():g}..{branch.max():g}"
+    )
+    return GCPSet(pts, gcps.crs, gcps.source), note
+
+
+def _detect_projection(
+    transform: AffineTransform, used: GCPSet, tolerance: float
+) -> tuple[str, GCPSet, dict] | None:
+    """A common projection in which lon/lat GCPs that an affine (or helmert) does not fit
+    are affine, or None; see :func:`_projection_search` (``strict``)."""
+    if len(used) <= transform.min_points or not parse_crs(used.crs).is_geographic:
+        return None
+    loo = _leave_one_out(transform, used.col, used.row, used.x, used.y)
+    norms = np.hypot(loo[:, 0], loo[:, 1])
+    lonlat = float(np.sqrt(np.mean(norms**2))) if np.all(np.isfinite(norms)) else float("inf")
+    if lonlat <= tolerance:
+        return None
+    found = _projection_search(
+        used, tolerance, transform.kind, {transform.kind: lonlat}, strict=True
+    )
+    if found is not None:
+        log.info("map projection detected: %s", found[2]["reason"])
+    return found
+
+
+def _fit_warnings(
+    transform: Transform,
+    residuals: np.ndarray,
+    loo: np.ndarray | None,
+    selection: dict | None,
+    *,
+    given_crs: bool,
+) -> tuple[str, ...]:
+    """Sentences, each with its fix, about a fit a user should not trust blindly."""
+    out = []
+    n = residuals.shape[0]
+    norms = np.hypot(residuals[:, 0], residuals[:, 1])
+    rmse = float(np.sqrt(np.mean(norms**2))) if n else float("nan")
+    loo_norms = np.hypot(loo[:, 0], loo[:, 1]) if loo is not None else np.full(n, np.nan)
+    loo_rmse = float(np.sqrt(np.mean(loo_norms**2))) if n else float("nan")
+    fix = (
+        "check the GCPs and --crs, or try --transform auto"
+        if given_crs
+        else ("give --crs (the map's projection) or --transform auto")
+    )
+    if transform.kind == "tps":
+        out.append(
+            f"tps passes through every GCP, so its RMSE is 0 by construction; judge it by its "
+            f"leave-one-out RMSE ({loo_rmse:.3g} px)"
+        )
+        if loo_rmse > WARN_RMSE_PX:
+            out.append(
+                f"the tps fit's leave-one-out RMSE is {loo_rmse:.3g} px, far beyond reading "
+                f"error: {fix}"
+            )
+    elif n > transform.min_points and rmse > WARN_RMSE_PX:
+        out.append(
+            f"the {transform.kind} fit's RMSE is {rmse:.3g} px, far beyond reading error "
+            f"(the GCPs do not fit this transform): {fix}"
+        )
+    if (
+        selection
+        and selection.get("chosen") == "affine-in-projection"
+        and transform.kind != ("auto")
+    ):
+        out.append(
+            f"the GCPs are not {transform.kind} in lon/lat but are in a "
+            f"{selection['projection']} projection, so the map was fitted in "
+            f"{selection.get('proj', selection['crs'])}: give --crs to choose the projection "
+            f"yourself"
+        )
+    return tuple(out)
 
 
 def _projection_candidates(lon: np.ndarray, lat: np.ndarray) -> list[tuple[str, object]]:
@@ -567,11 +745,16 @@ def _affine_loo_rmse(gcps: GCPSet, crs_str: str) -> float:
     return float(np.sqrt(np.mean(norms**2))) if np.all(np.isfinite(norms)) else float("inf")
 
 
-def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
+def _projection_search(
+    gcps: GCPSet, tolerance: float, kind: str, candidates: dict[str, float], *, strict=False
+):
     """The common projection in which the GCPs are affine within reading error, if any.
 
-    Returns ``(crs, gcps projected into it, selection)`` or None; tried only by ``auto``
-    when no map CRS was given and the GCPs are geographic.
+    Returns ``(crs, gcps projected into it, selection)`` or None; tried by ``auto`` and
+    by ``affine`` and ``helmert`` (`strict`: only a projection at most half the lon/lat
+    leave-one-out RMSE, and within reading error unless lon/lat is far beyond it) when no
+    map CRS was given and the GCPs are geographic. `candidates` holds the leave-one-out
+    RMSE of the transforms fitted in lon/lat, `kind` the one to beat.
     """
     from scipy.optimize import minimize_scalar
 
@@ -592,27 +775,31 @@ def _projection_search(gcps: GCPSet, tolerance: float, auto: AutoTransform):
         scores[name] = (_affine_loo_rmse(gcps, spec), spec)
     name = min(scores, key=lambda k: scores[k][0])
     rmse, spec = scores[name]
-    lonlat_best = auto.candidates_[auto.best_.kind]
+    lonlat_best = candidates[kind]
     if not (rmse <= tolerance or rmse < lonlat_best):
         return None
     if lonlat_best <= tolerance and rmse > tolerance:
         return None
+    clearly = rmse <= lonlat_best / 2 and (rmse <= tolerance or lonlat_best > WARN_RMSE_PX)
+    if strict and not clearly:
+        return None  # not clearly the map's projection: keep what was asked for
     tried = ", ".join(f"{k} {v[0]:.3g} px" for k, v in scores.items())
     reason = (
         f"the GCPs are affine in a {name} projection (leave-one-out RMSE {rmse:.3g} px"
         f"{' within' if rmse <= tolerance else ', the best, though above'} reading error "
-        f"{tolerance:g} px), simpler than {auto.best_.kind} in lon/lat "
+        f"{tolerance:g} px), simpler than {kind} in lon/lat "
         f"({lonlat_best:.3g} px); projections tried: {tried}; give --crs to choose yourself"
     )
     crs_str = crs_text(spec)
     selection = {
         "chosen": "affine-in-projection",
         "projection": name,
+        "proj": spec,
         "crs": crs_str,
         "reason": reason,
         "tolerance_px": tolerance,
         "candidates_loo_rmse_px": {
-            **auto.candidates_,
+            **candidates,
             **{f"affine in {k}": v[0] for k, v in scores.items()},
         },
     }
@@ -750,17 +937,5 @@ def from_georeferenced_image(
             str(path),
         )
         fitted = georeference(gset, shape, kind=kind)
-        return Georeference(
-            fitted.transform,
-            fitted.gcps,
-            fitted.crs,
-            fitted.residuals,
-            fitted.snapped,
-            fitted.loo,
-            fitted.selection,
-            fitted.roundtrip_px,
-            shape,
-            fitted.source_crs,
-            "embedded gcps",
-        )
+        return dataclasses.replace(fitted, shape=shape, origin="embedded gcps")
     return None

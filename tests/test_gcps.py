@@ -31,15 +31,30 @@ def _write(tmp_path, name, text):
     return path
 
 
-@pytest.mark.parametrize("header", [
-    "col,row,lon,lat", "x,y,lon,lat", "pixel_x,pixel_y,longitude,latitude",
-    "x,y,mapX,mapY", "Col, Row, Lon, Lat", "lon,lat,col,row",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "col,row,lon,lat",
+        "x,y,lon,lat",
+        "pixel_x,pixel_y,longitude,latitude",
+        "x,y,mapX,mapY",
+        "Col, Row, Lon, Lat",
+        "lon,lat,col,row",
+    ],
+)
 def test_csv_header_aliases(tmp_path, header):
     names = [h.strip().lower() for h in header.split(",")]
     values = {"col": 10.5, "row": 20.5, "lon": -3.0, "lat": 51.0}
-    key = {"x": "col", "y": "row", "pixel_x": "col", "pixel_y": "row", "longitude": "lon",
-           "latitude": "lat", "mapx": "lon", "mapy": "lat"}
+    key = {
+        "x": "col",
+        "y": "row",
+        "pixel_x": "col",
+        "pixel_y": "row",
+        "longitude": "lon",
+        "latitude": "lat",
+        "mapx": "lon",
+        "mapy": "lat",
+    }
     row = ",".join(str(values[key.get(n, n)]) for n in names)
     gcps = read_gcps(_write(tmp_path, "g.csv", f"{header}\n{row}\n"))
     p = gcps.points[0]
@@ -55,11 +70,14 @@ def test_csv_id_and_enable(tmp_path):
     assert len(gcps.enabled()) == 1
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("col,row,lon\n1,2,3\n", "header must name"),
-    ("col,row,lon,lat\n1,2,abc,4\n", "'abc' is not a number"),
-    ("col,row,lon,lat\n1,2,nan,4\n", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("col,row,lon\n1,2,3\n", "header must name"),
+        ("col,row,lon,lat\n1,2,abc,4\n", "'abc' is not a number"),
+        ("col,row,lon,lat\n1,2,nan,4\n", "not a finite number"),
+    ],
+)
 def test_csv_errors_are_one_line(tmp_path, text, message):
     with pytest.raises(GCPError, match=message) as info:
         read_gcps(_write(tmp_path, "g.csv", text))
@@ -74,7 +92,10 @@ def test_missing_file(tmp_path):
 def test_read_qgis_points(tmp_path):
     gcps = read_gcps(_write(tmp_path, "map.png.points", QGIS_POINTS))
     assert [(p.col, p.row, p.x, p.y) for p in gcps] == [
-        (10.5, 20.25, -30, 60), (610.5, 20.25, 30, 60), (610.5, 1220.25, 30, -60)]
+        (10.5, 20.25, -30, 60),
+        (610.5, 20.25, 30, 60),
+        (610.5, 1220.25, 30, -60),
+    ]
     assert [p.enabled for p in gcps] == [True, True, False]
     assert parse_crs(gcps.crs).to_epsg() == 4326
 
@@ -84,21 +105,27 @@ def test_points_recognised_by_content_not_extension(tmp_path):
     assert gcps.points[0].row == 20.25
 
 
-@pytest.mark.parametrize("text", [
-    "mapX,mapY,pixelX,pixelY,enable\n-30,60,10.5,-20.25,1\n",   # QGIS 2 header
-    "mapX\tmapY\tpixelX\tpixelY\tenable\n-30\t60\t10.5\t-20.25\t1\n",  # QGIS 1 tabs
-    "mapX,mapY,sourceX,sourceY,enable,dX,dY,residual\n-30,60,10.5,-20.25,1,0,0,0\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mapX,mapY,pixelX,pixelY,enable\n-30,60,10.5,-20.25,1\n",  # QGIS 2 header
+        "mapX\tmapY\tpixelX\tpixelY\tenable\n-30\t60\t10.5\t-20.25\t1\n",  # QGIS 1 tabs
+        "mapX,mapY,sourceX,sourceY,enable,dX,dY,residual\n-30,60,10.5,-20.25,1,0,0,0\n",
+    ],
+)
 def test_older_points_variants(tmp_path, text):
     p = read_gcps(_write(tmp_path, "old.points", text)).points[0]
     assert (p.col, p.row, p.x, p.y) == (10.5, 20.25, -30, 60)
 
 
-@pytest.mark.parametrize("header", [
-    "mapX,mapY,mapZ,sourceX,sourceY,enable,dX,dY,residual",
-    "mapX,mapY,sourceX,sourceY,enable,dX,dY,residual,weight",
-    "mapX,mapY,sourceX,sourceY,enabled",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "mapX,mapY,mapZ,sourceX,sourceY,enable,dX,dY,residual",
+        "mapX,mapY,sourceX,sourceY,enable,dX,dY,residual,weight",
+        "mapX,mapY,sourceX,sourceY,enabled",
+    ],
+)
 def test_points_with_unexpected_columns_is_one_clear_line(tmp_path, header):
     n = header.count(",") + 1
     text = f"{header}\n" + ",".join(["1"] * n) + "\n"
@@ -108,8 +135,9 @@ def test_points_with_unexpected_columns_is_one_clear_line(tmp_path, header):
 
 
 def test_write_points_round_trips_and_looks_like_qgis(tmp_path):
-    src = GCPSet.from_arrays([10.5, 610.5, 300.0], [20.25, 20.25, 900.0],
-                             [-30.0, 30.0, 0.1], [60.0, 60.0, -45.0])
+    src = GCPSet.from_arrays(
+        [10.5, 610.5, 300.0], [20.25, 20.25, 900.0], [-30.0, 30.0, 0.1], [60.0, 60.0, -45.0]
+    )
     path = write_points(src, tmp_path / "out.points")
     lines = path.read_text().splitlines()
     assert lines[0].startswith('#CRS: GEOGCS["WGS 84"')
@@ -164,11 +192,14 @@ def test_gcps_command_table_and_json(files):
     assert report["n_gcps"] == 4 and report["rmse_px"] < 1e-6
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--crs", "EPSG:999999"], "unknown CRS"),
-    (["--transform", "poly2"], "at least 6 GCPs"),
-    (["--transform", "bezier"], "unknown transform"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--crs", "EPSG:999999"], "unknown CRS"),
+        (["--transform", "poly2"], "at least 6 GCPs"),
+        (["--transform", "bezier"], "unknown transform"),
+    ],
+)
 def test_gcps_command_bad_input_is_one_line(files, extra, message):
     img, gcps, _ = files
     res = _invoke("gcps", img, "--gcps", gcps, *extra)
@@ -187,8 +218,19 @@ def test_gcps_command_bad_points_file(files):
 
 def test_run_save_points_round_trips_through_qgis_format(files):
     img, gcps, tmp = files
-    res = _invoke("run", img, "--gcps", gcps, *ARGS, "--out", tmp / "out",
-                  "--save-points", tmp / "map.points", "--transform", "tps")
+    res = _invoke(
+        "run",
+        img,
+        "--gcps",
+        gcps,
+        *ARGS,
+        "--out",
+        tmp / "out",
+        "--save-points",
+        tmp / "map.points",
+        "--transform",
+        "tps",
+    )
     assert res.exit_code == 0, res.output
     back = read_gcps(tmp / "map.points")
     orig = read_gcps(gcps)
@@ -205,8 +247,19 @@ def test_run_without_gcps_uses_the_world_file(files, figure):
 
     gt = georeference(geo, figure.image.shape[:2]).geotransform()
     # world file: A, D, B, E and the centre of the top-left pixel
-    (tmp / "map.pgw").write_text("\n".join(str(v) for v in (
-        gt.a, gt.d, gt.b, gt.e, gt.c + gt.a / 2 + gt.b / 2, gt.f + gt.d / 2 + gt.e / 2)))
+    (tmp / "map.pgw").write_text(
+        "\n".join(
+            str(v)
+            for v in (
+                gt.a,
+                gt.d,
+                gt.b,
+                gt.e,
+                gt.c + gt.a / 2 + gt.b / 2,
+                gt.f + gt.d / 2 + gt.e / 2,
+            )
+        )
+    )
     res = _invoke("run", img, *ARGS, "--out", tmp / "out", "--crs", "EPSG:4326")
     assert res.exit_code == 0, res.output
     assert "world file" in res.stdout

@@ -45,8 +45,11 @@ def test_map_crs_makes_mercator_exactly_affine():
 
 
 def test_affine_in_lon_lat_is_many_pixels_off_on_mercator():
-    geo = georeference(_mercator_gcps(), SHAPE, kind="affine")
-    assert geo.rmse > 3
+    # asked to fit in lon/lat, it is off and says so; left to itself it finds Mercator
+    geo = georeference(_mercator_gcps(), SHAPE, kind="affine", crs="EPSG:4326")
+    assert geo.rmse > 3 and "--transform auto" in geo.warnings[0]
+    found = georeference(_mercator_gcps(), SHAPE, kind="affine")
+    assert found.rmse < 1e-6 and found.crs == "EPSG:3857"
 
 
 def test_qgis_mean_error_and_map_units():
@@ -118,10 +121,15 @@ def test_report_is_json_and_complete():
     geo = georeference(_mercator_gcps(step=30), SHAPE, kind="poly2")
     report = geo.to_dict()
     json.dumps(report, allow_nan=False)
-    assert {"rmse_px", "mean_error_px", "loo_rmse_px", "roundtrip_error_px", "worst_gcp",
-            "residuals"} <= set(report)
-    assert {"residual_px", "residual_map", "loo_px", "dcol", "drow"} <= set(
-        report["residuals"][0])
+    assert {
+        "rmse_px",
+        "mean_error_px",
+        "loo_rmse_px",
+        "roundtrip_error_px",
+        "worst_gcp",
+        "residuals",
+    } <= set(report)
+    assert {"residual_px", "residual_map", "loo_px", "dcol", "drow"} <= set(report["residuals"][0])
 
 
 def test_unknown_crs_is_one_line():
@@ -180,8 +188,9 @@ def test_write_points_with_residuals_round_trip(tmp_path):
 
 
 def _tiff(path, **kw):
-    with rasterio.open(path, "w", driver="GTiff", width=40, height=30, count=1,
-                       dtype="uint8", **kw) as ds:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=40, height=30, count=1, dtype="uint8", **kw
+    ) as ds:
         ds.write(np.zeros((1, 30, 40), np.uint8))
 
 
@@ -195,8 +204,10 @@ def test_geotiff_geotransform(tmp_path):
 
 
 def test_geotiff_embedded_gcps(tmp_path):
-    gcps = [GroundControlPoint(row=r, col=c, x=-20 + 0.5 * c, y=15 - 0.5 * r)
-            for c, r in [(0, 0), (40, 0), (0, 30), (40, 30), (20, 15)]]
+    gcps = [
+        GroundControlPoint(row=r, col=c, x=-20 + 0.5 * c, y=15 - 0.5 * r)
+        for c, r in [(0, 0), (40, 0), (0, 30), (40, 30), (20, 15)]
+    ]
     _tiff(tmp_path / "g.tif", gcps=gcps, crs="EPSG:4326")
     geo = from_georeferenced_image(tmp_path / "g.tif")
     assert geo.origin == "embedded gcps" and geo.rmse < 1e-9
