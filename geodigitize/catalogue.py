@@ -201,7 +201,7 @@ def _gmt_table(name: str) -> tuple[mcolors.Colormap, bool]:
     whose nodes are the CPT's (jumps between slices kept), as GMT interpolates in RGB.
     A table made only of flat classes is discrete.
     """
-    from .cmapfile import parse_table
+    from .colortable import parse_table
 
     text = (_gmt_dir() / f"{name}.cpt").read_text(encoding="utf-8")
     _, segments = parse_table(text, f"{name}.cpt")

@@ -7,6 +7,7 @@ This module only calls the stage modules; each stage is usable alone.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -282,7 +283,7 @@ def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSou
     """The image to decode, and for a PDF how it was taken from the page."""
     if isinstance(image, MapImage):
         return image, None
-    if is_pdf(image):
+    if isinstance(image, str | os.PathLike) and is_pdf(image):
         pdf_image = opts.pdf_image
         if pdf_image == "auto" and opts.colorbar is not None:
             pdf_image = "render"  # the colorbar is on the page, not in the field's image

@@ -67,6 +67,7 @@ def build_report(
             "width": image.shape[1],
             "height": image.shape[0],
             "gcps": georef.gcps.source,
+            "corrections": list(getattr(image, "corrections", ())),
         },
         "parameters": _without_secrets(jsonable(asdict(options))),
         "color_scale": scale.to_dict(),

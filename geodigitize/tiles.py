@@ -63,6 +63,7 @@ from .errors import ImageError
 from .filters import any_in_window
 from .gcps import load_gcps
 from .georef import Georeference, georeference
+from .image import pending_corrections
 from .mask import (
     AUTO,
     AUTO_DISTANCE,
@@ -160,6 +161,8 @@ def can_tile(path: str | Path, options) -> bool:
                 width, height = pil.size
                 fmt, mode = pil.format, pil.mode
                 compression = pil.info.get("compression", "")
+                if pending_corrections(pil):  # GDAL reads it as stored, not as shown
+                    return False
     except Exception:  # the one-piece reader reports it properly
         return False
     if width * height > options.max_pixels or min(width, height) < 2:
