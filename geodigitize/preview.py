@@ -10,14 +10,13 @@ so they are safe in threads and on servers.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .colormap import ColorScale
-from .errors import OutputError
+from .errors import OutputError, OutputExistsError
 from .mask import Reason
 from .reconstruct import interpolate_points
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is
 
 __all__ = [
     "PANEL_TITLES",
+    "PICTURE_FORMATS",
     "REASON_COLORS",
     "check_preview_path",
     "plot_extraction",
@@ -240,17 +240,59 @@ def plot_gcps(
     return fig
 
 
-def check_preview_path(path: str | Path, *, overwrite: bool = False) -> Path:
-    """Make sure a preview can be written at `path` (its folder exists, no clobbering).
+#: Picture formats matplotlib's Agg canvas saves (by file suffix).
+PICTURE_FORMATS = ("png", "jpg", "jpeg", "pdf", "svg", "svgz", "eps", "ps", "tif", "tiff",
+                   "webp")
+
+
+def check_preview_path(
+    path: str | Path, *, overwrite: bool = False, out_dir: str | Path | None = None,
+    reserved: tuple[str, ...] = (),
+) -> Path:
+    """Make sure a picture can be written at `path`: a picture suffix, its folder exists,
+    no clobbering, no clash with a run's own outputs.
+
+    Parameters
+    ----------
+    path : path
+        A bare name goes into `out_dir` when that is given.
+    overwrite : bool
+        An existing file may be replaced.
+    out_dir : path, optional
+        The run's output folder (need not exist yet).
+    reserved : tuple of str
+        The run's own file names in `out_dir`, which the picture must not replace.
+
+    Returns
+    -------
+    Path
+        Where the picture goes.
 
     Raises
     ------
     OutputError
     """
     path = Path(path)
+    if out_dir is not None and path.name == str(path):
+        path = Path(out_dir) / path
+    inside = out_dir is not None and os.path.abspath(path.parent) == os.path.abspath(out_dir)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in PICTURE_FORMATS:
+        raise OutputError(
+            f"cannot draw a picture into {str(path)!r}: {('.' + suffix) if suffix else 'no'} "
+            f"suffix is not a picture format; name it e.g. preview.png "
+            f"({', '.join(PICTURE_FORMATS[:5])} ...)"
+        )
+    if inside and path.name in reserved:
+        raise OutputError(
+            f"the preview {path.name!r} would replace the run's own {path.name}: choose "
+            "another name, e.g. preview.png"
+        )
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder, give a file name")
     if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists: pass --overwrite to replace it")
-    if not path.parent.is_dir():
+        raise OutputExistsError(f"{path} already exists")
+    if not inside and not path.parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {path.parent} is missing")
     return path
 
@@ -268,14 +310,10 @@ def write_picture(draw, path: str | Path, *, overwrite: bool = False) -> Path:
     OutputError
         If `path` exists and not `overwrite`, its folder is missing, or writing fails.
     """
+    from .io import OutputSet
+
     path = check_preview_path(path, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        draw(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with OutputSet(None, outside=[path], overwrite=overwrite) as outputs:
+        outputs.write({path: draw})
+        outputs.commit()
     return path
