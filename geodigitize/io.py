@@ -174,8 +174,11 @@ def check_outputs(
             existing.append(str(target))
     if existing and not overwrite:
         where = f" in {str(out)!r}" if out is not None else ""
-        raise OutputExistsError(f"{', '.join(existing)} already exist{where}",
-                                hint="them, or choose other outputs")
+        one = len(existing) == 1
+        raise OutputExistsError(
+            f"{', '.join(existing)} already exist{'s' if one else ''}{where}",
+            hint=f"{'it' if one else 'them'}, or choose other outputs",
+        )
     return out
 
 

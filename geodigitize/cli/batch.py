@@ -46,7 +46,7 @@ def batch(
     ] = Path("results"),
     workers: Annotated[
         int | None,
-        typer.Option(help="Local worker processes (default: all cores).",
+        typer.Option(help="Local worker processes (default: all cores).", min=1,
                      rich_help_panel=_BATCH),
     ] = None,
     scheduler: Annotated[
@@ -68,7 +68,8 @@ def batch(
     OUT/summary.csv with each image's counts, GCP RMSE and status. A failing image is
     listed with its error and does not stop the others; the exit code is 1 if any failed.
     """
-    with cli_errors():
+    finished = "images finished before keep their outputs; the one in progress left nothing"
+    with cli_errors(written=finished):
         opts = _run.options_from_cli(**options)
         items = plan(images, out, gcps=gcps, gcps_dir=gcps_dir)
         with _progress(not quiet, len(items)) as advance:

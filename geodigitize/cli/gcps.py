@@ -10,11 +10,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..errors import GCPError, OutputError
+from ..errors import GCPError
 from ..gcps import read_gcps, write_points
 from ..georef import Georeference, from_georeferenced_image, georeference
 from ..image import DEFAULT_MAX_PIXELS, read_image
-from ..preview import check_preview_path, plot_gcps, write_picture
+from ..io import OutputSet, check_outputs
+from ..preview import check_preview_path, plot_gcps
 from ..transforms import AUTO_TOLERANCE_PX
 from ._app import app
 from ._common import cli_errors, console
@@ -23,13 +24,13 @@ __all__ = ["check_save_points", "gcps_report", "save_gcps_points"]
 
 
 def check_save_points(target: Path | None, gcps: Path | None, overwrite: bool) -> None:
-    """Refuse ``--save-points`` without ``--gcps``, or over a file without ``--overwrite``."""
+    """Refuse ``--save-points`` without ``--gcps``, into a missing or read-only folder, or
+    over a file without ``--overwrite`` (before any work)."""
     if target is None:
         return
     if gcps is None:
         raise GCPError("--save-points needs --gcps: there are no GCPs to save")
-    if Path(target).exists() and not overwrite:
-        raise OutputError(f"{target} exists: pass --overwrite to replace it")
+    check_outputs(None, [], overwrite=overwrite, outside=[target])
 
 
 def save_gcps_points(gcps: Path | None, gcp_crs: str | None, target: Path | None,
@@ -138,9 +139,15 @@ def gcps_command(
                     f"{image.name} carries no georeference: give --gcps FILE (CSV "
                     f"col,row,lon,lat or a QGIS .points file)"
                 )
-        saved = save_gcps_points(gcps, gcp_crs, save_points, geo)
+        writers = {}
+        if save_points is not None:
+            writers[save_points] = lambda p: write_points(read_gcps(gcps, crs=gcp_crs), p,
+                                                          georef=geo)
         if plot is not None:
-            write_picture(lambda p: plot_gcps(img.rgb, geo, p), plot, overwrite=overwrite)
+            writers[plot] = lambda p: plot_gcps(img.rgb, geo, p)
+        with OutputSet(None, outside=list(writers), overwrite=overwrite) as outputs:
+            outputs.write(writers)
+            outputs.commit()
     if as_json:
         typer.echo(json.dumps(geo.to_dict(), indent=2, allow_nan=False))
         return
@@ -148,6 +155,6 @@ def gcps_command(
     console.print(table)
     for line in lines:
         console.print(line, highlight=False)
-    for written in (saved, plot):
+    for written in (save_points, plot):
         if written is not None:
             console.print(f"wrote {written}", highlight=False)

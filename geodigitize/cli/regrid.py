@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..io import check_outputs
 from ..regrid import METHODS, read_points
 from ..regrid import regrid as regrid_points
 from ._app import app
@@ -53,6 +54,7 @@ def regrid(
     if box is not None and len(box) != 4:
         raise typer.BadParameter("--bounds must be four numbers W,S,E,N")
     with cli_errors():
+        check_outputs(None, [], overwrite=overwrite, outside=[out])  # before any work
         lon, lat, values = read_points(points, layer=layer, column=column)
         result = regrid_points(
             lon, lat, values, res=res, bounds=box, method=method, crs=crs,

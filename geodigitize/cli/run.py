@@ -11,7 +11,7 @@ from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
 from ._app import app
 from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
-from .gcps import check_save_points, save_gcps_points
+from .gcps import check_save_points
 
 _SCALE = "Colour scale"
 _MASK = "Masking"
@@ -204,17 +204,32 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
-    with cli_errors(), progress_display(not quiet) as progress:
+    hint = lambda: memory_hint(image, samples, region)  # noqa: E731
+    with cli_errors(memory_hint=hint), progress_display(not quiet) as progress:
         check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
             image, out, gcps=gcps, overwrite=overwrite, progress=progress,
-            options=options_from_cli(**values),
+            save_points=save_points, options=options_from_cli(**values),
         )
-        saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
-        _summary(result, paths)
-        if saved is not None:
-            console.print(f"wrote the GCPs with their residuals to {saved}")
+        _summary(result, {k: v for k, v in paths.items() if k != str(save_points)})
+        if save_points is not None:
+            console.print(f"wrote the GCPs with their residuals to {save_points}",
+                          highlight=False)
+
+
+def memory_hint(image: Path, samples: int, region: str | None) -> str:
+    """What to say after "out of memory" in a run: the image's size and the options that
+    weigh, and what to change (the cause is a guess: the image is not always it)."""
+    from PIL import Image
+
+    with Image.open(image) as pil:
+        width, height = pil.size
+    said = [f"image of {width * height / 1e6:.1f} MP"]
+    if samples != 10_000:
+        said.append(f"--samples {samples}")
+    said.append(f"--region {region}" if region else "no --region")
+    return f" ({', '.join(said)}): try --region, fewer --samples, or a smaller image"
 
 
 #: run's parameters that are not options of the map (batch has its own of these).
