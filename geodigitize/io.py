@@ -29,6 +29,7 @@ from .errors import OutputBusyError, OutputError, OutputExistsError
 
 __all__ = [
     "FAULT_ENV",
+    "FAULT_SIGNAL_ENV",
     "GridWriter",
     "OutputSet",
     "check_outputs",
@@ -55,11 +56,13 @@ LOCK_MARK = "geodigitize-lock"
 #: N-th write or commit step (see :func:`fault_point`), so tests can check what a crash
 #: at every step leaves. Unset, it costs one dictionary look-up per step.
 FAULT_ENV = "GEODIGITIZE_FAULT_AT"
+#: Test-only: the signal :data:`FAULT_ENV` sends (``KILL`` by default; ``TERM``, ``INT``).
+FAULT_SIGNAL_ENV = "GEODIGITIZE_FAULT_SIGNAL"
 _fault_count = 0
 
 
 def fault_point(step: str) -> None:
-    """Count a write/commit step; kill the process at the one :data:`FAULT_ENV` names."""
+    """Count a write/commit step; signal the process at the one :data:`FAULT_ENV` names."""
     global _fault_count
     at = os.environ.get(FAULT_ENV)
     if not at:
@@ -67,7 +70,8 @@ def fault_point(step: str) -> None:
     _fault_count += 1
     if _fault_count == int(at):
         logger.debug("fault injected at step %d (%s)", _fault_count, step)
-        os.kill(os.getpid(), signal.SIGKILL)
+        name = os.environ.get(FAULT_SIGNAL_ENV, "KILL")
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -273,6 +277,8 @@ class OutputSet:
                 self.outside.append(target)
         self.overwrite = overwrite
         self.committed = False
+        #: final path of each output, filled by :meth:`commit`
+        self.written: dict[str, Path] = {}
         self._decided = False  # journal written: the next run finishes, never discards
         self.staging: Path | None = None
         self._token = f"{TMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -309,6 +315,8 @@ class OutputSet:
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.committed:
             self.discard()
+        elif isinstance(exc, KeyboardInterrupt):  # arrived after the commit: say so
+            exc.geodigitize_written = list(self.written.values())
         self._release(failed=not self.committed)
 
     def path(self, name: str | Path) -> Path:
@@ -344,6 +352,8 @@ class OutputSet:
         missing = [str(n) for n in [*self.names, *self.outside] if not self.path(n).exists()]
         if missing:
             raise OutputError(f"{', '.join(missing)} was not written: nothing was replaced")
+        self.written = {n: self.out / n for n in self.names}
+        self.written.update({str(t): t for t in self.outside})
         journal = {
             "pid": os.getpid(),
             "staging": None if self.staging is None else self.staging.name,
@@ -362,9 +372,7 @@ class OutputSet:
                 jpath.unlink()
                 fault_point("journal removed")
             self.committed = True
-        final = {n: self.out / n for n in self.names}
-        final.update({str(t): t for t in self.outside})
-        return final
+        return self.written
 
     def discard(self) -> None:
         """Remove every temporary file of this set (not once its commit is decided)."""
