@@ -201,16 +201,30 @@ def _hidden(out: Path, mark: str) -> Path:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (they arrive after the block) in the main thread."""
+    """Hold SIGINT and SIGTERM back until the block is done, then act on them as before.
+
+    Python-level handlers, not a signal mask: the kernel hands a process's signal to any
+    thread not masking it (GDAL's and BLAS's threads too). Main thread only (elsewhere
+    Python delivers no signals anyway).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+           for sig in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            handler = old[sig]
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(sig)
 
 
 class OutputSet:
@@ -256,6 +270,10 @@ class OutputSet:
        repeats the remaining renames, so the folder ends with the complete new set.
     7. ``S`` (now empty) and the journal are removed; the lock file is removed and
        released.
+
+    Outside temporary files are listed in ``P/.out.geodigitize-tmp-<pid>-<token>.outside``
+    from step 4 on, so the next run into ``out`` removes them even without the same
+    outside paths.
 
     A reader listing the folder during step 6 (a few renames) can see files of both sets;
     a crash there is repaired by the next run. Outside files are committed right after the
@@ -307,6 +325,8 @@ class OutputSet:
                 fault_point("staging created")
             self._staged = {t: t.parent / f".{t.name}.{self._token}{t.suffix}"
                             for t in self.outside}
+            if self.out is not None and self._staged:  # so that any next run can clean
+                self._sidecar().write_text(json.dumps([str(p) for p in self._staged.values()]))
         except BaseException:
             self._release(failed=True)
             raise
@@ -371,6 +391,7 @@ class OutputSet:
             if jpath is not None:
                 jpath.unlink()
                 fault_point("journal removed")
+                self._sidecar().unlink(missing_ok=True)
             self.committed = True
         return self.written
 
@@ -383,6 +404,12 @@ class OutputSet:
         for tmp in self._staged.values():
             _remove_tree(tmp)
             _remove_tree(Path(f"{tmp}.aux.xml"))
+        if self.out is not None:
+            self._sidecar().unlink(missing_ok=True)
+
+    def _sidecar(self) -> Path:
+        """``P/.out.geodigitize-tmp-<pid>-<token>.outside``: the outside temporary files."""
+        return self.out.parent / f".{self.out.name}.{self._token}.outside"
 
     def _make_parents(self) -> None:
         parent = self.out.parent
@@ -494,8 +521,23 @@ def recover(out_dir: str | Path) -> bool:
             if entry.name.startswith((f".{out.name}.{TMP_MARK}-",
                                       f".{out.name}.{JOURNAL_MARK}.{TMP_MARK}-")):
                 logger.info("removing %s, left by a killed run", entry)
+                if entry.name.endswith(".outside"):
+                    _remove_listed(entry)
                 _remove_tree(entry)
     return found
+
+
+def _remove_listed(sidecar: Path) -> None:
+    """Remove the outside temporary files a killed run listed in `sidecar`."""
+    try:
+        listed = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for name in listed if isinstance(listed, list) else []:
+        tmp = Path(str(name))
+        if TMP_MARK in tmp.name:  # never anything but our own temporary files
+            _remove_tree(tmp)
+            _remove_tree(Path(f"{tmp}.aux.xml"))
 
 
 def _remove_stale(folder: Path, prefix: str) -> None:
