@@ -562,15 +562,18 @@ def write_outputs(
     out_dir : path
         Output folder (created if missing).
     writers : mapping of file name to callable(path)
-        Each callable writes its file at the path it is given.
+        Each callable writes its file at the path it is given; a key with a folder
+        (``pics/preview.png``) is a file outside `out_dir`, committed with the set.
     overwrite : bool
         Replace existing files.
 
     Returns
     -------
-    dict of file name to final path
+    dict of file name (or outside path) to final path
     """
-    with OutputSet(out_dir, list(writers), overwrite=overwrite) as outputs:
+    names = [str(k) for k in writers if Path(k).name == str(k)]
+    outside = [Path(k) for k in writers if Path(k).name != str(k)]
+    with OutputSet(out_dir, names, outside=outside, overwrite=overwrite) as outputs:
         outputs.write(writers)
         return outputs.commit()
 
