@@ -117,7 +117,10 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def check_outputs(
-    out_dir: str | Path | None, names: Sequence[str], *, overwrite: bool = False,
+    out_dir: str | Path | None,
+    names: Sequence[str],
+    *,
+    overwrite: bool = False,
     outside: Sequence[str | Path] = (),
 ) -> Path | None:
     """Make sure every output can be written, before any work starts.
@@ -172,8 +175,9 @@ def check_outputs(
         if not folder.is_dir():
             raise OutputError(f"cannot write {str(target)!r}: folder {str(folder)!r} is missing")
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputError(f"cannot write {str(target)!r}: folder {str(folder)!r} is "
-                              "not writable")
+            raise OutputError(
+                f"cannot write {str(target)!r}: folder {str(folder)!r} is not writable"
+            )
         if target.exists():
             existing.append(str(target))
     if existing and not overwrite:
@@ -212,8 +216,7 @@ def _signals_deferred() -> Iterator[None]:
         return
     caught: list[int] = []
     held = (signal.SIGINT, signal.SIGTERM)
-    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
-           for sig in held}
+    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
     try:
         yield
     finally:
@@ -282,8 +285,12 @@ class OutputSet:
     """
 
     def __init__(
-        self, out_dir: str | Path | None, names: Sequence[str] = (), *,
-        outside: Sequence[str | Path] = (), overwrite: bool = False,
+        self,
+        out_dir: str | Path | None,
+        names: Sequence[str] = (),
+        *,
+        outside: Sequence[str | Path] = (),
+        overwrite: bool = False,
     ) -> None:
         self.out = None if out_dir is None else Path(out_dir)
         self.names = list(names)
@@ -323,8 +330,9 @@ class OutputSet:
                 self.staging = self.out.parent / f".{self.out.name}.{self._token}"
                 self.staging.mkdir()
                 fault_point("staging created")
-            self._staged = {t: t.parent / f".{t.name}.{self._token}{t.suffix}"
-                            for t in self.outside}
+            self._staged = {
+                t: t.parent / f".{t.name}.{self._token}{t.suffix}" for t in self.outside
+            }
             if self.out is not None and self._staged:  # so that any next run can clean
                 self._sidecar().write_text(json.dumps([str(p) for p in self._staged.values()]))
         except BaseException:
@@ -511,15 +519,17 @@ def recover(out_dir: str | Path) -> bool:
         except (OSError, ValueError):
             journal = None  # written by rename: never partial; unreadable means not ours
         if isinstance(journal, dict):
-            logger.warning("completing the interrupted commit of process %s into %s",
-                           journal.get("pid"), out)
+            logger.warning(
+                "completing the interrupted commit of process %s into %s", journal.get("pid"), out
+            )
             _apply(out, journal)
             found = True
         jpath.unlink()
     if out.parent.is_dir():
         for entry in out.parent.iterdir():
-            if entry.name.startswith((f".{out.name}.{TMP_MARK}-",
-                                      f".{out.name}.{JOURNAL_MARK}.{TMP_MARK}-")):
+            if entry.name.startswith(
+                (f".{out.name}.{TMP_MARK}-", f".{out.name}.{JOURNAL_MARK}.{TMP_MARK}-")
+            ):
                 logger.info("removing %s, left by a killed run", entry)
                 if entry.name.endswith(".outside"):
                     _remove_listed(entry)
@@ -648,8 +658,14 @@ class GridWriter:
     BLOCK = 256
 
     def __init__(
-        self, path: Path, shape: tuple[int, int], transform: Affine, crs: str,
-        *, cache_mb: int = 256, num_threads: str = "ALL_CPUS",
+        self,
+        path: Path,
+        shape: tuple[int, int],
+        transform: Affine,
+        crs: str,
+        *,
+        cache_mb: int = 256,
+        num_threads: str = "ALL_CPUS",
     ) -> None:
         height, width = shape
         self.shape = (int(height), int(width))
@@ -711,8 +727,14 @@ class GridWriter:
         self.close(overviews=exc_type is None)
 
 
-def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: int = 1024,
-                *, overviews: bool = True) -> None:
+def finish_grid(
+    src: Path,
+    dst: Path,
+    window: tuple[int, int, int, int],
+    rows: int = 1024,
+    *,
+    overviews: bool = True,
+) -> None:
     """Move a streamed full-image grid to `dst`, cropped to `window`, with overviews.
 
     Parameters

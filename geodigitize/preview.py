@@ -111,9 +111,16 @@ def _mask_panel(ax, reason: np.ndarray) -> None:
     norm = mcolors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
     ax.imshow(reason, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(reason.shape))
     present = np.bincount(reason.ravel(), minlength=len(codes))
-    handles = [Patch(facecolor=REASON_COLORS[r][0], edgecolor="black", linewidth=0.5,
-                     label=f"{REASON_COLORS[r][1]} ({present[r]:,})")
-               for r in codes if present[r]]
+    handles = [
+        Patch(
+            facecolor=REASON_COLORS[r][0],
+            edgecolor="black",
+            linewidth=0.5,
+            label=f"{REASON_COLORS[r][1]} ({present[r]:,})",
+        )
+        for r in codes
+        if present[r]
+    ]
     ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.85)
 
 
@@ -122,15 +129,38 @@ def _points_panel(ax, result) -> None:
     shape = result.image.shape
     labels = kept.labels
     shuffled = np.where(labels >= 0, (labels.astype(np.int64) * 2654435761) % 20, -1)
-    ax.imshow(np.ma.masked_less(shuffled, 0), cmap="tab20", vmin=0, vmax=19, alpha=0.45,
-              interpolation="nearest", extent=_extent(shape))
+    ax.imshow(
+        np.ma.masked_less(shuffled, 0),
+        cmap="tab20",
+        vmin=0,
+        vmax=19,
+        alpha=0.45,
+        interpolation="nearest",
+        extent=_extent(shape),
+    )
     colors = (np.arange(len(kept)) * 2654435761) % 20
-    ax.scatter(kept.col, kept.row, c=colors, cmap="tab20", vmin=0, vmax=19, s=6,
-               edgecolors="black", linewidths=0.3)
+    ax.scatter(
+        kept.col,
+        kept.row,
+        c=colors,
+        cmap="tab20",
+        vmin=0,
+        vmax=19,
+        s=6,
+        edgecolors="black",
+        linewidths=0.3,
+    )
     ax.set_xlim(0, shape[1])
     ax.set_ylim(shape[0], 0)
-    ax.text(0.01, 0.99, f"{len(kept):,} points", transform=ax.transAxes, va="top",
-            fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+    ax.text(
+        0.01,
+        0.99,
+        f"{len(kept):,} points",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=7,
+        bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+    )
 
 
 def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -> Figure:
@@ -158,23 +188,26 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     shape = result.image.shape
     cmap, norm = scale_cmap(result.scale)
     axes[0].imshow(result.image.rgb, interpolation="nearest", extent=_extent(shape))
-    im = axes[1].imshow(result.values, cmap=cmap, norm=norm, interpolation="nearest",
-                        extent=_extent(shape))
+    im = axes[1].imshow(
+        result.values, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(shape)
+    )
     fig.colorbar(im, ax=axes[1], shrink=0.8)
     _mask_panel(axes[2], result.reason)
     _points_panel(axes[3], result)
     rebuilt, err, ext = _reconstruction(result)
     axes[4].imshow(rebuilt, cmap=cmap, norm=norm, interpolation="nearest", extent=ext)
     vmax_err = max(float(np.nanpercentile(err, 99)), 1e-6) if np.isfinite(err).any() else 1.0
-    im = axes[5].imshow(err, cmap="magma_r", vmin=0, vmax=vmax_err, interpolation="nearest",
-                        extent=ext)
+    im = axes[5].imshow(
+        err, cmap="magma_r", vmin=0, vmax=vmax_err, interpolation="nearest", extent=ext
+    )
     fig.colorbar(im, ax=axes[5], shrink=0.8, label="% of range")
     check = result.check
     for ax, title in zip(axes, PANEL_TITLES, strict=True):
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=7)
-    axes[5].set_title(f"{PANEL_TITLES[5]}: median {check.median_pct:.3g}, "
-                      f"p95 {check.p95_pct:.3g}", fontsize=10)
+    axes[5].set_title(
+        f"{PANEL_TITLES[5]}: median {check.median_pct:.3g}, p95 {check.p95_pct:.3g}", fontsize=10
+    )
     name = Path(result.image.path).name if result.image.path else "image"
     fig.suptitle(f"geodigitize preview of {name} (pixel coordinates, GDAL convention)")
     if path is not None:
@@ -187,7 +220,11 @@ MAX_ARROW_SCALE = 1000.0
 
 
 def plot_gcps(
-    image: np.ndarray, georef, path: str | Path | None = None, *, dpi: int = 100,
+    image: np.ndarray,
+    georef,
+    path: str | Path | None = None,
+    *,
+    dpi: int = 100,
     arrow_scale: float | None = None,
 ) -> Figure:
     """Draw the GCPs on the image with their residual arrows.
@@ -226,12 +263,28 @@ def plot_gcps(
         longest = max(float(norms.max(initial=0)), 0.01)
         arrow_scale = min(0.05 * max(height, width) / longest, MAX_ARROW_SCALE)
     # arrow from the fitted position (col - dcol) to the read one, magnified
-    ax.quiver(col, row, res[:, 0], res[:, 1], angles="xy", scale_units="xy",
-              scale=1.0 / arrow_scale, color="red", width=0.003, pivot="tip")
+    ax.quiver(
+        col,
+        row,
+        res[:, 0],
+        res[:, 1],
+        angles="xy",
+        scale_units="xy",
+        scale=1.0 / arrow_scale,
+        color="red",
+        width=0.003,
+        pivot="tip",
+    )
     ax.scatter(col, row, s=40, marker="+", color="black", linewidths=1.5)
     for pid, c, r, n in zip(gcps.ids, col, row, norms, strict=True):
-        ax.annotate(f"{pid}: {n:.2f} px", (c, r), xytext=(4, 4), textcoords="offset points",
-                    fontsize=7, bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0})
+        ax.annotate(
+            f"{pid}: {n:.2f} px",
+            (c, r),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0},
+        )
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_title(f"GCPs and residuals (arrows x{arrow_scale:.3g}); RMSE {georef.rmse:.3f} px")
@@ -241,12 +294,14 @@ def plot_gcps(
 
 
 #: Picture formats matplotlib's Agg canvas saves (by file suffix).
-PICTURE_FORMATS = ("png", "jpg", "jpeg", "pdf", "svg", "svgz", "eps", "ps", "tif", "tiff",
-                   "webp")
+PICTURE_FORMATS = ("png", "jpg", "jpeg", "pdf", "svg", "svgz", "eps", "ps", "tif", "tiff", "webp")
 
 
 def check_preview_path(
-    path: str | Path, *, overwrite: bool = False, out_dir: str | Path | None = None,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    out_dir: str | Path | None = None,
     reserved: tuple[str, ...] = (),
 ) -> Path:
     """Make sure a picture can be written at `path`: a picture suffix, its folder exists,

@@ -36,20 +36,26 @@ def cli(capsys):
     signal.signal(signal.SIGTERM, old)
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["run", "map.png", "--vmin", "zero"], "error: Invalid value for '--vmin'"),
-    (["run", "map.png", "--no-such-option"], "error: No such option: --no-such-option"),
-    (["run", "-map.png"], "goes after '--'"),
-    (["run"], "error: Missing argument 'image'"),
-    (["regrid", "points.gpkg"], "error: Missing option '--res'"),
-    (["batch", "x.png", "--workers", "-2"], "error: Invalid value for '--workers'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "map.png", "--vmin", "zero"], "error: Invalid value for '--vmin'"),
+        (["run", "map.png", "--no-such-option"], "error: No such option: --no-such-option"),
+        (["run", "-map.png"], "goes after '--'"),
+        (["run"], "error: Missing argument 'image'"),
+        (["regrid", "points.gpkg"], "error: Missing option '--res'"),
+        (["batch", "x.png", "--workers", "-2"], "error: Invalid value for '--workers'"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(cli, argv, expected):
     code, out, err = cli(*argv)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("error: ") and expected in err and err.rstrip().endswith(
-        f"See 'geodigitize {argv[0]} --help'.")
+    assert (
+        err.startswith("error: ")
+        and expected in err
+        and err.rstrip().endswith(f"See 'geodigitize {argv[0]} --help'.")
+    )
     assert out == ""
 
 
@@ -68,13 +74,24 @@ def test_ascii_terminal_shows_non_ascii_names_escaped(figure, tmp_path):
     img, gcps = figure.write(tmp_path, name="carte_été.png")
     env = {**os.environ, "LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii"}
     cmd = [sys.executable, "-c", "from geodigitize.cli import main; main()", "run"]
-    ok = subprocess.run([*cmd, str(img), "--gcps", str(gcps), *SCALE, "--out",
-                         str(tmp_path / "sortie_é")], cwd=ROOT, env=env,
-                        capture_output=True, text=True, encoding="ascii")
+    ok = subprocess.run(
+        [*cmd, str(img), "--gcps", str(gcps), *SCALE, "--out", str(tmp_path / "sortie_é")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="ascii",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "carte_\\xe9t\\xe9.png" in ok.stdout and "Traceback" not in ok.stderr
-    bad = subprocess.run([*cmd, str(tmp_path / "absente_é.png"), *SCALE], cwd=ROOT, env=env,
-                         capture_output=True, text=True, encoding="ascii")
+    bad = subprocess.run(
+        [*cmd, str(tmp_path / "absente_é.png"), *SCALE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="ascii",
+    )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "absente_\\xe9.png" in bad.stderr
 
@@ -82,8 +99,7 @@ def test_ascii_terminal_shows_non_ascii_names_escaped(figure, tmp_path):
 def test_regrid_of_a_file_that_is_not_a_geopackage(tmp_path):
     fake = tmp_path / "points.gpkg"
     fake.write_text("col,row\n1,2\n")
-    res = runner.invoke(app, ["regrid", str(fake), "--res", "1", "--out",
-                              str(tmp_path / "g.tif")])
+    res = runner.invoke(app, ["regrid", str(fake), "--res", "1", "--out", str(tmp_path / "g.tif")])
     assert res.exit_code == 2
     assert len(res.stderr.strip().splitlines()) == 1
     assert "not a vector file" in res.stderr and "points.gpkg" in res.stderr
@@ -91,12 +107,12 @@ def test_regrid_of_a_file_that_is_not_a_geopackage(tmp_path):
 
 def test_regrid_names_the_flag_not_the_python_parameter(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    run(img, tmp_path / "out", gcps=gcps, cmap=figure.cmap, vmin=figure.vmin,
-        vmax=figure.vmax)
+    run(img, tmp_path / "out", gcps=gcps, cmap=figure.cmap, vmin=figure.vmin, vmax=figure.vmax)
     target = tmp_path / "g.tif"
     target.write_bytes(b"keep")
-    res = runner.invoke(app, ["regrid", str(tmp_path / "out" / "points.gpkg"), "--res", "1",
-                              "--out", str(target)])
+    res = runner.invoke(
+        app, ["regrid", str(tmp_path / "out" / "points.gpkg"), "--res", "1", "--out", str(target)]
+    )
     assert res.exit_code == 4
     assert "--overwrite" in res.stderr and "overwrite=True" not in res.stderr
     assert target.read_bytes() == b"keep"
@@ -109,8 +125,20 @@ def test_out_of_memory_names_the_image_size_and_options(figure, tmp_path, monkey
         raise MemoryError
 
     monkeypatch.setattr(pipeline, "extract", exhausted)
-    res = runner.invoke(app, ["run", str(img), "--gcps", str(gcps), *SCALE, "--samples",
-                              "50000", "--out", str(tmp_path / "o")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(img),
+            "--gcps",
+            str(gcps),
+            *SCALE,
+            "--samples",
+            "50000",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     h, w = figure.image.shape[:2]
     assert res.exit_code == 5
     line = res.stderr.strip()
@@ -124,8 +152,9 @@ def test_large_image_without_gcps_says_so_in_one_line(tmp_path):
     big = np.zeros((1500, 1500, 3), np.uint8)  # 2.25 MP: above the strip threshold
     big[..., 0] = np.arange(1500, dtype=np.uint16)[None, :] % 256
     Image.fromarray(big).save(tmp_path / "big.png")
-    res = runner.invoke(app, ["run", str(tmp_path / "big.png"), *SCALE, "--out",
-                              str(tmp_path / "o")])
+    res = runner.invoke(
+        app, ["run", str(tmp_path / "big.png"), *SCALE, "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 2, res.output
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
     assert "no ground control points" in res.stderr
@@ -153,8 +182,9 @@ def test_strips_stream_the_grid_into_the_run_temporary_folder(figure, tmp_path, 
 
     monkeypatch.setattr(tiles, "extract_tiled", spy)
     out = tmp_path / "out"
-    _, paths = run(img, out, gcps=gcps, tiles=True, cmap=figure.cmap, vmin=figure.vmin,
-                   vmax=figure.vmax)
+    _, paths = run(
+        img, out, gcps=gcps, tiles=True, cmap=figure.cmap, vmin=figure.vmin, vmax=figure.vmax
+    )
     assert seen and seen[0].parent == tmp_path
     assert seen[0].name.startswith(".out.geodigitize-tmp-")
     assert not seen[0].exists()  # renamed into place as `out`

@@ -53,8 +53,7 @@ def test_points_gpkg(written):
     assert info["geometry_type"] == "Point"
     assert "4326" in info["crs"]
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))
-    assert fields == {"value": "float64", "col": "float64", "row": "float64",
-                      "n_pixels": "int64"}
+    assert fields == {"value": "float64", "col": "float64", "row": "float64", "n_pixels": "int64"}
     df = pyogrio.read_dataframe(paths["points.gpkg"], layer="points")
     assert len(df) == len(res.points)
     assert np.allclose(df.geometry.x, res.points.geometry.x)

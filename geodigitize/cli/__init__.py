@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(usage_line(exc), markup=False, highlight=False, soft_wrap=True)
         code = exc.exit_code
     except click_exceptions.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", markup=False, highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True
+        )
         code = exc.exit_code
     except (click_exceptions.Abort, typer.Abort):
         err_console.print("error: aborted", markup=False, highlight=False)
