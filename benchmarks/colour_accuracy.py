@@ -27,9 +27,9 @@ import time
 import numpy as np
 
 from geodigitize.colorbar import find_colorbars
-from geodigitize.colormap import build_scale
 from geodigitize.decode import decode
 from geodigitize.mask import Reason
+from geodigitize.scale import build_scale
 from geodigitize.synthetic import render_figure
 
 FIGURES = {
@@ -55,19 +55,23 @@ EXCLUDE = {
 def decode_figure(fig, *, colorbar, exclude, color_space, region="auto", **overrides):
     """Run the pipeline's colour stages with its defaults; return (scale, decoded, reason,
     options used)."""
-    from geodigitize.image import MapImage
-    from geodigitize.pipeline import Options, _mask
+    from geodigitize.mask import mask_image
+    from geodigitize.options import Options
 
     opts = Options(vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels, colorbar=colorbar,
                    exclude_color=exclude, color_space=color_space, region=region,
                    **overrides)
-    img = MapImage(fig.image, np.ones(fig.image.shape[:2], bool), "",
-                   "JPEG" if fig.jpeg_quality else "PNG", "RGB")
     scale = build_scale(vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels,
                         colorbar=colorbar, image=fig.image)
     decoded = decode(fig.image, scale, color_space=color_space)
-    reason, used, decoded = _mask(img, scale, decoded, opts)
-    return scale, decoded, reason, used
+    reason, decoded, fit = mask_image(
+        fig.image, np.ones(fig.image.shape[:2], bool), decoded, scale,
+        jpeg=bool(fig.jpeg_quality), color_space=opts.color_space, max_distance=opts.max_distance,
+        halo_distance=opts.halo_distance, consistency=opts.consistency,
+        exclude_color=opts.exclude_color, exclude_tol=opts.exclude_tol,
+        smoothness=opts.smoothness, region=opts.region,
+    )
+    return scale, decoded, reason, opts.with_fit(fit)
 
 
 def measure(fig, scale, decoded, reason) -> dict:

@@ -5,21 +5,16 @@ The pipeline's stages are modules of their own (``image``, ``colormap``, ``decod
 :func:`extract` runs them all.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
-try:
-    __version__ = _version("geodigitize")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0+unknown"
-
-from .colormap import ColorScale, build_scale, from_cmap
+from .colormap import ColorScale, from_cmap
 from .decode import Decoded, decode
 from .errors import GeodigitizeError
 from .gcps import GCP, GCPSet, read_gcps
 from .georef import Georeference, georeference
 from .image import MapImage, read_image
-from .pipeline import Extraction, Options, extract, run
+from .options import Options
+from .pipeline import Extraction, extract, run
+from .scale import build_scale
+from .version import __version__
 
 __all__ = [
     "GCP",

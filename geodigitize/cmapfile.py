@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .colormap import ColorScale, _runs_to_table
+from .colormap import ColorScale, runs_to_table
 from .errors import ColorScaleError
 
 __all__ = ["read_cmap_file"]
@@ -336,7 +336,7 @@ def _scale(segments: list[Segment], kind: str, name: str, vmin, vmax, samples) -
     seg = np.clip(np.searchsorted(z0, v, side="right") - 1, 0, len(segments) - 1)
     t = np.clip((v - z0[seg]) / (z1[seg] - z0[seg]), 0.0, 1.0)[:, None]
     rgb = np.round(c0[seg] + t * (c1[seg] - c0[seg])).astype(np.uint8)
-    colors, centres = _runs_to_table(rgb, v)
+    colors, centres = runs_to_table(rgb, v)
     lo_v, hi_v = (lo, hi) if vmin is None else (vmin, vmax)
     return ColorScale(colors, np.asarray(stretch(centres), dtype=np.float64), float(lo_v),
                       float(hi_v), "linear", f"file:{name}", extra=extra)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .colormap import ColorScale, _runs_to_table, make_norm
+from .colormap import ColorScale, make_norm, runs_to_table
 from .errors import ColorScaleError
 from .frame import page_color
 from .image import LUMA
-from .mask import Box, parse_box
+from .region import Box, parse_box
 
 __all__ = [
     "INSIDE_MAP",
@@ -520,7 +520,7 @@ def scale_from_colorbar(
     if levels is not None or use_blocks:
         return _classes(prof, nrm, levels, float(vmin), float(vmax), norm, extra)
     rgb = np.clip(np.round(prof.colors[prof.valid]), 0, 255).astype(np.uint8)
-    colors, centres = _runs_to_table(rgb, prof.positions[prof.valid])
+    colors, centres = runs_to_table(rgb, prof.positions[prof.valid])
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
     return ColorScale(colors, values, float(vmin), float(vmax), norm, "colorbar", extra=extra)
 

@@ -8,24 +8,23 @@ scale came from.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass, field
 
-import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
 
+from .catalogue import find_colormap, load_colormap
 from .errors import ColorScaleError
 
 __all__ = [
     "NORMS",
     "ColorScale",
-    "build_scale",
     "from_cmap",
     "make_norm",
     "parse_levels",
     "resolve_cmap",
+    "runs_to_table",
 ]
 
 #: Accepted values of ``norm``.
@@ -51,6 +50,12 @@ class ColorScale:
         Where the scale came from, for the report (``"cmap:jet_r"``, ``"colorbar"`` ...).
     levels : tuple of float or None
         Class edges when the scale is made of discrete classes, else None.
+    extra : dict
+        What the report says besides (JSON-ready).
+    ambiguous : ndarray of shape (K,) and dtype bool, or None
+        Entries whose colour another entry of a far value also makes (a shaded scale,
+        see :func:`geodigitize.shading.shaded_scale`): pixels decoded to them are not
+        data. None when every entry is unambiguous.
     """
 
     colors: np.ndarray
@@ -61,6 +66,7 @@ class ColorScale:
     source: str = ""
     levels: tuple[float, ...] | None = None
     extra: dict = field(default_factory=dict)
+    ambiguous: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         colors = np.asarray(self.colors, dtype=np.float64)
@@ -103,19 +109,29 @@ class ColorScale:
 
 
 def resolve_cmap(name: str) -> mcolors.Colormap:
-    """Return matplotlib's colormap called `name` (``_r`` suffixes included).
+    """Return the colormap called `name` from the catalogue (``_r`` reverses it).
+
+    Parameters
+    ----------
+    name : str
+        A matplotlib, cmocean, Crameri, GMT or NCL colormap name, any case, optionally
+        with a source prefix (``cmo.thermal``); see :mod:`geodigitize.catalogue`.
 
     Raises
     ------
     ColorScaleError
-        If matplotlib has no such colormap; the message suggests close names.
+        If no source has such a colormap; the message suggests close names from all.
     """
-    try:
-        return matplotlib.colormaps[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(matplotlib.colormaps), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "see matplotlib's colormap list"
-        raise ColorScaleError(f"unknown colormap {name!r}: {hint}") from None
+    return load_colormap(name)
+
+
+def _catalogue_extra(name: str) -> dict:
+    """``{"cmap_name": "batlow", "cmap_source": "cmcrameri 1.10"}`` for the report."""
+    entry, reverse = find_colormap(name)
+    return {
+        "cmap_name": entry.name + ("_r" if reverse else ""),
+        "cmap_source": entry.provenance(),
+    }
 
 
 def make_norm(
@@ -152,7 +168,7 @@ def make_norm(
     raise ColorScaleError(f"unknown norm {norm!r}: use one of {', '.join(NORMS)}")
 
 
-def _runs_to_table(rgb: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runs_to_table(rgb: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Collapse consecutive samples of equal colour into one entry at their mean position.
 
     Parameters
@@ -222,9 +238,11 @@ def from_cmap(
         raise ColorScaleError(f"samples must be at least 2, got {samples}")
     t = np.linspace(0.0, 1.0, samples)
     rgb = cmap(t, bytes=True)[:, :3]
-    colors, centres = _runs_to_table(rgb, t)
+    colors, centres = runs_to_table(rgb, t)
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
-    return ColorScale(colors, values, float(vmin), float(vmax), norm, f"cmap:{name}")
+    scale_source = f"cmap:{name}"
+    extra = _catalogue_extra(name)
+    return ColorScale(colors, values, float(vmin), float(vmax), norm, scale_source, extra=extra)
 
 
 def _classes_from_cmap(
@@ -255,7 +273,7 @@ def _classes_from_cmap(
     return ColorScale(
         rgb[keep], values[keep], float(edges[0]), float(edges[-1]), "linear",
         f"cmap:{name}", levels=tuple(float(v) for v in edges),
-        extra={"classes_drawn_as": "contourf or BoundaryNorm"},
+        extra={"classes_drawn_as": "contourf or BoundaryNorm", **_catalogue_extra(name)},
     )
 
 
@@ -275,107 +293,3 @@ def parse_levels(text: str | None) -> tuple[float, ...] | None:
         raise ColorScaleError(
             f"--levels must be numbers separated by commas, got {text!r}"
         ) from None
-
-
-def build_scale(
-    *,
-    cmap: str | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    norm: str = "linear",
-    vcenter: float | None = None,
-    levels: tuple[float, ...] | None = None,
-    colorbar: str | tuple | None = None,
-    colorbar_flip: bool = False,
-    cmap_file: str | None = None,
-    image: np.ndarray | None = None,
-    samples: int = 10_000,
-) -> ColorScale:
-    """Build the colour scale from whichever single source was given.
-
-    Parameters
-    ----------
-    cmap : str, optional
-        A matplotlib colormap name (see :func:`from_cmap`).
-    vmin, vmax : float, optional
-        Value range; taken from `levels` when given and these are not. A colour table
-        file that holds values needs neither (given, they rescale it).
-    norm : {"linear", "log", "twoslope"}
-        How positions along the colormap or colorbar map to values.
-    vcenter : float, optional
-        Centre value for ``norm="twoslope"``.
-    levels : tuple of float, optional
-        Class edges: discrete classes, drawn as ``contourf``/``BoundaryNorm`` draw them
-        (with `cmap`), or one per block of the colorbar (with `colorbar`).
-    colorbar : "x0,y0,x1,y1", (x0, y0, x1, y1) or "auto", optional
-        Sample the scale from this colorbar box of `image` (pixel corners); ``"auto"``
-        uses the best box :func:`geodigitize.colorbar.find_colorbars` finds.
-    colorbar_flip : bool
-        The colorbar runs from vmax to vmin.
-    cmap_file : str, optional
-        A colour table file: CSV ``value,r,g,b``, QGIS colour map export or colour-ramp
-        XML, GMT ``.cpt`` (see :mod:`geodigitize.cmapfile`).
-    image : ndarray of shape (H, W, 3) and dtype uint8, optional
-        The figure; needed with `colorbar`.
-    samples : int
-        Values sampled along a named colormap.
-
-    Returns
-    -------
-    ColorScale
-
-    Raises
-    ------
-    ColorScaleError
-        If no source, or more than one, is given, a needed range is missing, or the
-        source itself is bad.
-    """
-    given = [n for n, s in (("--cmap", cmap), ("--colorbar", colorbar),
-                            ("--cmap-file", cmap_file)) if s is not None]
-    if len(given) != 1:
-        what = f"got {' and '.join(given)}" if given else "got none"
-        raise ColorScaleError(
-            "give exactly one colour scale source: --cmap NAME, --colorbar BOX|auto or "
-            f"--cmap-file FILE ({what})"
-        )
-    if levels is not None:
-        levels = tuple(float(v) for v in levels)
-    if cmap_file is not None:
-        from .cmapfile import read_cmap_file
-
-        return read_cmap_file(cmap_file, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter)
-    if colorbar is not None:
-        return _scale_from_colorbar(
-            colorbar, image, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
-            levels=levels, flip=colorbar_flip,
-        )
-    if levels is not None:
-        return from_cmap(cmap, float(levels[0]), float(levels[-1]), levels=levels)
-    if vmin is None or vmax is None:
-        raise ColorScaleError("give the value range with --vmin and --vmax (or --levels)")
-    return from_cmap(
-        cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples
-    )
-
-
-def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
-    from .colorbar import MIN_AUTO_SCORE, find_colorbars, scale_from_colorbar
-
-    if image is None:
-        raise ColorScaleError("--colorbar needs the image to sample the colorbar from")
-    auto = isinstance(colorbar, str) and colorbar.strip().lower() == "auto"
-    if auto:
-        found = find_colorbars(image)
-        if not found or found[0][1] < MIN_AUTO_SCORE:
-            best = "" if not found else (
-                f" (the best candidate, {','.join(f'{v:g}' for v in found[0][0])}, scores "
-                f"{found[0][1]:.2f} < {MIN_AUTO_SCORE})")
-            raise ColorScaleError(
-                f"no colorbar found in the image{best}: give its box with --colorbar "
-                "x0,y0,x1,y1 (run `geodigitize colorbar IMAGE` to list candidates)"
-            )
-        colorbar = found[0][0]
-    scale = scale_from_colorbar(image, colorbar, flip=flip, **kwargs)
-    if auto:
-        scale.extra["colorbar_found"] = "auto"
-    return scale

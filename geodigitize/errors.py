@@ -15,6 +15,12 @@ class GeodigitizeError(Exception):
     exit_code = 1
 
 
+class OptionError(GeodigitizeError, ValueError):
+    """An option's value is of the wrong kind or outside its range (NaN, negative ...)."""
+
+    exit_code = 2
+
+
 class ImageError(GeodigitizeError, ValueError):
     """The input image is missing, unreadable, not an image, truncated or too large."""
 

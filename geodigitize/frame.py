@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .decode import pack_rgb, unpack_rgb
+from .colors import pack_rgb, unpack_rgb
 from .errors import RegionError
 from .image import LUMA
 

@@ -23,6 +23,7 @@ from .errors import CRSError, GCPError
 __all__ = [
     "GCP",
     "GCPSet",
+    "load_gcps",
     "parse_crs",
     "read_gcps",
     "read_gcps_csv",
@@ -450,3 +451,10 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_gcps(gcps: str | Path | GCPSet | None, crs: str | None = None) -> GCPSet | None:
+    """A :class:`GCPSet` from a file path (see :func:`read_gcps`); a GCPSet or None as is."""
+    if gcps is None or isinstance(gcps, GCPSet):
+        return gcps
+    return read_gcps(gcps, crs=crs)

@@ -59,8 +59,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .filters import any_in_window, window_extreme
 from .image import LUMA
-from .mask import Reason, _any_in_window, _window_extreme
+from .reason import Reason
 
 __all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
 
@@ -200,7 +201,7 @@ def restore_pixels(
     new_rank = np.zeros(shape, dtype=np.int64)
     for _ in range(passes):
         todo = restorable & ~restored
-        rows, cols = np.nonzero(todo & _any_in_window(clean, 2 * WIDE_RADIUS + 1))
+        rows, cols = np.nonzero(todo & any_in_window(clean, 2 * WIDE_RADIUS + 1))
         fit = _fit(rgb, ranked, np.pad(rank, WIDE_RADIUS), np.pad(clean, WIDE_RADIUS),
                    rows, cols)
         supported, wide = fit["supported"], fit["wide"]
@@ -393,8 +394,8 @@ def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
     """
     moved = np.where(ink & np.isfinite(departure), departure, 0).astype(np.float32)
     # The core of a dark line is the darkest ink nearby, of a bright one the brightest.
-    core = np.where(moved < 0, _window_extreme(moved, 5, np.minimum, edge=0.0),
-                    _window_extreme(moved, 5, np.maximum, edge=0.0))
+    core = np.where(moved < 0, window_extreme(moved, 5, np.minimum, edge=0.0),
+                    window_extreme(moved, 5, np.maximum, edge=0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = moved / core
     return ink & (share > 0) & (share <= PARTIAL)

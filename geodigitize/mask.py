@@ -9,17 +9,29 @@ lets the report count each cause and the preview show it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from enum import IntEnum
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import ColorScaleError, RegionError
+from .colormap import ColorScale
+from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
+from .decode import Decoded, lookup_colors
+from .errors import ColorScaleError, NoDataError
+from .filters import any_in_window, window_extreme
+from .frame import find_frame
+from .image import LUMA
+from .jpeg import restore_pixels
+from .reason import Reason
+from .region import Box, region_mask
 
 __all__ = [
+    "AUTO",
+    "AUTO_DISTANCE",
     "DEFAULT_CONSISTENCY",
     "DEFAULT_HALO_FRACTION",
     "DEFAULT_SMOOTHNESS",
+    "EXCLUDE_TOL",
+    "MaskFit",
     "Reason",
     "auto_distances",
     "classify",
@@ -27,94 +39,27 @@ __all__ = [
     "excluded_pixels",
     "field_colors",
     "inconsistent_pixels",
-    "parse_box",
+    "mask_image",
     "parse_colors",
-    "region_mask",
+    "require_data",
+    "thin_features",
     "value_outliers",
 ]
+
+#: Value of `max_distance`, `halo_distance` or `region` asking for a choice fitted from
+#: the image.
+AUTO = "auto"
+#: Default tolerance of `exclude_color`, per colour space.
+EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
+#: Bounds of the automatic `max_distance`, per colour space.
+AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
+#: Formats whose pixels carry JPEG's damage (smoothness check and restoration).
+JPEG_FORMATS = ("JPEG", "MPO")
 
 #: Smallest share of an excluded colour that makes a pixel next to it a halo pixel.
 DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
-
-Box = tuple[float, float, float, float]
-
-
-class Reason(IntEnum):
-    """Why a pixel is, or is not, data. Stored as uint8."""
-
-    DATA = 0
-    TRANSPARENT = 1
-    OUTSIDE_REGION = 2
-    OFF_SCALE = 3
-    EXCLUDED_COLOR = 4
-    HALO = 5
-    INCONSISTENT = 6
-
-
-def parse_box(text: str | Sequence[float], what: str = "region") -> Box:
-    """Parse ``"x0,y0,x1,y1"`` (pixel corners, GDAL convention) into floats.
-
-    Raises
-    ------
-    RegionError
-        If there are not four numbers or the box is empty.
-    """
-    if isinstance(text, str):
-        parts = [p.strip() for p in text.split(",")]
-        try:
-            nums = [float(p) for p in parts]
-        except ValueError:
-            nums = []
-    else:
-        nums = [float(v) for v in text]
-    if len(nums) != 4 or not np.all(np.isfinite(nums)):
-        raise RegionError(f"{what} must be four numbers x0,y0,x1,y1 (pixels), got {text!r}")
-    x0, y0, x1, y1 = nums
-    if x1 <= x0 or y1 <= y0:
-        raise RegionError(
-            f"{what} {x0:g},{y0:g},{x1:g},{y1:g} is empty: give the top-left corner "
-            "first (x0 < x1, y0 < y1; rows grow downwards)"
-        )
-    return x0, y0, x1, y1
-
-
-def region_mask(shape: tuple[int, int], region: Box, what: str = "region") -> np.ndarray:
-    """Pixels whose centre lies inside a box.
-
-    Parameters
-    ----------
-    shape : (H, W)
-        Image shape.
-    region : (x0, y0, x1, y1)
-        Box in pixel coordinates (GDAL convention: (0, 0) is the image's top-left corner).
-
-    Returns
-    -------
-    ndarray of shape (H, W) and dtype bool
-        True where ``x0 <= j + 0.5 <= x1`` and ``y0 <= i + 0.5 <= y1``.
-
-    Raises
-    ------
-    RegionError
-        If the box reaches outside the image or holds no pixel centre.
-    """
-    height, width = shape
-    x0, y0, x1, y1 = parse_box(region, what)
-    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-        raise RegionError(
-            f"{what} {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the {width}x{height} "
-            f"image: keep 0 <= x <= {width} and 0 <= y <= {height}"
-        )
-    cols = np.arange(width) + 0.5
-    rows = np.arange(height) + 0.5
-    inside_c = (cols >= x0) & (cols <= x1)
-    inside_r = (rows >= y0) & (rows <= y1)
-    if not inside_c.any() or not inside_r.any():
-        raise RegionError(f"{what} {x0:g},{y0:g},{x1:g},{y1:g} contains no pixel centre")
-    return inside_r[:, None] & inside_c[None, :]
-
 
 def classify(
     distance: np.ndarray,
@@ -188,7 +133,7 @@ def classify(
     else:
         off_or_excluded = off
     if halo_distance is not None:
-        near = _any_in_window(off_or_excluded, 3)
+        near = any_in_window(off_or_excluded, 3)
         at = np.flatnonzero(near & ~off_or_excluded)  # few: the pixels the rule judges
         halo = distance.ravel()[at] > halo_distance
         if color_id is not None:
@@ -265,7 +210,7 @@ def field_colors(
     [True, False, False]
     """
     if near is None:
-        near = _any_in_window(ink, 3)
+        near = any_in_window(ink, 3)
     far = ~near if candidates is None else candidates & ~near
     if n_colors is None:
         if wanted is not None:
@@ -389,16 +334,14 @@ def excluded_pixels(
     Colours are tested once per distinct colour of the image, not per pixel. Mixing is
     linear in the image's 8-bit sRGB values, as Agg and most renderers blend.
     """
-    from .decode import _to_space, distinct_colors, lookup_colors, pack_rgb, unpack_rgb
-
     if isinstance(colors, str):
         colors = parse_colors(colors, tol)
     excl = np.asarray(colors, dtype=np.float64).reshape(-1, 3)
     packed, inverse = distinct_colors(pack_rgb(image))
     rgb = unpack_rgb(packed).astype(np.float64)
-    space = _to_space(rgb, color_space)
+    space = to_space(rgb, color_space)
     near = np.zeros(rgb.shape[0], dtype=bool)
-    for e in _to_space(excl, color_space):
+    for e in to_space(excl, color_space):
         near |= np.sqrt(np.sum((space - e) ** 2, axis=1)) <= tol
     is_excluded = near[inverse]
     if halo_width <= 0 or not is_excluded.any():
@@ -408,7 +351,7 @@ def excluded_pixels(
     mixture = ~near & off_scale
     mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
                                  color_space, halo_fraction)
-    reach = _any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
+    reach = any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
     return is_excluded | (reach & mixture[inverse])
 
 
@@ -424,10 +367,8 @@ def _mixtures(
     """
     from scipy.spatial import cKDTree
 
-    from .decode import _to_space
-
     out = np.zeros(rgb.shape[0], dtype=bool)
-    space = _to_space(rgb, color_space)
+    space = to_space(rgb, color_space)
     for e in excl:
         to_s = scale_rgb - e
         len_s = np.linalg.norm(to_s, axis=1)
@@ -445,7 +386,7 @@ def _mixtures(
         a = np.einsum("mkc,mc->mk", seg, to_p[moving]) / len_s[idx] ** 2
         a = np.clip(a, 0.0, 1.0 - fraction)                  # share of S
         mix = e + a[..., None] * seg
-        d = np.linalg.norm(_to_space(mix, color_space) - space[moving, None, :], axis=2)
+        d = np.linalg.norm(to_space(mix, color_space) - space[moving, None, :], axis=2)
         hit = np.zeros(rgb.shape[0], dtype=bool)
         hit[np.flatnonzero(moving)] = np.any(d <= tol, axis=1)
         out |= hit
@@ -516,7 +457,7 @@ def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
 
 def auto_distances(
     distance: np.ndarray, candidates: np.ndarray | None = None, *, floor: float = 8.0,
-    cap: float = 40.0,
+    cap: float = 40.0, counts: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
 
@@ -527,16 +468,40 @@ def auto_distances(
     ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
     (use ``floor=3, cap=15`` for CIELAB).
 
+    Parameters
+    ----------
+    distance : ndarray
+        Each pixel's distance to the scale; or, with `counts`, each distinct colour's.
+    candidates : ndarray of bool, optional
+        The pixels that count (same shape as `distance`; not with `counts`).
+    floor, cap : float
+    counts : ndarray of shape (C,) and dtype int, optional
+        Candidate pixels of each distinct colour: the median is then weighted by them,
+        which is exactly the per-pixel median, without a pass over the pixels (how one
+        piece and strips both compute it).
+
     Returns
     -------
     (max_distance, halo_distance) : tuple of float
     """
     d = np.asarray(distance)
-    if candidates is not None:
-        d = d[candidates]
-    d = d[d <= cap]
-    noise = float(np.median(d)) if d.size else 0.0
+    if counts is None:
+        if candidates is not None:
+            d = d[candidates]
+        d, counts = np.unique(d.ravel(), return_counts=True)
+    keep = (np.asarray(counts) > 0) & (d <= cap)
+    d, n = d[keep], np.asarray(counts)[keep]
+    order = np.argsort(d, kind="stable")
+    d, cum = d[order], np.cumsum(n[order])
+    total = int(cum[-1]) if cum.size else 0
+    if total == 0:
+        noise = 0.0
+    else:  # the middle one or two, through np.median so rounding matches it
+        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
+        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
     return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+
+
 #: Default largest colour residual (RGB units) of a pixel against its neighbourhood.
 DEFAULT_CONSISTENCY = 8.0
 
@@ -553,37 +518,6 @@ def _value_ranks(scale_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(order.size)
     return rank, order
-
-
-def _any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
-    """Pixels with a True pixel in their ``size x size`` window (outside counts False).
-
-    Equals ``ndimage.binary_dilation(mask, np.ones((size, size)))``.
-    """
-    return _window_extreme(np.asarray(mask, dtype=bool), size, np.logical_or, edge=False)
-
-
-def _window_extreme(arr: np.ndarray, size: int, op, edge=True) -> np.ndarray:
-    """Minimum (``op=np.minimum``) or maximum over each ``size x size`` window (odd size).
-
-    Outside the image, edge pixels are repeated (``edge=True``, as ndimage's
-    ``mode="nearest"``) or the value `edge` is assumed. Equals
-    ``ndimage.minimum_filter`` / ``maximum_filter``; separable whole-array
-    comparisons are more than 10x faster than ndimage's for small integers.
-    """
-    r = size // 2
-    if edge is True:
-        padded = np.pad(arr, r, mode="edge")
-    else:
-        padded = np.pad(arr, r, mode="constant", constant_values=edge)
-    h, w = arr.shape
-    cols = padded[: h].copy()
-    for k in range(1, size):
-        op(cols, padded[k : k + h], out=cols)
-    out = cols[:, :w].copy()
-    for k in range(1, size):
-        op(out, cols[:, k : k + w], out=out)
-    return out
 
 
 def inconsistent_pixels(
@@ -643,8 +577,6 @@ def inconsistent_pixels(
     smooth field, so the check costs a few passes over the image.
     """
     if color_id is None:
-        from .decode import distinct_colors, pack_rgb, unpack_rgb
-
         colors, color_id = distinct_colors(pack_rgb(rgb))
         id_rgb = unpack_rgb(colors)
     rank_of, entry_of_rank = _value_ranks(scale_values)
@@ -655,8 +587,8 @@ def inconsistent_pixels(
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
-    low = _window_extreme(np.where(valid, rank, top), size, np.minimum)
-    high = _window_extreme(np.where(valid, rank, 0), size, np.maximum)
+    low = window_extreme(np.where(valid, rank, top), size, np.minimum)
+    high = window_extreme(np.where(valid, rank, 0), size, np.maximum)
     first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
                                    tolerance)
     empty = first > last  # never sure: low <= own rank < top
@@ -800,3 +732,227 @@ def _plane_predictions(
 def _where(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.nonzero`` of a 2-D mask; several times faster for sparse masks."""
     return np.divmod(np.flatnonzero(mask), mask.shape[1])
+
+
+#: What to change when a reason masked every pixel, by :class:`Reason`.
+_NO_DATA_FIX = {
+    Reason.TRANSPARENT: "the image is transparent there: check `region`",
+    Reason.OUTSIDE_REGION: "check `region`",
+    Reason.OFF_SCALE: (
+        "check the colour scale (`cmap`, `vmin`/`vmax`, `levels`) and `region`, or raise "
+        "`max_distance`"
+    ),
+    Reason.EXCLUDED_COLOR: "check `exclude_color` and `exclude_tol`",
+    Reason.HALO: "lower `halo_distance`, or turn the halo rule off",
+    Reason.INCONSISTENT: "raise `consistency`, or turn the consistency check off",
+    Reason.AMBIGUOUS: "the colours are shadings of far values: check `shaded`",
+}
+
+
+def require_data(reason_counts: np.ndarray, source: str, max_distance: float) -> None:
+    """Raise :class:`NoDataError` naming what masked every pixel, if no pixel is data.
+
+    Parameters
+    ----------
+    reason_counts : ndarray of shape (len(Reason),)
+        Pixels per :class:`Reason` (``np.bincount(reason.ravel())``).
+    source : str
+        The image, as the message names it.
+    max_distance : float
+        The colour distance used (named when pixels were off the scale).
+    """
+    counts = np.zeros(len(Reason), dtype=np.int64)
+    counts[: len(reason_counts)] = reason_counts
+    if counts[Reason.DATA] > 0:
+        return
+    top = Reason(int(np.argmax(counts)))
+    share = counts[top] / max(1, counts.sum())
+    why = top.name.lower().replace("_", " ")
+    if top == Reason.OFF_SCALE:
+        why = f"off the colour scale (farther than `max_distance` {max_distance:g})"
+    raise NoDataError(
+        f"no pixel of {source} is data: {share:.0%} are {why}; {_NO_DATA_FIX[top]}"
+    )
+
+
+# ------------------------------------------------------------------ the stage's decisions
+
+
+@dataclass(frozen=True)
+class MaskFit:
+    """What the mask stage fitted from the whole image, apart from what the user gave.
+
+    Attributes ending in ``_`` hold the value used; :attr:`automatic` names those that
+    were chosen from the image rather than given, and how.
+
+    Attributes
+    ----------
+    max_distance_ : float
+    halo_distance_ : float or None
+    region_ : (x0, y0, x1, y1) or None
+    exclude_tol_ : float or None
+    smoothness_ : float or None
+    automatic : dict of parameter name to how it was chosen
+    """
+
+    max_distance_: float
+    halo_distance_: float | None
+    region_: Box | None
+    exclude_tol_: float | None
+    smoothness_: float | None
+    automatic: dict = field(default_factory=dict)
+
+
+def mask_image(
+    rgb: np.ndarray,
+    opaque: np.ndarray,
+    decoded: Decoded,
+    scale: ColorScale,
+    *,
+    jpeg: bool = False,
+    color_space: str = "rgb",
+    max_distance: float | str = AUTO,
+    halo_distance: float | str | None = AUTO,
+    consistency: float | None = DEFAULT_CONSISTENCY,
+    exclude_color: str | None = None,
+    exclude_tol: float | None = None,
+    smoothness: float | None = None,
+    region: Box | str | None = None,
+) -> tuple[np.ndarray, Decoded, MaskFit]:
+    """Give every pixel a :class:`Reason`, fitting what was left automatic.
+
+    The stage's decisions, in order: excluded colours (tolerance per colour space,
+    :data:`EXCLUDE_TOL`), the frame (``region="auto"``,
+    :func:`geodigitize.frame.find_frame`), the colour distances from the image's noise
+    (:func:`auto_distances` over the candidate pixels, bounds :data:`AUTO_DISTANCE`), the
+    smoothness check for JPEG input, :func:`classify`, the consistency check
+    (:func:`inconsistent_pixels`), and for JPEG the restoration of pixels its damage
+    pushed off the scale (:func:`geodigitize.jpeg.restore_pixels`). The consistency
+    check and restoration are skipped for class scales, whose values legitimately jump
+    between neighbours.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    opaque : ndarray of shape (H, W) and dtype bool
+    decoded : Decoded
+        :func:`geodigitize.decode.decode` of `rgb`.
+    scale : ColorScale
+    jpeg : bool
+        The pixels carry JPEG damage (turns the smoothness check and restoration on
+        unless `smoothness` is given).
+    color_space, max_distance, halo_distance, consistency, exclude_color, exclude_tol,
+    smoothness, region
+        As :class:`geodigitize.options.Options`.
+
+    Returns
+    -------
+    reason : ndarray of shape (H, W) and dtype uint8
+    decoded : Decoded
+        `decoded`, with JPEG's restored pixels decoded anew.
+    fit : MaskFit
+    """
+    auto: dict[str, str] = {}
+    excluded = None
+    if exclude_color:
+        if exclude_tol is None:
+            exclude_tol, auto["exclude_tol"] = EXCLUDE_TOL[color_space], AUTO
+        colors = parse_colors(exclude_color, exclude_tol)
+        excluded = excluded_pixels(rgb, colors, exclude_tol, scale, color_space)
+    if isinstance(region, str) and region == AUTO:
+        region, auto["region"] = find_frame(rgb, scale, decoded), AUTO
+    if AUTO in (max_distance, halo_distance):
+        cand = opaque.copy()
+        if region is not None:
+            cand &= region_mask(opaque.shape, region)
+        if excluded is not None:
+            cand &= ~excluded
+        fitted = auto_distances(**_colour_counts(decoded, cand), **AUTO_DISTANCE[color_space])
+        if max_distance == AUTO:
+            max_distance, auto["max_distance"] = fitted[0], AUTO
+        if halo_distance == AUTO:
+            halo_distance, auto["halo_distance"] = fitted[1], AUTO
+    if smoothness is None and jpeg:
+        smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    color_id = decoded.color_id
+    if color_id is None:
+        color_id = distinct_colors(pack_rgb(rgb))[1]
+    reason = classify(
+        decoded.distance, max_distance=float(max_distance), opaque=opaque, region=region,
+        halo_distance=halo_distance, excluded=excluded, values=decoded.values,
+        smoothness=smoothness, color_id=color_id,
+    )
+    if scale.ambiguous is not None:  # shadings that far values share
+        reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
+    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
+    if consistency and not scale.is_discrete and not shaded:
+        _mask_inconsistent(reason, rgb, decoded, scale, consistency)
+    if shaded:
+        reason[(reason == Reason.DATA) & thin_features(rgb)] = Reason.HALO
+    if smoothness is not None and not scale.is_discrete:
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
+                                         scale.values)
+        reason[restored] = Reason.DATA
+        decoded = replace(decoded, index=index, values=scale.values[index])
+    fit = MaskFit(
+        float(max_distance), None if halo_distance is None else float(halo_distance),
+        region, exclude_tol, smoothness, auto,
+    )
+    return reason, decoded, fit
+
+
+def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`auto_distances`' arguments: the distance of each distinct colour and its
+    number of candidate pixels, or per pixel when `decoded` has no colour ids."""
+    if decoded.color_id is None:
+        return {"distance": decoded.distance, "candidates": candidates}
+    n = int(decoded.n_colors)
+    distance = np.zeros(n, dtype=decoded.distance.dtype)
+    distance[decoded.color_id] = decoded.distance
+    return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates],
+                                                         minlength=n)}
+
+
+#: Window and luma dip (8-bit units) of the thin-feature rule for shaded scales.
+THIN_WINDOW, THIN_DIP = 5, 6.0
+
+
+def thin_features(rgb: np.ndarray, size: int = THIN_WINDOW, dip: float = THIN_DIP
+                  ) -> np.ndarray:
+    """Pixels darker or brighter than their surroundings across a window of `size`:
+    lines and letters thinner than the window (a morphological top-hat of the luma).
+
+    A hillshade varies smoothly over a few pixels; a line's antialiased pixels darken
+    the field across one or two. With a shaded scale every darkened colour is also a
+    shadow, so this shape, not the colour, tells them apart.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    size : int
+        Odd window side, wider than the thickest line.
+    dip : float
+        Luma difference (0-255) from the window's closing or opening that counts.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+    """
+    luma = np.asarray(rgb, dtype=np.float32) @ LUMA.astype(np.float32)
+    closing = window_extreme(window_extreme(luma, size, np.maximum), size, np.minimum)
+    opening = window_extreme(window_extreme(luma, size, np.minimum), size, np.maximum)
+    return np.maximum(closing - luma, luma - opening) > dip
+
+
+def _mask_inconsistent(
+    reason: np.ndarray, rgb: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float
+) -> None:
+    """Mark antialiased mixtures in `reason` (see :func:`inconsistent_pixels`)."""
+    color_id = id_rgb = None
+    if decoded.color_id is not None:
+        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
+    bad = inconsistent_pixels(
+        rgb, decoded.index, reason == Reason.DATA, scale.colors, scale.values,
+        tolerance=tol, color_id=color_id, id_rgb=id_rgb,
+    )
+    reason[bad] = Reason.INCONSISTENT

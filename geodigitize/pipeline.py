@@ -6,104 +6,39 @@ This module only calls the stage modules; each stage is usable alone.
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .colormap import ColorScale, build_scale
+from .colormap import ColorScale
 from .contours import trace, write_lines
-from .decode import Decoded, decode, distinct_colors, pack_rgb, unpack_rgb
-from .errors import GCPError, NoDataError
-from .gcps import GCPSet, read_gcps
+from .decode import Decoded, decode
+from .errors import GCPError
+from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
-from .image import DEFAULT_MAX_PIXELS, MapImage, read_image
+from .image import MapImage, read_image
 from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
-from .mask import (
-    DEFAULT_CONSISTENCY,
-    DEFAULT_SMOOTHNESS,
-    Reason,
-    auto_distances,
-    classify,
-    count_reasons,
-    excluded_pixels,
-    inconsistent_pixels,
-    parse_box,
-    parse_colors,
-    region_mask,
-)
+from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
+from .options import Options
+from .pdf import PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
+from .points import points_frame
 from .preview import check_preview_path, plot_extraction
+from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
-from .refine import Refinement, parse_target, refine
+from .refine import Refinement, refine
+from .region import parse_box
+from .report import build_report
+from .scale import build_scale
+from .shading import shaded_scale
 from .styles import grid_style, points_style, write_style
 
 __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
 
 #: Files a run writes into its output folder.
 OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml")
-
-#: Called as ``progress(stage, state)`` with state ``"start"`` or ``"end"``.
-Progress = Callable[[str, str], None]
-
-
-@dataclass(frozen=True)
-class Options:
-    """Every parameter of a run (what ``report.json`` records under ``parameters``).
-
-    See ``geodigitize run --help`` for each option; defaults here are the CLI's.
-    """
-
-    cmap: str | None = None
-    vmin: float | None = None
-    vmax: float | None = None
-    norm: str = "linear"
-    vcenter: float | None = None
-    levels: tuple[float, ...] | None = None
-    colorbar: str | None = None
-    colorbar_flip: bool = False
-    cmap_file: str | None = None
-    samples: int = 10_000
-    color_space: str = "rgb"
-    max_distance: float | str = "auto"
-    halo_distance: float | str | None = "auto"
-    consistency: float | None = DEFAULT_CONSISTENCY
-    exclude_color: str | None = None
-    exclude_tol: float | None = None
-    smoothness: float | None = None
-    region: tuple[float, float, float, float] | str | None = None
-    flat_tol: float = 0.0
-    eps: float = 1.0
-    min_samples: int = 1
-    transform: str = "affine"
-    crs: str | None = None
-    gcp_crs: str | None = None
-    out_crs: str = "EPSG:4326"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    target_error: float | None = None
-    contours: bool = False
-    contour_levels: tuple[float, ...] | None = None
-    preview: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.region is not None and self.region != "auto":  # text or four numbers
-            object.__setattr__(self, "region", parse_box(self.region))
-        if self.levels is not None:
-            object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
-        if self.target_error is not None:
-            object.__setattr__(self, "target_error", parse_target(self.target_error))
-        if self.preview is not None:
-            object.__setattr__(self, "preview", str(self.preview))
-        if self.contour_levels is not None:
-            levels = tuple(float(v) for v in self.contour_levels)
-            object.__setattr__(self, "contour_levels", levels)
-            object.__setattr__(self, "contours", True)
-
 
 @dataclass(frozen=True, eq=False)
 class Extraction:
@@ -131,6 +66,8 @@ class Extraction:
         The ``--target-error`` search, when asked for; its points are the kept ones.
     contours : geopandas.GeoDataFrame or None
         Isolines (``value``, LineString in ``options.out_crs``) when asked for.
+    source : PDFSource or None
+        For a PDF, the page and how the image was taken from it (rendered or embedded).
     """
 
     image: MapImage
@@ -146,6 +83,7 @@ class Extraction:
     timings: dict
     refinement: Refinement | None = None
     contours: object = None
+    source: PDFSource | None = None
 
     @property
     def kept(self) -> Clusters:
@@ -178,28 +116,12 @@ class Extraction:
 
     def report(self) -> dict:
         """The content of ``report.json``."""
-        return {
-            "geodigitize_version": __version__,
-            "input": {
-                "image": self.image.path,
-                "format": self.image.format,
-                "mode": self.image.mode,
-                "width": self.image.shape[1],
-                "height": self.image.shape[0],
-                "gcps": self.georef.gcps.source,
-            },
-            "parameters": _jsonable(asdict(self.options)),
-            "color_scale": self.scale.to_dict(),
-            "counts": self.counts(),
-            "clustering": self.clusters.method,
-            "georeference": self.georef.to_dict(),
-            "reconstruction": self.check.to_dict(),
-            **({"refinement": self.refinement.to_dict()} if self.refinement else {}),
-            **({"contours": {"lines": len(self.contours),
-                             "levels": sorted({float(v) for v in self.contours["value"]})}}
-               if self.contours is not None else {}),
-            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        return build_report(
+            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
+            clustering=self.clusters.method, georef=self.georef, check=self.check,
+            timings=self.timings, refinement=self.refinement, contours=self.contours,
+            source=self.source,
+        )
 
     def writers(self) -> dict[str, Callable[[Path], None]]:
         """Each output's writer, ``writer(path)``, keyed by file name; a preview given
@@ -243,40 +165,6 @@ def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tu
     cols = np.flatnonzero(valid.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     return values[r0:r1, c0:c1], (int(c0), int(r0))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
-class _Stages:
-    """Times stages and reports their start and end to a progress callback."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        if self.progress:
-            self.progress(name, "start")
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = time.perf_counter() - start
-            if self.progress:
-                self.progress(name, "end")
-
-
-def _load_gcps(gcps: str | Path | GCPSet | None, crs: str | None) -> GCPSet | None:
-    if gcps is None or isinstance(gcps, GCPSet):
-        return gcps
-    return read_gcps(gcps, crs=crs)
 
 
 def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options) -> Georeference:
@@ -328,10 +216,12 @@ def extract(
     >>> result.write("result/")  # doctest: +SKIP
     """
     opts = options.pop("options", None) or Options(**options)
-    stage = _Stages(progress)
-    gcpset = _load_gcps(gcps, opts.gcp_crs)
+    stage = StageTimer(progress)
+    gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
-        img = image if isinstance(image, MapImage) else read_image(image, opts.max_pixels)
+        img, source = _read(image, opts)
+    if source is not None:  # positions the user measured on the page, on the image
+        gcpset, opts = _on_image(gcpset, opts, source)
     with stage("georeference"):
         geo = _georeference(gcpset, img, opts)
     with stage("colour scale"):
@@ -348,11 +238,18 @@ def extract(
             image=img.rgb,
             samples=opts.samples,
         )
+        if opts.shaded is not None:
+            scale = shaded_scale(scale, opts.shaded)
     with stage("decode"):
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
-        reason, opts, decoded = _mask(img, scale, decoded, opts)
-        _require_data(reason, img, opts)
+        reason, decoded, fit = mask_image(
+            img.rgb, img.opaque, decoded, scale, jpeg=img.format.upper() in JPEG_FORMATS,
+            **_mask_parameters(opts),
+        )
+        opts = opts.with_fit(fit)
+        require_data(np.bincount(reason.ravel(), minlength=len(Reason)),
+                     img.path or "the image", opts.max_distance)
     with stage("reduce"):
         valid = reason == Reason.DATA
         flat, clusters = reduce(
@@ -368,7 +265,7 @@ def extract(
             refinement = refine(decoded.values, valid, clusters, scale.range, opts.target_error)
     kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
-        points = _points_frame(kept, geo, opts.out_crs)
+        points = points_frame(kept, geo, opts.out_crs)
     lines = None
     if opts.contours:
         with stage("contours"):
@@ -380,138 +277,44 @@ def extract(
         )
     return Extraction(
         img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
-        refinement, lines,
+        refinement, lines, source,
     )
 
 
-#: Value of `max_distance` / `halo_distance` asking for a choice from the image's noise.
-AUTO = "auto"
-#: Default tolerance of --exclude-color, per colour space.
-EXCLUDE_TOL = {"rgb": 24.0, "lab": 8.0}
-#: Bounds of the automatic --max-distance, per colour space.
-AUTO_DISTANCE = {"rgb": {"floor": 8.0, "cap": 40.0}, "lab": {"floor": 3.0, "cap": 15.0}}
+def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSource | None]:
+    """The image to decode, and for a PDF how it was taken from the page."""
+    if isinstance(image, MapImage):
+        return image, None
+    if is_pdf(image):
+        pdf_image = opts.pdf_image
+        if pdf_image == "auto" and opts.colorbar is not None:
+            pdf_image = "render"  # the colorbar is on the page, not in the field's image
+        return read_pdf(image, page=opts.page, dpi=opts.dpi, pdf_image=pdf_image,
+                        password=opts.pdf_password, max_pixels=opts.max_pixels)
+    return read_image(image, opts.max_pixels), None
 
 
-def _mask(img: MapImage, scale: ColorScale, decoded: Decoded, opts: Options):
-    """Classify every pixel; return the reasons, the options with every automatic
-    choice (frame, distances, smoothness) replaced by the value used, for the report, and
-    the decoded image (JPEG's restored pixels decoded anew, see :func:`_restore_jpeg`)."""
-    auto = {}
-    excluded = None
-    if opts.exclude_color:
-        tol = opts.exclude_tol
-        if tol is None:
-            tol = EXCLUDE_TOL.get(opts.color_space, 24.0)
-            auto["exclude_tol"] = tol
-        colors = parse_colors(opts.exclude_color, tol)
-        excluded = excluded_pixels(img.rgb, colors, tol, scale, opts.color_space)
-    region = opts.region
-    if region == "auto":
-        from .frame import find_frame
-
-        region = find_frame(img.rgb, scale, decoded)
-        auto["region"] = "auto"
-    max_d, halo_d = opts.max_distance, opts.halo_distance
-    if AUTO in (max_d, halo_d):
-        cand = img.opaque.copy()
-        if region is not None:
-            cand &= region_mask(img.shape, region)
-        if excluded is not None:
-            cand &= ~excluded
-        auto_max, auto_halo = auto_distances(
-            decoded.distance, cand, **AUTO_DISTANCE.get(opts.color_space, {})
-        )
-        if max_d == AUTO:
-            max_d, auto["max_distance"] = auto_max, AUTO
-        if halo_d == AUTO:
-            halo_d, auto["halo_distance"] = auto_halo, AUTO
-    smooth = opts.smoothness
-    if smooth is None and img.format.upper() in ("JPEG", "MPO"):
-        smooth, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
-    color_id = decoded.color_id
-    if color_id is None:
-        color_id = distinct_colors(pack_rgb(img.rgb))[1]
-    reason = classify(
-        decoded.distance, max_distance=float(max_d), opaque=img.opaque, region=region,
-        halo_distance=halo_d, excluded=excluded, values=decoded.values, smoothness=smooth,
-        color_id=color_id,
-    )
-    _mask_inconsistent(reason, img, decoded, scale, opts.consistency)
-    if smooth is not None:
-        decoded = _restore_jpeg(reason, img, decoded, scale)
-    used = replace(
-        opts, region=region, max_distance=round(float(max_d), 3),
-        halo_distance=None if halo_d is None else round(float(halo_d), 3),
-        smoothness=smooth, exclude_tol=auto.get("exclude_tol", opts.exclude_tol),
-        extra={**opts.extra, **({"automatic": auto} if auto else {})},
-    )
-    return reason, used, decoded
+def _on_image(gcpset: GCPSet | None, opts: Options, source: PDFSource
+              ) -> tuple[GCPSet | None, Options]:
+    """GCPs, region and colorbar box measured on a PDF page, in the decoded image's pixels."""
+    if gcpset is not None:
+        gcpset = gcps_on_image(gcpset, source, opts.gcp_units)
+    moved = {}
+    for name in ("region", "colorbar"):
+        box = getattr(opts, name)
+        if box is not None and not (isinstance(box, str) and box.strip().lower() == "auto"):
+            moved[name] = box_on_image(parse_box(box, name), source, opts.gcp_units)
+    return gcpset, replace(opts, **moved) if moved else opts
 
 
-def _restore_jpeg(
-    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale
-) -> Decoded:
-    """Keep the masked pixels JPEG's chroma subsampling and ringing pushed off the scale
-    (see :func:`geodigitize.jpeg.restore_pixels`), with the values that explain them.
-
-    Runs with the smoothness check, i.e. for JPEG input. Updates `reason` in place and
-    returns the decoded values and entries with the restored pixels changed. Skipped for
-    class scales, whose values legitimately jump between neighbours.
-    """
-    if scale.is_discrete:
-        return decoded
-    from .jpeg import restore_pixels
-
-    restored, index = restore_pixels(img.rgb, reason, decoded.index, scale.colors,
-                                     scale.values)
-    reason[restored] = Reason.DATA
-    return replace(decoded, index=index, values=scale.values[index])
-
-
-def _mask_inconsistent(
-    reason: np.ndarray, img: MapImage, decoded: Decoded, scale: ColorScale, tol: float | None
-) -> None:
-    """Mark antialiased mixtures (see :func:`geodigitize.mask.inconsistent_pixels`).
-
-    Skipped for class scales, whose values legitimately jump between neighbours.
-    """
-    if not tol or scale.is_discrete:
-        return
-    valid = reason == Reason.DATA
-    color_id = id_rgb = None
-    if decoded.color_id is not None:
-        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
-    bad = inconsistent_pixels(
-        img.rgb, decoded.index, valid, scale.colors, scale.values, tolerance=tol,
-        color_id=color_id, id_rgb=id_rgb,
-    )
-    reason[bad] = Reason.INCONSISTENT
-
-
-def _require_data(reason: np.ndarray, img: MapImage, opts: Options) -> None:
-    if np.any(reason == Reason.DATA):
-        return
-    raise NoDataError(
-        f"no pixel of {img.path or 'the image'} is within --max-distance "
-        f"{opts.max_distance:g} of the colour scale: check the colormap, vmin/vmax and "
-        "--region, or raise --max-distance"
-    )
-
-
-def _points_frame(clusters: Clusters, geo: Georeference, out_crs: str):
-    import geopandas as gpd
-
-    x, y = geo.pixel_to_crs(clusters.col, clusters.row, out_crs)
-    return gpd.GeoDataFrame(
-        {
-            "value": clusters.value.astype(np.float64),
-            "col": clusters.col.astype(np.float64),
-            "row": clusters.row.astype(np.float64),
-            "n_pixels": clusters.n_pixels.astype(np.int64),
-        },
-        geometry=gpd.points_from_xy(x, y),
-        crs=out_crs,
-    )
+def _mask_parameters(opts: Options) -> dict:
+    """The options the mask stage takes (:func:`geodigitize.mask.mask_image`)."""
+    return {
+        "color_space": opts.color_space, "max_distance": opts.max_distance,
+        "halo_distance": opts.halo_distance, "consistency": opts.consistency,
+        "exclude_color": opts.exclude_color, "exclude_tol": opts.exclude_tol,
+        "smoothness": opts.smoothness, "region": opts.region,
+    }
 
 
 def run(
@@ -593,6 +396,7 @@ def output_set(
 
 
 def _write_gcp_points(gcps, opts: Options, path: Path, result) -> None:
+    from .gcps import read_gcps
     from .gcps import write_points as write_gcp_file
 
     write_gcp_file(read_gcps(gcps, crs=opts.gcp_crs), path, georef=result.georef)

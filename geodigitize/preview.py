@@ -54,6 +54,7 @@ REASON_COLORS = {
     Reason.EXCLUDED_COLOR: ("#984ea3", "excluded colour"),
     Reason.HALO: ("#ff7f00", "line halo"),
     Reason.INCONSISTENT: ("#377eb8", "inconsistent"),
+    Reason.AMBIGUOUS: ("#a65628", "ambiguous shading"),
 }
 
 #: Longest side, in pixels, at which the reconstruction is drawn (it is interpolated).

@@ -13,6 +13,9 @@ clusters. :func:`refine` instead keeps one point per tile of an adaptive quadtre
 2. The kept points are interpolated back (:func:`geodigitize.reconstruct.interpolate_points`,
    linear in pixel space) on a fixed random sample of data pixels, and each tile
    counts its sample pixels whose error exceeds the target.
+   The data's convex hull vertices are always kept too, so the points' hull covers
+   every data pixel and their linear interpolation (here, or a later regrid) reaches
+   the data's edges instead of leaving them to extrapolation.
 3. The tiles with the most such pixels are split in four (adding points where the
    reconstruction is worst), a batch at a time, until the median error meets the
    target; the last batch is then bisected so that the fewest tiles are split.
@@ -26,17 +29,19 @@ kept versus median error explored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import ConvexHull, QhullError
 
-from .errors import GeodigitizeError
+from .errors import OptionError
 from .reconstruct import interpolate_points, sample_positions
 from .reduce import Clusters, representatives
 
-__all__ = ["Refinement", "Step", "parse_target", "refine", "tile_points"]
+__all__ = ["Refinement", "Step", "hull_points", "parse_target", "refine", "tile_points"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +59,6 @@ MAX_POINTS_FRACTION = 0.2
 STALL_STEPS = 3
 
 
-class TargetError(GeodigitizeError, ValueError):
-    """A target error that is not a positive percentage."""
-
-
 def parse_target(text: str | float) -> float:
     """Read a target error given as % of the range: ``"0.5%"``, ``"0.5"`` or ``0.5``.
 
@@ -68,7 +69,7 @@ def parse_target(text: str | float) -> float:
 
     Raises
     ------
-    TargetError
+    OptionError
         If it is not a positive finite number.
     """
     raw = str(text).strip().removesuffix("%").strip()
@@ -77,8 +78,9 @@ def parse_target(text: str | float) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise TargetError(
-            f"target error must be a positive percentage of the range, e.g. 0.5%, got {text!r}"
+        raise OptionError(
+            f"`target_error` must be a positive percentage of the range, e.g. 0.5%, got "
+            f"{text!r}"
         )
     return value
 
@@ -197,6 +199,65 @@ def tile_points(
     piece_labels[rows, cols] = chosen[piece]
     reps = representatives(values, piece_labels, keep.size)
     return reps, p_tile[keep]
+
+
+def hull_points(values: np.ndarray, valid: np.ndarray) -> Clusters:
+    """The data pixels at the vertices of the data's convex hull, as one-pixel points.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+        Decoded values.
+    valid : ndarray of shape (H, W) and dtype bool
+        Data pixels.
+
+    Returns
+    -------
+    Clusters
+        One point per hull vertex (pixel centres, GDAL convention), ``n_pixels`` 1; all
+        data pixel centres lie in these points' convex hull. ``labels`` is all -1.
+
+    Notes
+    -----
+    Only the first and last data pixel of every row and column can be hull vertices,
+    so the hull is taken over those (at most ``2 (H + W)`` pixels).
+    """
+    height, width = valid.shape
+    rows_any = np.flatnonzero(valid.any(axis=1))
+    cols_any = np.flatnonzero(valid.any(axis=0))
+    first_c = valid[rows_any].argmax(axis=1)
+    last_c = width - 1 - valid[rows_any, ::-1].argmax(axis=1)
+    first_r = valid[:, cols_any].argmax(axis=0)
+    last_r = height - 1 - valid[::-1, cols_any].argmax(axis=0)
+    r = np.concatenate([rows_any, rows_any, first_r, last_r])
+    c = np.concatenate([first_c, last_c, cols_any, cols_any])
+    flat = np.unique(r.astype(np.int64) * width + c)
+    r, c = np.divmod(flat, width)
+    if flat.size >= 3:
+        with contextlib.suppress(QhullError):  # collinear: keep every boundary pixel
+            vertices = ConvexHull(np.column_stack([c, r]).astype(np.float64)).vertices
+            r, c = r[np.sort(vertices)], c[np.sort(vertices)]
+    labels = np.full(valid.shape, -1, dtype=np.int32)
+    return Clusters(c + 0.5, r + 0.5, values[r, c].astype(np.float64),
+                    np.ones(r.size, dtype=np.int64), labels, "hull")
+
+
+def with_points(base: Clusters, extra: Clusters) -> Clusters:
+    """`base` plus the points of `extra` at positions `base` does not hold yet.
+
+    The added points keep ``labels`` -1 (they stand for their own pixel only).
+    """
+    have = set(zip(base.col.tolist(), base.row.tolist(), strict=True))
+    new = np.array([(c, r) not in have for c, r in zip(extra.col, extra.row, strict=True)],
+                   dtype=bool)
+    return Clusters(
+        np.concatenate([base.col, extra.col[new]]),
+        np.concatenate([base.row, extra.row[new]]),
+        np.concatenate([base.value, extra.value[new]]),
+        np.concatenate([base.n_pixels, extra.n_pixels[new]]),
+        base.labels,
+        base.method,
+    )
 
 
 # ------------------------------------------------------------------------- the search
@@ -336,10 +397,11 @@ def refine(
     rows, cols = _sample(valid, sample, seed)
     truth = values[rows, cols]
     tree = _Quadtree(values, valid, clusters.labels, _top_tile(valid.shape, min_tile), min_tile)
+    hull = hull_points(values, valid)
     curve: list[Step] = []
 
     def evaluate(leaves):
-        pts = tree.gather(leaves)
+        pts = with_points(tree.gather(leaves), hull)
         rebuilt = interpolate_points(pts.col, pts.row, pts.value, cols + 0.5, rows + 0.5)
         err = np.abs(rebuilt - truth) / value_range * 100.0
         step = Step(len(pts), float(np.median(err)), float(np.percentile(err, 95)))

@@ -58,17 +58,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .colormap import ColorScale, build_scale
+from .colormap import ColorScale
 from .errors import GCPError, ImageError
+from .filters import any_in_window
+from .gcps import load_gcps
 from .georef import Georeference, georeference
 from .mask import (
+    AUTO,
+    AUTO_DISTANCE,
+    MaskFit,
     Reason,
-    _any_in_window,
+    auto_distances,
     classify,
     field_colors,
     inconsistent_pixels,
-    region_mask,
+    require_data,
 )
+from .options import Options
+from .points import points_frame
+from .progress import StageTimer
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -82,6 +90,9 @@ from .reduce import (
     flat_mask,
     nearest_members,
 )
+from .region import region_mask
+from .report import build_report
+from .scale import build_scale
 
 __all__ = [
     "DEFAULT_STRIP_PIXELS",
@@ -165,7 +176,8 @@ def strips_reproduce(options) -> bool:
     contours or the preview: options asking for any of those run in one piece.
     """
     plain = (
-        not options.exclude_color
+        options.shaded is None
+        and not options.exclude_color
         and options.region != "auto"
         and not getattr(options, "smoothness", None)
         and options.target_error is None
@@ -395,7 +407,8 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     Candidates are what :func:`geodigitize.pipeline._mask` feeds
     :func:`geodigitize.mask.auto_distances`: opaque pixels inside the region.
     """
-    from .decode import lookup_colors, unpack_rgb
+    from .colors import unpack_rgb
+    from .decode import lookup_colors
 
     width = reader.shape[1]
     if region is not None:
@@ -432,26 +445,6 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     timings["decode"] += time.perf_counter() - t
     return _FirstPass(ids_file, colors, index, distance,
                       np.pad(counts, (0, colors.size - counts.size)) if count else None)
-
-
-def _auto_distances(first: _FirstPass, floor: float, cap: float) -> tuple[float, float]:
-    """:func:`geodigitize.mask.auto_distances` from candidate counts per colour, exactly.
-
-    The median of the candidates' distances within `cap` is that of the distinct
-    distances weighted by their counts; the middle one or two are handed to ``np.median``
-    so rounding matches the one-piece computation (float32).
-    """
-    keep = (first.candidates > 0) & (first.distance <= cap)
-    d, n = first.distance[keep], first.candidates[keep]
-    order = np.argsort(d, kind="stable")
-    d, cum = d[order], np.cumsum(n[order])
-    total = int(cum[-1]) if cum.size else 0
-    if total == 0:
-        noise = 0.0
-    else:
-        middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
-        noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
-    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
 
 
 def _field_colors(
@@ -491,7 +484,7 @@ def _field_colors(
             candidates = inside if candidates is None else candidates & inside
         ink = off_of[ids]
         seen = field_colors(ids[core], ink[core], candidates, off_of.size,
-                            near=_any_in_window(ink, 3)[core])
+                            near=any_in_window(ink, 3)[core])
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -552,7 +545,7 @@ def _strips(
     With a `book`, the workers also cluster each strip and summarise its clusters, and
     with `data` pack its data pixels, leaving the caller only the joins and the writes.
     """
-    from .decode import unpack_rgb
+    from .colors import unpack_rgb
 
     height = first.ids.shape[0]
     context = _context_rows(opts, scale)
@@ -977,9 +970,11 @@ class TiledExtraction:
 
     def report(self) -> dict:
         """The content of ``report.json`` (as one-piece processing, plus ``tiles``)."""
-        from .pipeline import Extraction
-
-        out = Extraction.report(self)
+        out = build_report(
+            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
+            clustering=self.clusters.method, georef=self.georef, check=self.check,
+            timings=self.timings,
+        )
         out["tiles"] = self.tiles
         return out
 
@@ -1054,11 +1049,9 @@ def extract_tiled(
     TiledExtraction
         Points, counts, check and report equal to one-piece processing's.
     """
-    from .pipeline import Options, _load_gcps, _points_frame, _require_data, _Stages
-
     opts = options or Options(**kwargs)
-    stage = _Stages(progress)
-    gcpset = _load_gcps(gcps, opts.gcp_crs)
+    stage = StageTimer(progress)
+    gcpset = load_gcps(gcps, opts.gcp_crs)
     if gcpset is None:  # strips fit GCPs only (no world file): say so before any work
         raise GCPError(
             "no ground control points: strip processing needs --gcps FILE (a CSV with "
@@ -1086,9 +1079,10 @@ def extract_tiled(
     counts, clusters, check, strip_timings, window, opts = result
     if counts["data"] == 0:
         _discard(grid_path)
-        _require_data(np.zeros(1, np.uint8) + 1, ImageInfo(str(image), "", "", (0, 0)), opts)
+        by_reason = [counts["masked_by_reason"][r.name.lower()] for r in Reason]
+        require_data(np.array(by_reason), str(image), opts.max_distance)
     with stage("points"):
-        points = _points_frame(clusters, geo, opts.out_crs)
+        points = points_frame(clusters, geo, opts.out_crs)
     timings = {**strip_timings, **stage.timings}
     info = ImageInfo(str(image), *_format_mode(image), reader.shape)
     counts["points"] = len(points)
@@ -1129,27 +1123,20 @@ def _work_files(grid_dir) -> Iterator[tuple[Path, Path]]:
 
 
 def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
-    """Masking distances as :func:`geodigitize.pipeline._mask` chooses them, and the
+    """Masking distances as :func:`geodigitize.mask.mask_image` chooses them, and the
     options it reports (automatic choices replaced by the values used)."""
-    from dataclasses import replace
-
-    from .pipeline import AUTO, AUTO_DISTANCE
-
     max_d, halo_d = opts.max_distance, opts.halo_distance
     auto = {}
     if AUTO in (max_d, halo_d):
-        auto_max, auto_halo = _auto_distances(first, **AUTO_DISTANCE.get(
-            opts.color_space, {"floor": 8.0, "cap": 40.0}))
+        auto_max, auto_halo = auto_distances(first.distance, counts=first.candidates,
+                                             **AUTO_DISTANCE[opts.color_space])
         if max_d == AUTO:
             max_d, auto["max_distance"] = auto_max, AUTO
         if halo_d == AUTO:
             halo_d, auto["halo_distance"] = auto_halo, AUTO
-    used = replace(
-        opts, max_distance=round(float(max_d), 3),
-        halo_distance=None if halo_d is None else round(float(halo_d), 3),
-        extra={**opts.extra, **({"automatic": auto} if auto else {})},
-    )
-    return float(max_d), halo_d, used
+    halo_d = None if halo_d is None else float(halo_d)
+    fit = MaskFit(float(max_d), halo_d, opts.region, opts.exclude_tol, opts.smoothness, auto)
+    return float(max_d), halo_d, opts.with_fit(fit)
 
 
 def _grid_lut(scale: ColorScale) -> np.ndarray | None:
@@ -1190,8 +1177,6 @@ def _write_grid(raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, c
 
 def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
                 sample, stage):
-    from .pipeline import AUTO
-
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
     book = _ClusterBook(width, conn)

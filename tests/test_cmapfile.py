@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from geodigitize.cmapfile import read_cmap_file
-from geodigitize.colormap import build_scale
 from geodigitize.errors import ColorScaleError
+from geodigitize.scale import build_scale
 
 
 def write(tmp_path, name, text):

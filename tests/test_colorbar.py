@@ -7,9 +7,9 @@ import pytest
 from colour_figures import draw_colorbar, lut, page
 
 from geodigitize.colorbar import find_colorbars, sample_colorbar, scale_from_colorbar
-from geodigitize.colormap import build_scale
 from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
+from geodigitize.scale import build_scale
 
 TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

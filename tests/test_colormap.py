@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from matplotlib import colors as mcolors
 
-from geodigitize.colormap import build_scale, from_cmap, parse_levels
+from geodigitize.colormap import from_cmap, parse_levels
 from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
+from geodigitize.scale import build_scale
 
 
 def test_continuous_round_trip():

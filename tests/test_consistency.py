@@ -110,17 +110,17 @@ def test_smooth_field_passes_and_darkened_pixels_fail():
 def test_window_filters_equal_ndimage():
     from scipy import ndimage
 
-    from geodigitize.mask import _any_in_window, _window_extreme
+    from geodigitize.filters import any_in_window, window_extreme
 
     rng = np.random.default_rng(1)
     for _ in range(200):
         h, w = (int(v) for v in rng.integers(1, 15, 2))
         size = int(rng.choice([1, 3, 5, 7]))
         a = rng.integers(0, 50, (h, w)).astype(np.uint16)
-        np.testing.assert_array_equal(_window_extreme(a, size, np.minimum),
+        np.testing.assert_array_equal(window_extreme(a, size, np.minimum),
                                       ndimage.minimum_filter(a, size, mode="nearest"))
-        np.testing.assert_array_equal(_window_extreme(a, size, np.maximum),
+        np.testing.assert_array_equal(window_extreme(a, size, np.maximum),
                                       ndimage.maximum_filter(a, size, mode="nearest"))
         m = rng.random((h, w)) < 0.1
-        np.testing.assert_array_equal(_any_in_window(m, size),
+        np.testing.assert_array_equal(any_in_window(m, size),
                                       ndimage.binary_dilation(m, np.ones((size, size), bool)))

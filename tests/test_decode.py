@@ -6,7 +6,8 @@ import pytest
 from conftest import paint
 
 from geodigitize.colormap import from_cmap
-from geodigitize.decode import decode, distinct_colors, pack_rgb, rgb_to_lab, unpack_rgb
+from geodigitize.colors import distinct_colors, pack_rgb, rgb_to_lab, unpack_rgb
+from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
 
 

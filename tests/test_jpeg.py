@@ -19,12 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geodigitize import extract, jpeg, pipeline
-from geodigitize.colormap import build_scale
+from geodigitize import extract, jpeg, mask
 from geodigitize.decode import decode
-from geodigitize.image import MapImage
 from geodigitize.jpeg import restore_pixels, ycbcr
-from geodigitize.mask import Reason
+from geodigitize.mask import Reason, mask_image
+from geodigitize.scale import build_scale
 
 H, W = 96, 128
 SPAN = slice(8, 120)           # columns the lines cover
@@ -60,17 +59,21 @@ def _mask(rgb, fmt="JPEG"):
     decoded after)."""
     scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
     decoded = decode(rgb, scale)
-    img = MapImage(rgb, np.ones(rgb.shape[:2], bool), "", fmt, "RGB")
-    reason, _, after = pipeline._mask(img, scale, decoded, pipeline.Options(cmap="jet", vmin=0,
-                                                                            vmax=1))
+    reason, after, _ = mask_image(rgb, np.ones(rgb.shape[:2], bool), decoded, scale,
+                                  jpeg=fmt == "JPEG")
     return scale, decoded, reason, after
+
+
+def _restore_nothing(rgb, reason, index, scale_colors, scale_values):
+    """:func:`restore_pixels` switched off: nothing restored, entries unchanged."""
+    return np.zeros(reason.shape, dtype=bool), np.asarray(index, dtype=np.int32)
 
 
 @pytest.fixture(scope="module")
 def unrestored(figure):
     """Reasons as the masking stages leave them before restoration."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(pipeline, "_restore_jpeg", lambda reason, img, decoded, scale: decoded)
+    mp.setattr(mask, "restore_pixels", _restore_nothing)
     try:
         scale, decoded, reason, _ = _mask(figure[1])
     finally:
@@ -229,12 +232,11 @@ def _jpeg_of(drawn: np.ndarray) -> np.ndarray:
 def _reasons_before_restoring(rgb, **options):
     scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
     decoded = decode(rgb, scale)
-    img = MapImage(rgb, np.ones(rgb.shape[:2], bool), "", "JPEG", "RGB")
     mp = pytest.MonkeyPatch()
-    mp.setattr(pipeline, "_restore_jpeg", lambda reason, img, decoded, scale: decoded)
+    mp.setattr(mask, "restore_pixels", _restore_nothing)
     try:
-        reason, _, _ = pipeline._mask(img, scale, decoded,
-                                      pipeline.Options(cmap="jet", vmin=0, vmax=1, **options))
+        reason, _, _ = mask_image(rgb, np.ones(rgb.shape[:2], bool), decoded, scale, jpeg=True,
+                                  **options)
     finally:
         mp.undo()
     return scale, decoded, reason

@@ -172,3 +172,22 @@ def test_strip_with_the_whole_images_field_colours_equals_one_piece():
     alone = classify(dec.distance[:12], max_distance=12, halo_distance=1.5,
                      color_id=dec.color_id[:12])
     assert alone[3, 29] == Reason.HALO  # what the strip would decide by itself
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_auto_distances_from_colour_counts_equal_the_pixel_median(seed):
+    """Per-colour counts (how strips and one piece compute it) give exactly the median
+    over the candidate pixels (the rule as documented)."""
+    rng = np.random.default_rng(seed)
+    n_colors = int(rng.integers(1, 40))
+    distance = (rng.random(n_colors) * 60).astype(np.float32)
+    distance[rng.random(n_colors) < 0.3] = 0.0  # ties
+    ids = rng.integers(0, n_colors, size=int(rng.integers(1, 500)))
+    candidates = rng.random(ids.size) < 0.7
+    counts = np.bincount(ids[candidates], minlength=n_colors)
+    near = distance[ids][candidates]
+    near = near[near <= 40.0]
+    noise = float(np.median(near)) if near.size else 0.0
+    expected = (float(np.clip(12 * noise, 8.0, 40.0)), max(0.5, 1.5 * noise))
+    assert auto_distances(distance, counts=counts) == expected
+    assert auto_distances(distance[ids], candidates) == expected

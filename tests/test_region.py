@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from geodigitize.errors import RegionError
-from geodigitize.mask import Reason, classify, count_reasons, parse_box, region_mask
+from geodigitize.mask import Reason, classify, count_reasons
+from geodigitize.region import parse_box, region_mask
 
 
 def test_region_counts_pixel_centres():

@@ -11,17 +11,15 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
-from geodigitize.decode import pack_rgb
+from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
-from geodigitize.mask import Reason, auto_distances
+from geodigitize.mask import Reason
 from geodigitize.pipeline import Options, extract, run
 from geodigitize.reconstruct import check_reconstruction
 from geodigitize.synthetic import render_figure
 from geodigitize.tiles import (
     StripReader,
-    _auto_distances,
-    _FirstPass,
     can_tile,
     extract_tiled,
     should_tile,
@@ -176,19 +174,6 @@ def test_run_writes_the_same_files_with_default_options(tmp_path):
     for r in (ra, rb):
         r.pop("timings_s")
     assert ra == rb
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_auto_distances_from_colour_counts_equal_the_pixel_median(seed):
-    rng = np.random.default_rng(seed)
-    n_colors = int(rng.integers(1, 40))
-    distance = (rng.random(n_colors) * 60).astype(np.float32)
-    distance[rng.random(n_colors) < 0.3] = 0.0  # ties
-    ids = rng.integers(0, n_colors, size=int(rng.integers(1, 500)))
-    candidates = rng.random(ids.size) < 0.7
-    counts = np.bincount(ids[candidates], minlength=n_colors)
-    first = _FirstPass(None, None, None, distance, counts)
-    assert _auto_distances(first, 8.0, 40.0) == auto_distances(distance[ids], candidates)
 
 
 def _blocky_figure(rng, height, width, levels, block):
