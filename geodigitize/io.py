@@ -293,6 +293,8 @@ class OutputSet:
         overwrite: bool = False,
     ) -> None:
         self.out = None if out_dir is None else Path(out_dir)
+        # the folder's hidden companions go beside it, also for "." or "out/"
+        self._abs = None if out_dir is None else Path(os.path.abspath(out_dir))
         self.names = list(names)
         self.outside: list[Path] = []
         for target in map(Path, outside):
@@ -322,12 +324,12 @@ class OutputSet:
             self._lock()
         try:
             if self.out is not None:
-                recover(self.out)
+                recover(self._abs)
             for target in self.outside:
                 _remove_stale(target.parent, f".{target.name}.{TMP_MARK}-")
             self.check()
             if self.out is not None:
-                self.staging = self.out.parent / f".{self.out.name}.{self._token}"
+                self.staging = self._abs.parent / f".{self._abs.name}.{self._token}"
                 self.staging.mkdir()
                 fault_point("staging created")
             self._staged = {
@@ -391,11 +393,11 @@ class OutputSet:
         with _signals_deferred():
             jpath = None
             if self.out is not None:
-                jpath = _hidden(self.out, JOURNAL_MARK)
+                jpath = _hidden(self._abs, JOURNAL_MARK)
                 _write_journal(jpath, journal, self._token)
                 self._decided = True
             fault_point("journal written")
-            _apply(self.out, journal)
+            _apply(self._abs, journal)
             if jpath is not None:
                 jpath.unlink()
                 fault_point("journal removed")
@@ -417,19 +419,19 @@ class OutputSet:
 
     def _sidecar(self) -> Path:
         """``P/.out.geodigitize-tmp-<pid>-<token>.outside``: the outside temporary files."""
-        return self.out.parent / f".{self.out.name}.{self._token}.outside"
+        return self._abs.parent / f".{self._abs.name}.{self._token}.outside"
 
     def _make_parents(self) -> None:
-        parent = self.out.parent
+        parent = self._abs.parent
         missing = []
         while not parent.exists() and parent != parent.parent:
             missing.append(parent)
             parent = parent.parent
-        make_folder(self.out.parent)
+        make_folder(self._abs.parent)
         self._created = missing  # deepest first
 
     def _lock(self) -> None:
-        lock = _hidden(self.out, LOCK_MARK)
+        lock = _hidden(self._abs, LOCK_MARK)
         while True:
             try:
                 fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -459,7 +461,7 @@ class OutputSet:
     def _release(self, *, failed: bool) -> None:
         if self._lock_fd is not None:
             with contextlib.suppress(FileNotFoundError):
-                _hidden(self.out, LOCK_MARK).unlink()  # while still holding it
+                _hidden(self._abs, LOCK_MARK).unlink()  # while still holding it
             os.close(self._lock_fd)
             self._lock_fd = None
         if failed:
@@ -510,7 +512,7 @@ def recover(out_dir: str | Path) -> bool:
     Call with the folder's lock held (:class:`OutputSet` does). Returns True when a
     journal was found (the folder then holds the complete set of that run).
     """
-    out = Path(out_dir)
+    out = Path(os.path.abspath(out_dir))  # "." has a name and a parent too
     jpath = _hidden(out, JOURNAL_MARK)
     found = False
     if jpath.exists():

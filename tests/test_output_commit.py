@@ -471,3 +471,15 @@ def test_killed_cli_runs_on_the_shipped_example(tmp_path):
         shutil.rmtree(out)
     assert killed >= 20, killed
     assert outcomes == {0.6, 0.7}
+
+
+def test_out_given_as_dot_keeps_its_companions_beside_it(files, figure, monkeypatch):
+    img, gcps, out = files
+    out.mkdir()
+    monkeypatch.chdir(out)
+    _, paths = run(img, ".", gcps=gcps, **scale(figure))
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_NAMES)
+    assert paths["grid.tif"].resolve() == out / "grid.tif"
+    assert strays(out.parent) == []
+    with pytest.raises(OutputExistsError):
+        run(img, ".", gcps=gcps, **scale(figure))
