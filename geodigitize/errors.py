@@ -73,3 +73,29 @@ class InputTypeError(GeodigitizeError, TypeError):
     """An image or GCPs given as a Python object of a type geodigitize cannot use."""
 
     exit_code = 2
+
+
+class OutputExistsError(OutputError):
+    """An output exists and the parameter allowing its replacement was not given.
+
+    `parameter` names that parameter as Python spells it (``overwrite``); the message
+    says ``overwrite=True``, and the command line shows its flag (``--overwrite``) instead
+    through :meth:`for_cli`.
+    """
+
+    def __init__(self, what: str, *, parameter: str = "overwrite", hint: str = "") -> None:
+        self.what, self.parameter, self.hint = what, parameter, hint
+        super().__init__(self._message(f"{parameter}=True"))
+
+    def _message(self, how: str) -> str:
+        return f"{self.what}: pass {how} to replace {self.hint or 'it'}"
+
+    def for_cli(self, flag: str | None = None) -> str:
+        """The message naming the command-line flag (default ``--<parameter>``)."""
+        return self._message(flag or "--" + self.parameter.replace("_", "-"))
+
+
+class OutputBusyError(OutputError):
+    """Another run holds the lock of the same output folder."""
+
+    exit_code = 4

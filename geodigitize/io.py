@@ -1,17 +1,23 @@
 """Write the outputs of a run: GeoPackage points, GeoTIFF grid, JSON report.
 
-Writes are atomic: each file is written under a temporary name in the output folder and
-renamed into place only when every file of the run has been written, so a failure leaves
-no half-written output. Existing files are never replaced unless ``overwrite`` is given.
+Every file of a run is committed as one set by :class:`OutputSet`; see its Notes for the
+exact sequence, what a crash at each step leaves, and how the next run recovers. Existing
+files are never replaced unless ``overwrite`` is given.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
+import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,43 +25,167 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 
-from .errors import OutputError
+from .errors import OutputBusyError, OutputError, OutputExistsError
 
 __all__ = [
+    "FAULT_ENV",
+    "FAULT_SIGNAL_ENV",
     "GridWriter",
+    "OutputSet",
     "check_outputs",
+    "recover",
     "write_grid",
     "write_json",
     "write_outputs",
     "write_points",
 ]
 
+logger = logging.getLogger(__name__)
+
 Writer = Callable[[Path], None]
 
+#: Marks of the files a run keeps beside its output folder ``out``:
+#: ``.<out>.geodigitize-tmp-<pid>-<token>/`` (the new set being written),
+#: ``.<out>.geodigitize-journal`` (a commit in progress) and
+#: ``.<out>.geodigitize-lock`` (held for the length of a run).
+TMP_MARK = "geodigitize-tmp"
+JOURNAL_MARK = "geodigitize-journal"
+LOCK_MARK = "geodigitize-lock"
 
-def check_outputs(out_dir: str | Path, names: list[str], *, overwrite: bool = False) -> Path:
-    """Make sure `names` can be written into `out_dir`, before any work starts.
+#: Test-only hook: with this variable set to N, the process kills itself (SIGKILL) at the
+#: N-th write or commit step (see :func:`fault_point`), so tests can check what a crash
+#: at every step leaves. Unset, it costs one dictionary look-up per step.
+FAULT_ENV = "GEODIGITIZE_FAULT_AT"
+#: Test-only: the signal :data:`FAULT_ENV` sends (``KILL`` by default; ``TERM``, ``INT``).
+FAULT_SIGNAL_ENV = "GEODIGITIZE_FAULT_SIGNAL"
+_fault_count = 0
 
-    Nothing is created: a missing folder is checked through its nearest existing parent.
+
+def fault_point(step: str) -> None:
+    """Count a write/commit step; signal the process at the one :data:`FAULT_ENV` names."""
+    global _fault_count
+    at = os.environ.get(FAULT_ENV)
+    if not at:
+        return
+    _fault_count += 1
+    if _fault_count == int(at):
+        logger.debug("fault injected at step %d (%s)", _fault_count, step)
+        name = os.environ.get(FAULT_SIGNAL_ENV, "KILL")
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The process id recorded in a temporary name ``...-<pid>-<token>[suffix]``."""
+    try:
+        return int(name.rsplit(TMP_MARK + "-", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _nearest_existing(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def check_outputs(
+    out_dir: str | Path | None,
+    names: Sequence[str],
+    *,
+    overwrite: bool = False,
+    outside: Sequence[str | Path] = (),
+) -> Path | None:
+    """Make sure every output can be written, before any work starts.
+
+    Nothing is created: a missing output folder is checked through its nearest existing
+    parent. Files given by their own path (`outside`, e.g. a preview elsewhere) need an
+    existing, writable folder.
+
+    Parameters
+    ----------
+    out_dir : path or None
+        The output folder (None: only `outside` files).
+    names : sequence of str
+        File names the run writes into `out_dir`.
+    overwrite : bool
+        Existing files may be replaced.
+    outside : sequence of paths
+        Files written elsewhere.
 
     Raises
     ------
     OutputError
-        If the folder cannot be created or written, or a file exists and not `overwrite`.
+        If a folder is missing or not writable, a path is a folder, or two outputs are
+        the same file.
+    OutputExistsError
+        If a file exists and not `overwrite`.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output {str(out)!r} is a file, not a folder: choose a folder")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write into {str(out)!r}: choose another --out")
-    existing = [n for n in names if (out / n).exists()]
+    out = None if out_dir is None else Path(out_dir)
+    existing: list[str] = []
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"output {str(out)!r} is a file, not a folder: choose a folder")
+        probe = _nearest_existing(out)
+        if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write into {str(out)!r}: choose another --out")
+        if out.exists() and not os.access(out, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write into {str(out)!r}: choose another --out")
+        existing += [n for n in names if (out / n).exists()]
+        for n in names:
+            if (out / n).is_dir():
+                raise OutputError(f"{str(out / n)!r} is a folder: choose another file name")
+    seen: dict[str, str] = {}
+    for target in [*(str(out / n) for n in names if out is not None), *map(str, outside)]:
+        key = os.path.abspath(target)
+        if key in seen:
+            raise OutputError(f"two outputs would be written to {target!r}: choose another name")
+        seen[key] = target
+    for target in map(Path, outside):
+        if target.is_dir():
+            raise OutputError(f"cannot write {str(target)!r}: it is a folder, give a file name")
+        folder = target.parent
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {str(target)!r}: folder {str(folder)!r} is missing")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(
+                f"cannot write {str(target)!r}: folder {str(folder)!r} is not writable"
+            )
+        if target.exists():
+            existing.append(str(target))
     if existing and not overwrite:
-        raise OutputError(
-            f"{', '.join(existing)} already exist in {str(out)!r}: pass --overwrite to "
-            "replace them, or choose another --out"
+        where = f" in {str(out)!r}" if out is not None else ""
+        one = len(existing) == 1
+        raise OutputExistsError(
+            f"{', '.join(existing)} already exist{'s' if one else ''}{where}",
+            hint=f"{'it' if one else 'them'}, or choose other outputs",
         )
     return out
 
@@ -68,61 +198,396 @@ def make_folder(out: Path) -> None:
         raise OutputError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
 
 
+def _hidden(out: Path, mark: str) -> Path:
+    """``.<out name>.<mark>`` beside `out`."""
+    return out.parent / f".{out.name}.{mark}"
+
+
 @contextlib.contextmanager
-def _temporary(final: Path) -> Iterator[Path]:
-    """A temporary path beside `final` (same suffix), removed if the block fails."""
-    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
-    os.close(fd)
-    os.unlink(name)  # writers (GDAL) want to create the file themselves
-    tmp = Path(name)
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block is done, then act on them as before.
+
+    Python-level handlers, not a signal mask: the kernel hands a process's signal to any
+    thread not masking it (GDAL's and BLAS's threads too). Main thread only (elsewhere
+    Python delivers no signals anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in held}
     try:
-        yield tmp
-    except BaseException:
-        _remove(tmp)
-        raise
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            handler = old[sig]
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(sig)
 
 
-def _remove(path: Path) -> None:
-    for p in (path, Path(f"{path}-journal"), Path(f"{path}.aux.xml")):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+class OutputSet:
+    """The files of one run, written beside the output folder and committed as one set.
+
+    Use as a context manager around the whole run: entering checks every output path,
+    takes the folder's lock and recovers what a killed run left; :meth:`path` gives where
+    each writer writes; :meth:`commit` swaps the new set in; leaving without a commit
+    removes every temporary file (also on KeyboardInterrupt).
+
+    Parameters
+    ----------
+    out_dir : path or None
+        Output folder (created at commit if missing); None for files given by path only.
+    names : sequence of str
+        Files written into `out_dir`.
+    outside : sequence of paths
+        Files written elsewhere (a ``--preview`` or ``--save-points`` path); a path whose
+        folder is `out_dir` joins `names`.
+    overwrite : bool
+        Replace existing files.
+
+    Notes
+    -----
+    With ``out`` the output folder, ``P`` its parent, the sequence is:
+
+    1. ``P/.out.geodigitize-lock`` is created and locked (``fcntl.flock``, exclusive, not
+       waiting: a second run fails at once); missing parents of ``out`` are created.
+    2. A journal left by a killed run is completed (roll forward, step 6 below), then any
+       ``P/.out.geodigitize-tmp-*`` folder (no live run can own one: the lock is ours) and
+       our temporary files beside outside paths whose process is dead are removed.
+    3. The checks of :func:`check_outputs` run again, under the lock.
+    4. The new set is written into ``S = P/.out.geodigitize-tmp-<pid>-<token>/``; outside
+       files into ``.<name>.geodigitize-tmp-<pid>-<token><suffix>`` beside each target.
+       A crash here leaves the old set untouched; step 2 of the next run removes ``S``.
+    5. ``P/.out.geodigitize-journal`` is written (temporary name, fsync, rename): it lists
+       ``S``, the names and the outside pairs. Its presence means "the new set is
+       complete: finish the swap". SIGINT/SIGTERM are held back from here to the end.
+    6. If ``out`` did not exist, ``S`` is renamed to ``out`` (one atomic rename);
+       otherwise each ``S/name`` replaces ``out/name`` (``os.replace``, atomic per file;
+       other files in ``out`` stay). Then each outside file replaces its target. A crash
+       in this step leaves the journal: the next run into ``out`` (or :func:`recover`)
+       repeats the remaining renames, so the folder ends with the complete new set.
+    7. ``S`` (now empty) and the journal are removed; the lock file is removed and
+       released.
+
+    Outside temporary files are listed in ``P/.out.geodigitize-tmp-<pid>-<token>.outside``
+    from step 4 on, so the next run into ``out`` removes them even without the same
+    outside paths.
+
+    A reader listing the folder during step 6 (a few renames) can see files of both sets;
+    a crash there is repaired by the next run. Outside files are committed right after the
+    folder, in the same step and under the same journal: "at once" means no file of
+    the set is replaced before every file of the set is completely written.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path | None,
+        names: Sequence[str] = (),
+        *,
+        outside: Sequence[str | Path] = (),
+        overwrite: bool = False,
+    ) -> None:
+        self.out = None if out_dir is None else Path(out_dir)
+        # the folder's hidden companions go beside it, also for "." or "out/"
+        self._abs = None if out_dir is None else Path(os.path.abspath(out_dir))
+        self.names = list(names)
+        self.outside: list[Path] = []
+        for target in map(Path, outside):
+            if self.out is not None and _same_folder(target.parent, self.out):
+                self.names.append(target.name)
+            else:
+                self.outside.append(target)
+        self.overwrite = overwrite
+        self.committed = False
+        #: final path of each output, filled by :meth:`commit`
+        self.written: dict[str, Path] = {}
+        self._decided = False  # journal written: the next run finishes, never discards
+        self.staging: Path | None = None
+        self._token = f"{TMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._staged: dict[Path, Path] = {}
+        self._lock_fd: int | None = None
+        self._created: list[Path] = []
+
+    def check(self) -> None:
+        """:func:`check_outputs` of every file (also run on entering, under the lock)."""
+        check_outputs(self.out, self.names, overwrite=self.overwrite, outside=self.outside)
+
+    def __enter__(self) -> OutputSet:
+        self.check()
+        if self.out is not None:
+            self._make_parents()
+            self._lock()
+        try:
+            if self.out is not None:
+                recover(self._abs)
+            for target in self.outside:
+                _remove_stale(target.parent, f".{target.name}.{TMP_MARK}-")
+            self.check()
+            if self.out is not None:
+                self.staging = self._abs.parent / f".{self._abs.name}.{self._token}"
+                self.staging.mkdir()
+                fault_point("staging created")
+            self._staged = {
+                t: t.parent / f".{t.name}.{self._token}{t.suffix}" for t in self.outside
+            }
+            if self.out is not None and self._staged:  # so that any next run can clean
+                self._sidecar().write_text(json.dumps([str(p) for p in self._staged.values()]))
+        except BaseException:
+            self._release(failed=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.committed:
+            self.discard()
+        elif isinstance(exc, KeyboardInterrupt):  # arrived after the commit: say so
+            exc.geodigitize_written = list(self.written.values())
+        self._release(failed=not self.committed)
+
+    def path(self, name: str | Path) -> Path:
+        """Where the writer of `name` (a file name in the folder, or an outside path)
+        writes its file."""
+        target = Path(name)
+        if target in self._staged:
+            return self._staged[target]
+        if self.out is not None and _same_folder(target.parent, self.out):
+            target = Path(target.name)
+        if str(target) not in self.names or self.staging is None:
+            raise KeyError(f"{name} is not an output of this set")
+        return self.staging / str(target)
+
+    def write(self, writers: Mapping[str | Path, Writer]) -> None:
+        """Call each writer with its temporary path; OSError becomes :class:`OutputError`
+        (a full disk included), leaving every earlier output untouched."""
+        for name, write in writers.items():
+            tmp = self.path(name)
+            fault_point(f"write {name}")
+            try:
+                write(tmp)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                if exc.errno == errno.ENOSPC:
+                    reason = "no space left on device"
+                kept = "earlier outputs are unchanged" if self.overwrite else "nothing written"
+                raise OutputError(f"cannot write {name}: {reason} ({kept})") from exc
+            fault_point(f"wrote {name}")
+
+    def commit(self) -> dict[str, Path]:
+        """Swap the new set in (see Notes); returns each output's final path."""
+        missing = [str(n) for n in [*self.names, *self.outside] if not self.path(n).exists()]
+        if missing:
+            raise OutputError(f"{', '.join(missing)} was not written: nothing was replaced")
+        self.written = {n: self.out / n for n in self.names}
+        self.written.update({str(t): t for t in self.outside})
+        journal = {
+            "pid": os.getpid(),
+            "staging": None if self.staging is None else self.staging.name,
+            "names": self.names,
+            "outside": [[str(self._staged[t]), str(t)] for t in self.outside],
+        }
+        with _signals_deferred():
+            jpath = None
+            if self.out is not None:
+                jpath = _hidden(self._abs, JOURNAL_MARK)
+                _write_journal(jpath, journal, self._token)
+                self._decided = True
+            fault_point("journal written")
+            _apply(self._abs, journal)
+            if jpath is not None:
+                jpath.unlink()
+                fault_point("journal removed")
+                self._sidecar().unlink(missing_ok=True)
+            self.committed = True
+        return self.written
+
+    def discard(self) -> None:
+        """Remove every temporary file of this set (not once its commit is decided)."""
+        if self._decided:
+            return
+        if self.staging is not None:
+            _remove_tree(self.staging)
+        for tmp in self._staged.values():
+            _remove_tree(tmp)
+            _remove_tree(Path(f"{tmp}.aux.xml"))
+        if self.out is not None:
+            self._sidecar().unlink(missing_ok=True)
+
+    def _sidecar(self) -> Path:
+        """``P/.out.geodigitize-tmp-<pid>-<token>.outside``: the outside temporary files."""
+        return self._abs.parent / f".{self._abs.name}.{self._token}.outside"
+
+    def _make_parents(self) -> None:
+        parent = self._abs.parent
+        missing = []
+        while not parent.exists() and parent != parent.parent:
+            missing.append(parent)
+            parent = parent.parent
+        make_folder(self._abs.parent)
+        self._created = missing  # deepest first
+
+    def _lock(self) -> None:
+        lock = _hidden(self._abs, LOCK_MARK)
+        while True:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot create the lock {str(lock)!r}: {exc.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                os.close(fd)
+                raise OutputBusyError(
+                    f"another geodigitize run{f' (process {owner})' if owner else ''} is "
+                    f"writing into {str(self.out)!r}: wait for it, or choose another --out"
+                ) from None
+            # the previous holder may have removed the file before we locked it: retry
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _release(self, *, failed: bool) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                _hidden(self._abs, LOCK_MARK).unlink()  # while still holding it
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        if failed:
+            for folder in self._created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _write_journal(path: Path, journal: dict, token: str) -> None:
+    tmp = path.parent / f"{path.name}.{token}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(journal, f)
+        f.flush()
+        os.fsync(f.fileno())
+    fault_point("journal tmp written")
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _apply(out: Path | None, journal: dict) -> None:
+    """Step 6 of :class:`OutputSet`: move what is still staged into place. Idempotent."""
+    if out is not None and journal.get("staging"):
+        staging = out.parent / journal["staging"]
+        if not out.exists() and staging.is_dir():
+            os.rename(staging, out)
+            fault_point("folder renamed")
+        elif staging.is_dir():
+            for name in journal["names"]:
+                if (staging / name).exists():
+                    os.replace(staging / name, out / name)
+                    fault_point(f"renamed {name}")
+            _remove_tree(staging)
+            fault_point("staging removed")
+        _fsync_dir(out.parent)
+    for staged, target in journal.get("outside", []):
+        if Path(staged).exists():
+            os.replace(staged, target)
+            fault_point(f"renamed {target}")
+
+
+def recover(out_dir: str | Path) -> bool:
+    """Finish a commit a killed run left in `out_dir`, and remove its temporary files.
+
+    Call with the folder's lock held (:class:`OutputSet` does). Returns True when a
+    journal was found (the folder then holds the complete set of that run).
+    """
+    out = Path(os.path.abspath(out_dir))  # "." has a name and a parent too
+    jpath = _hidden(out, JOURNAL_MARK)
+    found = False
+    if jpath.exists():
+        try:
+            journal = json.loads(jpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            journal = None  # written by rename: never partial; unreadable means not ours
+        if isinstance(journal, dict):
+            logger.warning(
+                "completing the interrupted commit of process %s into %s", journal.get("pid"), out
+            )
+            _apply(out, journal)
+            found = True
+        jpath.unlink()
+    if out.parent.is_dir():
+        for entry in out.parent.iterdir():
+            if entry.name.startswith(
+                (f".{out.name}.{TMP_MARK}-", f".{out.name}.{JOURNAL_MARK}.{TMP_MARK}-")
+            ):
+                logger.info("removing %s, left by a killed run", entry)
+                if entry.name.endswith(".outside"):
+                    _remove_listed(entry)
+                _remove_tree(entry)
+    return found
+
+
+def _remove_listed(sidecar: Path) -> None:
+    """Remove the outside temporary files a killed run listed in `sidecar`."""
+    try:
+        listed = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for name in listed if isinstance(listed, list) else []:
+        tmp = Path(str(name))
+        if TMP_MARK in tmp.name:  # never anything but our own temporary files
+            _remove_tree(tmp)
+            _remove_tree(Path(f"{tmp}.aux.xml"))
+
+
+def _remove_stale(folder: Path, prefix: str) -> None:
+    """Remove our temporary files starting with `prefix` whose process is dead."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name.startswith(prefix):
+            pid = _owner_pid(entry.name)
+            if pid is not None and pid != os.getpid() and not _pid_alive(pid):
+                logger.info("removing %s, left by a killed run", entry)
+                _remove_tree(entry)
 
 
 def write_outputs(
     out_dir: str | Path, writers: Mapping[str, Writer], *, overwrite: bool = False
 ) -> dict[str, Path]:
-    """Write several files atomically as a group.
+    """Write several files into `out_dir` and commit them as one set (:class:`OutputSet`).
 
     Parameters
     ----------
     out_dir : path
         Output folder (created if missing).
     writers : mapping of file name to callable(path)
-        Each callable writes its file at the path it is given.
+        Each callable writes its file at the path it is given; a key with a folder
+        (``pics/preview.png``) is a file outside `out_dir`, committed with the set.
     overwrite : bool
         Replace existing files.
 
     Returns
     -------
-    dict of file name to final path
+    dict of file name (or outside path) to final path
     """
-    out = check_outputs(out_dir, list(writers), overwrite=overwrite)
-    make_folder(out)
-    done: dict[str, Path] = {}
-    stack = contextlib.ExitStack()
-    with stack:
-        for name, write in writers.items():
-            tmp = stack.enter_context(_temporary(out / name))
-            try:
-                write(tmp)
-            except OSError as exc:
-                raise OutputError(f"cannot write {name} in {str(out)!r}: {exc}") from exc
-            done[name] = tmp
-        final = {}
-        for name, tmp in done.items():
-            os.replace(tmp, out / name)
-            final[name] = out / name
-    return final
+    names = [str(k) for k in writers if Path(k).name == str(k)]
+    outside = [Path(k) for k in writers if Path(k).name != str(k)]
+    with OutputSet(out_dir, names, outside=outside, overwrite=overwrite) as outputs:
+        outputs.write(writers)
+        return outputs.commit()
 
 
 #: GeoPackage version written: 1.2 opens without warnings in GDAL 3.6 and QGIS 3.22 LTS,
@@ -195,8 +660,14 @@ class GridWriter:
     BLOCK = 256
 
     def __init__(
-        self, path: Path, shape: tuple[int, int], transform: Affine, crs: str,
-        *, cache_mb: int = 256, num_threads: str = "ALL_CPUS",
+        self,
+        path: Path,
+        shape: tuple[int, int],
+        transform: Affine,
+        crs: str,
+        *,
+        cache_mb: int = 256,
+        num_threads: str = "ALL_CPUS",
     ) -> None:
         height, width = shape
         self.shape = (int(height), int(width))
@@ -258,8 +729,14 @@ class GridWriter:
         self.close(overviews=exc_type is None)
 
 
-def finish_grid(src: Path, dst: Path, window: tuple[int, int, int, int], rows: int = 1024,
-                *, overviews: bool = True) -> None:
+def finish_grid(
+    src: Path,
+    dst: Path,
+    window: tuple[int, int, int, int],
+    rows: int = 1024,
+    *,
+    overviews: bool = True,
+) -> None:
     """Move a streamed full-image grid to `dst`, cropped to `window`, with overviews.
 
     Parameters

@@ -6,8 +6,8 @@ This module only calls the stage modules; each stage is usable alone.
 
 from __future__ import annotations
 
-import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,12 +20,12 @@ from .errors import GCPError
 from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
-from .io import check_outputs, make_folder, write_grid, write_json, write_outputs, write_points
+from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
 from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
 from .options import Options
 from .pdf import PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import points_frame
-from .preview import check_preview_path, plot_extraction, write_preview
+from .preview import check_preview_path, plot_extraction
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters, reduce
@@ -124,13 +124,9 @@ class Extraction:
             source=self.source,
         )
 
-    def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
-        """Write ``points.gpkg``, ``grid.tif`` and ``report.json`` into `out_dir`, atomically.
-
-        Returns
-        -------
-        dict of file name to path
-        """
+    def writers(self) -> dict[str, Callable[[Path], None]]:
+        """Each output's writer, ``writer(path)``, keyed by file name; a preview given
+        with a folder is keyed by its path."""
         grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
         writers = {
             "points.gpkg": self._write_gpkg,
@@ -139,17 +135,24 @@ class Extraction:
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
-        preview = self.options.preview
-        if preview is not None and Path(preview).name == str(preview):
-            writers[preview] = lambda p: plot_extraction(self, p)
-        paths = write_outputs(out_dir, writers, overwrite=overwrite)
-        if preview is not None and preview not in paths:
-            paths[preview] = write_preview(self, preview, overwrite=overwrite)
-        return paths
+        if self.options.preview is not None:
+            writers[str(self.options.preview)] = lambda p: plot_extraction(self, p)
+        return writers
+
+    def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write ``points.gpkg``, ``grid.tif``, ``report.json``, the styles and any preview
+        into `out_dir`, committed as one set (see :class:`geodigitize.io.OutputSet`).
+
+        Returns
+        -------
+        dict of file name (or the preview's path) to path
+        """
+        return write_outputs(out_dir, self.writers(), overwrite=overwrite)
 
     def _write_gpkg(self, path: Path) -> None:
         write_points(path, self.points)
         if self.contours is not None:
+            fault_point("points written, contours next")
             write_lines(path, self.contours, layer="contours")
 
 
@@ -322,57 +325,98 @@ def run(
     gcps: str | Path | GCPSet | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    save_points: str | Path | None = None,
     **options,
 ) -> tuple[Extraction, dict[str, Path]]:
-    """Check the outputs can be written, extract, and write them (what the CLI runs).
+    """Check every output can be written, extract, and commit the outputs as one set
+    (what the CLI runs).
+
+    Every output path is checked before any work; the run holds the output folder's
+    lock throughout, and writes into a temporary folder beside it that is swapped in at
+    the end (see :class:`geodigitize.io.OutputSet`): the folder holds the earlier
+    complete set or the new one, and a failed or interrupted run leaves nothing behind.
 
     Images above :data:`geodigitize.tiles.TILE_THRESHOLD` pixels are processed in strips
     with bounded memory (same outputs; see :mod:`geodigitize.tiles`) when the options
     allow it; ``tiles=True`` or ``False`` forces either way.
+
+    Parameters
+    ----------
+    save_points : path, optional
+        Also write the GCP file's points with their residuals as a QGIS ``.points`` file,
+        committed with the other outputs (needs `gcps` as a file).
     """
     tiles = options.pop("tiles", None)
     opts = options.pop("options", None) or Options(**options)
-    names = list(OUTPUT_NAMES)
-    if opts.preview is not None and Path(opts.preview).name == str(opts.preview):
-        names.append(str(opts.preview))
-    elif opts.preview is not None:
-        check_preview_path(opts.preview, overwrite=overwrite)
-    check_outputs(out_dir, names, overwrite=overwrite)
-    if _use_tiles(image, opts, tiles):
-        result = _extract_tiled(image, out_dir, gcps, progress, opts)
-    else:
-        result = extract(image, gcps=gcps, progress=progress, options=opts)
-    if progress:
-        progress("write", "start")
-    paths = result.write(out_dir, overwrite=overwrite)
-    if progress:
-        progress("write", "end")
+    outputs = output_set(out_dir, opts, overwrite=overwrite, save_points=save_points,
+                         gcps=gcps)
+    with outputs:
+        if _use_tiles(image, opts, tiles, gcps):
+            result = _extract_tiled(image, outputs.staging, gcps, progress, opts)
+        else:
+            result = extract(image, gcps=gcps, progress=progress, options=opts)
+        if progress:
+            progress("write", "start")
+        writers = result.writers()
+        if save_points is not None:
+            writers[str(save_points)] = lambda p: _write_gcp_points(gcps, opts, p, result)
+        outputs.write(writers)
+        paths = outputs.commit()
+        if progress:
+            progress("write", "end")
     return result, paths
 
 
-def _extract_tiled(image, out_dir, gcps, progress, opts: Options) -> Extraction:
-    """Strip processing, which streams grid.tif into the output folder as it goes.
+def output_set(
+    out_dir: str | Path, opts: Options, *, overwrite: bool = False,
+    save_points: str | Path | None = None, gcps=None,
+) -> OutputSet:
+    """The :class:`geodigitize.io.OutputSet` of a run, every path checked (nothing
+    created yet).
 
-    The folder is created for that, and removed again if this run created it and fails.
+    Raises
+    ------
+    OutputError
+        A clash (a preview named like an output, two outputs on one file), a missing or
+        read-only folder, a picture format matplotlib cannot write, or an existing file
+        without `overwrite`.
+    GCPError
+        `save_points` without GCPs from a file.
     """
+    outside: list[Path] = []
+    if opts.preview is not None:
+        outside.append(check_preview_path(opts.preview, overwrite=True, out_dir=out_dir,
+                                          reserved=OUTPUT_NAMES))
+    if save_points is not None:
+        if gcps is None or isinstance(gcps, GCPSet):
+            raise GCPError("save_points needs gcps as a file: there are no GCPs to save")
+        outside.append(Path(save_points))
+    outputs = OutputSet(out_dir, OUTPUT_NAMES, outside=outside, overwrite=overwrite)
+    outputs.check()
+    return outputs
+
+
+def _write_gcp_points(gcps, opts: Options, path: Path, result) -> None:
+    from .gcps import read_gcps
+    from .gcps import write_points as write_gcp_file
+
+    write_gcp_file(read_gcps(gcps, crs=opts.gcp_crs), path, georef=result.georef)
+
+
+def _extract_tiled(image, grid_dir: Path | None, gcps, progress, opts: Options) -> Extraction:
+    """Strip processing, which streams grid.tif into `grid_dir` as it goes: the run's
+    temporary folder, so the grid is committed with the other outputs."""
     from .tiles import extract_tiled
 
-    out = Path(out_dir)
-    created = not out.exists()
-    make_folder(out)
-    try:
-        return extract_tiled(image, gcps=gcps, progress=progress, options=opts, grid_dir=out)
-    except BaseException:
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()  # only if empty: the strips' temporary grid is already gone
-        raise
+    return extract_tiled(image, gcps=gcps, progress=progress, options=opts, grid_dir=grid_dir)
 
 
-def _use_tiles(image, opts: Options, tiles: bool | None) -> bool:
+def _use_tiles(image, opts: Options, tiles: bool | None, gcps=None) -> bool:
     from .tiles import can_tile, should_tile
 
     if isinstance(image, MapImage) or tiles is False:
+        return False
+    if gcps is None:  # strips need GCPs; one piece reads a world file or says what's missing
         return False
     if tiles:
         return can_tile(image, opts)

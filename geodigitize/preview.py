@@ -10,14 +10,13 @@ so they are safe in threads and on servers.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .colormap import ColorScale
-from .errors import OutputError
+from .errors import OutputError, OutputExistsError
 from .mask import Reason
 from .reconstruct import interpolate_points
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is
 
 __all__ = [
     "PANEL_TITLES",
+    "PICTURE_FORMATS",
     "REASON_COLORS",
     "check_preview_path",
     "plot_extraction",
@@ -112,9 +112,16 @@ def _mask_panel(ax, reason: np.ndarray) -> None:
     norm = mcolors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
     ax.imshow(reason, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(reason.shape))
     present = np.bincount(reason.ravel(), minlength=len(codes))
-    handles = [Patch(facecolor=REASON_COLORS[r][0], edgecolor="black", linewidth=0.5,
-                     label=f"{REASON_COLORS[r][1]} ({present[r]:,})")
-               for r in codes if present[r]]
+    handles = [
+        Patch(
+            facecolor=REASON_COLORS[r][0],
+            edgecolor="black",
+            linewidth=0.5,
+            label=f"{REASON_COLORS[r][1]} ({present[r]:,})",
+        )
+        for r in codes
+        if present[r]
+    ]
     ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.85)
 
 
@@ -123,15 +130,38 @@ def _points_panel(ax, result) -> None:
     shape = result.image.shape
     labels = kept.labels
     shuffled = np.where(labels >= 0, (labels.astype(np.int64) * 2654435761) % 20, -1)
-    ax.imshow(np.ma.masked_less(shuffled, 0), cmap="tab20", vmin=0, vmax=19, alpha=0.45,
-              interpolation="nearest", extent=_extent(shape))
+    ax.imshow(
+        np.ma.masked_less(shuffled, 0),
+        cmap="tab20",
+        vmin=0,
+        vmax=19,
+        alpha=0.45,
+        interpolation="nearest",
+        extent=_extent(shape),
+    )
     colors = (np.arange(len(kept)) * 2654435761) % 20
-    ax.scatter(kept.col, kept.row, c=colors, cmap="tab20", vmin=0, vmax=19, s=6,
-               edgecolors="black", linewidths=0.3)
+    ax.scatter(
+        kept.col,
+        kept.row,
+        c=colors,
+        cmap="tab20",
+        vmin=0,
+        vmax=19,
+        s=6,
+        edgecolors="black",
+        linewidths=0.3,
+    )
     ax.set_xlim(0, shape[1])
     ax.set_ylim(shape[0], 0)
-    ax.text(0.01, 0.99, f"{len(kept):,} points", transform=ax.transAxes, va="top",
-            fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+    ax.text(
+        0.01,
+        0.99,
+        f"{len(kept):,} points",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=7,
+        bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+    )
 
 
 def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -> Figure:
@@ -159,23 +189,26 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     shape = result.image.shape
     cmap, norm = scale_cmap(result.scale)
     axes[0].imshow(result.image.rgb, interpolation="nearest", extent=_extent(shape))
-    im = axes[1].imshow(result.values, cmap=cmap, norm=norm, interpolation="nearest",
-                        extent=_extent(shape))
+    im = axes[1].imshow(
+        result.values, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(shape)
+    )
     fig.colorbar(im, ax=axes[1], shrink=0.8)
     _mask_panel(axes[2], result.reason)
     _points_panel(axes[3], result)
     rebuilt, err, ext = _reconstruction(result)
     axes[4].imshow(rebuilt, cmap=cmap, norm=norm, interpolation="nearest", extent=ext)
     vmax_err = max(float(np.nanpercentile(err, 99)), 1e-6) if np.isfinite(err).any() else 1.0
-    im = axes[5].imshow(err, cmap="magma_r", vmin=0, vmax=vmax_err, interpolation="nearest",
-                        extent=ext)
+    im = axes[5].imshow(
+        err, cmap="magma_r", vmin=0, vmax=vmax_err, interpolation="nearest", extent=ext
+    )
     fig.colorbar(im, ax=axes[5], shrink=0.8, label="% of range")
     check = result.check
     for ax, title in zip(axes, PANEL_TITLES, strict=True):
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=7)
-    axes[5].set_title(f"{PANEL_TITLES[5]}: median {check.median_pct:.3g}, "
-                      f"p95 {check.p95_pct:.3g}", fontsize=10)
+    axes[5].set_title(
+        f"{PANEL_TITLES[5]}: median {check.median_pct:.3g}, p95 {check.p95_pct:.3g}", fontsize=10
+    )
     name = Path(result.image.path).name if result.image.path else "image"
     fig.suptitle(f"geodigitize preview of {name} (pixel coordinates, GDAL convention)")
     if path is not None:
@@ -188,7 +221,11 @@ MAX_ARROW_SCALE = 1000.0
 
 
 def plot_gcps(
-    image: np.ndarray, georef, path: str | Path | None = None, *, dpi: int = 100,
+    image: np.ndarray,
+    georef,
+    path: str | Path | None = None,
+    *,
+    dpi: int = 100,
     arrow_scale: float | None = None,
 ) -> Figure:
     """Draw the GCPs on the image with their residual arrows.
@@ -227,12 +264,28 @@ def plot_gcps(
         longest = max(float(norms.max(initial=0)), 0.01)
         arrow_scale = min(0.05 * max(height, width) / longest, MAX_ARROW_SCALE)
     # arrow from the fitted position (col - dcol) to the read one, magnified
-    ax.quiver(col, row, res[:, 0], res[:, 1], angles="xy", scale_units="xy",
-              scale=1.0 / arrow_scale, color="red", width=0.003, pivot="tip")
+    ax.quiver(
+        col,
+        row,
+        res[:, 0],
+        res[:, 1],
+        angles="xy",
+        scale_units="xy",
+        scale=1.0 / arrow_scale,
+        color="red",
+        width=0.003,
+        pivot="tip",
+    )
     ax.scatter(col, row, s=40, marker="+", color="black", linewidths=1.5)
     for pid, c, r, n in zip(gcps.ids, col, row, norms, strict=True):
-        ax.annotate(f"{pid}: {n:.2f} px", (c, r), xytext=(4, 4), textcoords="offset points",
-                    fontsize=7, bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0})
+        ax.annotate(
+            f"{pid}: {n:.2f} px",
+            (c, r),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0},
+        )
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_title(f"GCPs and residuals (arrows x{arrow_scale:.3g}); RMSE {georef.rmse:.3f} px")
@@ -241,17 +294,61 @@ def plot_gcps(
     return fig
 
 
-def check_preview_path(path: str | Path, *, overwrite: bool = False) -> Path:
-    """Make sure a preview can be written at `path` (its folder exists, no clobbering).
+#: Picture formats matplotlib's Agg canvas saves (by file suffix).
+PICTURE_FORMATS = ("png", "jpg", "jpeg", "pdf", "svg", "svgz", "eps", "ps", "tif", "tiff", "webp")
+
+
+def check_preview_path(
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    out_dir: str | Path | None = None,
+    reserved: tuple[str, ...] = (),
+) -> Path:
+    """Make sure a picture can be written at `path`: a picture suffix, its folder exists,
+    no clobbering, no clash with a run's own outputs.
+
+    Parameters
+    ----------
+    path : path
+        A bare name goes into `out_dir` when that is given.
+    overwrite : bool
+        An existing file may be replaced.
+    out_dir : path, optional
+        The run's output folder (need not exist yet).
+    reserved : tuple of str
+        The run's own file names in `out_dir`, which the picture must not replace.
+
+    Returns
+    -------
+    Path
+        Where the picture goes.
 
     Raises
     ------
     OutputError
     """
     path = Path(path)
+    if out_dir is not None and path.name == str(path):
+        path = Path(out_dir) / path
+    inside = out_dir is not None and os.path.abspath(path.parent) == os.path.abspath(out_dir)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in PICTURE_FORMATS:
+        raise OutputError(
+            f"cannot draw a picture into {str(path)!r}: {('.' + suffix) if suffix else 'no'} "
+            f"suffix is not a picture format; name it e.g. preview.png "
+            f"({', '.join(PICTURE_FORMATS[:5])} ...)"
+        )
+    if inside and path.name in reserved:
+        raise OutputError(
+            f"the preview {path.name!r} would replace the run's own {path.name}: choose "
+            "another name, e.g. preview.png"
+        )
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder, give a file name")
     if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists: pass --overwrite to replace it")
-    if not path.parent.is_dir():
+        raise OutputExistsError(f"{path} already exists")
+    if not inside and not path.parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {path.parent} is missing")
     return path
 
@@ -269,14 +366,10 @@ def write_picture(draw, path: str | Path, *, overwrite: bool = False) -> Path:
     OutputError
         If `path` exists and not `overwrite`, its folder is missing, or writing fails.
     """
+    from .io import OutputSet
+
     path = check_preview_path(path, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        draw(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with OutputSet(None, outside=[path], overwrite=overwrite) as outputs:
+        outputs.write({path: draw})
+        outputs.commit()
     return path

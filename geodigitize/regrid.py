@@ -72,7 +72,7 @@ from scipy.linalg import LinAlgWarning
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from geodigitize._threads import serial_blas
-from geodigitize.errors import CRSError, GeodigitizeError, OutputError
+from geodigitize.errors import CRSError, GeodigitizeError, OutputError, OutputExistsError
 
 if TYPE_CHECKING:
     import xarray
@@ -205,7 +205,7 @@ class RegridResult:
         """
         path = Path(path)
         if path.exists() and not overwrite:
-            raise OutputError(f"{path} already exists; pass overwrite=True to replace it")
+            raise OutputExistsError(f"{path} already exists")
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -409,7 +409,13 @@ def _read_layer(gpd: Any, path: Path, layer: str) -> Any:
 
     if not path.is_file():
         raise RegridError(f"points file {path} does not exist; check the path")
-    layers = [row[0] for row in pyogrio.list_layers(path)]
+    try:
+        layers = [row[0] for row in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, RuntimeError) as exc:
+        raise RegridError(
+            f"{path} is not a vector file GDAL can read: give the points.gpkg of "
+            f"`geodigitize run` ({' '.join(str(exc).split('.;')[0].split())})"
+        ) from None
     if layer not in layers:
         raise RegridError(f"{path} has no layer {layer!r}; layers: {', '.join(layers)}")
     return gpd.read_file(path, layer=layer, engine="pyogrio")

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from .colormap import ColorScale
-from .errors import ImageError
+from .errors import GCPError, ImageError
 from .filters import any_in_window
 from .gcps import load_gcps
 from .georef import Georeference, georeference
@@ -981,14 +981,15 @@ class TiledExtraction:
         out["tiles"] = self.tiles
         return out
 
-    def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
-        """Write ``points.gpkg``, ``report.json`` and the streamed ``grid.tif`` atomically."""
-        from .io import finish_grid, write_json, write_outputs, write_points
+    def writers(self) -> dict:
+        """Each output's writer, ``writer(path)``, keyed by file name; ``grid.tif``'s
+        moves the streamed grid (a rename when it was streamed into the same folder)."""
+        from .io import finish_grid, write_json, write_points
         from .styles import grid_style, points_style, write_style
 
         if self.grid_path is None or not Path(self.grid_path).exists():
             raise RuntimeError("the grid was not streamed or was already moved")
-        writers = {
+        return {
             "points.gpkg": lambda p: write_points(p, self.points),
             "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent(),
                                               overviews=False),  # built when streamed
@@ -996,7 +997,13 @@ class TiledExtraction:
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
-        return write_outputs(out_dir, writers, overwrite=overwrite)
+
+    def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write ``points.gpkg``, ``report.json`` and the streamed ``grid.tif``, committed
+        as one set (see :class:`geodigitize.io.OutputSet`)."""
+        from .io import write_outputs
+
+        return write_outputs(out_dir, self.writers(), overwrite=overwrite)
 
     def _grid_extent(self) -> tuple[int, int, int, int]:
         """The streamed grid is already cropped to :attr:`data_window`."""
@@ -1048,6 +1055,11 @@ def extract_tiled(
     opts = options or Options(**kwargs)
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
+    if gcpset is None:  # strips fit GCPs only (no world file): say so before any work
+        raise GCPError(
+            "no ground control points: strip processing needs --gcps FILE (a CSV with "
+            "col,row,lon,lat or a QGIS .points file)"
+        )
     reader = StripReader(image)
     try:
         with stage("georeference"):

@@ -53,8 +53,7 @@ def test_points_gpkg(written):
     assert info["geometry_type"] == "Point"
     assert "4326" in info["crs"]
     fields = dict(zip(info["fields"], info["dtypes"], strict=True))
-    assert fields == {"value": "float64", "col": "float64", "row": "float64",
-                      "n_pixels": "int64"}
+    assert fields == {"value": "float64", "col": "float64", "row": "float64", "n_pixels": "int64"}
     df = pyogrio.read_dataframe(paths["points.gpkg"], layer="points")
     assert len(df) == len(res.points)
     assert np.allclose(df.geometry.x, res.points.geometry.x)
@@ -77,7 +76,7 @@ def test_report_json(written):
 def test_existing_outputs_are_not_replaced(written, tmp_path):
     res, paths = written
     before = paths["grid.tif"].read_bytes()
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="overwrite=True"):  # the CLI says --overwrite
         res.write(tmp_path / "out")
     assert paths["grid.tif"].read_bytes() == before
     res.write(tmp_path / "out", overwrite=True)
@@ -92,4 +91,5 @@ def test_failed_write_leaves_nothing(tmp_path):
 
     with pytest.raises(OutputError, match="disk full"):
         write_outputs(tmp_path / "o", {"a.txt": good, "b.txt": bad})
-    assert list((tmp_path / "o").iterdir()) == []
+    assert not (tmp_path / "o").exists()  # created at the commit only
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temporary folder, no lock

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import GeodigitizeError
 
@@ -19,23 +20,68 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup runs (see :func:`on_sigterm`)."""
+
+
+def on_sigterm(signum, frame) -> None:
+    """SIGTERM handler of the command line: raise :class:`Terminated`."""
+    raise Terminated()
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
+def message_for_cli(exc: GeodigitizeError) -> str:
+    """The error's message with Python parameter names as command-line flags
+    (``overwrite=True`` becomes ``--overwrite``), for errors that know their parameter."""
+    for_cli = getattr(exc, "for_cli", None)
+    return for_cli() if callable(for_cli) else str(exc)
+
+
+def interrupted_message(exc: KeyboardInterrupt, written: str = "nothing was written") -> str:
+    """What an interrupted command says: true about what it wrote.
+
+    :class:`geodigitize.io.OutputSet` marks the interrupt with the outputs it had already
+    committed (``geodigitize_written``); otherwise nothing was written, or `written`
+    says what was.
+    """
+    what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+    done = getattr(exc, "geodigitize_written", None)
+    if done:
+        return f"{what} after the outputs were written: {', '.join(map(str, done))}"
+    return f"{what}; {written}"
+
+
 @contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn library errors into one line on stderr and a non-zero exit (no traceback)."""
+def cli_errors(
+    memory_hint: Callable[[], str] | None = None, written: str = "nothing was written"
+) -> Iterator[None]:
+    """Turn library errors into one line on stderr and a non-zero exit (no traceback).
+
+    Parameters
+    ----------
+    memory_hint : callable, optional
+        Returns what to say after "out of memory" (the command's likely cause and fix).
+    written : str
+        What an interrupted command has written when no output set says otherwise.
+    """
     try:
         yield
     except GeodigitizeError as exc:
-        raise fail(str(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
+        raise fail(message_for_cli(exc), exc.exit_code) from None
+    except KeyboardInterrupt as exc:
+        code = 143 if isinstance(exc, Terminated) else 130
+        raise fail(interrupted_message(exc, written), code) from None
     except MemoryError:
-        raise fail("out of memory: try a smaller image or --region", 5) from None
+        hint = ": try smaller inputs"
+        if memory_hint is not None:
+            with contextlib.suppress(Exception):
+                hint = memory_hint()
+        raise fail(f"out of memory{hint}", 5) from None
 
 
 class StageProgress:

@@ -32,32 +32,45 @@ def batch(
     ],
     gcps: Annotated[
         Path | None,
-        typer.Option("--gcps", help="One GCP file (col,row,lon,lat) shared by every image.",
-                     rich_help_panel=_BATCH),
+        typer.Option(
+            "--gcps",
+            help="One GCP file (col,row,lon,lat) shared by every image.",
+            rich_help_panel=_BATCH,
+        ),
     ] = None,
     gcps_dir: Annotated[
         Path | None,
-        typer.Option("--gcps-dir", help="Folder with one GCP file per image, <stem>.csv.",
-                     rich_help_panel=_BATCH),
+        typer.Option(
+            "--gcps-dir",
+            help="Folder with one GCP file per image, <stem>.csv.",
+            rich_help_panel=_BATCH,
+        ),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Root folder: one sub-folder per image.",
-                           rich_help_panel=_BATCH)
+        Path,
+        typer.Option(
+            "--out", "-o", help="Root folder: one sub-folder per image.", rich_help_panel=_BATCH
+        ),
     ] = Path("results"),
     workers: Annotated[
         int | None,
-        typer.Option(help="Local worker processes (default: all cores).",
-                     rich_help_panel=_BATCH),
+        typer.Option(
+            help="Local worker processes (default: all cores).", min=1, rich_help_panel=_BATCH
+        ),
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Address of a running dask.distributed scheduler, e.g. "
-                     "tcp://host:8786 (instead of local processes).",
-                     rich_help_panel=_BATCH),
+        typer.Option(
+            help="Address of a running dask.distributed scheduler, e.g. "
+            "tcp://host:8786 (instead of local processes).",
+            rich_help_panel=_BATCH,
+        ),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option(help="Redo images whose outputs are complete (default: skip).",
-                           rich_help_panel=_BATCH)
+        bool,
+        typer.Option(
+            help="Redo images whose outputs are complete (default: skip).", rich_help_panel=_BATCH
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
     **options,
@@ -68,12 +81,19 @@ def batch(
     OUT/summary.csv with each image's counts, GCP RMSE and status. A failing image is
     listed with its error and does not stop the others; the exit code is 1 if any failed.
     """
-    with cli_errors():
+    finished = "images finished before keep their outputs; the one in progress left nothing"
+    with cli_errors(written=finished):
         opts = _run.options_from_cli(**options)
         items = plan(images, out, gcps=gcps, gcps_dir=gcps_dir)
         with _progress(not quiet, len(items)) as advance:
-            results = run_batch(items, opts, overwrite=overwrite, workers=workers,
-                                scheduler=scheduler, on_result=advance)
+            results = run_batch(
+                items,
+                opts,
+                overwrite=overwrite,
+                workers=workers,
+                scheduler=scheduler,
+                on_result=advance,
+            )
         summary = write_summary(results, Path(out) / "summary.csv")
     if not quiet:
         _table(results, summary)
@@ -84,13 +104,15 @@ def batch(
 def _run_options() -> list[inspect.Parameter]:
     """run's map options, as keyword-only parameters of batch."""
     params = inspect.signature(_run.run, eval_str=True).parameters.values()
-    return [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params
-            if p.name not in _OWN]
+    return [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params if p.name not in _OWN]
 
 
 def _install_signature() -> None:
-    own = [p for p in inspect.signature(batch, eval_str=True).parameters.values()
-           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    own = [
+        p
+        for p in inspect.signature(batch, eval_str=True).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
     params = own + _run_options()
     batch.__signature__ = inspect.Signature(params)
     batch.__annotations__ = {p.name: p.annotation for p in params}
@@ -105,9 +127,14 @@ class _progress:  # lower case: reads like a function in the with statement
 
     def __init__(self, enabled: bool, total: int) -> None:
         self.bar = Progress(
-            TextColumn("[bold]images"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
-            console=err_console, transient=False, disable=not enabled,
+            TextColumn("[bold]images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+            disable=not enabled,
         )
         self.task = self.bar.add_task("images", total=total, last="")
 
@@ -129,11 +156,13 @@ def _table(results: list[ImageResult], summary: Path) -> None:
     styles = {"done": "green", "skipped": "dim", "failed": "red"}
     for r in results:
         table.add_row(
-            Path(r.image).name, f"[{styles[r.status]}]{r.status}[/]",
+            Path(r.image).name,
+            f"[{styles[r.status]}]{r.status}[/]",
             "" if r.points is None else f"{r.points:,}",
             "" if r.gcp_rmse_px is None else f"{r.gcp_rmse_px:.3f}",
             "" if r.reconstruction_median_pct is None else f"{r.reconstruction_median_pct:.3f}",
-            f"{r.seconds:.1f}", r.error,
+            f"{r.seconds:.1f}",
+            r.error,
         )
     console.print(table)
     counts = {s: sum(r.status == s for r in results) for s in styles}

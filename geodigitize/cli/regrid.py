@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..io import check_outputs
 from ..regrid import METHODS, read_points
 from ..regrid import regrid as regrid_points
 from ._app import app
@@ -20,18 +21,20 @@ def regrid(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output GeoTIFF.")] = Path(
         "regridded.tif"
     ),
-    method: Annotated[
-        str, typer.Option(help=f"Interpolation: {', '.join(METHODS)}.")
-    ] = "linear",
+    method: Annotated[str, typer.Option(help=f"Interpolation: {', '.join(METHODS)}.")] = "linear",
     bounds: Annotated[
         str | None,
-        typer.Option(help="Grid bounds W,S,E,N in --out-crs units (W > E crosses the "
-                     "antimeridian). Default: the points' extent."),
+        typer.Option(
+            help="Grid bounds W,S,E,N in --out-crs units (W > E crosses the "
+            "antimeridian). Default: the points' extent."
+        ),
     ] = None,
     crs: Annotated[
         str | None,
-        typer.Option(help="Projected CRS in metres to interpolate in. Default: a local "
-                     "equal-area one centred on the points."),
+        typer.Option(
+            help="Projected CRS in metres to interpolate in. Default: a local "
+            "equal-area one centred on the points."
+        ),
     ] = None,
     out_crs: Annotated[str, typer.Option(help="CRS of the output grid.")] = "EPSG:4326",
     max_distance: Annotated[
@@ -53,10 +56,18 @@ def regrid(
     if box is not None and len(box) != 4:
         raise typer.BadParameter("--bounds must be four numbers W,S,E,N")
     with cli_errors():
+        check_outputs(None, [], overwrite=overwrite, outside=[out])  # before any work
         lon, lat, values = read_points(points, layer=layer, column=column)
         result = regrid_points(
-            lon, lat, values, res=res, bounds=box, method=method, crs=crs,
-            max_distance=max_distance, out_crs=out_crs,
+            lon,
+            lat,
+            values,
+            res=res,
+            bounds=box,
+            method=method,
+            crs=crs,
+            max_distance=max_distance,
+            out_crs=out_crs,
         )
         result.write(out, overwrite=overwrite)
     if not quiet:

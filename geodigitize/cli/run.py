@@ -11,7 +11,7 @@ from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
 from ._app import app
 from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
-from .gcps import check_save_points, save_gcps_points
+from .gcps import check_save_points
 
 _SCALE = "Colour scale"
 _MASK = "Masking"
@@ -108,21 +108,29 @@ def run(
     ] = 8.0,
     exclude_color: Annotated[
         str | None,
-        typer.Option(help="Never decode these colours nor their antialiased halo: names, "
-                     "hex or grey levels, e.g. black,white,#cccccc.", rich_help_panel=_MASK),
+        typer.Option(
+            help="Never decode these colours nor their antialiased halo: names, "
+            "hex or grey levels, e.g. black,white,#cccccc.",
+            rich_help_panel=_MASK,
+        ),
     ] = None,
     exclude_tol: Annotated[
         float | None,
-        typer.Option(help="Distance within which a pixel is an excluded colour "
-                     "(default 24 in rgb, 8 in lab).", rich_help_panel=_MASK),
+        typer.Option(
+            help="Distance within which a pixel is an excluded colour "
+            "(default 24 in rgb, 8 in lab).",
+            rich_help_panel=_MASK,
+        ),
     ] = None,
     smoothness: Annotated[
         float | None,
-        typer.Option(help="Mask pixels departing from their neighbours' median value by more "
-                     "than this many times the image's typical local variation (default 4 "
-                     "for JPEG, off otherwise). While on, pixels masked for their colour are "
-                     "decoded again where JPEG's chroma subsampling and ringing explain it.",
-                     rich_help_panel=_MASK),
+        typer.Option(
+            help="Mask pixels departing from their neighbours' median value by more "
+            "than this many times the image's typical local variation (default 4 "
+            "for JPEG, off otherwise). While on, pixels masked for their colour are "
+            "decoded again where JPEG's chroma subsampling and ringing explain it.",
+            rich_help_panel=_MASK,
+        ),
     ] = None,
     region: Annotated[
         str | None,
@@ -144,23 +152,31 @@ def run(
     ] = 1,
     target_error: Annotated[
         str | None,
-        typer.Option(help="Keep the fewest points whose reconstruction's median error "
-                     "meets this, e.g. 0.5% (of vmax - vmin).", rich_help_panel=_REDUCE),
+        typer.Option(
+            help="Keep the fewest points whose reconstruction's median error "
+            "meets this, e.g. 0.5% (of vmax - vmin).",
+            rich_help_panel=_REDUCE,
+        ),
     ] = None,
     contours: Annotated[
-        bool, typer.Option(help="Add isolines (class edges, or round levels) as a "
-                           "'contours' layer of points.gpkg.", rich_help_panel=_OUT)
+        bool,
+        typer.Option(
+            help="Add isolines (class edges, or round levels) as a "
+            "'contours' layer of points.gpkg.",
+            rich_help_panel=_OUT,
+        ),
     ] = False,
     contour_levels: Annotated[
         str | None,
-        typer.Option(help="Isoline levels a,b,c,... (implies --contours).",
-                     rich_help_panel=_OUT),
+        typer.Option(help="Isoline levels a,b,c,... (implies --contours).", rich_help_panel=_OUT),
     ] = None,
     preview: Annotated[
         str | None,
-        typer.Option(help="Draw a preview PNG (input, decoded, mask, points, "
-                     "reconstruction, error); a bare name goes into --out.",
-                     rich_help_panel=_OUT),
+        typer.Option(
+            help="Draw a preview PNG (input, decoded, mask, points, "
+            "reconstruction, error); a bare name goes into --out.",
+            rich_help_panel=_OUT,
+        ),
     ] = None,
     transform: Annotated[
         str,
@@ -204,17 +220,36 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
-    with cli_errors(), progress_display(not quiet) as progress:
+    hint = lambda: memory_hint(image, samples, region)  # noqa: E731
+    with cli_errors(memory_hint=hint), progress_display(not quiet) as progress:
         check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
-            image, out, gcps=gcps, overwrite=overwrite, progress=progress,
+            image,
+            out,
+            gcps=gcps,
+            overwrite=overwrite,
+            progress=progress,
+            save_points=save_points,
             options=options_from_cli(**values),
         )
-        saved = save_gcps_points(gcps, gcp_crs, save_points, result.georef)
     if not quiet:
-        _summary(result, paths)
-        if saved is not None:
-            console.print(f"wrote the GCPs with their residuals to {saved}")
+        _summary(result, {k: v for k, v in paths.items() if k != str(save_points)})
+        if save_points is not None:
+            console.print(f"wrote the GCPs with their residuals to {save_points}", highlight=False)
+
+
+def memory_hint(image: Path, samples: int, region: str | None) -> str:
+    """What to say after "out of memory" in a run: the image's size and the options that
+    weigh, and what to change (the cause is a guess: the image is not always it)."""
+    from PIL import Image
+
+    with Image.open(image) as pil:
+        width, height = pil.size
+    said = [f"image of {width * height / 1e6:.1f} MP"]
+    if samples != 10_000:
+        said.append(f"--samples {samples}")
+    said.append(f"--region {region}" if region else "no --region")
+    return f" ({', '.join(said)}): try --region, fewer --samples, or a smaller image"
 
 
 #: run's parameters that are not options of the map (batch has its own of these).
