@@ -174,7 +174,7 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         np.column_stack([glon.ravel(), glat.ravel(), cells.ravel()]).astype("<f8").tofile(
             tmp / "xyz.bin")
         _gmt(["xyz2grd", "xyz.bin", "-bi3d", r, f"-I{cs:g}", "-r", "-fg", "-Ggrid.nc"], tmp)
-        (tmp / "fig.cpt").write_text(_gmt(["makecpt", f"-C{spec.cpt}",
+        (tmp / "fig.cpt").write_text(_gmt(["makecpt", f"-C{spec.cpt}", "-Fr",
                                            f"-T{spec.vmin:g}/{spec.vmax:g}"], tmp))
         unit = "--PROJ_LENGTH_UNIT=inch"
         size = [float(v) for v in _gmt(["mapproject", r, j, "-W", unit], tmp).split()]

@@ -216,7 +216,7 @@ def build(spec: MplSpec, layers: frozenset[str], transparent: bool) -> tuple[Fig
         if spec.coast and "lines" in layers:
             for line in _coastlines(spec.extent):
                 ax.plot(_x(spec, line[:, 0]), _y(spec, line[:, 1]), color=ink, lw=0.6)
-        xstep = 2 * spec.step if spec.size[0] < 900 else spec.step
+        xstep = 2 * spec.step if spec.size[0] < 1100 else spec.step
         xt = np.arange(np.ceil(w / xstep) * xstep, e + 1e-9, xstep)
         yt = np.arange(np.ceil(s / spec.step) * spec.step, n + 1e-9, spec.step)
         ax.set_xticks(_x(spec, xt), [_fmt(v, "x", spec.label_format) for v in xt])
