@@ -48,8 +48,9 @@ def resized(parent: Truth, folder: Path, scale: float, method: str) -> Truth:
     kind = parent.kind[np.ix_(rows, cols)]
     value = parent.value[np.ix_(rows, cols)]
     radius = int(np.ceil(_SUPPORT[method] * max(1.0, 1.0 / scale)))
-    not_data = ndimage.binary_dilation(parent.kind != DATA,
-                                       structure=np.ones((2 * radius + 1,) * 2, bool))
+    not_data = ndimage.binary_dilation(
+        parent.kind != DATA, structure=np.ones((2 * radius + 1,) * 2, bool)
+    )
     mixed = (kind == DATA) & not_data[np.ix_(rows, cols)]
     kind = np.where(mixed, MIXED, kind).astype(np.uint8)
     value = np.where(kind == DATA, value, np.nan)
@@ -63,13 +64,25 @@ def resized(parent: Truth, folder: Path, scale: float, method: str) -> Truth:
     gcps[:, 1] *= sy
     a0, a1, b0, b1 = parent.px_affine
     return replace(
-        parent, name=name, image=f"{name}.png", renderer="resized", value=value, kind=kind,
-        frame=_scale_box(parent.frame, sx, sy), colorbar=_scale_box(parent.colorbar, sx, sy),
-        gcps=gcps, px_affine=(a0 * sx, a1 * sx, b0 * sy, b1 * sy),
+        parent,
+        name=name,
+        image=f"{name}.png",
+        renderer="resized",
+        value=value,
+        kind=kind,
+        frame=_scale_box(parent.frame, sx, sy),
+        colorbar=_scale_box(parent.colorbar, sx, sy),
+        gcps=gcps,
+        px_affine=(a0 * sx, a1 * sx, b0 * sy, b1 * sy),
         class_index=None if cls is None else cls.astype(np.int16),
         tick_box=parent.tick_box * np.array([sx, sy, sx, sy]),
-        meta={**parent.meta, "parent": parent.name, "scale": scale, "method": method,
-              "mixed_px": int((kind == MIXED).sum())},
+        meta={
+            **parent.meta,
+            "parent": parent.name,
+            "scale": scale,
+            "method": method,
+            "mixed_px": int((kind == MIXED).sum()),
+        },
     )
 
 
@@ -82,5 +95,10 @@ def jpeg(parent: Truth, folder: Path, quality: int) -> Truth:
     buf = io.BytesIO()
     rgb.save(buf, "JPEG", quality=quality)
     (folder / f"{name}.jpg").write_bytes(buf.getvalue())
-    return replace(parent, name=name, image=f"{name}.jpg", renderer="jpeg",
-                   meta={**parent.meta, "parent": parent.name, "quality": quality})
+    return replace(
+        parent,
+        name=name,
+        image=f"{name}.jpg",
+        renderer="jpeg",
+        meta={**parent.meta, "parent": parent.name, "quality": quality},
+    )

@@ -82,8 +82,14 @@ def _gmt(args: list[str], cwd: Path, stdin: str | None = None) -> str:
 
 def _gmt_bytes(args: list[str], cwd: Path, stdin: str | None = None) -> bytes:
     env = {**os.environ, "GMT_SESSION_NAME": f"figs{os.getpid()}"}
-    res = subprocess.run(["gmt", *args], cwd=cwd, capture_output=True,
-                         input=None if stdin is None else stdin.encode(), env=env, check=False)
+    res = subprocess.run(
+        ["gmt", *args],
+        cwd=cwd,
+        capture_output=True,
+        input=None if stdin is None else stdin.encode(),
+        env=env,
+        check=False,
+    )
     if res.returncode:
         raise RuntimeError(f"gmt {' '.join(args)} failed: {res.stderr[-2000:].decode()}")
     return res.stdout
@@ -91,8 +97,7 @@ def _gmt_bytes(args: list[str], cwd: Path, stdin: str | None = None) -> bytes:
 
 def _proj(spec: GmtSpec) -> tuple[str, str]:
     w, e, s, n = spec.extent
-    j = f"-JQ0/{spec.width_in}i" if spec.projection == "platecarree" else (
-        f"-JM{spec.width_in}i")
+    j = f"-JQ0/{spec.width_in}i" if spec.projection == "platecarree" else (f"-JM{spec.width_in}i")
     return f"-R{w:g}/{e:g}/{s:g}/{n:g}", j
 
 
@@ -105,7 +110,9 @@ def read_cpt(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if len(parts) < 4 or parts[0] in ("B", "F", "N"):
             continue
         zs.append([float(parts[0]), float(parts[2])])
-        cs.append([[float(v) for v in parts[1].split("/")], [float(v) for v in parts[3].split("/")]])
+        cs.append(
+            [[float(v) for v in parts[1].split("/")], [float(v) for v in parts[3].split("/")]]
+        )
     return np.array(zs), np.array(cs)
 
 
@@ -119,15 +126,22 @@ def cpt_colours(z: np.ndarray, ends: np.ndarray, colours: np.ndarray) -> np.ndar
 
 
 def _layers(spec: GmtSpec, r: str, j: str, size: tuple[float, float]) -> dict[str, list]:
-    """The GMT commands of each layer (``None`` options are dropped)."""
+    """The GMT commands drawing each layer (``full`` is the figure itself)."""
     frame = [f"--MAP_FRAME_TYPE={spec.frame}", "--MAP_GRID_PEN_PRIMARY=0.25p,40/40/40,-"]
     ticks = f"-Bxa{2 * spec.step}f{spec.step}g{spec.step}", f"-Bya{spec.step}g{spec.step}"
-    bar = (f"-Dx0i/-0.6i+w{size[0]:.4f}i/0.12i+h" if spec.orientation == "horizontal" else
-           f"-Dx{size[0] + 0.25:.4f}i/0i+w{size[1]:.4f}i/0.15i+v")
+    bar = (
+        f"-Dx0i/-0.6i+w{size[0]:.4f}i/0.12i+h"
+        if spec.orientation == "horizontal"
+        else f"-Dx{size[0] + 0.25:.4f}i/0i+w{size[1]:.4f}i/0.15i+v"
+    )
     white_font = ["--FONT_ANNOT_PRIMARY=10p,Helvetica,white", "--FONT_LABEL=white"]
-    white_pen = ["--MAP_FRAME_PEN=white", "--MAP_TICK_PEN_PRIMARY=white",
-                 "--MAP_GRID_PEN_PRIMARY=white", "--MAP_DEFAULT_PEN=white",
-                 "--MAP_FRAME_TYPE=" + spec.frame]
+    white_pen = [
+        "--MAP_FRAME_PEN=white",
+        "--MAP_TICK_PEN_PRIMARY=white",
+        "--MAP_GRID_PEN_PRIMARY=white",
+        "--MAP_DEFAULT_PEN=white",
+        "--MAP_FRAME_TYPE=" + spec.frame,
+    ]
     grid = [["grdimage", "grid.nc", r, j, "-Cfig.cpt"]]
     coast = [["pscoast", r, j, "-Dc", "-W0.5p,black", "-A5000"]] if spec.coast else []
     base = [["psbasemap", r, j, *ticks, "-BWSne", *frame]]
@@ -135,8 +149,8 @@ def _layers(spec: GmtSpec, r: str, j: str, size: tuple[float, float]) -> dict[st
     return {
         "full": grid + coast + base + cbar,
         "field": grid,
-        "lines": coast + [[*base[0], *white_font]] + [[*cbar[0], *white_font]],
-        "text": [[*base[0], *white_pen]] + [[*cbar[0], *white_pen]],
+        "lines": [*coast, [*base[0], *white_font], [*cbar[0], *white_font]],
+        "text": [[*base[0], *white_pen], [*cbar[0], *white_pen]],
         "colorbar": [[*cbar[0], *white_pen, *white_font]],
     }
 
@@ -162,8 +176,12 @@ def render(spec: GmtSpec, out: Path) -> Truth:
     out.mkdir(parents=True, exist_ok=True)
     r, j = _proj(spec)
     w, e, s, n = spec.extent
-    fld = Field(spec.seed, spec.vmin + 0.01 * (spec.vmax - spec.vmin),
-                spec.vmax - 0.01 * (spec.vmax - spec.vmin), spec.extent)
+    fld = Field(
+        spec.seed,
+        spec.vmin + 0.01 * (spec.vmax - spec.vmin),
+        spec.vmax - 0.01 * (spec.vmax - spec.vmin),
+        spec.extent,
+    )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         cs = spec.cell_deg
@@ -172,18 +190,24 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         glon, glat = np.meshgrid(lon_c, lat_c)
         cells = fld(glon, glat)
         np.column_stack([glon.ravel(), glat.ravel(), cells.ravel()]).astype("<f8").tofile(
-            tmp / "xyz.bin")
+            tmp / "xyz.bin"
+        )
         _gmt(["xyz2grd", "xyz.bin", "-bi3d", r, f"-I{cs:g}", "-r", "-fg", "-Ggrid.nc"], tmp)
-        (tmp / "fig.cpt").write_text(_gmt(["makecpt", f"-C{spec.cpt}", "-Fr",
-                                           f"-T{spec.vmin:g}/{spec.vmax:g}"], tmp))
+        (tmp / "fig.cpt").write_text(
+            _gmt(["makecpt", f"-C{spec.cpt}", "-Fr", f"-T{spec.vmin:g}/{spec.vmax:g}"], tmp)
+        )
         unit = "--PROJ_LENGTH_UNIT=inch"
         size = [float(v) for v in _gmt(["mapproject", r, j, "-W", unit], tmp).split()]
         # whole half inches: whole points and whole pixels at 100 or 150 dpi
-        page = (np.ceil(2 * (size[0] + 2.0 + (spec.orientation == "vertical"))) / 2,
-                np.ceil(2 * (size[1] + 1.6)) / 2)
+        page = (
+            np.ceil(2 * (size[0] + 2.0 + (spec.orientation == "vertical"))) / 2,
+            np.ceil(2 * (size[1] + 1.6)) / 2,
+        )
         height = round(page[1] * spec.dpi)
-        images = {name: _render_layer(cmds, tmp, page, spec.dpi, name)
-                  for name, cmds in _layers(spec, r, j, size).items()}
+        images = {
+            name: _render_layer(cmds, tmp, page, spec.dpi, name)
+            for name, cmds in _layers(spec, r, j, size).items()
+        }
         shutil.copy(tmp / "fig.cpt", out / f"{spec.name}.cpt")
         # pixel <-> lon/lat from mapproject (both projections are separable)
         rows_px = np.arange(height) + 0.5
@@ -191,26 +215,40 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         cols_px = np.arange(width) + 0.5
         x_in = (cols_px / spec.dpi) - 1.0
         y_in = (height - rows_px) / spec.dpi - 1.0
-        pts = np.column_stack([np.concatenate([x_in, np.zeros_like(y_in)]),
-                               np.concatenate([np.zeros_like(x_in), y_in])])
-        inv = _gmt(["mapproject", r, j, "-I", unit, "-fog"],
-                   tmp, "\n".join(f"{a:.8f} {b:.8f}" for a, b in pts))
+        pts = np.column_stack(
+            [
+                np.concatenate([x_in, np.zeros_like(y_in)]),
+                np.concatenate([np.zeros_like(x_in), y_in]),
+            ]
+        )
+        inv = _gmt(
+            ["mapproject", r, j, "-I", unit, "-fog"],
+            tmp,
+            "\n".join(f"{a:.8f} {b:.8f}" for a, b in pts),
+        )
         ll = np.array([[float(v) for v in line.split()[:2]] for line in inv.splitlines()])
         lon_px, lat_px = ll[:width, 0], ll[width:, 1]
-        g_lon, g_lat = np.meshgrid(np.arange(np.ceil(w / spec.step) * spec.step, e + 1e-9,
-                                             spec.step),
-                                   np.arange(np.ceil(s / spec.step) * spec.step, n + 1e-9,
-                                             spec.step))
-        fwd = _gmt(["mapproject", r, j, unit], tmp,
-                   "\n".join(f"{a} {b}" for a, b in zip(g_lon.ravel(), g_lat.ravel())))
+        g_lon, g_lat = np.meshgrid(
+            np.arange(np.ceil(w / spec.step) * spec.step, e + 1e-9, spec.step),
+            np.arange(np.ceil(s / spec.step) * spec.step, n + 1e-9, spec.step),
+        )
+        fwd = _gmt(
+            ["mapproject", r, j, unit],
+            tmp,
+            "\n".join(f"{a} {b}" for a, b in zip(g_lon.ravel(), g_lat.ravel(), strict=True)),
+        )
         xy = np.array([[float(v) for v in line.split()[:2]] for line in fwd.splitlines()])
     image = images["full"]
     if image.shape[0] != height:
         raise RuntimeError(f"{spec.name}: page is {image.shape[0]} rows, expected {height}")
     gc = (xy[:, 0] + 1.0) * spec.dpi
     gr = height - (xy[:, 1] + 1.0) * spec.dpi
-    frame = (1.0 * spec.dpi, height - (1.0 + size[1]) * spec.dpi,
-             (1.0 + size[0]) * spec.dpi, height - 1.0 * spec.dpi)
+    frame = (
+        1.0 * spec.dpi,
+        height - (1.0 + size[1]) * spec.dpi,
+        (1.0 + size[0]) * spec.dpi,
+        height - 1.0 * spec.dpi,
+    )
     crs = "EPSG:4326" if spec.projection == "platecarree" else MERC
     affine, resid = _fit_affine(crs, g_lon.ravel(), g_lat.ravel(), gc, gr)
     x0, y0, x1, y1 = frame
@@ -223,8 +261,15 @@ def render(spec: GmtSpec, out: Path) -> Truth:
     cbar = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
     cb_mask = touched["colorbar"]
     text = touched["text"] & ~_grow(cb_mask, 1)
-    kind = classify({DATA: inside & touched["field"], COLORBAR: cb_mask,
-                     LINE: touched["lines"] & ~cb_mask, TEXT: text}, (height, width))
+    kind = classify(
+        {
+            DATA: inside & touched["field"],
+            COLORBAR: cb_mask,
+            LINE: touched["lines"] & ~cb_mask,
+            TEXT: text,
+        },
+        (height, width),
+    )
     lat_px = np.nan_to_num(lat_px, nan=s)  # rows beyond the Mercator page's poles
     ci = np.clip(((lat_px - s) / cs).astype(int), 0, cells.shape[0] - 1)
     cj = np.clip(((np.nan_to_num(lon_px, nan=w) - w) / cs).astype(int), 0, cells.shape[1] - 1)
@@ -232,8 +277,7 @@ def render(spec: GmtSpec, out: Path) -> Truth:
     data = kind == DATA
     ends, colours = read_cpt(out / f"{spec.name}.cpt")
     step = (spec.vmax - spec.vmin) / 256
-    expected = np.stack([cpt_colours(value[data] + k * step, ends, colours)
-                         for k in (-1, 0, 1)])
+    expected = np.stack([cpt_colours(value[data] + k * step, ends, colours) for k in (-1, 0, 1)])
     ok = colour_consistent(image[data], expected)
     idx = np.flatnonzero(data.ravel())
     kind.ravel()[idx[~ok]] = MIXED
@@ -241,13 +285,26 @@ def render(spec: GmtSpec, out: Path) -> Truth:
     value = np.where(kind == DATA, value, np.nan)
     Image.fromarray(image).save(out / f"{spec.name}.png")
     return Truth(
-        name=spec.name, image=f"{spec.name}.png", renderer="gmt", value=value, kind=kind,
-        frame=frame, colorbar=cbar, gcps=np.column_stack([gc, gr, g_lon.ravel(),
-                                                          g_lat.ravel()])[keep],
-        cmap=spec.cpt, vmin=spec.vmin, vmax=spec.vmax, crs=crs, px_affine=affine,
-        projection=spec.projection, cmap_file=f"{spec.name}.cpt",
-        meta={"spec": asdict(spec), "affine_residual_px": resid,
-              "mixed_px": int((kind == MIXED).sum())},
+        name=spec.name,
+        image=f"{spec.name}.png",
+        renderer="gmt",
+        value=value,
+        kind=kind,
+        frame=frame,
+        colorbar=cbar,
+        gcps=np.column_stack([gc, gr, g_lon.ravel(), g_lat.ravel()])[keep],
+        cmap=spec.cpt,
+        vmin=spec.vmin,
+        vmax=spec.vmax,
+        crs=crs,
+        px_affine=affine,
+        projection=spec.projection,
+        cmap_file=f"{spec.name}.cpt",
+        meta={
+            "spec": asdict(spec),
+            "affine_residual_px": resid,
+            "mixed_px": int((kind == MIXED).sum()),
+        },
     )
 
 

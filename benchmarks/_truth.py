@@ -212,9 +212,7 @@ def classify(kind_masks: dict[int, np.ndarray], shape: tuple[int, int]) -> np.nd
     return kind
 
 
-def colour_consistent(
-    rgb: np.ndarray, expected: np.ndarray, tolerance: int = 2
-) -> np.ndarray:
+def colour_consistent(rgb: np.ndarray, expected: np.ndarray, tolerance: int = 2) -> np.ndarray:
     """Pixels whose colour is within `tolerance` (per channel) of any expected colour.
 
     Parameters

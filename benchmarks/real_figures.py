@@ -46,10 +46,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _derived, _gmt_figures, _mpl_figures  # noqa: E402
-from benchmarks._gmt_figures import GmtSpec  # noqa: E402
-from benchmarks._mpl_figures import MplSpec  # noqa: E402
-from benchmarks._truth import DATA, KIND_NAMES, LAND, LINE, TEXT, Truth  # noqa: E402
+from benchmarks import _derived, _gmt_figures, _mpl_figures
+from benchmarks._gmt_figures import GmtSpec
+from benchmarks._mpl_figures import MplSpec
+from benchmarks._truth import DATA, KIND_NAMES, LAND, LINE, TEXT, Truth
 
 RENDERERS = ("mpl", "mpl-pdf", "gmt", "resized", "jpeg")
 DEFAULT_OUT = Path(__file__).resolve().parent / "_work" / "real"
@@ -58,19 +58,60 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "_work" / "real"
 def mpl_specs(seed: int, quick: bool = False) -> list[MplSpec]:
     """The matplotlib figures of `seed` (the PDF renderer draws the same ones)."""
     specs = [
-        MplSpec("imshow_pc", plot="imshow", cmap="viridis", font="DejaVu Sans", fontsize=9,
-                label_format="hemisphere", dpi=100, size=(640, 400), cell_deg=2.0),
-        MplSpec("pcolormesh_merc", plot="pcolormesh", projection="mercator", cmap="turbo",
-                orientation="horizontal", extend="both", font="DejaVu Serif", fontsize=11,
-                label_format="letter", dpi=150, size=(900, 600), cell_deg=2.5,
-                extent=(-180.0, 180.0, -75.0, 75.0)),
-        MplSpec("contourf_pc", plot="contourf", cmap="RdYlBu_r", nlevels=10,
-                label_format="signed", font="DejaVu Sans", fontsize=7, dpi=120,
-                size=(720, 450), cell_deg=3.0, land=True),
-        MplSpec("imshow_decimal", plot="imshow", cmap="jet", extend="max",
-                label_format="decimal", font="DejaVu Serif", fontsize=14, dpi=200,
-                size=(1000, 640), cell_deg=1.0, extent=(-150.0, 150.0, -60.0, 60.0),
-                title="Field (units)", grid=False),
+        MplSpec(
+            "imshow_pc",
+            plot="imshow",
+            cmap="viridis",
+            font="DejaVu Sans",
+            fontsize=9,
+            label_format="hemisphere",
+            dpi=100,
+            size=(640, 400),
+            cell_deg=2.0,
+        ),
+        MplSpec(
+            "pcolormesh_merc",
+            plot="pcolormesh",
+            projection="mercator",
+            cmap="turbo",
+            orientation="horizontal",
+            extend="both",
+            font="DejaVu Serif",
+            fontsize=11,
+            label_format="letter",
+            dpi=150,
+            size=(900, 600),
+            cell_deg=2.5,
+            extent=(-180.0, 180.0, -75.0, 75.0),
+        ),
+        MplSpec(
+            "contourf_pc",
+            plot="contourf",
+            cmap="RdYlBu_r",
+            nlevels=10,
+            label_format="signed",
+            font="DejaVu Sans",
+            fontsize=7,
+            dpi=120,
+            size=(720, 450),
+            cell_deg=3.0,
+            land=True,
+        ),
+        MplSpec(
+            "imshow_decimal",
+            plot="imshow",
+            cmap="jet",
+            extend="max",
+            label_format="decimal",
+            font="DejaVu Serif",
+            fontsize=14,
+            dpi=200,
+            size=(1000, 640),
+            cell_deg=1.0,
+            extent=(-150.0, 150.0, -60.0, 60.0),
+            title="Field (units)",
+            grid=False,
+        ),
     ]
     if quick:
         specs = specs[:1]
@@ -81,18 +122,37 @@ def gmt_specs(seed: int, quick: bool = False) -> list[GmtSpec]:
     """The GMT figures of `seed`."""
     specs = [
         GmtSpec("gmt_q_plain", projection="platecarree", cpt="turbo", frame="plain", dpi=100),
-        GmtSpec("gmt_m_fancy", projection="mercator", cpt="viridis", frame="fancy",
-                orientation="vertical", dpi=100),
-        GmtSpec("gmt_m_jet", projection="mercator", cpt="jet", frame="plain", dpi=150,
-                width_in=5.0, extent=(-100.0, 40.0, -40.0, 70.0), cell_deg=0.25, step=20),
+        GmtSpec(
+            "gmt_m_fancy",
+            projection="mercator",
+            cpt="viridis",
+            frame="fancy",
+            orientation="vertical",
+            dpi=100,
+        ),
+        GmtSpec(
+            "gmt_m_jet",
+            projection="mercator",
+            cpt="jet",
+            frame="plain",
+            dpi=150,
+            width_in=5.0,
+            extent=(-100.0, 40.0, -40.0, 70.0),
+            cell_deg=0.25,
+            step=20,
+        ),
     ]
     if quick:
         specs = specs[:1]
     return [replace(s, seed=1000 * seed + 100 + i) for i, s in enumerate(specs)]
 
 
-def generate(seed: int = 0, renderers: Iterable[str] = RENDERERS, out: Path = DEFAULT_OUT,
-             quick: bool = False) -> list[Truth]:
+def generate(
+    seed: int = 0,
+    renderers: Iterable[str] = RENDERERS,
+    out: Path = DEFAULT_OUT,
+    quick: bool = False,
+) -> list[Truth]:
     """Render the figures of `seed` with `renderers` into `out`; return their truths.
 
     ``resized`` and ``jpeg`` derive from the ``mpl`` and ``gmt`` figures, rendered (but not
@@ -112,8 +172,10 @@ def generate(seed: int = 0, renderers: Iterable[str] = RENDERERS, out: Path = DE
         mpl_figs = [_mpl_figures.render(s, out) for s in specs]
         figures += mpl_figs if "mpl" in renderers else []
     if "mpl-pdf" in renderers:
-        figures += [_mpl_figures.render(replace(s, name=f"pdf_{s.name}"), out, pdf=True)
-                    for s in specs[: 1 if quick else 3]]
+        figures += [
+            _mpl_figures.render(replace(s, name=f"pdf_{s.name}"), out, pdf=True)
+            for s in specs[: 1 if quick else 3]
+        ]
     gmt_figs = []
     if (renderers & {"gmt"} or derive) and _gmt_figures.available():
         gmt_figs = [_gmt_figures.render(s, out) for s in gmt_specs(seed, quick)]
@@ -156,8 +218,9 @@ def run_geodigitize(fig: Truth, folder: Path):
     gcps = fig.write_gcps(Path(folder) / f"{fig.name}.gcps.csv")
     t0 = time.perf_counter()
     try:
-        result = geodigitize.extract(Path(folder) / fig.image, gcps=gcps,
-                                     **options_for(fig, folder))
+        result = geodigitize.extract(
+            Path(folder) / fig.image, gcps=gcps, **options_for(fig, folder)
+        )
     except geodigitize.GeodigitizeError as err:
         return f"{type(err).__name__}: {err}", time.perf_counter() - t0
     return result, time.perf_counter() - t0
@@ -206,8 +269,9 @@ def measure(fig: Truth, result) -> dict:
     if reason is not None:
         missed = np.bincount(np.asarray(reason)[data & ~decoded].ravel(), minlength=8)
         names = _reason_names()
-        out["missed_by_reason_pct"] = {names.get(k, str(k)): _pct(v, data.sum())
-                                       for k, v in enumerate(missed) if v}
+        out["missed_by_reason_pct"] = {
+            names.get(k, str(k)): _pct(v, data.sum()) for k, v in enumerate(missed) if v
+        }
     out.update(georef_error(fig, result.georef))
     return out
 
@@ -226,8 +290,10 @@ def georef_error(fig: Truth, georef, n: int = 11) -> dict:
     lon, lat = georef.pixel_to_crs(cc.ravel(), rr.ravel(), "EPSG:4326")
     col, row = fig.lonlat_to_pixel(lon, lat)
     err = np.hypot(col - cc.ravel(), row - rr.ravel())
-    return {"georef_error_px_median": float(np.median(err)),
-            "georef_error_px_max": float(np.max(err))}
+    return {
+        "georef_error_px_median": float(np.median(err)),
+        "georef_error_px_max": float(np.max(err)),
+    }
 
 
 def _pct(num, den) -> float:
@@ -239,8 +305,11 @@ def evaluate(figures: list[Truth], folder: Path) -> dict[str, dict]:
     rows = {}
     for fig in figures:
         result, seconds = run_geodigitize(fig, folder)
-        row = {"renderer": fig.renderer, "size": f"{fig.shape[1]}x{fig.shape[0]}",
-               "data_px": int((fig.kind == DATA).sum())}
+        row = {
+            "renderer": fig.renderer,
+            "size": f"{fig.shape[1]}x{fig.shape[0]}",
+            "data_px": int((fig.kind == DATA).sum()),
+        }
         if isinstance(result, str):
             row["error"] = result
         else:
@@ -252,14 +321,18 @@ def evaluate(figures: list[Truth], folder: Path) -> dict[str, dict]:
 
 def table(rows: dict[str, dict]) -> str:
     """A Markdown table, one row per figure."""
-    head = ("| figure | renderer | size | data px | data decoded % | median err % range "
-            "(right class %) | line / text / land decoded % | mixed decoded % | "
-            "outside frame decoded px | georef err px med / max | s | data missed as |")
+    head = (
+        "| figure | renderer | size | data px | data decoded % | median err % range "
+        "(right class %) | line / text / land decoded % | mixed decoded % | "
+        "outside frame decoded px | georef err px med / max | s | data missed as |"
+    )
     lines = [head, "|" + "---|" * 12]
     for name, r in rows.items():
         if "error" in r:
-            lines.append(f"| {name} | {r['renderer']} | {r['size']} | {r['data_px']} | "
-                         f"FAILED: {r['error'][:120]} | | | | | | {r['seconds']:.1f} | |")
+            lines.append(
+                f"| {name} | {r['renderer']} | {r['size']} | {r['data_px']} | "
+                f"FAILED: {r['error'][:120]} | | | | | | {r['seconds']:.1f} | |"
+            )
             continue
         acc = f"{r.get('median_error_pct', float('nan')):.2f}"
         if "right_class_pct" in r:
@@ -285,8 +358,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small set of figures")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--renderers", default=",".join(RENDERERS),
-                        help=f"comma-separated subset of {','.join(RENDERERS)}")
+    parser.add_argument(
+        "--renderers",
+        default=",".join(RENDERERS),
+        help=f"comma-separated subset of {','.join(RENDERERS)}",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print every number")
@@ -296,8 +372,9 @@ def main(argv: list[str] | None = None) -> None:
         print("gmt or gs not found: GMT figures skipped", file=sys.stderr)
     t0 = time.perf_counter()
     figures = generate(args.seed, renderers, args.out, args.quick)
-    print(f"{len(figures)} figures in {args.out} ({time.perf_counter() - t0:.0f} s)",
-          file=sys.stderr)
+    print(
+        f"{len(figures)} figures in {args.out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr
+    )
     if args.generate_only:
         return
     rows = evaluate(figures, args.out)
