@@ -173,12 +173,14 @@ def _coastlines(extent) -> list[np.ndarray]:
     """GSHHG crude shorelines from ``gmt coast`` when GMT is installed, else sine waves."""
     w, e, s, n = extent
     if shutil.which("gmt"):
-        out = subprocess.run(
-            ["gmt", "coast", "-Dc", f"-R{w}/{e}/{s}/{n}", "-W", "-M", "-A5000"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
+        with tempfile.TemporaryDirectory() as tmp:  # gmt writes gmt.history in its cwd
+            out = subprocess.run(
+                ["gmt", "coast", "-Dc", f"-R{w}/{e}/{s}/{n}", "-W", "-M", "-A5000"],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=tmp,
+            ).stdout
         lines, cur = [], []
         for row in out.splitlines():
             if row.startswith(">"):

@@ -75,7 +75,10 @@ def test_mpl_gcps_lie_on_graticule_lines(mpl_fig):
     col = np.floor(fig.gcps[:, 0]).astype(int)
     row = np.floor(fig.gcps[:, 1]).astype(int)
     # the dashed grid may leave a crossing's own pixel blank: look 1 pixel around it
-    near = [(fig.kind[r - 1 : r + 2, c - 1 : c + 2] == LINE).any() for c, r in zip(col, row)]
+    near = [
+        (fig.kind[r - 1 : r + 2, c - 1 : c + 2] == LINE).any()
+        for c, r in zip(col, row, strict=True)
+    ]
     assert all(near)
 
 
