@@ -14,11 +14,12 @@ How the truth is derived
   pixel's value is the grid cell holding its centre's lon/lat.
 * Layers: the same commands with one layer drawn (the grid alone; coast and frame with
   fonts in white; frame annotations and colorbar labels with pens in white; the colorbar
-  alone with pens and fonts in white), each rasterized the same way; a pixel belongs to a
-  layer when it is not pure white there. A candidate data pixel lies wholly in the
-  frame and no overlay touches it; those whose colour is more than 2 levels per channel
-  from the CPT colour of their value (or of the values one 1/256-of-range step either
-  side) are mixed (kind 6): GMT and Ghostscript resample the grid into pixels.
+  alone with pens and fonts in white; the land fill ``pscoast -G200`` alone), each
+  rasterized the same way; a pixel belongs to a layer when it is not pure white there.
+* A candidate data pixel lies wholly in the frame and no overlay touches it; those whose
+  colour is more than 2 levels per channel from the CPT colour of their value (or of the
+  values one 1/256-of-range step either side) are mixed (kind 6): GMT and Ghostscript
+  resample the grid into pixels.
 * Tick labels' text and boxes are not recorded for GMT figures (empty arrays).
 """
 
@@ -38,6 +39,7 @@ from PIL import Image
 from benchmarks._truth import (
     COLORBAR,
     DATA,
+    LAND,
     LINE,
     MIXED,
     PAGE,
@@ -72,6 +74,7 @@ class GmtSpec:
     cell_deg: float = 0.5
     step: int = 30
     coast: bool = True
+    land: bool = False
     orientation: str = "horizontal"
     seed: int = 0
 
@@ -143,15 +146,19 @@ def _layers(spec: GmtSpec, r: str, j: str, size: tuple[float, float]) -> dict[st
         "--MAP_FRAME_TYPE=" + spec.frame,
     ]
     grid = [["grdimage", "grid.nc", r, j, "-Cfig.cpt"]]
+    fill = ["-G200"] if spec.land else []
     coast = [["pscoast", r, j, "-Dc", "-W0.5p,black", "-A5000"]] if spec.coast else []
+    land = [["pscoast", r, j, "-Dc", "-A5000", *fill]] if spec.land else []
+    filled = [[*coast[0], *fill]] if coast else land
     base = [["psbasemap", r, j, *ticks, "-BWSne", *frame]]
     cbar = [["psscale", "-Cfig.cpt", bar, "-Bxaf"]]
     return {
-        "full": grid + coast + base + cbar,
+        "full": grid + filled + base + cbar,
         "field": grid,
         "lines": [*coast, [*base[0], *white_font], [*cbar[0], *white_font]],
         "text": [[*base[0], *white_pen], [*cbar[0], *white_pen]],
         "colorbar": [[*cbar[0], *white_pen, *white_font]],
+        "land": land,
     }
 
 
@@ -207,6 +214,7 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         images = {
             name: _render_layer(cmds, tmp, page, spec.dpi, name)
             for name, cmds in _layers(spec, r, j, size).items()
+            if cmds
         }
         shutil.copy(tmp / "fig.cpt", out / f"{spec.name}.cpt")
         # pixel <-> lon/lat from mapproject (both projections are separable)
@@ -265,6 +273,7 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         {
             DATA: inside & touched["field"],
             COLORBAR: cb_mask,
+            LAND: touched.get("land", np.zeros_like(cb_mask)),
             LINE: touched["lines"] & ~cb_mask,
             TEXT: text,
         },

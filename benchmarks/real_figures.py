@@ -137,6 +137,7 @@ def gmt_specs(seed: int, quick: bool = False) -> list[GmtSpec]:
             frame="plain",
             dpi=150,
             width_in=5.0,
+            land=True,
             extent=(-100.0, 40.0, -40.0, 70.0),
             cell_deg=0.25,
             step=20,
@@ -184,7 +185,9 @@ def generate(
         plan = [(mpl_figs[0], 0.7, "bilinear"), (mpl_figs[0], 1.5, "lanczos")]
         if not quick:
             plan += [(mpl_figs[1], 0.7, "lanczos")]
-            plan += [(gmt_figs[0], 0.7, "lanczos")] if gmt_figs else []
+            plan += (
+                [(gmt_figs[0], 0.7, "lanczos"), (gmt_figs[2], 1.5, "bilinear")] if gmt_figs else []
+            )
         figures += [_derived.resized(f, out, s, m) for f, s, m in plan]
     if "jpeg" in renderers:
         plan = [(mpl_figs[0], 85)]
