@@ -275,6 +275,18 @@ def measure(fig: Truth, result) -> dict:
         out["missed_by_reason_pct"] = {
             names.get(k, str(k)): _pct(v, data.sum()) for k, v in enumerate(missed) if v
         }
+        # would the masked data pixels have decoded well? (their nearest-colour value)
+        raw = getattr(getattr(result, "decoded", None), "values", None)
+        if raw is not None:
+            out["missed_median_error_pct"] = {
+                names.get(k, str(k)): float(
+                    np.median(np.abs(raw - fig.value)[data & (np.asarray(reason) == k)])
+                    / span
+                    * 100
+                )
+                for k, v in enumerate(missed)
+                if v and k
+            }
     out.update(georef_error(fig, result.georef))
     return out
 
