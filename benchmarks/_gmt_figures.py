@@ -20,7 +20,9 @@ How the truth is derived
   colour is more than 2 levels per channel from the CPT colour of their value (or of the
   values one 1/256-of-range step either side) are mixed (kind 6): GMT and Ghostscript
   resample the grid into pixels.
-* Tick labels' text and boxes are not recorded for GMT figures (empty arrays).
+* Tick labels: the frame annotations' text is GMT's default format (``-120°``) and each
+  box is the blob of text pixels nearest its tick (not read from the PostScript);
+  colorbar annotations are not recorded.
 """
 
 from __future__ import annotations
@@ -293,6 +295,7 @@ def render(spec: GmtSpec, out: Path) -> Truth:
     kind[(kind == PAGE) & inside] = MIXED  # frame pixels the grid does not fully cover
     value = np.where(kind == DATA, value, np.nan)
     Image.fromarray(image).save(out / f"{spec.name}.png")
+    ticks = _tick_labels(spec, kind == TEXT, frame, crs, affine)
     return Truth(
         name=spec.name,
         image=f"{spec.name}.png",
@@ -309,12 +312,53 @@ def render(spec: GmtSpec, out: Path) -> Truth:
         px_affine=affine,
         projection=spec.projection,
         cmap_file=f"{spec.name}.cpt",
+        tick_text=ticks[0],
+        tick_box=ticks[1],
         meta={
             "spec": asdict(spec),
             "affine_residual_px": resid,
             "mixed_px": int((kind == MIXED).sum()),
         },
     )
+
+
+def _tick_labels(spec: GmtSpec, text: np.ndarray, frame, crs: str, affine):
+    """The frame annotations (west and south sides) and their pixel boxes.
+
+    GMT's positions are not read back from the PostScript: the text pixels are grouped
+    into blobs, and each annotation takes the blob nearest to its tick (its text is
+    GMT's default ``ddd`` format, e.g. ``-120°``)."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(_grow(text, 2))
+    labels = np.where(text, labels, 0)
+    boxes = ndimage.find_objects(labels, count)
+    x0, _, _, y1 = frame
+    w, e, s, n = spec.extent
+    tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    texts, found = [], []
+    ticks = [
+        ("x", v)
+        for v in np.arange(np.ceil(w / (2 * spec.step)) * 2 * spec.step, e + 1e-9, 2 * spec.step)
+    ]
+    ticks += [("y", v) for v in np.arange(np.ceil(s / spec.step) * spec.step, n + 1e-9, spec.step)]
+    for axis, v in ticks:
+        x, y = tf.transform(v if axis == "x" else (w + e) / 2, v if axis == "y" else 0.0)
+        col, row = affine[0] + affine[1] * x, affine[2] + affine[3] * y
+        best, dist = None, 40.0
+        for box in boxes:
+            if box is None:
+                continue
+            bc = (box[1].start + box[1].stop) / 2
+            br = (box[0].start + box[0].stop) / 2
+            if axis == "x" and br > y1 and box[0].start < y1 + 40 and abs(bc - col) < dist:
+                best, dist = box, abs(bc - col)
+            if axis == "y" and bc < x0 and box[1].stop > x0 - 60 and abs(br - row) < dist:
+                best, dist = box, abs(br - row)
+        if best is not None:
+            texts.append(f"{v:g}\N{DEGREE SIGN}")
+            found.append((best[1].start, best[0].start, best[1].stop, best[0].stop))
+    return np.array(texts, dtype=str), np.array(found, float).reshape(-1, 4)
 
 
 def _grow(mask: np.ndarray, r: int) -> np.ndarray:

@@ -26,8 +26,10 @@ How the truth is derived
   the Agg one. ``meta["pdf_field_bbox"]`` is the box of pixels the field touches in the
   rasterized field layer; it exceeds the frame by at most one antialiased pixel row or
   column (poppler's image edges), which are outside the frame and so page pixels.
-* Land is the GSHHG crude polygons that ``gmt coast`` closes (islands); continents cut by
-  the map edge are only outlined. Without GMT, coastlines are two sine curves.
+  A frame more than one pixel off the Agg frame raises ``RuntimeError``.
+* Coastlines are GSHHG crude shorelines from ``gmt coast``; land is ``contourf`` of a
+  0.25-degree ``gmt grdlandmask`` (grey). Without GMT, coastlines are two sine curves and
+  the land a band north of one of them.
 """
 
 from __future__ import annotations
@@ -443,6 +445,9 @@ def render(spec: MplSpec, out: Path, *, pdf: bool = False) -> Truth:
             int(xs.max()) + 1,
             int(ys.max()) + 1,
         ]
+        offset = np.abs(np.subtract(check["pdf_field_bbox"], frame)).max()
+        if offset > 1.0:
+            raise RuntimeError(f"{spec.name}: the PDF frame is {offset:.1f} px off the Agg one")
     name_ext = f"{spec.name}.png"
     Image.fromarray(np.ascontiguousarray(image)).save(out / name_ext)
     xt, yt = np.meshgrid(info["xt"], info["yt"])

@@ -126,6 +126,7 @@ def test_gmt_truth_colours_match_the_cpt(tmp_path):
     want = _gmt_figures.cpt_colours(fig.value[data], ends, colours).astype(int)
     got = _rgb(fig, tmp_path)[data].astype(int)
     assert np.median(np.abs(got - want).max(axis=1)) <= 1
+    assert "0°" in list(fig.tick_text)
 
 
 def test_derived_jpeg_keeps_the_truth(mpl_fig, tmp_path):
