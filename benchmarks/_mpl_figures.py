@@ -90,6 +90,8 @@ class MplSpec:
     land: bool = False
     grid: bool = True
     title: str = ""
+    inset_text: str = ""  # drawn inside the frame, top left (a panel label)
+    contours: str = ""  # colour of contour lines drawn over the field ("" for none)
     seed: int = 0
 
 
@@ -277,6 +279,21 @@ def build(spec: MplSpec, layers: frozenset[str], transparent: bool) -> tuple[Fig
         if spec.coast and "lines" in layers:
             for line in _coastlines(spec.extent):
                 ax.plot(_x(spec, line[:, 0]), _y(spec, line[:, 1]), color=ink, lw=0.6)
+        if spec.contours and "lines" in layers:
+            cx, cy = _x(spec, lon_e), _y(spec, lat_e)
+            if spec.plot != "contourf":
+                cx, cy = (cx[1:] + cx[:-1]) / 2, (cy[1:] + cy[:-1]) / 2
+            ax.contour(cx, cy, vals, levels=6, colors=spec.contours, linewidths=0.7)
+        if spec.inset_text:
+            ax.text(
+                0.02,
+                0.97,
+                spec.inset_text,
+                transform=ax.transAxes,
+                va="top",
+                fontweight="bold",
+                color=ink if "text" in layers else "none",
+            )
         xstep = 2 * spec.step if spec.size[0] < 1100 else spec.step
         xt = np.arange(np.ceil(w / xstep) * xstep, e + 1e-9, xstep)
         yt = np.arange(np.ceil(s / spec.step) * spec.step, n + 1e-9, spec.step)

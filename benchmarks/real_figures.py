@@ -75,6 +75,7 @@ def mpl_specs(seed: int, quick: bool = False) -> list[MplSpec]:
             plot="pcolormesh",
             projection="mercator",
             cmap="turbo",
+            contours="white",
             orientation="horizontal",
             extend="both",
             font="DejaVu Serif",
@@ -111,6 +112,7 @@ def mpl_specs(seed: int, quick: bool = False) -> list[MplSpec]:
             cell_deg=1.0,
             extent=(-150.0, 150.0, -60.0, 60.0),
             title="Field (units)",
+            inset_text="(a)",
             grid=False,
         ),
     ]
