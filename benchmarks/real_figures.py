@@ -181,7 +181,7 @@ def generate(
             for s in specs[: 1 if quick else 3]
         ]
     gmt_figs = []
-    if (renderers & {"gmt"} or derive) and _gmt_figures.available():
+    if ("gmt" in renderers or (derive and not quick)) and _gmt_figures.available():
         gmt_figs = [_gmt_figures.render(s, out) for s in gmt_specs(seed, quick)]
         figures += gmt_figs if "gmt" in renderers else []
     if "resized" in renderers:
@@ -419,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="also print every number")
     args = parser.parse_args(argv)
     renderers = [r.strip() for r in args.renderers.split(",") if r.strip()]
+    unknown = sorted(set(renderers) - set(RENDERERS))
+    if unknown:
+        parser.error(f"unknown renderers {unknown}; choose from {','.join(RENDERERS)}")
     if "gmt" in renderers and not _gmt_figures.available():
         print("gmt or gs not found: GMT figures skipped", file=sys.stderr)
     t0 = time.perf_counter()
