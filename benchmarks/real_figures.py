@@ -21,7 +21,9 @@ decoded outside the frame (page and colorbar), the georeferencing error in pixel
 11 x 11 grid of frame positions, and the run time.
 
 Hold-out discipline: figures depend only on ``--seed`` and ``--renderers``; keep some
-seeds (and renderers) back when tuning automatic helpers.
+seeds (and renderers) back when tuning automatic helpers. Seed 0 is the fixed set listed
+in :func:`mpl_specs` and :func:`gmt_specs`; other seeds also draw the field, and the
+fonts, label formats, colormaps, colorbar placement and GMT frames.
 
 Usage::
 
@@ -118,7 +120,23 @@ def mpl_specs(seed: int, quick: bool = False) -> list[MplSpec]:
     ]
     if quick:
         specs = specs[:1]
-    return [replace(s, seed=1000 * seed + i) for i, s in enumerate(specs)]
+    specs = [replace(s, seed=1000 * seed + i) for i, s in enumerate(specs)]
+    return specs if seed == 0 else [_vary_mpl(s, seed) for s in specs]
+
+
+def _vary_mpl(spec: MplSpec, seed: int) -> MplSpec:
+    """Seeds other than 0 also draw the style: font, label format, colormap, colorbar."""
+    rng = np.random.default_rng([seed, spec.seed])
+    cmaps = ["viridis", "turbo", "jet", "magma", "cividis", "coolwarm", "RdYlBu_r", "Spectral_r"]
+    return replace(
+        spec,
+        font=str(rng.choice(["DejaVu Sans", "DejaVu Serif"])),
+        fontsize=float(rng.integers(7, 12)),
+        label_format=str(rng.choice(["hemisphere", "signed", "letter", "decimal"])),
+        cmap=str(rng.choice(cmaps)),
+        orientation=str(rng.choice(["vertical", "horizontal"])),
+        extend=spec.extend if spec.plot == "contourf" else str(rng.choice(["neither", "both"])),
+    )
 
 
 def gmt_specs(seed: int, quick: bool = False) -> list[GmtSpec]:
@@ -148,7 +166,19 @@ def gmt_specs(seed: int, quick: bool = False) -> list[GmtSpec]:
     ]
     if quick:
         specs = specs[:1]
-    return [replace(s, seed=1000 * seed + 100 + i) for i, s in enumerate(specs)]
+    specs = [replace(s, seed=1000 * seed + 100 + i) for i, s in enumerate(specs)]
+    if seed:
+        rng = np.random.default_rng(seed)
+        specs = [
+            replace(
+                s,
+                cpt=str(rng.choice(["turbo", "viridis", "jet", "haxby", "polar"])),
+                frame=str(rng.choice(["plain", "fancy"])),
+                orientation=str(rng.choice(["vertical", "horizontal"])),
+            )
+            for s in specs
+        ]
+    return specs
 
 
 def generate(
