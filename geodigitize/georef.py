@@ -493,6 +493,7 @@ def georeference(
     crs: str | None = None,
     snap: bool = True,
     tolerance: float = AUTO_TOLERANCE_PX,
+    inside: bool = True,
 ) -> Georeference:
     """Fit a pixel -> map transform to the enabled GCPs.
 
@@ -516,6 +517,9 @@ def georeference(
         Allow writing rotation terms as exactly zero when within reading error.
     tolerance : float
         Reading error of the GCPs in pixels, used by ``auto`` and the projection search.
+    inside : bool
+        Refuse GCPs outside the image. False for an image cut from a larger page (a PDF's
+        embedded map), where GCPs measured on the page may lie beyond its edges.
 
     Returns
     -------
@@ -545,7 +549,7 @@ def georeference(
     check_map_crs(gcps.crs, "GCPs' CRS")
     if crs is not None:
         check_map_crs(crs, "map CRS")
-    used, notes = _prepare(gcps, shape)
+    used, notes = _prepare(gcps, shape, inside)
     source_crs = crs_text(gcps.crs)
     fit_crs = crs_text(crs) if crs is not None else source_crs
     used = _projected_set(used, fit_crs)
@@ -590,12 +594,14 @@ def georeference(
     )
 
 
-def _prepare(gcps: GCPSet, shape: tuple[int, int]) -> tuple[GCPSet, tuple[str, ...]]:
-    """The enabled GCPs, checked (latitudes, inside the image), exact duplicates merged and
-    longitudes on one branch, with a note for each change."""
+def _prepare(gcps: GCPSet, shape: tuple[int, int], inside: bool = True
+             ) -> tuple[GCPSet, tuple[str, ...]]:
+    """The enabled GCPs, checked (latitudes, inside the image unless not `inside`), exact
+    duplicates merged and longitudes on one branch, with a note for each change."""
     used, merged = gcps.enabled().deduplicated()
     used.check_latitudes()
-    used.check_inside(shape)
+    if inside:
+        used.check_inside(shape)
     used, branch = _continuous_longitudes(used)
     dups = f"{merged} exact duplicate GCP row{'s' * (merged > 1)} merged" if merged else ""
     return used, tuple(n for n in (dups, branch) if n)

@@ -16,7 +16,7 @@ from .colors import COLOR_SPACES
 from .errors import OptionError
 from .image import DEFAULT_MAX_PIXELS
 from .mask import AUTO, DEFAULT_CONSISTENCY, MaskFit
-from .pdf import DEFAULT_DPI, PAGE_UNITS, PDF_IMAGE_CHOICES
+from .pdf import PAGE_UNITS, PDF_IMAGE_CHOICES
 from .refine import parse_target
 from .region import parse_box
 from .shading import BLENDS
@@ -126,7 +126,7 @@ class Options:
     out_crs: str = "EPSG:4326"
     max_pixels: int = DEFAULT_MAX_PIXELS
     page: int = 1
-    dpi: float = DEFAULT_DPI
+    dpi: float | None = None
     pdf_image: str | int = "auto"
     pdf_password: str | None = None
     gcp_units: str = "pixels"
@@ -156,7 +156,7 @@ class Options:
         put(self, "max_pixels", _count("max_pixels", self.max_pixels, 1))
         put(self, "min_samples", _count("min_samples", self.min_samples, 1))
         put(self, "page", _count("page", self.page, 1))
-        put(self, "dpi", _number("dpi", self.dpi, low=0, strict=True))
+        put(self, "dpi", _number("dpi", self.dpi, low=0, strict=True))  # None: DEFAULT_DPI
         put(self, "gcp_units", _choice("gcp_units", self.gcp_units, PAGE_UNITS))
         if not isinstance(self.pdf_image, int) or isinstance(self.pdf_image, bool):
             pdf_image = str(self.pdf_image).strip().lower()

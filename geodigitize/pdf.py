@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .errors import ImageError
+from .errors import GCPError, ImageError
 from .gcps import GCP, GCPSet
 from .image import MapImage
 from .region import Box
@@ -75,6 +75,8 @@ class PDFSource:
         1-based number of the embedded image taken (in the page's drawing order).
     page_to_image : Affine
         Page pixels at `dpi` to pixels of the image decoded (GDAL convention).
+    page_size : (width, height)
+        The page in PDF points.
     """
 
     path: str
@@ -83,6 +85,7 @@ class PDFSource:
     kind: str
     image: int | None
     page_to_image: Affine
+    page_size: tuple[float, float] = (0.0, 0.0)
 
     def to_dict(self) -> dict:
         """For ``report.json``."""
@@ -93,6 +96,7 @@ class PDFSource:
             "kind": self.kind,
             "image": self.image,
             "page_to_image": list(self.page_to_image)[:6],
+            "page_size_pt": list(self.page_size),
         }
 
     def describe(self) -> str:
@@ -341,12 +345,14 @@ def read_pdf(
             bitmap = pdf_page.render(scale=dpi / 72.0, rev_byteorder=True,
                                      fill_color=(255, 255, 255, 255))
             rgb = np.ascontiguousarray(bitmap.to_numpy()[..., :3])
-            source = PDFSource(name, page, float(dpi), "rendered", None, Affine.identity())
+            source = PDFSource(name, page, float(dpi), "rendered", None, Affine.identity(),
+                               (width_pt, height_pt))
         else:
             info, obj = chosen
             rgb, image_to_page = _upright(_image_pixels(obj, name), info.image_to_page)
             page_to_image = ~image_to_page @ ~to_pixels
-            source = PDFSource(name, page, float(dpi), "embedded", info.number, page_to_image)
+            source = PDFSource(name, page, float(dpi), "embedded", info.number, page_to_image,
+                               (width_pt, height_pt))
     opaque = np.ones(rgb.shape[:2], dtype=bool)
     return MapImage(rgb, opaque, name, "PDF", "RGB"), source
 
@@ -418,7 +424,23 @@ def _page_affine(source: PDFSource, units: str) -> Affine:
 
 def gcps_on_image(gcps: GCPSet, source: PDFSource, units: str = "pixels") -> GCPSet:
     """GCPs measured on the page (page pixels at the source's dpi, or PDF points from
-    the top-left corner) as pixels of the image decoded."""
+    the top-left corner) as pixels of the image decoded.
+
+    Raises
+    ------
+    GCPError
+        If a GCP lies outside the page (measured at another dpi, or in other units).
+    """
+    per_unit = 1.0 if units == "points" else source.dpi / 72.0
+    width, height = (v * per_unit for v in source.page_size)
+    for k, p in enumerate(gcps.points, start=1):
+        if not (0 <= p.col <= width and 0 <= p.row <= height):
+            raise GCPError(
+                f"GCP {p.id or k} at ({p.col:g}, {p.row:g}) lies outside page {source.page} "
+                f"({width:.0f} x {height:.0f} {units}"
+                f"{f' at {source.dpi:g} dpi' if units == 'pixels' else ''}): measure GCPs "
+                "on the page in pixels at `dpi`, or in points with `gcp_units`"
+            )
     move = _page_affine(source, units)
     if move == Affine.identity():
         return gcps

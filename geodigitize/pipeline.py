@@ -23,7 +23,7 @@ from .image import MapImage, read_image
 from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
 from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
 from .options import Options
-from .pdf import PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
+from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import points_frame
 from .preview import check_preview_path, plot_extraction
 from .progress import Progress, StageTimer
@@ -168,10 +168,16 @@ def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tu
     return values[r0:r1, c0:c1], (int(c0), int(r0))
 
 
-def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options) -> Georeference:
-    """Fit the GCPs, or without any use the image's own georeference (world file, GeoTIFF)."""
+def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options,
+                  source: PDFSource | None = None) -> Georeference:
+    """Fit the GCPs, or without any use the image's own georeference (world file, GeoTIFF).
+
+    GCPs measured on a PDF page may lie beyond the edges of an image embedded in it.
+    """
     if gcpset is not None:
-        return georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs)
+        embedded = source is not None and source.kind == "embedded"
+        return georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs,
+                            inside=not embedded)
     geo = from_georeferenced_image(img.path, opts.crs, kind=opts.transform) if img.path else None
     if geo is None:
         raise GCPError(
@@ -224,7 +230,7 @@ def extract(
     if source is not None:  # positions the user measured on the page, on the image
         gcpset, opts = _on_image(gcpset, opts, source)
     with stage("georeference"):
-        geo = _georeference(gcpset, img, opts)
+        geo = _georeference(gcpset, img, opts, source)
     with stage("colour scale"):
         scale = build_scale(
             cmap=opts.cmap,
@@ -290,22 +296,37 @@ def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSou
         pdf_image = opts.pdf_image
         if pdf_image == "auto" and opts.colorbar is not None:
             pdf_image = "render"  # the colorbar is on the page, not in the field's image
-        return read_pdf(image, page=opts.page, dpi=opts.dpi, pdf_image=pdf_image,
+        dpi = DEFAULT_DPI if opts.dpi is None else opts.dpi
+        return read_pdf(image, page=opts.page, dpi=dpi, pdf_image=pdf_image,
                         password=opts.pdf_password, max_pixels=opts.max_pixels)
     return read_image(image, opts.max_pixels), None
 
 
 def _on_image(gcpset: GCPSet | None, opts: Options, source: PDFSource
               ) -> tuple[GCPSet | None, Options]:
-    """GCPs, region and colorbar box measured on a PDF page, in the decoded image's pixels."""
+    """GCPs, region and colorbar box measured on a PDF page, in the decoded image's pixels.
+
+    Pixel positions on a page mean nothing without the resolution they were measured at,
+    so they need `dpi` given (points need nothing).
+    """
+    boxes = [n for n in ("region", "colorbar") if _is_box(getattr(opts, n))]
+    if opts.gcp_units == "pixels" and opts.dpi is None and (gcpset is not None or boxes):
+        what = " and ".join((["GCPs"] if gcpset is not None else []) + [f"`{n}`" for n in boxes])
+        raise GCPError(
+            f"{what} measured on a PDF page need the resolution they were measured at: give "
+            "`dpi` (pixels per inch of the page), or measure in PDF points with `gcp_units` "
+            "points"
+        )
     if gcpset is not None:
         gcpset = gcps_on_image(gcpset, source, opts.gcp_units)
-    moved = {}
-    for name in ("region", "colorbar"):
-        box = getattr(opts, name)
-        if box is not None and not (isinstance(box, str) and box.strip().lower() == "auto"):
-            moved[name] = box_on_image(parse_box(box, name), source, opts.gcp_units)
+    moved = {n: box_on_image(parse_box(getattr(opts, n), n), source, opts.gcp_units)
+             for n in boxes}
     return gcpset, replace(opts, **moved) if moved else opts
+
+
+def _is_box(value) -> bool:
+    """A region or colorbar given as a box (not None, not "auto")."""
+    return value is not None and not (isinstance(value, str) and value.strip().lower() == "auto")
 
 
 def _mask_parameters(opts: Options) -> dict:

@@ -7,6 +7,7 @@ format the result. Library errors become one line on stderr and the error's exit
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -36,10 +37,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def message_for_cli(exc: GeodigitizeError) -> str:
-    """The error's message with Python parameter names as command-line flags
-    (``overwrite=True`` becomes ``--overwrite``), for errors that know their parameter."""
+    """The error's message with Python parameter names as command-line flags.
+
+    Errors that know their parameter say so themselves (``overwrite=True`` becomes
+    ``--overwrite``); other library messages write a parameter in backquotes
+    (```max_distance```), which becomes its flag (``--max-distance``).
+    """
     for_cli = getattr(exc, "for_cli", None)
-    return for_cli() if callable(for_cli) else str(exc)
+    text = for_cli() if callable(for_cli) else str(exc)
+    return _PARAMETER.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
+#: A parameter as library messages write it: a Python name in backquotes.
+_PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`")
 
 
 def interrupted_message(exc: KeyboardInterrupt, written: str = "nothing was written") -> str:

@@ -6,11 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from ..pdf import DEFAULT_DPI
 from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
 from ._app import app
-from ._common import cli_errors, console, parse_distance, parse_floats, progress_display
+from ._common import (
+    cli_errors,
+    console,
+    err_console,
+    parse_distance,
+    parse_floats,
+    progress_display,
+)
 from .gcps import check_save_points
 
 _SCALE = "Colour scale"
@@ -18,11 +27,17 @@ _MASK = "Masking"
 _REDUCE = "Reduction"
 _GEO = "Georeferencing"
 _OUT = "Output"
+_PDF = "PDF input"
+
+#: The library's defaults, which the options below show and use.
+DEFAULTS = Options()
 
 
 @app.command()
 def run(
-    image: Annotated[Path, typer.Argument(help="Map image (PNG, JPEG, TIFF, BMP, GIF).")],
+    image: Annotated[
+        Path, typer.Argument(help="Map image (PNG, JPEG, TIFF, BMP, GIF) or a PDF page.")
+    ],
     gcps: Annotated[
         Path | None,
         typer.Option(
@@ -48,7 +63,7 @@ def run(
     ] = None,
     norm: Annotated[
         str, typer.Option(help="linear, log or twoslope.", rich_help_panel=_SCALE)
-    ] = "linear",
+    ] = DEFAULTS.norm,
     vcenter: Annotated[
         float | None,
         typer.Option(help="Centre value for --norm twoslope.", rich_help_panel=_SCALE),
@@ -75,10 +90,18 @@ def run(
     ] = None,
     samples: Annotated[
         int, typer.Option(help="Values sampled along the colormap.", rich_help_panel=_SCALE)
-    ] = 10_000,
+    ] = DEFAULTS.samples,
+    shaded: Annotated[
+        str | None,
+        typer.Option(
+            help="The figure is hillshaded: decode each colour at any illumination, "
+            "blended as soft, overlay, hsv (GMT's grdimage -I) or multiply.",
+            rich_help_panel=_SCALE,
+        ),
+    ] = DEFAULTS.shaded,
     color_space: Annotated[
         str, typer.Option(help="Colour distance in rgb or lab.", rich_help_panel=_MASK)
-    ] = "rgb",
+    ] = DEFAULTS.color_space,
     max_distance: Annotated[
         str,
         typer.Option(
@@ -86,7 +109,7 @@ def run(
             "units); 'auto' takes max(8, 12 x the median distance of the frame's pixels).",
             rich_help_panel=_MASK,
         ),
-    ] = "auto",
+    ] = DEFAULTS.max_distance,
     halo_distance: Annotated[
         str,
         typer.Option(
@@ -96,7 +119,7 @@ def run(
             "off.",
             rich_help_panel=_MASK,
         ),
-    ] = "auto",
+    ] = DEFAULTS.halo_distance,
     consistency: Annotated[
         float,
         typer.Option(
@@ -105,7 +128,7 @@ def run(
             "fail it. 0 turns the check off.",
             rich_help_panel=_MASK,
         ),
-    ] = 8.0,
+    ] = DEFAULTS.consistency,
     exclude_color: Annotated[
         str | None,
         typer.Option(
@@ -143,13 +166,13 @@ def run(
     flat_tol: Annotated[
         float,
         typer.Option(help="Largest value step still counted as flat.", rich_help_panel=_REDUCE),
-    ] = 0.0,
+    ] = DEFAULTS.flat_tol,
     eps: Annotated[
         float, typer.Option(help="DBSCAN radius in pixels.", rich_help_panel=_REDUCE)
-    ] = 1.0,
+    ] = DEFAULTS.eps,
     min_samples: Annotated[
         int, typer.Option(help="DBSCAN core-point count.", rich_help_panel=_REDUCE)
-    ] = 1,
+    ] = DEFAULTS.min_samples,
     target_error: Annotated[
         str | None,
         typer.Option(
@@ -184,7 +207,7 @@ def run(
             help="Pixel-to-map transform: helmert, affine, projective, poly2, poly3, tps or auto.",
             rich_help_panel=_GEO,
         ),
-    ] = "affine",
+    ] = DEFAULTS.transform,
     crs: Annotated[
         str | None,
         typer.Option(help="CRS the map is drawn in (EPSG code, PROJ, WKT).", rich_help_panel=_GEO),
@@ -205,10 +228,41 @@ def run(
     ] = None,
     out_crs: Annotated[
         str, typer.Option(help="CRS of points.gpkg.", rich_help_panel=_OUT)
-    ] = "EPSG:4326",
+    ] = DEFAULTS.out_crs,
     max_pixels: Annotated[
         int, typer.Option(help="Refuse larger images (decompression-bomb guard).")
-    ] = 250_000_000,
+    ] = DEFAULTS.max_pixels,
+    page: Annotated[
+        int, typer.Option(help="Page of a PDF to read (1 is the first).", rich_help_panel=_PDF)
+    ] = DEFAULTS.page,
+    dpi: Annotated[
+        float | None,
+        typer.Option(
+            help="Resolution of pixel positions measured on a PDF page (GCPs, --region, "
+            f"--colorbar), and of its rendering [default: {DEFAULT_DPI:g} when no position "
+            "is given in pixels].",
+            rich_help_panel=_PDF,
+        ),
+    ] = DEFAULTS.dpi,
+    pdf_image: Annotated[
+        str,
+        typer.Option(
+            help="'render' the page; 'largest' or N: take that embedded image with its own "
+            "pixels; 'auto': the largest image when it is the map's field, else render.",
+            rich_help_panel=_PDF,
+        ),
+    ] = str(DEFAULTS.pdf_image),
+    pdf_password: Annotated[
+        str | None, typer.Option(help="Password of an encrypted PDF.", rich_help_panel=_PDF)
+    ] = DEFAULTS.pdf_password,
+    gcp_units: Annotated[
+        str,
+        typer.Option(
+            help="Units of positions measured on a PDF page: pixels (at --dpi) or points "
+            "(1/72 inch, from the page's top-left corner).",
+            rich_help_panel=_PDF,
+        ),
+    ] = DEFAULTS.gcp_units,
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing outputs.", rich_help_panel=_OUT)
     ] = False,
@@ -243,10 +297,13 @@ def memory_hint(image: Path, samples: int, region: str | None) -> str:
     weigh, and what to change (the cause is a guess: the image is not always it)."""
     from PIL import Image
 
-    with Image.open(image) as pil:
-        width, height = pil.size
-    said = [f"image of {width * height / 1e6:.1f} MP"]
-    if samples != 10_000:
+    said = []
+    try:
+        with Image.open(image) as pil:
+            said.append(f"image of {pil.size[0] * pil.size[1] / 1e6:.1f} MP")
+    except Exception:
+        pass
+    if samples != DEFAULTS.samples:
         said.append(f"--samples {samples}")
     said.append(f"--region {region}" if region else "no --region")
     return f" ({', '.join(said)}): try --region, fewer --samples, or a smaller image"
@@ -272,6 +329,23 @@ def options_from_cli(**values) -> Options:
     return Options(**values)
 
 
+def _inputs(result: Extraction) -> list[str]:
+    """Lines saying how the input was read, when that changed anything."""
+    said = []
+    if result.source is not None:
+        said.append(f"read {result.source.describe()}")
+    if result.image.corrections:
+        said.append(f"read as a viewer shows it: {'; '.join(result.image.corrections)}")
+    shading = result.scale.extra.get("shading")
+    if shading is not None:
+        said.append(
+            f"shaded relief ({shading['blend']}): "
+            f"{result.counts()['masked_by_reason'].get('ambiguous', 0):,} pixels of "
+            "ambiguous shading masked"
+        )
+    return said
+
+
 def _summary(result: Extraction, paths: dict[str, Path]) -> None:
     counts = result.counts()
     check = result.check
@@ -281,13 +355,13 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
         f"{counts['data']:,} decoded ({counts['masked']:,} masked), "
         f"{counts['flat']:,} flat, {counts['points']:,} points"
     )
-    fit = (
-        f"GCPs: {len(geo.gcps)} ({geo.transform.kind}), RMSE {geo.rmse:.3f} px"
-        if len(geo.gcps)
-        else f"georeference from the image's {geo.origin}"
-    )
+    for said in _inputs(result):
+        console.print(said, highlight=False)
+    fit = geo.summary() if len(geo.gcps) else f"georeference from the image's {geo.origin}"
     if geo.selection:
-        console.print(f"auto transform: {geo.selection['reason']}", highlight=False)
+        console.print(f"transform: {geo.selection['reason']}", highlight=False)
+    for warning in geo.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(
         f"{fit}; "
         f"reconstruction error median {check.median_pct:.3f} %, "
