@@ -30,9 +30,11 @@ def _paint_rows(r0: int, r1: int, width: int, height: int, margin: int) -> np.nd
     lon = -180 + (cols - x0) / (x1 - x0) * 360
     lat = 80 - (rows - y0) / (y1 - y0) * 160
     t = np.clip(
-        0.05 + 0.85 * np.cos(np.deg2rad(lat)) ** 2
+        0.05
+        + 0.85 * np.cos(np.deg2rad(lat)) ** 2
         + 0.15 * np.sin(np.deg2rad(2 * lon)) * np.cos(np.deg2rad(3 * lat)),
-        0, 1,
+        0,
+        1,
     )
     img = lut[np.minimum((t * 256).astype(np.int32), 255)]
     inside = (rows >= y0) & (rows < y1) & (cols >= x0) & (cols < x1)

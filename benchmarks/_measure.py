@@ -28,8 +28,14 @@ def measure(body: str, setup: str = "", timeout: float = 3600) -> dict:
     code = _CHILD.format(root=str(ROOT), setup=setup, body=body)
     # PYTHONPATH (not only sys.path) so batch's worker processes import this checkout too
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=timeout, check=False, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
     line = [x for x in out.stdout.splitlines() if x.startswith("@@")]
     if out.returncode or not line:
         raise RuntimeError(f"measurement failed:\n{out.stderr[-3000:]}")

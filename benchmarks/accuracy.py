@@ -49,9 +49,24 @@ TARGETS = {
 
 def run_cli(image: Path, gcps: Path, out: Path, fig, extra: list[str]) -> None:
     region = ",".join(f"{v:g}" for v in fig.frame)
-    args = ["run", str(image), "--gcps", str(gcps), "--cmap", fig.cmap,
-            "--vmin", str(fig.vmin), "--vmax", str(fig.vmax), "--region", region,
-            "--out", str(out), "-q", *extra]
+    args = [
+        "run",
+        str(image),
+        "--gcps",
+        str(gcps),
+        "--cmap",
+        fig.cmap,
+        "--vmin",
+        str(fig.vmin),
+        "--vmax",
+        str(fig.vmax),
+        "--region",
+        region,
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
     res = CliRunner().invoke(app, args)
     if res.exit_code != 0:
         sys.exit(f"geodigitize run failed: {res.output}")
@@ -162,23 +177,35 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("extra", nargs="*", help="extra options passed to geodigitize run")
     args = parser.parse_args()
-    fig = render_figure(args.width, args.height, cmap=args.cmap, vmin=0.0, vmax=0.7,
-                        seed=args.seed, jpeg_quality=args.jpeg)
+    fig = render_figure(
+        args.width,
+        args.height,
+        cmap=args.cmap,
+        vmin=0.0,
+        vmax=0.7,
+        seed=args.seed,
+        jpeg_quality=args.jpeg,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(fig, Path(tmp), args.extra)
     ok = verdict(result)
     if args.json:
         print(json.dumps({"result": result, "pass": ok}, indent=2))
         return
-    print(f"figure {args.width}x{args.height} {args.cmap} seed {args.seed}"
-          f"{f' JPEG q{args.jpeg}' if args.jpeg else ' PNG'}, frame {fig.frame}")
+    print(
+        f"figure {args.width}x{args.height} {args.cmap} seed {args.seed}"
+        f"{f' JPEG q{args.jpeg}' if args.jpeg else ' PNG'}, frame {fig.frame}"
+    )
     for key, value in result.items():
         mark = ""
         if key in ok:
             op, target = TARGETS[key]
             mark = f"  target {op} {target}  {'PASS' if ok[key] else 'FAIL'}"
-        print(f"  {key:32s} {value:12.4f}{mark}" if isinstance(value, float)
-              else f"  {key:32s} {value:12d}{mark}")
+        print(
+            f"  {key:32s} {value:12.4f}{mark}"
+            if isinstance(value, float)
+            else f"  {key:32s} {value:12d}{mark}"
+        )
     print("all PASS" if all(ok.values()) else "some FAIL")
 
 

@@ -64,25 +64,46 @@ def main() -> None:
             (scans / f"map{k:02d}.png").symlink_to(png)
             (gcps / f"map{k:02d}.csv").write_text(g.read_text())
         pattern = str(scans / "*.png")
-        seq = measure(BODY.format(pattern=pattern, out=str(tmp / "seq"), gcps=str(gcps),
-                                  workers=1), setup=SETUP)
-        par = measure(BODY.format(pattern=pattern, out=str(tmp / "par"), gcps=str(gcps),
-                                  workers=2), setup=SETUP)
+        seq = measure(
+            BODY.format(pattern=pattern, out=str(tmp / "seq"), gcps=str(gcps), workers=1),
+            setup=SETUP,
+        )
+        par = measure(
+            BODY.format(pattern=pattern, out=str(tmp / "par"), gcps=str(gcps), workers=2),
+            setup=SETUP,
+        )
         t = time.perf_counter()
         for k in range(args.n):
             subprocess.run(
-                [sys.executable, "-c", "from geodigitize.cli import main; main()", "run",
-                 str(scans / f"map{k:02d}.png"),
-                 "--gcps", str(gcps / f"map{k:02d}.csv"), "--cmap", "jet_r", "--vmin", "0",
-                 "--vmax", "0.7", "--out", str(tmp / "cli" / f"map{k:02d}"), "-q"],
-                check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                [
+                    sys.executable,
+                    "-c",
+                    "from geodigitize.cli import main; main()",
+                    "run",
+                    str(scans / f"map{k:02d}.png"),
+                    "--gcps",
+                    str(gcps / f"map{k:02d}.csv"),
+                    "--cmap",
+                    "jet_r",
+                    "--vmin",
+                    "0",
+                    "--vmax",
+                    "0.7",
+                    "--out",
+                    str(tmp / "cli" / f"map{k:02d}"),
+                    "-q",
+                ],
+                check=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         cli = time.perf_counter() - t
         same = _same(tmp / "seq", tmp / "par") and _same(tmp / "seq", tmp / "cli")
-    print(f"{args.n} figures of ~{args.size}: sequential (1 process) {seq['seconds']:.2f} s, "
-          f"2 workers {par['seconds']:.2f} s -> {seq['seconds'] / par['seconds']:.2f}x; "
-          f"{args.n} separate `geodigitize run` {cli:.2f} s -> {cli / par['seconds']:.2f}x; "
-          f"failed {seq['extra']['failed']}+{par['extra']['failed']}; identical outputs: {same}")
+    print(
+        f"{args.n} figures of ~{args.size}: sequential (1 process) {seq['seconds']:.2f} s, "
+        f"2 workers {par['seconds']:.2f} s -> {seq['seconds'] / par['seconds']:.2f}x; "
+        f"{args.n} separate `geodigitize run` {cli:.2f} s -> {cli / par['seconds']:.2f}x; "
+        f"failed {seq['extra']['failed']}+{par['extra']['failed']}; identical outputs: {same}"
+    )
 
 
 if __name__ == "__main__":

@@ -34,11 +34,18 @@ from geodigitize.synthetic import render_figure
 
 FIGURES = {
     "gist_earth elevation": dict(
-        cmap="gist_earth", vmin=-4.0, vmax=4.0, field="elevation", land=False,
+        cmap="gist_earth",
+        vmin=-4.0,
+        vmax=4.0,
+        field="elevation",
+        land=False,
         coastlines=False,
     ),
     "RdYlBu_r 12 classes": dict(
-        cmap="RdYlBu_r", vmin=0.0, vmax=30.0, levels=tuple(np.linspace(0, 30, 13)),
+        cmap="RdYlBu_r",
+        vmin=0.0,
+        vmax=30.0,
+        levels=tuple(np.linspace(0, 30, 13)),
         field="sst",
     ),
     "jet_r JPEG q85": dict(cmap="jet_r", vmin=0.0, vmax=0.7, field="sst", jpeg_quality=85),
@@ -58,18 +65,34 @@ def decode_figure(fig, *, colorbar, exclude, color_space, region="auto", **overr
     from geodigitize.mask import mask_image
     from geodigitize.options import Options
 
-    opts = Options(vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels, colorbar=colorbar,
-                   exclude_color=exclude, color_space=color_space, region=region,
-                   **overrides)
-    scale = build_scale(vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels,
-                        colorbar=colorbar, image=fig.image)
+    opts = Options(
+        vmin=fig.vmin,
+        vmax=fig.vmax,
+        levels=fig.levels,
+        colorbar=colorbar,
+        exclude_color=exclude,
+        color_space=color_space,
+        region=region,
+        **overrides,
+    )
+    scale = build_scale(
+        vmin=fig.vmin, vmax=fig.vmax, levels=fig.levels, colorbar=colorbar, image=fig.image
+    )
     decoded = decode(fig.image, scale, color_space=color_space)
     reason, decoded, fit = mask_image(
-        fig.image, np.ones(fig.image.shape[:2], bool), decoded, scale,
-        jpeg=bool(fig.jpeg_quality), color_space=opts.color_space, max_distance=opts.max_distance,
-        halo_distance=opts.halo_distance, consistency=opts.consistency,
-        exclude_color=opts.exclude_color, exclude_tol=opts.exclude_tol,
-        smoothness=opts.smoothness, region=opts.region,
+        fig.image,
+        np.ones(fig.image.shape[:2], bool),
+        decoded,
+        scale,
+        jpeg=bool(fig.jpeg_quality),
+        color_space=opts.color_space,
+        max_distance=opts.max_distance,
+        halo_distance=opts.halo_distance,
+        consistency=opts.consistency,
+        exclude_color=opts.exclude_color,
+        exclude_tol=opts.exclude_tol,
+        smoothness=opts.smoothness,
+        region=opts.region,
     )
     return scale, decoded, reason, opts.with_fit(fit)
 
@@ -117,10 +140,13 @@ def run(quick: bool = False, seed: int = 1) -> dict:
             "frame_truth": list(fig.frame),
         }
         for space in spaces:
-            for cb_name, cb in (("box", ",".join(f"{v:g}" for v in fig.colorbar)),
-                                ("auto", "auto")):
+            for cb_name, cb in (
+                ("box", ",".join(f"{v:g}" for v in fig.colorbar)),
+                ("auto", "auto"),
+            ):
                 scale, decoded, reason, used = decode_figure(
-                    fig, colorbar=cb, exclude=EXCLUDE[name], color_space=space)
+                    fig, colorbar=cb, exclude=EXCLUDE[name], color_space=space
+                )
                 res = measure(fig, scale, decoded, reason)
                 res["frame_found"] = list(used.region)
                 res["max_distance"] = used.max_distance
@@ -133,15 +159,20 @@ def run(quick: bool = False, seed: int = 1) -> dict:
 
 def table(results: dict) -> str:
     """A Markdown table of the headline numbers."""
-    rows = ["| figure | run | data decoded % | median err % range / right class % | "
-            "line+text decoded % | page decoded px | max/halo distance | colorbar found |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| figure | run | data decoded % | median err % range / right class % | "
+        "line+text decoded % | page decoded px | max/halo distance | colorbar found |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, fr in results.items():
         for key, r in fr.items():
             if not isinstance(r, dict):
                 continue
-            acc = (f"{r['median_error_pct']:.3f}" if "median_error_pct" in r
-                   else f"{r['right_class_pct']:.2f} (class)")
+            acc = (
+                f"{r['median_error_pct']:.3f}"
+                if "median_error_pct" in r
+                else f"{r['right_class_pct']:.2f} (class)"
+            )
             rows.append(
                 f"| {name} | {key} | {r['data_decoded_pct']:.2f} | {acc} | "
                 f"{r['line_text_decoded_pct']:.2f} | {r['page_decoded_px']} | "

@@ -56,8 +56,7 @@ def _errors(fig, geo, to_map, pixel) -> np.ndarray:
 def run(width: int, height: int, gcp_step: float, seed: int = 0) -> list[dict]:
     results = []
     for projection in ("mercator", "lcc"):
-        fig = render_figure(width, height, projection=projection, gcp_step=gcp_step,
-                            seed=seed)
+        fig = render_figure(width, height, projection=projection, gcp_step=gcp_step, seed=seed)
         to_map = pyproj.Transformer.from_crs("EPSG:4326", fig.crs, always_xy=True)
         pixel = _truth_pixel_size(fig, to_map)
         shape = fig.image.shape[:2]
@@ -72,31 +71,42 @@ def run(width: int, height: int, gcp_step: float, seed: int = 0) -> list[dict]:
                 geo = georeference(gcps, shape, kind=kind, crs=fig.crs if use_crs else None)
                 elapsed = time.perf_counter() - start
                 err = _errors(fig, geo, to_map, pixel)
-                results.append({
-                    "figure": projection, "gcps": len(gcps), "reading": reading,
-                    "case": name, "chosen": (geo.selection or {}).get("projection")
-                    or geo.transform.kind,
-                    "median": float(np.median(err)), "p99": float(np.percentile(err, 99)),
-                    "max": float(err.max()), "fit_s": elapsed,
-                })
+                results.append(
+                    {
+                        "figure": projection,
+                        "gcps": len(gcps),
+                        "reading": reading,
+                        "case": name,
+                        "chosen": (geo.selection or {}).get("projection") or geo.transform.kind,
+                        "median": float(np.median(err)),
+                        "p99": float(np.percentile(err, 99)),
+                        "max": float(err.max()),
+                        "fit_s": elapsed,
+                    }
+                )
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 x 400 figures")
-    parser.add_argument("--gcp-step", type=float, default=10.0,
-                        help="graticule spacing of the GCPs, degrees")
+    parser.add_argument(
+        "--gcp-step", type=float, default=10.0, help="graticule spacing of the GCPs, degrees"
+    )
     args = parser.parse_args(argv)
     width, height = (500, 400) if args.quick else (1000, 800)
     results = run(width, height, args.gcp_step)
     cmd = "python benchmarks/georef_accuracy.py" + (" --quick" if args.quick else "")
     if args.gcp_step != 10.0:
         cmd += f" --gcp-step {args.gcp_step:g}"
-    print(f"georeferencing error over every frame pixel of {width}x{height} figures, "
-          f"in true pixels ({cmd})")
-    print(f"{'figure':9} {'GCPs':>4} {'reading':8} {'case':18} {'chosen':18} "
-          f"{'median':>8} {'p99':>8} {'max':>8} {'target':>7} {'fit s':>6}")
+    print(
+        f"georeferencing error over every frame pixel of {width}x{height} figures, "
+        f"in true pixels ({cmd})"
+    )
+    print(
+        f"{'figure':9} {'GCPs':>4} {'reading':8} {'case':18} {'chosen':18} "
+        f"{'median':>8} {'p99':>8} {'max':>8} {'target':>7} {'fit s':>6}"
+    )
     ok = True
     for r in results:
         target = {"--crs, affine": 0.3, "auto, no --crs": 1.0}.get(r["case"])
@@ -105,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
             passed = r["max"] <= target
             ok &= passed or r["reading"] != "exact"
             verdict = f"{'ok' if passed else 'MISS'} {target:g}"
-        print(f"{r['figure']:9} {r['gcps']:>4} {r['reading']:8} {r['case']:18} "
-              f"{r['chosen']:18} {r['median']:8.3f} {r['p99']:8.3f} {r['max']:8.3f} "
-              f"{verdict:>7} {r['fit_s']:6.2f}")
+        print(
+            f"{r['figure']:9} {r['gcps']:>4} {r['reading']:8} {r['case']:18} "
+            f"{r['chosen']:18} {r['median']:8.3f} {r['p99']:8.3f} {r['max']:8.3f} "
+            f"{verdict:>7} {r['fit_s']:6.2f}"
+        )
     return 0 if ok else 1
 
 

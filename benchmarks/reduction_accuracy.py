@@ -44,23 +44,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         image, gcps = Path(tmp) / "map.png", Path(tmp) / "gcps.csv"
         fig.save(image, gcps_path=gcps)
-        common = {"gcps": gcps, "cmap": fig.cmap, "vmin": fig.vmin, "vmax": fig.vmax,
-                  "region": fig.frame}
+        common = {
+            "gcps": gcps,
+            "cmap": fig.cmap,
+            "vmin": fig.vmin,
+            "vmax": fig.vmax,
+            "region": fig.frame,
+        }
         runs = [("seed (one point per flat cluster)", {})]
-        runs += [(f"--target-error {t}%", {"target_error": float(t)})
-                 for t in args.targets.split(",")]
+        runs += [
+            (f"--target-error {t}%", {"target_error": float(t)}) for t in args.targets.split(",")
+        ]
         print(f"{args.field} field, {width}x{height}, {fig.cmap} {fig.vmin}-{fig.vmax}")
-        print(f"{'reduction':36s} {'points':>7s} {'% data':>7s} {'med dec':>8s} "
-              f"{'p95 dec':>8s} {'med truth':>9s} {'p95 truth':>9s} {'time s':>7s}")
+        print(
+            f"{'reduction':36s} {'points':>7s} {'% data':>7s} {'med dec':>8s} "
+            f"{'p95 dec':>8s} {'med truth':>9s} {'p95 truth':>9s} {'time s':>7s}"
+        )
         for name, extra in runs:
             start = time.perf_counter()
             result = extract(image, **common, **extra)
             elapsed = time.perf_counter() - start
             med, p95 = against_truth(result, fig)
             pct = 100 * len(result.points) / result.valid.sum()
-            print(f"{name:36s} {len(result.points):7d} {pct:7.3f} "
-                  f"{result.check.median_pct:8.3f} {result.check.p95_pct:8.3f} "
-                  f"{med:9.3f} {p95:9.3f} {elapsed:7.1f}")
+            print(
+                f"{name:36s} {len(result.points):7d} {pct:7.3f} "
+                f"{result.check.median_pct:8.3f} {result.check.p95_pct:8.3f} "
+                f"{med:9.3f} {p95:9.3f} {elapsed:7.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,4,16,64,100")
     args = parser.parse_args()
-    print(f"{'MP':>6} {'read s':>8} {'run s':>8} {'run/read':>9} {'s per MP':>9} "
-          f"{'peak MB':>8} {'points':>8}  slowest stages", flush=True)
+    print(
+        f"{'MP':>6} {'read s':>8} {'run s':>8} {'run/read':>9} {'s per MP':>9} "
+        f"{'peak MB':>8} {'points':>8}  slowest stages",
+        flush=True,
+    )
     for mp in (float(s) for s in args.sizes.split(",")):
         png, gcps = make_figure(mp)
         read = measure(read_png_body(str(png)))

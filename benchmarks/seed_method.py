@@ -29,12 +29,10 @@ from sklearn.cluster import DBSCAN
 Image.MAX_IMAGE_PIXELS = None
 
 
-def seed_points(path, cmap="jet_r", vmin=0.0, vmax=0.7, samples=10_000, max_distance=70.0,
-                eps=1.0):
+def seed_points(path, cmap="jet_r", vmin=0.0, vmax=0.7, samples=10_000, max_distance=70.0, eps=1.0):
     """Return (col, row, value) of the seed's kept points, pixel-centre convention."""
     im = np.asarray(Image.open(path).convert("RGB"))
-    scalar_map = ScalarMappable(norm=mcolors.Normalize(vmin=vmin, vmax=vmax),
-                                cmap=colormaps[cmap])
+    scalar_map = ScalarMappable(norm=mcolors.Normalize(vmin=vmin, vmax=vmax), cmap=colormaps[cmap])
     value_array = np.linspace(vmin, vmax, samples)
     color_array = np.asarray(scalar_map.to_rgba(value_array)) * 255
     tree = cKDTree(color_array[:, :-1])

@@ -60,8 +60,9 @@ def make_figure(cmap: str, blend: str, seed: int) -> dict:
     x0, y0, x1, y1 = frame
     field = relief((y1 - y0, x1 - x0), seed)
     light = LightSource(azdeg=315, altdeg=40)
-    shaded = light.shade(field, cmap=matplotlib.colormaps[cmap], blend_mode=blend,
-                         vert_exag=40, vmin=VMIN, vmax=VMAX)[..., :3]
+    shaded = light.shade(
+        field, cmap=matplotlib.colormaps[cmap], blend_mode=blend, vert_exag=40, vmin=VMIN, vmax=VMAX
+    )[..., :3]
     rgb = np.full((HEIGHT, WIDTH, 3), 255.0)
     value = np.full((HEIGHT, WIDTH), np.nan)
     kind = np.full((HEIGHT, WIDTH), PAGE, dtype=np.uint8)
@@ -93,8 +94,9 @@ def make_figure(cmap: str, blend: str, seed: int) -> dict:
     text = Image.new("L", (WIDTH, HEIGHT), 0)
     draw = ImageDraw.Draw(text)
     font = ImageFont.load_default(size=18)
-    for k, (tx, ty) in enumerate([(x0 + 40, y0 + 30), (x0 + 380, y0 + 300), (x1 - 200, y1 - 60),
-                                  (x0 + 200, 15)]):
+    for k, (tx, ty) in enumerate(
+        [(x0 + 40, y0 + 30), (x0 + 380, y0 + 300), (x1 - 200, y1 - 60), (x0 + 200, 15)]
+    ):
         draw.text((tx, ty), f"label {k} 30°N", fill=255, font=font)
     alpha = np.asarray(text, dtype=np.float64) / 255
     rgb = rgb * (1 - alpha[..., None])
@@ -106,11 +108,19 @@ def make_figure(cmap: str, blend: str, seed: int) -> dict:
     png = WORK / f"{name}.png"
     Image.fromarray(image).save(png)
     gcps = WORK / f"{name}_gcps.csv"
-    gcps.write_text(f"col,row,lon,lat\n{x0},{y0},-180,80\n{x1},{y0},180,80\n"
-                    f"{x0},{y1},-180,-80\n{x1},{y1},180,-80\n")
+    gcps.write_text(
+        f"col,row,lon,lat\n{x0},{y0},-180,80\n{x1},{y0},180,80\n"
+        f"{x0},{y1},-180,-80\n{x1},{y1},180,-80\n"
+    )
     value[kind != DATA] = np.nan
-    return {"png": png, "gcps": gcps, "value": value, "kind": kind, "frame": frame,
-            "relief_under": under}
+    return {
+        "png": png,
+        "gcps": gcps,
+        "value": value,
+        "kind": kind,
+        "frame": frame,
+        "relief_under": under,
+    }
 
 
 def measure(fig: dict, result) -> dict:
@@ -139,26 +149,39 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cmaps", default="gist_earth,viridis")
     parser.add_argument("--blends", default="soft,overlay,hsv")
-    parser.add_argument("--unshaded", action="store_true",
-                        help="decode without `shaded` (what geodigitize did before)")
+    parser.add_argument(
+        "--unshaded",
+        action="store_true",
+        help="decode without `shaded` (what geodigitize did before)",
+    )
     args = parser.parse_args()
-    print("| figure | data decoded | median error | line+text+land decoded "
-          "(line / text / land) | ... > 1 % off | page decoded | time |")
+    print(
+        "| figure | data decoded | median error | line+text+land decoded "
+        "(line / text / land) | ... > 1 % off | page decoded | time |"
+    )
     print("|---|---|---|---|---|---|---|")
     for cmap in args.cmaps.split(","):
         for blend in args.blends.split(","):
             fig = make_figure(cmap, blend, args.seed)
             x0, y0, x1, y1 = fig["frame"]
             start = time.perf_counter()
-            result = geodigitize.extract(fig["png"], gcps=fig["gcps"], cmap=cmap, vmin=VMIN,
-                                         vmax=VMAX, region=(x0, y0, x1, y1),
-                                         shaded=None if args.unshaded else blend)
+            result = geodigitize.extract(
+                fig["png"],
+                gcps=fig["gcps"],
+                cmap=cmap,
+                vmin=VMIN,
+                vmax=VMAX,
+                region=(x0, y0, x1, y1),
+                shaded=None if args.unshaded else blend,
+            )
             took = time.perf_counter() - start
             m = measure(fig, result)
-            print(f"| {cmap}, {blend} | {m['data_pct']:.2f} % | {m['median_pct']:.3f} % | "
-                  f"{m['overlays_pct']:.2f} % ({m['lines_pct']:.2f} / {m['text_pct']:.2f} / "
-                  f"{m['land_pct']:.2f}) | {m['overlays_off_pct']:.2f} % | {m['page']} | "
-                  f"{took:.1f} s |")
+            print(
+                f"| {cmap}, {blend} | {m['data_pct']:.2f} % | {m['median_pct']:.3f} % | "
+                f"{m['overlays_pct']:.2f} % ({m['lines_pct']:.2f} / {m['text_pct']:.2f} / "
+                f"{m['land_pct']:.2f}) | {m['overlays_off_pct']:.2f} % | {m['page']} | "
+                f"{took:.1f} s |"
+            )
 
 
 if __name__ == "__main__":

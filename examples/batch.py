@@ -17,8 +17,9 @@ from geodigitize.cli import app
 from geodigitize.synthetic import render_figure
 
 
-def main(out: str | Path = "example_batch", size: tuple[int, int] = (1000, 800),
-         count: int = 3) -> list[Path]:
+def main(
+    out: str | Path = "example_batch", size: tuple[int, int] = (1000, 800), count: int = 3
+) -> list[Path]:
     out = Path(out)
     (out / "maps").mkdir(parents=True, exist_ok=True)
     (out / "gcps").mkdir(exist_ok=True)
@@ -28,10 +29,24 @@ def main(out: str | Path = "example_batch", size: tuple[int, int] = (1000, 800),
         name = f"sst_{month + 1:02d}"
         fig.save(out / "maps" / f"{name}.png", gcps_path=out / "gcps" / f"{name}.csv")
         frame = fig.frame
-    args = ["batch", str(out / "maps" / "*.png"), "--gcps-dir", str(out / "gcps"),
-            "--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7",
-            "--region", ",".join(f"{v:g}" for v in frame), "--out", str(out / "results"),
-            "--overwrite", "--quiet"]
+    args = [
+        "batch",
+        str(out / "maps" / "*.png"),
+        "--gcps-dir",
+        str(out / "gcps"),
+        "--cmap",
+        "jet_r",
+        "--vmin",
+        "0",
+        "--vmax",
+        "0.7",
+        "--region",
+        ",".join(f"{v:g}" for v in frame),
+        "--out",
+        str(out / "results"),
+        "--overwrite",
+        "--quiet",
+    ]
     app(args, standalone_mode=False)
     results = sorted(p.parent for p in (out / "results").glob("*/points.gpkg"))
     print(f"{len(results)} figures extracted into {out / 'results'}")

@@ -27,13 +27,22 @@ def main(out: str | Path = "example_colorbar", size: tuple[int, int] = (1000, 80
     x0, y0, x1, y1 = fig.colorbar  # a vertical colorbar: vmin at the bottom
     box = f"{x0 + 1:g},{y0 + 1:g},{x1 - 1:g},{y1 - 1:g}"  # inside its outline
     result, _ = geodigitize.run(
-        out / "map.png", out / "result", gcps=out / "gcps.csv", colorbar=box,
-        vmin=fig.vmin, vmax=fig.vmax, region=fig.frame, overwrite=True,
+        out / "map.png",
+        out / "result",
+        gcps=out / "gcps.csv",
+        colorbar=box,
+        vmin=fig.vmin,
+        vmax=fig.vmax,
+        region=fig.frame,
+        overwrite=True,
     )
     data = result.valid & fig.data
     err = np.abs(result.decoded.values[data] - fig.truth[data]) / (fig.vmax - fig.vmin) * 100
-    summary = {"colorbar": box, "decoded_pixels": int(data.sum()),
-               "median_value_error_pct": float(np.median(err))}
+    summary = {
+        "colorbar": box,
+        "decoded_pixels": int(data.sum()),
+        "median_value_error_pct": float(np.median(err)),
+    }
     print(summary)
     return summary
 

@@ -27,16 +27,26 @@ def main(out: str | Path = "example_mercator", size: tuple[int, int] = (1000, 80
     fig = render_figure(*size, projection="mercator", field="sst", seed=3)
     fig.save(out / "map.png", gcps_path=out / "gcps.csv")
     result, paths = geodigitize.run(
-        out / "map.png", out / "result", gcps=out / "gcps.csv", cmap="jet_r", vmin=0.0,
-        vmax=0.7, region=fig.frame, crs="EPSG:3857", overwrite=True,
+        out / "map.png",
+        out / "result",
+        gcps=out / "gcps.csv",
+        cmap="jet_r",
+        vmin=0.0,
+        vmax=0.7,
+        region=fig.frame,
+        crs="EPSG:3857",
+        overwrite=True,
     )
     pts = result.points
     rows, cols = (pts["row"] - 0.5).astype(int), (pts["col"] - 0.5).astype(int)
     dlon = np.abs(pts.geometry.x.to_numpy() - fig.lon[rows, cols])
     dlat = np.abs(pts.geometry.y.to_numpy() - fig.lat[rows, cols])
-    summary = {"crs": result.georef.crs, "gcp_rmse_px": result.georef.rmse,
-               "max_position_error_deg": float(np.nanmax(np.maximum(dlon, dlat))),
-               "files": sorted(p.name for p in paths.values())}
+    summary = {
+        "crs": result.georef.crs,
+        "gcp_rmse_px": result.georef.rmse,
+        "max_position_error_deg": float(np.nanmax(np.maximum(dlon, dlat))),
+        "files": sorted(p.name for p in paths.values()),
+    }
     print(summary)
     return summary
 

@@ -27,9 +27,17 @@ def main(out: str | Path = "example_one", size: tuple[int, int] = (1000, 800)) -
     # geodigitize run map.png --gcps gcps.csv --cmap jet_r --vmin 0 --vmax 0.7 \
     #   --region x0,y0,x1,y1 --target-error 0.5% --contours --preview preview.png
     result, paths = geodigitize.run(
-        out / "map.png", out / "result", gcps=out / "gcps.csv", cmap="jet_r", vmin=0.0,
-        vmax=0.7, region=fig.frame, target_error="0.5%", contours=True,
-        preview="preview.png", overwrite=True,
+        out / "map.png",
+        out / "result",
+        gcps=out / "gcps.csv",
+        cmap="jet_r",
+        vmin=0.0,
+        vmax=0.7,
+        region=fig.frame,
+        target_error="0.5%",
+        contours=True,
+        preview="preview.png",
+        overwrite=True,
     )
     pts = result.points
     rows, cols = (pts["row"] - 0.5).astype(int), (pts["col"] - 0.5).astype(int)

@@ -21,15 +21,23 @@ from geodigitize.regrid import read_points, regrid
 from geodigitize.synthetic import render_figure
 
 
-def main(out: str | Path = "example_regrid", size: tuple[int, int] = (1000, 800),
-         res: float = 2.0) -> dict:
+def main(
+    out: str | Path = "example_regrid", size: tuple[int, int] = (1000, 800), res: float = 2.0
+) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig = render_figure(*size, field="smooth", seed=0)
     fig.save(out / "map.png", gcps_path=out / "gcps.csv")
     _, paths = geodigitize.run(
-        out / "map.png", out / "result", gcps=out / "gcps.csv", cmap="jet_r", vmin=0.0,
-        vmax=0.7, region=fig.frame, target_error="0.3%", overwrite=True,
+        out / "map.png",
+        out / "result",
+        gcps=out / "gcps.csv",
+        cmap="jet_r",
+        vmin=0.0,
+        vmax=0.7,
+        region=fig.frame,
+        target_error="0.3%",
+        overwrite=True,
     )
     lon, lat, values = read_points(paths["points.gpkg"])
     grid = regrid(lon, lat, values, res=res, bounds=(-180, -60, 180, 60), method="linear")
@@ -46,9 +54,12 @@ def main(out: str | Path = "example_regrid", size: tuple[int, int] = (1000, 800)
     both = da.notnull().values & np.isfinite(truth)
     err = np.abs(da.values[both] - truth[both]) / 0.7 * 100
     zonal = da.mean("lon", skipna=True)  # e.g. a zonal mean, as xarray makes easy
-    summary = {"cells": int(da.size), "filled": int(da.notnull().sum()),
-               "median_cell_error_pct": float(np.median(err)),
-               "zonal_mean_range": (float(zonal.min()), float(zonal.max()))}
+    summary = {
+        "cells": int(da.size),
+        "filled": int(da.notnull().sum()),
+        "median_cell_error_pct": float(np.median(err)),
+        "zonal_mean_range": (float(zonal.min()), float(zonal.max())),
+    }
     print(da)
     print(summary)
     return summary

@@ -38,8 +38,16 @@ __all__ = [
 
 #: Columns of ``summary.csv``.
 SUMMARY_COLUMNS = (
-    "image", "status", "points", "clusters", "data_pixels", "gcp_rmse_px",
-    "reconstruction_median_pct", "seconds", "out", "error",
+    "image",
+    "status",
+    "points",
+    "clusters",
+    "data_pixels",
+    "gcp_rmse_px",
+    "reconstruction_median_pct",
+    "seconds",
+    "out",
+    "error",
 )
 
 
@@ -128,8 +136,11 @@ def plan(
             )
         stems[p.stem] = p
     return [
-        BatchItem(p, Path(gcps) if gcps is not None else Path(gcps_dir) / f"{p.stem}.csv",
-                  Path(out) / p.stem)
+        BatchItem(
+            p,
+            Path(gcps) if gcps is not None else Path(gcps_dir) / f"{p.stem}.csv",
+            Path(out) / p.stem,
+        )
         for p in paths
     ]
 
@@ -157,8 +168,7 @@ def _from_report(item: BatchItem, status: str, seconds: float) -> ImageResult:
         clusters=counts.get("clusters"),
         data_pixels=counts.get("data"),
         gcp_rmse_px=report.get("georeference", {}).get("rmse_px"),
-        reconstruction_median_pct=report.get("reconstruction", {}).get(
-            "median_abs_error_pct"),
+        reconstruction_median_pct=report.get("reconstruction", {}).get("median_abs_error_pct"),
         seconds=round(seconds, 3),
     )
 
@@ -176,12 +186,21 @@ def process(item: BatchItem, options: Options, overwrite: bool = False) -> Image
         with serial_blas():
             run(item.image, item.out, gcps=item.gcps, overwrite=overwrite, options=options)
     except GeodigitizeError as exc:
-        return ImageResult(str(item.image), "failed", str(item.out),
-                           seconds=round(time.perf_counter() - start, 3), error=str(exc))
+        return ImageResult(
+            str(item.image),
+            "failed",
+            str(item.out),
+            seconds=round(time.perf_counter() - start, 3),
+            error=str(exc),
+        )
     except Exception as exc:  # an image must not stop the batch
-        return ImageResult(str(item.image), "failed", str(item.out),
-                           seconds=round(time.perf_counter() - start, 3),
-                           error=f"unexpected {type(exc).__name__}: {exc}")
+        return ImageResult(
+            str(item.image),
+            "failed",
+            str(item.out),
+            seconds=round(time.perf_counter() - start, 3),
+            error=f"unexpected {type(exc).__name__}: {exc}",
+        )
     return _from_report(item, "done", time.perf_counter() - start)
 
 
@@ -262,8 +281,14 @@ def _on_dask(items, todo, options, overwrite, scheduler) -> Iterator:
         raise BatchError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with client:
         futures = {
-            client.submit(process, items[k], options, overwrite, pure=False,
-                          key=f"geodigitize-{items[k].image.stem}-{k}"): k
+            client.submit(
+                process,
+                items[k],
+                options,
+                overwrite,
+                pure=False,
+                key=f"geodigitize-{items[k].image.stem}-{k}",
+            ): k
             for k in todo
         }
         for fut in dask_completed(list(futures), loop=client.loop):
@@ -275,8 +300,12 @@ def _result_of(future, item: BatchItem) -> ImageResult:
     try:
         return future.result()
     except Exception as exc:  # a worker crash (out of memory, killed)
-        return ImageResult(str(item.image), "failed", str(item.out),
-                           error=f"worker failed: {type(exc).__name__}: {exc}")
+        return ImageResult(
+            str(item.image),
+            "failed",
+            str(item.out),
+            error=f"worker failed: {type(exc).__name__}: {exc}",
+        )
 
 
 def write_summary(results: list[ImageResult], path: str | Path) -> Path:

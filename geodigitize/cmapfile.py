@@ -98,8 +98,10 @@ def _scale(segments: list[Segment], kind: str, name: str, vmin, vmax, samples) -
     c0 = np.array([s[1] for s in segments], dtype=np.float64)
     c1 = np.array([s[3] for s in segments], dtype=np.float64)
     lo, hi = float(z0.min()), float(z1.max())
-    stretch = (lambda v: v) if vmin is None else (
-        lambda v: vmin + (np.asarray(v) - lo) * (vmax - vmin) / (hi - lo)
+    stretch = (
+        (lambda v: v)
+        if vmin is None
+        else (lambda v: vmin + (np.asarray(v) - lo) * (vmax - vmin) / (hi - lo))
     )
     if vmin is not None and not vmin < vmax:
         raise ColorScaleError(f"vmin ({vmin:g}) must be less than vmax ({vmax:g})")
@@ -107,18 +109,31 @@ def _scale(segments: list[Segment], kind: str, name: str, vmin, vmax, samples) -
     if np.all(c0 == c1):
         edges = np.concatenate([z0, [z1[-1]]])
         if np.any(np.diff(edges) <= 0) or np.any(z0[1:] != z1[:-1]):
-            raise ColorScaleError(
-                f"{name}: classes must follow each other without gaps or overlap"
-            )
+            raise ColorScaleError(f"{name}: classes must follow each other without gaps or overlap")
         edges = np.asarray(stretch(edges), dtype=np.float64)
         middles = (edges[:-1] + edges[1:]) / 2
-        return ColorScale(np.round(c0), middles, float(edges[0]), float(edges[-1]), "linear",
-                          f"file:{name}", levels=tuple(float(v) for v in edges), extra=extra)
+        return ColorScale(
+            np.round(c0),
+            middles,
+            float(edges[0]),
+            float(edges[-1]),
+            "linear",
+            f"file:{name}",
+            levels=tuple(float(v) for v in edges),
+            extra=extra,
+        )
     v = np.linspace(lo, hi, max(samples, 2))
     seg = np.clip(np.searchsorted(z0, v, side="right") - 1, 0, len(segments) - 1)
     t = np.clip((v - z0[seg]) / (z1[seg] - z0[seg]), 0.0, 1.0)[:, None]
     rgb = np.round(c0[seg] + t * (c1[seg] - c0[seg])).astype(np.uint8)
     colors, centres = runs_to_table(rgb, v)
     lo_v, hi_v = (lo, hi) if vmin is None else (vmin, vmax)
-    return ColorScale(colors, np.asarray(stretch(centres), dtype=np.float64), float(lo_v),
-                      float(hi_v), "linear", f"file:{name}", extra=extra)
+    return ColorScale(
+        colors,
+        np.asarray(stretch(centres), dtype=np.float64),
+        float(lo_v),
+        float(hi_v),
+        "linear",
+        f"file:{name}",
+        extra=extra,
+    )

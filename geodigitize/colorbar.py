@@ -237,8 +237,9 @@ class _Extent:
     e1: float
 
 
-def _bar_extent(lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float,
-                shift: float) -> _Extent:
+def _bar_extent(
+    lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float, shift: float
+) -> _Extent:
     """Lines that belong to the bar's coloured area, and where the area's edges are.
 
     The outline's thickness is measured on the bar's long sides, where it can be told
@@ -369,8 +370,17 @@ def _blocks(colors: np.ndarray, valid: np.ndarray, tol: float):
     return starts, stops, block_colors
 
 
-def _to_image(r0: int, c0: int, nlines: int, vertical: bool, flip: bool,
-              e0: float, e1: float, a0: float, a1: float) -> Box:
+def _to_image(
+    r0: int,
+    c0: int,
+    nlines: int,
+    vertical: bool,
+    flip: bool,
+    e0: float,
+    e1: float,
+    a0: float,
+    a1: float,
+) -> Box:
     """Map the bar's area from line coordinates (along ``e0..e1``, across ``a0..a1``) to an
     image box in pixel corners."""
     if vertical:
@@ -448,11 +458,22 @@ def sample_colorbar(
         edges = np.concatenate([[0.0], (inner - ext.e0) / length, [1.0]])
         blocks = np.column_stack([edges[:-1], edges[1:]])
     n = stop - start
-    log.debug("colorbar %s: %d lines, %d kept, %s", out_box, n, valid.sum(),
-              "discrete" if blocks is not None else "continuous")
+    log.debug(
+        "colorbar %s: %d lines, %d kept, %s",
+        out_box,
+        n,
+        valid.sum(),
+        "discrete" if blocks is not None else "continuous",
+    )
     return ColorbarProfile(
-        colors, positions, valid, out_box, "vertical" if vertical else "horizontal", flip,
-        blocks, block_colors,
+        colors,
+        positions,
+        valid,
+        out_box,
+        "vertical" if vertical else "horizontal",
+        flip,
+        blocks,
+        block_colors,
     )
 
 
@@ -554,8 +575,14 @@ def _classes(prof: ColorbarProfile, nrm, levels, vmin, vmax, norm, extra) -> Col
         edges[0], edges[-1] = vmin, vmax
     middles = (edges[:-1] + edges[1:]) / 2
     return ColorScale(
-        prof.block_colors, middles, vmin, vmax, norm, "colorbar",
-        levels=tuple(float(v) for v in edges), extra=extra,
+        prof.block_colors,
+        middles,
+        vmin,
+        vmax,
+        norm,
+        "colorbar",
+        levels=tuple(float(v) for v in edges),
+        extra=extra,
     )
 
 
@@ -599,8 +626,10 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
                 found.append(scored)
     # a colorbar stands on the page, beside the map; a strip of the map, however like a
     # bar between two graticule lines, has the map on both sides
-    found = [(box, score if _page_beside(img, box, page) >= 0.5
-              else round(score * INSIDE_MAP, 4)) for box, score in found]
+    found = [
+        (box, score if _page_beside(img, box, page) >= 0.5 else round(score * INSIDE_MAP, 4))
+        for box, score in found
+    ]
     found.sort(key=lambda bs: -bs[1])
     kept: list[tuple[Box, float]] = []
     for box, score in found:
@@ -639,8 +668,12 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     # A margin lets sample_colorbar see the outline and trim it; ends whose colour is the
     # page's (gist_earth's white top) are not in the candidate, so reach further there.
     my, mx = (10, 3) if vertical else (3, 10)
-    box = (float(max(cols.start - mx, 0)), float(max(rows.start - my, 0)),
-           float(min(cols.stop + mx, width)), float(min(rows.stop + my, height)))
+    box = (
+        float(max(cols.start - mx, 0)),
+        float(max(rows.start - my, 0)),
+        float(min(cols.stop + mx, width)),
+        float(min(rows.stop + my, height)),
+    )
     try:
         prof = sample_colorbar(img, box, orientation="vertical" if vertical else "horizontal")
     except ColorScaleError:
@@ -653,7 +686,7 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     if kept.shape[0] < 10:
         return None
     distinct = np.unique(np.round(kept).astype(np.int64), axis=0).shape[0]
-    span = float(np.max(_dist(kept[:, None], kept[None, ::max(1, kept.shape[0] // 50)])))
+    span = float(np.max(_dist(kept[:, None], kept[None, :: max(1, kept.shape[0] // 50)])))
     if distinct < 3 or span < 60:
         return None
     consistency = prof.valid.mean() * _edge_contrast(img, prof.box, vertical)
@@ -687,8 +720,7 @@ def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> f
     return float(differs.mean()) if differs.size else 0.0
 
 
-def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3,
-                 far: int = 9) -> float:
+def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3, far: int = 9) -> float:
     """Smallest share, over the two long sides of `box`, of page-coloured pixels in the
     band `near` to `far` pixels out (beyond the outline, among the ticks). A colorbar has
     the page on both sides (the pad to the map, its ticks and labels); a strip along the
@@ -697,13 +729,21 @@ def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3,
     height, width = img.shape[:2]
     vertical = (y1 - y0) >= (x1 - x0)
     if vertical:
-        bands = (img[y0:y1, max(x0 - far, 0) : max(x0 - near, 0)],
-                 img[y0:y1, min(x1 + near, width) : min(x1 + far, width)])
+        bands = (
+            img[y0:y1, max(x0 - far, 0) : max(x0 - near, 0)],
+            img[y0:y1, min(x1 + near, width) : min(x1 + far, width)],
+        )
     else:
-        bands = (img[max(y0 - far, 0) : max(y0 - near, 0), x0:x1],
-                 img[min(y1 + near, height) : min(y1 + far, height), x0:x1])
-    shares = [float((_dist(band.reshape(-1, 3).astype(np.float64), page) <= LINE_TOL).mean())
-              if band.size else 1.0 for band in bands]  # the image's edge counts as page
+        bands = (
+            img[max(y0 - far, 0) : max(y0 - near, 0), x0:x1],
+            img[min(y1 + near, height) : min(y1 + far, height), x0:x1],
+        )
+    shares = [
+        float((_dist(band.reshape(-1, 3).astype(np.float64), page) <= LINE_TOL).mean())
+        if band.size
+        else 1.0
+        for band in bands
+    ]  # the image's edge counts as page
     return min(shares)
 
 

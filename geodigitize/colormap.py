@@ -153,16 +153,14 @@ def make_norm(
     if norm == "log":
         if vmin <= 0:
             raise ColorScaleError(
-                f"--norm log needs vmin > 0, got {vmin}: give a positive vmin or use "
-                "--norm linear"
+                f"--norm log needs vmin > 0, got {vmin}: give a positive vmin or use --norm linear"
             )
         return mcolors.LogNorm(vmin=vmin, vmax=vmax)
     if norm == "twoslope":
         center = (vmin + vmax) / 2 if vcenter is None else vcenter
         if not vmin < center < vmax:
             raise ColorScaleError(
-                f"--vcenter ({center}) must lie strictly between vmin ({vmin}) and "
-                f"vmax ({vmax})"
+                f"--vcenter ({center}) must lie strictly between vmin ({vmin}) and vmax ({vmax})"
             )
         return mcolors.TwoSlopeNorm(vcenter=center, vmin=vmin, vmax=vmax)
     raise ColorScaleError(f"unknown norm {norm!r}: use one of {', '.join(NORMS)}")
@@ -245,9 +243,7 @@ def from_cmap(
     return ColorScale(colors, values, float(vmin), float(vmax), norm, scale_source, extra=extra)
 
 
-def _classes_from_cmap(
-    name: str, cmap: mcolors.Colormap, levels: tuple[float, ...]
-) -> ColorScale:
+def _classes_from_cmap(name: str, cmap: mcolors.Colormap, levels: tuple[float, ...]) -> ColorScale:
     """One value per class between consecutive `levels`, drawn as matplotlib draws classes.
 
     ``contourf`` colours class ``i`` with ``cmap(norm(middle_i))`` where the norm spans
@@ -271,8 +267,13 @@ def _classes_from_cmap(
     _, first = np.unique(packed, return_index=True)
     keep = np.sort(first)
     return ColorScale(
-        rgb[keep], values[keep], float(edges[0]), float(edges[-1]), "linear",
-        f"cmap:{name}", levels=tuple(float(v) for v in edges),
+        rgb[keep],
+        values[keep],
+        float(edges[0]),
+        float(edges[-1]),
+        "linear",
+        f"cmap:{name}",
+        levels=tuple(float(v) for v in edges),
         extra={"classes_drawn_as": "contourf or BoundaryNorm", **_catalogue_extra(name)},
     )
 

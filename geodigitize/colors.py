@@ -40,9 +40,7 @@ def pack_rgb(image: np.ndarray) -> np.ndarray:
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     """Inverse of :func:`pack_rgb`: (...) uint32 to (..., 3) uint8."""
     packed = np.asarray(packed, dtype=np.uint32)
-    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1).astype(
-        np.uint8
-    )
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1).astype(np.uint8)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -61,9 +59,11 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     m = np.array(
-        [[0.4124564, 0.3575761, 0.1804375],
-         [0.2126729, 0.7151522, 0.0721750],
-         [0.0193339, 0.1191920, 0.9503041]]
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
     )
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
     eps, kappa = 216 / 24389, 24389 / 27

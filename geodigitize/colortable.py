@@ -143,8 +143,9 @@ def _qgis_segments(points, mode: str, name: str) -> list[Segment]:
         lower = np.concatenate([[z[0] - (mid[0] - z[0])], mid])
         upper = np.concatenate([mid, [z[-1] + (z[-1] - mid[-1])]])
     else:
-        raise _fail(name, None, f"unknown INTERPOLATION {mode}: use INTERPOLATED, DISCRETE "
-                    "or EXACT")
+        raise _fail(
+            name, None, f"unknown INTERPOLATION {mode}: use INTERPOLATED, DISCRETE or EXACT"
+        )
     return [(float(a), c, float(b), c) for a, b, (_, c) in zip(lower, upper, points, strict=True)]
 
 
@@ -168,8 +169,12 @@ def _cpt(text: str, name: str) -> list[Segment]:
         if line.startswith("#"):
             m = re.search(r"COLOR_MODEL\s*=\s*\+?(\w+)", line, flags=re.I)
             if m and m.group(1).upper() != "RGB":
-                raise _fail(name, lineno, f"COLOR_MODEL {m.group(1)} is not supported: "
-                            "convert the table to RGB (gmt makecpt -Fr)")
+                raise _fail(
+                    name,
+                    lineno,
+                    f"COLOR_MODEL {m.group(1)} is not supported: "
+                    "convert the table to RGB (gmt makecpt -Fr)",
+                )
             continue
         if not line or re.match(r"^[BFN]\s", line):
             continue
@@ -180,8 +185,9 @@ def _cpt(text: str, name: str) -> list[Segment]:
             z0, c0, rest = _cpt_entry(tokens)
             z1, c1, rest = _cpt_entry(rest)
         except (ValueError, IndexError):
-            raise _fail(name, lineno, f"expected 'z0 r g b z1 r g b' (or r/g/b), got "
-                        f"{raw.strip()!r}") from None
+            raise _fail(
+                name, lineno, f"expected 'z0 r g b z1 r g b' (or r/g/b), got {raw.strip()!r}"
+            ) from None
         if rest:
             raise _fail(name, lineno, f"unexpected {' '.join(rest)!r} after the two colours")
         if z1 <= z0:

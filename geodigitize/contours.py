@@ -132,8 +132,12 @@ def trace(
     else:
         trace_at = at
     gen = contourpy.contour_generator(
-        np.arange(width) + 0.5, np.arange(height) + 0.5, np.ma.masked_invalid(field),
-        line_type=contourpy.LineType.Separate, name="serial", corner_mask=True,
+        np.arange(width) + 0.5,
+        np.arange(height) + 0.5,
+        np.ma.masked_invalid(field),
+        line_type=contourpy.LineType.Separate,
+        name="serial",
+        corner_mask=True,
     )
     lines, out_values = [], []
     for level, value in zip(trace_at, at, strict=True):
@@ -149,6 +153,11 @@ def write_lines(path, frame, layer: str = "contours") -> None:
     import pyogrio
 
     pyogrio.write_dataframe(
-        frame, path, layer=layer, driver="GPKG", geometry_type="LineString",
-        append=False, promote_to_multi=False,
+        frame,
+        path,
+        layer=layer,
+        driver="GPKG",
+        geometry_type="LineString",
+        append=False,
+        promote_to_multi=False,
     )

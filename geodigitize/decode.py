@@ -19,6 +19,7 @@ from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
 
 __all__ = ["Decoded", "decode", "lookup_colors", "scale_tree"]
 
+
 @dataclass(frozen=True, eq=False)
 class Decoded:
     """Decoded values and colour distances of an image.

@@ -34,7 +34,7 @@ def window_extreme(arr: np.ndarray, size: int, op, edge=True) -> np.ndarray:
     else:
         padded = np.pad(arr, r, mode="constant", constant_values=edge)
     h, w = arr.shape
-    cols = padded[: h].copy()
+    cols = padded[:h].copy()
     for k in range(1, size):
         op(cols, padded[k : k + h], out=cols)
     out = cols[:, :w].copy()

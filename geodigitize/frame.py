@@ -180,8 +180,11 @@ def _side_pairs(
     s = CORNER_SLACK
     lo, hi = max(top.b0, bottom.b0) - s, min(top.b1, bottom.b1) + s
     sides = sorted(
-        (v for v in vert
-         if lo <= v.a0 and v.a1 <= hi and v.b0 <= top.a1 + s and v.b1 >= bottom.a0 - s),
+        (
+            v
+            for v in vert
+            if lo <= v.a0 and v.a1 <= hi and v.b0 <= top.a1 + s and v.b1 >= bottom.a0 - s
+        ),
         key=lambda v: v.a0,
     )
     return [(a, b) for i, a in enumerate(sides) for b in sides[i + 1 :] if b.a0 - a.a1 >= 10]
@@ -217,8 +220,7 @@ def page_pixels(image: np.ndarray, tol: int = 6) -> np.ndarray:
     return np.abs(img.astype(np.int16) - colour).max(axis=2) <= tol
 
 
-def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: float = 30.0
-               ) -> Box:
+def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: float = 30.0) -> Box:
     """Find the map frame for ``--region auto``.
 
     Parameters

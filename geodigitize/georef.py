@@ -193,7 +193,7 @@ class Georeference:
         text = f"{len(self.gcps)} GCPs ({self.transform.kind}"
         if self.selection and self.selection.get("chosen") == "affine-in-projection":
             text += f" in {self.selection['projection']}"
-        text += f"), {name} {value:.3g} px"
+        text += f"), {name} {value:.3f} px"
         if self.rmse_by_construction:
             text += " (its RMSE is 0 by construction)"
         return text
@@ -594,8 +594,9 @@ def georeference(
     )
 
 
-def _prepare(gcps: GCPSet, shape: tuple[int, int], inside: bool = True
-             ) -> tuple[GCPSet, tuple[str, ...]]:
+def _prepare(
+    gcps: GCPSet, shape: tuple[int, int], inside: bool = True
+) -> tuple[GCPSet, tuple[str, ...]]:
     """The enabled GCPs, checked (latitudes, inside the image unless not `inside`), exact
     duplicates merged and longitudes on one branch, with a note for each change."""
     used, merged = gcps.enabled().deduplicated()

@@ -123,11 +123,7 @@ PASSES = 2
 _CHUNK = 65_536
 
 # JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
-_YCBCR = np.array(
-    [LUMA,
-     [-0.168736, -0.331264, 0.5],
-     [0.5, -0.418688, -0.081312]]
-)
+_YCBCR = np.array([LUMA, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
 def ycbcr(rgb: np.ndarray) -> np.ndarray:
@@ -188,8 +184,8 @@ def restore_pixels(
     k = order.size
     rank_of = np.empty(k, dtype=np.int64)
     rank_of[order] = np.arange(k)
-    ranked = ycbcr(np.asarray(scale_colors)[order])                # (K, 3)
-    rank = rank_of[np.asarray(index)].astype(np.float64)            # (H, W)
+    ranked = ycbcr(np.asarray(scale_colors)[order])  # (K, 3)
+    rank = rank_of[np.asarray(index)].astype(np.float64)  # (H, W)
     restorable = np.isin(reason, np.array(RESTORABLE, dtype=reason.dtype))
     clean = reason == Reason.DATA
     # Near the region's edge (the frame's spine, the page) chroma subsampling mixes a
@@ -202,8 +198,7 @@ def restore_pixels(
     for _ in range(passes):
         todo = restorable & ~restored
         rows, cols = np.nonzero(todo & any_in_window(clean, 2 * WIDE_RADIUS + 1))
-        fit = _fit(rgb, ranked, np.pad(rank, WIDE_RADIUS), np.pad(clean, WIDE_RADIUS),
-                   rows, cols)
+        fit = _fit(rgb, ranked, np.pad(rank, WIDE_RADIUS), np.pad(clean, WIDE_RADIUS), rows, cols)
         supported, wide = fit["supported"], fit["wide"]
         # Signed luma departures of every pixel with a prediction from its neighbours,
         # clean ones from their entry; NaN where none exists. These measure lines.
@@ -251,8 +246,12 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _fit(
-    rgb: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
-    rows: np.ndarray, cols: np.ndarray,
+    rgb: np.ndarray,
+    ranked: np.ndarray,
+    rank: np.ndarray,
+    clean: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks.
 
@@ -266,8 +265,12 @@ def _fit(
 
 
 def _fit_chunk(
-    rgb: np.ndarray, ranked: np.ndarray, rank: np.ndarray, clean: np.ndarray,
-    rows: np.ndarray, cols: np.ndarray,
+    rgb: np.ndarray,
+    ranked: np.ndarray,
+    rank: np.ndarray,
+    clean: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """For N candidates: whether a prediction exists and whether it needed the wide
     window, the best entry's rank near it, its misfit and chroma scale, and the luma
@@ -282,15 +285,16 @@ def _fit_chunk(
     k = ranked.shape[0]
     pred, supported = _plane(rank, clean, rows, cols, RADIUS, WIDE_RADIUS)
     wide = ~supported
-    pred[wide], supported[wide] = _plane(rank, clean, rows[wide], cols[wide], WIDE_RADIUS,
-                                         WIDE_RADIUS)
+    pred[wide], supported[wide] = _plane(
+        rank, clean, rows[wide], cols[wide], WIDE_RADIUS, WIDE_RADIUS
+    )
     pred = np.clip(pred, 0, k - 1)
     half = max(1, int(np.ceil(SEARCH * k)))
     step = max(1, int(np.ceil(2 * half / SAMPLES)))
     offsets = np.arange(-half, half + 1, step)
     tried = np.clip(np.rint(pred)[:, None].astype(np.int64) + offsets[None, :], 0, k - 1)
-    colour = ranked[tried]                                          # (N, M, 3)
-    obs = ycbcr(rgb[rows, cols])                                    # (N, 3)
+    colour = ranked[tried]  # (N, M, 3)
+    obs = ycbcr(rgb[rows, cols])  # (N, 3)
     d_luma = obs[:, None, 0] - colour[..., 0]
     chroma = colour[..., 1:]
     norm2 = np.einsum("nmc,nmc->nm", chroma, chroma)
@@ -316,7 +320,11 @@ def _fit_chunk(
 
 
 def _plane(
-    field: np.ndarray, kept: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int,
+    field: np.ndarray,
+    kept: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    radius: int,
     pad: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Value at each (row, col) of the least-squares plane through the `kept` pixels of
@@ -330,7 +338,7 @@ def _plane(
     offsets = np.arange(-radius, radius + 1)
     dr, dc = (a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
     at = ((rows + pad) * width + cols + pad)[:, None] + (dr * width + dc)[None, :]
-    weight = kept.ravel()[at].astype(np.float64)                     # (N, m)
+    weight = kept.ravel()[at].astype(np.float64)  # (N, m)
     v = field.ravel()[at] * weight
     design = np.stack([np.ones(dr.size), dr, dc], axis=1).astype(np.float64)  # (m, 3)
     outer = (design[:, :, None] * design[:, None, :]).reshape(-1, 9)
@@ -343,7 +351,9 @@ def _plane(
 
 
 def _beside_ink(
-    ink: np.ndarray, luma: np.ndarray, chroma: np.ndarray,
+    ink: np.ndarray,
+    luma: np.ndarray,
+    chroma: np.ndarray,
     quiet: dict[tuple[int, int], np.ndarray],
 ) -> np.ndarray:
     """Pixels with a 4-neighbour that is ink, unless that line continues into the pixel
@@ -394,8 +404,11 @@ def _line_edges(ink: np.ndarray, departure: np.ndarray) -> np.ndarray:
     """
     moved = np.where(ink & np.isfinite(departure), departure, 0).astype(np.float32)
     # The core of a dark line is the darkest ink nearby, of a bright one the brightest.
-    core = np.where(moved < 0, window_extreme(moved, 5, np.minimum, edge=0.0),
-                    window_extreme(moved, 5, np.maximum, edge=0.0))
+    core = np.where(
+        moved < 0,
+        window_extreme(moved, 5, np.minimum, edge=0.0),
+        window_extreme(moved, 5, np.maximum, edge=0.0),
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         share = moved / core
     return ink & (share > 0) & (share <= PARTIAL)
@@ -445,8 +458,10 @@ def _thin_line_sides(
         # transposed views write through to `quiet`).
         t = (lambda a: a.T) if along_rows else (lambda a: a)
         inks, dep, lum, hidden = t(ink), t(departure), t(y_obs), t(masked)
-        toward = {+1: t(quiet[(1, 0) if along_rows else (0, 1)]),
-                  -1: t(quiet[(-1, 0) if along_rows else (0, -1)])}
+        toward = {
+            +1: t(quiet[(1, 0) if along_rows else (0, 1)]),
+            -1: t(quiet[(-1, 0) if along_rows else (0, -1)]),
+        }
         runs, _ = ndimage.label(inks, structure=[[0, 1, 0], [0, 1, 0], [0, 1, 0]])
         width = inks.shape[1]
         lines: dict[int, list[np.ndarray]] = {}

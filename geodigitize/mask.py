@@ -61,6 +61,7 @@ DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
 
+
 def classify(
     distance: np.ndarray,
     *,
@@ -144,8 +145,9 @@ def classify(
                     candidates = inside if candidates is None else candidates & inside
                 wanted = np.zeros(int(color_id.max()) + 1 if color_id.size else 0, bool)
                 wanted[ids] = True
-                field = field_colors(color_id, off_or_excluded, candidates, near=near,
-                                     wanted=wanted)
+                field = field_colors(
+                    color_id, off_or_excluded, candidates, near=near, wanted=wanted
+                )
             halo |= ~field[ids]
         reason.ravel()[at[halo]] = Reason.HALO
     reason[off] = Reason.OFF_SCALE
@@ -349,15 +351,21 @@ def excluded_pixels(
     min_dist = tol / 8 if halo_min_distance is None else halo_min_distance
     off_scale = lookup_colors(rgb, scale, color_space)[0] > min_dist
     mixture = ~near & off_scale
-    mixture[mixture] = _mixtures(rgb[mixture], excl, np.asarray(scale.colors), tol,
-                                 color_space, halo_fraction)
+    mixture[mixture] = _mixtures(
+        rgb[mixture], excl, np.asarray(scale.colors), tol, color_space, halo_fraction
+    )
     reach = any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
     return is_excluded | (reach & mixture[inverse])
 
 
 def _mixtures(
-    rgb: np.ndarray, excl: np.ndarray, scale_rgb: np.ndarray, tol: float, color_space: str,
-    fraction: float, k: int = 12,
+    rgb: np.ndarray,
+    excl: np.ndarray,
+    scale_rgb: np.ndarray,
+    tol: float,
+    color_space: str,
+    fraction: float,
+    k: int = 12,
 ) -> np.ndarray:
     """Which colours lie within `tol` of a segment from an excluded to a scale colour.
 
@@ -382,9 +390,9 @@ def _mixtures(
         moving = len_p > 1e-9
         _, idx = tree.query(to_p[moving] / len_p[moving, None], k=min(k, len(to_s)))
         idx = idx.reshape(idx.shape[0], -1)
-        seg = to_s[idx]                                      # (M, k, 3)
+        seg = to_s[idx]  # (M, k, 3)
         a = np.einsum("mkc,mc->mk", seg, to_p[moving]) / len_s[idx] ** 2
-        a = np.clip(a, 0.0, 1.0 - fraction)                  # share of S
+        a = np.clip(a, 0.0, 1.0 - fraction)  # share of S
         mix = e + a[..., None] * seg
         d = np.linalg.norm(to_space(mix, color_space) - space[moving, None, :], axis=2)
         hit = np.zeros(rgb.shape[0], dtype=bool)
@@ -394,8 +402,11 @@ def _mixtures(
 
 
 def value_outliers(
-    values: np.ndarray, candidates: np.ndarray, smoothness: float = DEFAULT_SMOOTHNESS,
-    *, size: int = 5,
+    values: np.ndarray,
+    candidates: np.ndarray,
+    smoothness: float = DEFAULT_SMOOTHNESS,
+    *,
+    size: int = 5,
 ) -> np.ndarray:
     """Pixels whose value disagrees with their neighbourhood more than the image allows.
 
@@ -456,8 +467,12 @@ def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
 
 
 def auto_distances(
-    distance: np.ndarray, candidates: np.ndarray | None = None, *, floor: float = 8.0,
-    cap: float = 40.0, counts: np.ndarray | None = None,
+    distance: np.ndarray,
+    candidates: np.ndarray | None = None,
+    *,
+    floor: float = 8.0,
+    cap: float = 40.0,
+    counts: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Choose `max_distance` and `halo_distance` from how noisy the image's colours are.
 
@@ -589,8 +604,7 @@ def inconsistent_pixels(
     # lower the minimum nor raise the maximum.
     low = window_extreme(np.where(valid, rank, top), size, np.minimum)
     high = window_extreme(np.where(valid, rank, 0), size, np.maximum)
-    first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank,
-                                   tolerance)
+    first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank, tolerance)
     empty = first > last  # never sure: low <= own rank < top
     first = np.where(empty, top, first).astype(dtype)
     last = np.where(empty, 0, last).astype(dtype)
@@ -605,8 +619,9 @@ def inconsistent_pixels(
         here = id_rgb[color_id[rows, cols]]
         bad = _residual(here, expected) > tolerance
         flagged[rows[bad], cols[bad]] = True
-        _second_look(flagged, color_id, id_rgb, index, valid, scale_colors, scale_values,
-                     tolerance, radius)
+        _second_look(
+            flagged, color_id, id_rgb, index, valid, scale_colors, scale_values, tolerance, radius
+        )
     return flagged
 
 
@@ -647,12 +662,12 @@ def _median_at(rank: np.ndarray, valid: np.ndarray, rows, cols, radius: int) -> 
     """
     r = radius
     padded = np.pad(rank, r, mode="edge").astype(np.int64).ravel()
-    ok_pad = np.pad(valid, r, mode="edge").ravel()            # edge pixels repeated
+    ok_pad = np.pad(valid, r, mode="edge").ravel()  # edge pixels repeated
     in_pad = np.pad(np.ones(valid.shape, bool), r, constant_values=False).ravel()
     width = valid.shape[1] + 2 * r
     offsets = np.arange(2 * r + 1)
     window_at = (offsets[:, None] * width + offsets[None, :]).ravel()
-    at = (rows * width + cols)[:, None] + window_at[None, :]   # window's top-left is (row, col)
+    at = (rows * width + cols)[:, None] + window_at[None, :]  # window's top-left is (row, col)
     ok = ok_pad[at]
     full = ok.all(axis=1)
     ok &= full[:, None] | in_pad[at]
@@ -691,8 +706,7 @@ def _second_look(
     rows, cols = _where(flagged)
     if rows.size == 0:
         return
-    pred, enough = _plane_predictions(index, scale_values, valid & ~flagged, rows, cols,
-                                      radius)
+    pred, enough = _plane_predictions(index, scale_values, valid & ~flagged, rows, cols, radius)
     order = np.argsort(scale_values, kind="stable")
     pos = np.clip(np.searchsorted(scale_values[order], pred), 1, order.size - 1)
     lower, upper = scale_values[order][pos - 1], scale_values[order][pos]
@@ -719,9 +733,9 @@ def _plane_predictions(
     rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
     wgt = (ok & kept[rr, cc]).astype(np.float64)
     v = np.where(wgt > 0, scale_values[index[rr, cc]], 0.0)
-    design = np.stack([np.ones_like(dr), dr, dc], axis=1)          # (m, 3)
-    normal = np.einsum("nm,mi,mj->nij", wgt, design, design)        # (n, 3, 3)
-    rhs = np.einsum("nm,mi,nm->ni", wgt, design, v)                 # (n, 3)
+    design = np.stack([np.ones_like(dr), dr, dc], axis=1)  # (m, 3)
+    normal = np.einsum("nm,mi,mj->nij", wgt, design, design)  # (n, 3, 3)
+    rhs = np.einsum("nm,mi,nm->ni", wgt, design, v)  # (n, 3)
     det = np.linalg.det(normal)
     enough = (wgt.sum(axis=1) >= 6) & (np.abs(det) > 1e-9)
     normal[~enough] = np.eye(3)
@@ -770,9 +784,7 @@ def require_data(reason_counts: np.ndarray, source: str, max_distance: float) ->
     why = top.name.lower().replace("_", " ")
     if top == Reason.OFF_SCALE:
         why = f"off the colour scale (farther than `max_distance` {max_distance:g})"
-    raise NoDataError(
-        f"no pixel of {source} is data: {share:.0%} are {why}; {_NO_DATA_FIX[top]}"
-    )
+    raise NoDataError(f"no pixel of {source} is data: {share:.0%} are {why}; {_NO_DATA_FIX[top]}")
 
 
 # ------------------------------------------------------------------ the stage's decisions
@@ -878,9 +890,15 @@ def mask_image(
     if color_id is None:
         color_id = distinct_colors(pack_rgb(rgb))[1]
     reason = classify(
-        decoded.distance, max_distance=float(max_distance), opaque=opaque, region=region,
-        halo_distance=halo_distance, excluded=excluded, values=decoded.values,
-        smoothness=smoothness, color_id=color_id,
+        decoded.distance,
+        max_distance=float(max_distance),
+        opaque=opaque,
+        region=region,
+        halo_distance=halo_distance,
+        excluded=excluded,
+        values=decoded.values,
+        smoothness=smoothness,
+        color_id=color_id,
     )
     if scale.ambiguous is not None:  # shadings that far values share
         reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
@@ -890,13 +908,16 @@ def mask_image(
     if shaded:
         reason[(reason == Reason.DATA) & thin_features(rgb)] = Reason.HALO
     if smoothness is not None and not scale.is_discrete:
-        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
-                                         scale.values)
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
         reason[restored] = Reason.DATA
         decoded = replace(decoded, index=index, values=scale.values[index])
     fit = MaskFit(
-        float(max_distance), None if halo_distance is None else float(halo_distance),
-        region, exclude_tol, smoothness, auto,
+        float(max_distance),
+        None if halo_distance is None else float(halo_distance),
+        region,
+        exclude_tol,
+        smoothness,
+        auto,
     )
     return reason, decoded, fit
 
@@ -909,16 +930,14 @@ def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.nda
     n = int(decoded.n_colors)
     distance = np.zeros(n, dtype=decoded.distance.dtype)
     distance[decoded.color_id] = decoded.distance
-    return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates],
-                                                         minlength=n)}
+    return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates], minlength=n)}
 
 
 #: Window and luma dip (8-bit units) of the thin-feature rule for shaded scales.
 THIN_WINDOW, THIN_DIP = 5, 6.0
 
 
-def thin_features(rgb: np.ndarray, size: int = THIN_WINDOW, dip: float = THIN_DIP
-                  ) -> np.ndarray:
+def thin_features(rgb: np.ndarray, size: int = THIN_WINDOW, dip: float = THIN_DIP) -> np.ndarray:
     """Pixels darker or brighter than their surroundings across a window of `size`:
     lines and letters thinner than the window (a morphological top-hat of the luma).
 
@@ -952,7 +971,13 @@ def _mask_inconsistent(
     if decoded.color_id is not None:
         color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
     bad = inconsistent_pixels(
-        rgb, decoded.index, reason == Reason.DATA, scale.colors, scale.values,
-        tolerance=tol, color_id=color_id, id_rgb=id_rgb,
+        rgb,
+        decoded.index,
+        reason == Reason.DATA,
+        scale.colors,
+        scale.values,
+        tolerance=tol,
+        color_id=color_id,
+        id_rgb=id_rgb,
     )
     reason[bad] = Reason.INCONSISTENT

@@ -31,8 +31,9 @@ MAX_SAMPLES = 1_000_000
 TRANSFORMS = tuple(KINDS)
 
 
-def _number(name: str, value, *, low: float | None = None, strict: bool = False,
-            allow: tuple = (None,)):
+def _number(
+    name: str, value, *, low: float | None = None, strict: bool = False, allow: tuple = (None,)
+):
     """`value` as a finite float (or one of `allow` as is), at least `low` (above it if
     `strict`); :class:`OptionError` naming `name` otherwise."""
     if value in allow and not isinstance(value, float):
@@ -168,10 +169,12 @@ class Options:
                     f"number, got {self.pdf_image!r}"
                 )
             put(self, "pdf_image", pdf_image)
-        put(self, "max_distance", _number("max_distance", self.max_distance, low=0,
-                                          allow=(AUTO,)))
-        put(self, "halo_distance", _number("halo_distance", self.halo_distance, low=0,
-                                           allow=(AUTO, None)))
+        put(self, "max_distance", _number("max_distance", self.max_distance, low=0, allow=(AUTO,)))
+        put(
+            self,
+            "halo_distance",
+            _number("halo_distance", self.halo_distance, low=0, allow=(AUTO, None)),
+        )
         put(self, "consistency", _number("consistency", self.consistency, low=0))
         put(self, "exclude_tol", _number("exclude_tol", self.exclude_tol, low=0, strict=True))
         put(self, "smoothness", _number("smoothness", self.smoothness, low=0, strict=True))
@@ -196,8 +199,11 @@ class Options:
         ``extra["automatic"]``)."""
         halo = fit.halo_distance_
         return replace(
-            self, region=fit.region_, max_distance=round(fit.max_distance_, 3),
+            self,
+            region=fit.region_,
+            max_distance=round(fit.max_distance_, 3),
             halo_distance=None if halo is None else round(halo, 3),
-            smoothness=fit.smoothness_, exclude_tol=fit.exclude_tol_,
+            smoothness=fit.smoothness_,
+            exclude_tol=fit.exclude_tol_,
             extra={**self.extra, **({"automatic": fit.automatic} if fit.automatic else {})},
         )

@@ -211,8 +211,9 @@ def _embedded(pdf_page) -> list[tuple[EmbeddedImage, object]]:
     return out
 
 
-def embedded_images(path: str | Path, page: int = 1, *, password: str | None = None
-                    ) -> list[EmbeddedImage]:
+def embedded_images(
+    path: str | Path, page: int = 1, *, password: str | None = None
+) -> list[EmbeddedImage]:
     """The images drawn on a page, largest area first.
 
     Raises
@@ -225,8 +226,9 @@ def embedded_images(path: str | Path, page: int = 1, *, password: str | None = N
     return sorted(found, key=lambda img: -img.area)
 
 
-def page_text(path: str | Path, page: int = 1, *, dpi: float = DEFAULT_DPI,
-              password: str | None = None) -> list[TextBox]:
+def page_text(
+    path: str | Path, page: int = 1, *, dpi: float = DEFAULT_DPI, password: str | None = None
+) -> list[TextBox]:
     """The page's text, one box per line of text, in page pixels at `dpi`.
 
     This is what a figure's tick and colorbar labels are in a PDF made by a plotting
@@ -332,8 +334,7 @@ def read_pdf(
     name = str(path)
     with _page(path, page, password) as (_doc, pdf_page):
         width_pt, height_pt = pdf_page.get_size()
-        chosen = _choose_image(_embedded(pdf_page), pdf_image, width_pt * height_pt, name,
-                               page)
+        chosen = _choose_image(_embedded(pdf_page), pdf_image, width_pt * height_pt, name, page)
         to_pixels = Affine.scale(dpi / 72.0)
         if chosen is None:
             w, h = round(width_pt * dpi / 72.0), round(height_pt * dpi / 72.0)
@@ -342,17 +343,26 @@ def read_pdf(
                     f"page {page} of {name!r} at {dpi:g} dpi is {w * h / 1e6:.0f} MP, above "
                     f"the {max_pixels / 1e6:.0f} MP limit: lower --dpi"
                 )
-            bitmap = pdf_page.render(scale=dpi / 72.0, rev_byteorder=True,
-                                     fill_color=(255, 255, 255, 255))
+            bitmap = pdf_page.render(
+                scale=dpi / 72.0, rev_byteorder=True, fill_color=(255, 255, 255, 255)
+            )
             rgb = np.ascontiguousarray(bitmap.to_numpy()[..., :3])
-            source = PDFSource(name, page, float(dpi), "rendered", None, Affine.identity(),
-                               (width_pt, height_pt))
+            source = PDFSource(
+                name, page, float(dpi), "rendered", None, Affine.identity(), (width_pt, height_pt)
+            )
         else:
             info, obj = chosen
             rgb, image_to_page = _upright(_image_pixels(obj, name), info.image_to_page)
             page_to_image = ~image_to_page @ ~to_pixels
-            source = PDFSource(name, page, float(dpi), "embedded", info.number, page_to_image,
-                               (width_pt, height_pt))
+            source = PDFSource(
+                name,
+                page,
+                float(dpi),
+                "embedded",
+                info.number,
+                page_to_image,
+                (width_pt, height_pt),
+            )
     opaque = np.ones(rgb.shape[:2], dtype=bool)
     return MapImage(rgb, opaque, name, "PDF", "RGB"), source
 
@@ -444,9 +454,7 @@ def gcps_on_image(gcps: GCPSet, source: PDFSource, units: str = "pixels") -> GCP
     move = _page_affine(source, units)
     if move == Affine.identity():
         return gcps
-    points = tuple(
-        GCP(*(move @ (p.col, p.row)), p.x, p.y, p.id, p.enabled) for p in gcps.points
-    )
+    points = tuple(GCP(*(move @ (p.col, p.row)), p.x, p.y, p.id, p.enabled) for p in gcps.points)
     return GCPSet(points, gcps.crs, f"{gcps.source} (page {units} -> image pixels)")
 
 

@@ -41,6 +41,7 @@ __all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
 #: Files a run writes into its output folder.
 OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml")
 
+
 @dataclass(frozen=True, eq=False)
 class Extraction:
     """Everything a run produced.
@@ -118,9 +119,16 @@ class Extraction:
     def report(self) -> dict:
         """The content of ``report.json``."""
         return build_report(
-            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
-            clustering=self.clusters.method, georef=self.georef, check=self.check,
-            timings=self.timings, refinement=self.refinement, contours=self.contours,
+            image=self.image,
+            options=self.options,
+            scale=self.scale,
+            counts=self.counts(),
+            clustering=self.clusters.method,
+            georef=self.georef,
+            check=self.check,
+            timings=self.timings,
+            refinement=self.refinement,
+            contours=self.contours,
             source=self.source,
         )
 
@@ -168,16 +176,18 @@ def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tu
     return values[r0:r1, c0:c1], (int(c0), int(r0))
 
 
-def _georeference(gcpset: GCPSet | None, img: MapImage, opts: Options,
-                  source: PDFSource | None = None) -> Georeference:
+def _georeference(
+    gcpset: GCPSet | None, img: MapImage, opts: Options, source: PDFSource | None = None
+) -> Georeference:
     """Fit the GCPs, or without any use the image's own georeference (world file, GeoTIFF).
 
     GCPs measured on a PDF page may lie beyond the edges of an image embedded in it.
     """
     if gcpset is not None:
         embedded = source is not None and source.kind == "embedded"
-        return georeference(gcpset, img.shape, kind=opts.transform, crs=opts.crs,
-                            inside=not embedded)
+        return georeference(
+            gcpset, img.shape, kind=opts.transform, crs=opts.crs, inside=not embedded
+        )
     geo = from_georeferenced_image(img.path, opts.crs, kind=opts.transform) if img.path else None
     if geo is None:
         raise GCPError(
@@ -251,12 +261,19 @@ def extract(
         decoded = decode(img.rgb, scale, color_space=opts.color_space)
     with stage("mask"):
         reason, decoded, fit = mask_image(
-            img.rgb, img.opaque, decoded, scale, jpeg=img.format.upper() in JPEG_FORMATS,
+            img.rgb,
+            img.opaque,
+            decoded,
+            scale,
+            jpeg=img.format.upper() in JPEG_FORMATS,
             **_mask_parameters(opts),
         )
         opts = opts.with_fit(fit)
-        require_data(np.bincount(reason.ravel(), minlength=len(Reason)),
-                     img.path or "the image", opts.max_distance)
+        require_data(
+            np.bincount(reason.ravel(), minlength=len(Reason)),
+            img.path or "the image",
+            opts.max_distance,
+        )
     with stage("reduce"):
         valid = reason == Reason.DATA
         flat, clusters = reduce(
@@ -283,8 +300,20 @@ def extract(
             decoded.values, valid, kept.col, kept.row, kept.value, scale.range
         )
     return Extraction(
-        img, scale, decoded, reason, flat, clusters, geo, points, check, opts, stage.timings,
-        refinement, lines, source,
+        img,
+        scale,
+        decoded,
+        reason,
+        flat,
+        clusters,
+        geo,
+        points,
+        check,
+        opts,
+        stage.timings,
+        refinement,
+        lines,
+        source,
     )
 
 
@@ -297,13 +326,20 @@ def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSou
         if pdf_image == "auto" and opts.colorbar is not None:
             pdf_image = "render"  # the colorbar is on the page, not in the field's image
         dpi = DEFAULT_DPI if opts.dpi is None else opts.dpi
-        return read_pdf(image, page=opts.page, dpi=dpi, pdf_image=pdf_image,
-                        password=opts.pdf_password, max_pixels=opts.max_pixels)
+        return read_pdf(
+            image,
+            page=opts.page,
+            dpi=dpi,
+            pdf_image=pdf_image,
+            password=opts.pdf_password,
+            max_pixels=opts.max_pixels,
+        )
     return read_image(image, opts.max_pixels), None
 
 
-def _on_image(gcpset: GCPSet | None, opts: Options, source: PDFSource
-              ) -> tuple[GCPSet | None, Options]:
+def _on_image(
+    gcpset: GCPSet | None, opts: Options, source: PDFSource
+) -> tuple[GCPSet | None, Options]:
     """GCPs, region and colorbar box measured on a PDF page, in the decoded image's pixels.
 
     Pixel positions on a page mean nothing without the resolution they were measured at,
@@ -319,8 +355,7 @@ def _on_image(gcpset: GCPSet | None, opts: Options, source: PDFSource
         )
     if gcpset is not None:
         gcpset = gcps_on_image(gcpset, source, opts.gcp_units)
-    moved = {n: box_on_image(parse_box(getattr(opts, n), n), source, opts.gcp_units)
-             for n in boxes}
+    moved = {n: box_on_image(parse_box(getattr(opts, n), n), source, opts.gcp_units) for n in boxes}
     return gcpset, replace(opts, **moved) if moved else opts
 
 
@@ -332,10 +367,14 @@ def _is_box(value) -> bool:
 def _mask_parameters(opts: Options) -> dict:
     """The options the mask stage takes (:func:`geodigitize.mask.mask_image`)."""
     return {
-        "color_space": opts.color_space, "max_distance": opts.max_distance,
-        "halo_distance": opts.halo_distance, "consistency": opts.consistency,
-        "exclude_color": opts.exclude_color, "exclude_tol": opts.exclude_tol,
-        "smoothness": opts.smoothness, "region": opts.region,
+        "color_space": opts.color_space,
+        "max_distance": opts.max_distance,
+        "halo_distance": opts.halo_distance,
+        "consistency": opts.consistency,
+        "exclude_color": opts.exclude_color,
+        "exclude_tol": opts.exclude_tol,
+        "smoothness": opts.smoothness,
+        "region": opts.region,
     }
 
 
@@ -369,8 +408,7 @@ def run(
     """
     tiles = options.pop("tiles", None)
     opts = options.pop("options", None) or Options(**options)
-    outputs = output_set(out_dir, opts, overwrite=overwrite, save_points=save_points,
-                         gcps=gcps)
+    outputs = output_set(out_dir, opts, overwrite=overwrite, save_points=save_points, gcps=gcps)
     with outputs:
         if _use_tiles(image, opts, tiles, gcps):
             result = _extract_tiled(image, outputs.staging, gcps, progress, opts)
@@ -389,8 +427,12 @@ def run(
 
 
 def output_set(
-    out_dir: str | Path, opts: Options, *, overwrite: bool = False,
-    save_points: str | Path | None = None, gcps=None,
+    out_dir: str | Path,
+    opts: Options,
+    *,
+    overwrite: bool = False,
+    save_points: str | Path | None = None,
+    gcps=None,
 ) -> OutputSet:
     """The :class:`geodigitize.io.OutputSet` of a run, every path checked (nothing
     created yet).
@@ -406,8 +448,9 @@ def output_set(
     """
     outside: list[Path] = []
     if opts.preview is not None:
-        outside.append(check_preview_path(opts.preview, overwrite=True, out_dir=out_dir,
-                                          reserved=OUTPUT_NAMES))
+        outside.append(
+            check_preview_path(opts.preview, overwrite=True, out_dir=out_dir, reserved=OUTPUT_NAMES)
+        )
     if save_points is not None:
         if gcps is None or isinstance(gcps, GCPSet):
             raise GCPError("save_points needs gcps as a file: there are no GCPs to save")

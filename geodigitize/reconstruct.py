@@ -17,8 +17,7 @@ from scipy.spatial import QhullError
 
 from ._threads import serial_blas
 
-__all__ = ["ReconstructionCheck", "check_reconstruction", "interpolate_points",
-           "sample_positions"]
+__all__ = ["ReconstructionCheck", "check_reconstruction", "interpolate_points", "sample_positions"]
 
 #: Largest number of pixels compared; larger images are checked on a random sample.
 DEFAULT_SAMPLE = 2_000_000

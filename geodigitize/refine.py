@@ -79,8 +79,7 @@ def parse_target(text: str | float) -> float:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise OptionError(
-            f"`target_error` must be a positive percentage of the range, e.g. 0.5%, got "
-            f"{text!r}"
+            f"`target_error` must be a positive percentage of the range, e.g. 0.5%, got {text!r}"
         )
     return value
 
@@ -182,8 +181,9 @@ def tile_points(
     rows, cols = np.nonzero(valid)
     tid = (rows // tile).astype(np.int64) * nx + cols // tile
     lab = labels[rows, cols].astype(np.int64) + 1  # 0: data pixel in no flat cluster
-    _, piece, size = np.unique(tid * (int(lab.max(initial=0)) + 1) + lab,
-                               return_inverse=True, return_counts=True)
+    _, piece, size = np.unique(
+        tid * (int(lab.max(initial=0)) + 1) + lab, return_inverse=True, return_counts=True
+    )
     piece = piece.ravel()
     n_pieces = size.size
     # per piece: its tile and priority (flat pieces first, then the largest)
@@ -238,8 +238,14 @@ def hull_points(values: np.ndarray, valid: np.ndarray) -> Clusters:
             vertices = ConvexHull(np.column_stack([c, r]).astype(np.float64)).vertices
             r, c = r[np.sort(vertices)], c[np.sort(vertices)]
     labels = np.full(valid.shape, -1, dtype=np.int32)
-    return Clusters(c + 0.5, r + 0.5, values[r, c].astype(np.float64),
-                    np.ones(r.size, dtype=np.int64), labels, "hull")
+    return Clusters(
+        c + 0.5,
+        r + 0.5,
+        values[r, c].astype(np.float64),
+        np.ones(r.size, dtype=np.int64),
+        labels,
+        "hull",
+    )
 
 
 def with_points(base: Clusters, extra: Clusters) -> Clusters:
@@ -248,8 +254,9 @@ def with_points(base: Clusters, extra: Clusters) -> Clusters:
     The added points keep ``labels`` -1 (they stand for their own pixel only).
     """
     have = set(zip(base.col.tolist(), base.row.tolist(), strict=True))
-    new = np.array([(c, r) not in have for c, r in zip(extra.col, extra.row, strict=True)],
-                   dtype=bool)
+    new = np.array(
+        [(c, r) not in have for c, r in zip(extra.col, extra.row, strict=True)], dtype=bool
+    )
     return Clusters(
         np.concatenate([base.col, extra.col[new]]),
         np.concatenate([base.row, extra.row[new]]),
@@ -424,8 +431,9 @@ def refine(
         new_leaves = tree.split(leaves, batch)
         new_pts, new_err, new_step = evaluate(new_leaves)
         if new_step.median_pct <= target_pct:
-            leaves, pts, step = _bisect(tree, leaves, batch, evaluate, target_pct,
-                                        (new_leaves, new_pts, new_step))
+            leaves, pts, step = _bisect(
+                tree, leaves, batch, evaluate, target_pct, (new_leaves, new_pts, new_step)
+            )
             break
         stalled = stalled + 1 if new_step.median_pct > 0.99 * step.median_pct else 0
         leaves, pts, err, step = new_leaves, new_pts, new_err, new_step

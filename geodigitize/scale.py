@@ -71,8 +71,11 @@ def build_scale(
         If no source, or more than one, is given, a needed range is missing, or the
         source itself is bad.
     """
-    given = [n for n, s in (("--cmap", cmap), ("--colorbar", colorbar),
-                            ("--cmap-file", cmap_file)) if s is not None]
+    given = [
+        n
+        for n, s in (("--cmap", cmap), ("--colorbar", colorbar), ("--cmap-file", cmap_file))
+        if s is not None
+    ]
     if len(given) != 1:
         what = f"got {' and '.join(given)}" if given else "got none"
         raise ColorScaleError(
@@ -85,16 +88,20 @@ def build_scale(
         return read_cmap_file(cmap_file, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter)
     if colorbar is not None:
         return _scale_from_colorbar(
-            colorbar, image, vmin=vmin, vmax=vmax, norm=norm, vcenter=vcenter,
-            levels=levels, flip=colorbar_flip,
+            colorbar,
+            image,
+            vmin=vmin,
+            vmax=vmax,
+            norm=norm,
+            vcenter=vcenter,
+            levels=levels,
+            flip=colorbar_flip,
         )
     if levels is not None:
         return from_cmap(cmap, float(levels[0]), float(levels[-1]), levels=levels)
     if vmin is None or vmax is None:
         raise ColorScaleError("give the value range with --vmin and --vmax (or --levels)")
-    return from_cmap(
-        cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples
-    )
+    return from_cmap(cmap, float(vmin), float(vmax), norm=norm, vcenter=vcenter, samples=samples)
 
 
 def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
@@ -104,9 +111,14 @@ def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
     if auto:
         found = find_colorbars(image)
         if not found or found[0][1] < MIN_AUTO_SCORE:
-            best = "" if not found else (
-                f" (the best candidate, {','.join(f'{v:g}' for v in found[0][0])}, scores "
-                f"{found[0][1]:.2f} < {MIN_AUTO_SCORE})")
+            best = (
+                ""
+                if not found
+                else (
+                    f" (the best candidate, {','.join(f'{v:g}' for v in found[0][0])}, scores "
+                    f"{found[0][1]:.2f} < {MIN_AUTO_SCORE})"
+                )
+            )
             raise ColorScaleError(
                 f"no colorbar found in the image{best}: give its box with --colorbar "
                 "x0,y0,x1,y1 (run `geodigitize colorbar IMAGE` to list candidates)"

@@ -202,13 +202,19 @@ def shaded_scale(
         },
     }
     return ColorScale(
-        table, values, scale.vmin, scale.vmax, scale.norm, f"{scale.source} shaded ({blend})",
-        scale.levels, extra, ambiguous if ambiguous.any() else None,
+        table,
+        values,
+        scale.vmin,
+        scale.vmax,
+        scale.norm,
+        f"{scale.source} shaded ({blend})",
+        scale.levels,
+        extra,
+        ambiguous if ambiguous.any() else None,
     )
 
 
-def _confused(table: np.ndarray, values: np.ndarray, far: float, tolerance: float
-              ) -> np.ndarray:
+def _confused(table: np.ndarray, values: np.ndarray, far: float, tolerance: float) -> np.ndarray:
     """Entries of `table` with another entry within `tolerance` whose value is more
     than `far` away from theirs."""
     tree = cKDTree(table)

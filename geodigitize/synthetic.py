@@ -81,7 +81,9 @@ PROJECTIONS: dict[str, _Projection] = {
     "mercator": _Projection("EPSG:3857", (-180.0, 180.0, -60.0, 60.0), 85.0, True),
     "lcc": _Projection(
         "+proj=lcc +lat_1=30 +lat_2=60 +lat_0=45 +lon_0=-100 +datum=WGS84 +units=m +no_defs",
-        (-130.0, -65.0, 20.0, 55.0), 89.0, False,
+        (-130.0, -65.0, 20.0, 55.0),
+        89.0,
+        False,
     ),
     "polar": _Projection("EPSG:3413", (-180.0, 180.0, 50.0, 90.0), 90.0, False),
 }
@@ -316,10 +318,22 @@ def _projected_bounds(forward: Transformer, extent: Box, lat_limit: float) -> Bo
     lon0, lon1, lat0, lat1 = extent
     lat0, lat1 = max(lat0, -lat_limit), min(lat1, lat_limit)
     t = np.linspace(0.0, 1.0, 721)
-    lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full_like(t, lon1),
-                          lon1 - (lon1 - lon0) * t, np.full_like(t, lon0)])
-    lat = np.concatenate([np.full_like(t, lat0), lat0 + (lat1 - lat0) * t,
-                          np.full_like(t, lat1), lat1 - (lat1 - lat0) * t])
+    lon = np.concatenate(
+        [
+            lon0 + (lon1 - lon0) * t,
+            np.full_like(t, lon1),
+            lon1 - (lon1 - lon0) * t,
+            np.full_like(t, lon0),
+        ]
+    )
+    lat = np.concatenate(
+        [
+            np.full_like(t, lat0),
+            lat0 + (lat1 - lat0) * t,
+            np.full_like(t, lat1),
+            lat1 - (lat1 - lat0) * t,
+        ]
+    )
     x, y = forward.transform(lon, lat)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise CRSError(f"extent {extent} does not project to finite coordinates.")
@@ -364,8 +378,12 @@ class _Bumps:
 
     @classmethod
     def draw(
-        cls, rng: np.random.Generator, n: int, amp: tuple[float, float],
-        width: tuple[float, float], signed: bool,
+        cls,
+        rng: np.random.Generator,
+        n: int,
+        amp: tuple[float, float],
+        width: tuple[float, float],
+        signed: bool,
     ) -> _Bumps:
         """``n`` bumps, amplitudes uniform in ``amp`` (random signs if ``signed``)."""
         centres = rng.normal(size=(n, 3))
@@ -404,8 +422,10 @@ class _FieldModel:
         if kind == "sst":
             bumps = (_Bumps.draw(rng, 16, (0.3, 0.8), (0.04, 0.12), signed=True),)
         elif kind == "elevation":
-            bumps = (_Bumps.draw(rng, 9, (0.4, 1.2), (0.08, 0.3), signed=False),
-                     _Bumps.draw(rng, 4, (-0.7, -0.3), (0.1, 0.3), signed=False))
+            bumps = (
+                _Bumps.draw(rng, 9, (0.4, 1.2), (0.08, 0.3), signed=False),
+                _Bumps.draw(rng, 4, (-0.7, -0.3), (0.1, 0.3), signed=False),
+            )
         elif kind == "smooth":
             bumps = ()
         else:
@@ -464,7 +484,10 @@ def _land_shapes(
     lon, lat = _land_grid(lonlat_box, res)
     g = _land_function(lon, lat, seed)
     gen = contourpy.contour_generator(
-        lon, lat, g, line_type=contourpy.LineType.Separate,
+        lon,
+        lat,
+        g,
+        line_type=contourpy.LineType.Separate,
         fill_type=contourpy.FillType.OuterCode,
     )
     points, codes = gen.filled(0.0, np.inf)
@@ -485,8 +508,10 @@ def _densify(a: float, b: float, step: float, max_gap: float = 0.25) -> np.ndarr
     """Points from ``a`` to ``b`` including every multiple of ``step``, ``<= max_gap`` apart."""
     knots = np.unique(np.concatenate([[a, b], _graticule_values(a, b, step, np.inf)]))
     knots = knots[(knots >= a) & (knots <= b)]
-    pieces = [np.linspace(p, q, max(2, int(np.ceil((q - p) / max_gap)) + 1))[:-1]
-              for p, q in itertools.pairwise(knots)]
+    pieces = [
+        np.linspace(p, q, max(2, int(np.ceil((q - p) / max_gap)) + 1))[:-1]
+        for p, q in itertools.pairwise(knots)
+    ]
     return np.concatenate([*pieces, [b]])
 
 
@@ -659,7 +684,8 @@ def _axes_rect(box: tuple[int, int, int, int], layout: _Layout) -> list[float]:
 def _new_figure(layout: _Layout, background: bool) -> Figure:
     """A ``width x height`` pixel Agg figure, white or transparent."""
     fig = Figure(
-        figsize=(layout.width / _DPI, layout.height / _DPI), dpi=_DPI,
+        figsize=(layout.width / _DPI, layout.height / _DPI),
+        dpi=_DPI,
         facecolor="white" if background else "none",
     )
     FigureCanvasAgg(fig)
@@ -671,21 +697,57 @@ def _draw_map(ax: mpl.axes.Axes, scene: _Scene, layers: frozenset[str]) -> None:
     s = scene.layout.scale
     x0, y0, x1, y1 = scene.layout.frame
     if "field" in layers and scene.rgba is not None:
-        ax.imshow(scene.rgba, interpolation="nearest", extent=(x0, x1, y1, y0),
-                  origin="upper", aspect="auto", zorder=0)
+        ax.imshow(
+            scene.rgba,
+            interpolation="nearest",
+            extent=(x0, x1, y1, y0),
+            origin="upper",
+            aspect="auto",
+            zorder=0,
+        )
     if "land" in layers and scene.land is not None:
-        ax.add_patch(PathPatch(scene.land, facecolor=str(_LAND_GREY), edgecolor="none",
-                               linewidth=0, zorder=1, snap=False))
+        ax.add_patch(
+            PathPatch(
+                scene.land,
+                facecolor=str(_LAND_GREY),
+                edgecolor="none",
+                linewidth=0,
+                zorder=1,
+                snap=False,
+            )
+        )
     if "lines" in layers:
         px = 72.0 / _DPI  # one pixel in points
-        ax.add_collection(LineCollection(scene.graticule, colors="0.35", zorder=2, snap=False,
-                                         linewidths=max(0.6, 0.8 * s) * px), autolim=False)
-        ax.add_collection(LineCollection(scene.coast, colors="black", zorder=3, snap=False,
-                                         linewidths=max(1.0, 1.2 * s) * px), autolim=False)
+        ax.add_collection(
+            LineCollection(
+                scene.graticule,
+                colors="0.35",
+                zorder=2,
+                snap=False,
+                linewidths=max(0.6, 0.8 * s) * px,
+            ),
+            autolim=False,
+        )
+        ax.add_collection(
+            LineCollection(
+                scene.coast, colors="black", zorder=3, snap=False, linewidths=max(1.0, 1.2 * s) * px
+            ),
+            autolim=False,
+        )
     if "text" in layers:
         for lab in scene.labels:
-            ax.text(lab.col, lab.row, lab.text, fontsize=lab.size, style=lab.style,
-                    ha="center", va="center", color="black", zorder=4, clip_on=True)
+            ax.text(
+                lab.col,
+                lab.row,
+                lab.text,
+                fontsize=lab.size,
+                style=lab.style,
+                ha="center",
+                va="center",
+                color="black",
+                zorder=4,
+                clip_on=True,
+            )
     ax.set_xlim(x0, x1)
     ax.set_ylim(y1, y0)
 
@@ -696,9 +758,16 @@ def _style_axes(ax: mpl.axes.Axes, scene: _Scene, layers: frozenset[str]) -> Non
     ax.set_xticks(scene.xticks[0], scene.xticks[1])
     ax.set_yticks(scene.yticks[0], scene.yticks[1])
     s = scene.layout.scale
-    ax.tick_params(length=3.5 * s, width=0.8 * s, pad=3.0 * s,
-                   labelsize=0.9 * scene.layout.fontsize, bottom=lines, left=lines,
-                   labelbottom=text, labelleft=text)
+    ax.tick_params(
+        length=3.5 * s,
+        width=0.8 * s,
+        pad=3.0 * s,
+        labelsize=0.9 * scene.layout.fontsize,
+        bottom=lines,
+        left=lines,
+        labelbottom=text,
+        labelleft=text,
+    )
     for spine in ax.spines.values():
         spine.set_linewidth(0.8 * s)
         spine.set_visible(lines)
@@ -718,10 +787,17 @@ def _draw_colorbar(fig: Figure, scene: _Scene, layers: frozenset[str]) -> None:
     cb.outline.set_linewidth(0.8 * layout.scale)
     vertical = layout.orientation == "vertical"
     lines, text = "lines" in layers, "text" in layers
-    cax.tick_params(which="both", length=3.5 * layout.scale, width=0.8 * layout.scale,
-                    pad=3.0 * layout.scale, labelsize=0.9 * layout.fontsize,
-                    right=lines and vertical, bottom=lines and not vertical,
-                    labelright=text and vertical, labelbottom=text and not vertical)
+    cax.tick_params(
+        which="both",
+        length=3.5 * layout.scale,
+        width=0.8 * layout.scale,
+        pad=3.0 * layout.scale,
+        labelsize=0.9 * layout.fontsize,
+        right=lines and vertical,
+        bottom=lines and not vertical,
+        labelright=text and vertical,
+        labelbottom=text and not vertical,
+    )
     if text:
         cb.set_label(scene.cbar_label, fontsize=layout.fontsize)
 
@@ -750,8 +826,12 @@ def _draw(scene: _Scene, layers: frozenset[str]) -> np.ndarray:
 
 
 def _evaluate(
-    grid: _Grid, inverse: Transformer, model: _FieldModel, scale: tuple[str, float, float],
-    mappable: ScalarMappable, layout: _Layout,
+    grid: _Grid,
+    inverse: Transformer,
+    model: _FieldModel,
+    scale: tuple[str, float, float],
+    mappable: ScalarMappable,
+    layout: _Layout,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """lon, lat, truth ``(H, W)`` float64 (NaN off the frame) and the frame's RGBA colours.
 
@@ -817,8 +897,13 @@ def _land_layer(
 
 
 def _scene(
-    grid: _Grid, forward: Transformer, layout: _Layout, rgba: np.ndarray,
-    mappable: ScalarMappable, box: Box, opts: dict,
+    grid: _Grid,
+    forward: Transformer,
+    layout: _Layout,
+    rgba: np.ndarray,
+    mappable: ScalarMappable,
+    box: Box,
+    opts: dict,
 ) -> tuple[_Scene, np.ndarray]:
     """Assemble what to draw; also return the GCPs ``(n, 4)``."""
     land, coast = _land_layer(grid, forward, box, opts["seed"], opts["land"], opts["coastlines"])
@@ -828,7 +913,11 @@ def _scene(
     xt = _ticks(grat.meridians, 1, y1, (x0, x1), 4.5 * em)
     yt = _ticks(grat.parallels, 0, x0, (y0, y1), 1.6 * em)
     scene = _Scene(
-        layout=layout, rgba=rgba, mappable=mappable, land=land, coast=coast,
+        layout=layout,
+        rgba=rgba,
+        mappable=mappable,
+        land=land,
+        coast=coast,
         graticule=[p for _, p in grat.meridians + grat.parallels] if opts["graticule"] else [],
         xticks=(xt[0], [_degrees(v, "EW") for v in xt[1]]),
         yticks=(yt[0], [_degrees(v, "NS") for v in yt[1]]),
@@ -964,19 +1053,51 @@ def render_figure(
     model = _FieldModel.draw(field, seed)
     scale = (norm, float(vmin), float(vmax))
     lon, lat, values, rgba = _evaluate(grid, inverse, model, scale, mappable, layout)
-    opts = {"seed": seed, "land": land, "coastlines": coastlines, "gcp_step": float(gcp_step),
-            "graticule": graticule, "labels": labels, "title": title, "field": field}
+    opts = {
+        "seed": seed,
+        "land": land,
+        "coastlines": coastlines,
+        "gcp_step": float(gcp_step),
+        "graticule": graticule,
+        "labels": labels,
+        "title": title,
+        "field": field,
+    }
     scene, gcps = _scene(grid, forward, layout, rgba, mappable, _frame_box(lon, lat), opts)
     image, encoded, masks = _render_all(scene, jpeg_quality)
     result = SyntheticFigure(
-        image=image, truth=values, data=masks["data"], lines=masks["lines"],
-        text=masks["text"], land=masks["land"], page=masks["page"],
+        image=image,
+        truth=values,
+        data=masks["data"],
+        lines=masks["lines"],
+        text=masks["text"],
+        land=masks["land"],
+        page=masks["page"],
         frame=tuple(float(v) for v in layout.frame),
         colorbar=tuple(float(v) for v in layout.colorbar) if layout.colorbar else (np.nan,) * 4,
-        gcps=gcps, lon=lon, lat=lat, cmap=cmap,
-        vmin=float(vmin), vmax=float(vmax), norm=norm, levels=levels_t, crs=spec.crs,
-        extent=extent, jpeg_quality=jpeg_quality, encoded=encoded,
+        gcps=gcps,
+        lon=lon,
+        lat=lat,
+        cmap=cmap,
+        vmin=float(vmin),
+        vmax=float(vmax),
+        norm=norm,
+        levels=levels_t,
+        crs=spec.crs,
+        extent=extent,
+        jpeg_quality=jpeg_quality,
+        encoded=encoded,
     )
-    _readonly(result.image, result.truth, result.data, result.lines, result.text,
-              result.land, result.page, result.gcps, result.lon, result.lat)
+    _readonly(
+        result.image,
+        result.truth,
+        result.data,
+        result.lines,
+        result.text,
+        result.land,
+        result.page,
+        result.gcps,
+        result.lon,
+        result.lat,
+    )
     return result

@@ -397,14 +397,20 @@ def _read_ahead(reader: StripReader, strip_rows: int) -> Iterator[tuple[int, int
         for a in starts:
             b = min(a + strip_rows, height)
             current = ahead if ahead is not None else pool.submit(reader.read, a, b)
-            ahead = pool.submit(reader.read, b, min(b + strip_rows, height)) if b < height \
-                else None
+            ahead = pool.submit(reader.read, b, min(b + strip_rows, height)) if b < height else None
             yield a, b, current
 
 
-def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
-                strip_rows: int, region, count: bool, spool: Path, timings: dict
-                ) -> _FirstPass:
+def _first_pass(
+    reader: StripReader,
+    lookup_scale: ColorScale,
+    color_space: str,
+    strip_rows: int,
+    region,
+    count: bool,
+    spool: Path,
+    timings: dict,
+) -> _FirstPass:
     """Read the image once: colour id of every pixel to `spool`, candidate counts per colour.
 
     Candidates are what :func:`geodigitize.pipeline._mask` feeds
@@ -446,8 +452,13 @@ def _first_pass(reader: StripReader, lookup_scale: ColorScale, color_space: str,
     colors = table.colors()
     distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
     timings["decode"] += time.perf_counter() - t
-    return _FirstPass(ids_file, colors, index, distance,
-                      np.pad(counts, (0, colors.size - counts.size)) if count else None)
+    return _FirstPass(
+        ids_file,
+        colors,
+        index,
+        distance,
+        np.pad(counts, (0, colors.size - counts.size)) if count else None,
+    )
 
 
 def _field_colors(
@@ -486,8 +497,9 @@ def _field_colors(
             inside = region[0][a:b, None] & region[1][None, :]
             candidates = inside if candidates is None else candidates & inside
         ink = off_of[ids]
-        seen = field_colors(ids[core], ink[core], candidates, off_of.size,
-                            near=any_in_window(ink, 3)[core])
+        seen = field_colors(
+            ids[core], ink[core], candidates, off_of.size, near=any_in_window(ink, 3)[core]
+        )
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -577,8 +589,13 @@ def _strips(
         spent["decode"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        reason = classify(distance, max_distance=max_d, halo_distance=halo_d,
-                          color_id=None if field is None else ids, field=field)
+        reason = classify(
+            distance,
+            max_distance=max_d,
+            halo_distance=halo_d,
+            color_id=None if field is None else ids,
+            field=field,
+        )
         if region is not None:  # a box: rows and columns outside it
             reason[~region[0][lo:hi]] = Reason.OUTSIDE_REGION
             reason[:, ~region[1]] = Reason.OUTSIDE_REGION
@@ -586,9 +603,17 @@ def _strips(
             reason[~opaque] = Reason.TRANSPARENT
         valid = reason == Reason.DATA
         if consistency:
-            bad = inconsistent_pixels(None, index, valid, scale.colors, scale.values,
-                                      tolerance=opts.consistency, radius=_CONSISTENCY_RADIUS,
-                                      color_id=ids, id_rgb=rgb_of)
+            bad = inconsistent_pixels(
+                None,
+                index,
+                valid,
+                scale.colors,
+                scale.values,
+                tolerance=opts.consistency,
+                radius=_CONSISTENCY_RADIUS,
+                color_id=ids,
+                id_rgb=rgb_of,
+            )
             reason[bad] = Reason.INCONSISTENT
             valid &= ~bad
         spent["mask"] += time.perf_counter() - t
@@ -608,8 +633,9 @@ def _strips(
         )
         if book is not None:
             t = time.perf_counter()
-            labels, n, strip.method = cluster_labels(strip.values, strip.flat, eps=opts.eps,
-                                                     min_samples=opts.min_samples)
+            labels, n, strip.method = cluster_labels(
+                strip.values, strip.flat, eps=opts.eps, min_samples=opts.min_samples
+            )
             strip.clusters = book.summarise(strip, labels, n, last=b >= height)
             spent["label"] += time.perf_counter() - t
         if data is not None:
@@ -638,8 +664,9 @@ def _in_order(work, items, workers: int) -> Iterator:
 
     todo = iter(items)
     with ThreadPoolExecutor(workers) as pool:
-        pending = deque(pool.submit(work, item) for _, item in zip(range(workers), todo,
-                                                                  strict=False))
+        pending = deque(
+            pool.submit(work, item) for _, item in zip(range(workers), todo, strict=False)
+        )
         while pending:
             done = pending.popleft().result()
             nxt = next(todo, None)
@@ -753,8 +780,7 @@ class _ClusterBook:
         self.edges: list[np.ndarray] = []
         self._prev_row: tuple[np.ndarray, np.ndarray] | None = None  # labels, values
 
-    def summarise(self, strip: _Strip, labels: np.ndarray, n: int, last: bool
-                  ) -> _StripClusters:
+    def summarise(self, strip: _Strip, labels: np.ndarray, n: int, last: bool) -> _StripClusters:
         """One strip's clusters (labels 0..n-1, -1 for none) reduced to what the book
         keeps: sums, first pixels and, for clusters inside the strip, their
         representative. Reads nothing the book changes, so strips are summarised on
@@ -775,13 +801,19 @@ class _ClusterBook:
         rep = np.full(n, -1, dtype=np.int64)
         inner = ~touching[lab]
         if inner.any():
-            flat, present = _nearest_in_runs(rows[inner], c0[inner], c1[inner], lab[inner],
-                                             counts, sum_cols, sum_rows, w, n)
+            flat, present = _nearest_in_runs(
+                rows[inner], c0[inner], c1[inner], lab[inner], counts, sum_cols, sum_rows, w, n
+            )
             rep[present] = flat
         seam = ~inner
         return _StripClusters(
-            n=n, counts=counts, sum_cols=sum_cols, sum_rows=sum_rows, first=first,
-            value=value, rep=rep,
+            n=n,
+            counts=counts,
+            sum_cols=sum_cols,
+            sum_rows=sum_rows,
+            first=first,
+            value=value,
+            rep=rep,
             seam_runs=np.column_stack([rows[seam], c0[seam], c1[seam], lab[seam]]),
             top=(labels[0].copy(), strip.values[0].copy()),
             bottom=(labels[-1].copy(), strip.values[-1].copy()),
@@ -798,9 +830,14 @@ class _ClusterBook:
         if self._prev_row is not None and self.conn:
             self._join(np.where(top >= 0, top + self.n, -1), top_values)
         self._prev_row = (np.where(bottom >= 0, bottom + self.n, -1), bottom_values)
-        for lst, arr in ((self.counts, part.counts), (self.sum_cols, part.sum_cols),
-                         (self.sum_rows, part.sum_rows), (self.first, part.first),
-                         (self.value, part.value), (self.rep, part.rep)):
+        for lst, arr in (
+            (self.counts, part.counts),
+            (self.sum_cols, part.sum_cols),
+            (self.sum_rows, part.sum_rows),
+            (self.first, part.first),
+            (self.value, part.value),
+            (self.rep, part.rep),
+        ):
             lst.append(arr)
         self.n += part.n
 
@@ -826,12 +863,16 @@ class _ClusterBook:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts  # noqa: E731
-               else np.zeros(0, dt))
+        def cat(parts, dt):
+            return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+
         counts = cat(self.counts, np.int64)
         sum_cols, sum_rows = cat(self.sum_cols, np.int64), cat(self.sum_rows, np.int64)
-        first, value, rep = cat(self.first, np.int64), cat(self.value, np.float64), cat(
-            self.rep, np.int64)
+        first, value, rep = (
+            cat(self.first, np.int64),
+            cat(self.value, np.float64),
+            cat(self.rep, np.int64),
+        )
         n = self.n
         if self.edges:
             e = np.concatenate(self.edges)
@@ -851,8 +892,9 @@ class _ClusterBook:
         trep[root[decided]] = rep[decided]
         if self.seam_runs:  # the merged clusters' representatives, from their runs
             rows, c0, c1, lab = np.concatenate(self.seam_runs).T
-            flat, present = _nearest_in_runs(rows, c0, c1, root[lab], total, tcols, trows,
-                                             self.width, m)
+            flat, present = _nearest_in_runs(
+                rows, c0, c1, root[lab], total, tcols, trows, self.width, m
+            )
             trep[present] = flat
         order = np.argsort(tfirst, kind="stable")
         return trep[order], tvalue[order], total[order], n
@@ -878,8 +920,11 @@ class _DataSpool:
 
     def pack(self, strip: _Strip) -> tuple[bytes, np.ndarray, int]:
         """A strip's part (thread-safe): index bytes, packed data mask, data count."""
-        return (strip.index[strip.valid].astype(self.dtype).tobytes(),
-                np.packbits(strip.valid.ravel()), int(strip.valid.sum()))
+        return (
+            strip.index[strip.valid].astype(self.dtype).tobytes(),
+            np.packbits(strip.valid.ravel()),
+            int(strip.valid.sum()),
+        )
 
     def add(self, strip: _Strip) -> None:
         """Append the next strip (strips in order)."""
@@ -897,8 +942,9 @@ class _DataSpool:
         starts = np.cumsum([0, *self.counts])
         rows, cols, idx = [], [], []
         with open(self.path, "rb") as f:
-            for k, (bits, count, row0) in enumerate(zip(self.bits, self.counts, self.row0,
-                                                       strict=True)):
+            for k, (bits, count, row0) in enumerate(
+                zip(self.bits, self.counts, self.row0, strict=True)
+            ):
                 lo, hi = np.searchsorted(picks, [starts[k], starts[k + 1]])
                 chunk = np.fromfile(f, dtype=self.dtype, count=count)
                 if lo == hi:
@@ -909,12 +955,16 @@ class _DataSpool:
                 rows.append(r + row0)
                 cols.append(c)
                 idx.append(chunk[local])
-        cat = (lambda a: np.concatenate(a) if a else np.zeros(0, np.int64))  # noqa: E731
+        cat = lambda a: np.concatenate(a) if a else np.zeros(0, np.int64)  # noqa: E731
         return cat(rows), cat(cols), cat(idx)
 
 
 def _check(
-    spool: _DataSpool, scale: ColorScale, width: int, clusters: Clusters, sample: int,
+    spool: _DataSpool,
+    scale: ColorScale,
+    width: int,
+    clusters: Clusters,
+    sample: int,
     seed: int = 0,
 ) -> ReconstructionCheck:
     """:func:`geodigitize.reconstruct.check_reconstruction` from the spooled data pixels."""
@@ -927,8 +977,7 @@ def _check(
     # the sample's random order; the same pixels, so the same median and percentile up
     # to rounding where a pixel centre lies on a triangle edge)
     rows, cols, index = spool.gather(picks, width)
-    rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value,
-                                 cols + 0.5, rows + 0.5)
+    rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value, cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
     return ReconstructionCheck(
         float(np.median(err)), float(np.percentile(err, 95)), int(rows.size), sampled
@@ -974,8 +1023,13 @@ class TiledExtraction:
     def report(self) -> dict:
         """The content of ``report.json`` (as one-piece processing, plus ``tiles``)."""
         out = build_report(
-            image=self.image, options=self.options, scale=self.scale, counts=self.counts(),
-            clustering=self.clusters.method, georef=self.georef, check=self.check,
+            image=self.image,
+            options=self.options,
+            scale=self.scale,
+            counts=self.counts(),
+            clustering=self.clusters.method,
+            georef=self.georef,
+            check=self.check,
             timings=self.timings,
         )
         out["tiles"] = self.tiles
@@ -991,8 +1045,9 @@ class TiledExtraction:
             raise RuntimeError("the grid was not streamed or was already moved")
         return {
             "points.gpkg": lambda p: write_points(p, self.points),
-            "grid.tif": lambda p: finish_grid(self.grid_path, p, self._grid_extent(),
-                                              overviews=False),  # built when streamed
+            "grid.tif": lambda p: finish_grid(
+                self.grid_path, p, self._grid_extent(), overviews=False
+            ),  # built when streamed
             "report.json": lambda p: write_json(p, self.report()),
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
@@ -1067,16 +1122,24 @@ def extract_tiled(
             _, gt, crs = geo.grid_placement(np.empty((0, 0)))
         with stage("colour scale"):
             scale = build_scale(
-                cmap=opts.cmap, vmin=opts.vmin, vmax=opts.vmax, norm=opts.norm,
-                vcenter=opts.vcenter, levels=opts.levels, colorbar=opts.colorbar,
-                colorbar_flip=opts.colorbar_flip, cmap_file=opts.cmap_file, image=None,
+                cmap=opts.cmap,
+                vmin=opts.vmin,
+                vmax=opts.vmax,
+                norm=opts.norm,
+                vcenter=opts.vcenter,
+                levels=opts.levels,
+                colorbar=opts.colorbar,
+                colorbar_flip=opts.colorbar_flip,
+                cmap_file=opts.cmap_file,
+                image=None,
                 samples=opts.samples,
             )
         region = _region_axes(reader.shape, opts.region)
         rows = strip_rows or max(64, DEFAULT_STRIP_PIXELS // reader.shape[1])
         with stage("strips"), _work_files(grid_dir) as (grid_path, spool_dir):
-            result = _run_strips(reader, scale, opts, rows, region, gt, crs,
-                                 grid_path, spool_dir, sample, stage)
+            result = _run_strips(
+                reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir, sample, stage
+            )
     finally:
         reader.close()
     counts, clusters, check, strip_timings, window, opts = result
@@ -1090,8 +1153,18 @@ def extract_tiled(
     info = ImageInfo(str(image), *_format_mode(image), reader.shape)
     counts["points"] = len(points)
     return TiledExtraction(
-        info, scale, clusters, geo, points, check, opts, timings, _Counts(counts), grid_path,
-        {"strip_rows": rows, "strips": -(-reader.shape[0] // rows)}, window,
+        info,
+        scale,
+        clusters,
+        geo,
+        points,
+        check,
+        opts,
+        timings,
+        _Counts(counts),
+        grid_path,
+        {"strip_rows": rows, "strips": -(-reader.shape[0] // rows)},
+        window,
     )
 
 
@@ -1131,8 +1204,9 @@ def _distances(first: _FirstPass, opts) -> tuple[float, float | None, object]:
     max_d, halo_d = opts.max_distance, opts.halo_distance
     auto = {}
     if AUTO in (max_d, halo_d):
-        auto_max, auto_halo = auto_distances(first.distance, counts=first.candidates,
-                                             **AUTO_DISTANCE[opts.color_space])
+        auto_max, auto_halo = auto_distances(
+            first.distance, counts=first.candidates, **AUTO_DISTANCE[opts.color_space]
+        )
         if max_d == AUTO:
             max_d, auto["max_distance"] = auto_max, AUTO
         if halo_d == AUTO:
@@ -1159,8 +1233,9 @@ def _grid_codes(strip: _Strip, lut: np.ndarray | None) -> np.ndarray:
     return np.where(strip.valid, strip.index, _MASKED_CODE).astype(np.uint16)
 
 
-def _write_grid(raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, crs,
-                rows: int) -> None:
+def _write_grid(
+    raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, crs, rows: int
+) -> None:
     """The spooled grid inside `window` as a compressed GeoTIFF with overviews."""
     from affine import Affine
 
@@ -1178,16 +1253,22 @@ def _write_grid(raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, c
             out.write_rows(top - r0, codes if lut is None else lut[codes])
 
 
-def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir,
-                sample, stage):
+def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir, sample, stage):
     height, width = reader.shape
     conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
     book = _ClusterBook(width, conn)
     data = _DataSpool(spool_dir / "data.bin", len(scale.values))
     timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
-    first = _first_pass(reader, scale, opts.color_space, rows, region,
-                        AUTO in (opts.max_distance, opts.halo_distance),
-                        spool_dir / "ids.bin", timings)
+    first = _first_pass(
+        reader,
+        scale,
+        opts.color_space,
+        rows,
+        region,
+        AUTO in (opts.max_distance, opts.halo_distance),
+        spool_dir / "ids.bin",
+        timings,
+    )
     max_d, halo_d, opts = _distances(first, opts)
     reasons = np.zeros(len(Reason), dtype=np.int64)
     flat_total = 0
@@ -1198,8 +1279,20 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     lut = _grid_lut(scale)
     grid_raw = _RowFile(spool_dir / "grid.bin", width, np.float32 if lut is None else np.uint16)
     with grid_raw:
-        for strip in _strips(first, scale, opts, max_d, halo_d, rows, region, timings,
-                             workers=_WORKERS, book=book, data=data, lut=lut):
+        for strip in _strips(
+            first,
+            scale,
+            opts,
+            max_d,
+            halo_d,
+            rows,
+            region,
+            timings,
+            workers=_WORKERS,
+            book=book,
+            data=data,
+            lut=lut,
+        ):
             any_row = np.flatnonzero(strip.valid.any(axis=1))
             if any_row.size:
                 data_rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
@@ -1218,7 +1311,8 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     cols = np.flatnonzero(data_cols)
     window = (
         (int(cols[0]), min(data_rows), int(cols[-1]) + 1, max(data_rows))
-        if cols.size else (0, 0, width, height)
+        if cols.size
+        else (0, 0, width, height)
     )
 
     def write_grid() -> float:
@@ -1232,8 +1326,7 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
         with stage("merge"):
             rep, value, n_pixels, _ = book.finish()
         r, c = np.divmod(rep, width)
-        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32),
-                            method)
+        clusters = Clusters(c + 0.5, r + 0.5, value, n_pixels, np.zeros((0, 0), np.int32), method)
         with stage("reconstruction check"):
             check = _check(data, scale, width, clusters, sample)
         timings["grid"] += writing.result()
@@ -1248,4 +1341,3 @@ def _run_strips(reader, scale, opts, rows, region, gt, crs, grid_path, spool_dir
     }
     timings = {f"strips: {k}": v for k, v in timings.items()}
     return counts, clusters, check, timings, window, opts
-

@@ -24,14 +24,14 @@ threadpool_limits(1)
 
 @dataclass
 class Figure:
-    image: np.ndarray        # (H, W, 3) uint8
-    truth: np.ndarray        # (H, W) value painted, NaN outside the frame
-    data: np.ndarray         # (H, W) bool: field colour, not overdrawn
-    overlay: np.ndarray      # (H, W) bool: black lines and text
+    image: np.ndarray  # (H, W, 3) uint8
+    truth: np.ndarray  # (H, W) value painted, NaN outside the frame
+    data: np.ndarray  # (H, W) bool: field colour, not overdrawn
+    overlay: np.ndarray  # (H, W) bool: black lines and text
     frame: tuple[int, int, int, int]
-    lon: np.ndarray          # (H, W) lon of pixel centres (NaN outside frame)
+    lon: np.ndarray  # (H, W) lon of pixel centres (NaN outside frame)
     lat: np.ndarray
-    gcps: np.ndarray         # (4, 4) col, row, lon, lat
+    gcps: np.ndarray  # (4, 4) col, row, lon, lat
     extent: tuple[float, float, float, float]  # W, E, S, N of the frame
     cmap: str
     vmin: float
@@ -89,15 +89,25 @@ def make_figure(
     image[inside] = paint(truth[inside], cmap, vmin, vmax)
     overlay = np.zeros((height, width), bool)
     if lines:
-        overlay[y0 + 5 : y1 - 5, (x0 + x1) // 2] = True          # a meridian-like line
-        overlay[(y0 + y1) // 2, x0 + 5 : x1 - 5] = True          # an equator-like line
-        overlay[y0 + 8 : y0 + 14, x0 + 8 : x0 + 30] = True       # a "label"
+        overlay[y0 + 5 : y1 - 5, (x0 + x1) // 2] = True  # a meridian-like line
+        overlay[(y0 + y1) // 2, x0 + 5 : x1 - 5] = True  # an equator-like line
+        overlay[y0 + 8 : y0 + 14, x0 + 8 : x0 + 30] = True  # a "label"
         image[overlay] = 0
-    gcps = np.array(
-        [[x0, y0, w, n], [x1, y0, e, n], [x0, y1, w, s], [x1, y1, e, s]], dtype=float
+    gcps = np.array([[x0, y0, w, n], [x1, y0, e, n], [x0, y1, w, s], [x1, y1, e, s]], dtype=float)
+    return Figure(
+        image,
+        truth,
+        inside & ~overlay,
+        overlay,
+        (x0, y0, x1, y1),
+        lon,
+        lat,
+        gcps,
+        extent,
+        cmap,
+        vmin,
+        vmax,
     )
-    return Figure(image, truth, inside & ~overlay, overlay, (x0, y0, x1, y1), lon, lat,
-                  gcps, extent, cmap, vmin, vmax)
 
 
 @pytest.fixture

@@ -55,13 +55,26 @@ def _same_outputs(a, b):
 def test_batch_local_processes_isolate_failures_and_skip_on_rerun(tmp_path, scans):
     folder, gcps_dir = scans
     out = tmp_path / "results"
-    args = ["batch", str(folder / "*.png"), "--gcps-dir", str(gcps_dir), "--out", str(out),
-            "--workers", "2", *SCALE]
+    args = [
+        "batch",
+        str(folder / "*.png"),
+        "--gcps-dir",
+        str(gcps_dir),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        *SCALE,
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output  # one image failed
     rows = _summary(out)
     assert {k: r["status"] for k, r in rows.items()} == {
-        "broken.png": "failed", "map0.png": "done", "map1.png": "done", "map2.png": "done"}
+        "broken.png": "failed",
+        "map0.png": "done",
+        "map1.png": "done",
+        "map2.png": "done",
+    }
     assert "not an image" in rows["broken.png"]["error"]
     assert "\n" not in rows["broken.png"]["error"]
     assert int(rows["map1.png"]["points"]) > 0 and float(rows["map1.png"]["gcp_rmse_px"]) < 0.1
@@ -69,8 +82,12 @@ def test_batch_local_processes_isolate_failures_and_skip_on_rerun(tmp_path, scan
     assert "broken.png" in res.output and "failed" in res.output
 
     # identical to `run` on the same image
-    run(folder / "map1.png", tmp_path / "single", gcps=gcps_dir / "map1.csv",
-        options=Options(cmap="jet_r", vmin=0, vmax=0.7))
+    run(
+        folder / "map1.png",
+        tmp_path / "single",
+        gcps=gcps_dir / "map1.csv",
+        options=Options(cmap="jet_r", vmin=0, vmax=0.7),
+    )
     _same_outputs(out / "map1", tmp_path / "single")
 
     # rerun: complete outputs are skipped, the broken image is tried again
@@ -104,8 +121,9 @@ def test_batch_bad_plans_are_one_line_errors(tmp_path, scans):
         plan(str(tmp_path / "nothing*.png"), tmp_path / "r", gcps_dir=gcps_dir)
     with pytest.raises(BatchError, match="either --gcps"):
         plan(str(folder / "*.png"), tmp_path / "r")
-    res = runner.invoke(app, ["batch", str(tmp_path / "none*.png"), "--gcps-dir",
-                              str(gcps_dir), *SCALE])
+    res = runner.invoke(
+        app, ["batch", str(tmp_path / "none*.png"), "--gcps-dir", str(gcps_dir), *SCALE]
+    )
     assert res.exit_code == 2 and "no image matches" in res.output
     assert "Traceback" not in res.output
 
@@ -114,12 +132,23 @@ def test_batch_on_a_dask_local_cluster(tmp_path, scans):
     distributed = pytest.importorskip("distributed")
     folder, gcps_dir = scans
     out = tmp_path / "results"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        res = runner.invoke(app, [
-            "batch", str(folder / "*.png"), "--gcps-dir", str(gcps_dir), "--out", str(out),
-            "--scheduler", cluster.scheduler_address, *SCALE,
-        ])
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        res = runner.invoke(
+            app,
+            [
+                "batch",
+                str(folder / "*.png"),
+                "--gcps-dir",
+                str(gcps_dir),
+                "--out",
+                str(out),
+                "--scheduler",
+                cluster.scheduler_address,
+                *SCALE,
+            ],
+        )
         with distributed.Client(cluster) as client:
             ran_on = client.run(lambda: __import__("os").getpid())
     assert len(ran_on) == 2  # two worker processes
@@ -127,16 +156,31 @@ def test_batch_on_a_dask_local_cluster(tmp_path, scans):
     rows = _summary(out)
     assert rows["broken.png"]["status"] == "failed"
     assert [rows[f"map{k}.png"]["status"] for k in range(3)] == ["done"] * 3
-    run(folder / "map0.png", tmp_path / "single", gcps=gcps_dir / "map0.csv",
-        options=Options(cmap="jet_r", vmin=0, vmax=0.7))
+    run(
+        folder / "map0.png",
+        tmp_path / "single",
+        gcps=gcps_dir / "map0.csv",
+        options=Options(cmap="jet_r", vmin=0, vmax=0.7),
+    )
     _same_outputs(out / "map0", tmp_path / "single")
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, scans, monkeypatch):
     monkeypatch.setattr("geodigitize.batch.SCHEDULER_TIMEOUT", "1s")
     folder, gcps_dir = scans
-    res = runner.invoke(app, ["batch", str(folder / "map0.png"), "--gcps-dir", str(gcps_dir),
-                              "--out", str(tmp_path / "r"), "--scheduler",
-                              "tcp://127.0.0.1:9", *SCALE])
+    res = runner.invoke(
+        app,
+        [
+            "batch",
+            str(folder / "map0.png"),
+            "--gcps-dir",
+            str(gcps_dir),
+            "--out",
+            str(tmp_path / "r"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            *SCALE,
+        ],
+    )
     assert res.exit_code == 2
     assert "cannot reach the Dask scheduler" in res.output

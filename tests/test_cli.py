@@ -30,12 +30,28 @@ def invoke(*args):
 
 def test_run_writes_outputs_and_summary(files, figure):
     img, gcps, out = files
-    res = invoke("run", img, "--gcps", gcps, *ARGS, "--region", "10,10,150,110",
-                 "--consistency", "0", "--out", out)
+    res = invoke(
+        "run",
+        img,
+        "--gcps",
+        gcps,
+        *ARGS,
+        "--region",
+        "10,10,150,110",
+        "--consistency",
+        "0",
+        "--out",
+        out,
+    )
     assert res.exit_code == 0, res.output
     assert "points" in res.stdout and "RMSE" in res.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "grid.qml", "grid.tif", "points.gpkg", "points.qml", "report.json"]
+        "grid.qml",
+        "grid.tif",
+        "points.gpkg",
+        "points.qml",
+        "report.json",
+    ]
     with rasterio.open(out / "grid.tif") as src:
         assert src.crs.to_epsg() == 4326
         x0, y0, x1, y1 = figure.frame
@@ -76,36 +92,82 @@ def bad_cases(tmp_path, img, gcps):
         "missing image": ([t / "nope.png", "--gcps", gcps, *ARGS], "does not exist"),
         "not an image": ([gcps, "--gcps", gcps, *ARGS], "not an image"),
         "truncated": ([trunc, "--gcps", gcps, *ARGS], "truncated"),
-        "unknown cmap": ([img, "--gcps", gcps, "--cmap", "jett", "--vmin", "0", "--vmax", "1"],
-                         "did you mean jet"),
-        "vmin >= vmax": ([img, "--gcps", gcps, "--cmap", "jet", "--vmin", "1", "--vmax", "1"],
-                         "smaller than vmax"),
-        "log vmin <= 0": ([img, "--gcps", gcps, "--cmap", "jet", "--vmin", "0", "--vmax", "1",
-                           "--norm", "log"], "vmin > 0"),
+        "unknown cmap": (
+            [img, "--gcps", gcps, "--cmap", "jett", "--vmin", "0", "--vmax", "1"],
+            "did you mean jet",
+        ),
+        "vmin >= vmax": (
+            [img, "--gcps", gcps, "--cmap", "jet", "--vmin", "1", "--vmax", "1"],
+            "smaller than vmax",
+        ),
+        "log vmin <= 0": (
+            [img, "--gcps", gcps, "--cmap", "jet", "--vmin", "0", "--vmax", "1", "--norm", "log"],
+            "vmin > 0",
+        ),
         "gcps missing": ([img, "--gcps", t / "none.csv", *ARGS], "does not exist"),
         "no gcps": ([img, *ARGS], "--gcps"),
         "gcp column": ([img, "--gcps", g("c.csv", "col,row,lon\n1,2,3\n"), *ARGS], "header"),
-        "gcp number": ([img, "--gcps", g("n.csv", "col,row,lon,lat\n1,2,x,4\n5,6,7,8\n"
-                                               "9,9,9,1\n"), *ARGS], "not a number"),
-        "gcp too few": ([img, "--gcps", g("f.csv", "col,row,lon,lat\n10,10,0,0\n20,20,1,1\n"),
-                         *ARGS], "at least 3"),
-        "gcp collinear": ([img, "--gcps", g("l.csv", "col,row,lon,lat\n10,10,0,0\n20,20,1,1\n"
-                                                  "30,30,2,5\n"), *ARGS], "one line"),
-        "gcp duplicate": ([img, "--gcps", g("d.csv", "col,row,lon,lat\n10,10,0,0\n10,10,1,1\n"
-                                                  "30,50,2,5\n"), *ARGS], "share the pixel"),
-        "gcp outside": ([img, "--gcps", g("o.csv", "col,row,lon,lat\n10,10,0,0\n500,10,1,1\n"
-                                                "30,50,2,5\n"), *ARGS], "outside"),
+        "gcp number": (
+            [img, "--gcps", g("n.csv", "col,row,lon,lat\n1,2,x,4\n5,6,7,8\n9,9,9,1\n"), *ARGS],
+            "not a number",
+        ),
+        "gcp too few": (
+            [img, "--gcps", g("f.csv", "col,row,lon,lat\n10,10,0,0\n20,20,1,1\n"), *ARGS],
+            "at least 3",
+        ),
+        "gcp collinear": (
+            [
+                img,
+                "--gcps",
+                g("l.csv", "col,row,lon,lat\n10,10,0,0\n20,20,1,1\n30,30,2,5\n"),
+                *ARGS,
+            ],
+            "one line",
+        ),
+        "gcp duplicate": (
+            [
+                img,
+                "--gcps",
+                g("d.csv", "col,row,lon,lat\n10,10,0,0\n10,10,1,1\n30,50,2,5\n"),
+                *ARGS,
+            ],
+            "share the pixel",
+        ),
+        "gcp outside": (
+            [
+                img,
+                "--gcps",
+                g("o.csv", "col,row,lon,lat\n10,10,0,0\n500,10,1,1\n30,50,2,5\n"),
+                *ARGS,
+            ],
+            "outside",
+        ),
         "region outside": ([img, "--gcps", gcps, *ARGS, "--region", "0,0,999,10"], "outside"),
-        "nothing on scale": ([grey, "--gcps", g("s.csv", "col,row,lon,lat\n1,1,0,0\n40,1,1,0\n"
-                                                "1,40,0,1\n"), *ARGS], "no pixel"),
+        "nothing on scale": (
+            [grey, "--gcps", g("s.csv", "col,row,lon,lat\n1,1,0,0\n40,1,1,0\n1,40,0,1\n"), *ARGS],
+            "no pixel",
+        ),
         "out is a file": ([img, "--gcps", gcps, *ARGS, "--out-dir-override", a_file], "folder"),
     }
 
 
 CASES = [
-    "missing image", "not an image", "truncated", "unknown cmap", "vmin >= vmax",
-    "log vmin <= 0", "gcps missing", "no gcps", "gcp column", "gcp number", "gcp too few",
-    "gcp collinear", "gcp duplicate", "gcp outside", "region outside", "nothing on scale",
+    "missing image",
+    "not an image",
+    "truncated",
+    "unknown cmap",
+    "vmin >= vmax",
+    "log vmin <= 0",
+    "gcps missing",
+    "no gcps",
+    "gcp column",
+    "gcp number",
+    "gcp too few",
+    "gcp collinear",
+    "gcp duplicate",
+    "gcp outside",
+    "region outside",
+    "nothing on scale",
     "out is a file",
 ]
 

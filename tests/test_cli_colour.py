@@ -18,8 +18,17 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def fig():
     # the size: at 500 x 360 the bar's near-black end merges with its outline
-    return render_figure(1000, 700, cmap="gist_earth", vmin=-4.0, vmax=4.0, field="elevation",
-                         land=False, coastlines=False, seed=1)
+    return render_figure(
+        1000,
+        700,
+        cmap="gist_earth",
+        vmin=-4.0,
+        vmax=4.0,
+        field="elevation",
+        land=False,
+        coastlines=False,
+        seed=1,
+    )
 
 
 @pytest.fixture
@@ -73,8 +82,25 @@ def test_colorbar_on_a_figure_without_one(tmp_path):
 def test_run_from_colorbar_excluding_black_and_white(fig, files, colorbar):
     img, gcps, out = files
     cb = box(fig.colorbar) if colorbar == "box" else "auto"
-    res = invoke("run", img, "--gcps", gcps, "--colorbar", cb, "--vmin", "-4", "--vmax", "4",
-                 "--exclude-color", "black,white", "--region", "auto", "--out", out, "-q")
+    res = invoke(
+        "run",
+        img,
+        "--gcps",
+        gcps,
+        "--colorbar",
+        cb,
+        "--vmin",
+        "-4",
+        "--vmax",
+        "4",
+        "--exclude-color",
+        "black,white",
+        "--region",
+        "auto",
+        "--out",
+        out,
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     grid = decoded(out, fig)
     ok = ~np.isnan(grid)
@@ -91,14 +117,35 @@ def test_run_from_colorbar_excluding_black_and_white(fig, files, colorbar):
 
 
 def test_run_with_a_cmap_file(tmp_path):
-    small = render_figure(300, 220, cmap="gray", vmin=0.0, vmax=1.0, labels=False,
-                          title=False, land=False, coastlines=False, seed=3)
+    small = render_figure(
+        300,
+        220,
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+        labels=False,
+        title=False,
+        land=False,
+        coastlines=False,
+        seed=3,
+    )
     img, gcps = tmp_path / "g.png", tmp_path / "gcps.csv"
     small.save(img, gcps_path=gcps)
     (tmp_path / "gray.cpt").write_text("0 0 0 0 1 255 255 255\n")
     out = tmp_path / "out"
-    res = invoke("run", img, "--gcps", gcps, "--cmap-file", tmp_path / "gray.cpt",
-                 "--region", box(small.frame), "--out", out, "-q")
+    res = invoke(
+        "run",
+        img,
+        "--gcps",
+        gcps,
+        "--cmap-file",
+        tmp_path / "gray.cpt",
+        "--region",
+        box(small.frame),
+        "--out",
+        out,
+        "-q",
+    )
     assert res.exit_code == 0, res.output
     grid = decoded(out, small)
     ok = ~np.isnan(grid) & small.data
@@ -109,14 +156,20 @@ def test_run_with_a_cmap_file(tmp_path):
     ("args", "message"),
     [
         (["--colorbar", "1,2,3", "--vmin", "0", "--vmax", "1"], "four numbers"),
-        (["--colorbar", "auto", "--vmin", "0", "--vmax", "1", "--cmap", "jet"],
-         "exactly one colour scale source"),
-        (["--cmap", "jet", "--vmin", "0", "--vmax", "1", "--exclude-color", "blurple"],
-         "unknown colour 'blurple'"),
+        (
+            ["--colorbar", "auto", "--vmin", "0", "--vmax", "1", "--cmap", "jet"],
+            "exactly one colour scale source",
+        ),
+        (
+            ["--cmap", "jet", "--vmin", "0", "--vmax", "1", "--exclude-color", "blurple"],
+            "unknown colour 'blurple'",
+        ),
         (["--cmap-file", "{tmp}/bad.cpt"], "bad.cpt line 1"),
         (["--cmap-file", "{tmp}/none.csv"], "does not exist"),
-        (["--cmap", "jet", "--vmin", "0", "--vmax", "1", "--max-distance", "far"],
-         "--max-distance must be a number or 'auto'"),
+        (
+            ["--cmap", "jet", "--vmin", "0", "--vmax", "1", "--max-distance", "far"],
+            "--max-distance must be a number or 'auto'",
+        ),
     ],
 )
 def test_bad_colour_options(files, tmp_path, args, message):
@@ -141,8 +194,20 @@ def test_colorbar_auto_refuses_a_strip_of_the_map(tmp_path):
     assert all(score < MIN_AUTO_SCORE for _, score in found)  # ... but none passes
     img, gcps = tmp_path / "nobar.jpg", tmp_path / "gcps.csv"
     nobar.save(img, gcps_path=gcps)
-    res = invoke("run", img, "--gcps", gcps, "--colorbar", "auto", "--vmin", "0",
-                 "--vmax", "0.7", "--out", tmp_path / "out")
+    res = invoke(
+        "run",
+        img,
+        "--gcps",
+        gcps,
+        "--colorbar",
+        "auto",
+        "--vmin",
+        "0",
+        "--vmax",
+        "0.7",
+        "--out",
+        tmp_path / "out",
+    )
     assert res.exit_code != 0 and "no colorbar found" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()

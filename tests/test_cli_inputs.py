@@ -34,10 +34,22 @@ def cli(capsys):
 def test_run_on_a_pdf_page(cli, tmp_path):
     pdf = _figure(tmp_path / "f.pdf", "imshow")
     x0, y0, x1, y1 = _frame(100)
-    code, _, err = cli("run", pdf, "--gcps", _gcps(tmp_path, 100), *SCALE, "--dpi", 100,
-                       "--pdf-image", "render",
-                         "--region", f"{x0 + 1},{y0 + 1},{x1 - 1},{y1 - 1}", "--out",
-                         tmp_path / "out", "-q")
+    code, _, err = cli(
+        "run",
+        pdf,
+        "--gcps",
+        _gcps(tmp_path, 100),
+        *SCALE,
+        "--dpi",
+        100,
+        "--pdf-image",
+        "render",
+        "--region",
+        f"{x0 + 1},{y0 + 1},{x1 - 1},{y1 - 1}",
+        "--out",
+        tmp_path / "out",
+        "-q",
+    )
     assert code in (0, None), err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["input"]["pdf"]["kind"] == "rendered"
@@ -48,8 +60,9 @@ def test_run_on_a_pdf_page(cli, tmp_path):
 
 def test_pdf_pixels_without_dpi_is_refused(cli, tmp_path):
     pdf = _figure(tmp_path / "f.pdf", "imshow")
-    code, _, err = cli("run", pdf, "--gcps", _gcps(tmp_path, 100), *SCALE, "--out",
-                       tmp_path / "out")
+    code, _, err = cli(
+        "run", pdf, "--gcps", _gcps(tmp_path, 100), *SCALE, "--out", tmp_path / "out"
+    )
     assert code == 2
     assert err.count("\n") == 1 and "give --dpi" in err and "--gcp-units points" in err
     assert not (tmp_path / "out").exists()
@@ -67,9 +80,16 @@ def test_pdf_pixels_without_dpi_is_refused(cli, tmp_path):
     ],
 )
 def test_bad_option_values_name_their_flag(cli, tmp_path, args, words):
-    code, _, err = cli("run", Path(__file__).parents[1] / "examples" / "sst_jet_r.png",
-                         "--gcps", Path(__file__).parents[1] / "examples" / "sst_jet_r_gcps.csv",
-                         *SCALE, *args, "--out", tmp_path / "out")
+    code, _, err = cli(
+        "run",
+        Path(__file__).parents[1] / "examples" / "sst_jet_r.png",
+        "--gcps",
+        Path(__file__).parents[1] / "examples" / "sst_jet_r_gcps.csv",
+        *SCALE,
+        *args,
+        "--out",
+        tmp_path / "out",
+    )
     assert code == 2
     assert err.startswith(words) and err.count("\n") == 1
     assert not (tmp_path / "out").exists()

@@ -37,7 +37,7 @@ def test_a_corner_of_one_side_outline_damaged_does_not_shorten_the_bar():
     be; the right outline still runs to the end, so the bar keeps its last line."""
     img = page(420, 300)
     draw_colorbar(img, (200, 60, 220, 380), "jet_r")
-    img[380, 200] = 36                          # the corner of left and bottom outlines
+    img[380, 200] = 36  # the corner of left and bottom outlines
     prof = sample_colorbar(img, (200, 50, 226, 390))
     assert prof.box == (200, 60, 220, 380)
     np.testing.assert_array_equal(prof.colors[0], lut("jet_r", np.array([0.5 / 320]))[0])
@@ -69,8 +69,7 @@ def test_log_and_twoslope_norms_map_positions():
     log = scale_from_colorbar(img, (40, 10, 60, 410), vmin=1, vmax=1000, norm="log")
     got = decode(lut("viridis", np.array([0.5]))[None], log).values[0, 0]
     assert abs(np.log10(got) - 1.5) < 0.01
-    two = scale_from_colorbar(img, (40, 10, 60, 410), vmin=-10, vmax=30, norm="twoslope",
-                              vcenter=0)
+    two = scale_from_colorbar(img, (40, 10, 60, 410), vmin=-10, vmax=30, norm="twoslope", vcenter=0)
     got = decode(lut("viridis", np.array([0.25, 0.75]))[None], two).values[0]
     np.testing.assert_allclose(got, [-5, 15], atol=0.15)
 

@@ -25,13 +25,18 @@ def _reference(rgb, index, valid, colors, values, tol, radius=2):
         for c in range(w):
             if not valid[r, c]:
                 continue
-            inside = [(rr, cc) for rr in range(r - radius, r + radius + 1)
-                      for cc in range(c - radius, c + radius + 1)
-                      if 0 <= rr < h and 0 <= cc < w]
+            inside = [
+                (rr, cc)
+                for rr in range(r - radius, r + radius + 1)
+                for cc in range(c - radius, c + radius + 1)
+                if 0 <= rr < h and 0 <= cc < w
+            ]
             if all(valid[p] for p in inside):  # whole window: edge pixels repeated
-                ranks = [rank[index[min(max(rr, 0), h - 1), min(max(cc, 0), w - 1)]]
-                         for rr in range(r - radius, r + radius + 1)
-                         for cc in range(c - radius, c + radius + 1)]
+                ranks = [
+                    rank[index[min(max(rr, 0), h - 1), min(max(cc, 0), w - 1)]]
+                    for rr in range(r - radius, r + radius + 1)
+                    for cc in range(c - radius, c + radius + 1)
+                ]
             else:  # valid neighbours only
                 ranks = [rank[index[p]] for p in inside if valid[p]]
             ranks = sorted(ranks)
@@ -102,8 +107,7 @@ def test_smooth_field_passes_and_darkened_pixels_fail():
     rgb = scale.colors[idx].astype(np.uint8)
     rgb[20, 30] = (rgb[20, 30] * 0.7).astype(np.uint8)  # a line's antialiased fringe
     index = decode(rgb, scale).index
-    bad = inconsistent_pixels(rgb, index, np.ones(idx.shape, bool), scale.colors,
-                              scale.values)
+    bad = inconsistent_pixels(rgb, index, np.ones(idx.shape, bool), scale.colors, scale.values)
     assert np.argwhere(bad).tolist() == [[20, 30]]
 
 
@@ -117,10 +121,13 @@ def test_window_filters_equal_ndimage():
         h, w = (int(v) for v in rng.integers(1, 15, 2))
         size = int(rng.choice([1, 3, 5, 7]))
         a = rng.integers(0, 50, (h, w)).astype(np.uint16)
-        np.testing.assert_array_equal(window_extreme(a, size, np.minimum),
-                                      ndimage.minimum_filter(a, size, mode="nearest"))
-        np.testing.assert_array_equal(window_extreme(a, size, np.maximum),
-                                      ndimage.maximum_filter(a, size, mode="nearest"))
+        np.testing.assert_array_equal(
+            window_extreme(a, size, np.minimum), ndimage.minimum_filter(a, size, mode="nearest")
+        )
+        np.testing.assert_array_equal(
+            window_extreme(a, size, np.maximum), ndimage.maximum_filter(a, size, mode="nearest")
+        )
         m = rng.random((h, w)) < 0.1
-        np.testing.assert_array_equal(any_in_window(m, size),
-                                      ndimage.binary_dilation(m, np.ones((size, size), bool)))
+        np.testing.assert_array_equal(
+            any_in_window(m, size), ndimage.binary_dilation(m, np.ones((size, size), bool))
+        )

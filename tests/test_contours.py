@@ -40,8 +40,9 @@ def test_lines_do_not_cross_masked_pixels():
 
 
 def test_continuous_levels_are_round_and_inside():
-    scale = ColorScale(np.array([[0, 0, 0], [255, 255, 255]], float), np.array([0.0, 1.0]),
-                       0.0, 1.0)
+    scale = ColorScale(
+        np.array([[0, 0, 0], [255, 255, 255]], float), np.array([0.0, 1.0]), 0.0, 1.0
+    )
     values = np.linspace(0.03, 0.97, 50)[None, :].repeat(5, 0)
     at = contour_levels(scale, values)
     assert np.all((at > 0.03) & (at < 0.97))
@@ -55,8 +56,16 @@ def test_continuous_levels_are_round_and_inside():
 
 def test_contours_layer_in_geopackage(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
-                     contours=True, contour_levels=(0.35,))
+    result = extract(
+        img,
+        gcps=gcps,
+        cmap="jet_r",
+        vmin=0,
+        vmax=0.7,
+        region=figure.frame,
+        contours=True,
+        contour_levels=(0.35,),
+    )
     paths = result.write(tmp_path / "out")
     layers = dict(pyogrio.list_layers(paths["points.gpkg"]))
     assert layers == {"points": "Point", "contours": "LineString"}

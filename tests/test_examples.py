@@ -20,8 +20,14 @@ def test_one_figure(tmp_path):
     summary = load("one_figure").main(tmp_path, SMALL)
     assert summary["median_reconstruction_error_pct"] <= 0.5
     assert summary["median_point_error_pct"] < 0.5
-    assert {"points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml",
-            "preview.png"} <= set(summary["files"])
+    assert {
+        "points.gpkg",
+        "grid.tif",
+        "report.json",
+        "grid.qml",
+        "points.qml",
+        "preview.png",
+    } <= set(summary["files"])
 
 
 def test_colorbar_only(tmp_path):

@@ -25,7 +25,7 @@ def _map(spines=True, ticks=True):
             img[251:255, c] = 0
         for r in range(70, 250, 50):
             img[r, 35:39] = 0
-    img[120:126, 100:160] = 0                         # a label inside
+    img[120:126, 100:160] = 0  # a label inside
     draw_colorbar(img, (370, 50, 385, 250), "gist_earth")
     return img
 

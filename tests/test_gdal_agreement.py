@@ -30,8 +30,9 @@ def _gdaltransform(gcps: np.ndarray, method: list[str], pts: np.ndarray, inverse
         args.append("-i")
     text = "\n".join(f"{float(a)!r} {float(b)!r}" for a, b in pts)
     out = subprocess.run(args, input=text, capture_output=True, text=True, check=True)
-    return np.array([[float(v) for v in line.split()[:2]]
-                     for line in out.stdout.strip().splitlines()])
+    return np.array(
+        [[float(v) for v in line.split()[:2]] for line in out.stdout.strip().splitlines()]
+    )
 
 
 def _random_gcps(n: int, seed: int) -> np.ndarray:
@@ -46,17 +47,22 @@ def _random_gcps(n: int, seed: int) -> np.ndarray:
 
 
 CASES = [
-    (PolynomialTransform(1), ["-order", "1"], 3), (PolynomialTransform(1), ["-order", "1"], 15),
+    (PolynomialTransform(1), ["-order", "1"], 3),
+    (PolynomialTransform(1), ["-order", "1"], 15),
     (AffineTransform(), ["-order", "1"], 15),
-    (PolynomialTransform(2), ["-order", "2"], 6), (PolynomialTransform(2), ["-order", "2"], 25),
-    (PolynomialTransform(3), ["-order", "3"], 10), (PolynomialTransform(3), ["-order", "3"], 40),
-    (TPSTransform(), ["-tps"], 3), (TPSTransform(), ["-tps"], 30),
+    (PolynomialTransform(2), ["-order", "2"], 6),
+    (PolynomialTransform(2), ["-order", "2"], 25),
+    (PolynomialTransform(3), ["-order", "3"], 10),
+    (PolynomialTransform(3), ["-order", "3"], 40),
+    (TPSTransform(), ["-tps"], 3),
+    (TPSTransform(), ["-tps"], 30),
 ]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(("transform", "method", "n"), CASES,
-                         ids=[f"{t.kind}-{m[-1]}-{n}" for t, m, n in CASES])
+@pytest.mark.parametrize(
+    ("transform", "method", "n"), CASES, ids=[f"{t.kind}-{m[-1]}-{n}" for t, m, n in CASES]
+)
 def test_agrees_with_gdaltransform(transform, method, n, seed):
     gcps = _random_gcps(n, seed)
     transform.fit(*gcps.T)

@@ -26,8 +26,8 @@ from geodigitize.mask import Reason, mask_image
 from geodigitize.scale import build_scale
 
 H, W = 96, 128
-SPAN = slice(8, 120)           # columns the lines cover
-JET_STEP = 1 / 256             # one colour of jet, as a value between 0 and 1
+SPAN = slice(8, 120)  # columns the lines cover
+JET_STEP = 1 / 256  # one colour of jet, as a value between 0 and 1
 
 
 def _paint(values: np.ndarray) -> np.ndarray:
@@ -41,7 +41,7 @@ def figure():
     truth = 0.15 + 0.6 * xx / W + 0.1 * np.sin(yy / 15.0)
     field = _paint(truth)
     cover = np.zeros((H, W))
-    ink = np.zeros((H, W))                       # grey level of the line's colour
+    ink = np.zeros((H, W))  # grey level of the line's colour
     cover[30, SPAN] = 1.0
     cover[60:62, SPAN] = 0.5
     cover[80, SPAN] = 0.4
@@ -59,8 +59,9 @@ def _mask(rgb, fmt="JPEG"):
     decoded after)."""
     scale = build_scale(cmap="jet", vmin=0.0, vmax=1.0)
     decoded = decode(rgb, scale)
-    reason, after, _ = mask_image(rgb, np.ones(rgb.shape[:2], bool), decoded, scale,
-                                  jpeg=fmt == "JPEG")
+    reason, after, _ = mask_image(
+        rgb, np.ones(rgb.shape[:2], bool), decoded, scale, jpeg=fmt == "JPEG"
+    )
     return scale, decoded, reason, after
 
 
@@ -105,9 +106,9 @@ def test_a_jpeg_run_decodes_the_pixels_beside_lines(figure, tmp_path):
     result = extract(path, gcps=gcps, cmap="jet", vmin=0, vmax=1, gcp_crs="EPSG:3857")
     assert result.image.format == "JPEG"
     ok = result.valid
-    assert ok[~lines].mean() >= 0.93           # 0.71 without restoration
+    assert ok[~lines].mean() >= 0.93  # 0.71 without restoration
     assert not ok[30, SPAN].any() and not ok[60:62, SPAN].any()  # black line: none
-    assert ok[80, SPAN].mean() <= 0.1          # the line as bright as the field: few
+    assert ok[80, SPAN].mean() <= 0.1  # the line as bright as the field: few
     err = np.abs(result.values[ok & ~lines] - truth[ok & ~lines])
     assert np.median(err) <= JET_STEP
 
@@ -138,7 +139,7 @@ def test_pipeline_returns_the_restored_decoding_for_jpeg_only(figure, unrestored
     assert not np.array_equal(after.index[restored], decoded.index[restored])
     assert np.array_equal(after.index[~restored], decoded.index[~restored])
     _, decoded_png, _, after_png = _mask(rgb, "PNG")
-    assert after_png is decoded_png               # no smoothness check, no restoration
+    assert after_png is decoded_png  # no smoothness check, no restoration
 
 
 def test_neighbours_of_a_line_inside_one_pixel_stay_masked(figure, unrestored):
@@ -160,9 +161,10 @@ def test_a_line_as_bright_as_the_field_stays_masked(figure, unrestored):
     scale, decoded, reason = unrestored
     restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
     assert _share(restored, 80) <= 0.1
-    loose, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
-                              unexplained_chroma=0.0)
-    assert _share(loose, 80) >= 0.9              # what the rule prevents
+    loose, _ = restore_pixels(
+        rgb, reason, decoded.index, scale.colors, scale.values, unexplained_chroma=0.0
+    )
+    assert _share(loose, 80) >= 0.9  # what the rule prevents
 
 
 def test_desaturated_pixels_are_restored_darkened_ones_are_not():
@@ -172,24 +174,25 @@ def test_desaturated_pixels_are_restored_darkened_ones_are_not():
     truth = np.tile(np.linspace(0.2, 0.8, 60), (30, 1))
     field = _paint(truth)
     rgb = field.copy()
-    to_rgb = np.linalg.inv(np.array([[0.299, 0.587, 0.114],
-                                     [-0.168736, -0.331264, 0.5],
-                                     [0.5, -0.418688, -0.081312]]))
+    to_rgb = np.linalg.inv(
+        np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    )
     ycc = ycbcr(field[10])
-    ycc[:, 1:] *= 0.7                                # 30 % of chroma lost, luma kept
+    ycc[:, 1:] *= 0.7  # 30 % of chroma lost, luma kept
     rgb[10] = ycc @ to_rgb.T
-    rgb[20] = 0.75 * field[20]                       # 25 % black over it
+    rgb[20] = 0.75 * field[20]  # 25 % black over it
     rgb[9, 1::2] = 0
     rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
     decoded = decode(rgb, scale)
     reason = np.zeros((30, 60), np.uint8)
     reason[10] = reason[20] = Reason.HALO
-    reason[9, 1::2] = Reason.OFF_SCALE     # black dots: diagonal to row 10's even pixels
-    restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
-                                     passes=1)
+    reason[9, 1::2] = Reason.OFF_SCALE  # black dots: diagonal to row 10's even pixels
+    restored, index = restore_pixels(
+        rgb, reason, decoded.index, scale.colors, scale.values, passes=1
+    )
     even = np.s_[10, 2:-2:2]
     assert restored[even].all()
-    assert not restored[10, 1::2].any()     # beside a dot (ink inside one pixel)
+    assert not restored[10, 1::2].any()  # beside a dot (ink inside one pixel)
     assert not restored[20].any()
     assert np.abs(scale.values[index[even]] - truth[even]).max() <= JET_STEP
 
@@ -235,8 +238,9 @@ def _reasons_before_restoring(rgb, **options):
     mp = pytest.MonkeyPatch()
     mp.setattr(mask, "restore_pixels", _restore_nothing)
     try:
-        reason, _, _ = mask_image(rgb, np.ones(rgb.shape[:2], bool), decoded, scale, jpeg=True,
-                                  **options)
+        reason, _, _ = mask_image(
+            rgb, np.ones(rgb.shape[:2], bool), decoded, scale, jpeg=True, **options
+        )
     finally:
         mp.undo()
     return scale, decoded, reason
@@ -273,7 +277,7 @@ def test_a_line_thinner_than_a_pixel_leaves_one_side_clean(thin_lines):
     both neighbours, so the one it touches less is data."""
     ok, ok_without, values, cover = thin_lines
     span = slice(8, 120)
-    assert ok[30, span].sum() == 0 and ok[span, 100].sum() == 0       # the line itself
+    assert ok[30, span].sum() == 0 and ok[span, 100].sum() == 0  # the line itself
     assert sorted([ok[29, span].mean(), ok[31, span].mean()])[1] >= 0.8
     assert sorted([ok[span, 99].mean(), ok[span, 101].mean()])[1] >= 0.8
     # the line touching row 59 by 4 %: that row stays masked, the other side is data
@@ -296,16 +300,15 @@ def test_a_pixel_beside_the_regions_edge_may_lose_chroma_to_it():
     drawn[:, 11] = 0
     rgb = _jpeg_of(drawn)
     inside = {}
-    for x0 in (12, 11):                            # the spine outside, then inside
+    for x0 in (12, 11):  # the spine outside, then inside
         scale, decoded, reason = _reasons_before_restoring(rgb, region=(x0, 0, 128, 128))
-        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors,
-                                         scale.values)
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
         assert not (reason[:, 12] == Reason.DATA).any()
         inside[x0] = restored[:, 12]
         if x0 == 12:
             err = np.abs(scale.values[index[restored[:, 12], 12]] - _SLOPED[restored[:, 12], 12])
     assert inside[12].mean() >= 0.95 and np.median(err) <= JET_STEP
-    assert not inside[11].any()                    # beside the spine as ink: masked
+    assert not inside[11].any()  # beside the spine as ink: masked
 
 
 def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
@@ -318,7 +321,7 @@ def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
     to_rgb = np.linalg.inv(jpeg._YCBCR)
     rgb = field.copy()
     reason = np.zeros((30, 60), np.uint8)
-    for row in (10, 21):                            # desaturated, ink two rows above
+    for row in (10, 21):  # desaturated, ink two rows above
         ycc = ycbcr(field[row])
         ycc[:, 1:] *= 0.7
         rgb[row] = ycc @ to_rgb.T
@@ -327,8 +330,7 @@ def test_lost_chroma_is_explained_by_ink_where_the_chroma_comes_from():
         reason[row - 2] = Reason.OFF_SCALE
     rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
     decoded = decode(rgb, scale)
-    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
-                                 passes=1)
+    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values, passes=1)
     assert restored[10, 2:-2].all()
     assert not restored[21].any()
 
@@ -349,8 +351,7 @@ def test_the_regions_edge_explains_lost_chroma_where_the_chroma_comes_from():
         reason[:, col] = Reason.HALO
     rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
     decoded = decode(rgb, scale)
-    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values,
-                                 passes=1)
+    restored, _ = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values, passes=1)
     assert restored[2:-2, 10].all()
     assert not restored[:, 30].any()
 
@@ -366,8 +367,7 @@ def test_a_pixel_far_from_clean_ones_is_predicted_from_a_wider_window():
     block = (slice(55, 66), slice(55, 66))
     reason[block] = Reason.HALO
     decoded = decode(field, scale)
-    restored, index = restore_pixels(field, reason, decoded.index, scale.colors,
-                                     scale.values)
+    restored, index = restore_pixels(field, reason, decoded.index, scale.colors, scale.values)
     assert restored[block].all()
     assert np.abs(scale.values[index[block]] - _SLOPED[block]).max() <= JET_STEP
     narrow, _ = _restore(field, reason, decoded, scale, WIDE_RADIUS=jpeg.RADIUS)
@@ -397,7 +397,7 @@ def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     ok = restored | (reason == Reason.DATA)
     assert ok[38, span].mean() >= 0.8 and ok[43, span].mean() >= 0.8
     assert ok[39:43, span].sum() == 0 and ok[80:84, span].sum() == 0
-    assert ok[79, span].mean() >= 0.8 and ok[84, span].mean() >= 0.8   # beyond the 5 %
+    assert ok[79, span].mean() >= 0.8 and ok[84, span].mean() >= 0.8  # beyond the 5 %
     values = scale.values[index]
     assert np.median(np.abs(values[38:44:5, span] - _SLOPED[38:44:5, span])) <= JET_STEP
     strict, _ = _restore(rgb, reason, decoded, scale, PARTIAL=0.0)

@@ -37,8 +37,8 @@ def _field_with_black_line():
     import matplotlib
 
     img = matplotlib.colormaps["gist_earth"](t, bytes=True)[..., :3].copy()
-    img[10] = 0                                      # the line
-    img[9] = (img[9] * 0.5).astype(np.uint8)         # its antialiased halo
+    img[10] = 0  # the line
+    img[9] = (img[9] * 0.5).astype(np.uint8)  # its antialiased halo
     return img, scale, t
 
 
@@ -78,7 +78,7 @@ def test_auto_distances():
     assert auto_distances(np.zeros((5, 5))) == (8.0, 0.5)
     md, hd = auto_distances(np.full((5, 5), 2.0))
     assert (md, hd) == (24.0, 3.0)
-    assert auto_distances(np.full((5, 5), 90.0))[0] == 8.0   # nothing near the scale
+    assert auto_distances(np.full((5, 5), 90.0))[0] == 8.0  # nothing near the scale
 
 
 def _palette_field_with_grey_line():
@@ -111,31 +111,32 @@ def test_halo_masks_colours_found_only_next_to_lines():
     plain = classify(dec.distance, max_distance=max_d, halo_distance=halo_d)
     assert (plain[:, 29] == Reason.DATA).all()
     # but its colours occur nowhere away from the line
-    reason = classify(dec.distance, max_distance=max_d, halo_distance=halo_d,
-                      color_id=dec.color_id)
+    reason = classify(dec.distance, max_distance=max_d, halo_distance=halo_d, color_id=dec.color_id)
     assert (reason[:, 29] == Reason.HALO).all()
     assert (reason[:, 30] == Reason.OFF_SCALE).all()
     others = np.ones(img.shape[:2], bool)
     others[:, 29:31] = False
     assert (reason[others] == Reason.DATA).all()  # column 31, next to the line, too
     # the rule belongs to the halo rule: off with it
-    off = classify(dec.distance, max_distance=max_d, halo_distance=None,
-                   color_id=dec.color_id)
+    off = classify(dec.distance, max_distance=max_d, halo_distance=None, color_id=dec.color_id)
     assert (off[:, 29] == Reason.DATA).all()
 
 
 def test_field_colours_only_count_candidates_away_from_ink():
-    ids = np.array([[0, 0, 0, 0, 0, 0],
-                    [0, 0, 0, 2, 1, 0],
-                    [0, 0, 0, 2, 1, 0],
-                    [3, 3, 0, 0, 0, 0]])
+    ids = np.array([[0, 0, 0, 0, 0, 0], [0, 0, 0, 2, 1, 0], [0, 0, 0, 2, 1, 0], [3, 3, 0, 0, 0, 0]])
     ink = ids == 1
     assert field_colors(ids, ink).tolist() == [True, False, False, True]
     cand = np.ones(ids.shape, bool)
     cand[3, :2] = False  # colour 3 only outside the region
     assert field_colors(ids, ink, cand).tolist() == [True, False, False, False]
     assert field_colors(ids, ink, cand, n_colors=6).tolist() == [
-        True, False, False, False, False, False]
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     # asking about some colours gives the same answer for those
     wanted = np.array([False, False, True, True])
     got = field_colors(ids, ink, cand, wanted=wanted)
@@ -152,8 +153,7 @@ def test_field_colours_asked_for_some_colours_answer_those_exactly(seed):
     cand = rng.random((h, w)) < 0.9
     wanted = rng.random(n) < 0.5
     full = field_colors(ids, ink, cand, n_colors=n)
-    np.testing.assert_array_equal(field_colors(ids, ink, cand, wanted=wanted)[wanted],
-                                  full[wanted])
+    np.testing.assert_array_equal(field_colors(ids, ink, cand, wanted=wanted)[wanted], full[wanted])
 
 
 def test_strip_with_the_whole_images_field_colours_equals_one_piece():
@@ -165,12 +165,18 @@ def test_strip_with_the_whole_images_field_colours_equals_one_piece():
     assert whole[3, 29] == Reason.DATA  # a colour of the field after all
     field = field_colors(dec.color_id, dec.distance > 12)
     for lo, hi in ((0, 12), (10, 31), (28, 40)):
-        part = classify(dec.distance[lo:hi], max_distance=12, halo_distance=1.5,
-                        color_id=dec.color_id[lo:hi], field=field)
+        part = classify(
+            dec.distance[lo:hi],
+            max_distance=12,
+            halo_distance=1.5,
+            color_id=dec.color_id[lo:hi],
+            field=field,
+        )
         a, b = (1 if lo else 0), (hi - lo - 1 if hi < 40 else hi - lo)  # context rows
         np.testing.assert_array_equal(part[a:b], whole[lo + a : lo + b])
-    alone = classify(dec.distance[:12], max_distance=12, halo_distance=1.5,
-                     color_id=dec.color_id[:12])
+    alone = classify(
+        dec.distance[:12], max_distance=12, halo_distance=1.5, color_id=dec.color_id[:12]
+    )
     assert alone[3, 29] == Reason.HALO  # what the strip would decide by itself
 
 

@@ -50,8 +50,17 @@ def test_bad_values_name_the_parameter(field, value):
 
 
 def test_good_values_are_normalised():
-    opts = Options(vmin="0", vmax=1, levels="0,0.5,1", max_distance="AUTO", halo_distance=None,
-                   consistency=None, eps=1.5, samples=256.0, transform="TPS")
+    opts = Options(
+        vmin="0",
+        vmax=1,
+        levels="0,0.5,1",
+        max_distance="AUTO",
+        halo_distance=None,
+        consistency=None,
+        eps=1.5,
+        samples=256.0,
+        transform="TPS",
+    )
     assert opts.vmin == 0.0 and isinstance(opts.vmin, float)
     assert opts.levels == (0.0, 0.5, 1.0)
     assert opts.max_distance == "auto" and opts.halo_distance is None

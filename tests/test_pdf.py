@@ -42,8 +42,15 @@ def _figure(path, kind, dpi=100, cells=(90, 45)):
         drawn = ax.pcolormesh(lon, lat, _field(lo, la), cmap="jet", vmin=0, vmax=1)
     else:
         lo, la = np.meshgrid(np.linspace(-179.5, 179.5, 360), np.linspace(89.5, -89.5, 180))
-        drawn = ax.imshow(_field(lo, la), cmap="jet", vmin=0, vmax=1, aspect="auto",
-                          extent=(-180, 180, -90, 90), interpolation="none")
+        drawn = ax.imshow(
+            _field(lo, la),
+            cmap="jet",
+            vmin=0,
+            vmax=1,
+            aspect="auto",
+            extent=(-180, 180, -90, 90),
+            interpolation="none",
+        )
     ax.set_xlim(-180, 180)
     ax.set_ylim(-90, 90)
     ax.plot([-180, 180], [0, 0], "k", lw=0.8)
@@ -57,8 +64,10 @@ def _gcps(tmp_path, dpi, units="pixels"):
     """The map's corners, measured on the page (pixels at `dpi`, or PDF points)."""
     x0, y0, x1, y1 = _frame(72 if units == "points" else dpi)
     path = tmp_path / f"gcps_{units}.csv"
-    path.write_text(f"col,row,lon,lat\n{x0},{y0},-180,90\n{x1},{y0},180,90\n"
-                    f"{x0},{y1},-180,-90\n{x1},{y1},180,-90\n")
+    path.write_text(
+        f"col,row,lon,lat\n{x0},{y0},-180,90\n{x1},{y0},180,90\n"
+        f"{x0},{y1},-180,-90\n{x1},{y1},180,-90\n"
+    )
     return path
 
 
@@ -76,8 +85,9 @@ def test_embedded_image_is_taken_with_its_own_pixels(tmp_path):
     data = (np.arange(23 * 37).reshape(23, 37) * 7919 % 101) / 100
     fig = Figure(figsize=(4, 3))
     ax = fig.add_axes([0.1, 0.15, 0.7, 0.7])
-    ax.imshow(data, cmap="viridis", interpolation="none", extent=(-180, 180, -90, 90),
-              aspect="auto")
+    ax.imshow(
+        data, cmap="viridis", interpolation="none", extent=(-180, 180, -90, 90), aspect="auto"
+    )
     pdf = tmp_path / "embedded.pdf"
     fig.savefig(pdf)
     image, source = read_pdf(pdf, dpi=200)
@@ -97,8 +107,9 @@ def test_gcps_on_the_page_georeference_the_embedded_image(tmp_path):
     data = np.repeat(np.repeat(blocks, 2, axis=0), 2, axis=1)  # 2 x 2 flat cells
     fig = Figure(figsize=FIG)
     ax = fig.add_axes(AXES)
-    ax.imshow(data, cmap="viridis", interpolation="none", extent=(-180, 180, -90, 90),
-              aspect="auto")
+    ax.imshow(
+        data, cmap="viridis", interpolation="none", extent=(-180, 180, -90, 90), aspect="auto"
+    )
     pdf = tmp_path / "grid.pdf"
     fig.savefig(pdf)
     x0, y0, x1, y1 = _frame(150)
@@ -132,8 +143,9 @@ def test_pdf_decodes_as_well_as_the_png_at_the_same_dpi(tmp_path, kind):
     region = (x0 + 1, y0 + 1, x1 - 1, y1 - 1)
     gcps = _gcps(tmp_path, dpi)
     from_png = geodigitize.extract(png, gcps=gcps, cmap="jet", vmin=0, vmax=1, region=region)
-    from_pdf = geodigitize.extract(pdf, gcps=gcps, cmap="jet", vmin=0, vmax=1, region=region,
-                                   dpi=dpi, pdf_image="render")
+    from_pdf = geodigitize.extract(
+        pdf, gcps=gcps, cmap="jet", vmin=0, vmax=1, region=region, dpi=dpi, pdf_image="render"
+    )
     png_n, png_err = _accuracy(from_png)
     pdf_n, pdf_err = _accuracy(from_pdf)
     assert from_pdf.image.shape == from_png.image.shape
@@ -145,13 +157,27 @@ def test_gcps_in_pdf_points(tmp_path):
     pdf = _figure(tmp_path / "f.pdf", "imshow")
     x0, y0, x1, y1 = _frame(72)
     region = f"{x0 + 1},{y0 + 1},{x1 - 1},{y1 - 1}"
-    in_points = geodigitize.extract(pdf, gcps=_gcps(tmp_path, 72, "points"), cmap="jet",
-                                    vmin=0, vmax=1, region=region, dpi=144,
-                                    pdf_image="render", gcp_units="points")
-    in_pixels = geodigitize.extract(pdf, gcps=_gcps(tmp_path, 144), cmap="jet", vmin=0,
-                                    vmax=1, region=tuple(2 * v for v in (x0 + 1, y0 + 1,
-                                                                         x1 - 1, y1 - 1)),
-                                    dpi=144, pdf_image="render")
+    in_points = geodigitize.extract(
+        pdf,
+        gcps=_gcps(tmp_path, 72, "points"),
+        cmap="jet",
+        vmin=0,
+        vmax=1,
+        region=region,
+        dpi=144,
+        pdf_image="render",
+        gcp_units="points",
+    )
+    in_pixels = geodigitize.extract(
+        pdf,
+        gcps=_gcps(tmp_path, 144),
+        cmap="jet",
+        vmin=0,
+        vmax=1,
+        region=tuple(2 * v for v in (x0 + 1, y0 + 1, x1 - 1, y1 - 1)),
+        dpi=144,
+        pdf_image="render",
+    )
     np.testing.assert_array_equal(in_points.valid, in_pixels.valid)
     assert in_points.georef.rmse < 1e-6
     np.testing.assert_allclose(in_points.points.geometry.x, in_pixels.points.geometry.x)
@@ -190,14 +216,27 @@ def test_bad_pdfs_are_one_line_errors(tmp_path):
         assert "\n" not in str(err.value)
 
 
-@pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript (gs) makes the encrypted "
-                    "PDF: apt-get install ghostscript")
+@pytest.mark.skipif(
+    shutil.which("gs") is None,
+    reason="Ghostscript (gs) makes the encrypted PDF: apt-get install ghostscript",
+)
 def test_encrypted_pdf_needs_its_password(tmp_path):
     pdf = _figure(tmp_path / "f.pdf", "imshow")
     locked = tmp_path / "locked.pdf"
-    subprocess.run(["gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=pdfwrite",
-                    "-sOwnerPassword=owner", "-sUserPassword=secret",
-                    f"-sOutputFile={locked}", str(pdf)], check=True)
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-sDEVICE=pdfwrite",
+            "-sOwnerPassword=owner",
+            "-sUserPassword=secret",
+            f"-sOutputFile={locked}",
+            str(pdf),
+        ],
+        check=True,
+    )
     with pytest.raises(ImageError, match="encrypted PDF and no password"):
         read_pdf(locked)
     with pytest.raises(ImageError, match="a wrong password"):

@@ -102,8 +102,9 @@ def test_rotated_figure_keeps_rotation_terms(tmp_path):
         x, y = rot @ (c, r)
         pts.append(f"{c},{r},{x},{y}")
     (tmp_path / "rot.csv").write_text("\n".join(pts))
-    res = extract(img, gcps=tmp_path / "rot.csv", cmap="jet_r", vmin=0, vmax=0.7,
-                  gcp_crs="EPSG:3857")  # metres: the rotated "latitudes" pass 90
+    res = extract(
+        img, gcps=tmp_path / "rot.csv", cmap="jet_r", vmin=0, vmax=0.7, gcp_crs="EPSG:3857"
+    )  # metres: the rotated "latitudes" pass 90
     assert not res.georef.snapped
     assert np.allclose(res.georef.geotransform()[:6], rot[:6], atol=1e-9)
 
@@ -114,8 +115,8 @@ def test_consistency_check_masks_antialiased_fringes_only(tmp_path):
     fig = make_figure(400, 300, margin=20, lines=False)
     image = fig.image.copy()
     row = 150
-    image[row] = 0                                           # a 1-pixel black line ...
-    for r, alpha in ((row - 1, 0.25), (row + 1, 0.12)):      # ... with its antialiasing
+    image[row] = 0  # a 1-pixel black line ...
+    for r, alpha in ((row - 1, 0.25), (row + 1, 0.12)):  # ... with its antialiasing
         image[r] = np.rint(image[r] * (1 - alpha)).astype(np.uint8)
     fig.image = image
     img, gcps = fig.write(tmp_path)

@@ -34,8 +34,9 @@ def test_preview_panels(result, tmp_path):
 
 def test_preview_written_by_run(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
-                     preview="look.png")
+    result = extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, preview="look.png"
+    )
     paths = result.write(tmp_path / "out")
     assert paths["look.png"].is_file()
     elsewhere = tmp_path / "elsewhere.png"

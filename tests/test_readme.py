@@ -37,5 +37,10 @@ def test_quick_start_runs_on_the_shipped_example(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", *args])
     assert res.exit_code == 0, res.output
     assert {p.name for p in (tmp_path / "result").iterdir()} == {
-        "points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml"}
+        "points.gpkg",
+        "grid.tif",
+        "report.json",
+        "grid.qml",
+        "points.qml",
+    }
     assert "RMSE 0.000 px" in res.stdout

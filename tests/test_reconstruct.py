@@ -31,8 +31,11 @@ def test_known_error_of_a_constant_reconstruction():
 
 def test_outside_hull_uses_nearest_point():
     out = interpolate_points(
-        np.array([0.0, 1, 0]), np.array([0.0, 0, 1]), np.array([1.0, 2, 3]),
-        np.array([5.0]), np.array([5.0]),
+        np.array([0.0, 1, 0]),
+        np.array([0.0, 0, 1]),
+        np.array([1.0, 2, 3]),
+        np.array([5.0]),
+        np.array([5.0]),
     )
     assert np.isfinite(out).all()
 
@@ -40,8 +43,13 @@ def test_outside_hull_uses_nearest_point():
 def test_sampling_caps_the_pixels_compared():
     values = np.zeros((100, 100))
     check = check_reconstruction(
-        values, np.ones_like(values, bool), np.array([0.5, 99.5, 0.5]),
-        np.array([0.5, 0.5, 99.5]), np.zeros(3), 1.0, sample=1000,
+        values,
+        np.ones_like(values, bool),
+        np.array([0.5, 99.5, 0.5]),
+        np.array([0.5, 0.5, 99.5]),
+        np.zeros(3),
+        1.0,
+        sample=1000,
     )
     assert check.sampled and check.n_pixels == 1000 and check.median_pct == 0.0
 
@@ -81,6 +89,7 @@ def test_interpolation_runs_lapack_on_one_thread(monkeypatch):
     monkeypatch.setattr(rec, "LinearNDInterpolator", Spy)
     rng = np.random.default_rng(0)
     with threadpool_limits(2):
-        rec.interpolate_points(rng.random(30), rng.random(30), rng.random(30),
-                               rng.random(5), rng.random(5))
+        rec.interpolate_points(
+            rng.random(30), rng.random(30), rng.random(30), rng.random(5), rng.random(5)
+        )
     assert seen and seen[0].get("blas", 1) == 1

@@ -63,8 +63,8 @@ def test_mixed_component_split_along_value_change():
 def test_dbscan_path_with_min_samples():
     values = np.zeros((5, 9))
     keep = np.zeros((5, 9), bool)
-    keep[1:4, 1:4] = True   # 9 pixels: core points with min_samples=5, eps=1.5
-    keep[2, 7] = True       # lone pixel: noise
+    keep[1:4, 1:4] = True  # 9 pixels: core points with min_samples=5, eps=1.5
+    keep[2, 7] = True  # lone pixel: noise
     labels, n, method = cluster_labels(values, keep, eps=1.5, min_samples=5)
     assert (n, method) == (1, "dbscan")
     assert labels[2, 7] == -1

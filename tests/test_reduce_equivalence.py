@@ -125,9 +125,9 @@ def test_dbscan_path_never_joins_values(eps, min_samples):
         nxt = 0
         for v in np.unique(values[keep]):
             rows, cols = np.nonzero(keep & (values == v))
-            found = DBSCAN(eps=eps, min_samples=min_samples).fit(
-                np.column_stack([cols, rows])
-            ).labels_
+            found = (
+                DBSCAN(eps=eps, min_samples=min_samples).fit(np.column_stack([cols, rows])).labels_
+            )
             ref[rows, cols] = np.where(found >= 0, found + nxt, -1)
             nxt += found.max() + 1
         np.testing.assert_array_equal(_canonical(labels), _canonical(ref))

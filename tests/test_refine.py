@@ -75,8 +75,9 @@ def test_refine_unreachable_target_reports_not_met():
 
 def test_extract_with_target_error_reports_curve(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
-                     target_error="1%")
+    result = extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, target_error="1%"
+    )
     report = result.report()
     assert report["refinement"]["target_median_error_pct"] == 1.0
     assert report["refinement"]["met"] is True
@@ -112,12 +113,20 @@ def test_hull_points_cover_every_data_pixel():
     valid[0, 20] = True  # an isolated pixel on top
     values = np.arange(valid.size, dtype=float).reshape(valid.shape)
     hull = hull_points(values, valid)
-    corners = {(5.5, 3.5), (36.5, 3.5), (36.5, 24.5), (5.5, 24.5), (2.5, 10.5), (2.5, 13.5),
-               (20.5, 0.5)}
+    corners = {
+        (5.5, 3.5),
+        (36.5, 3.5),
+        (36.5, 24.5),
+        (5.5, 24.5),
+        (2.5, 10.5),
+        (2.5, 13.5),
+        (20.5, 0.5),
+    }
     assert corners <= set(zip(hull.col.tolist(), hull.row.tolist(), strict=True))
     assert np.all(valid[(hull.row - 0.5).astype(int), (hull.col - 0.5).astype(int)])
-    assert np.array_equal(hull.value, values[(hull.row - 0.5).astype(int),
-                                             (hull.col - 0.5).astype(int)])
+    assert np.array_equal(
+        hull.value, values[(hull.row - 0.5).astype(int), (hull.col - 0.5).astype(int)]
+    )
     assert _linear_coverage(hull, valid) == 1.0
 
 
@@ -143,8 +152,13 @@ def test_readme_figure_target_error_covers_the_data():
 
     root = Path(__file__).resolve().parents[1] / "examples"
     result = geodigitize.extract(
-        root / "sst_jet_r.png", gcps=root / "sst_jet_r_gcps.csv", cmap="jet_r", vmin=0,
-        vmax=0.7, region=(69, 224, 875, 582), target_error="0.3%",
+        root / "sst_jet_r.png",
+        gcps=root / "sst_jet_r_gcps.csv",
+        cmap="jet_r",
+        vmin=0,
+        vmax=0.7,
+        region=(69, 224, 875, 582),
+        target_error="0.3%",
     )
     assert result.refinement.met
     assert _linear_coverage(result.kept, result.valid) >= 0.99

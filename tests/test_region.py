@@ -52,9 +52,9 @@ def test_classify_orders_reasons():
 
 def test_halo_masks_neighbours_of_off_scale_pixels_only_when_not_exact():
     distance = np.zeros((5, 5))
-    distance[2, 2] = 200.0          # a line pixel
-    distance[2, 3] = 20.0           # its antialiased neighbour: a mixture
-    distance[0, 0] = 20.0           # far from any line: kept
+    distance[2, 2] = 200.0  # a line pixel
+    distance[2, 3] = 20.0  # its antialiased neighbour: a mixture
+    distance[0, 0] = 20.0  # far from any line: kept
     reason = classify(distance, max_distance=70, halo_distance=10)
     assert reason[2, 2] == Reason.OFF_SCALE
     assert reason[2, 3] == Reason.HALO

@@ -14,16 +14,30 @@ runner = CliRunner()
 
 def _points(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
-                     target_error="1%")
+    result = extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, target_error="1%"
+    )
     return result.write(tmp_path / "out")["points.gpkg"]
 
 
 def test_regrid_command_writes_grid(figure, tmp_path):
     gpkg = _points(figure, tmp_path)
     out = tmp_path / "grid.tif"
-    res = runner.invoke(app, ["regrid", str(gpkg), "--res", "5", "--method", "linear",
-                              "--bounds", "-150,-60,150,60", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "regrid",
+            str(gpkg),
+            "--res",
+            "5",
+            "--method",
+            "linear",
+            "--bounds",
+            "-150,-60,150,60",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "regridded" in res.output
     with rasterio.open(out) as src:
@@ -44,8 +58,10 @@ def test_regrid_command_writes_grid(figure, tmp_path):
 
 
 def test_regrid_command_errors_are_one_line(tmp_path):
-    res = runner.invoke(app, ["regrid", str(tmp_path / "missing.gpkg"), "--res", "1",
-                              "--out", str(tmp_path / "g.tif")])
+    res = runner.invoke(
+        app,
+        ["regrid", str(tmp_path / "missing.gpkg"), "--res", "1", "--out", str(tmp_path / "g.tif")],
+    )
     assert res.exit_code != 0
     assert "Traceback" not in res.output
     assert not (tmp_path / "g.tif").exists()
@@ -57,6 +73,8 @@ def test_regrid_command_refuses_overwrite(figure, tmp_path):
     out.write_bytes(b"")
     res = runner.invoke(app, ["regrid", str(gpkg), "--res", "5", "--out", str(out)])
     assert res.exit_code != 0 and "exists" in res.output
-    res = runner.invoke(app, ["regrid", str(gpkg), "--res", "5", "--method", "bogus",
-                              "--out", str(tmp_path / "x.tif")])
+    res = runner.invoke(
+        app,
+        ["regrid", str(gpkg), "--res", "5", "--method", "bogus", "--out", str(tmp_path / "x.tif")],
+    )
     assert res.exit_code != 0 and "unknown method" in res.output

@@ -33,8 +33,17 @@ from geodigitize.pipeline import extract
 from geodigitize.reduce import cluster_labels, flat_mask
 
 # the seed's parameters, in geodigitize's terms
-SEED = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7, "samples": 10_000, "max_distance": 70.0,
-        "halo_distance": None, "consistency": None, "eps": 1.0, "min_samples": 1}
+SEED = {
+    "cmap": "jet_r",
+    "vmin": 0.0,
+    "vmax": 0.7,
+    "samples": 10_000,
+    "max_distance": 70.0,
+    "halo_distance": None,
+    "consistency": None,
+    "eps": 1.0,
+    "min_samples": 1,
+}
 
 
 def seed_flat(values: np.ndarray) -> np.ndarray:
@@ -51,8 +60,7 @@ def seed_representatives(labels: np.ndarray, flat: np.ndarray) -> tuple[np.ndarr
     lab = labels[rows, cols]
     n = int(lab.max()) + 1
     size = np.bincount(lab, minlength=n)
-    centroid = np.column_stack([np.bincount(lab, cols, n) / size,
-                                np.bincount(lab, rows, n) / size])
+    centroid = np.column_stack([np.bincount(lab, cols, n) / size, np.bincount(lab, rows, n) / size])
     _, nearest = cKDTree(np.column_stack([cols, rows])).query(centroid)
     return cols[nearest], rows[nearest], lab[nearest] != np.arange(n)
 
@@ -61,8 +69,7 @@ def _seed_rebuilt(values: np.ndarray) -> dict:
     flat = seed_flat(values)
     labels, _, _ = cluster_labels(np.nan_to_num(values), flat, eps=1.0, min_samples=1)
     cols, rows, _ = seed_representatives(labels, flat)
-    return dict(zip(zip(cols + 0.5, rows + 0.5, strict=True), values[rows, cols],
-                    strict=True))
+    return dict(zip(zip(cols + 0.5, rows + 0.5, strict=True), values[rows, cols], strict=True))
 
 
 def test_seed_points_are_geodigitize_stages_with_the_two_seed_rules(tmp_path):
@@ -88,11 +95,13 @@ def test_seed_points_are_geodigitize_stages_with_the_two_seed_rules(tmp_path):
 
 
 def test_seed_flat_test_looks_forward_only_and_drops_the_last_row_and_column():
-    values = np.array([
-        [1.0, 2.0, 2.0, 2.0],
-        [1.0, 2.0, 2.0, 2.0],
-        [3.0, 2.0, 2.0, 2.0],
-    ])
+    values = np.array(
+        [
+            [1.0, 2.0, 2.0, 2.0],
+            [1.0, 2.0, 2.0, 2.0],
+            [3.0, 2.0, 2.0, 2.0],
+        ]
+    )
     valid = np.ones(values.shape, dtype=bool)
     seed, ours = seed_flat(values), flat_mask(values, valid)
     # (0, 1): right and lower neighbours equal, left differs: flat for the seed only

@@ -19,8 +19,11 @@ def test_shade_matches_matplotlib_lightsource(blend):
     rgb = rng.random((6, 7, 3))
     intensity = rng.random((6, 7, 1))
     light = LightSource()
-    expected = {"soft": light.blend_soft_light, "overlay": light.blend_overlay,
-                "hsv": light.blend_hsv}[blend](rgb, intensity)
+    expected = {
+        "soft": light.blend_soft_light,
+        "overlay": light.blend_overlay,
+        "hsv": light.blend_hsv,
+    }[blend](rgb, intensity)
     np.testing.assert_allclose(shade(rgb, intensity[..., 0], blend), expected, atol=1e-12)
 
 
@@ -64,8 +67,9 @@ def test_ambiguous_shadings_are_masked_not_guessed():
     assert scale.ambiguous is not None and 0 < scale.ambiguous.mean() < 0.5
     values, rgb = _shaded_image("soft", "jet")
     decoded = decode(rgb, scale)
-    reason, _, _ = mask_image(rgb, np.ones(values.shape, bool), decoded, scale,
-                              max_distance=3.0, halo_distance=None)
+    reason, _, _ = mask_image(
+        rgb, np.ones(values.shape, bool), decoded, scale, max_distance=3.0, halo_distance=None
+    )
     ambiguous = reason == Reason.AMBIGUOUS
     assert ambiguous.any()
     np.testing.assert_array_equal(ambiguous, scale.ambiguous[decoded.index])

@@ -38,15 +38,19 @@ def test_grid_style_structure():
 
 def test_class_map_styles_are_discrete():
     colors = np.array([[0, 0, 255], [0, 255, 0], [255, 0, 0]], float)
-    scale = ColorScale(colors, np.array([5.0, 15.0, 25.0]), 0.0, 30.0,
-                       levels=(0.0, 10.0, 20.0, 30.0))
+    scale = ColorScale(
+        colors, np.array([5.0, 15.0, 25.0]), 0.0, 30.0, levels=(0.0, 10.0, 20.0, 30.0)
+    )
     assert [v for v, _ in ramp_items(scale)] == [10.0, 20.0, 30.0]
     shader = grid_style(scale).getroot().find("pipe/rasterrenderer/rastershader/colorrampshader")
     assert shader.get("colorRampType") == "DISCRETE"
     assert [i.get("color") for i in shader.findall("item")] == ["#0000ff", "#00ff00", "#ff0000"]
     ranges = points_style(scale).getroot().findall("renderer-v2/ranges/range")
     assert [(r.get("lower"), r.get("upper")) for r in ranges] == [
-        ("0", "10"), ("10", "20"), ("20", "30")]
+        ("0", "10"),
+        ("10", "20"),
+        ("20", "30"),
+    ]
 
 
 def test_points_style_structure():
@@ -64,8 +68,9 @@ def test_points_style_structure():
 @pytest.fixture
 def outputs(figure, tmp_path):
     img, gcps = figure.write(tmp_path)
-    result = extract(img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame,
-                     contours=True)
+    result = extract(
+        img, gcps=gcps, cmap="jet_r", vmin=0, vmax=0.7, region=figure.frame, contours=True
+    )
     return result.write(tmp_path / "out")
 
 
@@ -79,8 +84,9 @@ def test_styles_written_beside_outputs(outputs):
 def _pyqgis_available() -> str | None:
     if not shutil.which(SYSTEM_PYTHON):
         return f"{SYSTEM_PYTHON} not found"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True,
-                           timeout=60)
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=60
+    )
     if probe.returncode:
         return "PyQGIS not installed for the system python (apt-get install python3-qgis)"
     return None
@@ -121,8 +127,13 @@ def test_styles_load_in_qgis(outputs, tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     env.pop("PYTHONPATH", None)
     folder = outputs["grid.qml"].parent
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", QGIS_SCRIPT, str(folder)], capture_output=True,
-                          text=True, timeout=180, env=env)
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", QGIS_SCRIPT, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     out = dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
     grid = out["grid"].split()

@@ -56,7 +56,9 @@ CASES = {
     "log": {"norm": "log", "vmin": 0.01, "vmax": 10.0, "cmap": "viridis"},
     "sqrt-elevation": {"norm": "sqrt", "field": "elevation", "cmap": "terrain", "land": False},
     "smooth-horizontal-auto": {
-        "field": "smooth", "colorbar_orientation": "horizontal", "aspect": "auto"
+        "field": "smooth",
+        "colorbar_orientation": "horizontal",
+        "aspect": "auto",
     },
 }
 
@@ -91,8 +93,7 @@ def test_masks_partition_the_image(kwargs: dict) -> None:
     np.testing.assert_array_equal(np.isnan(f.lon) | np.isnan(f.lat), f.page)
     assert not (f.data & (f.lines | f.text | f.land | f.page)).any()
     assert not (f.land & f.page).any()
-    np.testing.assert_array_equal(f.data | f.lines | f.text | f.land | f.page,
-                                  np.ones_like(f.page))
+    np.testing.assert_array_equal(f.data | f.lines | f.text | f.land | f.page, np.ones_like(f.page))
     assert f.data[inside].mean() > 0.4
     assert f.lines[inside].any() and f.text[inside].any()
     if kwargs.get("projection", "platecarree") in ("platecarree", "mercator"):
@@ -148,8 +149,10 @@ def test_frame_is_linear_in_the_crs_and_gcps_are_exact(projection: str) -> None:
     gx, gy = fwd.transform(f.gcps[:, 2], f.gcps[:, 3])
     np.testing.assert_allclose(f.gcps[:, 0], (gx - bx) / ax, atol=1e-6)
     np.testing.assert_allclose(f.gcps[:, 1], (gy - by) / ay, atol=1e-6)
-    assert np.all(np.isclose(np.mod(f.gcps[:, 2:], STEPS[projection]), 0)
-                  | np.isclose(np.mod(f.gcps[:, 2:], STEPS[projection]), STEPS[projection]))
+    assert np.all(
+        np.isclose(np.mod(f.gcps[:, 2:], STEPS[projection]), 0)
+        | np.isclose(np.mod(f.gcps[:, 2:], STEPS[projection]), STEPS[projection])
+    )
 
 
 @pytest.mark.parametrize("projection", list(PROJECTIONS))
@@ -221,8 +224,16 @@ def test_save_png_and_gcps_csv(tmp_path) -> None:
 
 
 def test_smallest_size_and_options() -> None:
-    f = render_figure(200, 150, labels=False, title=False, land=False, coastlines=False,
-                      graticule=False, colorbar=False)
+    f = render_figure(
+        200,
+        150,
+        labels=False,
+        title=False,
+        land=False,
+        coastlines=False,
+        graticule=False,
+        colorbar=False,
+    )
     assert f.image.shape == (150, 200, 3)
     rows, cols = frame_slices(f)
     assert f.data[rows, cols][2:-2, 2:-2].all()  # only the spines touch the frame

@@ -27,8 +27,14 @@ from geodigitize.tiles import (
 
 # The masking strips reproduce exactly (fixed distances, no neighbourhood check); other
 # options run in one piece (see test_what_cannot_be_tiled_goes_one_piece).
-SCALE = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7, "max_distance": 70.0,
-         "halo_distance": 3.0, "consistency": None}
+SCALE = {
+    "cmap": "jet_r",
+    "vmin": 0.0,
+    "vmax": 0.7,
+    "max_distance": 70.0,
+    "halo_distance": 3.0,
+    "consistency": None,
+}
 COLUMNS = ["value", "col", "row", "n_pixels"]
 
 
@@ -43,8 +49,13 @@ def _assert_same(one, tiled, sample):
     assert one.counts() == tiled.counts()
     assert one.clusters.method == tiled.clusters.method
     expected = check_reconstruction(
-        one.decoded.values, one.valid, one.clusters.col, one.clusters.row,
-        one.clusters.value, one.scale.range, sample=sample,
+        one.decoded.values,
+        one.valid,
+        one.clusters.col,
+        one.clusters.row,
+        one.clusters.value,
+        one.scale.range,
+        sample=sample,
     )
     if expected.sampled:  # same pixels, queried in another order (see tiles._check)
         assert tiled.check.n_pixels == expected.n_pixels
@@ -57,8 +68,9 @@ def _assert_same(one, tiled, sample):
 def _tiled_matches(img, gcps, tmp_path, strip_rows, sample, one=None, **opts):
     """Run in strips and assert the result equals one-piece processing's (`one`)."""
     one = one if one is not None else extract(img, gcps=gcps, **opts)
-    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
-                          sample=sample, **opts)
+    tiled = extract_tiled(
+        img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path, sample=sample, **opts
+    )
     try:
         _assert_same(one, tiled, sample=sample)
     finally:
@@ -103,8 +115,9 @@ def _rendered(tmp_path, noise=0, seed=2, alpha=False):
     fig = render_figure(240, 180, seed=seed)
     image = fig.image.astype(np.int16)
     if noise:
-        image += np.random.default_rng(seed).integers(-noise, noise + 1, image.shape,
-                                                      dtype=np.int16)
+        image += np.random.default_rng(seed).integers(
+            -noise, noise + 1, image.shape, dtype=np.int16
+        )
     image = np.clip(image, 0, 255).astype(np.uint8)
     img, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
     fig.save(img, gcps_path=gcps)
@@ -126,11 +139,14 @@ def _same_report(one, tiled):
 
 
 @pytest.mark.parametrize("strip_rows", [1, 2, 3, 5, 17, 1000])
-@pytest.mark.parametrize(("noise", "extra"), [
-    (0, {}),
-    (3, {}),
-    (2, {"region": "20,15,200,160", "eps": 1.5}),
-])
+@pytest.mark.parametrize(
+    ("noise", "extra"),
+    [
+        (0, {}),
+        (3, {}),
+        (2, {"region": "20,15,200,160", "eps": 1.5}),
+    ],
+)
 def test_tiled_equals_one_piece_with_default_masking(tmp_path, noise, extra, strip_rows):
     img, gcps = _rendered(tmp_path, noise=noise)
     one = extract(img, gcps=gcps, **DEFAULTS, **extra)
@@ -138,8 +154,9 @@ def test_tiled_equals_one_piece_with_default_masking(tmp_path, noise, extra, str
     assert reasons["halo"] > 0 and reasons["inconsistent"] > 0  # the checks are at work
     if noise:
         assert one.options.max_distance > 8  # above the floor: really automatic
-    tiled = extract_tiled(img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path,
-                          **DEFAULTS, **extra)
+    tiled = extract_tiled(
+        img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path, **DEFAULTS, **extra
+    )
     try:
         _assert_same(one, tiled, sample=2_000_000)
         _same_report(one, tiled)
@@ -164,8 +181,10 @@ def test_run_writes_the_same_files_with_default_options(tmp_path):
     a = pyogrio.read_dataframe(tmp_path / "one" / "points.gpkg")
     b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
     assert a.equals(b)
-    with rasterio.open(tmp_path / "one" / "grid.tif") as ga, \
-            rasterio.open(tmp_path / "tiled" / "grid.tif") as gb:
+    with (
+        rasterio.open(tmp_path / "one" / "grid.tif") as ga,
+        rasterio.open(tmp_path / "tiled" / "grid.tif") as gb,
+    ):
         assert ga.transform == gb.transform
         np.testing.assert_array_equal(ga.read(1), gb.read(1))
     ra = json.loads((tmp_path / "one" / "report.json").read_text())
@@ -209,8 +228,10 @@ def test_run_writes_the_same_files_either_way(tmp_path):
     b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
     assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
     assert a.geometry.equals(b.geometry)
-    with rasterio.open(tmp_path / "one" / "grid.tif") as ga, \
-            rasterio.open(tmp_path / "tiled" / "grid.tif") as gb:
+    with (
+        rasterio.open(tmp_path / "one" / "grid.tif") as ga,
+        rasterio.open(tmp_path / "tiled" / "grid.tif") as gb,
+    ):
         assert {**ga.profile, "nodata": 0} == {**gb.profile, "nodata": 0}
         assert np.isnan(ga.nodata) and np.isnan(gb.nodata)
         np.testing.assert_array_equal(ga.read(1), gb.read(1))
@@ -234,8 +255,9 @@ def test_large_grid_is_tiled_with_overviews(tmp_path):
 
 def _save(tmp_path, array, mode=None, **kw):
     path = tmp_path / f"img_{mode or 'x'}.png"
-    Image.fromarray(array, mode=mode).save(path, **kw) if mode else Image.fromarray(
-        array).save(path, **kw)
+    Image.fromarray(array, mode=mode).save(path, **kw) if mode else Image.fromarray(array).save(
+        path, **kw
+    )
     return path
 
 
@@ -256,8 +278,11 @@ def test_strip_reader_matches_read_image(tmp_path, kind):
         Image.fromarray(rgba, "RGBA").save(path)
     elif kind in ("L", "LA"):
         grey = rgb[..., 0]
-        arr = grey if kind == "L" else np.dstack([grey, rng.choice([0, 255], (h, w)).astype(
-            np.uint8)])
+        arr = (
+            grey
+            if kind == "L"
+            else np.dstack([grey, rng.choice([0, 255], (h, w)).astype(np.uint8)])
+        )
         path = tmp_path / "a.png"
         Image.fromarray(arr, kind).save(path)
     else:
@@ -302,8 +327,13 @@ def test_what_cannot_be_tiled_goes_one_piece(tmp_path):
     assert not should_tile(png, Options(**SCALE))  # small: one piece
     defaults = {k: SCALE[k] for k in ("cmap", "vmin", "vmax")}
     assert can_tile(png, Options(**defaults))  # automatic distances, consistency check
-    for extra in ({"exclude_color": "black"}, {"region": "auto"}, {"target_error": "0.5%"},
-                  {"contours": True}, {"preview": "p.png"}):
+    for extra in (
+        {"exclude_color": "black"},
+        {"region": "auto"},
+        {"target_error": "0.5%"},
+        {"contours": True},
+        {"preview": "p.png"},
+    ):
         assert not can_tile(png, Options(**SCALE, **extra))
     assert should_tile(png, Options(**SCALE), threshold=100)
 

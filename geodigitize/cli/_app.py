@@ -25,7 +25,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", help="Show the version and exit.", callback=_version,
+        False,
+        "--version",
+        help="Show the version and exit.",
+        callback=_version,
         is_eager=True,
     ),
 ) -> None:

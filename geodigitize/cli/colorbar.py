@@ -17,12 +17,8 @@ from ._common import cli_errors, console, fail
 @app.command()
 def colorbar(
     image: Annotated[Path, typer.Argument(help="Figure image (PNG, JPEG, TIFF, BMP, GIF).")],
-    max_candidates: Annotated[
-        int, typer.Option("--max", help="Most candidates to list.")
-    ] = 5,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the candidates as JSON.")
-    ] = False,
+    max_candidates: Annotated[int, typer.Option("--max", help="Most candidates to list.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the candidates as JSON.")] = False,
 ) -> None:
     """Find colorbars: long thin boxes whose colour changes along one axis only.
 
@@ -40,11 +36,10 @@ def colorbar(
         return
     if not found:
         raise fail(
-            f"no colorbar found in {image.name}: give its box to run with "
-            "--colorbar x0,y0,x1,y1", 3,
+            f"no colorbar found in {image.name}: give its box to run with --colorbar x0,y0,x1,y1",
+            3,
         )
     for box, score in found:
         x0, y0, x1, y1 = box
         shape = "vertical" if (y1 - y0) >= (x1 - x0) else "horizontal"
-        console.print(f"{x0:g},{y0:g},{x1:g},{y1:g}  score {score:.3f}  {shape}",
-                      highlight=False)
+        console.print(f"{x0:g},{y0:g},{x1:g},{y1:g}  score {score:.3f}  {shape}", highlight=False)
