@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.pdf_accuracy import figure, frame, gcps_csv
 from geodigitize.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pdf import _figure, _frame, _gcps
 from test_shading import _shaded_image
 
 SCALE = ["--cmap", "jet", "--vmin", "0", "--vmax", "1"]
@@ -32,13 +32,13 @@ def cli(capsys):
 
 
 def test_run_on_a_pdf_page(cli, tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "imshow")
-    x0, y0, x1, y1 = _frame(100)
+    pdf = figure(tmp_path / "f.pdf", "imshow")
+    x0, y0, x1, y1 = frame(100)
     code, _, err = cli(
         "run",
         pdf,
         "--gcps",
-        _gcps(tmp_path, 100),
+        gcps_csv(tmp_path, 100),
         *SCALE,
         "--dpi",
         100,
@@ -59,9 +59,9 @@ def test_run_on_a_pdf_page(cli, tmp_path):
 
 
 def test_pdf_pixels_without_dpi_is_refused(cli, tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "imshow")
+    pdf = figure(tmp_path / "f.pdf", "imshow")
     code, _, err = cli(
-        "run", pdf, "--gcps", _gcps(tmp_path, 100), *SCALE, "--out", tmp_path / "out"
+        "run", pdf, "--gcps", gcps_csv(tmp_path, 100), *SCALE, "--out", tmp_path / "out"
     )
     assert code == 2
     assert err.count("\n") == 1 and "give --dpi" in err and "--gcp-units points" in err

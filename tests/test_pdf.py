@@ -12,71 +12,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import geodigitize
+from benchmarks.pdf_accuracy import AXES, FIG, accuracy, figure, frame, gcps_csv
 from geodigitize.errors import ImageError
 from geodigitize.pdf import embedded_images, page_text, read_pdf
-
-#: Figure 6 x 3.5 inches, map axes at [0.1, 0.15, 0.7, 0.7] of it.
-FIG = (6.0, 3.5)
-AXES = (0.1, 0.15, 0.7, 0.7)
-
-
-def _field(lon, lat):
-    return 0.5 + 0.3 * np.sin(np.radians(lon) * 2) * np.cos(np.radians(lat) * 3) + 0.15 * lat / 90
-
-
-def _frame(dpi):
-    """The map axes on the page, in page pixels at `dpi`: x0, y0 (top), x1, y1."""
-    w, h = FIG[0] * dpi, FIG[1] * dpi
-    left, bottom, width, height = AXES
-    return left * w, (1 - bottom - height) * h, (left + width) * w, (1 - bottom) * h
-
-
-def _figure(path, kind, dpi=100, cells=(90, 45)):
-    """A jet map of :func:`_field` with a line, a title and a colorbar."""
-    fig = Figure(figsize=FIG)
-    ax = fig.add_axes(AXES)
-    if kind == "pcolormesh":
-        lon = np.linspace(-180, 180, cells[0] + 1)
-        lat = np.linspace(-90, 90, cells[1] + 1)
-        lo, la = np.meshgrid((lon[:-1] + lon[1:]) / 2, (lat[:-1] + lat[1:]) / 2)
-        drawn = ax.pcolormesh(lon, lat, _field(lo, la), cmap="jet", vmin=0, vmax=1)
-    else:
-        lo, la = np.meshgrid(np.linspace(-179.5, 179.5, 360), np.linspace(89.5, -89.5, 180))
-        drawn = ax.imshow(
-            _field(lo, la),
-            cmap="jet",
-            vmin=0,
-            vmax=1,
-            aspect="auto",
-            extent=(-180, 180, -90, 90),
-            interpolation="none",
-        )
-    ax.set_xlim(-180, 180)
-    ax.set_ylim(-90, 90)
-    ax.plot([-180, 180], [0, 0], "k", lw=0.8)
-    ax.set_title("a field")
-    fig.colorbar(drawn, cax=fig.add_axes([0.85, 0.15, 0.03, 0.7]))
-    fig.savefig(path, dpi=dpi)
-    return path
-
-
-def _gcps(tmp_path, dpi, units="pixels"):
-    """The map's corners, measured on the page (pixels at `dpi`, or PDF points)."""
-    x0, y0, x1, y1 = _frame(72 if units == "points" else dpi)
-    path = tmp_path / f"gcps_{units}.csv"
-    path.write_text(
-        f"col,row,lon,lat\n{x0},{y0},-180,90\n{x1},{y0},180,90\n"
-        f"{x0},{y1},-180,-90\n{x1},{y1},180,-90\n"
-    )
-    return path
-
-
-def _accuracy(result):
-    """Share of frame pixels decoded and median error (% of range) against the field."""
-    rows, cols = np.nonzero(result.valid)
-    lon, lat = result.georef.pixel_to_crs(cols + 0.5, rows + 0.5, "EPSG:4326")
-    err = np.abs(result.values[rows, cols] - _field(np.asarray(lon), np.asarray(lat))) * 100
-    return rows.size, float(np.median(err))
 
 
 def test_embedded_image_is_taken_with_its_own_pixels(tmp_path):
@@ -112,7 +50,7 @@ def test_gcps_on_the_page_georeference_the_embedded_image(tmp_path):
     )
     pdf = tmp_path / "grid.pdf"
     fig.savefig(pdf)
-    x0, y0, x1, y1 = _frame(150)
+    x0, y0, x1, y1 = frame(150)
     gcps = tmp_path / "inner.csv"  # cell centres: inside the embedded image
     gcps.write_text(
         "col,row,lon,lat\n"
@@ -137,29 +75,29 @@ def test_gcps_on_the_page_georeference_the_embedded_image(tmp_path):
 @pytest.mark.parametrize("kind", ["imshow", "pcolormesh"])
 def test_pdf_decodes_as_well_as_the_png_at_the_same_dpi(tmp_path, kind):
     dpi = 100
-    png = _figure(tmp_path / f"{kind}.png", kind, dpi)
-    pdf = _figure(tmp_path / f"{kind}.pdf", kind, dpi)
-    x0, y0, x1, y1 = _frame(dpi)
+    png = figure(tmp_path / f"{kind}.png", kind, dpi)
+    pdf = figure(tmp_path / f"{kind}.pdf", kind, dpi)
+    x0, y0, x1, y1 = frame(dpi)
     region = (x0 + 1, y0 + 1, x1 - 1, y1 - 1)
-    gcps = _gcps(tmp_path, dpi)
+    gcps = gcps_csv(tmp_path, dpi)
     from_png = geodigitize.extract(png, gcps=gcps, cmap="jet", vmin=0, vmax=1, region=region)
     from_pdf = geodigitize.extract(
         pdf, gcps=gcps, cmap="jet", vmin=0, vmax=1, region=region, dpi=dpi, pdf_image="render"
     )
-    png_n, png_err = _accuracy(from_png)
-    pdf_n, pdf_err = _accuracy(from_pdf)
+    png_n, png_err = accuracy(from_png)
+    pdf_n, pdf_err = accuracy(from_pdf)
     assert from_pdf.image.shape == from_png.image.shape
     assert pdf_n >= 0.995 * png_n
     assert pdf_err <= png_err + 0.01
 
 
 def test_gcps_in_pdf_points(tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "imshow")
-    x0, y0, x1, y1 = _frame(72)
+    pdf = figure(tmp_path / "f.pdf", "imshow")
+    x0, y0, x1, y1 = frame(72)
     region = f"{x0 + 1},{y0 + 1},{x1 - 1},{y1 - 1}"
     in_points = geodigitize.extract(
         pdf,
-        gcps=_gcps(tmp_path, 72, "points"),
+        gcps=gcps_csv(tmp_path, 72, "points"),
         cmap="jet",
         vmin=0,
         vmax=1,
@@ -170,7 +108,7 @@ def test_gcps_in_pdf_points(tmp_path):
     )
     in_pixels = geodigitize.extract(
         pdf,
-        gcps=_gcps(tmp_path, 144),
+        gcps=gcps_csv(tmp_path, 144),
         cmap="jet",
         vmin=0,
         vmax=1,
@@ -184,19 +122,19 @@ def test_gcps_in_pdf_points(tmp_path):
 
 
 def test_page_text_gives_the_labels(tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "pcolormesh")
+    pdf = figure(tmp_path / "f.pdf", "pcolormesh")
     texts = page_text(pdf, dpi=100)
     words = [t.text for t in texts]
     assert "a field" in words
     assert "−100" in words  # a tick label, minus sign and digits joined
     (title,) = [t for t in texts if t.text == "a field"]
     x0, _, x1, y1 = title.box
-    left, top, right, _ = _frame(100)
+    left, top, right, _ = frame(100)
     assert left < x0 < x1 < right and y1 < top  # centred above the map
 
 
 def test_bad_pdfs_are_one_line_errors(tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "pcolormesh")
+    pdf = figure(tmp_path / "f.pdf", "pcolormesh")
     fig = Figure(figsize=(3, 2))
     fig.add_axes((0.1, 0.1, 0.8, 0.8)).plot([0, 1], [0, 1])
     lines_only = tmp_path / "lines.pdf"
@@ -221,7 +159,7 @@ def test_bad_pdfs_are_one_line_errors(tmp_path):
     reason="Ghostscript (gs) makes the encrypted PDF: apt-get install ghostscript",
 )
 def test_encrypted_pdf_needs_its_password(tmp_path):
-    pdf = _figure(tmp_path / "f.pdf", "imshow")
+    pdf = figure(tmp_path / "f.pdf", "imshow")
     locked = tmp_path / "locked.pdf"
     subprocess.run(
         [
