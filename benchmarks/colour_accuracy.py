@@ -85,14 +85,7 @@ def decode_figure(fig, *, colorbar, exclude, color_space, region="auto", **overr
         decoded,
         scale,
         jpeg=bool(fig.jpeg_quality),
-        color_space=opts.color_space,
-        max_distance=opts.max_distance,
-        halo_distance=opts.halo_distance,
-        consistency=opts.consistency,
-        exclude_color=opts.exclude_color,
-        exclude_tol=opts.exclude_tol,
-        smoothness=opts.smoothness,
-        region=opts.region,
+        **opts.mask_parameters(),
     )
     return scale, decoded, reason, opts.with_fit(fit)
 

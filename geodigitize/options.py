@@ -207,3 +207,31 @@ class Options:
             exclude_tol=fit.exclude_tol_,
             extra={**self.extra, **({"automatic": fit.automatic} if fit.automatic else {})},
         )
+
+    def scale_parameters(self) -> dict:
+        """What :func:`geodigitize.scale.build_scale` takes from these options."""
+        return {
+            "cmap": self.cmap,
+            "vmin": self.vmin,
+            "vmax": self.vmax,
+            "norm": self.norm,
+            "vcenter": self.vcenter,
+            "levels": self.levels,
+            "colorbar": self.colorbar,
+            "colorbar_flip": self.colorbar_flip,
+            "cmap_file": self.cmap_file,
+            "samples": self.samples,
+        }
+
+    def mask_parameters(self) -> dict:
+        """What :func:`geodigitize.mask.mask_image` takes from these options."""
+        return {
+            "color_space": self.color_space,
+            "max_distance": self.max_distance,
+            "halo_distance": self.halo_distance,
+            "consistency": self.consistency,
+            "exclude_color": self.exclude_color,
+            "exclude_tol": self.exclude_tol,
+            "smoothness": self.smoothness,
+            "region": self.region,
+        }

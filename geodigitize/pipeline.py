@@ -242,19 +242,7 @@ def extract(
     with stage("georeference"):
         geo = _georeference(gcpset, img, opts, source)
     with stage("colour scale"):
-        scale = build_scale(
-            cmap=opts.cmap,
-            vmin=opts.vmin,
-            vmax=opts.vmax,
-            norm=opts.norm,
-            vcenter=opts.vcenter,
-            levels=opts.levels,
-            colorbar=opts.colorbar,
-            colorbar_flip=opts.colorbar_flip,
-            cmap_file=opts.cmap_file,
-            image=img.rgb,
-            samples=opts.samples,
-        )
+        scale = build_scale(**opts.scale_parameters(), image=img.rgb)
         if opts.shaded is not None:
             scale = shaded_scale(scale, opts.shaded)
     with stage("decode"):
@@ -266,7 +254,7 @@ def extract(
             decoded,
             scale,
             jpeg=img.format.upper() in JPEG_FORMATS,
-            **_mask_parameters(opts),
+            **opts.mask_parameters(),
         )
         opts = opts.with_fit(fit)
         require_data(
@@ -362,20 +350,6 @@ def _on_image(
 def _is_box(value) -> bool:
     """A region or colorbar given as a box (not None, not "auto")."""
     return value is not None and not (isinstance(value, str) and value.strip().lower() == "auto")
-
-
-def _mask_parameters(opts: Options) -> dict:
-    """The options the mask stage takes (:func:`geodigitize.mask.mask_image`)."""
-    return {
-        "color_space": opts.color_space,
-        "max_distance": opts.max_distance,
-        "halo_distance": opts.halo_distance,
-        "consistency": opts.consistency,
-        "exclude_color": opts.exclude_color,
-        "exclude_tol": opts.exclude_tol,
-        "smoothness": opts.smoothness,
-        "region": opts.region,
-    }
 
 
 def run(

@@ -1121,19 +1121,7 @@ def extract_tiled(
             geo = georeference(gcpset, reader.shape, kind=opts.transform, crs=opts.crs)
             _, gt, crs = geo.grid_placement(np.empty((0, 0)))
         with stage("colour scale"):
-            scale = build_scale(
-                cmap=opts.cmap,
-                vmin=opts.vmin,
-                vmax=opts.vmax,
-                norm=opts.norm,
-                vcenter=opts.vcenter,
-                levels=opts.levels,
-                colorbar=opts.colorbar,
-                colorbar_flip=opts.colorbar_flip,
-                cmap_file=opts.cmap_file,
-                image=None,
-                samples=opts.samples,
-            )
+            scale = build_scale(**opts.scale_parameters(), image=None)
         region = _region_axes(reader.shape, opts.region)
         rows = strip_rows or max(64, DEFAULT_STRIP_PIXELS // reader.shape[1])
         with stage("strips"), _work_files(grid_dir) as (grid_path, spool_dir):

@@ -113,3 +113,25 @@ def make_figure(
 @pytest.fixture
 def figure() -> Figure:
     return make_figure()
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the command line's ``main(argv)`` in-process; returns (exit code, stdout, stderr).
+
+    ``main`` installs a SIGTERM handler; the fixture puts the old one back.
+    """
+    import signal
+
+    from geodigitize.cli import main
+
+    old = signal.getsignal(signal.SIGTERM)
+
+    def call(*argv):
+        with pytest.raises(SystemExit) as stop:
+            main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return stop.value.code, out, err
+
+    yield call
+    signal.signal(signal.SIGTERM, old)

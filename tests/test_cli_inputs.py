@@ -1,34 +1,17 @@
 """The command line on PDF pages and shaded relief, and option errors naming flags."""
 
 import json
-import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks.pdf_accuracy import figure, frame, gcps_csv
-from geodigitize.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_shading import _shaded_image
 
 SCALE = ["--cmap", "jet", "--vmin", "0", "--vmax", "1"]
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``main(argv)`` in-process; returns (exit code, stdout, stderr)."""
-    old = signal.getsignal(signal.SIGTERM)
-
-    def call(*argv):
-        with pytest.raises(SystemExit) as stop:
-            main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return stop.value.code, out, err
-
-    yield call
-    signal.signal(signal.SIGTERM, old)
 
 
 def test_run_on_a_pdf_page(cli, tmp_path):

@@ -1,7 +1,6 @@
 """Every way a command line can go wrong ends in one true line and an exit code."""
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,28 +11,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from geodigitize import pipeline
-from geodigitize.cli import app, main
+from geodigitize.cli import app
 from geodigitize.errors import GCPError
 from geodigitize.pipeline import OUTPUT_NAMES, run
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = ["--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7"]
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``main(argv)`` in-process; returns (exit code, stdout, stderr)."""
-    old = signal.getsignal(signal.SIGTERM)
-
-    def call(*argv):
-        with pytest.raises(SystemExit) as stop:
-            main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return stop.value.code, out, err
-
-    yield call
-    signal.signal(signal.SIGTERM, old)
 
 
 @pytest.mark.parametrize(
