@@ -106,13 +106,29 @@ def test_run_arguments_leave_out_what_has_no_value():
         "gd", "-image.png", "out", cmap="jet_r", vmin=0, region=None, extra=["--contours"]
     )
     assert args == [
-        "gd", "run", "--cmap", "jet_r", "--vmin", "0.0", "--contours", "--out", "out",
-        "--", "-image.png",
+        "gd", "run", "--progress", "json", "--cmap", "jet_r", "--vmin", "0.0", "--contours",
+        "--out", "out", "--", "-image.png",
     ]  # fmt: skip
     regrid = command.build_regrid_args("gd", "p.gpkg", "g.tif", res=0.5, method="linear")
     assert regrid == [
         "gd", "regrid", "--res", "0.5", "--method", "linear", "--out", "g.tif", "--", "p.gpkg",
     ]  # fmt: skip
+
+
+def test_progress_lines_become_stages_and_a_rising_progress():
+    seen, progress = [], []
+    feedback = type("F", (), {"pushInfo": lambda self, text: seen.append(text)})()
+    report = command._StageReporter(feedback, progress.append)
+    lines = [
+        '{"progress": "start", "stage": "read"}',
+        '{"progress": "end", "stage": "read", "seconds": 0.1}',
+        '{"progress": "start", "stage": "mask"}',
+        "a warning that is not progress",
+        '{"progress": "start", "stage": "read"}',
+    ]
+    assert [report(line) for line in lines] == [True, True, True, False, True]
+    assert seen == ["geodigitize: read…", "geodigitize: mask…", "geodigitize: read…"]
+    assert progress == [2, 30, 30]  # never goes back
 
 
 def test_points_file_beside_the_image_is_found(tmp_path):
@@ -146,7 +162,8 @@ def _fake_command(code: str) -> list[str]:
 def test_run_command_reports_stages_and_raises_the_error_line():
     code = (
         "import sys, time\n"
-        "sys.stderr.write('\\x1b[?25l\\u280b mask...\\r\\x1b[2K\\u2819 reduce...\\r'); "
+        "sys.stderr.write('{\"progress\": \"start\", \"stage\": \"mask\"}\\n'"
+        "'{\"progress\": \"start\", \"stage\": \"reduce\"}\\n'); "
         "sys.stderr.flush(); time.sleep(0.3)\n"
         "print('summary line'); sys.stderr.write('\\nerror: the image is damaged\\n'); "
         "sys.exit(4)"
@@ -217,7 +234,7 @@ def test_child_environment_drops_qgis_python_and_data_paths():
     )
     assert env["PATH"] == "/bin"
     assert not {"PYTHONHOME", "PYTHONPATH", "PROJ_LIB"} & set(env)
-    assert env["TTY_COMPATIBLE"] == "1"
+    assert env["NO_COLOR"] == "1" and "TTY_COMPATIBLE" not in env
 
 
 def test_gcps_report_html_escapes_and_embeds_the_plot():

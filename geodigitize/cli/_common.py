@@ -7,7 +7,9 @@ format the result. Library errors become one line on stderr and the error's exit
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -129,10 +131,48 @@ class StageProgress:
             self._status = None
 
 
+class JsonProgress:
+    """Report stages as JSON lines on stderr, for programs that run geodigitize (the QGIS
+    provider): ``{"progress": "start", "stage": "decode"}``, and ``"end"`` with
+    ``"seconds"``. Every line is flushed as it is written."""
+
+    def __init__(self) -> None:
+        self._start: dict[str, float] = {}
+
+    def __call__(self, stage: str, state: str) -> None:
+        record = {"progress": state, "stage": stage}
+        if state == "start":
+            self._start[stage] = time.perf_counter()
+        else:
+            record["seconds"] = round(time.perf_counter() - self._start.pop(stage, 0.0), 3)
+        sys.stderr.write(json.dumps(record) + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        """Nothing to remove."""
+
+
+#: Values of ``--progress``.
+PROGRESS_MODES = ("auto", "json")
+
+
+def check_progress_mode(value: str) -> str:
+    """``--progress``'s value, checked.
+
+    Raises
+    ------
+    typer.BadParameter
+    """
+    if value not in PROGRESS_MODES:
+        raise typer.BadParameter(f"use one of {', '.join(PROGRESS_MODES)}, got {value!r}")
+    return value
+
+
 @contextlib.contextmanager
-def progress_display(enabled: bool = True) -> Iterator[StageProgress]:
-    """A :class:`StageProgress` that is always closed."""
-    prog = StageProgress(enabled)
+def progress_display(enabled: bool = True, mode: str = "auto") -> Iterator[StageProgress]:
+    """The progress callback of a command, always closed: a spinner on a terminal
+    (:class:`StageProgress`), or JSON lines (:class:`JsonProgress`) with ``mode="json"``."""
+    prog = JsonProgress() if mode == "json" else StageProgress(enabled)
     try:
         yield prog
     finally:

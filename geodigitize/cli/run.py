@@ -13,6 +13,7 @@ from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
 from ._app import app
 from ._common import (
+    check_progress_mode,
     cli_errors,
     console,
     err_console,
@@ -266,7 +267,15 @@ def run(
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing outputs.", rich_help_panel=_OUT)
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
+    progress: Annotated[
+        str,
+        typer.Option(
+            help="How stages are shown on stderr: 'auto' (a spinner on a terminal) or "
+            "'json' (one JSON line per stage start and end, for programs).",
+            callback=check_progress_mode,
+        ),
+    ] = "auto",
 ) -> None:
     """Decode a colour-mapped map image into georeferenced points and a GeoTIFF.
 
@@ -275,14 +284,14 @@ def run(
     """
     values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
     hint = lambda: memory_hint(image, samples, region)  # noqa: E731
-    with cli_errors(memory_hint=hint), progress_display(not quiet) as progress:
+    with cli_errors(memory_hint=hint), progress_display(not quiet, progress) as stages:
         check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
             image,
             out,
             gcps=gcps,
             overwrite=overwrite,
-            progress=progress,
+            progress=stages,
             save_points=save_points,
             options=options_from_cli(**values),
         )
@@ -310,7 +319,7 @@ def memory_hint(image: Path, samples: int, region: str | None) -> str:
 
 
 #: run's parameters that are not options of the map (batch has its own of these).
-NOT_OPTIONS = ("image", "gcps", "out", "overwrite", "quiet", "save_points")
+NOT_OPTIONS = ("image", "gcps", "out", "overwrite", "quiet", "save_points", "progress")
 
 
 def options_from_cli(**values) -> Options:

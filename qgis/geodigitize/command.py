@@ -11,6 +11,7 @@ only when the command succeeds, so a cancelled or failed run leaves no files.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -75,7 +76,6 @@ STAGE_PROGRESS = {
 }
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
-_STAGE = re.compile(r"^\W*\s*([a-z][a-z ]*?)\.\.\.$")
 _BOX = "│╭╮╰╯─┃┏┓┗┛━|"
 
 
@@ -188,9 +188,9 @@ def build_run_args(
     """The argument list of ``geodigitize run``; options without a value are left out.
 
     The image comes last, after ``--``, so a file name starting with ``-`` is never
-    read as an option.
+    read as an option. Stages are asked for as JSON lines (``--progress json``).
     """
-    args = [executable, "run"]
+    args = [executable, "run", "--progress", "json"]
     if gcps:
         args += ["--gcps", gcps]
     if cmap:
@@ -280,15 +280,12 @@ def _one_line(text: str) -> str:
 def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment geodigitize runs in: QGIS's, without what points into QGIS.
 
-    Also asks rich (geodigitize's console) for its stage spinner although the output is
-    a pipe (``TTY_COMPATIBLE``), without colours, unbuffered and in UTF-8.
+    Also asks for output without colours, unbuffered and in UTF-8.
     """
     env = dict(os.environ if base is None else base)
     for name in FOREIGN_ENVIRONMENT:
         env.pop(name, None)
     env.update(
-        TTY_COMPATIBLE="1",
-        TTY_INTERACTIVE="1",
         NO_COLOR="1",
         COLUMNS="200",
         PYTHONUNBUFFERED="1",
@@ -349,7 +346,8 @@ def stop(process: subprocess.Popen, grace: float = 3.0) -> None:
 
 
 class _StageReporter:
-    """Turns geodigitize's spinner lines into feedback: stage names and a rough progress."""
+    """Turns geodigitize's ``--progress json`` lines into feedback: stage names and a
+    rough progress."""
 
     def __init__(self, feedback: Feedback, progress: Callable[[float], None]) -> None:
         self.feedback = feedback
@@ -358,12 +356,15 @@ class _StageReporter:
         self.reached = 0.0
 
     def __call__(self, line: str) -> bool:
-        """Report `line` if it names a new stage; True when it was a spinner line."""
-        match = _STAGE.match(line.strip())
-        if not match:
+        """Report `line` if it starts a new stage; True when it was a progress line."""
+        try:
+            record = json.loads(line)
+        except ValueError:
             return False
-        stage = match.group(1)
-        if stage != self.stage:
+        if not isinstance(record, dict) or "progress" not in record:
+            return False
+        stage = str(record.get("stage", ""))
+        if record["progress"] == "start" and stage != self.stage:
             self.stage = stage
             self.feedback.pushInfo(f"geodigitize: {stage}…")
             self.reached = max(self.reached, STAGE_PROGRESS.get(stage, self.reached))
