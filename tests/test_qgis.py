@@ -162,8 +162,8 @@ def _fake_command(code: str) -> list[str]:
 def test_run_command_reports_stages_and_raises_the_error_line():
     code = (
         "import sys, time\n"
-        "sys.stderr.write('{\"progress\": \"start\", \"stage\": \"mask\"}\\n'"
-        "'{\"progress\": \"start\", \"stage\": \"reduce\"}\\n'); "
+        'sys.stderr.write(\'{"progress": "start", "stage": "mask"}\\n\''
+        '\'{"progress": "start", "stage": "reduce"}\\n\'); '
         "sys.stderr.flush(); time.sleep(0.3)\n"
         "print('summary line'); sys.stderr.write('\\nerror: the image is damaged\\n'); "
         "sys.exit(4)"
