@@ -626,6 +626,8 @@ def _continuous_longitudes(gcps: GCPSet) -> tuple[GCPSet, str]:
     branch = start + (wrapped - start) % 360.0
     if np.ptp(branch) >= np.ptp(lon) - 1e-9:
         return gcps, ""
+    if np.unique(branch).size < np.unique(lon).size:  # -180 and 180 of a global map
+        return gcps, ""
     design = np.column_stack([gcps.col, gcps.row, np.ones(len(gcps))])
 
     def misfit(values: np.ndarray) -> float:

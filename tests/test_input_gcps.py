@@ -183,3 +183,18 @@ def test_non_ascii_gcp_file_names(tmp_path):
     assert read_gcps(path).source == str(path)
     with pytest.raises(GCPError, match=r"'.*Ærø\.csv' does not exist"):
         read_gcps(tmp_path / "Ærø.csv")
+
+
+@pytest.mark.parametrize("x0", [56, 64, 69.5])
+def test_a_global_maps_minus_180_and_180_stay_apart(x0):
+    """Longitudes -180 and 180 at a global map's left and right edges are two places on
+    the image; wrapping them onto one branch would collapse them (it did when the affine
+    fit of the given longitudes left float noise)."""
+    x1 = x0 + 672
+    gcps = GCPSet.from_arrays(
+        [x0, x1, x0, x1], [50, 50, 450, 450], [-180, 180, -180, 180], [90, 90, -90, -90]
+    )
+    geo = georeference(gcps, (500, 800))
+    assert geo.notes == ()
+    lon, lat = geo.pixel_to_crs(np.array([x0, x1]), np.array([250, 250]), "EPSG:4326")
+    np.testing.assert_allclose(lon, [-180, 180], atol=1e-9)
