@@ -284,3 +284,36 @@ def test_palette_transparency_survives_the_profile(tmp_path):
     assert img.corrections == ("ICC profile 'Display P3' converted to sRGB",)
     shown = _p3_expected(np.asarray(pal.convert("RGB")).reshape(-1, 3)).reshape(2, 2, 3)
     assert np.abs(img.rgb.astype(int) - shown)[img.opaque].max() <= 1
+
+
+def _png_with_exif_after_the_pixels(path, orientation: int) -> None:
+    """A PNG whose eXIf chunk comes after IDAT (where Pillow finds it only by decoding)."""
+    import io
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("RGB", (6, 4), (10, 20, 30)).save(buf, format="PNG")
+    data = buf.getvalue()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()
+    chunk = (
+        len(payload).to_bytes(4, "big")
+        + b"eXIf"
+        + payload
+        + zlib.crc32(b"eXIf" + payload).to_bytes(4, "big")
+    )
+    end = data.rindex(b"IEND") - 4
+    path.write_bytes(data[:end] + chunk + data[end:])
+
+
+def test_pending_corrections_finds_late_exif_without_decoding(tmp_path):
+    late = tmp_path / "late.png"
+    _png_with_exif_after_the_pixels(late, 6)
+    with Image.open(late) as pil:
+        assert pending_corrections(pil) == ("EXIF orientation",)
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (6, 4)).save(plain)
+    with Image.open(plain) as pil:
+        assert pending_corrections(pil) == ()
+        assert pil.tile  # still not decoded: the strip reader's whole point
