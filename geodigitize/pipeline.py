@@ -198,9 +198,9 @@ def _georeference(
 
 
 def extract(
-    image: str | Path | MapImage,
+    image,
     *,
-    gcps: str | Path | GCPSet | None = None,
+    gcps=None,
     progress: Progress | None = None,
     **options,
 ) -> Extraction:
@@ -208,10 +208,13 @@ def extract(
 
     Parameters
     ----------
-    image : path or MapImage
-        The map image.
-    gcps : path or GCPSet
-        Ground control points (CSV ``col,row,lon,lat``).
+    image : path, MapImage, ndarray or PIL image
+        The map image: a file (PNG, JPEG, TIFF ...; a PDF page with ``page``, ``dpi`` and
+        ``pdf_image``), or pixels (an (H, W, 3|4) uint8 or (H, W) array, a PIL image).
+    gcps : path, GCPSet, DataFrame or array of shape (N, 4)
+        Ground control points (a CSV ``col,row,lon,lat`` or a QGIS ``.points`` file, a
+        DataFrame with those columns, or rows of them). Without them, the image's world
+        file or GeoTIFF georeference.
     progress : callable, optional
         Called as ``progress(stage, "start"|"end")`` around each stage.
     **options

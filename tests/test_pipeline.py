@@ -1,5 +1,7 @@
 """The whole pipeline on a small figure whose every pixel is known."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from affine import Affine
@@ -160,3 +162,21 @@ def test_north_up_snap_writes_exact_zeros_for_every_affine_kind(figure, tmp_path
     gt = res.georef.geotransform()
     assert res.georef.snapped
     assert gt.b == 0.0 and gt.d == 0.0
+
+
+def test_extract_takes_arrays_pil_images_and_dataframes():
+    """The Python API takes pixels and GCP tables as well as files, with equal results."""
+    import pandas as pd
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    kwargs = dict(cmap="jet_r", vmin=0, vmax=0.7, region=(69, 224, 875, 582))
+    by_path = extract(root / "sst_jet_r.png", gcps=root / "sst_jet_r_gcps.csv", **kwargs)
+    table = pd.read_csv(root / "sst_jet_r_gcps.csv")
+    with Image.open(root / "sst_jet_r.png") as pil:
+        pixels = np.asarray(pil.convert("RGB"))
+        by_pil = extract(pil, gcps=table.to_numpy()[:, :4], **kwargs)
+    by_array = extract(pixels, gcps=table, **kwargs)
+    for other in (by_array, by_pil):
+        np.testing.assert_array_equal(other.values, by_path.values)
+        np.testing.assert_allclose(other.points.geometry.x, by_path.points.geometry.x)
