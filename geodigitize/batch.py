@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ._threads import serial_blas
-from .errors import GeodigitizeError
+from .errors import BatchError, GeodigitizeError
 from .pipeline import OUTPUT_NAMES, Options
 
 __all__ = [
@@ -49,12 +49,6 @@ SUMMARY_COLUMNS = (
     "out",
     "error",
 )
-
-
-class BatchError(GeodigitizeError, ValueError):
-    """A batch cannot start (no images, clashing names, unreachable scheduler)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,16 @@ class OutputBusyError(OutputError):
     """Another run holds the lock of the same output folder."""
 
     exit_code = 4
+
+
+class BatchError(GeodigitizeError, ValueError):
+    """A batch cannot start (no images, clashing names, unreachable scheduler)."""
+
+    exit_code = 2
+
+
+class RegridError(GeodigitizeError, ValueError):
+    """Points, grid or method given to :func:`geodigitize.regrid.regrid` cannot be used as
+    they are."""
+
+    exit_code = 2

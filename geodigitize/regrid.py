@@ -72,7 +72,12 @@ from scipy.linalg import LinAlgWarning
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from geodigitize._threads import serial_blas
-from geodigitize.errors import CRSError, GeodigitizeError, OutputError, OutputExistsError
+from geodigitize.errors import (
+    CRSError,
+    OutputError,
+    OutputExistsError,
+    RegridError,
+)
 
 if TYPE_CHECKING:
     import xarray
@@ -85,12 +90,6 @@ __all__ = [
     "read_points",
     "regrid",
 ]
-
-
-class RegridError(GeodigitizeError, ValueError):
-    """Points, grid or method given to :func:`regrid` cannot be used as they are."""
-
-    exit_code = 2
 
 
 logger = logging.getLogger(__name__)
