@@ -6,9 +6,10 @@ This module only calls the stage modules; each stage is usable alone.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from .colormap import ColorScale
 from .contours import trace, write_lines
 from .decode import Decoded, decode
-from .errors import GCPError
+from .errors import GCPError, OptionError
 from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
@@ -202,7 +203,8 @@ def extract(
     *,
     gcps=None,
     progress: Progress | None = None,
-    **options,
+    options: Options | None = None,
+    **kwargs,
 ) -> Extraction:
     """Run the whole pipeline on one image.
 
@@ -217,7 +219,9 @@ def extract(
         file or GeoTIFF georeference.
     progress : callable, optional
         Called as ``progress(stage, "start"|"end")`` around each stage.
-    **options
+    options : Options, optional
+        All options at once; or give them as keyword arguments (`kwargs`), not both.
+    **kwargs
         Any field of :class:`Options` (``cmap``, ``vmin``, ``vmax``, ``region`` ...).
 
     Returns
@@ -235,7 +239,7 @@ def extract(
     ... # doctest: +SKIP
     >>> result.write("result/")  # doctest: +SKIP
     """
-    opts = options.pop("options", None) or Options(**options)
+    opts = _options(options, kwargs)
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
@@ -308,6 +312,23 @@ def extract(
     )
 
 
+def _options(options: Options | None, kwargs: dict) -> Options:
+    """`options`, or :class:`Options` built from `kwargs`; an unknown name is refused."""
+    if options is not None:
+        if kwargs:
+            raise OptionError(
+                f"give either `options` or keyword options, not both (got {', '.join(kwargs)})"
+            )
+        return options
+    known = {f.name for f in fields(Options)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        close = {n: difflib.get_close_matches(n, known, 1) for n in unknown}
+        hints = [f"`{n}`" + (f" (did you mean `{c[0]}`?)" if c else "") for n, c in close.items()]
+        raise OptionError(f"unknown option {', '.join(hints)}: see geodigitize.Options")
+    return Options(**kwargs)
+
+
 def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSource | None]:
     """The image to decode, and for a PDF how it was taken from the page."""
     if isinstance(image, MapImage):
@@ -363,7 +384,9 @@ def run(
     overwrite: bool = False,
     progress: Progress | None = None,
     save_points: str | Path | None = None,
-    **options,
+    options: Options | None = None,
+    tiles: bool | None = None,
+    **kwargs,
 ) -> tuple[Extraction, dict[str, Path]]:
     """Check every output can be written, extract, and commit the outputs as one set
     (what the CLI runs).
@@ -375,16 +398,27 @@ def run(
 
     Images above :data:`geodigitize.tiles.TILE_THRESHOLD` pixels are processed in strips
     with bounded memory (same outputs; see :mod:`geodigitize.tiles`) when the options
-    allow it; ``tiles=True`` or ``False`` forces either way.
+    allow it.
 
     Parameters
     ----------
+    image, gcps, progress
+        As :func:`extract`.
+    out_dir : path
+        The output folder.
+    overwrite : bool
+        Replace outputs that exist.
     save_points : path, optional
         Also write the GCP file's points with their residuals as a QGIS ``.points`` file,
         committed with the other outputs (needs `gcps` as a file).
+    options : Options, optional
+        All options at once; or give them as keyword arguments (`kwargs`), not both.
+    tiles : bool, optional
+        Force strips (True) or one piece (False); None chooses by size.
+    **kwargs
+        Fields of :class:`Options`.
     """
-    tiles = options.pop("tiles", None)
-    opts = options.pop("options", None) or Options(**options)
+    opts = _options(options, kwargs)
     outputs = output_set(out_dir, opts, overwrite=overwrite, save_points=save_points, gcps=gcps)
     with outputs:
         if _use_tiles(image, opts, tiles, gcps):

@@ -85,3 +85,12 @@ def test_no_data_names_the_reason_that_masked_everything():
         require_data(counts, "map.png", 12.5)
     counts[Reason.DATA] = 1
     require_data(counts, "map.png", 12.5)  # some data: no error
+
+
+def test_unknown_keyword_options_are_refused_with_a_suggestion():
+    import geodigitize
+
+    with pytest.raises(OptionError, match=r"unknown option `cmapp` \(did you mean `cmap`\?\)"):
+        geodigitize.extract("map.png", cmapp="jet")
+    with pytest.raises(OptionError, match="either `options` or keyword options"):
+        geodigitize.extract("map.png", options=Options(cmap="jet"), vmin=0)
