@@ -622,7 +622,26 @@ def inconsistent_pixels(
         _second_look(
             flagged, color_id, id_rgb, index, valid, scale_colors, scale_values, tolerance, radius
         )
+        flagged &= ~_in_flat_block(color_id, valid)
     return flagged
+
+
+def _in_flat_block(color_id: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Valid pixels inside a 2 x 2 block of one colour.
+
+    A cell of an ``imshow`` or ``pcolormesh`` field two or more pixels wide is such a
+    block up to its edge, where the neighbourhood's median may be the next cell's value;
+    an antialiased line's fringe is one pixel wide and is not.
+    """
+    same_right = (color_id[:, :-1] == color_id[:, 1:]) & valid[:, :-1] & valid[:, 1:]
+    same_down = (color_id[:-1] == color_id[1:]) & valid[:-1] & valid[1:]
+    block = same_right[:-1] & same_right[1:] & same_down[:, :-1] & same_down[:, 1:]
+    out = np.zeros(valid.shape, dtype=bool)
+    out[:-1, :-1] |= block
+    out[:-1, 1:] |= block
+    out[1:, :-1] |= block
+    out[1:, 1:] |= block
+    return out
 
 
 def _tolerated_ranks(
