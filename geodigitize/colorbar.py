@@ -255,15 +255,16 @@ def _bar_extent(
     bar_luma = bar @ LUMA
     sides = [_side(luma, c, step, tol) for c, step in ((c0 - 1, -1), (c1, 1))]
     outlines = []
-    for kind, level, thick, col, reach in sides:
+    for (kind, _, thick, col, reach), step in zip(sides, (-1, 1), strict=True):
         if kind == "outline":
-            on_outline = np.abs(luma[:, col] - level) <= reach
-            outlines.append((*_run_around(on_outline, n // 2), thick))
+            outlines.append((*_outline_run(lines, luma, col, step, thick, reach, tol), thick))
     if outlines:
         a, b = min(o[0] for o in outlines), max(o[1] for o in outlines)
-        thick = outlines[0][2]
+        thick = outlines[0][3]
+        ink = outlines[0][2]
         start = a + thick if a > 0 else 0
         stop = b - thick if b < n else n
+        start, stop = _trim_ink(bar, start, stop, ink, tol, a > 0, b < n)
         if stop - start >= 2:
             e0 = a + thick / 2 + shift if a > 0 else 0.0
             e1 = b - thick / 2 + shift if b < n else float(n)
@@ -280,6 +281,76 @@ def _bar_extent(
             if stop - start >= 2:
                 return _Extent(start, stop, float(start), float(stop))
     return _Extent(0, n, 0.0, float(n))
+
+
+def _outline_run(
+    lines: np.ndarray, luma: np.ndarray, col: int, step: int, thick: int, reach: float, tol: float
+) -> tuple[int, int, np.ndarray]:
+    """Lines ``[a, b)`` along which a side outline runs, and the outline's colour.
+
+    The outline's columns from `col` outwards (its `thick` columns and two more) are
+    tried, and the one whose run around the bar's middle is longest counts: the column
+    next to the bar may blend the outline with the bar's colour (antialiasing, a
+    resampled image), so its shade follows the bar and breaks where the bar's
+    brightness changes, while the outline's core keeps one shade all along.
+    """
+    n = luma.shape[0]
+    best = (n // 2, n // 2, lines[n // 2, col])
+    first = _uniform_column(luma[:, col], tol)
+    bar_level = float(np.median(luma[:, col - step])) if 0 <= col - step < luma.shape[1] else 0.0
+    for c in range(col, col + step * (thick + 2), step):
+        if not 0 <= c < luma.shape[1]:
+            break
+        level = _uniform_column(luma[:, c], tol)
+        if level is None or first is None:
+            continue
+        # the outline's own shade, or a deeper one away from the bar (its core past a
+        # blended column); not the page beyond it
+        deeper = (level - first) * (first - bar_level) > 0
+        if abs(level - first) > reach and not deeper:
+            break
+        a, b = _run_around(np.abs(luma[:, c] - level) <= max(reach, tol / 2), n // 2)
+        if b - a > best[1] - best[0]:
+            best = (a, b, np.median(lines[a:b, c], axis=0))
+    return best
+
+
+#: Most lines trimmed at an end as outline ink or its blend.
+MAX_INK_LINES = 6
+
+
+def _trim_ink(
+    bar: np.ndarray, start: int, stop: int, ink: np.ndarray, tol: float, at0: bool, at1: bool
+) -> tuple[int, int]:
+    """Drop end lines that show the outline's colour or a blend of it with the bar.
+
+    A thick outline (GMT's, or any outline in an upscaled image) is more than the side
+    outline's measured thickness at the ends; a line of the outline's colour, or between
+    it and the next line in, decoded as a scale colour would turn every line and letter
+    of the map into the end value.
+    """
+    limit = MAX_INK_LINES
+
+    def inky(i: int, j: int) -> bool:
+        c, nxt = bar[i], bar[j]
+        if _dist(c, ink) <= tol:
+            return True
+        seg = nxt - ink
+        t = float(np.dot(c - ink, seg) / max(np.dot(seg, seg), 1e-9))
+        off = _dist(c, ink + np.clip(t, 0.0, 1.0) * seg)
+        return 0.0 < t < 1.0 and off <= tol / 2 and _dist(c, nxt) > tol / 2
+
+    if stop - start <= 4 * limit:
+        return start, stop
+    # a bar whose own end is the outline's colour (gray, magma) shows many such lines;
+    # only a short run of them, then the bar's colours, is ink
+    k0 = 0
+    while at0 and k0 <= limit and inky(start + k0, start + k0 + 1):
+        k0 += 1
+    k1 = 0
+    while at1 and k1 <= limit and inky(stop - 1 - k1, stop - 2 - k1):
+        k1 += 1
+    return start + (k0 if k0 <= limit else 0), stop - (k1 if k1 <= limit else 0)
 
 
 def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:
