@@ -53,6 +53,9 @@ MIN_AUTO_SCORE = 0.5
 MIN_AGREEMENT = 0.6
 #: Lines in the running-median window used to drop lines unlike their neighbours.
 NEIGHBOUR_WINDOW = 9
+#: Largest channel difference (0-255) between neighbours across a bar that still counts
+#: as the same colour when looking for candidates (JPEG's noise across a bar reaches 10).
+SAME_ACROSS = 12
 #: Most flat blocks a bar may have and still count as discrete classes.
 MAX_BLOCKS = 64
 
@@ -310,6 +313,8 @@ def _outline_run(
         if abs(level - first) > reach and not deeper:
             break
         a, b = _run_around(np.abs(luma[:, c] - level) <= max(reach, tol / 2), n // 2)
+        if c != col and b - a == n:
+            continue  # the page beyond, not an outline closing at the bar's ends
         if b - a > best[1] - best[0]:
             best = (a, b, np.median(lines[a:b, c], axis=0))
     return best
@@ -715,8 +720,8 @@ def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
     if not vertical:
         a = a.transpose(1, 0, 2)
     same = np.zeros(a.shape[:2], dtype=bool)
-    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= 6
-    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= 6
+    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= SAME_ACROSS
+    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= SAME_ACROSS
     same[:, 1:-1] = left & right
     same &= np.abs(a - page).max(axis=2) > 6
     # Bridge ticks, edges between blocks and text crossing the bar.
@@ -815,6 +820,9 @@ def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3, far
         else 1.0
         for band in bands
     ]  # the image's edge counts as page
+    if near < 3 * far // 2 and min(shares) < 0.5:
+        # a thick outline (GMT's, or an upscaled one) covers the first band
+        return max(min(shares), _page_beside(img, box, page, far, 2 * far))
     return min(shares)
 
 
