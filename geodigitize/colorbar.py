@@ -35,7 +35,9 @@ __all__ = [
     "INSIDE_MAP",
     "MIN_AUTO_SCORE",
     "ColorbarProfile",
+    "FoundColorbar",
     "find_colorbars",
+    "locate_colorbar",
     "sample_colorbar",
     "scale_from_colorbar",
 ]
@@ -692,6 +694,101 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
     figure without a colorbar every candidate scores below :data:`MIN_AUTO_SCORE` (a
     colorbar drawn over the map itself must then be given by its box).
     """
+    return [(c.box, c.score) for c in _candidates(image)[:max_candidates]]
+
+
+@dataclass(frozen=True, eq=False)
+class FoundColorbar:
+    """The colorbar ``colorbar="auto"`` settled on, with its evidence.
+
+    Attributes
+    ----------
+    box : (x0, y0, x1, y1)
+        The bar's coloured area (outline excluded), pixel corners.
+    search_box : (x0, y0, x1, y1)
+        The box sampled to find it (the bar with a margin): give it to
+        :func:`sample_colorbar` or :func:`scale_from_colorbar` to read the same bar.
+    score : float
+        In 0-1, see :func:`find_colorbars`.
+    profile : ColorbarProfile
+    """
+
+    box: Box
+    search_box: Box
+    score: float
+    profile: ColorbarProfile
+
+
+#: A runner-up within this score of the best, elsewhere in the figure, makes the choice
+#: of colorbar unsure.
+RIVAL_MARGIN = 0.1
+#: Largest colour step (RGB distance) between neighbouring lines of a continuous bar; a
+#: larger one is a line of another colour (an outline, a label) taken into the bar.
+MAX_LINE_STEP = 4 * LINE_TOL
+#: Least share of a bar's lines that must agree with themselves and their neighbours.
+MIN_VALID_LINES = 0.8
+
+
+def locate_colorbar(image: np.ndarray, *, min_score: float = MIN_AUTO_SCORE) -> FoundColorbar:
+    """The figure's colorbar for ``colorbar="auto"``, or an error when not sure.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    min_score : float
+        Lowest score accepted.
+
+    Returns
+    -------
+    FoundColorbar
+
+    Raises
+    ------
+    ColorScaleError
+        When no candidate scores `min_score`, two candidates elsewhere in the figure score
+        alike, or the best bar's colours do not form one smooth path (a continuous bar
+        with a jump between neighbouring lines, or many lines that disagree).
+    """
+    found = _candidates(image)
+    give = "give its box as `colorbar` x0,y0,x1,y1"
+    if not found or found[0].score < min_score:
+        best = (
+            ""
+            if not found
+            else f" (best candidate {_fmt(found[0].box)} scores {found[0].score:.2f} < {min_score})"
+        )
+        raise ColorScaleError(
+            f"no colorbar found in the image{best}: {give} (run `geodigitize colorbar "
+            "IMAGE` to list candidates)"
+        )
+    best = found[0]
+    rivals = [c for c in found[1:] if c.score >= max(min_score, best.score - RIVAL_MARGIN)]
+    if rivals:
+        raise ColorScaleError(
+            f"two colorbars look alike ({_fmt(best.box)} and {_fmt(rivals[0].box)}): {give}"
+        )
+    prof = best.profile
+    if prof.valid.mean() < MIN_VALID_LINES:
+        raise ColorScaleError(
+            f"the colorbar at {_fmt(best.box)} has {100 * (1 - prof.valid.mean()):.0f} % of "
+            f"its lines unlike their neighbours: {give}"
+        )
+    kept = prof.colors[prof.valid]
+    step = float(np.max(_dist(kept[1:], kept[:-1]))) if kept.shape[0] > 1 else 0.0
+    if not prof.is_discrete and step > MAX_LINE_STEP:
+        raise ColorScaleError(
+            f"the colours along the colorbar at {_fmt(best.box)} jump by {step:.0f} between "
+            f"neighbouring lines, not a smooth scale: {give}"
+        )
+    return best
+
+
+def _fmt(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box)
+
+
+def _candidates(image: np.ndarray) -> list[FoundColorbar]:
+    """Every candidate bar, best first, overlapping ones dropped (see :func:`find_colorbars`)."""
     img = np.asarray(image)
     page = page_color(img).astype(np.float64)
     found = []
@@ -703,15 +800,17 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
     # a colorbar stands on the page, beside the map; a strip of the map, however like a
     # bar between two graticule lines, has the map on both sides
     found = [
-        (box, score if _page_beside(img, box, page) >= 0.5 else round(score * INSIDE_MAP, 4))
-        for box, score in found
+        c
+        if _page_beside(img, c.box, page) >= 0.5
+        else FoundColorbar(c.box, c.search_box, round(c.score * INSIDE_MAP, 4), c.profile)
+        for c in found
     ]
-    found.sort(key=lambda bs: -bs[1])
-    kept: list[tuple[Box, float]] = []
-    for box, score in found:
-        if all(_overlap(box, k) < 0.5 for k, _ in kept):
-            kept.append((box, score))
-    return kept[:max_candidates]
+    found.sort(key=lambda c: -c.score)
+    kept: list[FoundColorbar] = []
+    for c in found:
+        if all(_overlap(c.box, k.box) < 0.5 for k in kept):
+            kept.append(c)
+    return kept
 
 
 def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
@@ -770,7 +869,7 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     contrast = min(span / 200.0, 1.0)
     thinness = min(length / width / 8.0, 1.0)
     score = consistency * (0.5 + 0.5 * richness) * (0.5 + 0.5 * contrast) * thinness
-    return prof.box, round(float(score), 4)
+    return FoundColorbar(prof.box, box, round(float(score), 4), prof)
 
 
 def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> float:
@@ -820,10 +919,16 @@ def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3, far
         else 1.0
         for band in bands
     ]  # the image's edge counts as page
-    if near < 3 * far // 2 and min(shares) < 0.5:
+    if near < 3 * far // 2 and min(shares) < 0.5 and all(_uniform(b) for b in bands):
         # a thick outline (GMT's, or an upscaled one) covers the first band
         return max(min(shares), _page_beside(img, box, page, far, 2 * far))
     return min(shares)
+
+
+def _uniform(band: np.ndarray) -> bool:
+    """Most of the band's pixels share its median colour (an outline, or the page)."""
+    px = band.reshape(-1, 3).astype(np.float64)
+    return px.size > 0 and float((_dist(px, np.median(px, axis=0)) <= LINE_TOL).mean()) >= 0.8
 
 
 def _overlap(a: Box, b: Box) -> float:
