@@ -140,8 +140,8 @@ def find_spine_frame(
                 inside = (slice(box[1], box[3]), slice(box[0], box[2]))
                 if on_scale is not None and on_scale[inside].mean() < 0.3:
                     continue
-                if page[inside].mean(axis=0).max() > 0.5:
-                    continue  # two frames side by side (a map and its colorbar)
+                if max(page[inside].mean(axis=0).max(), page[inside].mean(axis=1).max()) > 0.5:
+                    continue  # two frames side by side or stacked (a map and its colorbar)
                 best, best_area = box, area
     return None if best is None else tuple(float(v) for v in best)
 
@@ -250,12 +250,35 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
         on_scale = np.asarray(decoded.distance) <= max_distance
     box = find_spine_frame(img, on_scale)
     how = "spines"
-    if box is None and on_scale is not None:
-        box = largest_region_frame(on_scale, page_pixels(img))
-        how = "largest scale-coloured region"
+    region = None
+    if on_scale is not None:
+        region = largest_region_frame(on_scale, page_pixels(img))
     if box is None:
+        box, how = region, "largest scale-coloured region"
+    if box is None:
+        raise RegionError("found no map frame: give the frame as `region` x0,y0,x1,y1")
+    if region is not None and _covered(region, box) < MIN_COVER:
         raise RegionError(
-            "--region auto found no map frame: give the frame with --region x0,y0,x1,y1"
+            f"the map frame found ({_fmt(box)}, from {how}) holds "
+            f"{100 * _covered(region, box):.0f} % of the largest scale-coloured area "
+            f"({_fmt(region)}): give the frame as `region` x0,y0,x1,y1"
         )
     log.info("map frame %s found from %s", box, how)
     return box
+
+
+#: Least share of the largest scale-coloured area's box a frame must cover: a frame much
+#: smaller than the field (a block in a corner of a checkered GMT frame) is not the map's.
+MIN_COVER = 0.9
+
+
+def _covered(region: Box, box: Box) -> float:
+    """Share of `region`'s area inside `box`."""
+    ix = max(0.0, min(region[2], box[2]) - max(region[0], box[0]))
+    iy = max(0.0, min(region[3], box[3]) - max(region[1], box[1]))
+    area = (region[2] - region[0]) * (region[3] - region[1])
+    return ix * iy / area if area > 0 else 0.0
+
+
+def _fmt(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box)
