@@ -252,7 +252,14 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
     how = "spines"
     region = None
     if on_scale is not None:
-        region = largest_region_frame(on_scale, page_pixels(img))
+        page = page_pixels(img)
+        region = largest_region_frame(on_scale, page)
+        if (
+            region is not None
+            and (box is None or _covered(region, box) < MIN_COVER)
+            and _framed(region, on_scale | page)
+        ):
+            box, how = region, "the scale-coloured area inside a band frame"
     if box is None:
         box, how = region, "largest scale-coloured region"
     if box is None:
@@ -267,9 +274,30 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
     return box
 
 
+#: How far (pixels) outside the scale-coloured area a band frame's ink is looked for.
+BAND = 12
 #: Least share of the largest scale-coloured area's box a frame must cover: a frame much
 #: smaller than the field (a block in a corner of a checkered GMT frame) is not the map's.
 MIN_COVER = 0.9
+
+
+def _framed(box: Box, not_ink: np.ndarray, reach: int = BAND) -> bool:
+    """Whether each side of `box` has, within `reach` pixels outside it, a line of ink
+    (pixels neither on the scale nor the page's) along at least 90 % of its length.
+
+    The frames thin-spine detection cannot follow (GMT's checkered band of black and
+    white segments between two thin lines) still close the field with such a line: the
+    inner thin line where the band is white, the band itself where it is black.
+    """
+    height, width = not_ink.shape
+    x0, y0, x1, y1 = (round(v) for v in box)
+    sides = (
+        [not_ink[r, x0:x1] for r in range(max(y0 - reach, 0), y0)],
+        [not_ink[r, x0:x1] for r in range(y1, min(y1 + reach, height))],
+        [not_ink[y0:y1, c] for c in range(max(x0 - reach, 0), x0)],
+        [not_ink[y0:y1, c] for c in range(x1, min(x1 + reach, width))],
+    )
+    return all(any(line.size and (~line).mean() >= 0.9 for line in side) for side in sides)
 
 
 def _covered(region: Box, box: Box) -> float:
