@@ -233,13 +233,24 @@ OUTLINE_SNAP = 0.5
 
 @dataclass(frozen=True)
 class _Extent:
-    """Lines ``[start, stop)`` showing the bar's colours, and the area's edges ``e0, e1``
-    (line corner coordinates, may differ from start/stop by an outline)."""
+    """Lines ``[start, stop)`` showing the bar's colours, the area's edges ``e0, e1``
+    (line corner coordinates, may differ from start/stop by an outline) that positions
+    are measured from, and the edges ``v0, v1`` of the part that shows (the box reported:
+    a thick outline hides the area's edge)."""
 
     start: int
     stop: int
     e0: float
     e1: float
+    v0: float | None = None
+    v1: float | None = None
+
+    @property
+    def shown(self) -> tuple[float, float]:
+        return (
+            self.e0 if self.v0 is None else self.v0,
+            self.e1 if self.v1 is None else self.v1,
+        )
 
 
 def _bar_extent(
@@ -271,9 +282,14 @@ def _bar_extent(
         stop = b - thick if b < n else n
         start, stop = _trim_ink(bar, start, stop, ink, tol, a > 0, b < n)
         if stop - start >= 2:
-            e0 = a + thick / 2 + shift if a > 0 else 0.0
-            e1 = b - thick / 2 + shift if b < n else float(n)
-            return _Extent(start, stop, e0, e1)
+            if thick < 2:  # a 1-pixel outline is drawn over the edge (OUTLINE_SNAP)
+                e0 = a + thick / 2 + shift if a > 0 else 0.0
+                e1 = b - thick / 2 + shift if b < n else float(n)
+                return _Extent(start, stop, e0, e1)
+            # a thicker one (GMT's, a resampled one) is centred on the edge and hides it
+            e0 = (a + start) / 2 if a > 0 else 0.0
+            e1 = (b + stop) / 2 if b < n else float(n)
+            return _Extent(start, stop, e0, e1, float(start), float(stop))
     for kind, level, _, _, _ in sides:
         if kind == "background":
             page = np.abs(bar_luma - level) <= tol / 4
@@ -367,7 +383,7 @@ def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[floa
     edges = []
     for c, step, own in ((c0 - 1, -1, float(c0)), (c1, 1, float(c1))):
         kind, _, thick, col, _ = _side(luma, c, step, tol)
-        if kind == "outline":
+        if kind == "outline" and thick < 2:
             centre = col + 0.5 + step * (thick - 1) / 2
             edges.append(centre - OUTLINE_SNAP)
         else:
@@ -526,7 +542,7 @@ def sample_colorbar(
     colors, valid = _consistent_lines(bar[start:stop], tol)
     positions = (np.arange(start, stop) + 0.5 - ext.e0) / length
     a0, a1 = _across_edges(lines, b0, b1, tol)
-    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, ext.e0, ext.e1, a0, a1)
+    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, *ext.shown, a0, a1)
     noise = float(np.median(np.std(bar[start:stop], axis=1).sum(axis=1)))
     found = _blocks(colors, valid, tol=min(6.0 + 3.0 * noise, tol))
     blocks = block_colors = None

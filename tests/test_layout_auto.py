@@ -49,8 +49,8 @@ def _decoded(img):
 
 @pytest.mark.parametrize("step", [25, 60])
 def test_checkered_frame_gives_the_field_exactly(step):
-    """Segments of 25 px are bridged as a spine; of 60 px they break it, and the field
-    closed by the band is the frame."""
+    """Thin-spine detection breaks on the band's alternating segments, short or long; the
+    field closed all round by the band is the frame."""
     img = page(360, 560)
     _field(img)
     _checkered(img, step=step)
