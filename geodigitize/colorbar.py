@@ -276,20 +276,21 @@ def _bar_extent(
             outlines.append((*_outline_run(lines, luma, col, step, thick, reach, tol), thick))
     if outlines:
         a, b = min(o[0] for o in outlines), max(o[1] for o in outlines)
-        thick = outlines[0][3]
-        ink = outlines[0][2]
+        thick = outlines[0][4]
+        ink, core = outlines[0][2], max(o[3] for o in outlines)
         start = a + thick if a > 0 else 0
         stop = b - thick if b < n else n
-        start, stop = _trim_ink(bar, start, stop, ink, tol, a > 0, b < n)
+        limit = min(MAX_INK_LINES, core + 2 - thick)
+        start, stop = _trim_ink(bar, start, stop, ink, tol, (a > 0, b < n), limit)
         if stop - start >= 2:
-            if thick < 2:  # a 1-pixel outline is drawn over the edge (OUTLINE_SNAP)
-                e0 = a + thick / 2 + shift if a > 0 else 0.0
-                e1 = b - thick / 2 + shift if b < n else float(n)
-                return _Extent(start, stop, e0, e1)
-            # a thicker one (GMT's, a resampled one) is centred on the edge and hides it
-            e0 = (a + start) / 2 if a > 0 else 0.0
-            e1 = (b + stop) / 2 if b < n else float(n)
-            return _Extent(start, stop, e0, e1, float(start), float(stop))
+            # a 1-pixel outline is drawn over the edge (OUTLINE_SNAP); a thicker one
+            # (GMT's, a resampled one: more lines of ink before the bar) is centred on
+            # the edge and hides it, so the box shows where the bar's colours start
+            thin = thick < 2 and core < 2
+            e0, v0 = (a + thick / 2 + shift, None) if thin else ((a + start) / 2, start)
+            e1, v1 = (b - thick / 2 + shift, None) if thin else ((b + stop) / 2, stop)
+            e0, e1 = (e0 if a > 0 else 0.0), (e1 if b < n else float(n))
+            return _Extent(start, stop, e0, e1, v0, v1)
     for kind, level, _, _, _ in sides:
         if kind == "background":
             page = np.abs(bar_luma - level) <= tol / 4
@@ -306,8 +307,9 @@ def _bar_extent(
 
 def _outline_run(
     lines: np.ndarray, luma: np.ndarray, col: int, step: int, thick: int, reach: float, tol: float
-) -> tuple[int, int, np.ndarray]:
-    """Lines ``[a, b)`` along which a side outline runs, and the outline's colour.
+) -> tuple[int, int, np.ndarray, int]:
+    """Lines ``[a, b)`` along which a side outline runs, the outline's colour, and how
+    many columns of that colour it is (its core's thickness).
 
     The outline's columns from `col` outwards (its `thick` columns and two more) are
     tried, and the one whose run around the bar's middle is longest counts: the column
@@ -335,7 +337,13 @@ def _outline_run(
             continue  # the page beyond, not an outline closing at the bar's ends
         if b - a > best[1] - best[0]:
             best = (a, b, np.median(lines[a:b, c], axis=0))
-    return best
+    ink_luma = float(best[2] @ LUMA)
+    core = sum(
+        1
+        for c in range(col, col + step * (thick + MAX_INK_LINES), step)
+        if 0 <= c < luma.shape[1] and abs(float(np.median(luma[:, c])) - ink_luma) <= tol / 2
+    )
+    return (*best, max(core, 1))
 
 
 #: Most lines trimmed at an end as outline ink or its blend.
@@ -343,16 +351,24 @@ MAX_INK_LINES = 6
 
 
 def _trim_ink(
-    bar: np.ndarray, start: int, stop: int, ink: np.ndarray, tol: float, at0: bool, at1: bool
+    bar: np.ndarray,
+    start: int,
+    stop: int,
+    ink: np.ndarray,
+    tol: float,
+    ends: tuple[bool, bool],
+    limit: int,
 ) -> tuple[int, int]:
     """Drop end lines that show the outline's colour or a blend of it with the bar.
 
     A thick outline (GMT's, or any outline in an upscaled image) is more than the side
     outline's measured thickness at the ends; a line of the outline's colour, or between
     it and the next line in, decoded as a scale colour would turn every line and letter
-    of the map into the end value.
+    of the map into the end value. At most `limit` lines go (the side outline's core
+    thickness and a blended line, less what is already trimmed): a longer run of dark
+    lines is the bar's own end (gist_earth, gray and magma start near black).
     """
-    limit = MAX_INK_LINES
+    at0, at1 = ends
 
     def inky(i: int, j: int) -> bool:
         c, nxt = bar[i], bar[j]
@@ -363,7 +379,7 @@ def _trim_ink(
         off = _dist(c, ink + np.clip(t, 0.0, 1.0) * seg)
         return 0.0 < t < 1.0 and off <= tol / 2 and _dist(c, nxt) > tol / 2
 
-    if stop - start <= 4 * limit:
+    if limit <= 0 or stop - start <= 4 * limit:
         return start, stop
     # a bar whose own end is the outline's colour (gray, magma) shows many such lines;
     # only a short run of them, then the bar's colours, is ink
@@ -935,16 +951,17 @@ def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3, far
         else 1.0
         for band in bands
     ]  # the image's edge counts as page
-    if near < 3 * far // 2 and min(shares) < 0.5 and all(_uniform(b) for b in bands):
+    if near < 3 * far // 2 and min(shares) < 0.5 and all(_achromatic(b) for b in bands):
         # a thick outline (GMT's, or an upscaled one) covers the first band
         return max(min(shares), _page_beside(img, box, page, far, 2 * far))
     return min(shares)
 
 
-def _uniform(band: np.ndarray) -> bool:
-    """Most of the band's pixels share its median colour (an outline, or the page)."""
-    px = band.reshape(-1, 3).astype(np.float64)
-    return px.size > 0 and float((_dist(px, np.median(px, axis=0)) <= LINE_TOL).mean()) >= 0.8
+def _achromatic(band: np.ndarray) -> bool:
+    """Most of the band's pixels are grey: black ink, the white page or blends of them
+    (an outline beside the bar), not the colours of a map around a strip of it."""
+    px = band.reshape(-1, 3).astype(np.int16)
+    return px.size > 0 and float((np.ptp(px, axis=1) <= 40).mean()) >= 0.8
 
 
 def _overlap(a: Box, b: Box) -> float:
