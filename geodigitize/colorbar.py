@@ -806,6 +806,13 @@ def locate_colorbar(image: np.ndarray, *, min_score: float = MIN_AUTO_SCORE) -> 
             f"its lines unlike their neighbours: {give}"
         )
     kept = prof.colors[prof.valid]
+    ordered = _ordered_share(prof.block_colors if prof.is_discrete else kept)
+    if ordered < MIN_ORDERED:
+        raise ColorScaleError(
+            f"the colours along the colorbar at {_fmt(best.box)} do not follow one path "
+            f"(only {100 * ordered:.0f} % of its parts are nearest in colour to a part "
+            f"beside them): {give}"
+        )
     step = float(np.max(_dist(kept[1:], kept[:-1]))) if kept.shape[0] > 1 else 0.0
     if not prof.is_discrete and step > MAX_LINE_STEP:
         raise ColorScaleError(
@@ -813,6 +820,31 @@ def locate_colorbar(image: np.ndarray, *, min_score: float = MIN_AUTO_SCORE) -> 
             f"neighbouring lines, not a smooth scale: {give}"
         )
     return best
+
+
+#: Least share of a bar's parts whose nearest colour is a neighbouring part's.
+MIN_ORDERED = 0.7
+
+
+def _ordered_share(colors: np.ndarray, parts: int = 24) -> float:
+    """Share of the bar's parts (`parts` stretches of its lines, or its blocks) whose
+    nearest other part in colour is one beside it along the bar.
+
+    A colour scale is a path through colour space, each stretch nearest to the ones next
+    to it; colours in no such order (a legend of categories, a strip of a map, a bar
+    sampled across the wrong axis) are not a scale to decode by.
+    """
+    if colors.shape[0] > parts:
+        colors = np.array([np.median(c, axis=0) for c in np.array_split(colors, parts)])
+    n = colors.shape[0]
+    if n < 4:
+        return 1.0
+    d = _dist(colors[:, None], colors[None])
+    np.fill_diagonal(d, np.inf)
+    i = np.arange(n)
+    beside = np.minimum(d[i, np.maximum(i - 1, 0)], d[i, np.minimum(i + 1, n - 1)])
+    beside[[0, -1]] = d[[0, -1], [1, -2]]
+    return float(np.mean(beside <= d.min(axis=1) + 1.0))
 
 
 def _fmt(box: Box) -> str:
