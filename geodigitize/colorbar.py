@@ -254,7 +254,13 @@ class _Extent:
 
 
 def _bar_extent(
-    lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float, shift: float
+    lines: np.ndarray,
+    c0: int,
+    c1: int,
+    bar: np.ndarray,
+    tol: float,
+    shift: float,
+    page_luma: float | None = None,
 ) -> _Extent:
     """Lines that belong to the bar's coloured area, and where the area's edges are.
 
@@ -273,7 +279,8 @@ def _bar_extent(
     outlines = []
     for (kind, _, thick, col, reach), step in zip(sides, (-1, 1), strict=True):
         if kind == "outline":
-            outlines.append((*_outline_run(lines, luma, col, step, thick, reach, tol), thick))
+            run = _outline_run(lines, luma, (col, step, thick), reach, tol, page_luma)
+            outlines.append((*run, thick))
     if outlines:
         a, b = min(o[0] for o in outlines), max(o[1] for o in outlines)
         thick = outlines[0][4]
@@ -306,7 +313,12 @@ def _bar_extent(
 
 
 def _outline_run(
-    lines: np.ndarray, luma: np.ndarray, col: int, step: int, thick: int, reach: float, tol: float
+    lines: np.ndarray,
+    luma: np.ndarray,
+    side: tuple[int, int, int],
+    reach: float,
+    tol: float,
+    page_luma: float | None = None,
 ) -> tuple[int, int, np.ndarray, int]:
     """Lines ``[a, b)`` along which a side outline runs, the outline's colour, and how
     many columns of that colour it is (its core's thickness).
@@ -315,23 +327,22 @@ def _outline_run(
     tried, and the one whose run around the bar's middle is longest counts: the column
     next to the bar may blend the outline with the bar's colour (antialiasing, a
     resampled image), so its shade follows the bar and breaks where the bar's
-    brightness changes, while the outline's core keeps one shade all along.
+    brightness changes, while the outline's core (or, for a line straddling two pixels,
+    its blend with the page) keeps one shade all along. `side` is the outline's first
+    column, the step outwards and its thickness; columns of the page's brightness
+    `page_luma` end the search.
     """
+    col, step, thick = side
     n = luma.shape[0]
     best = (n // 2, n // 2, lines[n // 2, col])
-    first = _uniform_column(luma[:, col], tol)
-    bar_level = float(np.median(luma[:, col - step])) if 0 <= col - step < luma.shape[1] else 0.0
     for c in range(col, col + step * (thick + 2), step):
         if not 0 <= c < luma.shape[1]:
             break
         level = _uniform_column(luma[:, c], tol)
-        if level is None or first is None:
+        if level is None:
             continue
-        # the outline's own shade, or a deeper one away from the bar (its core past a
-        # blended column); not the page beyond it
-        deeper = (level - first) * (first - bar_level) > 0
-        if abs(level - first) > reach and not deeper:
-            break
+        if page_luma is not None and abs(level - page_luma) <= tol / 2:
+            break  # the page beyond the outline
         a, b = _run_around(np.abs(luma[:, c] - level) <= max(reach, tol / 2), n // 2)
         if c != col and b - a == n:
             continue  # the page beyond, not an outline closing at the bar's ends
@@ -553,7 +564,8 @@ def sample_colorbar(
     bar = lines[:, b0:b1]
     # Image -> line coordinates: vertical bars count lines upwards unless flipped.
     along = (-1.0 if vertical else 1.0) * (-1.0 if flip else 1.0)
-    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along)
+    page_luma = float(page_color(image) @ LUMA)
+    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along, page_luma)
     start, stop, length = ext.start, ext.stop, ext.e1 - ext.e0
     colors, valid = _consistent_lines(bar[start:stop], tol)
     positions = (np.arange(start, stop) + 0.5 - ext.e0) / length
