@@ -298,18 +298,21 @@ def _bar_extent(
             e1, v1 = (b - thick / 2 + shift, None) if thin else ((b + stop) / 2, stop)
             e0, e1 = (e0 if a > 0 else 0.0), (e1 if b < n else float(n))
             return _Extent(start, stop, e0, e1, v0, v1)
-    for kind, level, _, _, _ in sides:
-        if kind == "background":
-            page = np.abs(bar_luma - level) <= tol / 4
-            start = 0
-            while start < n and page[start]:
-                start += 1
-            stop = n
-            while stop > start and page[stop - 1]:
-                stop -= 1
-            if stop - start >= 2:
-                return _Extent(start, stop, float(start), float(stop))
+    levels = [level for kind, level, _, _, _ in sides if kind == "background"]
+    # nothing beside the bar says where it ends: at least drop the page's lines
+    for level in levels + ([] if page_luma is None else [page_luma]):
+        start, stop = _trim_level(bar_luma, level, tol / 4)
+        if stop - start >= 2:
+            return _Extent(start, stop, float(start), float(stop))
     return _Extent(0, n, 0.0, float(n))
+
+
+def _trim_level(bar_luma: np.ndarray, level: float, tol: float) -> tuple[int, int]:
+    """Lines ``[start, stop)`` left once end lines within `tol` of `level` are dropped."""
+    away = np.flatnonzero(np.abs(bar_luma - level) > tol)
+    if away.size == 0:
+        return 0, 0
+    return int(away[0]), int(away[-1]) + 1
 
 
 def _outline_run(
@@ -869,7 +872,7 @@ def _candidates(image: np.ndarray) -> list[FoundColorbar]:
     page = page_color(img).astype(np.float64)
     found = []
     for vertical in (True, False):
-        for sl in _candidate_slices(img, page, vertical):
+        for sl in _join_pieces(list(_candidate_slices(img, page, vertical)), vertical):
             scored = _score_candidate(img, sl, vertical)
             if scored is not None:
                 found.append(scored)
@@ -887,6 +890,33 @@ def _candidates(image: np.ndarray) -> list[FoundColorbar]:
         if all(_overlap(c.box, k.box) < 0.5 for k in kept):
             kept.append(c)
     return kept
+
+
+#: Largest gap (pixels, or twice the bar's width) along a bar between two pieces of it
+#: that are joined: a bar whose middle is the page's colour (white in ``polar``,
+#: ``RdBu``) falls apart there.
+MAX_PIECE_GAP = 20
+
+
+def _join_pieces(slices: list, vertical: bool) -> list:
+    """Join candidates lying end to end along the same band into one candidate."""
+    along, across = (0, 1) if vertical else (1, 0)
+    slices = sorted(slices, key=lambda sl: sl[along].start)
+    joined: list = []
+    for sl in slices:
+        for k, prev in enumerate(joined):
+            a0, a1 = prev[across], sl[across]
+            common = min(a0.stop, a1.stop) - max(a0.start, a1.start)
+            narrow = min(a0.stop - a0.start, a1.stop - a1.start)
+            gap = sl[along].start - prev[along].stop
+            if common >= 0.8 * narrow and gap <= max(MAX_PIECE_GAP, 2 * narrow):
+                span = slice(prev[along].start, max(prev[along].stop, sl[along].stop))
+                band = slice(min(a0.start, a1.start), max(a0.stop, a1.stop))
+                joined[k] = (span, band) if vertical else (band, span)
+                break
+        else:
+            joined.append(sl)
+    return joined
 
 
 def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
@@ -918,7 +948,7 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     height, width = img.shape[:2]
     # A margin lets sample_colorbar see the outline and trim it; ends whose colour is the
     # page's (gist_earth's white top) are not in the candidate, so reach further there.
-    my, mx = (10, 3) if vertical else (3, 10)
+    my, mx = (10, 5) if vertical else (5, 10)
     box = (
         float(max(cols.start - mx, 0)),
         float(max(rows.start - my, 0)),
