@@ -250,28 +250,94 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
         on_scale = np.asarray(decoded.distance) <= max_distance
     box = find_spine_frame(img, on_scale)
     how = "spines"
-    region = None
+    area = None
     if on_scale is not None:
         page = page_pixels(img)
-        region = largest_region_frame(on_scale, page)
+        area = _largest_area(on_scale, page)
+        if box is not None:
+            box = _tighten(box, on_scale, ~page & (img.astype(np.int16) @ LUMA > DARK))
+        region = None if area is None else _bbox(area)
         if (
             region is not None
-            and (box is None or _covered(region, box) < MIN_COVER)
+            and (box is None or _share_inside(area, box) < MIN_COVER)
             and _framed(region, on_scale | page)
         ):
             box, how = region, "the scale-coloured area inside a band frame"
-    if box is None:
-        box, how = region, "largest scale-coloured region"
+        elif box is None and region is not None:
+            box, how = region, "largest scale-coloured region"
     if box is None:
         raise RegionError("found no map frame: give the frame as `region` x0,y0,x1,y1")
-    if region is not None and _covered(region, box) < MIN_COVER:
+    if area is not None and _share_inside(area, box) < MIN_COVER:
         raise RegionError(
             f"the map frame found ({_fmt(box)}, from {how}) holds "
-            f"{100 * _covered(region, box):.0f} % of the largest scale-coloured area "
-            f"({_fmt(region)}): give the frame as `region` x0,y0,x1,y1"
+            f"{100 * _share_inside(area, box):.0f} % of the largest scale-coloured area "
+            f"({_fmt(_bbox(area))}): give the frame as `region` x0,y0,x1,y1"
         )
     log.info("map frame %s found from %s", box, how)
     return box
+
+
+#: Luma (0-255) below which a pixel counts as the ink of a frame (black, dark grey).
+DARK = 80
+
+
+def _tighten(box: Box, on_scale: np.ndarray, not_ink: np.ndarray, reach: int = 12) -> Box:
+    """Move each side of `box` inwards, at most `reach` pixels, past lines that are mostly
+    frame: off the scale and nearly all page-coloured or dark.
+
+    A rectangle of spines can be the outer edge of a band frame (GMT's checkered frame,
+    thin lines on both sides of it): the band's black and white segments are then
+    inside, and are not data. A line of data along a side (on the scale), or of land,
+    coastline blends or antialiased spine (neither page nor dark), stops the move.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+
+    moved = True
+    for _ in range(reach):
+        if not moved:
+            break
+        moved = False
+        for side in range(4):
+            rows = (slice(y0, y0 + 1), slice(y1 - 1, y1), slice(y0, y1), slice(y0, y1))[side]
+            cols = (slice(x0, x1), slice(x0, x1), slice(x0, x0 + 1), slice(x1 - 1, x1))[side]
+            on, clear = on_scale[rows, cols], not_ink[rows, cols]
+            if on.size == 0 or on.mean() >= 0.5 or (clear & ~on).mean() > 0.2:
+                continue
+            if min(x1 - x0, y1 - y0) <= 2 * reach:
+                continue
+            moved = True
+            if side == 0:
+                y0 += 1
+            elif side == 1:
+                y1 -= 1
+            elif side == 2:
+                x0 += 1
+            else:
+                x1 -= 1
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def _largest_area(on_scale: np.ndarray, page: np.ndarray) -> np.ndarray | None:
+    """The largest connected area of scale-coloured, non-page pixels (closed 5 x 5)."""
+    cand = ndimage.binary_closing(on_scale & ~page, structure=np.ones((5, 5), bool))
+    labels, n = ndimage.label(cand)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
+
+
+def _bbox(mask: np.ndarray) -> Box:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+def _share_inside(area: np.ndarray, box: Box) -> float:
+    """Share of `area`'s pixels whose centre is inside `box`."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    inside = area[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)].sum()
+    return float(inside / max(area.sum(), 1))
 
 
 #: How far (pixels) outside the scale-coloured area a band frame's ink is looked for.
@@ -298,14 +364,6 @@ def _framed(box: Box, not_ink: np.ndarray, reach: int = BAND) -> bool:
         [not_ink[y0:y1, c] for c in range(x1, min(x1 + reach, width))],
     )
     return all(any(line.size and (~line).mean() >= 0.9 for line in side) for side in sides)
-
-
-def _covered(region: Box, box: Box) -> float:
-    """Share of `region`'s area inside `box`."""
-    ix = max(0.0, min(region[2], box[2]) - max(region[0], box[0]))
-    iy = max(0.0, min(region[3], box[3]) - max(region[1], box[1]))
-    area = (region[2] - region[0]) * (region[3] - region[1])
-    return ix * iy / area if area > 0 else 0.0
 
 
 def _fmt(box: Box) -> str:
