@@ -255,7 +255,7 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
         page = page_pixels(img)
         area = _largest_area(on_scale, page)
         if box is not None:
-            box = _tighten(box, on_scale, ~page & (img.astype(np.int16) @ LUMA > DARK))
+            box = _tighten(box, on_scale, _not_ink(img, page))
         region = None if area is None else _bbox(area)
         if (
             region is not None
@@ -267,6 +267,13 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
             box, how = region, "largest scale-coloured region"
     if box is None:
         raise RegionError("found no map frame: give the frame as `region` x0,y0,x1,y1")
+    if on_scale is not None and how == "spines":
+        open_side = _open_side(box, _not_ink(img, page))
+        if open_side:
+            raise RegionError(
+                f"the map frame found ({_fmt(box)}, from spines) has the map going on past "
+                f"its {open_side} side: give the frame as `region` x0,y0,x1,y1"
+            )
     if area is not None and _share_inside(area, box) < MIN_COVER:
         raise RegionError(
             f"the map frame found ({_fmt(box)}, from {how}) holds "
@@ -279,6 +286,16 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
 
 #: Luma (0-255) below which a pixel counts as the ink of a frame (black, dark grey).
 DARK = 80
+#: Luma (0-255) above which a grey pixel counts as paper (resampling rings the page).
+LIGHT = 200
+
+
+def _not_ink(img: np.ndarray, page: np.ndarray) -> np.ndarray:
+    """Pixels that are neither the page, nor dark ink, nor light grey paper (mid greys
+    count: grey land is not a frame)."""
+    luma = img.astype(np.int16) @ LUMA
+    grey = np.ptp(img.astype(np.int16), axis=2) <= 30
+    return ~page & (luma > DARK) & ~(grey & (luma > LIGHT))
 
 
 def _tighten(box: Box, on_scale: np.ndarray, not_ink: np.ndarray, reach: int = 12) -> Box:
@@ -315,6 +332,23 @@ def _tighten(box: Box, on_scale: np.ndarray, not_ink: np.ndarray, reach: int = 1
             else:
                 x1 -= 1
     return (float(x0), float(y0), float(x1), float(y1))
+
+
+def _open_side(box: Box, not_ink: np.ndarray, near: int = 2, far: int = 5) -> str | None:
+    """The first side of `box` beyond which, `near` to `far` pixels out, most pixels are
+    neither page nor ink: a frame closes the map, a grid line inside it does not."""
+    height, width = not_ink.shape
+    x0, y0, x1, y1 = (int(v) for v in box)
+    strips = {
+        "top": not_ink[max(y0 - far, 0) : max(y0 - near, 0), x0:x1],
+        "bottom": not_ink[min(y1 + near, height) : min(y1 + far, height), x0:x1],
+        "left": not_ink[y0:y1, max(x0 - far, 0) : max(x0 - near, 0)],
+        "right": not_ink[y0:y1, min(x1 + near, width) : min(x1 + far, width)],
+    }
+    for side, strip in strips.items():
+        if strip.size and strip.mean() >= 0.5:
+            return side
+    return None
 
 
 def _largest_area(on_scale: np.ndarray, page: np.ndarray) -> np.ndarray | None:
