@@ -7,7 +7,9 @@ bar do not count), drops lines that disagree with themselves or with their neigh
 trims the outline at the ends, and tells continuous bars from bars made of flat blocks.
 :func:`scale_from_colorbar` maps line positions to values and returns a
 :class:`~geodigitize.colormap.ColorScale`; :func:`find_colorbars` finds candidate boxes in
-a whole figure.
+a whole figure, and :func:`locate_colorbar` picks the one ``colorbar="auto"`` reads, or
+refuses (:class:`~geodigitize.errors.ColorScaleError` naming `colorbar`) when the best
+scores low, a rival scores alike, or its colours do not form one smooth path.
 
 Notes
 -----

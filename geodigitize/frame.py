@@ -7,8 +7,16 @@ Two ways, tried in order:
    on both sides; long runs of them are candidate sides, and the largest rectangle closed
    by four of them, mostly holding colours of the scale, is the frame. The box returned
    is the area strictly inside the spines.
-2. **Largest scale-coloured region.** Otherwise, the bounding box of the largest
-   connected area of pixels on the colour scale that are not the page's colour.
+   Spines that are the outer edge of a band frame are moved in past the band's black and
+   white rows (:func:`_tighten`).
+2. **Largest scale-coloured region.** Otherwise, or when the spines hold less than
+   :data:`MIN_COVER` of it and it is closed all round by ink (GMT's checkered frame,
+   :func:`_framed`), the bounding box of the largest connected area of pixels on the
+   colour scale that are not the page's colour.
+
+:func:`find_frame` refuses (:class:`~geodigitize.errors.RegionError` naming `region`)
+rather than return a frame it is not sure of: one holding less than :data:`MIN_COVER` of
+the largest scale-coloured area, or spines with the map going on past a side.
 
 Notes
 -----
