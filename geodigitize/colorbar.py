@@ -7,7 +7,9 @@ bar do not count), drops lines that disagree with themselves or with their neigh
 trims the outline at the ends, and tells continuous bars from bars made of flat blocks.
 :func:`scale_from_colorbar` maps line positions to values and returns a
 :class:`~geodigitize.colormap.ColorScale`; :func:`find_colorbars` finds candidate boxes in
-a whole figure.
+a whole figure, and :func:`locate_colorbar` picks the one ``colorbar="auto"`` reads, or
+refuses (:class:`~geodigitize.errors.ColorScaleError` naming `colorbar`) when the best
+scores low, a rival scores alike, or its colours do not form one smooth path.
 
 Notes
 -----
@@ -35,7 +37,9 @@ __all__ = [
     "INSIDE_MAP",
     "MIN_AUTO_SCORE",
     "ColorbarProfile",
+    "FoundColorbar",
     "find_colorbars",
+    "locate_colorbar",
     "sample_colorbar",
     "scale_from_colorbar",
 ]
@@ -53,6 +57,9 @@ MIN_AUTO_SCORE = 0.5
 MIN_AGREEMENT = 0.6
 #: Lines in the running-median window used to drop lines unlike their neighbours.
 NEIGHBOUR_WINDOW = 9
+#: Largest channel difference (0-255) between neighbours across a bar that still counts
+#: as the same colour when looking for candidates (JPEG's noise across a bar reaches 10).
+SAME_ACROSS = 12
 #: Most flat blocks a bar may have and still count as discrete classes.
 MAX_BLOCKS = 64
 
@@ -228,17 +235,34 @@ OUTLINE_SNAP = 0.5
 
 @dataclass(frozen=True)
 class _Extent:
-    """Lines ``[start, stop)`` showing the bar's colours, and the area's edges ``e0, e1``
-    (line corner coordinates, may differ from start/stop by an outline)."""
+    """Lines ``[start, stop)`` showing the bar's colours, the area's edges ``e0, e1``
+    (line corner coordinates, may differ from start/stop by an outline) that positions
+    are measured from, and the edges ``v0, v1`` of the part that shows (the box reported:
+    a thick outline hides the area's edge)."""
 
     start: int
     stop: int
     e0: float
     e1: float
+    v0: float | None = None
+    v1: float | None = None
+
+    @property
+    def shown(self) -> tuple[float, float]:
+        return (
+            self.e0 if self.v0 is None else self.v0,
+            self.e1 if self.v1 is None else self.v1,
+        )
 
 
 def _bar_extent(
-    lines: np.ndarray, c0: int, c1: int, bar: np.ndarray, tol: float, shift: float
+    lines: np.ndarray,
+    c0: int,
+    c1: int,
+    bar: np.ndarray,
+    tol: float,
+    shift: float,
+    page_luma: float | None = None,
 ) -> _Extent:
     """Lines that belong to the bar's coloured area, and where the area's edges are.
 
@@ -255,31 +279,133 @@ def _bar_extent(
     bar_luma = bar @ LUMA
     sides = [_side(luma, c, step, tol) for c, step in ((c0 - 1, -1), (c1, 1))]
     outlines = []
-    for kind, level, thick, col, reach in sides:
+    for (kind, _, thick, col, reach), step in zip(sides, (-1, 1), strict=True):
         if kind == "outline":
-            on_outline = np.abs(luma[:, col] - level) <= reach
-            outlines.append((*_run_around(on_outline, n // 2), thick))
+            run = _outline_run(lines, luma, (col, step, thick), reach, tol, page_luma)
+            outlines.append((*run, thick))
     if outlines:
         a, b = min(o[0] for o in outlines), max(o[1] for o in outlines)
-        thick = outlines[0][2]
+        thick = outlines[0][4]
+        ink, core = outlines[0][2], max(o[3] for o in outlines)
         start = a + thick if a > 0 else 0
         stop = b - thick if b < n else n
+        limit = min(MAX_INK_LINES, core + 2 - thick)
+        start, stop = _trim_ink(bar, start, stop, ink, tol, (a > 0, b < n), limit)
         if stop - start >= 2:
-            e0 = a + thick / 2 + shift if a > 0 else 0.0
-            e1 = b - thick / 2 + shift if b < n else float(n)
-            return _Extent(start, stop, e0, e1)
-    for kind, level, _, _, _ in sides:
-        if kind == "background":
-            page = np.abs(bar_luma - level) <= tol / 4
-            start = 0
-            while start < n and page[start]:
-                start += 1
-            stop = n
-            while stop > start and page[stop - 1]:
-                stop -= 1
-            if stop - start >= 2:
-                return _Extent(start, stop, float(start), float(stop))
+            # a 1-pixel outline is drawn over the edge (OUTLINE_SNAP); a thicker one
+            # (GMT's, a resampled one: more lines of ink before the bar) is centred on
+            # the edge and hides it, so the box shows where the bar's colours start
+            thin = thick < 2 and core < 2
+            e0, v0 = (a + thick / 2 + shift, None) if thin else ((a + start) / 2, start)
+            e1, v1 = (b - thick / 2 + shift, None) if thin else ((b + stop) / 2, stop)
+            e0, e1 = (e0 if a > 0 else 0.0), (e1 if b < n else float(n))
+            return _Extent(start, stop, e0, e1, v0, v1)
+    levels = [level for kind, level, _, _, _ in sides if kind == "background"]
+    # nothing beside the bar says where it ends: at least drop the page's lines
+    for level in levels + ([] if page_luma is None else [page_luma]):
+        start, stop = _trim_level(bar_luma, level, tol / 4)
+        if stop - start >= 2:
+            return _Extent(start, stop, float(start), float(stop))
     return _Extent(0, n, 0.0, float(n))
+
+
+def _trim_level(bar_luma: np.ndarray, level: float, tol: float) -> tuple[int, int]:
+    """Lines ``[start, stop)`` left once end lines within `tol` of `level` are dropped."""
+    away = np.flatnonzero(np.abs(bar_luma - level) > tol)
+    if away.size == 0:
+        return 0, 0
+    return int(away[0]), int(away[-1]) + 1
+
+
+def _outline_run(
+    lines: np.ndarray,
+    luma: np.ndarray,
+    side: tuple[int, int, int],
+    reach: float,
+    tol: float,
+    page_luma: float | None = None,
+) -> tuple[int, int, np.ndarray, int]:
+    """Lines ``[a, b)`` along which a side outline runs, the outline's colour, and how
+    many columns of that colour it is (its core's thickness).
+
+    The outline's columns from `col` outwards (its `thick` columns and two more) are
+    tried, and the one whose run around the bar's middle is longest counts: the column
+    next to the bar may blend the outline with the bar's colour (antialiasing, a
+    resampled image), so its shade follows the bar and breaks where the bar's
+    brightness changes, while the outline's core (or, for a line straddling two pixels,
+    its blend with the page) keeps one shade all along. `side` is the outline's first
+    column, the step outwards and its thickness; columns of the page's brightness
+    `page_luma` end the search.
+    """
+    col, step, thick = side
+    n = luma.shape[0]
+    best = (n // 2, n // 2, lines[n // 2, col])
+    for c in range(col, col + step * (thick + 2), step):
+        if not 0 <= c < luma.shape[1]:
+            break
+        level = _uniform_column(luma[:, c], tol)
+        if level is None:
+            continue
+        if page_luma is not None and abs(level - page_luma) <= tol / 2:
+            break  # the page beyond the outline
+        a, b = _run_around(np.abs(luma[:, c] - level) <= max(reach, tol / 2), n // 2)
+        if c != col and b - a == n:
+            continue  # the page beyond, not an outline closing at the bar's ends
+        if b - a > best[1] - best[0]:
+            best = (a, b, np.median(lines[a:b, c], axis=0))
+    ink_luma = float(best[2] @ LUMA)
+    core = sum(
+        1
+        for c in range(col, col + step * (thick + MAX_INK_LINES), step)
+        if 0 <= c < luma.shape[1] and abs(float(np.median(luma[:, c])) - ink_luma) <= tol / 2
+    )
+    return (*best, max(core, 1))
+
+
+#: Most lines trimmed at an end as outline ink or its blend.
+MAX_INK_LINES = 6
+
+
+def _trim_ink(
+    bar: np.ndarray,
+    start: int,
+    stop: int,
+    ink: np.ndarray,
+    tol: float,
+    ends: tuple[bool, bool],
+    limit: int,
+) -> tuple[int, int]:
+    """Drop end lines that show the outline's colour or a blend of it with the bar.
+
+    A thick outline (GMT's, or any outline in an upscaled image) is more than the side
+    outline's measured thickness at the ends; a line of the outline's colour, or between
+    it and the next line in, decoded as a scale colour would turn every line and letter
+    of the map into the end value. At most `limit` lines go (the side outline's core
+    thickness and a blended line, less what is already trimmed): a longer run of dark
+    lines is the bar's own end (gist_earth, gray and magma start near black).
+    """
+    at0, at1 = ends
+
+    def inky(i: int, j: int) -> bool:
+        c, nxt = bar[i], bar[j]
+        if _dist(c, ink) <= tol:
+            return True
+        seg = nxt - ink
+        t = float(np.dot(c - ink, seg) / max(np.dot(seg, seg), 1e-9))
+        off = _dist(c, ink + np.clip(t, 0.0, 1.0) * seg)
+        return 0.0 < t < 1.0 and off <= tol / 2 and _dist(c, nxt) > tol / 2
+
+    if limit <= 0 or stop - start <= 4 * limit:
+        return start, stop
+    # a bar whose own end is the outline's colour (gray, magma) shows many such lines;
+    # only a short run of them, then the bar's colours, is ink
+    k0 = 0
+    while at0 and k0 <= limit and inky(start + k0, start + k0 + 1):
+        k0 += 1
+    k1 = 0
+    while at1 and k1 <= limit and inky(stop - 1 - k1, stop - 2 - k1):
+        k1 += 1
+    return start + (k0 if k0 <= limit else 0), stop - (k1 if k1 <= limit else 0)
 
 
 def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:
@@ -289,7 +415,7 @@ def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[floa
     edges = []
     for c, step, own in ((c0 - 1, -1, float(c0)), (c1, 1, float(c1))):
         kind, _, thick, col, _ = _side(luma, c, step, tol)
-        if kind == "outline":
+        if kind == "outline" and thick < 2:
             centre = col + 0.5 + step * (thick - 1) / 2
             edges.append(centre - OUTLINE_SNAP)
         else:
@@ -443,12 +569,13 @@ def sample_colorbar(
     bar = lines[:, b0:b1]
     # Image -> line coordinates: vertical bars count lines upwards unless flipped.
     along = (-1.0 if vertical else 1.0) * (-1.0 if flip else 1.0)
-    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along)
+    page_luma = float(page_color(image) @ LUMA)
+    ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along, page_luma)
     start, stop, length = ext.start, ext.stop, ext.e1 - ext.e0
     colors, valid = _consistent_lines(bar[start:stop], tol)
     positions = (np.arange(start, stop) + 0.5 - ext.e0) / length
     a0, a1 = _across_edges(lines, b0, b1, tol)
-    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, ext.e0, ext.e1, a0, a1)
+    out_box = _to_image(r0, c0, lines.shape[0], vertical, flip, *ext.shown, a0, a1)
     noise = float(np.median(np.std(bar[start:stop], axis=1).sum(axis=1)))
     found = _blocks(colors, valid, tol=min(6.0 + 3.0 * noise, tol))
     blocks = block_colors = None
@@ -616,26 +743,182 @@ def find_colorbars(image: np.ndarray, *, max_candidates: int = 5) -> list[tuple[
     figure without a colorbar every candidate scores below :data:`MIN_AUTO_SCORE` (a
     colorbar drawn over the map itself must then be given by its box).
     """
+    return [(c.box, c.score) for c in _candidates(image)[:max_candidates]]
+
+
+@dataclass(frozen=True, eq=False)
+class FoundColorbar:
+    """The colorbar ``colorbar="auto"`` settled on, with its evidence.
+
+    Attributes
+    ----------
+    box : (x0, y0, x1, y1)
+        The bar's coloured area (outline excluded), pixel corners.
+    search_box : (x0, y0, x1, y1)
+        The box sampled to find it (the bar with a margin): give it to
+        :func:`sample_colorbar` or :func:`scale_from_colorbar` to read the same bar.
+    score : float
+        In 0-1, see :func:`find_colorbars`.
+    profile : ColorbarProfile
+    """
+
+    box: Box
+    search_box: Box
+    score: float
+    profile: ColorbarProfile
+
+
+#: A runner-up within this score of the best, elsewhere in the figure, makes the choice
+#: of colorbar unsure.
+RIVAL_MARGIN = 0.1
+#: Largest colour step (RGB distance) between neighbouring lines of a continuous bar; a
+#: larger one is a line of another colour (an outline, a label) taken into the bar.
+MAX_LINE_STEP = 4 * LINE_TOL
+#: Least share of a bar's lines that must agree with themselves and their neighbours.
+MIN_VALID_LINES = 0.8
+
+
+def locate_colorbar(image: np.ndarray, *, min_score: float = MIN_AUTO_SCORE) -> FoundColorbar:
+    """The figure's colorbar for ``colorbar="auto"``, or an error when not sure.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3) and dtype uint8
+    min_score : float
+        Lowest score accepted.
+
+    Returns
+    -------
+    FoundColorbar
+
+    Raises
+    ------
+    ColorScaleError
+        When no candidate scores `min_score`, two candidates elsewhere in the figure score
+        alike, or the best bar's colours do not form one smooth path (a continuous bar
+        with a jump between neighbouring lines, or many lines that disagree).
+    """
+    found = _candidates(image)
+    give = "give its box as `colorbar` x0,y0,x1,y1"
+    if not found or found[0].score < min_score:
+        best = (
+            ""
+            if not found
+            else f" (best candidate {_fmt(found[0].box)} scores {found[0].score:.2f} < {min_score})"
+        )
+        raise ColorScaleError(
+            f"no colorbar found in the image{best}: {give} (run `geodigitize colorbar "
+            "IMAGE` to list candidates)"
+        )
+    best = found[0]
+    rivals = [c for c in found[1:] if c.score >= max(min_score, best.score - RIVAL_MARGIN)]
+    if rivals:
+        raise ColorScaleError(
+            f"two colorbars look alike ({_fmt(best.box)} and {_fmt(rivals[0].box)}): {give}"
+        )
+    prof = best.profile
+    if prof.valid.mean() < MIN_VALID_LINES:
+        raise ColorScaleError(
+            f"the colorbar at {_fmt(best.box)} has {100 * (1 - prof.valid.mean()):.0f} % of "
+            f"its lines unlike their neighbours: {give}"
+        )
+    kept = prof.colors[prof.valid]
+    ordered = _ordered_share(prof.block_colors if prof.is_discrete else kept)
+    if ordered < MIN_ORDERED:
+        raise ColorScaleError(
+            f"the colours along the colorbar at {_fmt(best.box)} do not follow one path "
+            f"(only {100 * ordered:.0f} % of its parts are nearest in colour to a part "
+            f"beside them): {give}"
+        )
+    step = float(np.max(_dist(kept[1:], kept[:-1]))) if kept.shape[0] > 1 else 0.0
+    if not prof.is_discrete and step > MAX_LINE_STEP:
+        raise ColorScaleError(
+            f"the colours along the colorbar at {_fmt(best.box)} jump by {step:.0f} between "
+            f"neighbouring lines, not a smooth scale: {give}"
+        )
+    return best
+
+
+#: Least share of a bar's parts whose nearest colour is a neighbouring part's.
+MIN_ORDERED = 0.7
+
+
+def _ordered_share(colors: np.ndarray, parts: int = 24) -> float:
+    """Share of the bar's parts (`parts` stretches of its lines, or its blocks) whose
+    nearest other part in colour is one beside it along the bar.
+
+    A colour scale is a path through colour space, each stretch nearest to the ones next
+    to it; colours in no such order (a legend of categories, a strip of a map, a bar
+    sampled across the wrong axis) are not a scale to decode by.
+    """
+    if colors.shape[0] > parts:
+        colors = np.array([np.median(c, axis=0) for c in np.array_split(colors, parts)])
+    n = colors.shape[0]
+    if n < 4:
+        return 1.0
+    d = _dist(colors[:, None], colors[None])
+    np.fill_diagonal(d, np.inf)
+    i = np.arange(n)
+    beside = np.minimum(d[i, np.maximum(i - 1, 0)], d[i, np.minimum(i + 1, n - 1)])
+    beside[[0, -1]] = d[[0, -1], [1, -2]]
+    return float(np.mean(beside <= d.min(axis=1) + 1.0))
+
+
+def _fmt(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box)
+
+
+def _candidates(image: np.ndarray) -> list[FoundColorbar]:
+    """Every candidate bar, best first, overlapping ones dropped (see :func:`find_colorbars`)."""
     img = np.asarray(image)
     page = page_color(img).astype(np.float64)
     found = []
     for vertical in (True, False):
-        for sl in _candidate_slices(img, page, vertical):
+        for sl in _join_pieces(list(_candidate_slices(img, page, vertical)), vertical):
             scored = _score_candidate(img, sl, vertical)
             if scored is not None:
                 found.append(scored)
     # a colorbar stands on the page, beside the map; a strip of the map, however like a
     # bar between two graticule lines, has the map on both sides
     found = [
-        (box, score if _page_beside(img, box, page) >= 0.5 else round(score * INSIDE_MAP, 4))
-        for box, score in found
+        c
+        if _page_beside(img, c.box, page) >= 0.5
+        else FoundColorbar(c.box, c.search_box, round(c.score * INSIDE_MAP, 4), c.profile)
+        for c in found
     ]
-    found.sort(key=lambda bs: -bs[1])
-    kept: list[tuple[Box, float]] = []
-    for box, score in found:
-        if all(_overlap(box, k) < 0.5 for k, _ in kept):
-            kept.append((box, score))
-    return kept[:max_candidates]
+    found.sort(key=lambda c: -c.score)
+    kept: list[FoundColorbar] = []
+    for c in found:
+        if all(_overlap(c.box, k.box) < 0.5 for k in kept):
+            kept.append(c)
+    return kept
+
+
+#: Largest gap (pixels, or twice the bar's width) along a bar between two pieces of it
+#: that are joined: a bar whose middle is the page's colour (white in ``polar``,
+#: ``RdBu``) falls apart there.
+MAX_PIECE_GAP = 20
+
+
+def _join_pieces(slices: list, vertical: bool) -> list:
+    """Join candidates lying end to end along the same band into one candidate."""
+    along, across = (0, 1) if vertical else (1, 0)
+    slices = sorted(slices, key=lambda sl: sl[along].start)
+    joined: list = []
+    for sl in slices:
+        for k, prev in enumerate(joined):
+            a0, a1 = prev[across], sl[across]
+            common = min(a0.stop, a1.stop) - max(a0.start, a1.start)
+            narrow = min(a0.stop - a0.start, a1.stop - a1.start)
+            gap = sl[along].start - prev[along].stop
+            if common >= 0.8 * narrow and gap <= max(MAX_PIECE_GAP, 2 * narrow):
+                span = slice(prev[along].start, max(prev[along].stop, sl[along].stop))
+                band = slice(min(a0.start, a1.start), max(a0.stop, a1.stop))
+                joined[k] = (span, band) if vertical else (band, span)
+                break
+        else:
+            joined.append(sl)
+    return joined
 
 
 def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
@@ -644,8 +927,8 @@ def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
     if not vertical:
         a = a.transpose(1, 0, 2)
     same = np.zeros(a.shape[:2], dtype=bool)
-    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= 6
-    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= 6
+    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= SAME_ACROSS
+    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= SAME_ACROSS
     same[:, 1:-1] = left & right
     same &= np.abs(a - page).max(axis=2) > 6
     # Bridge ticks, edges between blocks and text crossing the bar.
@@ -667,7 +950,7 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     height, width = img.shape[:2]
     # A margin lets sample_colorbar see the outline and trim it; ends whose colour is the
     # page's (gist_earth's white top) are not in the candidate, so reach further there.
-    my, mx = (10, 3) if vertical else (3, 10)
+    my, mx = (10, 5) if vertical else (5, 10)
     box = (
         float(max(cols.start - mx, 0)),
         float(max(rows.start - my, 0)),
@@ -694,7 +977,7 @@ def _score_candidate(img: np.ndarray, sl, vertical: bool):
     contrast = min(span / 200.0, 1.0)
     thinness = min(length / width / 8.0, 1.0)
     score = consistency * (0.5 + 0.5 * richness) * (0.5 + 0.5 * contrast) * thinness
-    return prof.box, round(float(score), 4)
+    return FoundColorbar(prof.box, box, round(float(score), 4), prof)
 
 
 def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> float:
@@ -744,7 +1027,17 @@ def _page_beside(img: np.ndarray, box: Box, page: np.ndarray, near: int = 3, far
         else 1.0
         for band in bands
     ]  # the image's edge counts as page
+    if near < 3 * far // 2 and min(shares) < 0.5 and all(_achromatic(b) for b in bands):
+        # a thick outline (GMT's, or an upscaled one) covers the first band
+        return max(min(shares), _page_beside(img, box, page, far, 2 * far))
     return min(shares)
+
+
+def _achromatic(band: np.ndarray) -> bool:
+    """Most of the band's pixels are grey: black ink, the white page or blends of them
+    (an outline beside the bar), not the colours of a map around a strip of it."""
+    px = band.reshape(-1, 3).astype(np.int16)
+    return px.size > 0 and float((np.ptp(px, axis=1) <= 40).mean()) >= 0.8
 
 
 def _overlap(a: Box, b: Box) -> float:

@@ -7,8 +7,16 @@ Two ways, tried in order:
    on both sides; long runs of them are candidate sides, and the largest rectangle closed
    by four of them, mostly holding colours of the scale, is the frame. The box returned
    is the area strictly inside the spines.
-2. **Largest scale-coloured region.** Otherwise, the bounding box of the largest
-   connected area of pixels on the colour scale that are not the page's colour.
+   Spines that are the outer edge of a band frame are moved in past the band's black and
+   white rows (:func:`_tighten`).
+2. **Largest scale-coloured region.** Otherwise, or when the spines hold less than
+   :data:`MIN_COVER` of it and it is closed all round by ink (GMT's checkered frame,
+   :func:`_framed`), the bounding box of the largest connected area of pixels on the
+   colour scale that are not the page's colour.
+
+:func:`find_frame` refuses (:class:`~geodigitize.errors.RegionError` naming `region`)
+rather than return a frame it is not sure of: one holding less than :data:`MIN_COVER` of
+the largest scale-coloured area, or spines with the map going on past a side.
 
 Notes
 -----
@@ -140,8 +148,8 @@ def find_spine_frame(
                 inside = (slice(box[1], box[3]), slice(box[0], box[2]))
                 if on_scale is not None and on_scale[inside].mean() < 0.3:
                     continue
-                if page[inside].mean(axis=0).max() > 0.5:
-                    continue  # two frames side by side (a map and its colorbar)
+                if max(page[inside].mean(axis=0).max(), page[inside].mean(axis=1).max()) > 0.5:
+                    continue  # two frames side by side or stacked (a map and its colorbar)
                 best, best_area = box, area
     return None if best is None else tuple(float(v) for v in best)
 
@@ -250,12 +258,155 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
         on_scale = np.asarray(decoded.distance) <= max_distance
     box = find_spine_frame(img, on_scale)
     how = "spines"
-    if box is None and on_scale is not None:
-        box = largest_region_frame(on_scale, page_pixels(img))
-        how = "largest scale-coloured region"
+    area = None
+    if on_scale is not None:
+        page = page_pixels(img)
+        area = _largest_area(on_scale, page)
+        if box is not None:
+            box = _tighten(box, on_scale, _not_ink(img, page))
+        region = None if area is None else _bbox(area)
+        if (
+            region is not None
+            and (box is None or _share_inside(area, box) < MIN_COVER)
+            and _framed(region, on_scale | page)
+        ):
+            box, how = region, "the scale-coloured area inside a band frame"
+        elif box is None and region is not None:
+            box, how = region, "largest scale-coloured region"
     if box is None:
+        raise RegionError("found no map frame: give the frame as `region` x0,y0,x1,y1")
+    if on_scale is not None and how == "spines":
+        open_side = _open_side(box, _not_ink(img, page))
+        if open_side:
+            raise RegionError(
+                f"the map frame found ({_fmt(box)}, from spines) has the map going on past "
+                f"its {open_side} side: give the frame as `region` x0,y0,x1,y1"
+            )
+    if area is not None and _share_inside(area, box) < MIN_COVER:
         raise RegionError(
-            "--region auto found no map frame: give the frame with --region x0,y0,x1,y1"
+            f"the map frame found ({_fmt(box)}, from {how}) holds "
+            f"{100 * _share_inside(area, box):.0f} % of the largest scale-coloured area "
+            f"({_fmt(_bbox(area))}): give the frame as `region` x0,y0,x1,y1"
         )
     log.info("map frame %s found from %s", box, how)
     return box
+
+
+#: Luma (0-255) below which a pixel counts as the ink of a frame (black, dark grey).
+DARK = 80
+#: Luma (0-255) above which a grey pixel counts as paper (resampling rings the page).
+LIGHT = 200
+
+
+def _not_ink(img: np.ndarray, page: np.ndarray) -> np.ndarray:
+    """Pixels that are neither the page, nor dark ink, nor light grey paper (mid greys
+    count: grey land is not a frame)."""
+    luma = img.astype(np.int16) @ LUMA
+    grey = np.ptp(img.astype(np.int16), axis=2) <= 30
+    return ~page & (luma > DARK) & ~(grey & (luma > LIGHT))
+
+
+def _tighten(box: Box, on_scale: np.ndarray, not_ink: np.ndarray, reach: int = 12) -> Box:
+    """Move each side of `box` inwards, at most `reach` pixels, past lines that are mostly
+    frame: off the scale and nearly all page-coloured or dark.
+
+    A rectangle of spines can be the outer edge of a band frame (GMT's checkered frame,
+    thin lines on both sides of it): the band's black and white segments are then
+    inside, and are not data. A line of data along a side (on the scale), or of land,
+    coastline blends or antialiased spine (neither page nor dark), stops the move.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+
+    moved = True
+    for _ in range(reach):
+        if not moved:
+            break
+        moved = False
+        for side in range(4):
+            rows = (slice(y0, y0 + 1), slice(y1 - 1, y1), slice(y0, y1), slice(y0, y1))[side]
+            cols = (slice(x0, x1), slice(x0, x1), slice(x0, x0 + 1), slice(x1 - 1, x1))[side]
+            on, clear = on_scale[rows, cols], not_ink[rows, cols]
+            if on.size == 0 or on.mean() >= 0.5 or (clear & ~on).mean() > 0.2:
+                continue
+            if min(x1 - x0, y1 - y0) <= 2 * reach:
+                continue
+            moved = True
+            if side == 0:
+                y0 += 1
+            elif side == 1:
+                y1 -= 1
+            elif side == 2:
+                x0 += 1
+            else:
+                x1 -= 1
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def _open_side(box: Box, not_ink: np.ndarray, near: int = 2, far: int = 5) -> str | None:
+    """The first side of `box` beyond which, `near` to `far` pixels out, most pixels are
+    neither page nor ink: a frame closes the map, a grid line inside it does not."""
+    height, width = not_ink.shape
+    x0, y0, x1, y1 = (int(v) for v in box)
+    strips = {
+        "top": not_ink[max(y0 - far, 0) : max(y0 - near, 0), x0:x1],
+        "bottom": not_ink[min(y1 + near, height) : min(y1 + far, height), x0:x1],
+        "left": not_ink[y0:y1, max(x0 - far, 0) : max(x0 - near, 0)],
+        "right": not_ink[y0:y1, min(x1 + near, width) : min(x1 + far, width)],
+    }
+    for side, strip in strips.items():
+        if strip.size and strip.mean() >= 0.5:
+            return side
+    return None
+
+
+def _largest_area(on_scale: np.ndarray, page: np.ndarray) -> np.ndarray | None:
+    """The largest connected area of scale-coloured, non-page pixels (closed 5 x 5)."""
+    cand = ndimage.binary_closing(on_scale & ~page, structure=np.ones((5, 5), bool))
+    labels, n = ndimage.label(cand)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
+
+
+def _bbox(mask: np.ndarray) -> Box:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+def _share_inside(area: np.ndarray, box: Box) -> float:
+    """Share of `area`'s pixels whose centre is inside `box`."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    inside = area[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)].sum()
+    return float(inside / max(area.sum(), 1))
+
+
+#: How far (pixels) outside the scale-coloured area a band frame's ink is looked for.
+BAND = 12
+#: Least share of the largest scale-coloured area's box a frame must cover: a frame much
+#: smaller than the field (a block in a corner of a checkered GMT frame) is not the map's.
+MIN_COVER = 0.9
+
+
+def _framed(box: Box, not_ink: np.ndarray, reach: int = BAND) -> bool:
+    """Whether each side of `box` has, within `reach` pixels outside it, a line of ink
+    (pixels neither on the scale nor the page's) along at least 90 % of its length.
+
+    The frames thin-spine detection cannot follow (GMT's checkered band of black and
+    white segments between two thin lines) still close the field with such a line: the
+    inner thin line where the band is white, the band itself where it is black.
+    """
+    height, width = not_ink.shape
+    x0, y0, x1, y1 = (round(v) for v in box)
+    sides = (
+        [not_ink[r, x0:x1] for r in range(max(y0 - reach, 0), y0)],
+        [not_ink[r, x0:x1] for r in range(y1, min(y1 + reach, height))],
+        [not_ink[y0:y1, c] for c in range(max(x0 - reach, 0), x0)],
+        [not_ink[y0:y1, c] for c in range(x1, min(x1 + reach, width))],
+    )
+    return all(any(line.size and (~line).mean() >= 0.9 for line in side) for side in sides)
+
+
+def _fmt(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cmapfile import read_cmap_file
-from .colorbar import MIN_AUTO_SCORE, find_colorbars, scale_from_colorbar
+from .colorbar import locate_colorbar, scale_from_colorbar
 from .colormap import ColorScale, from_cmap
 from .errors import ColorScaleError
 
@@ -50,7 +50,7 @@ def build_scale(
         (with `cmap`), or one per block of the colorbar (with `colorbar`).
     colorbar : "x0,y0,x1,y1", (x0, y0, x1, y1) or "auto", optional
         Sample the scale from this colorbar box of `image` (pixel corners); ``"auto"``
-        uses the best box :func:`geodigitize.colorbar.find_colorbars` finds.
+        uses the bar :func:`geodigitize.colorbar.locate_colorbar` finds (or refuses).
     colorbar_flip : bool
         The colorbar runs from vmax to vmin.
     cmap_file : str, optional
@@ -109,21 +109,7 @@ def _scale_from_colorbar(colorbar, image, *, flip, **kwargs) -> ColorScale:
         raise ColorScaleError("--colorbar needs the image to sample the colorbar from")
     auto = isinstance(colorbar, str) and colorbar.strip().lower() == "auto"
     if auto:
-        found = find_colorbars(image)
-        if not found or found[0][1] < MIN_AUTO_SCORE:
-            best = (
-                ""
-                if not found
-                else (
-                    f" (the best candidate, {','.join(f'{v:g}' for v in found[0][0])}, scores "
-                    f"{found[0][1]:.2f} < {MIN_AUTO_SCORE})"
-                )
-            )
-            raise ColorScaleError(
-                f"no colorbar found in the image{best}: give its box with --colorbar "
-                "x0,y0,x1,y1 (run `geodigitize colorbar IMAGE` to list candidates)"
-            )
-        colorbar = found[0][0]
+        colorbar = locate_colorbar(image).search_box
     scale = scale_from_colorbar(image, colorbar, flip=flip, **kwargs)
     if auto:
         scale.extra["colorbar_found"] = "auto"

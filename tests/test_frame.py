@@ -43,7 +43,7 @@ def test_frame_from_largest_region_without_spines():
 
 
 def test_no_frame():
-    with pytest.raises(RegionError, match="--region"):
+    with pytest.raises(RegionError, match="`region`"):
         find_frame(page(50, 50))
 
 
