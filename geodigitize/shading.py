@@ -134,6 +134,11 @@ def unshade_ambiguity(
         In 0-1.
     """
     table, base, _ = _table(scale, blend, levels, intensity)
+    return _ambiguity(scale, table, base, tolerance)
+
+
+def _ambiguity(scale: ColorScale, table: np.ndarray, base: np.ndarray, tolerance: float) -> float:
+    """:func:`unshade_ambiguity` from the shaded `table` and the `base` entry of each."""
     tree = cKDTree(table)
     far = _FAR * abs(scale.range)
     confused = np.zeros(scale.colors.shape[0], dtype=bool)
@@ -180,8 +185,9 @@ def shaded_scale(
     """
     if blend not in BLENDS:
         raise ColorScaleError(f"unknown shading blend {blend!r}: use one of {', '.join(BLENDS)}")
+    table, base, steps = _table(scale, blend, levels, intensity)
     if check:
-        confused = unshade_ambiguity(scale, blend, levels=levels, intensity=intensity)
+        confused = _ambiguity(scale, table, base, TOLERANCE)
         if confused > MAX_AMBIGUITY:
             raise ColorScaleError(
                 f"the colour scale cannot be unshaded with the {blend!r} blend: "
@@ -189,7 +195,6 @@ def shaded_scale(
                 "theirs (its colours differ mostly in lightness); decode without "
                 "`shaded`, or give the figure's unshaded version"
             )
-    table, base, steps = _table(scale, blend, levels, intensity)
     values = scale.values[base]
     ambiguous = _confused(table, values, _FAR * abs(scale.range), TOLERANCE)
     extra = {
