@@ -98,3 +98,15 @@ def test_run_shaded(cli, tmp_path):
     data = shaded["counts"]["data"]
     assert data > 0.95 * values.size
     assert plain is None or plain["counts"]["data"] < 0.5 * data
+
+
+@pytest.mark.parametrize("command", ["run", "gcps"])
+def test_help_texts_keep_their_bracketed_defaults(cli, command, monkeypatch):
+    """rich reads '[default: ...]' written inside a help text as markup and drops it."""
+    monkeypatch.setenv("COLUMNS", "300")
+    code, out, _ = cli(command, "--help")
+    assert code in (0, None)
+    text = " ".join(out.split())
+    assert "a .points file's #CRS, else EPSG:4326" in text
+    if command == "run":
+        assert "default 200 when no position is given in pixels" in text

@@ -118,7 +118,7 @@ def gcps_command(
     ] = None,
     gcp_crs: Annotated[
         str | None,
-        typer.Option(help="CRS of the GCPs [default: a .points file's #CRS, else EPSG:4326]."),
+        typer.Option(help="CRS of the GCPs (default: a .points file's #CRS, else EPSG:4326)."),
     ] = None,
     tolerance: Annotated[
         float, typer.Option(help="Reading error in pixels that auto accepts.")

@@ -216,7 +216,7 @@ def run(
     gcp_crs: Annotated[
         str | None,
         typer.Option(
-            help="CRS of the GCPs' map positions [default: a .points file's #CRS, else EPSG:4326].",
+            help="CRS of the GCPs' map positions (default: a .points file's #CRS, else EPSG:4326).",
             rich_help_panel=_GEO,
         ),
     ] = None,
@@ -240,8 +240,8 @@ def run(
         float | None,
         typer.Option(
             help="Resolution of pixel positions measured on a PDF page (GCPs, --region, "
-            f"--colorbar), and of its rendering [default: {DEFAULT_DPI:g} when no position "
-            "is given in pixels].",
+            f"--colorbar), and of its rendering (default {DEFAULT_DPI:g} when no position "
+            "is given in pixels).",
             rich_help_panel=_PDF,
         ),
     ] = DEFAULTS.dpi,
