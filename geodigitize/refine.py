@@ -253,10 +253,7 @@ def with_points(base: Clusters, extra: Clusters) -> Clusters:
 
     The added points keep ``labels`` -1 (they stand for their own pixel only).
     """
-    have = set(zip(base.col.tolist(), base.row.tolist(), strict=True))
-    new = np.array(
-        [(c, r) not in have for c, r in zip(extra.col, extra.row, strict=True)], dtype=bool
-    )
+    new = ~np.isin(_pixel_keys(extra), _pixel_keys(base))
     return Clusters(
         np.concatenate([base.col, extra.col[new]]),
         np.concatenate([base.row, extra.row[new]]),
@@ -265,6 +262,12 @@ def with_points(base: Clusters, extra: Clusters) -> Clusters:
         base.labels,
         base.method,
     )
+
+
+def _pixel_keys(clusters: Clusters) -> np.ndarray:
+    """One integer per point's pixel (points sit on pixel centres)."""
+    row = np.floor(clusters.row).astype(np.int64)
+    return row << 32 | np.floor(clusters.col).astype(np.int64)
 
 
 # ------------------------------------------------------------------------- the search
