@@ -338,8 +338,9 @@ def options_from_cli(**values) -> Options:
     return Options(**values)
 
 
-def _inputs(result: Extraction) -> list[str]:
-    """Lines saying how the input was read, when that changed anything."""
+def _inputs(result: Extraction, counts: dict) -> list[str]:
+    """Lines saying how the input was read, when that changed anything (`counts`:
+    :meth:`Extraction.counts`)."""
     said = []
     if result.source is not None:
         said.append(f"read {result.source.describe()}")
@@ -349,7 +350,7 @@ def _inputs(result: Extraction) -> list[str]:
     if shading is not None:
         said.append(
             f"shaded relief ({shading['blend']}): "
-            f"{result.counts()['masked_by_reason'].get('ambiguous', 0):,} pixels of "
+            f"{counts['masked_by_reason'].get('ambiguous', 0):,} pixels of "
             "ambiguous shading masked"
         )
     return said
@@ -364,7 +365,7 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
         f"{counts['data']:,} decoded ({counts['masked']:,} masked), "
         f"{counts['flat']:,} flat, {counts['points']:,} points"
     )
-    for said in _inputs(result):
+    for said in _inputs(result, counts):
         console.print(said, highlight=False)
     fit = geo.summary() if len(geo.gcps) else f"georeference from the image's {geo.origin}"
     if geo.selection:
