@@ -35,6 +35,10 @@ def scale(figure, vmax=None):
     return {"cmap": figure.cmap, "vmin": figure.vmin, "vmax": figure.vmax if vmax is None else vmax}
 
 
+#: The colour scale of the shipped example.
+SCALE = ["--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7"]
+
+
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
@@ -81,12 +85,7 @@ def test_two_runs_started_together_one_wins_with_one_line(files):
         str(img),
         "--gcps",
         str(gcps),
-        "--cmap",
-        "jet_r",
-        "--vmin",
-        "0",
-        "--vmax",
-        "0.7",
+        *SCALE,
         "--out",
         str(out),
         "-q",
@@ -114,12 +113,7 @@ def test_preview_clashing_with_an_output_is_refused_before_work(files, name, mon
         img,
         "--gcps",
         gcps,
-        "--cmap",
-        "jet_r",
-        "--vmin",
-        "0",
-        "--vmax",
-        "0.7",
+        *SCALE,
         "--out",
         out,
         "--preview",
@@ -245,12 +239,7 @@ def test_signal_during_writes_leaves_nothing_and_says_so(files, sig, monkeypatch
             img,
             "--gcps",
             gcps,
-            "--cmap",
-            "jet_r",
-            "--vmin",
-            "0",
-            "--vmax",
-            "0.7",
+            *SCALE,
             "--out",
             out,
         )
@@ -267,9 +256,7 @@ def test_signal_during_the_commit_is_held_until_it_is_done(files, monkeypatch):
     monkeypatch.setenv(FAULT_ENV, "14")  # 1 + 2 x 5 writers + journal tmp, journal, rename
     monkeypatch.setenv(FAULT_SIGNAL_ENV, "INT")
     monkeypatch.setattr(io, "_fault_count", 0)
-    res = invoke(
-        "run", img, "--gcps", gcps, "--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7", "--out", out
-    )
+    res = invoke("run", img, "--gcps", gcps, *SCALE, "--out", out)
     assert res.exit_code == 130
     assert "interrupted after the outputs were written" in res.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_NAMES)
