@@ -15,7 +15,7 @@ import numpy as np
 
 from .colormap import ColorScale
 from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
-from .decode import Decoded, lookup_colors
+from .decode import Decoded, lookup_colors, scale_tree
 from .errors import ColorScaleError, NoDataError
 from .filters import any_in_window, window_extreme
 from .frame import find_frame
@@ -23,6 +23,7 @@ from .image import LUMA
 from .jpeg import restore_pixels
 from .reason import Reason
 from .region import Box, region_mask
+from .shading import FAR, TOLERANCE, explain_colors, neutral_entries, rival_distance
 
 __all__ = [
     "AUTO",
@@ -37,11 +38,14 @@ __all__ = [
     "classify",
     "count_reasons",
     "excluded_pixels",
+    "explain_shading",
     "field_colors",
     "inconsistent_pixels",
     "mask_image",
     "parse_colors",
     "require_data",
+    "settle_ambiguous",
+    "shadow_features",
     "thin_features",
     "value_outliers",
 ]
@@ -884,6 +888,9 @@ def mask_image(
     fit : MaskFit
     """
     auto: dict[str, str] = {}
+    shaded = "shading" in scale.extra
+    if shaded:  # each colour at its best shading, not at the table's nearest step
+        decoded, intensity = explain_shading(rgb, decoded, scale)
     excluded = None
     if exclude_color:
         if exclude_tol is None:
@@ -919,13 +926,17 @@ def mask_image(
         smoothness=smoothness,
         color_id=color_id,
     )
+    if shaded:  # lines first: a line's pixel must not be settled by the field around it
+        thin = thin_features(rgb)
+        thin |= shadow_features(intensity, rgb, reason == Reason.DATA)
+        reason[(reason == Reason.DATA) & thin] = Reason.HALO
     if scale.ambiguous is not None:  # shadings that far values share
         reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
-    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
+        if shaded:
+            decoded = settle_ambiguous(reason, decoded, scale, max_distance=float(max_distance))
+    # with a shaded scale neighbours differ by their shading, not by noise
     if consistency and not scale.is_discrete and not shaded:
         _mask_inconsistent(reason, rgb, decoded, scale, consistency)
-    if shaded:
-        reason[(reason == Reason.DATA) & thin_features(rgb)] = Reason.HALO
     if smoothness is not None and not scale.is_discrete:
         restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
         reason[restored] = Reason.DATA
@@ -939,6 +950,179 @@ def mask_image(
         auto,
     )
     return reason, decoded, fit
+
+
+def explain_shading(
+    rgb: np.ndarray, decoded: Decoded, scale: ColorScale
+) -> tuple[Decoded, np.ndarray]:
+    """`decoded` with each colour's entry and distance from its best continuous shading
+    (:func:`geodigitize.shading.explain_colors`), for a scale made by
+    :func:`geodigitize.shading.shaded_scale`, and the intensity of that shading.
+
+    Each distinct colour is explained once; pixels take their colour's answer, so a strip
+    of rows gets the answer the whole image would.
+
+    Returns
+    -------
+    decoded : Decoded
+    intensity : ndarray of shape (H, W) and dtype float32
+        The illumination intensity (0-1, 0.5 unshaded) that explains each pixel.
+    """
+    color_id, colors = decoded.color_id, decoded.colors
+    if color_id is None or colors is None:
+        colors, color_id = distinct_colors(pack_rgb(rgb))
+    per_colour = np.zeros(colors.size, dtype=np.int64)
+    per_colour[color_id] = decoded.index  # every pixel of a colour has its entry
+    found = explain_colors(unpack_rgb(colors), per_colour, scale, decoded.color_space)
+    index = found.index[color_id]
+    return (
+        replace(
+            decoded,
+            index=index,
+            values=scale.values[index],
+            distance=found.distance[color_id],
+            color_id=color_id,
+            colors=colors,
+            n_colors=int(colors.size),
+        ),
+        found.intensity[color_id],
+    )
+
+
+#: Half-size of the window whose data pixels settle an ambiguous shaded pixel.
+SETTLE_RADIUS = 3
+#: Fewest data pixels in that window that settle one.
+SETTLE_MIN = 5
+
+
+def settle_ambiguous(
+    reason: np.ndarray,
+    decoded: Decoded,
+    scale: ColorScale,
+    *,
+    max_distance: float,
+    radius: int = SETTLE_RADIUS,
+) -> Decoded:
+    """Decide ambiguous shaded pixels from the data around them.
+
+    An ambiguous pixel's colour is a shading of values far apart (the shaded scale's
+    :attr:`~geodigitize.colormap.ColorScale.ambiguous` entries). A hillshaded field is
+    smooth, so the median value ``m`` of the data pixels in the pixel's
+    ``2 radius + 1`` window (at least :data:`SETTLE_MIN` of them) says which shading
+    it is: among the table entries within ``d + 2 TOLERANCE`` of the colour (``d`` its
+    own distance) whose value lies within :data:`geodigitize.shading.FAR` of ``m``, the
+    nearest is refined (:func:`geodigitize.shading.explain_colors`); the pixel becomes
+    data with that value when its distance is at most ``min(max_distance, d +
+    TOLERANCE)`` and its value is still within ``FAR`` of ``m``. Others stay ambiguous
+    (a grey that only a grey of the scale explains, inside land, stays so).
+
+    Parameters
+    ----------
+    reason : ndarray of shape (H, W) and dtype uint8
+        Updated in place: settled pixels become :attr:`Reason.DATA`.
+    decoded : Decoded
+        With colour ids (:func:`explain_shading`).
+    scale : ColorScale
+        A shaded scale.
+    max_distance : float
+    radius : int
+
+    Returns
+    -------
+    Decoded
+        `decoded` with the settled pixels' entries, values and distances.
+
+    Notes
+    -----
+    A pixel's answer depends on the reasons of the pixels within `radius`, which depend
+    on the window of :func:`thin_features` (4 pixels): a strip needs ``radius + 4``
+    rows of overlap (7 by default).
+    """
+    rows, cols = _where(reason == Reason.AMBIGUOUS)
+    if rows.size == 0:
+        return decoded
+    clear = _clearly_own(decoded, scale, decoded.color_id[rows, cols])
+    reason[rows[clear], cols[clear]] = Reason.DATA
+    grey = neutral_entries(scale)[decoded.index[rows, cols]]  # ink's colours: never settled
+    rows, cols = rows[~clear & ~grey], cols[~clear & ~grey]
+    med, count = _window_median(decoded.values, reason == Reason.DATA, rows, cols, radius)
+    keep = count >= SETTLE_MIN
+    rows, cols, med = rows[keep], cols[keep], med[keep]
+    ids = decoded.color_id[rows, cols]
+    own = decoded.distance[rows, cols].astype(np.float64)
+    rgb = unpack_rgb(decoded.colors[ids]).astype(np.float64)
+    entry, found = _nearest_entry_near(rgb, own, med, scale, decoded.color_space)
+    rows, cols, med, own, rgb = rows[found], cols[found], med[found], own[found], rgb[found]
+    best = explain_colors(rgb, entry[found], scale, decoded.color_space)
+    far = FAR * abs(scale.range)
+    ok = best.distance <= np.minimum(max_distance, own + TOLERANCE)
+    ok &= np.abs(scale.values[best.index] - med) <= far
+    rows, cols = rows[ok], cols[ok]
+    index = decoded.index.copy()
+    distance = decoded.distance.copy()
+    index[rows, cols] = best.index[ok]
+    distance[rows, cols] = best.distance[ok]
+    reason[rows, cols] = Reason.DATA
+    return replace(decoded, index=index, values=scale.values[index], distance=distance)
+
+
+#: How much worse (RGB units) every far value must explain an ambiguous pixel's colour
+#: than its own for the colour alone to decide it: twice the largest error 8-bit
+#: rounding makes (0.87).
+SEPARATION = 2.0
+
+
+def _clearly_own(decoded: Decoded, scale: ColorScale, ids: np.ndarray) -> np.ndarray:
+    """Which of the colours `ids` (one per ambiguous pixel) every far value explains
+    worse by :data:`SEPARATION` than their own; never a neutral one."""
+    uniq, inverse = np.unique(ids, return_inverse=True)
+    at = np.zeros(decoded.n_colors, dtype=np.int64)
+    flat = decoded.color_id.ravel()
+    at[flat] = np.arange(flat.size)  # a pixel of each colour
+    own = decoded.index.ravel()[at[uniq]]
+    dist = decoded.distance.ravel()[at[uniq]].astype(np.float64)
+    rgb = unpack_rgb(decoded.colors[uniq]).astype(np.float64)
+    rival = rival_distance(rgb, own, dist, scale, decoded.color_space)
+    clear = (rival > dist + SEPARATION) & ~neutral_entries(scale)[own]
+    return clear[inverse]
+
+
+def _window_median(values, ok, rows, cols, radius):
+    """Median of the `ok` values in the ``2 radius + 1`` window of each (row, col), and
+    how many there were (windows cut at the image's edge)."""
+    r = radius
+    padded = np.pad(np.where(ok, values, np.nan), r, constant_values=np.nan)
+    offsets = np.arange(-r, r + 1)
+    rr = (rows + r)[:, None, None] + offsets[None, :, None]
+    cc = (cols + r)[:, None, None] + offsets[None, None, :]
+    window = padded[rr, cc].reshape(rows.size, (2 * r + 1) ** 2)
+    count = np.isfinite(window).sum(axis=1)
+    med = np.full(rows.size, np.nan)
+    some = count > 0
+    med[some] = np.nanmedian(window[some], axis=1)
+    return med, count
+
+
+def _nearest_entry_near(rgb, own, med, scale, color_space):
+    """For each colour, the nearest shaded-table entry within ``own + 2 TOLERANCE``
+    whose value is within ``FAR`` of `med`; and whether there was one."""
+    tree = scale_tree(scale, color_space)
+    point = to_space(rgb, color_space)
+    balls = tree.query_ball_point(point, own + 2 * TOLERANCE)
+    sizes = np.fromiter((len(b) for b in balls), dtype=np.int64, count=len(balls))
+    owner = np.repeat(np.arange(len(balls)), sizes)
+    cand = np.fromiter((e for b in balls for e in b), dtype=np.int64, count=int(sizes.sum()))
+    near = np.abs(scale.values[cand] - med[owner]) <= FAR * abs(scale.range)
+    owner, cand = owner[near], cand[near]
+    dist = np.linalg.norm(to_space(scale.colors[cand], color_space) - point[owner], axis=1)
+    gap = np.abs(scale.values[cand] - med[owner])
+    order = np.lexsort((dist, gap, owner))
+    first_owner, first = np.unique(owner[order], return_index=True)
+    entry = np.zeros(len(balls), dtype=np.int64)
+    found = np.zeros(len(balls), dtype=bool)
+    entry[first_owner] = cand[order][first]
+    found[first_owner] = True
+    return entry, found
 
 
 def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.ndarray]:
@@ -980,6 +1164,63 @@ def thin_features(rgb: np.ndarray, size: int = THIN_WINDOW, dip: float = THIN_DI
     closing = window_extreme(window_extreme(luma, size, np.maximum), size, np.minimum)
     opening = window_extreme(window_extreme(luma, size, np.minimum), size, np.maximum)
     return np.maximum(closing - luma, luma - opening) > dip
+
+
+#: Intensity dip (0-1) of the shadow-feature rule for shaded scales.
+SHADOW_DIP = 0.08
+
+
+def shadow_features(
+    intensity: np.ndarray,
+    rgb: np.ndarray,
+    usable: np.ndarray,
+    size: int = THIN_WINDOW,
+    dip: float = SHADOW_DIP,
+    value_dip: float = THIN_DIP,
+) -> np.ndarray:
+    """Pixels whose shading is darker than their surroundings across a window of `size`:
+    ink drawn over a dark part of the field (a black top-hat of the intensity that
+    explains each pixel, confirmed by one of the colour's largest channel).
+
+    A black line half over a dark blue pixel makes exactly a darker shading of that blue:
+    its colour is data, and its luma dips by a unit or two (blue weighs little in luma),
+    too little for :func:`thin_features`. A hillshade's intensity, though, is smooth, and
+    the line's pixel needs an intensity far below its neighbours'. Where the colour pins
+    the intensity down poorly (near white, near black, along a colormap's own lightness
+    ramp) the intensity wanders while the colour does not: the pixel's largest channel
+    must dip too.
+
+    Parameters
+    ----------
+    intensity : ndarray of shape (H, W)
+        Each pixel's explaining intensity (:func:`explain_shading`).
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    usable : ndarray of shape (H, W) and dtype bool
+        Pixels whose intensity counts (data so far); the others count as dark (0), so
+        they never lift a neighbour's closing.
+    size : int
+        Odd window side, wider than the thickest line.
+    dip : float
+        Intensity difference from the closing that counts.
+    value_dip : float
+        Largest-channel difference (0-255) from its closing that counts.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+
+    Notes
+    -----
+    The closings are a maximum then a minimum filter of `size`: a strip needs
+    ``2 (size // 2)`` rows of overlap (4 by default).
+    """
+    field = np.where(usable, intensity, 0.0).astype(np.float32)
+    value = np.asarray(rgb).max(axis=-1).astype(np.float32)
+    found = usable.copy()
+    for arr, least in ((field, dip), (value, value_dip)):
+        closing = window_extreme(window_extreme(arr, size, np.maximum), size, np.minimum)
+        found &= closing - arr > least
+    return found
 
 
 def _mask_inconsistent(

@@ -21,19 +21,28 @@ a dark colour is also a shaded light one. :func:`unshade_ambiguity` measures tha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from scipy.spatial import cKDTree
 
 from .colormap import ColorScale
+from .colors import to_space
 from .errors import ColorScaleError
 
 __all__ = [
     "BLENDS",
+    "FAR",
     "INTENSITY",
     "LEVELS",
     "MAX_AMBIGUITY",
+    "NEUTRAL",
     "TOLERANCE",
+    "Explained",
+    "explain_colors",
+    "neutral_entries",
+    "rival_distance",
     "shade",
     "shaded_scale",
     "unshade_ambiguity",
@@ -51,8 +60,12 @@ LEVELS = 47
 MAX_AMBIGUITY = 0.5
 #: Colours closer than this (RGB units) are confused.
 TOLERANCE = 4.0
+#: Largest chroma (largest minus smallest channel, RGB units) of a neutral colour. A
+#: neutral scale colour (black, white, a grey) shades to greys only, and greys are the
+#: colours of lines, text, land and paper: a pixel it explains is ambiguous.
+NEUTRAL = 6.0
 #: Values farther apart than this share of the range count as confused.
-_FAR = 0.05
+FAR = 0.05
 
 
 def shade(rgb: np.ndarray, intensity: np.ndarray | float, blend: str) -> np.ndarray:
@@ -140,7 +153,7 @@ def unshade_ambiguity(
 def _ambiguity(scale: ColorScale, table: np.ndarray, base: np.ndarray, tolerance: float) -> float:
     """:func:`unshade_ambiguity` from the shaded `table` and the `base` entry of each."""
     tree = cKDTree(table)
-    far = _FAR * abs(scale.range)
+    far = FAR * abs(scale.range)
     confused = np.zeros(scale.colors.shape[0], dtype=bool)
     for k, near in enumerate(tree.query_ball_point(scale.colors, tolerance)):
         values = scale.values[base[np.asarray(near, dtype=np.int64)]]
@@ -196,14 +209,17 @@ def shaded_scale(
                 "`shaded`, or give the figure's unshaded version"
             )
     values = scale.values[base]
-    ambiguous = _confused(table, values, _FAR * abs(scale.range), TOLERANCE)
+    confused = _confused(table, values, FAR * abs(scale.range), TOLERANCE)
+    neutral = _neutral(table, scale.colors[base])
+    ambiguous = confused | neutral
     extra = {
         **scale.extra,
         "shading": {
             "blend": blend,
             "intensity": list(intensity),
             "steps": steps.tolist(),
-            "ambiguous_share": round(float(ambiguous.mean()), 4),
+            "ambiguous_share": round(float(confused.mean()), 4),
+            "neutral_share": round(float(neutral.mean()), 4),
         },
     }
     return ColorScale(
@@ -219,6 +235,28 @@ def shaded_scale(
     )
 
 
+def _neutral(table: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Entries whose colour and unshaded colour are both neutral (chroma <= NEUTRAL)."""
+    return (_chroma(table) <= NEUTRAL) & (_chroma(base) <= NEUTRAL)
+
+
+def neutral_entries(scale: ColorScale) -> np.ndarray:
+    """Entries of a shaded scale that a neutral scale colour makes (see :data:`NEUTRAL`).
+
+    Returns
+    -------
+    ndarray of shape (K,) and dtype bool
+    """
+    _, steps, base = _model(scale)
+    return _neutral(scale.colors, np.repeat(base * 255.0, steps.size, axis=0))
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """Largest minus smallest channel of each colour of shape (..., 3)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return rgb.max(axis=-1) - rgb.min(axis=-1)
+
+
 def _confused(table: np.ndarray, values: np.ndarray, far: float, tolerance: float) -> np.ndarray:
     """Entries of `table` with another entry within `tolerance` whose value is more
     than `far` away from theirs."""
@@ -228,4 +266,192 @@ def _confused(table: np.ndarray, values: np.ndarray, far: float, tolerance: floa
     out = np.zeros(table.shape[0], dtype=bool)
     out[pairs[bad, 0]] = True
     out[pairs[bad, 1]] = True
+    return out
+
+
+def _model(scale: ColorScale) -> tuple[str, np.ndarray, np.ndarray]:
+    """The blend, the intensity steps and the unshaded colours (K, 3) in 0-1 of a scale
+    made by :func:`shaded_scale`."""
+    info = scale.extra.get("shading")
+    if info is None:
+        raise ColorScaleError("the colour scale is not shaded: build it with `shaded`")
+    steps = np.asarray(info["steps"], dtype=np.float64)
+    half = int(np.argmin(np.abs(steps - 0.5)))
+    base = scale.colors.reshape(-1, steps.size, 3)[:, half].astype(np.float64) / 255.0
+    return info["blend"], steps, base
+
+
+@dataclass(frozen=True)
+class Explained:
+    """How a shaded scale best explains a set of colours.
+
+    Attributes
+    ----------
+    distance : ndarray of shape (C,) and dtype float32
+        Distance from each colour to its explanation, in the units of the colour space.
+    index : ndarray of shape (C,) and dtype int32
+        Entry of the shaded table: the explaining scale colour at its nearest step.
+    intensity : ndarray of shape (C,) and dtype float32
+        The illumination intensity (0-1, 0.5 unshaded) of the explanation.
+    """
+
+    distance: np.ndarray
+    index: np.ndarray
+    intensity: np.ndarray
+
+
+#: Golden-section iterations of :func:`explain_colors` (the bracket shrinks 0.618 each).
+_ITERATIONS = 20
+
+
+def explain_colors(
+    colors: np.ndarray, index: np.ndarray, scale: ColorScale, color_space: str = "rgb"
+) -> Explained:
+    """Refine table look-ups into the best continuous shading of each colour.
+
+    The shaded table holds each scale colour at :data:`LEVELS` intensities, so a shaded
+    pixel lies up to half a step from its nearest entry: for the 'hsv' blend several
+    RGB units, as far as the colour noise that sets `max_distance`. Here the intensity
+    of the entry found, and of the two scale colours beside it, is searched continuously
+    (golden section within the steps either side of the one found) and the best of the
+    three kept: the distance left is the colour's own noise.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (C, 3)
+        RGB colours, 0-255.
+    index : ndarray of shape (C,)
+        Each colour's nearest entry of `scale` (:func:`geodigitize.decode.lookup_colors`).
+    scale : ColorScale
+        A scale made by :func:`shaded_scale`.
+    color_space : {"rgb", "lab"}
+
+    Returns
+    -------
+    Explained
+    """
+    blend, steps, base = _model(scale)
+    n = steps.size
+    index = np.asarray(index, dtype=np.int64)
+    k, j = np.divmod(index, n)
+    lo = steps[np.maximum(j - 1, 0)]
+    hi = steps[np.minimum(j + 1, n - 1)]
+    target = to_space(np.asarray(colors, dtype=np.float64), color_space)
+    best_d = np.full(index.shape, np.inf)
+    best_k, best_i = k.copy(), steps[j]
+    for dk in (0, -1, 1):
+        kk = np.clip(k + dk, 0, base.shape[0] - 1)
+        d, i = _golden(base[kk], target, lo, hi, blend, color_space)
+        better = d < best_d
+        best_d[better], best_k[better], best_i[better] = d[better], kk[better], i[better]
+    step = np.abs(steps[None, :] - best_i[:, None]).argmin(axis=1) if index.size else j
+    return Explained(
+        best_d.astype(np.float32),
+        (best_k * n + step).astype(np.int32),
+        best_i.astype(np.float32),
+    )
+
+
+def _golden(base, target, lo, hi, blend, color_space):
+    """Smallest distance from `target` to ``shade(base, I)`` for I in [lo, hi], and I."""
+    shader = _shader(base, blend)
+
+    def dist(i):
+        shaded = np.clip(shader(i), 0, 1) * 255.0
+        return np.linalg.norm(to_space(shaded, color_space) - target, axis=-1)
+
+    g = (np.sqrt(5) - 1) / 2
+    a, b = lo.copy(), hi.copy()
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = dist(c), dist(d)
+    for _ in range(_ITERATIONS):
+        left = fc < fd  # the minimum lies in [a, d]: d becomes the right end
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        c, d = b - g * (b - a), a + g * (b - a)
+        fc, fd = dist(c), dist(d)
+    i = np.where(fc < fd, c, d)
+    # the bracket's ends may beat its interior (a colour exactly on a step)
+    found = np.stack([i, lo, hi])
+    ds = np.stack([np.minimum(fc, fd), dist(lo), dist(hi)])
+    pick = ds.argmin(axis=0)[None]
+    return np.take_along_axis(ds, pick, 0)[0], np.take_along_axis(found, pick, 0)[0]
+
+
+def _shader(base: np.ndarray, blend: str):
+    """``lambda i: shade(base, i, blend)``, with the 'hsv' blend's colour conversions
+    done once: a colour of value ``v``, saturation ``s`` and hue fractions ``f`` (each
+    channel's place between the smallest and the largest) is ``v (1 - s (1 - f))``."""
+    if blend != "hsv":
+        return lambda i: shade(base, i, blend)
+    val = base.max(axis=-1)
+    chroma = val - base.min(axis=-1)
+    frac = np.where(chroma[..., None] > 0, (base - base.min(axis=-1)[..., None]), 0.0)
+    frac = frac / np.where(chroma > 0, chroma, 1.0)[..., None]
+    sat = np.where(val > 0, chroma / np.where(val > 0, val, 1.0), 0.0)
+    coloured = sat > 1e-10
+
+    def shader(i):
+        s = 2 * np.asarray(i, dtype=np.float64) - 1
+        up, down = s > 0, s < 0
+        sat_i = np.where(coloured & up, (1 - s) * sat, sat)
+        sat_i = np.where(coloured & down, (1 + s) * sat - s, sat_i)
+        val_i = np.where(up, (1 - s) * val + s, np.where(down, (1 + s) * val, val))
+        sat_i, val_i = np.clip(sat_i, 0, 1), np.clip(val_i, 0, 1)
+        return val_i[..., None] * (1 - sat_i[..., None] * (1 - frac))
+
+    return shader
+
+
+def rival_distance(
+    colors: np.ndarray,
+    index: np.ndarray,
+    distance: np.ndarray,
+    scale: ColorScale,
+    color_space: str = "rgb",
+) -> np.ndarray:
+    """Distance from each colour to its best explanation by a far value.
+
+    A shaded table entry is ambiguous when an entry of a value more than :data:`FAR` of
+    the range away lies within :data:`TOLERANCE` of it; a pixel decoded to it may still
+    be told apart by its own colour, when every such rival explains it clearly worse.
+    Rivals are looked for among the entries within ``distance + 2 TOLERANCE`` and the
+    nearest is refined as :func:`explain_colors` does.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (C, 3)
+        RGB colours, 0-255.
+    index, distance : ndarray of shape (C,)
+        Each colour's explanation (:func:`explain_colors`).
+    scale : ColorScale
+        A scale made by :func:`shaded_scale`.
+    color_space : {"rgb", "lab"}
+
+    Returns
+    -------
+    ndarray of shape (C,) and dtype float64
+        Inf where no rival lies that near.
+    """
+    point = to_space(np.asarray(colors, dtype=np.float64), color_space)
+    distance = np.asarray(distance, dtype=np.float64)
+    out = np.full(point.shape[0], np.inf)
+    if point.shape[0] == 0:
+        return out
+    tree = cKDTree(to_space(scale.colors, color_space))
+    balls = tree.query_ball_point(point, distance + 2 * TOLERANCE)
+    sizes = np.fromiter((len(b) for b in balls), dtype=np.int64, count=len(balls))
+    owner = np.repeat(np.arange(len(balls)), sizes)
+    cand = np.fromiter((e for b in balls for e in b), dtype=np.int64, count=int(sizes.sum()))
+    own_value = scale.values[np.asarray(index, dtype=np.int64)]
+    far = np.abs(scale.values[cand] - own_value[owner]) > FAR * abs(scale.range)
+    owner, cand = owner[far], cand[far]
+    if owner.size == 0:
+        return out
+    d = np.linalg.norm(to_space(scale.colors[cand], color_space) - point[owner], axis=1)
+    order = np.lexsort((d, owner))
+    first_owner, first = np.unique(owner[order], return_index=True)
+    rival = explain_colors(colors[first_owner], cand[order][first], scale, color_space)
+    # the refinement may step back next to the own value: only a far rival counts
+    still_far = np.abs(scale.values[rival.index] - own_value[first_owner]) > FAR * abs(scale.range)
+    out[first_owner[still_far]] = rival.distance[still_far]
     return out

@@ -6,11 +6,17 @@ import pytest
 from matplotlib.colors import LightSource
 
 from geodigitize.colormap import from_cmap
-from geodigitize.decode import decode
+from geodigitize.decode import decode, lookup_colors
 from geodigitize.errors import ColorScaleError, OptionError
-from geodigitize.mask import Reason, mask_image, thin_features
+from geodigitize.mask import (
+    Reason,
+    explain_shading,
+    mask_image,
+    shadow_features,
+    thin_features,
+)
 from geodigitize.options import Options
-from geodigitize.shading import shade, shaded_scale, unshade_ambiguity
+from geodigitize.shading import explain_colors, shade, shaded_scale, unshade_ambiguity
 
 
 @pytest.mark.parametrize("blend", ["soft", "overlay", "hsv"])
@@ -60,21 +66,82 @@ def test_lightness_only_colormaps_are_refused():
     assert unshade_ambiguity(from_cmap("viridis", 0, 1), "soft") == 0.0
 
 
-def test_ambiguous_shadings_are_masked_not_guessed():
+def test_ambiguous_shadings_are_masked_or_settled_not_guessed():
     """jet's ramps change one channel at a time, so under soft light part of them is
-    also a shadow of another value: those pixels are masked as ambiguous."""
+    also a shadow of another value: those pixels are decided by their own colour when
+    every far value explains it clearly worse, else by the data around them, and the
+    rest stay masked as ambiguous."""
     scale = shaded_scale(from_cmap("jet", 0, 1), "soft")
     assert scale.ambiguous is not None and 0 < scale.ambiguous.mean() < 0.5
     values, rgb = _shaded_image("soft", "jet")
     decoded = decode(rgb, scale)
-    reason, _, _ = mask_image(
+    reason, out, _ = mask_image(
         rgb, np.ones(values.shape, bool), decoded, scale, max_distance=3.0, halo_distance=None
     )
     ambiguous = reason == Reason.AMBIGUOUS
+    flagged = scale.ambiguous[decoded.index]
     assert ambiguous.any()
-    np.testing.assert_array_equal(ambiguous, scale.ambiguous[decoded.index])
+    assert not (ambiguous & ~flagged).any()  # only flagged entries are ever ambiguous
+    settled = flagged & (reason == Reason.DATA)
+    assert settled.sum() > ambiguous.sum()
+    err = np.abs(out.values - values)
+    assert np.median(err[settled]) <= 0.02
+    assert np.mean(err[settled] > 0.05) < 0.001  # never a far value's shading
     ok = reason == Reason.DATA
-    assert np.median(np.abs(decoded.values[ok] - values[ok])) <= 1 / 256
+    assert np.median(err[ok]) <= 1 / 256
+
+
+def test_explained_colours_sit_at_their_own_intensity():
+    """The table's nearest step is refined to the intensity that drew the colour."""
+    scale = shaded_scale(from_cmap("viridis", 0, 1), "hsv")
+    base = mpl.colormaps["viridis"](np.array([0.2, 0.5, 0.8]))[:, :3]
+    light = np.array([0.3, 0.55, 0.8])  # between the table's steps
+    rgb = shade(base, light, "hsv") * 255
+    dist, idx = lookup_colors(rgb, scale)
+    found = explain_colors(rgb, idx, scale)
+    np.testing.assert_allclose(found.intensity, light, atol=5e-3)  # 8-bit scale colours
+    # left: the scale's own 8-bit rounding; the table's step left 3.3 units at 0.55
+    assert np.all(found.distance < 0.3) and np.all(found.distance <= dist)
+    assert dist[1] > 3
+    np.testing.assert_allclose(scale.values[found.index], [0.2, 0.5, 0.8], atol=1 / 254)
+
+
+@pytest.mark.parametrize("blend", ["soft", "overlay", "hsv"])
+def test_grey_land_is_not_a_shaded_black(blend):
+    """gist_earth starts at black: shaded by 'hsv' it makes every grey, so grey land
+    decodes exactly, to value 0. A grey explained only by a grey of the scale is
+    ambiguous, and with no data of that value around it, it stays masked."""
+    values, rgb = _shaded_image(blend, "gist_earth")
+    rgb[20:60, 40:100] = 200  # grey land
+    scale = shaded_scale(from_cmap("gist_earth", 0, 1), blend)
+    decoded = decode(rgb, scale)
+    reason, _, _ = mask_image(rgb, np.ones(values.shape, bool), decoded, scale)
+    land = np.zeros(values.shape, bool)
+    land[20:60, 40:100] = True
+    assert not (reason[land] == Reason.DATA).any()
+    if blend == "hsv":
+        assert decoded.distance[30, 50] < 7  # on the shaded scale: masked as ambiguous
+        assert (reason[land] == Reason.AMBIGUOUS).all()
+
+
+def test_shadow_features_find_a_dark_line_on_a_dark_field():
+    """A black line half over dark blue is a darker shading of that blue (its luma dips
+    by 3 units: no thin feature); its intensity and largest channel dip."""
+    light = np.tile(np.linspace(0.35, 0.65, 60)[:, None], (1, 60))
+    base = np.array([0.0, 0.0, 0.25])  # a dark blue
+    field = shade(np.broadcast_to(base, (60, 60, 3)), light, "overlay")
+    rgb = np.round(field * 255).astype(np.uint8)
+    lined = rgb.copy()
+    lined[:, 30] = np.round(field[:, 30] * 255 * 0.5).astype(np.uint8)  # half ink
+    assert not thin_features(lined)[:, 30].any()
+    scale = shaded_scale(from_cmap("gist_earth", 0, 1), "overlay")
+    for img, expect in ((rgb, 0), (lined, 60)):
+        decoded = decode(img, scale)
+        decoded, intensity = explain_shading(img, decoded, scale)
+        found = shadow_features(intensity, img, np.ones((60, 60), bool))
+        assert found.sum() == expect
+        if expect:
+            assert found[:, 30].all()
 
 
 def test_thin_features_find_lines_not_the_shading():
