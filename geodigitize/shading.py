@@ -6,12 +6,14 @@ as is). Such a pixel lies off the colour scale, on the *shading line* of the col
 was drawn in. Decoding therefore compares each pixel with every scale colour at every
 intensity: the scale is expanded into a table of shaded colours (:func:`shaded_scale`),
 each standing for its colour's value, and decoded as any scale is (nearest colour). The
-blend models are matplotlib's (:class:`matplotlib.colors.LightSource`), which GMT's
-``grdimage -I`` shares for ``"hsv"``:
+blend models are matplotlib's (:class:`matplotlib.colors.LightSource`) and GMT's:
 
 - ``"soft"``: ``2 I c + (1 - 2 I) c**2`` (soft light);
 - ``"overlay"``: ``2 I c`` where ``c <= 0.5``, else ``1 - 2 (1 - I)(1 - c)``;
 - ``"hsv"``: hue kept, saturation and value moved towards white (``I > 0.5``) or black;
+- ``"gmt"``: GMT's ``grdimage -I`` (intensity ``2 I - 1``): as ``"hsv"``, but with GMT's
+  default bounds: value down to 0.3 in shadow, saturation down to 0.1 in light
+  (``COLOR_HSV_MIN_V``, ``COLOR_HSV_MAX_S``);
 - ``"multiply"``: ``2 I c`` (a brightness factor), as QGIS's multiply blend.
 
 A colormap whose colours differ only in lightness (greys, one hue) cannot be unshaded:
@@ -49,7 +51,10 @@ __all__ = [
 ]
 
 #: Blend models :func:`shade` knows.
-BLENDS = ("soft", "overlay", "hsv", "multiply")
+BLENDS = ("soft", "overlay", "hsv", "multiply", "gmt")
+#: (max_sat, min_sat, max_val, min_val) of the HSV blends: what full light and full shadow
+#: move saturation and value towards (matplotlib's defaults; GMT's COLOR_HSV_* defaults).
+_HSV_BOUNDS = {"hsv": (0.0, 1.0, 1.0, 0.0), "gmt": (0.1, 1.0, 1.0, 0.3)}
 #: Intensities the shaded table covers. The extremes are left out: at 0 or 1 several
 #: models reach black or white, the colours of lines, text and the page.
 INTENSITY = (0.04, 0.96)
@@ -77,7 +82,7 @@ def shade(rgb: np.ndarray, intensity: np.ndarray | float, blend: str) -> np.ndar
         Colours in 0-1.
     intensity : float or ndarray broadcasting against ``rgb[..., 0]``
         Illumination in 0-1; 0.5 leaves a colour unchanged.
-    blend : {"soft", "overlay", "hsv", "multiply"}
+    blend : {"soft", "overlay", "hsv", "multiply", "gmt"}
 
     Returns
     -------
@@ -92,26 +97,40 @@ def shade(rgb: np.ndarray, intensity: np.ndarray | float, blend: str) -> np.ndar
         return np.where(rgb <= 0.5, 2 * i * rgb, 1 - 2 * (1 - i) * (1 - rgb))
     if blend == "multiply":
         return np.clip(2 * i * rgb, 0, 1)
-    if blend == "hsv":
-        return _shade_hsv(rgb, i[..., 0])
+    if blend in _HSV_BOUNDS:
+        return _shade_hsv(rgb, i[..., 0], *_HSV_BOUNDS[blend])
     raise ColorScaleError(f"unknown shading blend {blend!r}: use one of {', '.join(BLENDS)}")
 
 
-def _shade_hsv(rgb: np.ndarray, intensity: np.ndarray) -> np.ndarray:
-    """LightSource.blend_hsv with its defaults (GMT's illumination): towards white with
-    no saturation above 0.5, towards black with full saturation below."""
+def _shade_hsv(
+    rgb: np.ndarray,
+    intensity: np.ndarray,
+    max_sat: float = 0.0,
+    min_sat: float = 1.0,
+    max_val: float = 1.0,
+    min_val: float = 0.0,
+) -> np.ndarray:
+    """LightSource.blend_hsv (GMT's illumination, with its bounds): saturation and value
+    moved towards `max_sat` and `max_val` above 0.5, towards `min_sat` and `min_val`
+    below; greys keep their saturation."""
     shape = np.broadcast_shapes(rgb.shape[:-1], intensity.shape)
     hsv = rgb_to_hsv(np.broadcast_to(rgb, (*shape, 3)).copy())
-    sat, val = hsv[..., 1], hsv[..., 2]
-    s = np.broadcast_to(2 * intensity - 1, shape)
-    coloured = np.abs(sat) > 1e-10
-    up, down = s > 0, s < 0
-    sat[coloured & up] = ((1 - s) * sat)[coloured & up]
-    sat[coloured & down] = ((1 + s) * sat - s)[coloured & down]
-    val[up] = ((1 - s) * val + s)[up]
-    val[down] = ((1 + s) * val)[down]
-    np.clip(hsv[..., 1:], 0, 1, out=hsv[..., 1:])
+    sat, val = _hsv_moved(hsv[..., 1], hsv[..., 2], intensity, (max_sat, min_sat, max_val, min_val))
+    hsv[..., 1], hsv[..., 2] = sat, val
     return hsv_to_rgb(hsv)
+
+
+def _hsv_moved(sat, val, intensity, bounds):
+    """Saturation and value of an HSV blend at `intensity` (0-1), clipped to 0-1."""
+    max_sat, min_sat, max_val, min_val = bounds
+    s = 2 * np.asarray(intensity, dtype=np.float64) - 1
+    up, down = s > 0, s < 0
+    coloured = np.abs(sat) > 1e-10
+    new_sat = np.where(coloured & up, (1 - s) * sat + s * max_sat, sat)
+    new_sat = np.where(coloured & down, (1 + s) * sat - s * min_sat, new_sat)
+    new_val = np.where(up, (1 - s) * val + s * max_val, val)
+    new_val = np.where(down, (1 + s) * val - s * min_val, new_val)
+    return np.clip(new_sat, 0, 1), np.clip(new_val, 0, 1)
 
 
 def _intensities(levels: int, intensity: tuple[float, float]) -> np.ndarray:
@@ -175,7 +194,7 @@ def shaded_scale(
     Parameters
     ----------
     scale : ColorScale
-    blend : {"soft", "overlay", "hsv", "multiply"}
+    blend : {"soft", "overlay", "hsv", "multiply", "gmt"}
         How the figure blended colour and hillshade (see :func:`shade`).
     levels : int
         Intensity steps between the bounds of `intensity`.
@@ -310,7 +329,7 @@ def explain_colors(
     """Refine table look-ups into the best continuous shading of each colour.
 
     The shaded table holds each scale colour at :data:`LEVELS` intensities, so a shaded
-    pixel lies up to half a step from its nearest entry: for the 'hsv' blend several
+    pixel lies up to half a step from its nearest entry: for the HSV blends several
     RGB units, as far as the colour noise that sets `max_distance`. Here the intensity
     of the entry found, and of the two scale colours beside it, is searched continuously
     (golden section within the steps either side of the one found) and the best of the
@@ -378,25 +397,18 @@ def _golden(base, target, lo, hi, blend, color_space):
 
 
 def _shader(base: np.ndarray, blend: str):
-    """``lambda i: shade(base, i, blend)``, with the 'hsv' blend's colour conversions
-    done once: a colour of value ``v``, saturation ``s`` and hue fractions ``f`` (each
+    """``lambda i: shade(base, i, blend)``, with the HSV blends' colour conversions done
+    once: a colour of value ``v``, saturation ``s`` and hue fractions ``f`` (each
     channel's place between the smallest and the largest) is ``v (1 - s (1 - f))``."""
-    if blend != "hsv":
+    if blend not in _HSV_BOUNDS:
         return lambda i: shade(base, i, blend)
     val = base.max(axis=-1)
     chroma = val - base.min(axis=-1)
-    frac = np.where(chroma[..., None] > 0, (base - base.min(axis=-1)[..., None]), 0.0)
-    frac = frac / np.where(chroma > 0, chroma, 1.0)[..., None]
+    frac = (base - base.min(axis=-1)[..., None]) / np.where(chroma > 0, chroma, 1.0)[..., None]
     sat = np.where(val > 0, chroma / np.where(val > 0, val, 1.0), 0.0)
-    coloured = sat > 1e-10
 
     def shader(i):
-        s = 2 * np.asarray(i, dtype=np.float64) - 1
-        up, down = s > 0, s < 0
-        sat_i = np.where(coloured & up, (1 - s) * sat, sat)
-        sat_i = np.where(coloured & down, (1 + s) * sat - s, sat_i)
-        val_i = np.where(up, (1 - s) * val + s, np.where(down, (1 + s) * val, val))
-        sat_i, val_i = np.clip(sat_i, 0, 1), np.clip(val_i, 0, 1)
+        sat_i, val_i = _hsv_moved(sat, val, i, _HSV_BOUNDS[blend])
         return val_i[..., None] * (1 - sat_i[..., None] * (1 - frac))
 
     return shader

@@ -1,9 +1,13 @@
 """Shaded relief: colours a hillshade made lighter or darker decode to their values."""
 
+import shutil
+import subprocess
+
 import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.colors import LightSource
+from PIL import Image
 
 from geodigitize.colormap import from_cmap
 from geodigitize.decode import decode, lookup_colors
@@ -31,6 +35,40 @@ def test_shade_matches_matplotlib_lightsource(blend):
         "hsv": light.blend_hsv,
     }[blend](rgb, intensity)
     np.testing.assert_allclose(shade(rgb, intensity[..., 0], blend), expected, atol=1e-12)
+
+
+def _gmt(args, cwd):
+    subprocess.run(["gmt", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("gmt") is None, reason="GMT 6 (`gmt`) is not installed")
+def test_gmt_blend_is_what_grdimage_i_draws(tmp_path):
+    """GMT's -I moves value towards 0.3 in shadow and saturation towards 0.1 in light
+    (its COLOR_HSV_* defaults), not matplotlib's 0 and 0: 10 x 4 cells of viridis, each
+    row at one intensity, drawn by GMT with and without -I."""
+    region, proj = "-R0/10/0/4", "-JX10c/4c"
+    _gmt(["grdmath", region, "-I1", "-r", "X", "10", "DIV", "=", "z.nc"], tmp_path)
+    _gmt(["grdmath", region, "-I1", "-r", "Y", "2", "SUB", "0.5", "MUL", "=", "i.nc"], tmp_path)
+    cpt = subprocess.run(
+        ["gmt", "makecpt", "-Cviridis", "-T0/1"], cwd=tmp_path, check=True, capture_output=True
+    ).stdout
+    (tmp_path / "v.cpt").write_bytes(cpt)
+    for name, extra in (("lit", ["-Ii.nc"]), ("flat", [])):
+        _gmt(["begin", name, "png", "E100"], tmp_path)
+        _gmt(["grdimage", "z.nc", *extra, "-Cv.cpt", proj, region], tmp_path)
+        _gmt(["end"], tmp_path)
+    lit = np.asarray(Image.open(tmp_path / "lit.png").convert("RGB"), dtype=np.float64)
+    flat = np.asarray(Image.open(tmp_path / "flat.png").convert("RGB"), dtype=np.float64)
+    assert lit.shape == flat.shape
+    h, w = flat.shape[:2]
+    rows = ((np.arange(4) + 0.5) * h / 4).astype(int)  # top row: Y = 3.5
+    cols = ((np.arange(10) + 0.5) * w / 10).astype(int)
+    gmt_intensity = (np.array([3.5, 2.5, 1.5, 0.5]) - 2) * 0.5
+    base = flat[np.ix_(rows, cols)] / 255
+    drawn = lit[np.ix_(rows, cols)]
+    light = (gmt_intensity[:, None] + 1) / 2
+    assert np.abs(shade(base, light, "gmt") * 255 - drawn).max() <= 1.5
+    assert np.abs(shade(base, light, "hsv") * 255 - drawn).max() > 20
 
 
 def _shaded_image(blend, cmap="viridis"):

@@ -96,7 +96,8 @@ def run(
         str | None,
         typer.Option(
             help="The figure is hillshaded: decode each colour at any illumination, "
-            "blended as soft, overlay, hsv (GMT's grdimage -I) or multiply.",
+            "blended as soft, overlay, hsv (matplotlib's LightSource), multiply, or gmt "
+            "(GMT's grdimage -I).",
             rich_help_panel=_SCALE,
         ),
     ] = DEFAULTS.shaded,
