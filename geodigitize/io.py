@@ -614,7 +614,9 @@ def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:
     return factors
 
 
-def write_grid(path: Path, values: np.ndarray, transform: Affine, crs: str) -> None:
+def write_grid(
+    path: Path, values: np.ndarray, transform: Affine, crs: str, *, description: str = "value"
+) -> None:
     """Write a float32 GeoTIFF: NaN nodata, deflate with horizontal differencing, tiled.
 
     Parameters
@@ -626,8 +628,10 @@ def write_grid(path: Path, values: np.ndarray, transform: Affine, crs: str) -> N
         Geotransform (GDAL pixel-corner convention).
     crs : str
         Anything rasterio understands (``"EPSG:4326"``, WKT, PROJ).
+    description : str
+        The band's description.
     """
-    with GridWriter(path, values.shape, transform, crs) as grid:
+    with GridWriter(path, values.shape, transform, crs, description=description) as grid:
         grid.write_rows(0, values)
 
 
@@ -668,9 +672,11 @@ class GridWriter:
         *,
         cache_mb: int = 256,
         num_threads: str = "ALL_CPUS",
+        description: str = "value",
     ) -> None:
         height, width = shape
         self.shape = (int(height), int(width))
+        self.description = description
         profile = {
             "driver": "GTiff",
             "height": height,
@@ -714,7 +720,7 @@ class GridWriter:
         if self._dst.closed:
             return
         try:
-            self._dst.set_band_description(1, "value")
+            self._dst.set_band_description(1, self.description)
             factors = _overview_factors(self.shape)
             if overviews and factors:
                 self._dst.build_overviews(factors, Resampling.average)

@@ -22,7 +22,14 @@ from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
 from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
-from .mask import JPEG_FORMATS, Reason, count_reasons, mask_image, require_data
+from .mask import (
+    JPEG_FORMATS,
+    Reason,
+    count_reasons,
+    explain_shading,
+    mask_image,
+    require_data,
+)
 from .options import Options
 from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import points_frame
@@ -37,10 +44,12 @@ from .scale import build_scale
 from .shading import shaded_scale
 from .styles import grid_style, points_style, write_style
 
-__all__ = ["OUTPUT_NAMES", "Extraction", "Options", "extract"]
+__all__ = ["OUTPUT_NAMES", "SHADING_NAME", "Extraction", "Options", "extract"]
 
 #: Files a run writes into its output folder.
 OUTPUT_NAMES = ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml")
+#: The file a run with `shaded` writes besides: the illumination of each data pixel.
+SHADING_NAME = "shading.tif"
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +112,16 @@ class Extraction:
         """Decoded values, NaN where masked; shape (H, W), dtype float64."""
         return np.where(self.valid, self.decoded.values, np.nan)
 
+    @property
+    def shading(self) -> np.ndarray | None:
+        """The illumination intensity that explains each data pixel (0-1, 0.5 unshaded;
+        see :func:`geodigitize.mask.explain_shading`), NaN where masked; shape (H, W),
+        dtype float32. None unless the scale is shaded."""
+        if "shading" not in self.scale.extra:
+            return None
+        _, intensity = explain_shading(self.image.rgb, self.decoded, self.scale)
+        return np.where(self.valid, intensity, np.float32(np.nan))
+
     def counts(self) -> dict:
         """Pixel and point counts per stage."""
         height, width = self.image.shape
@@ -144,9 +163,15 @@ class Extraction:
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
         }
+        if "shading" in self.scale.extra:
+            writers[SHADING_NAME] = self._write_shading
         if self.options.preview is not None:
             writers[str(self.options.preview)] = lambda p: plot_extraction(self, p)
         return writers
+
+    def _write_shading(self, path: Path) -> None:
+        band, gt, crs = self.georef.grid_placement(*_crop_to_data(self.shading, self.valid))
+        write_grid(path, band, gt, crs, description="shading")
 
     def write(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write ``points.gpkg``, ``grid.tif``, ``report.json``, the styles and any preview
@@ -466,7 +491,8 @@ def output_set(
         if gcps is None or isinstance(gcps, GCPSet):
             raise GCPError("save_points needs gcps as a file: there are no GCPs to save")
         outside.append(Path(save_points))
-    outputs = OutputSet(out_dir, OUTPUT_NAMES, outside=outside, overwrite=overwrite)
+    names = OUTPUT_NAMES + ((SHADING_NAME,) if opts.shaded is not None else ())
+    outputs = OutputSet(out_dir, names, outside=outside, overwrite=overwrite)
     outputs.check()
     return outputs
 

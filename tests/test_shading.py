@@ -197,3 +197,34 @@ def test_shaded_option_is_checked():
     assert Options(shaded="Soft").shaded == "soft"
     with pytest.raises(OptionError, match="`shaded` must be one of soft, overlay, hsv"):
         Options(shaded="screen")
+
+
+def test_shading_band_is_written_beside_the_grid(tmp_path):
+    """A shaded run writes shading.tif: the illumination of each data pixel, on the grid's
+    own placement, NaN where grid.tif is."""
+    import rasterio
+
+    from geodigitize import extract
+
+    values, rgb = _shaded_image("soft")
+    rgb[40:50, 60:80] = 200  # grey land: masked in both bands
+    h, w = values.shape
+    light = np.tile(np.linspace(0.15, 0.85, h)[:, None], (1, w))
+    gcps = np.array([[0, 0, 0, 10], [w, 0, 16, 10], [0, h, 0, 0]], dtype=float)
+    result = extract(rgb, gcps=gcps, cmap="viridis", vmin=0, vmax=1, shaded="soft")
+    paths = result.write(tmp_path / "out")
+    assert "shading.tif" in paths
+    with rasterio.open(paths["grid.tif"]) as grid, rasterio.open(paths["shading.tif"]) as band:
+        assert band.descriptions == ("shading",)
+        assert band.transform == grid.transform and band.shape == grid.shape
+        g, s = grid.read(1), band.read(1)
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(s))
+    assert np.isnan(result.shading[40:50, 60:80]).all()
+    ok = result.valid
+    assert ok.mean() > 0.9
+    err = np.abs(result.shading[ok] - light[ok])
+    # 8-bit colours pin the intensity down to about 0.005; where the colormap's own
+    # lightness trades against it (a neighbouring value a little lighter), to 0.035
+    assert np.median(err) <= 0.006 and np.percentile(err, 99) <= 0.02 and err.max() <= 0.035
+    plain = extract(rgb, gcps=gcps, cmap="viridis", vmin=0, vmax=1)
+    assert plain.shading is None and "shading.tif" not in plain.writers()
