@@ -22,7 +22,7 @@ from ._common import cli_errors, console, err_console
 
 _BATCH = "Batch"
 #: run's parameters that batch defines itself (one per image there, many here) or lacks.
-_OWN = _run.NOT_OPTIONS
+_OWN = (*_run.NOT_OPTIONS, "panels", "same_map")
 
 
 def batch(

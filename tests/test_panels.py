@@ -1,0 +1,284 @@
+"""Figures of several panels sharing one colorbar (geodigitize.panels, run --panels).
+
+The 2 x 2 figure of ``panel_figures.py`` paints four known fields through jet_r inside
+black spines, with a shared colorbar at the right: every frame, value and position is
+known, so detection, decoding and georeferencing are checked exactly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import make_figure
+from panel_figures import EXTENT, make_panel_figure
+
+from geodigitize import build_scale, decode
+from geodigitize.errors import GCPError, OptionError, OutputError, OutputExistsError, RegionError
+from geodigitize.gcps import GCPSet, read_column
+from geodigitize.io import OutputSet
+from geodigitize.panels import (
+    extract_panels,
+    find_panels,
+    panel_gcps,
+    parse_panels,
+    reading_order,
+    run_panels,
+)
+
+SCALE = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7}
+STEP = 0.7 / 256  # one colour of jet_r's 256
+
+
+@pytest.fixture(scope="module")
+def fig():
+    return make_panel_figure()
+
+
+def _decoded(image):
+    return decode(image, build_scale(**SCALE))
+
+
+def test_find_panels_exact_frames(fig):
+    found = find_panels(fig.image, _decoded(fig.image))
+    assert found == tuple(tuple(float(v) for v in f) for f in fig.frames)
+
+
+def test_find_panels_with_the_colorbar_left_out(fig):
+    found = find_panels(fig.image, _decoded(fig.image), colorbar=fig.colorbar, count=4)
+    assert found == tuple(tuple(float(v) for v in f) for f in fig.frames)
+
+
+def test_reading_order_rows_then_columns():
+    a, b, c, d = (0, 0, 10, 10), (20, 1, 30, 11), (0, 20, 10, 30), (20, 19, 30, 29)
+    assert reading_order([d, c, b, a]) == (a, b, c, d)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("auto", "auto"),
+        ("4", 4),
+        (3, 3),
+        ("1,2,3,4; 5,6,7,8", ((1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0))),
+        ([(1, 2, 3, 4), "5,6,7,8"], ((1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0))),
+    ],
+)
+def test_parse_panels(given, expected):
+    assert parse_panels(given) == expected
+
+
+@pytest.mark.parametrize("bad", [1, "1", "1,2,3,4", "nine", 2.5])
+def test_parse_panels_refuses(bad):
+    with pytest.raises((OptionError, RegionError), match=r"panel|region"):
+        parse_panels(bad)
+
+
+def _check_panel(result, truth, frame):
+    """Every decoded value within two colour steps of the truth, >= 97 % of the data
+    decoded, nothing decoded outside the frame."""
+    values = result.values
+    data = ~np.isnan(truth)
+    decoded = ~np.isnan(values)
+    assert decoded[data].mean() >= 0.97
+    assert np.nanmax(np.abs(values[data] - truth[data])) <= 2 * STEP
+    assert np.median(np.abs(values[data & decoded] - truth[data & decoded])) <= STEP / 2
+    x0, y0, x1, y1 = frame
+    inside = np.zeros_like(decoded)
+    inside[y0:y1, x0:x1] = True
+    assert not (decoded & ~inside).any()
+
+
+def test_extract_panels_decodes_each_known_field(fig):
+    run = extract_panels(fig.image, gcps=fig.gcps[:, :4], **SCALE)
+    assert run.layout.how == "found"
+    assert len(run.results) == 4
+    for result, truth, frame in zip(run.results, fig.truth, fig.frames, strict=True):
+        _check_panel(result, truth, frame)
+        assert result.georef.rmse < 1e-9
+        # a point's map position is its pixel's place in its own panel's extent
+        pts = result.points
+        w, e, s, n = EXTENT
+        x0, y0, x1, y1 = frame
+        lon = w + (pts["col"] - x0) / (x1 - x0) * (e - w)
+        lat = n - (pts["row"] - y0) / (y1 - y0) * (n - s)
+        np.testing.assert_allclose(pts.geometry.x, lon, atol=1e-9)
+        np.testing.assert_allclose(pts.geometry.y, lat, atol=1e-9)
+    assert [r["gcps_from"] for r in run.rows()] == ["on its frame"] * 4
+
+
+def test_same_map_carries_panel_one_gcps(fig):
+    own = extract_panels(fig.image, gcps=fig.gcps[:, :4], **SCALE)
+    first = fig.gcps[fig.gcps[:, 4] == 1, :4]
+    same = extract_panels(fig.image, gcps=first, same_map=True, **SCALE)
+    for a, b in zip(own.results, same.results, strict=True):
+        np.testing.assert_allclose(b.points.geometry.x, a.points.geometry.x, atol=1e-9)
+        np.testing.assert_allclose(b.points.geometry.y, a.points.geometry.y, atol=1e-9)
+    assert same.gcps_from[3] == "panel 1, carried (same map)"
+
+
+def test_panel_column_assigns_gcps():
+    frames = [(0, 0, 10, 10), (20, 0, 30, 10)]
+    gcps = GCPSet.from_arrays([0, 10, 0, 10], [0, 0, 10, 10], [0, 1, 0, 1], [1, 1, 0, 0])
+    # the panel column wins over where the point is (a misplaced point stays where it is told)
+    (one, how), (two, _) = panel_gcps(gcps, frames, [1, 1, 2, 2])
+    assert how == "panel column"
+    assert [p.row for p in one] == [0, 0] and [p.row for p in two] == [10, 10]
+    with pytest.raises(GCPError, match="panel 3 is not a panel"):
+        panel_gcps(gcps, frames, [1, 1, 2, 3])
+
+
+def test_run_panels_writes_one_set_per_panel(fig, tmp_path, cli):
+    img, gcps = fig.write(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = cli(
+        "run", img, "--gcps", gcps, "--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7",
+        "--panels", "auto", "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "4 panels (found)" in stdout
+    report = json.loads((out / "panels.json").read_text())
+    assert [p["frame"] for p in report["panels"]] == [",".join(map(str, f)) for f in fig.frames]
+    assert [p["gcps_from"] for p in report["panels"]] == ["panel column"] * 4
+    for k, (frame, truth) in enumerate(zip(fig.frames, fig.truth, strict=True), 1):
+        folder = out / f"panel{k}"
+        for name in ("points.gpkg", "grid.tif", "report.json", "grid.qml", "points.qml"):
+            assert (folder / name).is_file()
+        panel_report = json.loads((folder / "report.json").read_text())
+        assert panel_report["parameters"]["region"] == list(frame)
+        with rasterio.open(folder / "grid.tif") as ds:
+            grid = ds.read(1)
+            gt = ds.transform
+            assert ds.crs.to_epsg() == 4326
+        assert gt.a == pytest.approx(360 / 120) and gt.e == pytest.approx(-160 / 80)
+        # the grid's cell (i, j) is the figure's pixel at the grid's offset
+        c0 = round((gt.c - EXTENT[0]) / gt.a) + frame[0]
+        r0 = round((gt.f - EXTENT[3]) / gt.e) + frame[1]
+        expected = truth[r0 : r0 + grid.shape[0], c0 : c0 + grid.shape[1]]
+        both = ~np.isnan(grid) & ~np.isnan(expected)
+        assert both.sum() >= 0.97 * (~np.isnan(truth)).sum()
+        assert np.abs(grid[both] - expected[both]).max() <= 2 * STEP + 1e-6
+
+
+def test_repeated_region_gives_the_panels(fig, tmp_path, cli):
+    img, gcps = fig.write(tmp_path)
+    out = tmp_path / "out"
+    boxes = [",".join(map(str, f)) for f in fig.frames]
+    args = [a for b in boxes for a in ("--region", b)]
+    code, stdout, err = cli(
+        "run", img, "--gcps", gcps, "--colorbar", "auto", "--vmin", "0", "--vmax", "0.7",
+        *args, "--out", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "4 panels (given)" in stdout
+    report = json.loads((out / "panels.json").read_text())
+    assert report["frames"]["how"] == "given"
+    assert report["colorbar"] is not None  # found once, given to every panel
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("three asked", "found 4 map area(s)"),
+        ("one map", "found 1 map area(s)"),
+        ("sizes differ", "differ in size"),
+        ("gcps missing", "no GCPs on panel 4"),
+        ("gcp off every frame", "on no panel's frame"),
+        ("same map, gcps elsewhere", "panel 1 only"),
+        ("region and panels", "not --region"),
+        ("no gcps", "need ground control points"),
+    ],
+)
+def test_errors_are_one_line_and_write_nothing(tmp_path, cli, case, message):
+    fig = make_panel_figure(same_size=case != "sizes differ")
+    img, gcps = fig.write(tmp_path, only_panel=None)
+    extra = ["--panels", "auto"]
+    if case == "three asked":
+        extra = ["--panels", "3"]
+    elif case == "one map":
+        img, gcps = make_figure().write(tmp_path, "one.png")
+    elif case == "gcps missing":
+        img, gcps = fig.write(tmp_path, panel_column=False)
+        lines = gcps.read_text().splitlines()
+        gcps.write_text("\n".join(lines[:-5]) + "\n")  # panel 4's five points dropped
+    elif case == "gcp off every frame":
+        img, gcps = fig.write(tmp_path, panel_column=False)
+        gcps.write_text("col,row,lon,lat\n5,5,0,0\n" + "\n".join(gcps.read_text().splitlines()[1:]))
+    elif case == "same map, gcps elsewhere":
+        extra = ["--panels", "auto", "--same-map"]
+    elif case == "region and panels":
+        extra = ["--panels", "auto", "--region", "20,20,140,100"]
+    args = ["run", img, *(["--gcps", gcps] if case != "no gcps" else []), *extra]
+    out = tmp_path / "out"
+    code, _, err = cli(*args, "--cmap", "jet_r", "--vmin", "0", "--vmax", "0.7", "--out", out)
+    assert code != 0
+    assert err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_nothing_is_written_when_a_panel_fails_to_write(fig, tmp_path, monkeypatch):
+    """All panels or none: a failure writing panel 3 leaves the earlier outputs as they
+    were, and no panel folder of the new run."""
+    img, gcps = fig.write(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    from geodigitize import pipeline
+
+    real = pipeline.write_grid
+    calls = []
+
+    def failing(path, *args):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, *args)
+
+    monkeypatch.setattr(pipeline, "write_grid", failing)
+    with pytest.raises(OutputError, match="no space left"):
+        run_panels(img, out, gcps=gcps, **SCALE)
+    assert len(calls) == 3
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir() if "geodigitize" in p.name] == []
+
+
+def test_existing_panel_outputs_need_overwrite(fig, tmp_path):
+    img, gcps = fig.write(tmp_path)
+    out = tmp_path / "out"
+    run_panels(img, out, gcps=gcps, **SCALE)
+    before = (out / "panel2" / "report.json").stat().st_mtime_ns
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        run_panels(img, out, gcps=gcps, **SCALE)
+    assert (out / "panel2" / "report.json").stat().st_mtime_ns == before
+    _, paths = run_panels(img, out, gcps=gcps, overwrite=True, **SCALE)
+    assert paths["panel2/report.json"] == out / "panel2" / "report.json"
+    assert (out / "panel2" / "report.json").stat().st_mtime_ns != before
+
+
+def test_output_set_commits_subfolders_into_an_existing_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ["panel1/a.txt", "panel2/a.txt", "top.txt"]
+    with OutputSet(out, names) as outputs:
+        outputs.write({n: (lambda p, n=n: p.write_text(n)) for n in names})
+        outputs.commit()
+    assert [(out / n).read_text() for n in names] == names
+
+
+def test_read_column_follows_the_gcp_rows(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("# note\ncol;row;lon;lat;Panel\n1;2;3;4;1\n\n5;6;7;8;2\n")
+    assert read_column(path, ("panel",)) == ["1", "2"]
+    assert read_column(path, ("missing",)) is None
+
+
+def test_pdf_and_preview_are_refused(fig, tmp_path):
+    img, gcps = fig.write(tmp_path)
+    with pytest.raises(OptionError, match="preview"):
+        extract_panels(img, gcps=gcps, preview="p.png", **SCALE)
+    pdf = tmp_path / "f.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    with pytest.raises(OptionError, match="PDF"):
+        extract_panels(pdf, gcps=gcps, **SCALE)
