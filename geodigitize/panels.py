@@ -206,13 +206,44 @@ def find_panels(
         found = ", ".join(_fmt(a) for a in areas) or "none"
         want = f"{count}" if count is not None else "several"
         raise RegionError(
-            f"found {len(areas)} map area(s) ({found}) where {want} panels were expected: {give}"
+            f"found {len(areas)} map area(s) ({found}) where {want} panels were expected: "
+            f"{give} (for one map, leave out `panels`)"
         )
     frames = []
     for area, window in zip(areas, _windows(areas, img.shape[:2]), strict=True):
         frames.append(_panel_frame(img, decoded, area, window, max_distance, give))
+    for i, a in enumerate(frames):
+        for b in frames[i + 1 :]:
+            if _overlap(a, b):
+                raise RegionError(
+                    f"two panels' frames found overlap ({_fmt(a)} and {_fmt(b)}): {give}"
+                )
     _check_sizes(frames, give)
     return reading_order(frames)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _merged(boxes: list[Box]) -> list[Box]:
+    """`boxes` with overlapping ones joined into their union (one map's ocean split by
+    land into several areas is one panel)."""
+    boxes = list(boxes)
+    joined = True
+    while joined:
+        joined = False
+        for i, a in enumerate(boxes):
+            for j in range(i + 1, len(boxes)):
+                b = boxes[j]
+                if _overlap(a, b):
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return boxes
 
 
 def _panel_areas(cand: np.ndarray, colorbar: Box | None) -> list[Box]:
@@ -226,14 +257,14 @@ def _panel_areas(cand: np.ndarray, colorbar: Box | None) -> list[Box]:
     if n == 0:
         return []
     sizes = np.bincount(labels.ravel())[1:]
-    boxes = []
+    boxes: list[Box] = []
     for size, sl in zip(sizes, ndimage.find_objects(labels), strict=True):
         h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         if size >= MIN_PANEL_SHARE * sizes.max() and max(h, w) <= MAX_ASPECT * min(h, w):
             boxes.append(
                 (float(sl[1].start), float(sl[0].start), float(sl[1].stop), float(sl[0].stop))
             )
-    return boxes
+    return _merged(boxes)
 
 
 def _windows(areas: list[Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -615,10 +646,22 @@ def _plan(image, gcps, panels, same_map: bool, options: Options | None, kwargs: 
 
 def _extract(plan: _Plan, progress: Progress | None) -> PanelRun:
     results = tuple(
-        extract(plan.image, gcps=g, progress=progress, options=replace(plan.options, region=f))
-        for f, (g, _) in zip(plan.layout.frames, plan.gcps, strict=True)
+        extract(
+            plan.image,
+            gcps=g,
+            progress=_prefixed(progress, f"panel {i}: "),
+            options=replace(plan.options, region=f),
+        )
+        for i, (f, (g, _)) in enumerate(zip(plan.layout.frames, plan.gcps, strict=True), 1)
     )
     return PanelRun(plan.layout, results, tuple(how for _, how in plan.gcps))
+
+
+def _prefixed(progress: Progress | None, prefix: str) -> Progress | None:
+    """`progress` with every stage name prefixed (``panel 2: decode``)."""
+    if progress is None:
+        return None
+    return lambda stage, state: progress(prefix + stage, state)
 
 
 def run_panels(

@@ -39,9 +39,15 @@ class PanelFigure:
 
 
 def make_panel_figure(
-    pw: int = 120, ph: int = 80, gap: int = 30, margin: int = 20, same_size: bool = True
+    pw: int = 120,
+    ph: int = 80,
+    gap: int = 30,
+    margin: int = 20,
+    same_size: bool = True,
+    land_panel: int | None = None,
 ) -> PanelFigure:
-    """Four panels of `pw` x `ph` pixels (the frame's inside), `gap` apart."""
+    """Four panels of `pw` x `ph` pixels (the frame's inside), `gap` apart; in panel
+    `land_panel` (1-based) a grey L of land cuts off the top-right corner of the field."""
     cb_w = 12
     width = 2 * margin + 2 * pw + gap + 20 + cb_w
     height = 2 * margin + 2 * ph + gap
@@ -71,6 +77,12 @@ def make_panel_figure(
         overlay[y0 + 4 : y1 - 4, (x0 + x1) // 2] = True  # a meridian
         overlay[y0 + 6 : y0 + 12, x0 + 6 : x0 + 26] = True  # a label
         image[overlay] = 0
+        if land_panel == k + 1:
+            land = np.zeros((height, width), bool)
+            land[y0 : y0 + 50, x0 + 50 : x0 + 58] = True
+            land[y0 + 42 : y0 + 50, x0 + 50 : x1] = True
+            image[land] = 190
+            overlay |= land
         truths.append(np.where(inside & ~overlay, values, np.nan))
         frames.append((x0, y0, x1, y1))
         for col, lo in ((x0, w), (x1, e)):

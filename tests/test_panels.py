@@ -51,6 +51,12 @@ def test_find_panels_with_the_colorbar_left_out(fig):
     assert found == tuple(tuple(float(v) for v in f) for f in fig.frames)
 
 
+def test_a_field_split_by_land_is_one_panel():
+    fig = make_panel_figure(land_panel=2)
+    found = find_panels(fig.image, _decoded(fig.image))
+    assert found == tuple(tuple(float(v) for v in f) for f in fig.frames)
+
+
 def test_reading_order_rows_then_columns():
     a, b, c, d = (0, 0, 10, 10), (20, 1, 30, 11), (0, 20, 10, 30), (20, 19, 30, 29)
     assert reading_order([d, c, b, a]) == (a, b, c, d)
