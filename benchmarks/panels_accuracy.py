@@ -17,12 +17,15 @@ either side); its value is that cell's.
 geodigitize then runs as a user would (:func:`geodigitize.panels.run_panels`, the
 library call behind ``geodigitize run IMAGE --gcps gcps.csv --panels auto --cmap C --vmin A
 --vmax B --out OUT``): frames found by itself, GCPs at the graticule intersections in
-figure pixels without a panel column (each GCP goes to the frame it lies in), and once
-more with ``--colorbar auto`` instead of ``--cmap``. Printed per panel: the frame found
-(largest corner error against the truth), % of data decoded, median error (% of the
-range), % of line and text pixels inside the frame decoded, pixels decoded outside the
-panel's frame, and the georeferencing error of the written points (their pixel position
-against the truth's position of their lon/lat, px).
+figure pixels without a panel column (each GCP goes to the frame it lies in); the scale
+named (``cmap``: ``--cmap``, or ``--cmap-file`` with GMT's CPT), read from the bar
+``--colorbar auto`` finds (``colorbar``), and read from the bar's true box 2 px inside its
+outline (``box``: ``--colorbar x0,y0,x1,y1``). Printed per panel: the frame found
+(largest corner error against the truth), % of data decoded (and by a one-map run given
+the panel's true frame, with the number of pixels decoded differently), median error
+(% of the range), % of line and text pixels inside the frame decoded, pixels decoded
+outside the panel's frame, and the georeferencing error of the written points (their
+pixel position against the truth's position of their lon/lat, px).
 
 Usage::
 
@@ -207,6 +210,7 @@ class PanelTruth:
     values: list[np.ndarray]  # per panel (H, W): value at data pixels of that panel, NaN else
     extent: tuple[float, float, float, float] = EXTENT  # every panel's W, E, S, N
     cmap_file: str = ""  # a GMT figure's CPT (its colour scale by file)
+    colorbar: tuple[float, float, float, float] | None = None  # the bar's ramp, pixel corners
 
 
 def render(spec: PanelSpec) -> PanelTruth:
@@ -217,6 +221,7 @@ def render(spec: PanelSpec) -> PanelTruth:
         fig, info = build(spec, frozenset({"field", "lines", "text", "colorbar", "page"}), False)
         image = _draw(fig, spec, tmp, "full")[..., :3]
         frames = [_window_box(ax, height) for ax in info["axes"]]
+        bar = _window_box(info["cax"], height)
         touched, cover = {}, None
         for layer in ("field", "lines", "text", "colorbar"):
             lfig, _ = build(spec, frozenset([layer]), transparent=not spec.pdf)
@@ -266,7 +271,7 @@ def render(spec: PanelSpec) -> PanelTruth:
         kind.ravel()[idx[~ok]] = MIXED
         data = inside & (kind == DATA)
         values.append(np.where(data, value, np.nan))
-    return PanelTruth(image, kind, frames, values)
+    return PanelTruth(image, kind, frames, values, colorbar=bar)
 
 
 def gcp_rows(truth: PanelTruth) -> list[tuple[float, float, float, float]]:
@@ -356,6 +361,10 @@ def run_figure(spec: PanelSpec, work: Path, scale: str) -> tuple[list[dict], flo
     options = {"vmin": spec.vmin, "vmax": spec.vmax}
     if scale == "colorbar":
         options["colorbar"] = "auto"
+    elif scale == "box":  # the bar's true box, 2 px inside (off its outline)
+        x0, y0, x1, y1 = truth.colorbar
+        inner = (np.ceil(x0) + 2, np.ceil(y0) + 2, np.floor(x1) - 2, np.floor(y1) - 2)
+        options["colorbar"] = ",".join(f"{v:g}" for v in inner)
     elif truth.cmap_file:
         shutil.copy(truth.cmap_file, folder / "fig.cpt")
         options = {"cmap_file": str(folder / "fig.cpt")}
@@ -553,7 +562,9 @@ def render_gmt(spec: GmtPanelSpec) -> PanelTruth:
         kind.ravel()[np.flatnonzero(data.ravel())[~ok]] = MIXED
         data = inside & (kind == DATA)
         values.append(np.where(data, value, np.nan))
-    return PanelTruth(image, kind, frames, values, GMT_EXTENT, str(keep / "fig.cpt"))
+    ys, xs = np.nonzero(touched["colorbar"] & ~touched["lines"] & ~touched["text"])
+    bar = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+    return PanelTruth(image, kind, frames, values, GMT_EXTENT, str(keep / "fig.cpt"), bar)
 
 
 def _ok(row: dict) -> bool:
@@ -569,9 +580,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "panels_bench")
-    parser.add_argument("--scale", choices=("cmap", "colorbar", "both"), default="both")
+    parser.add_argument("--scale", choices=("cmap", "colorbar", "box", "all"), default="all")
     args = parser.parse_args(argv)
-    scales = ("cmap", "colorbar") if args.scale == "both" else (args.scale,)
+    scales = ("cmap", "colorbar", "box") if args.scale == "all" else (args.scale,)
     print(
         "| figure | scale | panel | frame err px | data px | data decoded % | ... one map, "
         "true frame % | px decoded differently | median err % range | line + text decoded % "

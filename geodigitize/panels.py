@@ -469,6 +469,17 @@ class PanelRun:
             )
         return rows
 
+    def _panel_entry(self, i: int) -> dict:
+        """What ``panelN/report.json`` says about its panel (``"panel"``)."""
+        frame = self.layout.frames[i - 1]
+        return {
+            "number": i,
+            "of": len(self.results),
+            "frame": list(frame),
+            "frames": self.layout.how,
+            "gcps_from": self.gcps_from[i - 1],
+        }
+
     def report(self) -> dict:
         """The content of ``panels.json``."""
         first = self.results[0]
@@ -488,6 +499,9 @@ class PanelRun:
         for i, result in enumerate(self.results, 1):
             for name, write in result.writers().items():
                 writers[f"panel{i}/{name}"] = write
+            writers[f"panel{i}/report.json"] = lambda p, i=i, r=result: write_json(
+                p, {**r.report(), "panel": self._panel_entry(i)}
+            )
         writers["panels.json"] = lambda p: write_json(p, self.report())
         writers["panels.csv"] = lambda p: p.write_text(_csv(self.rows()), encoding="utf-8")
         return writers

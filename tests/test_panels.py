@@ -154,6 +154,13 @@ def test_run_panels_writes_one_set_per_panel(fig, tmp_path, cli):
             assert (folder / name).is_file()
         panel_report = json.loads((folder / "report.json").read_text())
         assert panel_report["parameters"]["region"] == list(frame)
+        assert panel_report["panel"] == {
+            "number": k,
+            "of": 4,
+            "frame": list(frame),
+            "frames": "found",
+            "gcps_from": "panel column",
+        }
         with rasterio.open(folder / "grid.tif") as ds:
             grid = ds.read(1)
             gt = ds.transform
