@@ -195,8 +195,8 @@ def find_panels(
     ------
     RegionError
         Fewer than two panels (or not `count`), frames of different sizes, or a panel whose
-        frame :func:`geodigitize.frame.find_frame` is not sure of; the message names
-        `panels` and `region`.
+        frame :func:`geodigitize.frame.find_frame` is not sure of; the message says to
+        give the frames as `panels`.
     """
     img = np.asarray(image)
     on_scale = np.asarray(decoded.distance) <= max_distance
