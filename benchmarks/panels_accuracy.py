@@ -19,8 +19,8 @@ library call behind ``geodigitize run IMAGE --gcps gcps.csv --panels auto --cmap
 --vmax B --out OUT``): frames found by itself, GCPs at the graticule intersections in
 figure pixels without a panel column (each GCP goes to the frame it lies in); the scale
 named (``cmap``: ``--cmap``, or ``--cmap-file`` with GMT's CPT), read from the bar
-``--colorbar auto`` finds (``colorbar``), and read from the bar's true box 2 px inside its
-outline (``box``: ``--colorbar x0,y0,x1,y1``). Printed per panel: the frame found
+``--colorbar auto`` finds (``colorbar``), and read from the bar's true box, 2 px inside
+its outline across the bar (``box``: ``--colorbar x0,y0,x1,y1``). Printed per panel: the frame found
 (largest corner error against the truth), % of data decoded (and by a one-map run given
 the panel's true frame, with the number of pixels decoded differently), median error
 (% of the range), % of line and text pixels inside the frame decoded, pixels decoded
@@ -361,10 +361,13 @@ def run_figure(spec: PanelSpec, work: Path, scale: str) -> tuple[list[dict], flo
     options = {"vmin": spec.vmin, "vmax": spec.vmax}
     if scale == "colorbar":
         options["colorbar"] = "auto"
-    elif scale == "box":  # the bar's true box, 2 px inside (off its outline)
+    elif scale == "box":  # the bar's true box, 2 px inside its outline across the bar
         x0, y0, x1, y1 = truth.colorbar
-        inner = (np.ceil(x0) + 2, np.ceil(y0) + 2, np.floor(x1) - 2, np.floor(y1) - 2)
-        options["colorbar"] = ",".join(f"{v:g}" for v in inner)
+        if x1 - x0 < y1 - y0:
+            x0, x1 = np.ceil(x0) + 2, np.floor(x1) - 2
+        else:
+            y0, y1 = np.ceil(y0) + 2, np.floor(y1) - 2
+        options["colorbar"] = ",".join(f"{v:.3f}" for v in (x0, y0, x1, y1))
     elif truth.cmap_file:
         shutil.copy(truth.cmap_file, folder / "fig.cpt")
         options = {"cmap_file": str(folder / "fig.cpt")}
@@ -562,7 +565,7 @@ def render_gmt(spec: GmtPanelSpec) -> PanelTruth:
         kind.ravel()[np.flatnonzero(data.ravel())[~ok]] = MIXED
         data = inside & (kind == DATA)
         values.append(np.where(data, value, np.nan))
-    ys, xs = np.nonzero(touched["colorbar"] & ~touched["lines"] & ~touched["text"])
+    ys, xs = np.nonzero(touched["colorbar"])  # the ramp alone: pens and fonts white
     bar = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
     return PanelTruth(image, kind, frames, values, GMT_EXTENT, str(keep / "fig.cpt"), bar)
 

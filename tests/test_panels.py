@@ -295,3 +295,25 @@ def test_pdf_and_preview_are_refused(fig, tmp_path):
     pdf.write_bytes(b"%PDF-1.4\n")
     with pytest.raises(OptionError, match="PDF"):
         extract_panels(pdf, gcps=gcps, **SCALE)
+
+
+def test_same_map_needs_frames_of_one_size(fig):
+    frames = [*fig.frames[:3], (170, 130, 260, 210)]  # panel 4 given 30 px narrower
+    first = fig.gcps[fig.gcps[:, 4] == 1, :4]
+    with pytest.raises(GCPError, match="same_map` needs frames of one size"):
+        extract_panels(fig.image, gcps=first, panels=frames, same_map=True, **SCALE)
+
+
+def test_given_frames_and_progress_per_panel(fig):
+    seen = []
+    run = extract_panels(
+        fig.image,
+        gcps=fig.gcps[fig.gcps[:, 4] <= 2, :4],
+        panels=[fig.frames[1], fig.frames[0]],  # taken as given, in the order given
+        progress=lambda stage, state: seen.append((stage, state)),
+        **SCALE,
+    )
+    assert run.layout.how == "given"
+    assert run.layout.frames == tuple(tuple(float(v) for v in f) for f in fig.frames[1::-1])
+    _check_panel(run.results[0], fig.truth[1], fig.frames[1])
+    assert ("panel 2: decode", "end") in seen and ("panel 1: decode", "start") in seen
