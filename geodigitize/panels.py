@@ -24,6 +24,10 @@ panel whose frame it lies on or next to (within :data:`GCP_REACH` pixels); with
 ``same_map`` the panels show the same map (same extent and projection) and the GCPs of
 panel 1 are carried to every other panel by the affine map of panel 1's frame onto it.
 
+A PDF page is rendered at ``dpi`` (the whole page: the panels and the colorbar are on
+it); GCPs, frames and a colorbar box measured on the page are moved onto the rendering as
+for one map (:func:`geodigitize.pdf.gcps_on_image`).
+
 Notes
 -----
 Boxes are ``(x0, y0, x1, y1)`` pixel corners (``docs/conventions.md``).
@@ -50,7 +54,7 @@ from .gcps import GCP, GCPSet, load_gcps, read_column
 from .image import MapImage, read_image
 from .io import OutputSet, check_outputs, write_json
 from .options import Options
-from .pdf import is_pdf
+from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .pipeline import OUTPUT_NAMES, Extraction, extract
 from .progress import Progress
 from .region import Box, parse_box
@@ -441,11 +445,14 @@ class PanelRun:
     gcps_from : tuple of str
         How each panel got its GCPs (``"panel column"``, ``"on its frame"``, ``"panel 1,
         carried (same map)"``).
+    source : PDFSource or None
+        For a PDF, the page rendered (frames, GCPs and points are in its pixels).
     """
 
     layout: PanelLayout
     results: tuple[Extraction, ...]
     gcps_from: tuple[str, ...]
+    source: PDFSource | None = None
 
     def rows(self) -> list[dict]:
         """One summary row per panel (``panels.csv``)."""
@@ -478,6 +485,7 @@ class PanelRun:
             "frame": list(frame),
             "frames": self.layout.how,
             "gcps_from": self.gcps_from[i - 1],
+            "pdf": None if self.source is None else self.source.to_dict(),
         }
 
     def report(self) -> dict:
@@ -486,6 +494,7 @@ class PanelRun:
         return {
             "geodigitize_version": __version__,
             "image": first.image.path,
+            "pdf": None if self.source is None else self.source.to_dict(),
             "panels": self.rows(),
             "frames": {"how": self.layout.how, "boxes": [list(f) for f in self.layout.frames]},
             "colorbar": None if self.layout.colorbar is None else list(self.layout.colorbar),
@@ -522,15 +531,45 @@ def output_names(n: int) -> list[str]:
     )
 
 
-def _read(image, opts: Options) -> MapImage:
+def _read(image, opts: Options) -> tuple[MapImage, PDFSource | None]:
+    """The figure, and for a PDF how its page was rendered (GCPs are measured on it)."""
     if isinstance(image, MapImage):
-        return image
-    if isinstance(image, str | os.PathLike) and is_pdf(image):
+        return image, None
+    if not (isinstance(image, str | os.PathLike) and is_pdf(image)):
+        return read_image(image, opts.max_pixels), None
+    if opts.pdf_image not in ("auto", "render"):
         raise OptionError(
-            "`panels` reads images, not PDF pages yet: render the page first (pdftoppm -r "
-            "150 -png), or run each panel alone with its `region`"
+            "panels are read from the rendered page: leave out `pdf_image` (got "
+            f"{opts.pdf_image!r})"
         )
-    return read_image(image, opts.max_pixels)
+    if opts.gcp_units == "pixels" and opts.dpi is None:
+        raise GCPError(
+            "GCPs and frames measured on a PDF page need the resolution they were measured "
+            "at: give `dpi` (pixels per inch of the page), or measure in PDF points with "
+            "`gcp_units` points"
+        )
+    return read_pdf(
+        image,
+        page=opts.page,
+        dpi=DEFAULT_DPI if opts.dpi is None else opts.dpi,
+        pdf_image="render",
+        password=opts.pdf_password,
+        max_pixels=opts.max_pixels,
+    )
+
+
+def _on_page(panels, opts: Options, source: PDFSource | None):
+    """Frames and a colorbar box measured on a PDF page, in pixels of the rendered page."""
+    if source is None:
+        return panels, opts
+    units = opts.gcp_units
+    if not isinstance(panels, str | int):
+        panels = tuple(box_on_image(b, source, units) for b in panels)
+    cb = opts.colorbar
+    if cb is not None and not (isinstance(cb, str) and cb.strip().lower() == "auto"):
+        box = box_on_image(parse_box(cb, "colorbar"), source, units)
+        opts = replace(opts, colorbar=",".join(f"{v:g}" for v in box))
+    return panels, opts
 
 
 def _check_options(opts: Options) -> None:
@@ -603,7 +642,9 @@ def extract_panels(
     Parameters
     ----------
     image : path, MapImage, ndarray or PIL image
-        The figure (not a PDF page).
+        The figure: an image, or a PDF page (``page``), rendered at ``dpi``; GCPs and
+        frames are then measured on the page in pixels at ``dpi`` or in points
+        (``gcp_units``), as for one map.
     gcps : path, GCPSet, DataFrame or array of shape (N, 4)
         GCPs at figure pixels; a CSV or DataFrame may have a ``panel`` column (1-based,
         reading order); without it each GCP belongs to the panel whose frame it is on.
@@ -639,6 +680,7 @@ class _Plan:
     layout: PanelLayout
     options: Options
     gcps: list[tuple[GCPSet, str]]
+    source: PDFSource | None = None
 
 
 def _plan(image, gcps, panels, same_map: bool, options: Options | None, kwargs: dict) -> _Plan:
@@ -652,10 +694,14 @@ def _plan(image, gcps, panels, same_map: bool, options: Options | None, kwargs: 
         )
     numbers = _panel_numbers(gcps)
     gcpset = load_gcps(gcps, opts.gcp_crs)
-    img = _read(image, opts)
+    panels = parse_panels(panels)
+    img, source = _read(image, opts)
+    if source is not None:
+        gcpset = gcps_on_image(gcpset, source, opts.gcp_units)
+        panels, opts = _on_page(panels, opts, source)
     layout, opts = layout_panels(img, opts, panels)
     per_panel = panel_gcps(gcpset, layout.frames, numbers, same_map=same_map)
-    return _Plan(img, layout, opts, per_panel)
+    return _Plan(img, layout, opts, per_panel, source)
 
 
 def _extract(plan: _Plan, progress: Progress | None) -> PanelRun:
@@ -668,7 +714,7 @@ def _extract(plan: _Plan, progress: Progress | None) -> PanelRun:
         )
         for i, (f, (g, _)) in enumerate(zip(plan.layout.frames, plan.gcps, strict=True), 1)
     )
-    return PanelRun(plan.layout, results, tuple(how for _, how in plan.gcps))
+    return PanelRun(plan.layout, results, tuple(how for _, how in plan.gcps), plan.source)
 
 
 def _prefixed(progress: Progress | None, prefix: str) -> Progress | None:

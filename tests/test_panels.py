@@ -160,6 +160,7 @@ def test_run_panels_writes_one_set_per_panel(fig, tmp_path, cli):
             "frame": list(frame),
             "frames": "found",
             "gcps_from": "panel column",
+            "pdf": None,
         }
         with rasterio.open(folder / "grid.tif") as ds:
             grid = ds.read(1)
@@ -287,14 +288,36 @@ def test_read_column_follows_the_gcp_rows(tmp_path):
     assert read_column(path, ("missing",)) is None
 
 
-def test_pdf_and_preview_are_refused(fig, tmp_path):
+def test_preview_is_refused(fig, tmp_path):
     img, gcps = fig.write(tmp_path)
     with pytest.raises(OptionError, match="preview"):
         extract_panels(img, gcps=gcps, preview="p.png", **SCALE)
-    pdf = tmp_path / "f.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n")
-    with pytest.raises(OptionError, match="PDF"):
+
+
+def test_a_pdf_page_is_rendered_and_read_like_an_image(fig, tmp_path):
+    """The figure as a PDF page (one lossless embedded image, 1 pixel per point),
+    rendered at 72 dpi: frames, values and GCPs are the figure's."""
+    from matplotlib.figure import Figure
+
+    _, gcps = fig.write(tmp_path)
+    pdf = tmp_path / "figure.pdf"
+    height, width = fig.image.shape[:2]
+    page = Figure(figsize=(width / 72, height / 72), dpi=72)
+    page.figimage(fig.image, 0, 0, origin="upper")
+    page.savefig(pdf, dpi=72)
+    with pytest.raises(GCPError, match="need the resolution"):
         extract_panels(pdf, gcps=gcps, **SCALE)
+    run = extract_panels(pdf, gcps=gcps, dpi=72, **SCALE)
+    assert run.layout.frames == tuple(tuple(float(v) for v in f) for f in fig.frames)
+    for result, truth, frame in zip(run.results, fig.truth, fig.frames, strict=True):
+        _check_panel(result, truth, frame)
+        assert result.georef.rmse < 1e-6
+    assert run.report()["pdf"]["kind"] == "rendered"
+    # GCPs in points (1 point = 1 pixel at 72 dpi), the page rendered at 144 dpi
+    big = extract_panels(pdf, gcps=gcps, gcp_units="points", dpi=144, **SCALE)
+    # (rendered larger, the spines' edges blend: within one pixel)
+    np.testing.assert_allclose(big.layout.frames, 2.0 * np.array(fig.frames), atol=1.0)
+    assert max(r.georef.rmse for r in big.results) < 1e-6
 
 
 def test_same_map_needs_frames_of_one_size(fig):

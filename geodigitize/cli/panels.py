@@ -50,6 +50,8 @@ def summary(result: PanelRun, out: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if result.source is not None:
+        console.print(f"read {result.source.describe()}", highlight=False, soft_wrap=True)
     for row, res in zip(result.rows(), result.results, strict=True):
         console.print(
             f"panel {row['panel']} [{row['frame']}]: {row['data_pixels']:,} decoded, "
