@@ -340,3 +340,80 @@ def test_given_frames_and_progress_per_panel(fig):
     assert run.layout.frames == tuple(tuple(float(v) for v in f) for f in fig.frames[1::-1])
     _check_panel(run.results[0], fig.truth[1], fig.frames[1])
     assert ("panel 2: decode", "end") in seen and ("panel 1: decode", "start") in seen
+
+
+def _killed_at(n: int, work) -> int:
+    """Run `work` in a forked child that SIGKILLs itself at write/commit step `n`; its
+    wait status."""
+    import os
+    import time
+
+    from geodigitize import io
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.environ[io.FAULT_ENV] = str(n)
+            io._fault_count = 0
+            io.GridWriter.__init__.__kwdefaults__["num_threads"] = "1"  # no threads in a fork
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the run killed at step {n} hung")
+
+
+def _which_set(out) -> float:
+    """The vmax of the complete panel set in `out`; fails on a mixed or partial set."""
+    summary = json.loads((out / "panels.json").read_text())
+    vmax = {summary["color_scale"]["vmax"]}
+    for k in range(1, 5):
+        for name in ("points.gpkg", "grid.tif", "grid.qml", "points.qml"):
+            assert (out / f"panel{k}" / name).is_file()
+        vmax.add(json.loads((out / f"panel{k}" / "report.json").read_text())["parameters"]["vmax"])
+    assert len(vmax) == 1, vmax
+    return vmax.pop()
+
+
+def test_killed_panel_runs_leave_one_complete_set(fig, tmp_path, monkeypatch):
+    """A run replacing an earlier panel set, killed at every fifth write or commit step:
+    the next run into the folder finds the old set or the new one, never a mix."""
+    import os
+    import shutil
+    import signal
+
+    from geodigitize import panels
+    from geodigitize.io import OutputSet
+
+    img, gcps = fig.write(tmp_path)
+    first = tmp_path / "first"
+    run_panels(img, first, gcps=gcps, **SCALE)
+    new = {**SCALE, "vmax": 0.65}
+    done = extract_panels(img, gcps=gcps, **new)
+    monkeypatch.setattr(panels, "_extract", lambda plan, progress: done)  # write only
+    out = tmp_path / "out"
+    killed, outcomes = 0, set()
+    for n in range(1, 200, 5):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(first, out)
+        status = _killed_at(n, lambda: run_panels(img, out, gcps=gcps, overwrite=True, **new))
+        if os.WIFEXITED(status):
+            assert os.WEXITSTATUS(status) == 0
+            break
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        killed += 1
+        with OutputSet(out, []):  # what the next run does first: lock, recover, clean
+            pass
+        outcomes.add(_which_set(out))
+        assert [p.name for p in tmp_path.iterdir() if "geodigitize" in p.name] == []
+    assert _which_set(out) == 0.65
+    assert killed >= 10 and outcomes == {0.7, 0.65}
