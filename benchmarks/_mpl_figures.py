@@ -194,7 +194,7 @@ def _land_mask(extent, res: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.nd
     return lon, lat, (glat > 25 * np.sin(np.deg2rad(3 * glon))).astype(float) * (glat > 40)
 
 
-def _coastlines(extent) -> list[np.ndarray]:
+def coastlines(extent) -> list[np.ndarray]:
     """GSHHG crude shorelines from ``gmt coast`` when GMT is installed, else sine waves."""
     w, e, s, n = extent
     if shutil.which("gmt"):
@@ -277,7 +277,7 @@ def build(spec: MplSpec, layers: frozenset[str], transparent: bool) -> tuple[Fig
                 _x(spec, lon_l), _y(spec, lat_l), is_land, levels=[0.5, 1.5], colors=["0.75"]
             ).set_visible("land" in layers)
         if spec.coast and "lines" in layers:
-            for line in _coastlines(spec.extent):
+            for line in coastlines(spec.extent):
                 ax.plot(_x(spec, line[:, 0]), _y(spec, line[:, 1]), color=ink, lw=0.6)
         if spec.contours and "lines" in layers:
             cx, cy = _x(spec, lon_e), _y(spec, lat_e)

@@ -12,6 +12,7 @@ from .gcps import GCP, GCPSet, read_gcps
 from .georef import Georeference, georeference
 from .image import MapImage, read_image
 from .options import Options
+from .panels import PanelRun, extract_panels, run_panels
 from .pipeline import Extraction, extract, run
 from .scale import build_scale
 from .version import __version__
@@ -26,13 +27,16 @@ __all__ = [
     "Georeference",
     "MapImage",
     "Options",
+    "PanelRun",
     "__version__",
     "build_scale",
     "decode",
     "extract",
+    "extract_panels",
     "from_cmap",
     "georeference",
     "read_gcps",
     "read_image",
     "run",
+    "run_panels",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "check_map_crs",
     "load_gcps",
     "parse_crs",
+    "read_column",
     "read_gcps",
     "read_gcps_csv",
     "read_qgis_points",
@@ -369,6 +370,26 @@ def read_gcps_csv(path: str | Path, crs: str = "EPSG:4326") -> GCPSet:
         enabled = _parse_enabled(cells[en_col]) if en_col is not None else True
         points.append(GCP(vals["col"], vals["row"], vals["lon"], vals["lat"], pid, enabled))
     return GCPSet(tuple(points), crs, str(path))
+
+
+def read_column(path: str | Path, names: tuple[str, ...]) -> list[str] | None:
+    """The cells of an extra column of a GCP CSV, one per point :func:`read_gcps_csv`
+    reads, in the same order; None when the file has no column named in `names` (or is
+    a QGIS ``.points`` file).
+
+    Used for columns the GCP reader does not keep, such as the ``panel`` of a figure with
+    several maps (:mod:`geodigitize.panels`).
+    """
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    if path.suffix.lower() == ".points" or _is_points_file(lines):
+        return None
+    rows, _ = _read_rows(path)
+    index = _find_named(rows[0], names)
+    if index is None:
+        return None
+    body = [cells for cells in rows[1:] if any(c.strip() for c in cells)]
+    return [cells[index].strip() if index < len(cells) else "" for cells in body]
 
 
 def as_gcpset(obj, crs: str | None = None) -> GCPSet:

@@ -243,7 +243,8 @@ class OutputSet:
     out_dir : path or None
         Output folder (created at commit if missing); None for files given by path only.
     names : sequence of str
-        Files written into `out_dir`.
+        Files written into `out_dir`; ``"sub/name"`` for a file in a subfolder of it (one
+        set of outputs per panel of a figure), created as needed.
     outside : sequence of paths
         Files written elsewhere (a ``--preview`` or ``--save-points`` path); a path whose
         folder is `out_dir` joins `names`.
@@ -368,6 +369,7 @@ class OutputSet:
             tmp = self.path(name)
             fault_point(f"write {name}")
             try:
+                tmp.parent.mkdir(exist_ok=True)  # a subfolder of the set
                 write(tmp)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
@@ -495,6 +497,7 @@ def _apply(out: Path | None, journal: dict) -> None:
         elif staging.is_dir():
             for name in journal["names"]:
                 if (staging / name).exists():
+                    (out / name).parent.mkdir(exist_ok=True)  # a set's subfolder (panels)
                     os.replace(staging / name, out / name)
                     fault_point(f"renamed {name}")
             _remove_tree(staging)

@@ -22,7 +22,7 @@ from ._common import cli_errors, console, err_console
 
 _BATCH = "Batch"
 #: run's parameters that batch defines itself (one per image there, many here) or lacks.
-_OWN = _run.NOT_OPTIONS
+_OWN = (*_run.NOT_OPTIONS, "panels", "same_map")
 
 
 def batch(
@@ -101,10 +101,28 @@ def batch(
         raise typer.Exit(1)
 
 
+#: batch's --region: one frame for every image (run's may be repeated, for panels).
+_REGION = Annotated[
+    str | None,
+    typer.Option(
+        help="Map frame x0,y0,x1,y1 in pixels (GDAL convention) of every image; pixels whose "
+        "centre is outside are ignored. 'auto' finds each image's frame.",
+        rich_help_panel="Masking",
+    ),
+]
+
+
 def _run_options() -> list[inspect.Parameter]:
     """run's map options, as keyword-only parameters of batch."""
     params = inspect.signature(_run.run, eval_str=True).parameters.values()
-    return [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params if p.name not in _OWN]
+    return [
+        p.replace(
+            kind=inspect.Parameter.KEYWORD_ONLY,
+            **({"annotation": _REGION} if p.name == "region" else {}),
+        )
+        for p in params
+        if p.name not in _OWN
+    ]
 
 
 def _install_signature() -> None:

@@ -158,13 +158,34 @@ def run(
         ),
     ] = None,
     region: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             help="Map frame x0,y0,x1,y1 in pixels (GDAL convention); pixels whose "
-            "centre is outside are ignored. 'auto' finds the frame from the axes' spines.",
+            "centre is outside are ignored. 'auto' finds the frame from the axes' spines. "
+            "Given more than once: the frames of a figure's panels (see --panels).",
             rich_help_panel=_MASK,
         ),
     ] = None,
+    panels: Annotated[
+        str | None,
+        typer.Option(
+            help="A figure of several maps sharing one colour scale: 'auto' finds every "
+            "map frame, N finds exactly N (or give each frame with a repeated --region). "
+            "Each panel is written to OUT/panel1/, OUT/panel2/ ... in reading order (rows "
+            "top to bottom, left to right), with OUT/panels.json and panels.csv. GCPs are "
+            "figure pixels; a 'panel' column (1-based) says whose each is, else the panel "
+            "whose frame it is on.",
+            rich_help_panel=_MASK,
+        ),
+    ] = None,
+    same_map: Annotated[
+        bool,
+        typer.Option(
+            help="With --panels: every panel shows the same map (extent, projection); GCPs "
+            "given on panel 1 are carried to the others by their frames.",
+            rich_help_panel=_GEO,
+        ),
+    ] = False,
     flat_tol: Annotated[
         float,
         typer.Option(help="Largest value step still counted as flat.", rich_help_panel=_REDUCE),
@@ -284,7 +305,11 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
-    hint = lambda: memory_hint(image, samples, region)  # noqa: E731
+    hint = lambda: memory_hint(image, samples, ";".join(region or []) or None)  # noqa: E731
+    if panels is not None or same_map or len(region or []) > 1:
+        with cli_errors(memory_hint=hint):
+            _run_panels(image, out, gcps, values, overwrite, quiet, progress, save_points)
+        return
     with cli_errors(memory_hint=hint), progress_display(not quiet, progress) as stages:
         check_save_points(save_points, gcps, overwrite)
         result, paths = run_pipeline(
@@ -300,6 +325,31 @@ def run(
         _summary(result, {k: v for k, v in paths.items() if k != str(save_points)})
         if save_points is not None:
             console.print(f"wrote the GCPs with their residuals to {save_points}", highlight=False)
+
+
+def _run_panels(image, out, gcps, values, overwrite, quiet, progress, save_points) -> None:
+    """A figure of several panels (:mod:`geodigitize.cli.panels`)."""
+    from .panels import run_panel_figure
+
+    regions, panels = values.pop("region") or [], values.pop("panels")
+    same_map = values.pop("same_map")
+    if len(regions) > 1 and panels is not None:
+        raise typer.BadParameter("give the panels' frames as repeated --region, or --panels")
+    if save_points is not None:
+        raise typer.BadParameter("--save-points is not written for panels: run one panel alone")
+    if len(regions) == 1:
+        values["region"] = regions[0]  # refused by the panel run, naming --panels
+    run_panel_figure(
+        image,
+        out,
+        gcps=gcps,
+        panels=regions if len(regions) > 1 else (panels or "auto"),
+        same_map=same_map,
+        overwrite=overwrite,
+        quiet=quiet,
+        progress=progress,
+        options=options_from_cli(**values),
+    )
 
 
 def memory_hint(image: Path, samples: int, region: str | None) -> str:
@@ -329,6 +379,16 @@ def options_from_cli(**values) -> Options:
     Parses what the command line keeps as text: lists of levels, distances that may be
     ``auto``, and 0 meaning "no consistency check".
     """
+    region = values.get("region")
+    if isinstance(region, list):  # run's --region may be repeated (panels)
+        if len(region) > 1:
+            raise typer.BadParameter(
+                "--region is one frame: several are the panels of one figure (geodigitize "
+                "run --panels)"
+            )
+        values["region"] = region[0] if region else None
+    values.pop("panels", None)
+    values.pop("same_map", None)
     values["levels"] = parse_floats(values.get("levels"), "--levels")
     values["contour_levels"] = parse_floats(values.get("contour_levels"), "--contour-levels")
     values["max_distance"] = parse_distance(values["max_distance"], "--max-distance")
