@@ -1,0 +1,725 @@
+"""Read what the user did not give from the figure itself: the map frame, the colorbar
+and its value range, and the georeference from the frame's lon/lat tick labels.
+
+Each inference keeps its evidence (the labels read, their boxes, scores, values and
+residuals) in :class:`Inferred`, which ``report.json`` records under ``inferred``; an
+inference that fails its checks raises naming the option that settles it, never guesses.
+
+Tick labels
+    Read in strips beside the frame's sides (longitudes below, else above; latitudes on
+    the left, else on the right) and beside the colorbar's long side, by OCR
+    (:mod:`geodigitize.ocr`) or, for a PDF page, from its text layer. Only the row (or
+    column) of words nearest the side is used, and only words centred along the side.
+Axis fit
+    A label's centre is its tick's position. Positions must be one straight function of
+    the values (longitude; latitude in plate carrée) or of Mercator's
+    ``ln tan(pi/4 + lat/2)``; at least :data:`MIN_LABELS` labels, at most one in four
+    dropped as an outlier, every residual within :func:`_tolerance`. A latitude model is
+    taken only when it fits clearly better than the others or they agree on the frame.
+Georeference
+    GCPs at the crossings of the fitted label positions, in lon/lat, with the map's CRS
+    (Mercator: ``EPSG:3857``, or ``EPSG:3395`` when the ellipsoidal form fits better),
+    passed to :func:`geodigitize.georef.georeference` unchanged.
+Value range
+    Colorbar label values against their positions along the bar, linear (or linear in
+    log10 for labels like ``10⁻³ .. 10³``), evaluated at the bar's two ends.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ColorScaleError, GCPError
+from .gcps import GCPSet
+from .ocr import TextBox, find_words, read_words
+from .ticks import parse_coordinate, parse_value
+
+__all__ = ["AxisFit", "Inferred", "Labels", "fit_axis", "fit_colorbar", "infer_georef"]
+
+Box = tuple[float, float, float, float]
+#: Reads the words of one side: ``reader(strip_box, side)``.
+Reader = Callable[[Box, str], tuple[TextBox, ...]]
+
+#: Least labels an axis needs after dropping outliers.
+MIN_LABELS = 3
+#: Which frame sides hold each axis's labels, in the order tried.
+SIDES = {"lon": ("bottom", "top"), "lat": ("left", "right")}
+#: The border of a strip beside each side that touches the frame (or bar).
+FACING = {"bottom": "top", "top": "bottom", "left": "right", "right": "left"}
+#: Largest distance (pixels) strips reach from the frame or bar.
+MAX_DEPTH = 400
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Labels read on one side: the words, their value (None if not a number) and their
+    position along the side (col for bottom/top, row for left/right)."""
+
+    side: str
+    words: tuple[TextBox, ...]
+    values: tuple[float | None, ...]
+    positions: tuple[float, ...]
+
+    def numbered(self) -> tuple[np.ndarray, np.ndarray, list[TextBox]]:
+        """Positions, values and words of the labels that parsed."""
+        keep = [i for i, v in enumerate(self.values) if v is not None]
+        pos = np.array([self.positions[i] for i in keep], float)
+        val = np.array([self.values[i] for i in keep], float)
+        return pos, val, [self.words[i] for i in keep]
+
+
+@dataclass(frozen=True)
+class AxisFit:
+    """A straight fit ``position = a + b * f(value)`` of an axis's labels.
+
+    Attributes
+    ----------
+    axis : {"lon", "lat", "value", "log10"}
+    side : str
+    model : {"linear", "mercator", "mercator_ellipsoidal"}
+    a, b : float
+    words : tuple of TextBox
+        The labels used.
+    values, positions, residuals : tuple of float
+        Per label used (residual: fitted minus measured position, pixels).
+    dropped : tuple of TextBox
+        Labels read as numbers but left out as outliers.
+    """
+
+    axis: str
+    side: str
+    model: str
+    a: float
+    b: float
+    words: tuple[TextBox, ...]
+    values: tuple[float, ...]
+    positions: tuple[float, ...]
+    residuals: tuple[float, ...]
+    dropped: tuple[TextBox, ...] = ()
+
+    @property
+    def max_residual(self) -> float:
+        return float(np.max(np.abs(self.residuals)))
+
+    def position(self, value) -> np.ndarray:
+        """Pixel position of `value` (degrees or data value)."""
+        return self.a + self.b * _transform(np.asarray(value, float), self.model)
+
+    def value(self, position) -> np.ndarray:
+        """Value at pixel `position` (inverse of :meth:`position`)."""
+        f = (np.asarray(position, float) - self.a) / self.b
+        return _inverse(f, self.model)
+
+    def describe(self) -> str:
+        vals = sorted(self.values)
+        what = {"lon": "longitudes", "lat": "latitudes"}.get(self.axis, "values")
+        model = {"linear": "linear", "mercator": "Mercator", "mercator_ellipsoidal": "Mercator"}
+        return (
+            f"{what} from {len(self.values)} labels {_num(vals[0])}..{_num(vals[-1])} "
+            f"({self.side}, {model[self.model]}, residual {self.max_residual:.2f} px)"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "side": self.side,
+            "model": self.model,
+            "a": self.a,
+            "b": self.b,
+            "max_residual_px": round(self.max_residual, 3),
+            "labels": [
+                {**w.asdict(), "value": v, "position": round(p, 2), "residual_px": round(r, 3)}
+                for w, v, p, r in zip(
+                    self.words, self.values, self.positions, self.residuals, strict=True
+                )
+            ],
+            "dropped": [w.asdict() for w in self.dropped],
+        }
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"
+
+
+_E2 = 0.00669437999014  # WGS84 first eccentricity squared
+
+
+def _transform(value: np.ndarray, model: str) -> np.ndarray:
+    if model == "linear":
+        return value
+    phi = np.deg2rad(np.clip(value, -89.9, 89.9))
+    y = np.log(np.tan(np.pi / 4 + phi / 2))
+    if model == "mercator_ellipsoidal":
+        e = math.sqrt(_E2)
+        y = y - e * np.arctanh(e * np.sin(phi))
+    return np.rad2deg(y)
+
+
+def _inverse(f: np.ndarray, model: str) -> np.ndarray:
+    if model == "linear":
+        return f
+    grid = np.linspace(-89.9, 89.9, 20001)
+    return np.interp(f, _transform(grid, model), grid)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _tolerance(positions: np.ndarray) -> float:
+    """Largest residual (pixels) a label may have: 1.5 px plus 2 % of the labels'
+    median spacing (a label's ink centre is its tick's position within a pixel or so)."""
+    spacing = np.median(np.diff(np.sort(positions))) if positions.size > 1 else 0.0
+    return 1.5 + 0.02 * float(spacing)
+
+
+def _line_fit(f: np.ndarray, pos: np.ndarray) -> tuple[float, float, np.ndarray]:
+    design = np.column_stack([np.ones_like(f), f])
+    (a, b), *_ = np.linalg.lstsq(design, pos, rcond=None)
+    return float(a), float(b), a + b * f - pos
+
+
+def fit_axis(
+    positions, values, words=None, *, axis: str, side: str = "", model: str = "linear"
+) -> AxisFit | None:
+    """Fit label positions to values; None when no consistent fit of enough labels.
+
+    Parameters
+    ----------
+    positions, values : array of shape (n,)
+        Pixel position along the side and the value each label says.
+    words : list of TextBox, optional
+    axis : {"lon", "lat", "value", "log10"}
+        Longitudes are unwrapped across the antimeridian (``150, 180, -150`` is
+        ``150, 180, 210``).
+    side : str
+    model : {"linear", "mercator", "mercator_ellipsoidal"}
+
+    Returns
+    -------
+    AxisFit or None
+        The fit of the most labels whose residuals are all within tolerance; at most one
+        label in four (and at least :data:`MIN_LABELS` kept) may be dropped.
+    """
+    pos = np.asarray(positions, float)
+    val = np.asarray(values, float)
+    words = list(words) if words is not None else [TextBox("", (0, 0, 0, 0), 1.0)] * pos.size
+    order = np.argsort(pos)
+    pos, val, words = pos[order], val[order], [words[i] for i in order]
+    if axis == "lon" and val.size > 1:
+        val = np.unwrap(val, period=360.0)
+        if np.all(val > 180):
+            val = val - 360.0
+    need = 2 if axis in ("value", "log10") else MIN_LABELS
+    n = pos.size
+    if n < need or np.unique(val).size < need:
+        return None
+    tol = _tolerance(pos)
+    max_drop = min(n - need, n // 4)
+    f_all = _transform(val, model)
+    best = None
+    for drop in range(max_drop + 1):
+        for out in _subsets(n, drop):
+            keep = np.setdiff1d(np.arange(n), out)
+            if np.unique(val[keep]).size < need:
+                continue
+            a, b, res = _line_fit(f_all[keep], pos[keep])
+            if b == 0 or np.max(np.abs(res)) > tol:
+                continue
+            rms = float(np.sqrt(np.mean(res**2)))
+            if best is None or rms < best[0]:
+                best = (rms, keep, a, b, res)
+        if best is not None:
+            break
+    if best is None:
+        return None
+    _, keep, a, b, res = best
+    dropped = tuple(words[i] for i in range(n) if i not in set(keep.tolist()))
+    return AxisFit(
+        axis,
+        side,
+        model,
+        a,
+        b,
+        tuple(words[i] for i in keep),
+        tuple(float(v) for v in val[keep]),
+        tuple(float(p) for p in pos[keep]),
+        tuple(float(r) for r in res),
+        dropped,
+    )
+
+
+def _subsets(n: int, k: int):
+    import itertools
+
+    return (list(c) for c in itertools.combinations(range(n), k))
+
+
+def _rms(fit: AxisFit) -> float:
+    return float(np.sqrt(np.mean(np.square(fit.residuals))))
+
+
+def fit_latitudes(labels: Labels) -> tuple[AxisFit | None, str]:
+    """The latitude model that fits the labels: plate carrée or Mercator.
+
+    Returns
+    -------
+    (AxisFit or None, str)
+        The fit, or None and why not.
+    """
+    pos, val, words = labels.numbered()
+    fits = [
+        f
+        for m in ("linear", "mercator", "mercator_ellipsoidal")
+        if (f := fit_axis(pos, val, words, axis="lat", side=labels.side, model=m)) is not None
+    ]
+    if not fits:
+        return None, _why_not(pos, val)
+    fits.sort(key=lambda f: (-len(f.values), _rms(f)))
+    best = fits[0]
+    family = best.model != "linear"
+    rivals = [f for f in fits[1:] if len(f.values) == len(best.values)]
+    other = next((f for f in rivals if (f.model != "linear") != family), None)
+    if other is None:
+        return best, ""
+    # both families fit: take one only when they agree on the frame or one is clearly better
+    span = np.linspace(min(best.positions), max(best.positions), 50)
+    lat = best.value(span)
+    apart = float(np.max(np.abs(other.position(lat) - span)))
+    if apart <= 1.0 or _rms(best) <= 0.5 * _rms(other):
+        return best, ""
+    return None, (
+        f"the latitude labels fit plate carrée and Mercator alike "
+        f"(residuals {_rms(best):.2f} and {_rms(other):.2f} px) and these differ by "
+        f"{apart:.1f} px"
+    )
+
+
+def _why_not(pos: np.ndarray, val: np.ndarray) -> str:
+    if pos.size < MIN_LABELS:
+        return f"read {pos.size} label{'s' if pos.size != 1 else ''} (need {MIN_LABELS})"
+    shown = ", ".join(_num(v) for v in val[:8])
+    return f"the {pos.size} labels read ({shown}) are not evenly placed for their values"
+
+
+# --------------------------------------------------------------------------- strips
+
+
+def strip_box(edge_box: Box, side: str, shape: tuple[int, int], margin: float) -> Box:
+    """The strip beside `side` of `edge_box`, reaching up to :data:`MAX_DEPTH` pixels out
+    and `margin` pixels past the side's two ends; it starts on the side itself so that
+    the outline and tick marks touch its border."""
+    h, w = shape
+    x0, y0, x1, y1 = edge_box
+    if side == "bottom":
+        return (max(0, x0 - margin), y1, min(w, x1 + margin), min(h, y1 + MAX_DEPTH))
+    if side == "top":
+        return (max(0, x0 - margin), max(0, y0 - MAX_DEPTH), min(w, x1 + margin), y0)
+    if side == "left":
+        return (max(0, x0 - MAX_DEPTH), max(0, y0 - margin), x0, min(h, y1 + margin))
+    return (x1, max(0, y0 - margin), min(w, x1 + MAX_DEPTH), min(h, y1 + margin))
+
+
+def nearest_words(boxes: list[Box], edge_box: Box, side: str) -> list[int]:
+    """Indices of the boxes that are labels of `side`: centred along the side (within
+    its ends), of text size, in the row (or column) nearest the side, and close to it."""
+    x0, y0, x1, y1 = edge_box
+    horizontal = side in ("bottom", "top")
+    lo, hi = (x0, x1) if horizontal else (y0, y1)
+    slack = 2 + 0.01 * (hi - lo)
+    long = max(x1 - x0, y1 - y0, 50)
+    cand = []
+    for i, (bx0, by0, bx1, by1) in enumerate(boxes):
+        c = (bx0 + bx1) / 2 if horizontal else (by0 + by1) / 2
+        sized = 3 <= by1 - by0 <= 0.15 * long and bx1 - bx0 < 0.5 * long
+        if sized and lo - slack <= c <= hi + slack:
+            cand.append(i)
+    if not cand:
+        return []
+    height = float(np.median([boxes[i][3] - boxes[i][1] for i in cand]))
+    gap = {
+        "bottom": lambda b: b[1] - y1,
+        "top": lambda b: y0 - b[3],
+        "left": lambda b: x0 - b[2],
+        "right": lambda b: b[0] - x1,
+    }[side]
+    first = min(cand, key=lambda i: gap(boxes[i]))
+    if gap(boxes[first]) > 3 * height + 10:
+        return []
+    # the labels' row (column): words overlapping the nearest word across the side,
+    # whether they are centred, left- or right-aligned
+    k0, k1 = (1, 3) if horizontal else (0, 2)
+    a0, a1 = boxes[first][k0], boxes[first][k1]
+    return [i for i in cand if boxes[i][k0] < a1 and boxes[i][k1] > a0]
+
+
+def ocr_reader(rgb: np.ndarray, page: np.ndarray, edge_box: Box) -> Reader:
+    """A :data:`Reader` that finds words in the image and reads them by OCR."""
+
+    def read(strip: Box, side: str) -> tuple[TextBox, ...]:
+        words = find_words(rgb, strip, page, attached=FACING[side])
+        keep = nearest_words([w.box for w in words], edge_box, side)
+        return read_words(rgb, [words[i] for i in keep], page)
+
+    return read
+
+
+def text_reader(texts: list[TextBox], edge_box: Box) -> Reader:
+    """A :data:`Reader` over known text (a PDF's text layer, in image pixels)."""
+
+    def read(strip: Box, side: str) -> tuple[TextBox, ...]:
+        sx0, sy0, sx1, sy1 = strip
+        inside = [
+            t
+            for t in texts
+            if sx0 <= t.box[0] and t.box[2] <= sx1 and sy0 <= t.box[1] and t.box[3] <= sy1
+        ]
+        keep = nearest_words([t.box for t in inside], edge_box, side)
+        return tuple(inside[i] for i in keep)
+
+    return read
+
+
+def read_labels(reader: Reader, edge_box: Box, side: str, shape, parse) -> Labels:
+    """The words beside `side` of `edge_box`, their parsed values and positions."""
+    length = (
+        (edge_box[2] - edge_box[0]) if side in ("bottom", "top") else (edge_box[3] - edge_box[1])
+    )
+    margin = 0.12 * length + 20
+    words = reader(strip_box(edge_box, side, shape, margin), side)
+    horizontal = side in ("bottom", "top")
+    positions = tuple(w.centre[0] if horizontal else w.centre[1] for w in words)
+    return Labels(side, tuple(words), tuple(parse(w.text) for w in words), positions)
+
+
+# --------------------------------------------------------------------------- georeference
+
+
+@dataclass(frozen=True)
+class GeorefInference:
+    """The georeference read from the frame's labels."""
+
+    lon: AxisFit
+    lat: AxisFit
+    gcps: GCPSet
+    crs: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "longitude": self.lon.to_dict(),
+            "latitude": self.lat.to_dict(),
+            "crs": self.crs or "EPSG:4326",
+            "gcps": [[g.col, g.row, g.x, g.y] for g in self.gcps],
+        }
+
+
+CRS_OF_MODEL = {"linear": None, "mercator": "EPSG:3857", "mercator_ellipsoidal": "EPSG:3395"}
+
+
+def infer_georef(reader: Reader, frame: Box, shape: tuple[int, int]) -> GeorefInference:
+    """GCPs from the longitude and latitude labels beside `frame`.
+
+    Raises
+    ------
+    GCPError
+        When either axis has no consistent labels; names `gcps`.
+    """
+    lon_fit, why_lon = None, "no labels"
+    for side in SIDES["lon"]:
+        labels = read_labels(reader, frame, side, shape, lambda t: parse_coordinate(t, "lon"))
+        pos, val, words = labels.numbered()
+        lon_fit = fit_axis(pos, val, words, axis="lon", side=side)
+        if lon_fit is not None:
+            break
+        if pos.size:
+            why_lon = _why_not(pos, val) + " below/above the frame"
+    lat_fit, why_lat = None, "no labels"
+    for side in SIDES["lat"]:
+        labels = read_labels(reader, frame, side, shape, lambda t: parse_coordinate(t, "lat"))
+        lat_fit, why = fit_latitudes(labels)
+        if lat_fit is not None:
+            break
+        if labels.numbered()[0].size:
+            why_lat = why + " beside the frame"
+    if lon_fit is None or lat_fit is None:
+        what, why = ("longitude", why_lon) if lon_fit is None else ("latitude", why_lat)
+        raise GCPError(
+            f"no ground control points, and the map's {what}s could not be read from its "
+            f"tick labels ({why}): give `gcps` (a CSV with col,row,lon,lat)"
+        )
+    lons = np.array(sorted(set(lon_fit.values)))
+    lats = np.array(sorted(set(lat_fit.values)))
+    glon, glat = np.meshgrid(lons, lats)
+    cols = lon_fit.position(glon.ravel())
+    rows = lat_fit.position(glat.ravel())
+    gcps = GCPSet.from_arrays(cols, rows, glon.ravel(), glat.ravel())
+    gcps = GCPSet(gcps.points, gcps.crs, "tick labels")
+    return GeorefInference(lon_fit, lat_fit, gcps, CRS_OF_MODEL[lat_fit.model])
+
+
+# --------------------------------------------------------------------------- value range
+
+
+@dataclass(frozen=True)
+class RangeInference:
+    """The value range read from the colorbar's labels."""
+
+    fit: AxisFit
+    vmin: float
+    vmax: float
+    norm: str
+    flip: bool
+    bar: Box
+
+    def to_dict(self) -> dict:
+        return {
+            "vmin": self.vmin,
+            "vmax": self.vmax,
+            "norm": self.norm,
+            "flip": self.flip,
+            "colorbar_box": [round(v, 2) for v in self.bar],
+            "labels": self.fit.to_dict(),
+        }
+
+
+def fit_colorbar(labels: Labels, bar: Box, orientation: str) -> tuple[RangeInference | None, str]:
+    """vmin, vmax and norm from the colorbar's labels, or None and why not."""
+    pos, val, words = labels.numbered()
+    if pos.size < 2:
+        return None, f"read {pos.size} number{'s' if pos.size != 1 else ''} beside it"
+    vertical = orientation == "vertical"
+    ends = np.array([bar[3], bar[1]]) if vertical else np.array([bar[0], bar[2]])
+    fits = []
+    lin = fit_axis(pos, val, words, axis="value", side=labels.side)
+    if lin is not None:
+        fits.append(("linear", lin, lin.value(ends)))
+    if np.all(val > 0):
+        lg = fit_axis(pos, np.log10(val), words, axis="log10", side=labels.side)
+        if lg is not None and (lin is None or _rms(lg) < 0.5 * _rms(lin)):
+            fits = [("log", lg, 10.0 ** lg.value(ends))]
+    if not fits:
+        return None, _why_not(pos, val).replace("evenly placed", "placed in one scale")
+    norm, fit, end_values = fits[0]
+    if len(fit.values) == 2:
+        length = abs(ends[1] - ends[0])
+        near = min(abs(p - e) for p in fit.positions for e in ends)
+        if near > 0.05 * length:
+            return None, "read only 2 numbers beside it, neither at an end"
+    px = 1.5 * abs(float(fit.b)) ** -1 if norm == "linear" else 0.0  # value of 1.5 px
+    end_values = _snap(end_values, np.array(fit.values) if norm == "linear" else None, px)
+    flip = bool(end_values[0] > end_values[1])
+    vmin, vmax = float(min(end_values)), float(max(end_values))
+    if not vmax > vmin:
+        return None, "its labels give no range"
+    return RangeInference(fit, vmin, vmax, norm, flip, bar), ""
+
+
+def _snap(ends: np.ndarray, labels: np.ndarray | None, within: float = 0.0) -> np.ndarray:
+    """Bar-end values within 0.3 % of the range (or `within`: the value of 1.5 px along
+    the bar, how far a bar's end is known) of a label value take that value."""
+    if labels is None:
+        return ends
+    span = abs(ends[1] - ends[0])
+    out = ends.copy()
+    for i, v in enumerate(ends):
+        k = np.argmin(np.abs(labels - v))
+        if abs(labels[k] - v) <= max(0.003 * span, within):
+            out[i] = labels[k]
+    return out
+
+
+def infer_range(reader: Reader, bar: Box, orientation: str, shape) -> RangeInference:
+    """The colorbar's value range from the labels beside its long sides.
+
+    Raises
+    ------
+    ColorScaleError
+        Naming `vmin` and `vmax`.
+    """
+    sides = ("right", "left") if orientation == "vertical" else ("bottom", "top")
+    why = "no labels beside it"
+    for side in sides:
+        labels = read_labels(reader, bar, side, shape, parse_value)
+        found, reason = fit_colorbar(labels, bar, orientation)
+        if found is not None:
+            return found
+        if labels.words:
+            why = reason
+    raise ColorScaleError(
+        f"could not read the colorbar's value range from its labels ({why}): give `vmin` and `vmax`"
+    )
+
+
+# --------------------------------------------------------------------------- record
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What a run read from the figure, with its evidence.
+
+    Attributes
+    ----------
+    frame : (x0, y0, x1, y1) or None
+    colorbar : (x0, y0, x1, y1) or None
+        The bar found (its coloured area).
+    georef : GeorefInference or None
+    value_range : RangeInference or None
+    seconds : float
+    """
+
+    frame: Box | None = None
+    colorbar: Box | None = None
+    georef: GeorefInference | None = None
+    value_range: RangeInference | None = None
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> list[str]:
+        """One line per inference, for the run's summary."""
+        out = []
+        if self.frame is not None:
+            out.append(f"frame {','.join(f'{v:g}' for v in self.frame)}")
+        if self.georef is not None:
+            out.append(self.georef.lon.describe())
+            out.append(self.georef.lat.describe())
+        if self.value_range is not None:
+            r = self.value_range
+            out.append(
+                f"range {r.vmin:g}..{r.vmax:g} ({r.norm}) from {len(r.fit.values)} colorbar labels"
+            )
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "frame": None if self.frame is None else [round(v, 2) for v in self.frame],
+            "colorbar": None if self.colorbar is None else [round(v, 2) for v in self.colorbar],
+            "georeference": None if self.georef is None else self.georef.to_dict(),
+            "value_range": None if self.value_range is None else self.value_range.to_dict(),
+            "seconds": round(self.seconds, 3),
+            "summary": self.describe(),
+        }
+
+
+def infer_missing(img, opts, gcpset, source=None):
+    """Infer what `opts` and `gcpset` leave out; return them completed, and the record.
+
+    Parameters
+    ----------
+    img : MapImage
+    opts : Options
+    gcpset : GCPSet or None
+    source : PDFSource, optional
+        A rendered PDF page: labels come from its text layer, not OCR.
+
+    Returns
+    -------
+    (Options, GCPSet or None, Inferred or None)
+        None when nothing was inferred.
+
+    Raises
+    ------
+    GeodigitizeError
+        An inference that fails its checks, naming the option to give.
+    """
+    from dataclasses import replace
+
+    from .colorbar import locate_colorbar
+    from .decode import decode
+    from .frame import find_frame, page_color
+    from .georef import from_georeferenced_image
+    from .scale import build_scale
+
+    need_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
+    need_range = (
+        opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
+    )
+    need_georef = gcpset is None and not (
+        img.path and from_georeferenced_image(img.path, opts.crs, kind=opts.transform)
+    )
+    if not (need_scale or need_georef or (need_range and opts.cmap_file is None)):
+        return opts, gcpset, None
+    t0 = time.perf_counter()
+    rgb = img.rgb
+    page = page_color(rgb)
+    changes: dict = {}
+    bar = None
+    value_range = None
+    if need_scale or (need_range and opts.colorbar is None):
+        found = locate_colorbar(rgb)
+        bar = found.box
+        if need_scale:
+            changes["colorbar"] = ",".join(f"{v:g}" for v in found.search_box)
+        orientation = found.profile.orientation
+    elif need_range and opts.colorbar is not None:
+        box = opts.colorbar
+        if isinstance(box, str) and box.strip().lower() == "auto":
+            found = locate_colorbar(rgb)
+            bar, orientation = found.box, found.profile.orientation
+        else:
+            from .colorbar import sample_colorbar
+
+            prof = sample_colorbar(rgb, box)
+            bar, orientation = prof.box, prof.orientation
+    texts = _page_texts(source, opts)
+    if need_range and bar is not None:
+        reader = texts_or_ocr(texts, rgb, page, bar)
+        value_range = infer_range(reader, bar, orientation, rgb.shape[:2])
+        changes.update(vmin=value_range.vmin, vmax=value_range.vmax)
+        if value_range.norm != "linear":
+            changes["norm"] = value_range.norm
+        if value_range.flip and (need_scale or opts.colorbar is not None):
+            changes["colorbar_flip"] = True
+    frame = None
+    georef = None
+    if need_georef:
+        frame = _frame(opts, changes, rgb, build_scale, decode, find_frame)
+        reader = texts_or_ocr(texts, rgb, page, frame)
+        georef = infer_georef(reader, frame, rgb.shape[:2])
+        gcpset = georef.gcps
+        if opts.region is None:
+            changes["region"] = frame
+        if opts.crs is None and georef.crs is not None:
+            changes["crs"] = georef.crs
+    inferred = Inferred(frame, bar, georef, value_range, time.perf_counter() - t0)
+    extra = {**opts.extra, "inferred": inferred.to_dict()}
+    return replace(opts, **changes, extra=extra), gcpset, inferred
+
+
+def _frame(opts, changes: dict, rgb, build_scale, decode, find_frame) -> Box:
+    """The map frame: the region given, or found with the colour scale's help."""
+    from dataclasses import replace
+
+    region = opts.region
+    if region is not None and region != "auto":
+        return tuple(float(v) for v in region)
+    from .errors import RegionError
+
+    scale = build_scale(**replace(opts, **changes).scale_parameters(), image=rgb)
+    try:
+        return tuple(float(v) for v in find_frame(rgb, scale, decode(rgb, scale)))
+    except RegionError as err:
+        raise GCPError(
+            f"no ground control points, and no map frame to read lon/lat labels beside "
+            f"({str(err).split(':')[0]}): give `gcps` (a CSV with col,row,lon,lat), or the "
+            "frame as `region`"
+        ) from None
+
+
+def _page_texts(source, opts) -> list[TextBox] | None:
+    """A rendered PDF page's text in image pixels, or None (read by OCR)."""
+    if source is None or source.kind != "rendered" or not source.path:
+        return None
+    from .pdf import page_text
+
+    boxes = page_text(source.path, source.page, dpi=source.dpi, password=opts.pdf_password)
+    return [TextBox(b.text, tuple(float(v) for v in b.box), 1.0) for b in boxes] or None
+
+
+def texts_or_ocr(texts, rgb, page, edge_box) -> Reader:
+    """A reader of the PDF's text when there is one, else of the image by OCR."""
+    if texts:
+        return text_reader(texts, edge_box)
+    return ocr_reader(rgb, page, edge_box)
