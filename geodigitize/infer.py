@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -508,8 +508,9 @@ def fit_colorbar(labels: Labels, bar: Box, orientation: str) -> tuple[RangeInfer
         near = min(abs(p - e) for p in fit.positions for e in ends)
         if near > 0.05 * length:
             return None, "read only 2 numbers beside it, neither at an end"
-    px = 1.5 * abs(float(fit.b)) ** -1 if norm == "linear" else 0.0  # value of 1.5 px
-    end_values = _snap(end_values, np.array(fit.values) if norm == "linear" else None, px)
+    px = SNAP_PX / abs(float(fit.b)) if norm == "linear" else 0.0
+    extremes = np.array([min(fit.values), max(fit.values)])
+    end_values = _snap(end_values, extremes if norm == "linear" else None, px)
     flip = bool(end_values[0] > end_values[1])
     vmin, vmax = float(min(end_values)), float(max(end_values))
     if not vmax > vmin:
@@ -517,9 +518,14 @@ def fit_colorbar(labels: Labels, bar: Box, orientation: str) -> tuple[RangeInfer
     return RangeInference(fit, vmin, vmax, norm, flip, bar), ""
 
 
+#: A bar's end within this many pixels of its first or last label is at that label (how
+#: far a bar's end is known on resampled or rasterized figures).
+SNAP_PX = 2.5
+
+
 def _snap(ends: np.ndarray, labels: np.ndarray | None, within: float = 0.0) -> np.ndarray:
-    """Bar-end values within 0.3 % of the range (or `within`: the value of 1.5 px along
-    the bar, how far a bar's end is known) of a label value take that value."""
+    """Bar-end values within 0.3 % of the range (or `within`: the value of
+    :data:`SNAP_PX` along the bar) of an end label's value take that value."""
     if labels is None:
         return ends
     span = abs(ends[1] - ends[0])
@@ -553,6 +559,89 @@ def infer_range(reader: Reader, bar: Box, orientation: str, shape) -> RangeInfer
     )
 
 
+# --------------------------------------------------------------------------- colormap name
+
+#: Largest median (and 90th percentile) RGB distance between a bar's lines and a named
+#: colormap at their positions for the name to be taken (8-bit PNG noise is ~1).
+NAME_MEDIAN = 3.0
+NAME_P90 = 6.0
+#: The runner-up (another table) must be this many times farther, else the bar is used.
+NAME_MARGIN = 1.5
+
+
+@dataclass(frozen=True)
+class CmapMatch:
+    """A named colormap that draws the colorbar's colours."""
+
+    name: str
+    median: float
+    p90: float
+    runner_up: str
+    runner_up_median: float
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "median_rgb_distance": round(self.median, 3),
+            "p90_rgb_distance": round(self.p90, 3),
+            "runner_up": self.runner_up,
+            "runner_up_median": round(self.runner_up_median, 3),
+        }
+
+
+def _named_tables():
+    """(name, (256, 3) float table) of matplotlib's colormaps and their reverses."""
+    import matplotlib as mpl
+
+    grid = np.linspace(0, 1, 256)
+    out = []
+    for name in sorted(mpl.colormaps):
+        if name.endswith("_r"):
+            continue
+        table = mpl.colormaps[name](grid)[:, :3] * 255.0
+        out.append((name, table))
+        out.append((name + "_r", table[::-1]))
+    return out
+
+
+_TABLES: list = []
+
+
+def identify_cmap(colors: np.ndarray, positions: np.ndarray) -> CmapMatch | None:
+    """The matplotlib colormap whose colours at `positions` are the bar's `colors`.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (L, 3)
+        The bar's line colours (0-255), from its vmin end.
+    positions : ndarray of shape (L,)
+        Their positions along the bar, 0 (vmin) to 1 (vmax).
+
+    Returns
+    -------
+    CmapMatch or None
+        None unless the best table is within :data:`NAME_MEDIAN` / :data:`NAME_P90` and
+        the best different table is :data:`NAME_MARGIN` times farther.
+    """
+    if colors.shape[0] < 16:
+        return None
+    if not _TABLES:
+        _TABLES.extend(_named_tables())
+    idx = np.clip(np.round(np.asarray(positions) * 255).astype(int), 0, 255)
+    scored = []
+    for name, table in _TABLES:
+        d = np.sqrt(((table[idx] - colors) ** 2).sum(axis=1))
+        scored.append((float(np.median(d)), float(np.percentile(d, 90)), name, table))
+    scored.sort(key=lambda t: t[0])
+    med, p90, name, table = scored[0]
+    if med > NAME_MEDIAN or p90 > NAME_P90:
+        return None
+    other = next((t for t in scored[1:] if np.abs(t[3] - table).max() > 1.0), None)
+    if other is not None and other[0] < NAME_MARGIN * max(med, 0.5):
+        return None
+    return CmapMatch(name, med, p90, other[2] if other else "", other[0] if other else np.inf)
+
+
 # --------------------------------------------------------------------------- record
 
 
@@ -574,8 +663,8 @@ class Inferred:
     colorbar: Box | None = None
     georef: GeorefInference | None = None
     value_range: RangeInference | None = None
+    cmap: CmapMatch | None = None
     seconds: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def describe(self) -> list[str]:
         """One line per inference, for the run's summary."""
@@ -590,6 +679,12 @@ class Inferred:
             out.append(
                 f"range {r.vmin:g}..{r.vmax:g} ({r.norm}) from {len(r.fit.values)} colorbar labels"
             )
+        if self.colorbar is not None:
+            out.append(
+                f"colormap {self.cmap.name} (the bar within {self.cmap.median:.1f} RGB)"
+                if self.cmap is not None
+                else "colours sampled from the colorbar"
+            )
         return out
 
     def to_dict(self) -> dict:
@@ -598,6 +693,7 @@ class Inferred:
             "colorbar": None if self.colorbar is None else [round(v, 2) for v in self.colorbar],
             "georeference": None if self.georef is None else self.georef.to_dict(),
             "value_range": None if self.value_range is None else self.value_range.to_dict(),
+            "colormap": None if self.cmap is None else self.cmap.to_dict(),
             "seconds": round(self.seconds, 3),
             "summary": self.describe(),
         }
@@ -672,6 +768,15 @@ def infer_missing(img, opts, gcpset, source=None):
             changes["norm"] = value_range.norm
         if value_range.flip and (need_scale or opts.colorbar is not None):
             changes["colorbar_flip"] = True
+    cmap = None
+    if need_scale and bar is not None and not found.profile.is_discrete:
+        prof = found.profile
+        pos = prof.positions[prof.valid]
+        if changes.get("colorbar_flip"):
+            pos = 1.0 - pos
+        cmap = identify_cmap(prof.colors[prof.valid], pos)
+        if cmap is not None:
+            changes.update(cmap=cmap.name, colorbar=None, colorbar_flip=False)
     frame = None
     georef = None
     if need_georef:
@@ -683,7 +788,7 @@ def infer_missing(img, opts, gcpset, source=None):
             changes["region"] = frame
         if opts.crs is None and georef.crs is not None:
             changes["crs"] = georef.crs
-    inferred = Inferred(frame, bar, georef, value_range, time.perf_counter() - t0)
+    inferred = Inferred(frame, bar, georef, value_range, cmap, time.perf_counter() - t0)
     extra = {**opts.extra, "inferred": inferred.to_dict()}
     return replace(opts, **changes, extra=extra), gcpset, inferred
 
