@@ -209,13 +209,41 @@ def fit_axis(
     words = list(words) if words is not None else [TextBox("", (0, 0, 0, 0), 1.0)] * pos.size
     order = np.argsort(pos)
     pos, val, words = pos[order], val[order], [words[i] for i in order]
-    if axis == "lon" and val.size > 1:
-        val = np.unwrap(val, period=360.0)
-        if np.all(val > 180):
-            val = val - 360.0
     need = 2 if axis in ("value", "log10") else MIN_LABELS
     n = pos.size
-    if n < need or np.unique(val).size < need:
+    if n < need:
+        return None
+    tries = [val]
+    if axis == "lon":  # also across the antimeridian: 150, 180, -150 is 150, 180, 210
+        wrapped = np.unwrap(val, period=360.0)
+        wrapped = wrapped - 360.0 if np.all(wrapped > 180) else wrapped
+        if not np.array_equal(wrapped, val):
+            tries.append(wrapped)
+    found = [(f, v) for v in tries if (f := _best_fit(pos, v, need, model)) is not None]
+    if not found:
+        return None
+    best, val = max(found, key=lambda fv: (fv[0][1].size, -fv[0][0]))
+    _, keep, a, b, res = best
+    dropped = tuple(words[i] for i in range(n) if i not in set(keep.tolist()))
+    return AxisFit(
+        axis,
+        side,
+        model,
+        a,
+        b,
+        tuple(words[i] for i in keep),
+        tuple(float(v) for v in val[keep]),
+        tuple(float(p) for p in pos[keep]),
+        tuple(float(r) for r in res),
+        dropped,
+    )
+
+
+def _best_fit(pos: np.ndarray, val: np.ndarray, need: int, model: str):
+    """(rms, kept indices, a, b, residuals) of the fit keeping the most labels, every
+    residual within :func:`_tolerance`; at most one label in four dropped."""
+    n = pos.size
+    if np.unique(val).size < need:
         return None
     tol = _tolerance(pos)
     max_drop = min(n - need, n // 4)
@@ -233,23 +261,8 @@ def fit_axis(
             if best is None or rms < best[0]:
                 best = (rms, keep, a, b, res)
         if best is not None:
-            break
-    if best is None:
-        return None
-    _, keep, a, b, res = best
-    dropped = tuple(words[i] for i in range(n) if i not in set(keep.tolist()))
-    return AxisFit(
-        axis,
-        side,
-        model,
-        a,
-        b,
-        tuple(words[i] for i in keep),
-        tuple(float(v) for v in val[keep]),
-        tuple(float(p) for p in pos[keep]),
-        tuple(float(r) for r in res),
-        dropped,
-    )
+            return best
+    return None
 
 
 def _subsets(n: int, k: int):

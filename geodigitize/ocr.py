@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .errors import GeodigitizeError
+from .errors import OCRUnavailableError
 
 __all__ = ["OCRUnavailableError", "TextBox", "find_words", "read_text", "recognize"]
 
@@ -41,10 +41,6 @@ MIN_SCORE = 0.5
 MAX_RATIO = 8.0
 #: Height (pixels) crops are scaled to before recognition when smaller.
 REC_HEIGHT = 32
-
-
-class OCRUnavailableError(GeodigitizeError, ImportError):
-    """The OCR engine is not installed."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +148,7 @@ def find_words(
         The border of `box` that lies on a frame or a colorbar: ink touching it (the
         outline, tick marks) is left out of the words. Ink touching any other border is
         a word cut by the box or the image's edge, and that whole word is left out.
+        Without it, ink touching any border is left out alone.
 
     Returns
     -------
@@ -176,7 +173,7 @@ def find_words(
             "left": c.start == 0,
             "right": c.stop == ww,
         }
-        if attached is not None and touch[attached]:
+        if (attached is None and any(touch.values())) or (attached and touch[attached]):
             mark[k] = True
         elif any(touch.values()):
             cut[k] = True
@@ -329,7 +326,7 @@ def read_text(
     rgb : ndarray of shape (H, W, 3) and dtype uint8
     box : (x0, y0, x1, y1), optional
         Where to read (pixel corners); the whole image when None. Ink touching its
-        border is left out.
+        border (tick marks, an outline) is left out.
     page : ndarray of shape (3,), optional
         The page's colour; white when not given.
 

@@ -344,6 +344,9 @@ def _inputs(result: Extraction, counts: dict) -> list[str]:
     said = []
     if result.source is not None:
         said.append(f"read {result.source.describe()}")
+    inferred = result.options.extra.get("inferred")
+    if inferred:
+        said.append(f"read from the figure: {'; '.join(inferred['summary'])}")
     if result.image.corrections:
         said.append(f"read as a viewer shows it: {'; '.join(result.image.corrections)}")
     shading = result.scale.extra.get("shading")
