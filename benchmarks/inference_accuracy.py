@@ -177,6 +177,7 @@ def run_one(fig: Truth, folder: Path) -> dict:
     row["infer_seconds"] = result.timings.get("infer", float("nan"))
     row.update(real_figures.measure(fig, result))
     inferred = result.options.extra.get("inferred", {})
+    row["infer_cpu_seconds"] = inferred.get("cpu_seconds", float("nan"))
     row["inferred"] = inferred.get("summary", [])
     range_ = inferred.get("value_range") or {}
     got = np.array([range_.get("vmin", np.nan), range_.get("vmax", np.nan)], float)
@@ -184,6 +185,10 @@ def run_one(fig: Truth, folder: Path) -> dict:
         100 * np.max(np.abs(got - [fig.vmin, fig.vmax])) / (fig.vmax - fig.vmin)
     )
     row["misses"] = _misses(row)
+    given, _ = real_figures.run_geodigitize(fig, folder)  # frame, scale and GCPs given
+    if not isinstance(given, str):
+        m = real_figures.measure(fig, given)
+        row["given"] = {k: m.get(k, np.nan) for k in ("data_decoded_pct", "median_error_pct")}
     return row
 
 
@@ -208,13 +213,13 @@ def table(rows: dict[str, dict]) -> str:
     head = (
         "| set | figure | renderer | data decoded % | median err % range (right class %) | "
         "line / text / land decoded % | outside px | georef err px med / max | "
-        "range err % | infer s | verdict |"
+        "range err % | infer s (CPU s) | given: data % / median | verdict |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for (group, name), r in rows.items():
         if "refused" in r:
             lines.append(
-                f"| {group} | {name} | {r['renderer']} | | | | | | | | refused: "
+                f"| {group} | {name} | {r['renderer']} | | | | | | | | | refused: "
                 f"{r['refused'][:160]} |"
             )
             continue
@@ -227,9 +232,15 @@ def table(rows: dict[str, dict]) -> str:
             f"{r['line_decoded_pct']:.1f} / {r['text_decoded_pct']:.1f} / "
             f"{r['land_decoded_pct']:.1f} | {r['outside_decoded_px']} | "
             f"{r['georef_error_px_median']:.2f} / {r['georef_error_px_max']:.2f} | "
-            f"{r['range_error_pct']:.2f} | {r['infer_seconds']:.2f} | {verdict} |"
+            f"{r['range_error_pct']:.2f} | {r['infer_seconds']:.2f} "
+            f"({r['infer_cpu_seconds']:.2f}) | {_given(r)} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def _given(row: dict) -> str:
+    g = row.get("given")
+    return "" if not g else f"{g['data_decoded_pct']:.1f} / {g['median_error_pct']:.2f}"
 
 
 def summary(rows: dict[str, dict]) -> str:
@@ -242,7 +253,13 @@ def summary(rows: dict[str, dict]) -> str:
         refused = sum(1 for r in rs if "refused" in r)
         misses = len(rs) - meets - refused
         times = [r["infer_seconds"] for r in rs if "infer_seconds" in r]
-        t = f"inference median {np.median(times):.2f} s, max {np.max(times):.2f} s" if times else ""
+        cpu = [r["infer_cpu_seconds"] for r in rs if "infer_seconds" in r]
+        t = (
+            f"inference median {np.median(times):.2f} s, max {np.max(times):.2f} s "
+            f"(CPU median {np.median(cpu):.2f} s, max {np.max(cpu):.2f} s)"
+            if times
+            else ""
+        )
         out.append(
             f"{group}: {len(rs)} figures, {meets} meet every target, {refused} refused, "
             f"{misses} miss a target; {t}"

@@ -669,7 +669,12 @@ class Inferred:
         The bar found (its coloured area).
     georef : GeorefInference or None
     value_range : RangeInference or None
-    seconds : float
+    cmap : CmapMatch or None
+        The named colormap the bar matched, if any.
+    seconds, cpu_seconds : float
+        Wall-clock and CPU (all threads) time the inference took.
+    labels_from : {"ocr", "pdf text"}
+        Where the labels were read.
     """
 
     frame: Box | None = None
@@ -678,6 +683,8 @@ class Inferred:
     value_range: RangeInference | None = None
     cmap: CmapMatch | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    labels_from: str = "ocr"
 
     def describe(self) -> list[str]:
         """One line per inference, for the run's summary."""
@@ -707,7 +714,9 @@ class Inferred:
             "georeference": None if self.georef is None else self.georef.to_dict(),
             "value_range": None if self.value_range is None else self.value_range.to_dict(),
             "colormap": None if self.cmap is None else self.cmap.to_dict(),
+            "labels_from": self.labels_from,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "summary": self.describe(),
         }
 
@@ -750,7 +759,7 @@ def infer_missing(img, opts, gcpset, source=None):
     )
     if not (need_scale or need_georef or (need_range and opts.cmap_file is None)):
         return opts, gcpset, None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rgb = img.rgb
     page = page_color(rgb)
     changes: dict = {}
@@ -801,7 +810,16 @@ def infer_missing(img, opts, gcpset, source=None):
             changes["region"] = frame
         if opts.crs is None and georef.crs is not None:
             changes["crs"] = georef.crs
-    inferred = Inferred(frame, bar, georef, value_range, cmap, time.perf_counter() - t0)
+    inferred = Inferred(
+        frame,
+        bar,
+        georef,
+        value_range,
+        cmap,
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+        "pdf text" if texts else "ocr",
+    )
     extra = {**opts.extra, "inferred": inferred.to_dict()}
     return replace(opts, **changes, extra=extra), gcpset, inferred
 

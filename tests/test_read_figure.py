@@ -81,6 +81,22 @@ def test_extract_infers_only_what_is_not_given(figure):
     assert inferred["value_range"] is None and inferred["georeference"] is not None
 
 
+def test_a_pdf_page_is_read_from_its_text_layer_without_ocr(tmp_path, monkeypatch):
+    draw(tmp_path / "map.pdf")
+
+    def no_ocr():
+        raise AssertionError("a PDF with text needs no OCR")
+
+    monkeypatch.setattr(ocr, "_engine", no_ocr)
+    result = geodigitize.extract(tmp_path / "map.pdf")
+    inferred = result.options.extra["inferred"]
+    assert inferred["labels_from"] == "pdf text"
+    assert (inferred["value_range"]["vmin"], inferred["value_range"]["vmax"]) == (0, 30)
+    lon, lat = result.georef.pixel_to_crs(*np.array(inferred["frame"]).reshape(2, 2).T)
+    np.testing.assert_allclose(lon, [-180, 180], atol=0.5)
+    np.testing.assert_allclose(lat, [70, -70], atol=0.5)
+
+
 def _refused(tmp_path, path, option):
     res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code != 0
