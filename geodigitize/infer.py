@@ -216,7 +216,7 @@ def fit_axis(
     tries = [val]
     if axis == "lon":  # also across the antimeridian: 150, 180, -150 is 150, 180, 210
         wrapped = np.unwrap(val, period=360.0)
-        wrapped = wrapped - 360.0 if np.all(wrapped > 180) else wrapped
+        wrapped = wrapped - 360.0 * np.floor((wrapped.min() + 180.0) / 360.0)  # from -180
         if not np.array_equal(wrapped, val):
             tries.append(wrapped)
     found = [(f, v) for v in tries if (f := _best_fit(pos, v, need, model)) is not None]
@@ -396,16 +396,112 @@ def text_reader(texts: list[TextBox], edge_box: Box) -> Reader:
     return read
 
 
-def read_labels(reader: Reader, edge_box: Box, side: str, shape, parse) -> Labels:
-    """The words beside `side` of `edge_box`, their parsed values and positions."""
+def read_labels(
+    reader: Reader, edge_box: Box, side: str, shape, parse, ticks: TickFinder | None = None
+) -> Labels:
+    """The words beside `side` of `edge_box`, their parsed values and positions (each
+    label's centre, or the tick mark beside it when `ticks` finds one, see
+    :func:`snap_to_ticks`)."""
     length = (
         (edge_box[2] - edge_box[0]) if side in ("bottom", "top") else (edge_box[3] - edge_box[1])
     )
     margin = 0.12 * length + 20
     words = reader(strip_box(edge_box, side, shape, margin), side)
     horizontal = side in ("bottom", "top")
-    positions = tuple(w.centre[0] if horizontal else w.centre[1] for w in words)
-    return Labels(side, tuple(words), tuple(parse(w.text) for w in words), positions)
+    positions = np.array([w.centre[0] if horizontal else w.centre[1] for w in words])
+    if ticks is not None and words:
+        sizes = np.array(
+            [(w.box[2] - w.box[0]) if horizontal else (w.box[3] - w.box[1]) for w in words]
+        )
+        positions = snap_to_ticks(positions, sizes, ticks(side))
+    return Labels(
+        side,
+        tuple(words),
+        tuple(parse(w.text) for w in words),
+        tuple(float(p) for p in positions),
+    )
+
+
+#: Finds the tick marks of a side: ``ticks(side)`` -> positions along it.
+TickFinder = Callable[[str], np.ndarray]
+#: Widest tick mark (pixels) and farthest a label's centre may be moved onto one.
+TICK_WIDTH = 4
+TICK_SNAP = 2.0
+
+
+def tick_finder(rgb: np.ndarray, page: np.ndarray, edge_box: Box, depth: int = 10) -> TickFinder:
+    """A :data:`TickFinder` for the sides of `edge_box` (the frame's inside, or a bar).
+
+    Tick marks are short strokes across the side, standing out of its outline: in the
+    rows just beyond the outline (the rows most of whose length is ink), the runs of ink
+    at most :data:`TICK_WIDTH` pixels wide. Their position is their darkness-weighted
+    centre, to a fraction of a pixel.
+    """
+    x0, y0, x1, y1 = (round(v) for v in edge_box)
+    h, w = rgb.shape[:2]
+
+    def find(side: str) -> np.ndarray:
+        if side == "bottom":
+            band, start = rgb[y1 : min(h, y1 + depth), max(0, x0 - 2) : x1 + 2], max(0, x0 - 2)
+        elif side == "top":
+            band, start = (
+                rgb[max(0, y0 - depth) : y0][::-1, max(0, x0 - 2) : x1 + 2],
+                max(0, x0 - 2),
+            )
+        elif side == "left":
+            band = rgb[max(0, y0 - 2) : y1 + 2, max(0, x0 - depth) : x0][:, ::-1].transpose(1, 0, 2)
+            start = max(0, y0 - 2)
+        else:
+            band = rgb[max(0, y0 - 2) : y1 + 2, x1 : min(w, x1 + depth)].transpose(1, 0, 2)
+            start = max(0, y0 - 2)
+        if band.size == 0:
+            return np.zeros(0)
+        dark = np.abs(band.astype(np.float64) - page).max(axis=2) / 255.0
+        ink = dark > 0.35
+        outline = ink.mean(axis=1) > 0.6
+        k = 0
+        while k < len(outline) and (outline[k] or k < 1):
+            k += 1
+        rows = dark[k : k + 3]
+        if rows.shape[0] == 0:
+            return np.zeros(0)
+        profile = rows.max(axis=0)
+        on = profile > 0.35
+        found = []
+        for a, b in _runs(on):
+            if b - a <= TICK_WIDTH:
+                wgt = profile[max(0, a - 1) : b + 1]
+                idx = np.arange(max(0, a - 1), max(0, a - 1) + wgt.size) + 0.5
+                found.append(start + float(np.sum(idx * wgt) / np.sum(wgt)))
+        return np.array(found)
+
+    return find
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    padded = np.r_[False, mask, False].astype(np.int8)
+    d = np.diff(padded)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def snap_to_ticks(positions: np.ndarray, sizes: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """Each label's position moved half way to the one tick mark within :data:`TICK_SNAP`
+    pixels and a quarter of its size of it; unchanged where there is none or more than
+    one.
+
+    A label is centred on its tick to a pixel or so, while renderers draw ticks at whole
+    pixels (matplotlib snaps them to pixel centres, half a pixel off on average): the
+    mean of the two halves either error (measured in ``benchmarks/inference_accuracy.py``).
+    """
+    out = np.asarray(positions, float).copy()
+    if ticks.size == 0:
+        return out
+    for i, (p, size) in enumerate(zip(out, sizes, strict=True)):
+        near = ticks[np.abs(ticks - p) <= min(TICK_SNAP, 0.25 * size)]
+        if near.size == 1:
+            out[i] = 0.5 * (p + near[0])
+    return out
 
 
 # --------------------------------------------------------------------------- georeference
@@ -432,7 +528,9 @@ class GeorefInference:
 CRS_OF_MODEL = {"linear": None, "mercator": "EPSG:3857", "mercator_ellipsoidal": "EPSG:3395"}
 
 
-def infer_georef(reader: Reader, frame: Box, shape: tuple[int, int]) -> GeorefInference:
+def infer_georef(
+    reader: Reader, frame: Box, shape: tuple[int, int], ticks: TickFinder | None = None
+) -> GeorefInference:
     """GCPs from the longitude and latitude labels beside `frame`.
 
     Raises
@@ -442,7 +540,9 @@ def infer_georef(reader: Reader, frame: Box, shape: tuple[int, int]) -> GeorefIn
     """
     lon_fit, why_lon = None, "no labels"
     for side in SIDES["lon"]:
-        labels = read_labels(reader, frame, side, shape, lambda t: parse_coordinate(t, "lon"))
+        labels = read_labels(
+            reader, frame, side, shape, lambda t: parse_coordinate(t, "lon"), ticks
+        )
         pos, val, words = labels.numbered()
         lon_fit = fit_axis(pos, val, words, axis="lon", side=side)
         if lon_fit is not None:
@@ -451,7 +551,9 @@ def infer_georef(reader: Reader, frame: Box, shape: tuple[int, int]) -> GeorefIn
             why_lon = _why_not(pos, val) + " below/above the frame"
     lat_fit, why_lat = None, "no labels"
     for side in SIDES["lat"]:
-        labels = read_labels(reader, frame, side, shape, lambda t: parse_coordinate(t, "lat"))
+        labels = read_labels(
+            reader, frame, side, shape, lambda t: parse_coordinate(t, "lat"), ticks
+        )
         lat_fit, why = fit_latitudes(labels)
         if lat_fit is not None:
             break
@@ -550,7 +652,9 @@ def _snap(ends: np.ndarray, labels: np.ndarray | None, within: float = 0.0) -> n
     return out
 
 
-def infer_range(reader: Reader, bar: Box, orientation: str, shape) -> RangeInference:
+def infer_range(
+    reader: Reader, bar: Box, orientation: str, shape, ticks: TickFinder | None = None
+) -> RangeInference:
     """The colorbar's value range from the labels beside its long sides.
 
     Raises
@@ -561,7 +665,7 @@ def infer_range(reader: Reader, bar: Box, orientation: str, shape) -> RangeInfer
     sides = ("right", "left") if orientation == "vertical" else ("bottom", "top")
     why = "no labels beside it"
     for side in sides:
-        labels = read_labels(reader, bar, side, shape, parse_value)
+        labels = read_labels(reader, bar, side, shape, parse_value, ticks)
         found, reason = fit_colorbar(labels, bar, orientation)
         if found is not None:
             return found
@@ -580,6 +684,9 @@ NAME_MEDIAN = 3.0
 NAME_P90 = 6.0
 #: The runner-up (another table) must be this many times farther, else the bar is used.
 NAME_MARGIN = 1.5
+#: Tables within this many 8-bit units everywhere are one table (copies of a colormap in
+#: two sources, rounded differently).
+SAME_TABLE = 4.0
 
 
 @dataclass(frozen=True)
@@ -603,15 +710,24 @@ class CmapMatch:
 
 
 def _named_tables():
-    """(name, (256, 3) float table) of matplotlib's colormaps and their reverses."""
+    """(name, (256, 3) float table) of matplotlib's and GMT's colormaps (the vendored
+    CPTs, see :mod:`geodigitize.catalogue`) and their reverses."""
+    from importlib.resources import files
+
     import matplotlib as mpl
 
+    from .catalogue import CatalogueEntry
+
     grid = np.linspace(0, 1, 256)
+    maps = [(name, mpl.colormaps[name]) for name in sorted(mpl.colormaps)]
+    folder = files("geodigitize") / "data" / "gmt"
+    cpts = sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".cpt"))
+    maps += [(f"gmt.{n}", CatalogueEntry(n, "gmt").load()) for n in cpts]
     out = []
-    for name in sorted(mpl.colormaps):
+    for name, cmap in maps:
         if name.endswith("_r"):
             continue
-        table = mpl.colormaps[name](grid)[:, :3] * 255.0
+        table = cmap(grid)[:, :3] * 255.0
         out.append((name, table))
         out.append((name + "_r", table[::-1]))
     return out
@@ -649,7 +765,7 @@ def identify_cmap(colors: np.ndarray, positions: np.ndarray) -> CmapMatch | None
     med, p90, name, table = scored[0]
     if med > NAME_MEDIAN or p90 > NAME_P90:
         return None
-    other = next((t for t in scored[1:] if np.abs(t[3] - table).max() > 1.0), None)
+    other = next((t for t in scored[1:] if np.abs(t[3] - table).max() > SAME_TABLE), None)
     if other is not None and other[0] < NAME_MARGIN * max(med, 0.5):
         return None
     return CmapMatch(name, med, p90, other[2] if other else "", other[0] if other else np.inf)
@@ -784,7 +900,8 @@ def infer_missing(img, opts, gcpset, source=None):
     texts = _page_texts(source, opts)
     if need_range and bar is not None:
         reader = texts_or_ocr(texts, rgb, page, bar)
-        value_range = infer_range(reader, bar, orientation, rgb.shape[:2])
+        ticks = tick_finder(rgb, page, bar)
+        value_range = infer_range(reader, bar, orientation, rgb.shape[:2], ticks)
         changes.update(vmin=value_range.vmin, vmax=value_range.vmax)
         if value_range.norm != "linear":
             changes["norm"] = value_range.norm
@@ -804,7 +921,7 @@ def infer_missing(img, opts, gcpset, source=None):
     if need_georef:
         frame = _frame(opts, changes, rgb, build_scale, decode, find_frame)
         reader = texts_or_ocr(texts, rgb, page, frame)
-        georef = infer_georef(reader, frame, rgb.shape[:2])
+        georef = infer_georef(reader, frame, rgb.shape[:2], tick_finder(rgb, page, frame))
         gcpset = georef.gcps
         if opts.region is None:
             changes["region"] = frame

@@ -351,7 +351,32 @@ def read_words(rgb: np.ndarray, words: list[Word], page: np.ndarray) -> tuple[Te
     words = [w for w in words if w.box[2] - w.box[0] <= MAX_RATIO * (w.box[3] - w.box[1])]
     read = recognize([_crop(rgb, w, page) for w in words])
     return tuple(
-        TextBox(text.strip(), tuple(float(v) for v in w.box), score)
+        TextBox(_minus(text.strip(), w), tuple(float(v) for v in w.box), score)
         for w, (text, score) in zip(words, read, strict=True)
         if score >= MIN_SCORE and text.strip()
     )
+
+
+def _minus(text: str, word: Word) -> str:
+    """`text` with its first character a minus sign when the word starts with one: its
+    first columns, over at least a third of its height, hold a bar under a third of its
+    height about its middle (long dashes upscaled are read as a ``1``)."""
+    if not text:
+        return text
+    mask = word.mask
+    h = mask.shape[0]
+    run = 0
+    for col in mask.T:
+        rows = np.flatnonzero(col)
+        if rows.size == 0:
+            break
+        span, middle = rows[-1] - rows[0] + 1, (rows[0] + rows[-1] + 1) / 2
+        if span > h / 3 or not 0.3 * h <= middle <= 0.75 * h:
+            break
+        run += 1
+    dash = run >= max(2, h / 3) and run < mask.shape[1]
+    if not dash or text[0] == "-" or text[0] == "\N{MINUS SIGN}":
+        return text
+    if text[0] in "1lI|—–_~":
+        return "-" + text[1:]
+    return "-" + text if text[0].isdigit() else text

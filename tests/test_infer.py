@@ -43,6 +43,12 @@ def test_one_misread_label_is_dropped():
     np.testing.assert_allclose(fit.value(col), lon, atol=1e-9)
 
 
+def test_a_map_starting_at_the_antimeridian_starts_at_minus_180():
+    lon = np.array([180.0, -150.0, -120.0, -90.0, -60.0])  # "180°" is the left edge
+    fit = fit_axis(np.arange(5) * 67.0 + 69, lon, axis="lon")
+    assert fit.values == (-180.0, -150.0, -120.0, -90.0, -60.0)
+
+
 def test_labels_across_the_antimeridian_are_unwrapped():
     lon = np.array([120.0, 150.0, 180.0, -150.0, -120.0])
     col = np.arange(5) * 100.0 + 50
