@@ -133,3 +133,21 @@ def test_nearest_row_of_words_is_the_labels():
         (600, 310, 620, 320),  # beyond the frame's side
     ]
     assert nearest_words(boxes, frame, "bottom") == [0, 1, 2]
+
+
+def test_spherical_mercator_only_when_it_fits_clearly_better():
+    import pyproj
+
+    lat = np.arange(-80, 81, 20.0)
+
+    def y(crs):
+        return pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(0 * lat, lat)[1]
+
+    for crs, model in (("EPSG:3857", "mercator"), ("EPSG:3395", "mercator_ellipsoidal")):
+        row = 600.0 - y(crs) / 1e5
+        fit, _ = fit_latitudes(_labels("left", list(lat), row))
+        assert fit.model == model
+    # within label noise the ellipsoid (GMT's -JM, cartopy's Mercator) is taken
+    row = 600.0 - y("EPSG:3857") / 1e5 + np.tile([0.4, -0.4], 5)[:9]
+    fit, _ = fit_latitudes(_labels("left", list(lat), row))
+    assert fit.model == "mercator_ellipsoidal"

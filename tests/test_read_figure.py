@@ -144,6 +144,12 @@ def test_without_the_ocr_engine_the_run_says_which_extra(figure, monkeypatch, tm
         geodigitize.extract(path)
 
 
+def test_a_named_colormap_without_a_range_or_a_colorbar_asks_for_the_range(tmp_path):
+    draw(tmp_path / "a.png", colorbar=False)
+    with pytest.raises(ColorScaleError, match="give the value range with `vmin` and `vmax`"):
+        geodigitize.extract(tmp_path / "a.png", cmap="viridis")
+
+
 def test_refusals_are_the_library_errors(tmp_path):
     draw(tmp_path / "a.png", ticks=False)
     with pytest.raises(GCPError, match="`gcps`"):
