@@ -45,7 +45,7 @@ def run(
             "--gcps",
             help="GCP file: CSV with header col,row,lon,lat, or a QGIS "
             ".points file. Without it, the image's world file or GeoTIFF "
-            "georeference.",
+            "georeference, else the frame's lon/lat tick labels (the ocr extra).",
             rich_help_panel=_GEO,
         ),
     ] = None,
