@@ -560,7 +560,8 @@ def infer_georef(
     GCPError
         When either axis has no consistent labels; names `gcps`.
     """
-    lon_fit, why_lon = None, "no labels"
+    box = ",".join(f"{v:g}" for v in frame)
+    lon_fit, why_lon = None, f"no labels beside the frame found at {box}"
     for side in SIDES["lon"]:
         labels = read_labels(
             reader, frame, side, shape, lambda t: parse_coordinate(t, "lon"), ticks
@@ -571,7 +572,7 @@ def infer_georef(
             break
         if pos.size:
             why_lon = _why_not(pos, val) + " below/above the frame"
-    lat_fit, why_lat = None, "no labels"
+    lat_fit, why_lat = None, f"no labels beside the frame found at {box}"
     for side in SIDES["lat"]:
         labels = read_labels(
             reader, frame, side, shape, lambda t: parse_coordinate(t, "lat"), ticks

@@ -109,7 +109,7 @@ def _refused(tmp_path, path, option):
 @pytest.mark.parametrize(
     ("kind", "option", "says"),
     [
-        ({"ticks": False}, "--gcps", "could not be read from its tick labels (no labels)"),
+        ({"ticks": False}, "--gcps", "tick labels (no labels beside the frame found at"),
         (
             {
                 "lon_labels": ["180°W", "120°W", "100°E", "0°", "30°W", "120°E", "180°E"],
