@@ -11,15 +11,20 @@ Tick labels
     (:mod:`geodigitize.ocr`) or, for a PDF page, from its text layer. Only the row (or
     column) of words nearest the side is used, and only words centred along the side.
 Axis fit
-    A label's centre is its tick's position. Positions must be one straight function of
-    the values (longitude; latitude in plate carrée) or of Mercator's
-    ``ln tan(pi/4 + lat/2)``; at least :data:`MIN_LABELS` labels, at most one in four
-    dropped as an outlier, every residual within :func:`_tolerance`. A latitude model is
-    taken only when it fits clearly better than the others or they agree on the frame.
+    A label's position is its centre, moved half way to an antialiased tick mark beside
+    it (:func:`snap_to_ticks`). Positions must be one straight function of the values
+    (longitude; latitude in plate carrée) or of Mercator's ``ln tan(pi/4 + lat/2)``; at
+    least :data:`MIN_LABELS` labels, at most one in four dropped as an outlier, every
+    residual within :func:`_tolerance`. Plate carrée and Mercator are told apart only
+    when one fits clearly better or they agree on the frame, else the run refuses.
 Georeference
     GCPs at the crossings of the fitted label positions, in lon/lat, with the map's CRS
-    (Mercator: ``EPSG:3857``, or ``EPSG:3395`` when the ellipsoidal form fits better),
-    passed to :func:`geodigitize.georef.georeference` unchanged.
+    (Mercator: ``EPSG:3395``, or ``EPSG:3857`` when the spherical form fits clearly
+    better, :func:`_prefer_ellipsoid`), passed to :func:`geodigitize.georef.georeference`
+    unchanged.
+Colour scale
+    The colorbar ``--colorbar auto`` finds, named when a known colormap draws it
+    (:func:`identify_cmap`), else sampled.
 Value range
     Colorbar label values against their positions along the bar, linear (or linear in
     log10 for labels like ``10⁻³ .. 10³``), evaluated at the bar's two ends.
@@ -30,16 +35,34 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import ColorScaleError, GCPError
+from .colorbar import locate_colorbar, sample_colorbar
+from .decode import decode
+from .errors import ColorScaleError, GCPError, RegionError
+from .frame import find_frame, page_color
 from .gcps import GCPSet
+from .georef import from_georeferenced_image
 from .ocr import TextBox, find_words, read_words
+from .scale import build_scale
 from .ticks import parse_coordinate, parse_value
 
-__all__ = ["AxisFit", "Inferred", "Labels", "fit_axis", "fit_colorbar", "infer_georef"]
+__all__ = [
+    "AxisFit",
+    "CmapMatch",
+    "Inferred",
+    "Labels",
+    "fit_axis",
+    "fit_colorbar",
+    "fit_latitudes",
+    "identify_cmap",
+    "infer_georef",
+    "infer_missing",
+    "infer_range",
+    "tick_finder",
+]
 
 Box = tuple[float, float, float, float]
 #: Reads the words of one side: ``reader(strip_box, side)``.
@@ -881,14 +904,6 @@ def infer_missing(img, opts, gcpset, source=None):
     GeodigitizeError
         An inference that fails its checks, naming the option to give.
     """
-    from dataclasses import replace
-
-    from .colorbar import locate_colorbar
-    from .decode import decode
-    from .frame import find_frame, page_color
-    from .georef import from_georeferenced_image
-    from .scale import build_scale
-
     need_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
     need_range = (
         opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
@@ -924,8 +939,6 @@ def infer_missing(img, opts, gcpset, source=None):
             found = locate_colorbar(rgb)
             bar, orientation = found.box, found.profile.orientation
         else:
-            from .colorbar import sample_colorbar
-
             prof = sample_colorbar(rgb, box)
             bar, orientation = prof.box, prof.orientation
     texts = _page_texts(source, opts)
@@ -950,7 +963,7 @@ def infer_missing(img, opts, gcpset, source=None):
     frame = None
     georef = None
     if need_georef:
-        frame = _frame(opts, changes, rgb, build_scale, decode, find_frame)
+        frame = _frame(opts, changes, rgb)
         reader = texts_or_ocr(texts, rgb, page, frame)
         georef = infer_georef(reader, frame, rgb.shape[:2], tick_finder(rgb, page, frame))
         gcpset = georef.gcps
@@ -972,15 +985,11 @@ def infer_missing(img, opts, gcpset, source=None):
     return replace(opts, **changes, extra=extra), gcpset, inferred
 
 
-def _frame(opts, changes: dict, rgb, build_scale, decode, find_frame) -> Box:
+def _frame(opts, changes: dict, rgb) -> Box:
     """The map frame: the region given, or found with the colour scale's help."""
-    from dataclasses import replace
-
     region = opts.region
     if region is not None and region != "auto":
         return tuple(float(v) for v in region)
-    from .errors import RegionError
-
     scale = build_scale(**replace(opts, **changes).scale_parameters(), image=rgb)
     try:
         return tuple(float(v) for v in find_frame(rgb, scale, decode(rgb, scale)))
