@@ -80,7 +80,10 @@ class MplSpec:
     orientation: str = "vertical"
     font: str = "DejaVu Sans"
     fontsize: float = 9.0
-    label_format: str = "hemisphere"  # hemisphere | signed | letter | decimal
+    label_format: str = "hemisphere"  # hemisphere | signed | letter | decimal | unicode
+    # axes: ticks and labels bottom and left; cartopy: labels on all four sides and no
+    # tick marks (cartopy's gridliner); top_right: ticks and labels on the top and right
+    layout: str = "axes"
     dpi: int = 100
     size: tuple[int, int] = (640, 400)  # pixels
     extent: tuple[float, float, float, float] = (-180.0, 180.0, -70.0, 70.0)
@@ -98,6 +101,8 @@ class MplSpec:
 def _fmt(value: float, axis: str, style: str) -> str:
     if style == "signed":
         return f"{value:g}"
+    if style == "unicode":  # matplotlib's own formatter: a unicode minus
+        return f"{value:g}".replace("-", "\N{MINUS SIGN}")
     if style == "decimal":
         return f"{value:.1f}"
     hemi = ("E", "W") if axis == "x" else ("N", "S")
@@ -301,6 +306,11 @@ def build(spec: MplSpec, layers: frozenset[str], transparent: bool) -> tuple[Fig
         ax.set_yticks(_y(spec, yt), [_fmt(v, "y", spec.label_format) for v in yt])
         lines_col = ink if "lines" in layers else "none"
         ax.tick_params(color=lines_col, labelcolor=ink if "text" in layers else "none")
+        if spec.layout == "cartopy":
+            ax.tick_params(length=0, top=True, right=True, labeltop=True, labelright=True)
+        elif spec.layout == "top_right":
+            ax.tick_params(top=True, labeltop=True, bottom=False, labelbottom=False)
+            ax.tick_params(right=True, labelright=True, left=False, labelleft=False)
         if spec.grid:
             ax.grid(True, color="0.2" if "lines" in layers else "none", lw=0.5, ls="--")
         for spine in ax.spines.values():
@@ -335,7 +345,8 @@ def _window_box(artist_axes, height: int) -> tuple[float, float, float, float]:
 def _ticks(info: dict, height: int) -> tuple[np.ndarray, np.ndarray]:
     texts, boxes = [], []
     for axis in (info["ax"].xaxis, info["ax"].yaxis, info["cax"].xaxis, info["cax"].yaxis):
-        for label in axis.get_ticklabels():
+        labels = [lab for t in axis.get_major_ticks() for lab in (t.label1, t.label2)]
+        for label in labels:
             if label.get_visible() and label.get_text():
                 texts.append(label.get_text())
                 boxes.append(_window_box(label, height))

@@ -69,6 +69,12 @@ class OutputError(GeodigitizeError, OSError):
     exit_code = 4
 
 
+class OCRUnavailableError(GeodigitizeError, ImportError):
+    """Reading the figure's labels needs the OCR engine, which is not installed."""
+
+    exit_code = 2
+
+
 class InputTypeError(GeodigitizeError, TypeError):
     """An image or GCPs given as a Python object of a type geodigitize cannot use."""
 

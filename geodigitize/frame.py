@@ -140,7 +140,13 @@ def find_spine_frame(
         for bottom in horiz[i + 1 :]:
             if bottom.a0 - top.a1 < 10:
                 continue
+            tall = bottom.a1 - top.a0  # the inner edges lie within the lines
+            wide = min(top.b1, bottom.b1) - max(top.b0, bottom.b0) + 2 * CORNER_SLACK
+            if wide * tall <= best_area:
+                continue
             for left, right in _side_pairs(vert, top, bottom):
+                if (right.a1 - left.a0) * tall <= best_area:
+                    continue  # cannot beat the best: skip before the (slow) lookups
                 box = (right_of[left], below[top], left_of[right], above[bottom])
                 area = (box[2] - box[0]) * (box[3] - box[1])
                 if area <= best_area:

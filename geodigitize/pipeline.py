@@ -21,6 +21,7 @@ from .errors import GCPError, OptionError
 from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
+from .infer import infer_missing
 from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
 from .mask import (
     JPEG_FORMATS,
@@ -271,6 +272,8 @@ def extract(
         img, source = _read(image, opts)
     if source is not None:  # positions the user measured on the page, on the image
         gcpset, opts = _on_image(gcpset, opts, source)
+    with stage("infer"):  # what was not given, read from the figure (geodigitize.infer)
+        opts, gcpset, _ = infer_missing(img, opts, gcpset, source)
     with stage("georeference"):
         geo = _georeference(gcpset, img, opts, source)
     with stage("colour scale"):
@@ -360,7 +363,8 @@ def _read(image: str | Path | MapImage, opts: Options) -> tuple[MapImage, PDFSou
         return image, None
     if isinstance(image, str | os.PathLike) and is_pdf(image):
         pdf_image = opts.pdf_image
-        if pdf_image == "auto" and opts.colorbar is not None:
+        on_page = opts.colorbar is not None or (opts.cmap is None and opts.cmap_file is None)
+        if pdf_image == "auto" and on_page:
             pdf_image = "render"  # the colorbar is on the page, not in the field's image
         dpi = DEFAULT_DPI if opts.dpi is None else opts.dpi
         return read_pdf(

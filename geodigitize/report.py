@@ -76,6 +76,9 @@ def build_report(
         "georeference": georef.to_dict(),
         "reconstruction": check.to_dict(),
     }
+    inferred = report["parameters"].get("extra", {}).pop("inferred", None)
+    if inferred is not None:  # what was read from the figure (geodigitize.infer)
+        report["inferred"] = inferred
     if source is not None:
         report["input"]["pdf"] = source.to_dict()
     if refinement is not None:

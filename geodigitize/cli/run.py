@@ -45,7 +45,7 @@ def run(
             "--gcps",
             help="GCP file: CSV with header col,row,lon,lat, or a QGIS "
             ".points file. Without it, the image's world file or GeoTIFF "
-            "georeference.",
+            "georeference, else the frame's lon/lat tick labels (the ocr extra).",
             rich_help_panel=_GEO,
         ),
     ] = None,
@@ -405,6 +405,9 @@ def _inputs(result: Extraction, counts: dict) -> list[str]:
     said = []
     if result.source is not None:
         said.append(f"read {result.source.describe()}")
+    inferred = result.options.extra.get("inferred")
+    if inferred:
+        said.append(f"read from the figure: {'; '.join(inferred['summary'])}")
     if result.image.corrections:
         said.append(f"read as a viewer shows it: {'; '.join(result.image.corrections)}")
     shading = result.scale.extra.get("shading")

@@ -1,0 +1,153 @@
+"""Reading the frame, the value range and the georeference from the figure itself."""
+
+import numpy as np
+import pytest
+
+from geodigitize.infer import (
+    Labels,
+    fit_axis,
+    fit_colorbar,
+    fit_latitudes,
+    nearest_words,
+)
+from geodigitize.ocr import TextBox
+
+
+def _merc(lat):
+    return np.rad2deg(np.log(np.tan(np.pi / 4 + np.deg2rad(lat) / 2)))
+
+
+def _labels(side, values, positions, words=None):
+    pairs = zip(values, positions, strict=True)
+    words = words or [TextBox(f"{v:g}", (p - 5, 0, p + 5, 10), 1.0) for v, p in pairs]
+    return Labels(side, tuple(words), tuple(values), tuple(float(p) for p in positions))
+
+
+def test_longitudes_fit_a_line_exactly():
+    lon = np.arange(-180, 181, 60.0)
+    col = 70.0 + 442.0 * (lon + 180) / 360
+    noise = np.array([0.3, -0.2, 0.1, 0, -0.3, 0.2, 0.1])
+    fit = fit_axis(col + noise, lon, axis="lon", side="bottom")
+    assert fit is not None and fit.model == "linear" and len(fit.values) == 7
+    np.testing.assert_allclose(fit.position([-180, 180]), [70, 512], atol=0.3)
+    assert fit.max_residual < 0.5
+
+
+def test_one_misread_label_is_dropped():
+    lon = np.arange(-180, 181, 60.0)
+    col = 70.0 + 442.0 * (lon + 180) / 360
+    read = lon.copy()
+    read[2] = 160.0  # "-60" read as "160"
+    fit = fit_axis(col, read, axis="lon", side="bottom")
+    assert fit is not None and len(fit.values) == 6 and len(fit.dropped) == 1
+    np.testing.assert_allclose(fit.value(col), lon, atol=1e-9)
+
+
+def test_a_map_starting_at_the_antimeridian_starts_at_minus_180():
+    lon = np.array([180.0, -150.0, -120.0, -90.0, -60.0])  # "180°" is the left edge
+    fit = fit_axis(np.arange(5) * 67.0 + 69, lon, axis="lon")
+    assert fit.values == (-180.0, -150.0, -120.0, -90.0, -60.0)
+
+
+def test_labels_across_the_antimeridian_are_unwrapped():
+    lon = np.array([120.0, 150.0, 180.0, -150.0, -120.0])
+    col = np.arange(5) * 100.0 + 50
+    fit = fit_axis(col, lon, axis="lon")
+    assert fit is not None
+    assert fit.values == (120.0, 150.0, 180.0, 210.0, 240.0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.0, 10.0, 50.0, 20.0, 90.0],  # two labels out of place: too many to drop
+        [0.0, 30.0],  # too few
+        [30.0, 30.0, 30.0, 30.0],  # one value everywhere
+    ],
+)
+def test_inconsistent_or_too_few_labels_give_no_fit(values):
+    pos = np.arange(len(values)) * 80.0 + 40
+    assert fit_axis(pos, values, axis="lon") is None
+
+
+def test_evenly_placed_latitudes_are_plate_carree():
+    lat = np.arange(-60, 61, 30.0)
+    row = 188.0 - 2.2 * lat
+    fit, why = fit_latitudes(_labels("left", list(lat), row))
+    assert why == "" and fit.model == "linear"
+    np.testing.assert_allclose(fit.value(row), lat, atol=1e-9)
+
+
+def test_mercator_latitudes_are_found_by_their_spacing():
+    lat = np.arange(-60, 61, 30.0)
+    row = 300.0 - 2.0 * _merc(lat)
+    fit, why = fit_latitudes(_labels("left", list(lat), row + np.array([0.2, -0.3, 0, 0.3, -0.2])))
+    assert why == "" and fit.model.startswith("mercator")
+    np.testing.assert_allclose(fit.value(row), lat, atol=0.2)
+
+
+def test_latitudes_that_fit_no_cylindrical_projection_are_refused():
+    lat = np.arange(-60, 61, 30.0)
+    row = np.array([400.0, 350.0, 200.0, 180.0, 20.0])
+    fit, why = fit_latitudes(_labels("left", list(lat), row))
+    assert fit is None and "not evenly placed" in why
+
+
+def test_colorbar_range_from_labels_vertical():
+    # a vertical bar from row 30 (value 30) to row 330 (value 0): labels every 5
+    values = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+    rows = [330 - 10 * v for v in values]
+    found, why = fit_colorbar(_labels("right", values, rows), (500, 30, 515, 330), "vertical")
+    assert why == ""
+    assert (found.vmin, found.vmax, found.norm, found.flip) == (0.0, 30.0, "linear", False)
+
+
+def test_colorbar_running_down_is_flipped_and_labels_short_of_the_ends_extrapolate():
+    values = [0.2, 0.4, 0.6]  # vmax at the bottom, ends beyond the first and last label
+    rows = [100.0 + 500 * v for v in values]
+    found, _ = fit_colorbar(_labels("right", values, rows), (500, 50, 515, 450), "vertical")
+    assert found.flip
+    assert found.vmin == pytest.approx(-0.1) and found.vmax == pytest.approx(0.7)
+
+
+def test_log_colorbar():
+    values = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    cols = [100.0 + 100 * k for k in range(5)]
+    found, _ = fit_colorbar(_labels("bottom", values, cols), (100, 10, 500, 30), "horizontal")
+    assert found.norm == "log"
+    assert (found.vmin, found.vmax) == pytest.approx((1e-3, 10.0))
+
+
+def test_colorbar_without_numbers_says_so():
+    found, why = fit_colorbar(_labels("right", [], []), (500, 30, 515, 330), "vertical")
+    assert found is None and "read 0 numbers" in why
+
+
+def test_nearest_row_of_words_is_the_labels():
+    frame = (100, 50, 500, 300)
+    boxes = [
+        (90, 310, 110, 320),  # label at the left corner
+        (290, 311, 310, 321),
+        (490, 310, 510, 320),
+        (280, 340, 320, 352),  # an axis title below the labels
+        (600, 310, 620, 320),  # beyond the frame's side
+    ]
+    assert nearest_words(boxes, frame, "bottom") == [0, 1, 2]
+
+
+def test_spherical_mercator_only_when_it_fits_clearly_better():
+    import pyproj
+
+    lat = np.arange(-80, 81, 20.0)
+
+    def y(crs):
+        return pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(0 * lat, lat)[1]
+
+    for crs, model in (("EPSG:3857", "mercator"), ("EPSG:3395", "mercator_ellipsoidal")):
+        row = 600.0 - y(crs) / 1e5
+        fit, _ = fit_latitudes(_labels("left", list(lat), row))
+        assert fit.model == model
+    # within label noise the ellipsoid (GMT's -JM, cartopy's Mercator) is taken
+    row = 600.0 - y("EPSG:3857") / 1e5 + np.tile([0.4, -0.4], 5)[:9]
+    fit, _ = fit_latitudes(_labels("left", list(lat), row))
+    assert fit.model == "mercator_ellipsoidal"
