@@ -218,7 +218,7 @@ def _by_first_pixel(labels: np.ndarray, n: int) -> np.ndarray:
     """Renumber labels 1..n in the row-major order of each cluster's first pixel.
 
     ndimage.label already numbers so; this restores that order after a split, so the
-    order of clusters does not depend on how they were found (the strip engine finds them in pieces).
+    order of clusters does not depend on how they were found (strips find them in pieces).
     """
     flat = labels.ravel()
     where = np.flatnonzero(flat)
