@@ -365,7 +365,7 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     refinement = None
     if opts.target_error is not None:
         with stage("refine"):
-            values, valid = found.pixels.decoded.values, found.pixels.reason == Reason.DATA
+            values, valid = _arrays(found.pixels)
             refinement = refine(values, valid, clusters, scale.range, opts.target_error)
     kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
@@ -373,13 +373,13 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     lines = None
     if opts.contours:
         with stage("contours"):
-            values, valid = found.pixels.decoded.values, found.pixels.reason == Reason.DATA
+            values, valid = _arrays(found.pixels)
             lines = trace(values, valid, scale, opts.contour_levels)
             lines = lines.to_frame(geo, opts.out_crs)
     check = found.check
     if check is None or refinement is not None:
         with stage("reconstruction check"):
-            values, valid = found.pixels.decoded.values, found.pixels.reason == Reason.DATA
+            values, valid = _arrays(found.pixels)
             check = check_reconstruction(values, valid, kept.col, kept.row, kept.value, scale.range)
     return Extraction(
         img,
@@ -400,6 +400,11 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         found.data_window,
         found.counts,
     )
+
+
+def _arrays(pixels: PixelStore) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded values and data pixels, (H, W) float64 and bool."""
+    return pixels.decoded.values, pixels.reason == Reason.DATA
 
 
 def _timings(stages: dict, strips: dict) -> dict:

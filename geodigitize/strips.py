@@ -10,7 +10,8 @@ there are fewer than 2**15 colours) and counts the candidate pixels of each colo
 What the mask stage needs from the whole image is then fitted, once, apart from the
 options the user gave (:class:`Fitted`; :class:`geodigitize.mask.MaskFit` for the
 distances, smoothness and region): the frame for ``region="auto"``
-(:func:`geodigitize.frame.find_frame` on the image in memory), the excluded colours
+(:func:`geodigitize.frame.find_frame` on the image in memory, or on every k-th row and
+column of a streamed one, see :func:`_find_frame`), the excluded colours
 (:func:`geodigitize.mask.fit_exclusion`, per distinct colour), the automatic distances
 (:func:`geodigitize.mask.auto_distances`, a median over the whole image, exact from the
 per-colour counts) and the halo rule's field colours (:func:`geodigitize.mask.field_colors`
@@ -45,8 +46,8 @@ image pixel; spools go to disk.
 
 Until the whole-image stages work over the per-pixel store, clustering other than
 DBSCAN's ``min_samples=1, eps < 2`` (connected components), the ``--target-error``
-refinement, ``--contours``, ``--preview``, non-affine grids, ``region="auto"`` and a
-colorbar-sampled scale need the image kept in memory (:func:`needs_memory`).
+refinement, ``--contours``, ``--preview``, non-affine grids and a colorbar-sampled
+scale need the image kept in memory (:func:`needs_memory`).
 """
 
 from __future__ import annotations
@@ -161,8 +162,7 @@ def needs_memory(options) -> bool:
     """Whether `options` need the image and its per-pixel results in memory.
 
     True for what still runs over whole-image arrays (see the module's notes): general
-    DBSCAN, refinement, contours, the preview, non-affine grids, ``region="auto"``
-    (:func:`geodigitize.frame.find_frame` reads the whole image) and colorbar scales.
+    DBSCAN, refinement, contours, the preview, non-affine grids and colorbar scales.
     """
     return bool(
         not strip_clusterable(options)
@@ -170,7 +170,6 @@ def needs_memory(options) -> bool:
         or options.contours
         or options.preview is not None
         or options.transform not in ("affine", "helmert")
-        or options.region == AUTO
         or options.colorbar is not None
     )
 
@@ -428,6 +427,59 @@ class _FirstPass:
     index: np.ndarray  # (n,) scale index
     distance: np.ndarray  # (n,) float32
     candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
+    thumbnail: _Thumbnail | None = None  # every k-th row and column, see _Thumbnail
+
+
+class _Thumbnail:
+    """A view of the whole image kept during the first pass for what needs to see it all
+    (the frame): each `step` x `step` block of pixels reduced to its darkest pixel (its
+    colour and colour id), so that lines thinner than a block (a frame's spines) stay."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.ids: list[np.ndarray] = []
+        self.packed: list[np.ndarray] = []
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # rows not yet reduced
+
+    def add(self, packed: np.ndarray, ids: np.ndarray) -> None:
+        """The next rows of the image (colours, and ids with ~id for transparent pixels)."""
+        if self._rows is not None:
+            packed = np.concatenate([self._rows[0], packed])
+            ids = np.concatenate([self._rows[1], ids])
+        k = self.step
+        whole = packed.shape[0] // k * k
+        self._rows = (packed[whole:], ids[whole:]) if whole < packed.shape[0] else None
+        if whole:
+            self._reduce(packed[:whole], ids[:whole])
+
+    def _reduce(self, packed: np.ndarray, ids: np.ndarray) -> None:
+        k = self.step
+        h, w = packed.shape[0] // k, -(-packed.shape[1] // k)
+        pad = w * k - packed.shape[1]
+        if pad:  # the last column block is narrower: repeat its last column
+            packed = np.pad(packed, ((0, 0), (0, pad)), mode="edge")
+            ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
+        rgb = unpack_rgb(packed).astype(np.uint16)
+        luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
+        blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+        darkest = blocks.argmin(axis=2)[..., None]
+
+        def take(a: np.ndarray) -> np.ndarray:
+            a = a.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+            return np.take_along_axis(a, darkest, axis=2)[..., 0]
+
+        self.packed.append(take(packed))
+        self.ids.append(take(ids))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The view's RGB (h, w, 3) uint8 and colour ids (h, w)."""
+        if self._rows is not None:  # the last rows, a shorter block: repeat its last row
+            extra = self.step - self._rows[0].shape[0]
+            packed, ids = (np.pad(a, ((0, extra), (0, 0)), mode="edge") for a in self._rows)
+            self._reduce(packed, ids)
+            self._rows = None
+        ids = np.concatenate(self.ids)
+        return unpack_rgb(np.concatenate(self.packed)), np.where(ids >= 0, ids, ~ids)
 
 
 def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
@@ -454,6 +506,7 @@ def _first_pass(
     count: bool,
     ids_file,
     timings: dict,
+    thumbnail: _Thumbnail | None = None,
 ) -> _FirstPass:
     """Read the image once: colour id of every pixel to `ids_file`, and with `count` the
     candidate pixels of each colour (opaque, inside the box `region`), which
@@ -482,6 +535,8 @@ def _first_pass(
                 counts = np.pad(counts, (0, table.n - counts.size)) + c
             if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
+            if thumbnail is not None:
+                thumbnail.add(packed, ids)
             # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
             ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
             timings["decode"] += time.perf_counter() - t
@@ -495,6 +550,7 @@ def _first_pass(
         index,
         distance,
         np.pad(counts, (0, colors.size - counts.size)) if count else None,
+        thumbnail,
     )
 
 
@@ -592,13 +648,34 @@ def _fit(first, source, scale, opts, strip_rows, region_box, timings, jpeg, work
     return Fitted(fit, exclusion, field, context), axes
 
 
+#: Pixels of the view of the whole image that ``region="auto"`` finds the frame in when
+#: the image is streamed (every k-th row and column above it).
+FRAME_PIXELS = 4_000_000
+
+
+def _frame_step(shape: tuple[int, int]) -> int:
+    """Keep every k-th row and column for the frame of a streamed image."""
+    return max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / FRAME_PIXELS))))
+
+
 def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
-    """:func:`geodigitize.frame.find_frame` on the image in memory, with each pixel's
-    distance to the scale from the first pass."""
+    """:func:`geodigitize.frame.find_frame` for ``region="auto"``, with each pixel's
+    distance to the scale from the first pass.
+
+    On the image when it is in memory. A streamed image keeps every k-th row and column
+    in its first pass (:data:`FRAME_PIXELS` pixels at most; all of them up to that): the
+    frame is found on that view and its box scaled back by k, so above
+    :data:`FRAME_PIXELS` its sides are known to k pixels (a spine thinner than k pixels
+    may be missed; then give the frame as `region`).
+    """
     image = getattr(source, "image", None)
-    if image is None:  # needs_memory() keeps region="auto" in memory
-        raise ValueError("region='auto' needs the image in memory (an ArraySource)")
-    ids, _ = _window(first, 0, source.shape[0])
+    thumb = first.thumbnail
+    if image is not None:
+        ids, _ = _window(first, 0, source.shape[0])
+        rgb, step = image.rgb, 1
+    else:
+        rgb, ids = thumb.arrays()
+        step = thumb.step
     decoded = Decoded(
         values=scale.values[first.index[ids]],
         distance=first.distance[ids],
@@ -608,7 +685,12 @@ def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
         color_id=ids,
         colors=first.colors,
     )
-    return find_frame(image.rgb, scale, decoded)
+    box = find_frame(rgb, scale, decoded)
+    if step == 1:
+        return box
+    height, width = source.shape
+    x0, y0, x1, y1 = (float(v) * step for v in box)
+    return (x0, y0, min(x1, float(width)), min(y1, float(height)))
 
 
 def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int) -> np.ndarray:
@@ -1190,6 +1272,7 @@ class PixelStore:
         self._scale, self._space, self._first = scale, color_space, first
         self._index, self._reason, self._flat = index, reason, flat
         self._spools = spools or {}
+        self._decoded: Decoded | None = None
         if scratch is not None:
             weakref.finalize(self, shutil.rmtree, str(scratch), True)
 
@@ -1209,7 +1292,16 @@ class PixelStore:
 
     @property
     def decoded(self) -> Decoded:
-        """Every pixel decoded (JPEG's restored pixels with their new entry)."""
+        """Every pixel decoded (JPEG's restored pixels with their new entry); built once
+        when kept in memory, read back from the spools at each call otherwise."""
+        if self._decoded is not None:
+            return self._decoded
+        decoded = self._decode()
+        if self.kept:
+            self._decoded = decoded
+        return decoded
+
+    def _decode(self) -> Decoded:
         first = self._first
         ids = first.ids[:]
         opaque = ids >= 0
@@ -1329,7 +1421,12 @@ def run_strips(
             ids = _RowMemory(height, width, np.int32)
         else:
             ids = _RowFile(scratch / "ids.bin", width, np.int32)
-        first = _first_pass(source, scale, opts.color_space, rows, axes, count, ids, timings)
+        thumbnail = None
+        if opts.region == AUTO and not keep:
+            thumbnail = _Thumbnail(_frame_step(source.shape))
+        first = _first_pass(
+            source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail
+        )
         fitted, axes = _fit(first, source, scale, opts, rows, box, timings, jpeg, _WORKERS)
         if fitted.context_rows is None:
             rows = height  # the mask stage needs the whole image: one strip

@@ -332,7 +332,6 @@ def test_which_images_stream_from_their_file(tmp_path):
     for extra in (
         {"min_samples": 3},
         {"eps": 2.5},
-        {"region": "auto"},
         {"target_error": "0.5%"},
         {"contours": True},
         {"preview": "p.png"},
@@ -410,3 +409,22 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
     one = extract(img, gcps=gcps, **opts)
     assert one.reason[5, 21] == Reason.DATA  # a field colour after all
     _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
+    """region="auto" on a streamed image: the frame found on the first pass's view (each
+    k x k block reduced to its darkest pixel, so spines stay), scaled back, is the frame
+    found on the whole image to within k pixels (the same when k is 1)."""
+    fig = render_figure(960, 720, seed=2)
+    img, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(img, gcps_path=gcps)
+    one = extract(img, gcps=gcps, region="auto", **DEFAULTS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strips, "FRAME_PIXELS", 960 * 720 // step**2)
+        streamed = _streamed(img, gcps, tmp_path, 100, region="auto", **DEFAULTS)
+    streamed.discard()
+    want, got = one.options.region, streamed.options.region
+    assert np.abs(np.subtract(fig.frame, want)).max() <= 1
+    assert np.abs(np.subtract(got, want)).max() <= step if step > 1 else got == want
+    assert streamed.report()["fitted"]["automatic"]["region"] == "auto"
