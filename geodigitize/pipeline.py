@@ -49,6 +49,7 @@ from .strips import (
     ArraySource,
     Fitted,
     PixelStore,
+    ScaleFromRows,
     StripReader,
     gdal_reads_like_pillow,
     needs_memory,
@@ -326,11 +327,13 @@ def extract(
             gcpset, opts = _on_image(gcpset, opts, pdf)
         with stage("georeference"):
             geo = _georeference(gcpset, img, opts, pdf)
-        with stage("colour scale"):
-            scale = build_scale(**opts.scale_parameters(), image=getattr(img, "rgb", None))
-            if opts.shaded is not None:
-                scale = shaded_scale(scale, opts.shaded)
         keep = isinstance(source, ArraySource)
+        with stage("colour scale"):
+            if keep or opts.colorbar is None:
+                scale = _scale(opts, getattr(img, "rgb", None))
+            else:  # sampled from the box's rows as the first pass reads them
+                box = parse_box(opts.colorbar, "colorbar")
+                scale = ScaleFromRows(box, lambda image, b: _scale(opts, image, colorbar=b))
         grid = None if keep else geo.grid_placement(np.empty((0, 0)))[1:]
         with stage("strips"):
             found = run_strips(
@@ -347,7 +350,7 @@ def extract(
     finally:
         source.close()
     opts = opts.with_fit(found.fitted.mask)
-    clusters = found.clusters
+    clusters, scale = found.clusters, found.scale
     try:
         return _finish(img, scale, geo, opts, found, clusters, stage, pdf)
     except BaseException:
@@ -400,6 +403,14 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         found.data_window,
         found.counts,
     )
+
+
+def _scale(opts: Options, image, **given) -> ColorScale:
+    """The colour scale of `opts` (with `given` parameters replaced), shaded if asked."""
+    scale = build_scale(**{**opts.scale_parameters(), **given}, image=image)
+    if opts.shaded is not None:
+        scale = shaded_scale(scale, opts.shaded)
+    return scale
 
 
 def _arrays(pixels: PixelStore) -> tuple[np.ndarray, np.ndarray]:

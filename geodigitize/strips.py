@@ -46,8 +46,9 @@ image pixel; spools go to disk.
 
 Until the whole-image stages work over the per-pixel store, clustering other than
 DBSCAN's ``min_samples=1, eps < 2`` (connected components), the ``--target-error``
-refinement, ``--contours``, ``--preview``, non-affine grids and a colorbar-sampled
-scale need the image kept in memory (:func:`needs_memory`).
+refinement, ``--contours``, ``--preview``, non-affine grids and ``--colorbar auto``
+need the image kept in memory (:func:`needs_memory`). A colorbar given as a box is read
+in the first pass (:class:`ScaleFromRows`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import tempfile
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ import numpy as np
 from .colormap import ColorScale
 from .colors import pack_rgb, unpack_rgb
 from .decode import Decoded, lookup_colors
-from .errors import ImageError
+from .errors import ColorScaleError, ImageError
 from .filters import any_in_window
 from .frame import find_frame
 from .image import MapImage, pending_corrections
@@ -108,6 +109,7 @@ __all__ = [
     "Fitted",
     "ImageInfo",
     "PixelStore",
+    "ScaleFromRows",
     "StripReader",
     "StripRun",
     "gdal_reads_like_pillow",
@@ -162,7 +164,8 @@ def needs_memory(options) -> bool:
     """Whether `options` need the image and its per-pixel results in memory.
 
     True for what still runs over whole-image arrays (see the module's notes): general
-    DBSCAN, refinement, contours, the preview, non-affine grids and colorbar scales.
+    DBSCAN, refinement, contours, the preview, non-affine grids and ``colorbar="auto"``
+    (:func:`geodigitize.colorbar.locate_colorbar` searches the whole image).
     """
     return bool(
         not strip_clusterable(options)
@@ -170,7 +173,7 @@ def needs_memory(options) -> bool:
         or options.contours
         or options.preview is not None
         or options.transform not in ("affine", "helmert")
-        or options.colorbar is not None
+        or (isinstance(options.colorbar, str) and options.colorbar.strip().lower() == AUTO)
     )
 
 
@@ -427,7 +430,8 @@ class _FirstPass:
     index: np.ndarray  # (n,) scale index
     distance: np.ndarray  # (n,) float32
     candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
-    thumbnail: _Thumbnail | None = None  # every k-th row and column, see _Thumbnail
+    thumbnail: _Thumbnail | None = None  # a reduced view, see _Thumbnail
+    scale: ColorScale | None = None  # the scale the colours were looked up in
 
 
 class _Thumbnail:
@@ -499,7 +503,7 @@ def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
 
 def _first_pass(
     reader,
-    lookup_scale: ColorScale,
+    lookup_scale,
     color_space: str,
     strip_rows: int,
     region,
@@ -510,7 +514,11 @@ def _first_pass(
 ) -> _FirstPass:
     """Read the image once: colour id of every pixel to `ids_file`, and with `count` the
     candidate pixels of each colour (opaque, inside the box `region`), which
-    :func:`geodigitize.mask.auto_distances` weighs."""
+    :func:`geodigitize.mask.auto_distances` weighs. `lookup_scale` is the colour scale,
+    or a :class:`ScaleFromRows` whose rows and border are kept on the way."""
+    bar = None
+    if isinstance(lookup_scale, ScaleFromRows):
+        bar = _BarRows(lookup_scale, reader.shape)
     if region is not None:
         inside = np.flatnonzero(region[1])
         cols = slice(inside[0], inside[-1] + 1) if inside.size else slice(0, 0)
@@ -537,11 +545,15 @@ def _first_pass(
                 ids = np.where(opaque, ids, ~ids)
             if thumbnail is not None:
                 thumbnail.add(packed, ids)
+            if bar is not None:
+                bar.add(a, packed)
             # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
             ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
             timings["decode"] += time.perf_counter() - t
     t = time.perf_counter()
     colors = table.colors()
+    if bar is not None:
+        lookup_scale = bar.scale()
     distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
     timings["decode"] += time.perf_counter() - t
     return _FirstPass(
@@ -551,7 +563,81 @@ def _first_pass(
         distance,
         np.pad(counts, (0, colors.size - counts.size)) if count else None,
         thumbnail,
+        lookup_scale,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ScaleFromRows:
+    """A colour scale sampled from a colorbar box of a streamed image, built once the
+    first pass has read the box's rows and the image's border (the page colour).
+
+    Attributes
+    ----------
+    box : (x0, y0, x1, y1)
+        The colorbar box, pixel corners of the whole image.
+    build : callable
+        ``build(image, box) -> ColorScale``: the scale from an image holding the box's
+        pixels (:func:`geodigitize.scale.build_scale` with ``colorbar=box``).
+    """
+
+    box: tuple[float, float, float, float]
+    build: Callable[[np.ndarray, tuple], ColorScale]
+
+
+class _BarRows:
+    """The rows of a colorbar box and the image's border, kept during the first pass.
+
+    The colorbar sampler reads the pixels inside its box and the page colour (the most
+    common colour of the image's border, :func:`geodigitize.frame.page_color`). It is
+    given the box's pixels framed by rows of the page colour, enough of them that the
+    page colour stays the most common colour of that small image's border: the same
+    pixels and the same page as in the whole image.
+    """
+
+    def __init__(self, late: ScaleFromRows, shape: tuple[int, int]) -> None:
+        height, width = shape
+        x0, y0, x1, y1 = late.box
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            raise ColorScaleError(
+                f"colorbar box {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the "
+                f"{width}x{height} image: keep 0 <= x <= {width} and 0 <= y <= {height}"
+            )
+        self.late, self.shape = late, shape
+        self.rows = (max(int(np.ceil(y0 - 0.5)), 0), min(int(np.floor(y1 - 0.5)) + 1, height))
+        self.cols = (max(int(np.ceil(x0 - 0.5)), 0), min(int(np.floor(x1 - 0.5)) + 1, width))
+        self.band: list[np.ndarray] = []
+        self.border: list[np.ndarray] = []
+
+    def add(self, a: int, packed: np.ndarray) -> None:
+        """Rows ``a ..`` of the image, packed."""
+        b = a + packed.shape[0]
+        if a == 0:
+            self.border.append(packed[0])
+        if b == self.shape[0]:
+            self.border.append(packed[-1])
+        self.border += [packed[:, 0], packed[:, -1]]
+        r0, r1 = max(a, self.rows[0]), min(b, self.rows[1])
+        if r0 < r1:
+            self.band.append(packed[r0 - a : r1 - a, self.cols[0] : self.cols[1]].copy())
+
+    def scale(self) -> ColorScale:
+        colors, counts = np.unique(np.concatenate(self.border), return_counts=True)
+        page = colors[np.argmax(counts)]
+        width = self.cols[1] - self.cols[0]
+        band = np.concatenate(self.band) if self.band else np.zeros((0, width), np.uint32)
+        n = band.shape[0] // 2 + 2  # page rows above and below: the border's commonest
+        frame = np.full((n, max(width, 1)), page, dtype=np.uint32)[:, :width]
+        image = unpack_rgb(np.concatenate([frame, band, frame]))
+        dx, dy = self.cols[0], self.rows[0] - n
+        x0, y0, x1, y1 = self.late.box
+        scale = self.late.build(image, (x0 - dx, y0 - dy, x1 - dx, y1 - dy))
+        box = scale.extra.get("colorbar_box")
+        if box is not None:  # in the whole image's pixels
+            scale.extra["colorbar_box"] = [
+                round(v + d, 2) for v, d in zip(box, (dx, dy) * 2, strict=True)
+            ]
+        return scale
 
 
 def _window(first: _FirstPass, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1333,6 +1419,8 @@ class StripRun:
     ----------
     counts : dict
         Pixels, distinct colours, masked (by reason), data, flat, clusters.
+    scale : ColorScale
+        The colour scale (built in the first pass from a :class:`ScaleFromRows`).
     clusters : Clusters
         ``labels`` is (H, W) when the image was kept, else empty.
     fitted : Fitted
@@ -1352,6 +1440,7 @@ class StripRun:
     clusters: Clusters
     fitted: Fitted
     pixels: PixelStore
+    scale: ColorScale
     check: ReconstructionCheck | None
     grid_path: Path | None
     data_window: tuple[int, int, int, int] | None
@@ -1378,7 +1467,7 @@ def run_strips(
     ----------
     source : StripReader or ArraySource
         Rows of the image: ``.shape`` and ``.read(r0, r1) -> (packed, opaque)``.
-    scale : ColorScale
+    scale : ColorScale or ScaleFromRows
     opts : Options
     keep : bool
         Keep the per-pixel arrays in memory (else spool them, and stream ``grid.tif``).
@@ -1427,6 +1516,7 @@ def run_strips(
         first = _first_pass(
             source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail
         )
+        scale = first.scale
         fitted, axes = _fit(first, source, scale, opts, rows, box, timings, jpeg, _WORKERS)
         if fitted.context_rows is None:
             rows = height  # the mask stage needs the whole image: one strip
@@ -1583,6 +1673,7 @@ class _Work:
             clusters,
             self.fitted,
             store,
+            self.scale,
             None,
             None,
             window,
@@ -1635,6 +1726,7 @@ class _Work:
             clusters,
             self.fitted,
             store,
+            self.scale,
             check,
             grid_path,
             window,

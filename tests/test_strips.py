@@ -336,7 +336,7 @@ def test_which_images_stream_from_their_file(tmp_path):
         {"contours": True},
         {"preview": "p.png"},
         {"transform": "tps"},
-        {"colorbar": "1,1,5,80"},
+        {"colorbar": "auto"},
     ):
         assert needs_memory(Options(**SCALE, **extra))
     small = extract(png, gcps=gcps, **SCALE)
