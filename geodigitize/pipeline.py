@@ -327,9 +327,11 @@ def extract(
             gcpset, opts = _on_image(gcpset, opts, pdf)
         with stage("georeference"):
             geo = _georeference(gcpset, img, opts, pdf)
-        keep = isinstance(source, ArraySource)
+        whole = isinstance(source, ArraySource)  # the image is in memory
+        small = img.shape[0] * img.shape[1] <= IN_MEMORY_PIXELS
+        keep = whole and (needs_memory(opts) or (small if in_memory is None else in_memory))
         with stage("colour scale"):
-            if keep or opts.colorbar is None:
+            if whole or opts.colorbar is None:
                 scale = _scale(opts, getattr(img, "rgb", None))
             else:  # sampled from the box's rows as the first pass reads them
                 box = parse_box(opts.colorbar, "colorbar")
@@ -434,7 +436,8 @@ def _source(image, opts: Options, in_memory: bool | None):
     A PNG or TIFF that GDAL reads as Pillow does is streamed (:class:`StripReader`) when
     it has more than :data:`IN_MEMORY_PIXELS` pixels, or when `in_memory` is False, and
     the options need nothing of the whole image in memory
-    (:func:`geodigitize.strips.needs_memory`); every other image is read whole.
+    (:func:`geodigitize.strips.needs_memory`); every other image is read whole by Pillow
+    (its per-pixel results are still spooled above :data:`IN_MEMORY_PIXELS` pixels).
     """
     if in_memory is not True and isinstance(image, str | os.PathLike) and not needs_memory(opts):
         info = gdal_reads_like_pillow(image, opts.max_pixels)

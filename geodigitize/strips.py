@@ -1511,7 +1511,7 @@ def run_strips(
         else:
             ids = _RowFile(scratch / "ids.bin", width, np.int32)
         thumbnail = None
-        if opts.region == AUTO and not keep:
+        if opts.region == AUTO and getattr(source, "image", None) is None:
             thumbnail = _Thumbnail(_frame_step(source.shape))
         first = _first_pass(
             source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail

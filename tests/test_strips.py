@@ -348,8 +348,13 @@ def test_which_images_stream_from_their_file(tmp_path):
     np.testing.assert_array_equal(streamed.flat, small.flat)
     np.testing.assert_array_equal(streamed.values, small.values)
     streamed.discard()
-    from_jpeg = extract(jpg, gcps=gcps, in_memory=False, **SCALE)
-    assert from_jpeg.pixels.kept  # Pillow read it whole
+    whole = extract(jpg, gcps=gcps, **SCALE)
+    from_jpeg = extract(jpg, gcps=gcps, in_memory=False, grid_dir=tmp_path, **SCALE)
+    assert whole.pixels.kept and not from_jpeg.pixels.kept  # Pillow read it, results spooled
+    assert from_jpeg.counts() == whole.counts()
+    np.testing.assert_array_equal(from_jpeg.reason, whole.reason)
+    np.testing.assert_array_equal(from_jpeg.values, whole.values)
+    from_jpeg.discard()
 
 
 def test_truncated_png_is_a_clear_error(tmp_path):
