@@ -2,9 +2,8 @@
 option: each field of :class:`geodigitize.options.Options` is run with a value other than
 its default on one strip and on strips of 1, 7 and 64 rows (and streamed from its file
 or with its results spooled, when the options allow it), and everything a run reports
-must agree. Masking that
-declares it needs the whole image (the smoothness check, JPEG restoration) must run as
-one strip whatever the strip height asked for."""
+must agree. Masking that declares it needs the whole image (the smoothness check, JPEG
+restoration) must run as one strip whatever the strip height asked for."""
 
 from __future__ import annotations
 
