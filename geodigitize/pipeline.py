@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -124,6 +125,10 @@ class Extraction:
     data_window: tuple[int, int, int, int] | None = None
     pixel_counts: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.grid_path is not None:  # a streamed grid never written goes with us
+            weakref.finalize(self, _unlink, str(self.grid_path))
+
     @property
     def kept(self) -> Clusters:
         """The kept points: the refined reduction if any, else one per flat cluster."""
@@ -227,6 +232,11 @@ class Extraction:
         if self.contours is not None:
             fault_point("points written, contours next")
             write_lines(path, self.contours, layer="contours")
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
