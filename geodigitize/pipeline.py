@@ -358,6 +358,7 @@ def extract(
                 grid_dir=grid_dir,
                 jpeg=img.format.upper() in JPEG_FORMATS,
                 name=img.path or "the image",
+                stage=stage,
             )
     finally:
         source.close()

@@ -62,7 +62,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -1460,6 +1460,7 @@ def run_strips(
     sample: int | None = None,
     jpeg: bool = False,
     name: str = "the image",
+    stage=None,
 ) -> StripRun:
     """Decode, mask, reduce and (when streamed) check an image in strips of rows.
 
@@ -1484,6 +1485,9 @@ def run_strips(
         The pixels carry JPEG damage (smoothness check and restoration).
     name : str
         The image, as an error names it.
+    stage : StageTimer, optional
+        Times (and reports to a progress callback) the merge and the check of a
+        streamed image.
 
     Returns
     -------
@@ -1521,6 +1525,8 @@ def run_strips(
         if fitted.context_rows is None:
             rows = height  # the mask stage needs the whole image: one strip
         work = _Work(first, scale, opts, fitted, axes, rows, keep, scratch, timings)
+        if stage is not None:
+            work.stage = stage
         result = work.run(grid, grid_dir, DEFAULT_SAMPLE if sample is None else sample, name)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -1543,6 +1549,7 @@ class _Work:
     keep: bool
     scratch: Path
     timings: dict
+    stage: Callable = field(default=lambda name: contextlib.nullcontext())
 
     def run(self, grid, grid_dir, sample: int, name: str) -> StripRun:
         first, opts, scale = self.first, self.opts, self.scale
@@ -1700,14 +1707,12 @@ class _Work:
         try:
             with ThreadPoolExecutor(1) as pool:
                 writing = pool.submit(write_grid)
-                t = time.perf_counter()
-                rep, value, n_pixels, _ = book.finish()
-                empty = np.zeros((0, 0), np.int32)
-                clusters = self._clusters(rep, value, n_pixels, empty, sums.method)
-                self.timings["merge"] = time.perf_counter() - t
-                t = time.perf_counter()
-                check = _check(data, self.scale, width, clusters, sample)
-                self.timings["reconstruction check"] = time.perf_counter() - t
+                with self.stage("merge"):
+                    rep, value, n_pixels, _ = book.finish()
+                    empty = np.zeros((0, 0), np.int32)
+                    clusters = self._clusters(rep, value, n_pixels, empty, sums.method)
+                with self.stage("reconstruction check"):
+                    check = _check(data, self.scale, width, clusters, sample)
                 self.timings["grid"] += writing.result()
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
