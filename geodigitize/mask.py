@@ -41,6 +41,7 @@ __all__ = [
     "excluded_pixels",
     "field_colors",
     "fit_exclusion",
+    "fit_mask",
     "inconsistent_pixels",
     "mask_image",
     "mask_rows",
@@ -970,39 +971,36 @@ def mask_image(
         `decoded`, with JPEG's restored pixels decoded anew.
     fit : MaskFit
     """
-    auto: dict[str, str] = {}
     color_id = decoded.color_id
     if color_id is None:
         packed, color_id = distinct_colors(pack_rgb(rgb))
         decoded = replace(decoded, color_id=color_id, colors=packed)
-    exclusion = None
-    if exclude_color:
-        exclusion, exclude_tol = exclusion_of(
-            decoded.colors, exclude_color, exclude_tol, scale, color_space, auto
-        )
-    excluded = None if exclusion is None else exclusion.pixels(color_id)
-    if isinstance(region, str) and region == AUTO:
-        region, auto["region"] = find_frame(rgb, scale, decoded), AUTO
-    if AUTO in (max_distance, halo_distance):
+
+    def counts(region, exclusion) -> np.ndarray:
         cand = opaque.copy()
         if region is not None:
             cand &= region_mask(opaque.shape, region)
-        if excluded is not None:
-            cand &= ~excluded
-        counts = np.bincount(color_id[cand], minlength=int(decoded.n_colors))
-        max_distance, halo_distance = fitted_distances(
-            _colour_distance(decoded), counts, color_space, max_distance, halo_distance, auto
-        )
-    if smoothness is None and jpeg:
-        smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
-    fit = MaskFit(
-        float(max_distance),
-        None if halo_distance is None else float(halo_distance),
-        region,
-        exclude_tol,
-        smoothness,
-        auto,
+        if exclusion is not None:
+            cand &= ~exclusion.pixels(color_id)
+        return np.bincount(color_id[cand], minlength=int(decoded.n_colors))
+
+    fit, exclusion = fit_mask(
+        decoded.colors,
+        _colour_distance(decoded),
+        scale,
+        frame=lambda: find_frame(rgb, scale, decoded),
+        counts=counts,
+        jpeg=jpeg,
+        color_space=color_space,
+        max_distance=max_distance,
+        halo_distance=halo_distance,
+        exclude_color=exclude_color,
+        exclude_tol=exclude_tol,
+        smoothness=smoothness,
+        region=region,
     )
+    region = fit.region_
+    excluded = None if exclusion is None else exclusion.pixels(color_id)
     inside = None if region is None else region_mask(opaque.shape, region)
     reason, decoded = mask_rows(
         decoded,
@@ -1015,6 +1013,76 @@ def mask_image(
         rgb=rgb,
     )
     return reason, decoded, fit
+
+
+def fit_mask(
+    colors: np.ndarray,
+    distance: np.ndarray,
+    scale: ColorScale,
+    *,
+    frame,
+    counts,
+    jpeg: bool = False,
+    color_space: str = "rgb",
+    max_distance: float | str = AUTO,
+    halo_distance: float | str | None = AUTO,
+    exclude_color: str | None = None,
+    exclude_tol: float | None = None,
+    smoothness: float | None = None,
+    region: Box | str | None = None,
+) -> tuple[MaskFit, Exclusion | None]:
+    """The mask stage's decisions about the whole image, in order, apart from what was
+    given: excluded colours (tolerance per colour space, :data:`EXCLUDE_TOL`), the frame
+    for ``region="auto"``, the colour distances from the image's noise
+    (:func:`auto_distances` over the candidate pixels, bounds :data:`AUTO_DISTANCE`) and
+    the smoothness check for JPEG input. One piece (:func:`mask_image`) and the strip
+    engine (:mod:`geodigitize.strips`) both decide here; they differ only in how they
+    look at the pixels, which they pass as functions.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (n_colors,) and dtype uint32
+        The image's distinct colours, packed.
+    distance : ndarray of shape (n_colors,)
+        Each distinct colour's distance to the scale.
+    scale : ColorScale
+    frame : callable
+        ``frame() -> (x0, y0, x1, y1)``: the frame (:func:`geodigitize.frame.find_frame`).
+    counts : callable
+        ``counts(region, exclusion) -> ndarray of shape (n_colors,)``: the candidate
+        pixels of each colour (opaque, inside `region` if any, not excluded).
+    jpeg : bool
+    color_space, max_distance, halo_distance, exclude_color, exclude_tol, smoothness, region
+        As :class:`geodigitize.options.Options`.
+
+    Returns
+    -------
+    fit : MaskFit
+    exclusion : Exclusion or None
+    """
+    auto: dict[str, str] = {}
+    exclusion = None
+    if exclude_color:
+        exclusion, exclude_tol = exclusion_of(
+            colors, exclude_color, exclude_tol, scale, color_space, auto
+        )
+    if isinstance(region, str) and region == AUTO:
+        region, auto["region"] = frame(), AUTO
+    if AUTO in (max_distance, halo_distance):
+        max_distance, halo_distance = fitted_distances(
+            distance, counts(region, exclusion), color_space, max_distance, halo_distance, auto
+        )
+    if smoothness is None and jpeg:
+        smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    fit = MaskFit(
+        float(max_distance),
+        None if halo_distance is None else float(halo_distance),
+        region,
+        exclude_tol,
+        smoothness,
+        auto,
+    )
+    return fit, exclusion
 
 
 def exclusion_of(

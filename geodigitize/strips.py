@@ -80,9 +80,8 @@ from .mask import (
     MaskFit,
     Reason,
     context_rows,
-    exclusion_of,
     field_colors,
-    fitted_distances,
+    fit_mask,
     mask_rows,
     require_data,
 )
@@ -698,37 +697,37 @@ class Fitted:
         return out
 
 
-def _fit(first, source, scale, opts, strip_rows, region_box, timings, jpeg, workers):
-    """The mask stage's whole-image facts (:class:`Fitted`), in the order
-    :func:`geodigitize.mask.mask_image` decides them."""
-    auto: dict[str, str] = {}
-    exclusion, exclude_tol = None, opts.exclude_tol
-    if opts.exclude_color:
-        exclusion, exclude_tol = exclusion_of(
-            first.colors, opts.exclude_color, exclude_tol, scale, opts.color_space, auto
-        )
-    region = region_box
-    if opts.region == AUTO:
-        region, auto["region"] = _find_frame(first, source, scale, opts.color_space), AUTO
-    axes = None if region is None else region_axes(source.shape, region)
-    max_d, halo_d = opts.max_distance, opts.halo_distance
-    if AUTO in (max_d, halo_d):
-        counts = first.candidates
-        if counts is None:
-            counts = _count_candidates(first, axes, exclusion, strip_rows)
-        max_d, halo_d = fitted_distances(
-            first.distance, counts, opts.color_space, max_d, halo_d, auto
-        )
-    smoothness = opts.smoothness
-    if smoothness is None and jpeg:
-        from .mask import DEFAULT_SMOOTHNESS
+def _fit(first, source, scale, opts, strip_rows, timings, jpeg, workers):
+    """The mask stage's whole-image facts (:class:`Fitted`): decided by
+    :func:`geodigitize.mask.fit_mask`, looking at the first pass's spooled colour ids;
+    then the field colours and the context rows the mask stage declares."""
+    if first.candidates is not None:  # counted in the first pass
+        counts = lambda region, exclusion: first.candidates  # noqa: E731
+    else:
 
-        smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
-    halo_d = None if halo_d is None else float(halo_d)
-    fit = MaskFit(float(max_d), halo_d, region, exclude_tol, smoothness, auto)
+        def counts(region, exclusion):
+            axes = None if region is None else region_axes(source.shape, region)
+            return _count_candidates(first, axes, exclusion, strip_rows)
+
+    fit, exclusion = fit_mask(
+        first.colors,
+        first.distance,
+        scale,
+        frame=lambda: _find_frame(first, source, scale, opts.color_space),
+        counts=counts,
+        jpeg=jpeg,
+        color_space=opts.color_space,
+        max_distance=opts.max_distance,
+        halo_distance=opts.halo_distance,
+        exclude_color=opts.exclude_color,
+        exclude_tol=opts.exclude_tol,
+        smoothness=opts.smoothness,
+        region=opts.region,
+    )
+    axes = None if fit.region_ is None else region_axes(source.shape, fit.region_)
     context = context_rows(fit, scale, opts.consistency, exclusion)
     field = None
-    if halo_d is not None:
+    if fit.halo_distance_ is not None:
         rows = strip_rows if context is not None else source.shape[0]
         field = _field_colors(first, fit.max_distance_, rows, axes, exclusion, timings, workers)
     return Fitted(fit, exclusion, field, context), axes
@@ -1521,7 +1520,7 @@ def run_strips(
             source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail
         )
         scale = first.scale
-        fitted, axes = _fit(first, source, scale, opts, rows, box, timings, jpeg, _WORKERS)
+        fitted, axes = _fit(first, source, scale, opts, rows, timings, jpeg, _WORKERS)
         if fitted.context_rows is None:
             rows = height  # the mask stage needs the whole image: one strip
         work = _Work(first, scale, opts, fitted, axes, rows, keep, scratch, timings)
