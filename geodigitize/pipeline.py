@@ -45,14 +45,12 @@ from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .shading import shaded_scale
+from .sources import ArraySource, StripReader, gdal_reads_like_pillow
 from .strips import (
     IN_MEMORY_PIXELS,
-    ArraySource,
     Fitted,
     PixelStore,
     ScaleFromRows,
-    StripReader,
-    gdal_reads_like_pillow,
     needs_memory,
     run_strips,
 )

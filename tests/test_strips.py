@@ -19,7 +19,8 @@ from geodigitize.image import read_image
 from geodigitize.mask import Reason
 from geodigitize.pipeline import Options, extract, run
 from geodigitize.reconstruct import check_reconstruction
-from geodigitize.strips import StripReader, gdal_reads_like_pillow, needs_memory
+from geodigitize.sources import StripReader, gdal_reads_like_pillow
+from geodigitize.strips import needs_memory
 from geodigitize.synthetic import render_figure
 
 # Fixed distances, no neighbourhood check (default masking: further down).
