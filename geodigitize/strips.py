@@ -4,8 +4,9 @@ An image comes from a row source (:mod:`geodigitize.sources`: ``StripReader`` re
 and TIFF files row by row through GDAL; ``ArraySource`` holds an image Pillow decoded:
 JPEG, EXIF-rotated or ICC-corrected images, 16-bit and 1-bit modes, PDF pages, arrays).
 The engine reads it once, top to bottom (the next strip on a thread while this one is
-numbered): that first pass numbers the distinct colours, spools every pixel's colour number (16 bits while
-there are fewer than 2**15 colours) and counts the candidate pixels of each colour.
+numbered): that first pass numbers the distinct colours, spools every pixel's colour
+number (16 bits while there are fewer than 2**15 colours) and counts the candidate
+pixels of each colour.
 
 What the mask stage needs from the whole image is then fitted, once, apart from the
 options the user gave (:class:`Fitted`; :class:`geodigitize.mask.MaskFit` for the
