@@ -32,16 +32,21 @@ __all__ = [
     "DEFAULT_HALO_FRACTION",
     "DEFAULT_SMOOTHNESS",
     "EXCLUDE_TOL",
+    "Exclusion",
     "MaskFit",
     "Reason",
     "auto_distances",
     "classify",
+    "context_rows",
     "count_reasons",
     "excluded_pixels",
     "explain_shading",
     "field_colors",
+    "fit_exclusion",
+    "fit_mask",
     "inconsistent_pixels",
     "mask_image",
+    "mask_rows",
     "parse_colors",
     "require_data",
     "settle_ambiguous",
@@ -78,6 +83,7 @@ def classify(
     smoothness: float | None = None,
     color_id: np.ndarray | None = None,
     field: np.ndarray | None = None,
+    inside: np.ndarray | None = None,
 ) -> np.ndarray:
     """Give every pixel a :class:`Reason`.
 
@@ -116,6 +122,9 @@ def classify(
         The colours of the field, by colour id; found from this image with
         :func:`field_colors` when not given (a strip of a larger image must be given the
         whole image's).
+    inside : ndarray of shape (H, W) and dtype bool, optional
+        The pixels inside the region, when given as a mask (a window of rows of a larger
+        image: :func:`geodigitize.region.region_axes`) rather than as `region`.
 
     Returns
     -------
@@ -125,7 +134,8 @@ def classify(
     """
     reason = np.zeros(distance.shape, dtype=np.uint8)
     off = distance > max_distance
-    inside = None if region is None else region_mask(distance.shape, region)
+    if region is not None:
+        inside = region_mask(distance.shape, region)
     if smoothness is not None:
         if values is None:
             raise ValueError("classify(smoothness=...) needs the decoded values")
@@ -340,26 +350,104 @@ def excluded_pixels(
     Colours are tested once per distinct colour of the image, not per pixel. Mixing is
     linear in the image's 8-bit sRGB values, as Agg and most renderers blend.
     """
+    packed, inverse = distinct_colors(pack_rgb(image))
+    exclusion = fit_exclusion(
+        packed,
+        colors,
+        tol,
+        scale,
+        color_space,
+        halo_fraction=halo_fraction,
+        halo_width=halo_width,
+        halo_min_distance=halo_min_distance,
+    )
+    return exclusion.pixels(inverse)
+
+
+@dataclass(frozen=True, eq=False)
+class Exclusion:
+    """What `exclude_color` decides per distinct colour of an image.
+
+    Attributes
+    ----------
+    excluded_ : ndarray of shape (n_colors,) and dtype bool
+        Colours within the tolerance of an excluded colour.
+    mixture_ : ndarray of shape (n_colors,) and dtype bool
+        Colours that are an antialiased mixture of an excluded colour and a scale colour.
+    halo_width : int
+        How far from an excluded pixel a mixture is a halo pixel.
+    """
+
+    excluded_: np.ndarray
+    mixture_: np.ndarray
+    halo_width: int = 2
+
+    @property
+    def context(self) -> int:
+        """Rows beyond a window that decide its pixels (the halo's reach)."""
+        return max(self.halo_width, 0)
+
+    def pixels(self, color_id: np.ndarray) -> np.ndarray:
+        """Excluded pixels and their halo, of an image or a window of rows given with
+        :attr:`context` rows on either side (exact in the window's core).
+
+        Parameters
+        ----------
+        color_id : ndarray of shape (H, W) and dtype int
+            Each pixel's distinct colour.
+
+        Returns
+        -------
+        ndarray of shape (H, W) and dtype bool
+        """
+        is_excluded = self.excluded_[color_id]
+        if self.halo_width <= 0 or not is_excluded.any():
+            return is_excluded
+        reach = any_in_window(is_excluded, 2 * self.halo_width + 1)
+        return is_excluded | (reach & self.mixture_[color_id])
+
+
+def fit_exclusion(
+    packed: np.ndarray,
+    colors: np.ndarray | str,
+    tol: float,
+    scale,
+    color_space: str = "rgb",
+    *,
+    halo_fraction: float = DEFAULT_HALO_FRACTION,
+    halo_width: int = 2,
+    halo_min_distance: float | None = None,
+) -> Exclusion:
+    """:func:`excluded_pixels`' decisions for each distinct colour of an image.
+
+    Parameters
+    ----------
+    packed : ndarray of shape (n_colors,) and dtype uint32
+        The image's distinct colours, packed (:func:`geodigitize.colors.pack_rgb`).
+    colors, tol, scale, color_space, halo_fraction, halo_width, halo_min_distance
+        As :func:`excluded_pixels`.
+
+    Returns
+    -------
+    Exclusion
+    """
     if isinstance(colors, str):
         colors = parse_colors(colors, tol)
     excl = np.asarray(colors, dtype=np.float64).reshape(-1, 3)
-    packed, inverse = distinct_colors(pack_rgb(image))
     rgb = unpack_rgb(packed).astype(np.float64)
     space = to_space(rgb, color_space)
     near = np.zeros(rgb.shape[0], dtype=bool)
     for e in to_space(excl, color_space):
         near |= np.sqrt(np.sum((space - e) ** 2, axis=1)) <= tol
-    is_excluded = near[inverse]
-    if halo_width <= 0 or not is_excluded.any():
-        return is_excluded
-    min_dist = tol / 8 if halo_min_distance is None else halo_min_distance
-    off_scale = lookup_colors(rgb, scale, color_space)[0] > min_dist
-    mixture = ~near & off_scale
-    mixture[mixture] = _mixtures(
-        rgb[mixture], excl, np.asarray(scale.colors), tol, color_space, halo_fraction
-    )
-    reach = any_in_window(is_excluded, 2 * halo_width + 1)  # halo_width >= 1 here
-    return is_excluded | (reach & mixture[inverse])
+    mixture = np.zeros(rgb.shape[0], dtype=bool)
+    if halo_width > 0 and near.any():
+        min_dist = tol / 8 if halo_min_distance is None else halo_min_distance
+        off_scale = lookup_colors(rgb, scale, color_space)[0] > min_dist
+        mixture = ~near & off_scale
+        mixture[mixture] = _mixtures(
+            rgb[mixture], excl, np.asarray(scale.colors), tol, color_space, halo_fraction
+        )
+    return Exclusion(near, mixture, halo_width)
 
 
 def _mixtures(
@@ -887,60 +975,114 @@ def mask_image(
         `decoded`, with JPEG's restored pixels decoded anew.
     fit : MaskFit
     """
-    auto: dict[str, str] = {}
-    shaded = "shading" in scale.extra
-    if shaded:  # each colour at its best shading, not at the table's nearest step
+    color_id = decoded.color_id
+    if color_id is None:
+        packed, color_id = distinct_colors(pack_rgb(rgb))
+        decoded = replace(decoded, color_id=color_id, colors=packed)
+    intensity = None
+    if "shading" in scale.extra:  # each colour at its best shading, not the nearest step
         decoded, intensity = explain_shading(rgb, decoded, scale)
-    excluded = None
-    if exclude_color:
-        if exclude_tol is None:
-            exclude_tol, auto["exclude_tol"] = EXCLUDE_TOL[color_space], AUTO
-        colors = parse_colors(exclude_color, exclude_tol)
-        excluded = excluded_pixels(rgb, colors, exclude_tol, scale, color_space)
-    if isinstance(region, str) and region == AUTO:
-        region, auto["region"] = find_frame(rgb, scale, decoded), AUTO
-    if AUTO in (max_distance, halo_distance):
+        color_id = decoded.color_id
+
+    def counts(region, exclusion) -> np.ndarray:
         cand = opaque.copy()
         if region is not None:
             cand &= region_mask(opaque.shape, region)
-        if excluded is not None:
-            cand &= ~excluded
-        fitted = auto_distances(**_colour_counts(decoded, cand), **AUTO_DISTANCE[color_space])
-        if max_distance == AUTO:
-            max_distance, auto["max_distance"] = fitted[0], AUTO
-        if halo_distance == AUTO:
-            halo_distance, auto["halo_distance"] = fitted[1], AUTO
+        if exclusion is not None:
+            cand &= ~exclusion.pixels(color_id)
+        return np.bincount(color_id[cand], minlength=int(decoded.n_colors))
+
+    fit, exclusion = fit_mask(
+        decoded.colors,
+        _colour_distance(decoded),
+        scale,
+        frame=lambda: find_frame(rgb, scale, decoded),
+        counts=counts,
+        jpeg=jpeg,
+        color_space=color_space,
+        max_distance=max_distance,
+        halo_distance=halo_distance,
+        exclude_color=exclude_color,
+        exclude_tol=exclude_tol,
+        smoothness=smoothness,
+        region=region,
+    )
+    region = fit.region_
+    excluded = None if exclusion is None else exclusion.pixels(color_id)
+    inside = None if region is None else region_mask(opaque.shape, region)
+    reason, decoded = mask_rows(
+        decoded,
+        scale,
+        fit,
+        opaque=opaque,
+        inside=inside,
+        excluded=excluded,
+        consistency=consistency,
+        rgb=rgb,
+        intensity=intensity,
+    )
+    return reason, decoded, fit
+
+
+def fit_mask(
+    colors: np.ndarray,
+    distance: np.ndarray,
+    scale: ColorScale,
+    *,
+    frame,
+    counts,
+    jpeg: bool = False,
+    color_space: str = "rgb",
+    max_distance: float | str = AUTO,
+    halo_distance: float | str | None = AUTO,
+    exclude_color: str | None = None,
+    exclude_tol: float | None = None,
+    smoothness: float | None = None,
+    region: Box | str | None = None,
+) -> tuple[MaskFit, Exclusion | None]:
+    """The mask stage's decisions about the whole image, in order, apart from what was
+    given: excluded colours (tolerance per colour space, :data:`EXCLUDE_TOL`), the frame
+    for ``region="auto"``, the colour distances from the image's noise
+    (:func:`auto_distances` over the candidate pixels, bounds :data:`AUTO_DISTANCE`) and
+    the smoothness check for JPEG input. One piece (:func:`mask_image`) and the strip
+    engine (:mod:`geodigitize.strips`) both decide here; they differ only in how they
+    look at the pixels, which they pass as functions.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (n_colors,) and dtype uint32
+        The image's distinct colours, packed.
+    distance : ndarray of shape (n_colors,)
+        Each distinct colour's distance to the scale.
+    scale : ColorScale
+    frame : callable
+        ``frame() -> (x0, y0, x1, y1)``: the frame (:func:`geodigitize.frame.find_frame`).
+    counts : callable
+        ``counts(region, exclusion) -> ndarray of shape (n_colors,)``: the candidate
+        pixels of each colour (opaque, inside `region` if any, not excluded).
+    jpeg : bool
+    color_space, max_distance, halo_distance, exclude_color, exclude_tol, smoothness, region
+        As :class:`geodigitize.options.Options`.
+
+    Returns
+    -------
+    fit : MaskFit
+    exclusion : Exclusion or None
+    """
+    auto: dict[str, str] = {}
+    exclusion = None
+    if exclude_color:
+        exclusion, exclude_tol = exclusion_of(
+            colors, exclude_color, exclude_tol, scale, color_space, auto
+        )
+    if isinstance(region, str) and region == AUTO:
+        region, auto["region"] = frame(), AUTO
+    if AUTO in (max_distance, halo_distance):
+        max_distance, halo_distance = fitted_distances(
+            distance, counts(region, exclusion), color_space, max_distance, halo_distance, auto
+        )
     if smoothness is None and jpeg:
         smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
-    color_id = decoded.color_id
-    if color_id is None:
-        color_id = distinct_colors(pack_rgb(rgb))[1]
-    reason = classify(
-        decoded.distance,
-        max_distance=float(max_distance),
-        opaque=opaque,
-        region=region,
-        halo_distance=halo_distance,
-        excluded=excluded,
-        values=decoded.values,
-        smoothness=smoothness,
-        color_id=color_id,
-    )
-    if shaded:  # lines first: a line's pixel must not be settled by the field around it
-        thin = thin_features(rgb)
-        thin |= shadow_features(intensity, rgb, reason == Reason.DATA)
-        reason[(reason == Reason.DATA) & thin] = Reason.HALO
-    if scale.ambiguous is not None:  # shadings that far values share
-        reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
-        if shaded:
-            decoded = settle_ambiguous(reason, decoded, scale, max_distance=float(max_distance))
-    # with a shaded scale neighbours differ by their shading, not by noise
-    if consistency and not scale.is_discrete and not shaded:
-        _mask_inconsistent(reason, rgb, decoded, scale, consistency)
-    if smoothness is not None and not scale.is_discrete:
-        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
-        reason[restored] = Reason.DATA
-        decoded = replace(decoded, index=index, values=scale.values[index])
     fit = MaskFit(
         float(max_distance),
         None if halo_distance is None else float(halo_distance),
@@ -949,7 +1091,7 @@ def mask_image(
         smoothness,
         auto,
     )
-    return reason, decoded, fit
+    return fit, exclusion
 
 
 def explain_shading(
@@ -1125,15 +1267,160 @@ def _nearest_entry_near(rgb, own, med, scale, color_space):
     return entry, found
 
 
-def _colour_counts(decoded: Decoded, candidates: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`auto_distances`' arguments: the distance of each distinct colour and its
-    number of candidate pixels, or per pixel when `decoded` has no colour ids."""
-    if decoded.color_id is None:
-        return {"distance": decoded.distance, "candidates": candidates}
-    n = int(decoded.n_colors)
-    distance = np.zeros(n, dtype=decoded.distance.dtype)
+def exclusion_of(
+    packed: np.ndarray,
+    exclude_color: str,
+    exclude_tol: float | None,
+    scale: ColorScale,
+    color_space: str,
+    auto: dict,
+) -> tuple[Exclusion, float]:
+    """`exclude_color`'s :class:`Exclusion` over the distinct colours `packed`, and the
+    tolerance used (:data:`EXCLUDE_TOL` when `exclude_tol` is None, noted in `auto`)."""
+    if exclude_tol is None:
+        exclude_tol, auto["exclude_tol"] = EXCLUDE_TOL[color_space], AUTO
+    colors = parse_colors(exclude_color, exclude_tol)
+    return fit_exclusion(packed, colors, exclude_tol, scale, color_space), exclude_tol
+
+
+def fitted_distances(
+    distance: np.ndarray,
+    counts: np.ndarray,
+    color_space: str,
+    max_distance: float | str,
+    halo_distance: float | str | None,
+    auto: dict,
+) -> tuple[float | str, float | str | None]:
+    """`max_distance` and `halo_distance` with each `"auto"` replaced by
+    :func:`auto_distances` of the colours' distances weighted by their candidate pixels
+    (bounds :data:`AUTO_DISTANCE`); the automatic ones are noted in `auto`."""
+    fitted = auto_distances(distance, counts=counts, **AUTO_DISTANCE[color_space])
+    if max_distance == AUTO:
+        max_distance, auto["max_distance"] = fitted[0], AUTO
+    if halo_distance == AUTO:
+        halo_distance, auto["halo_distance"] = fitted[1], AUTO
+    return max_distance, halo_distance
+
+
+def context_rows(fit: MaskFit, scale: ColorScale, consistency: float | None, exclusion=None):
+    """Rows beyond a window of rows that decide its pixels' reasons in :func:`mask_rows`
+    (the depth of ``dask.array.map_overlap``), or None when the whole image does.
+
+    The halo rule's 3 x 3 neighbourhood of ink looks 1 row away; an excluded colour's
+    halo reaches :attr:`Exclusion.context` rows; the consistency check's window and its
+    second look 2 * radius more; a shaded scale's thin- and shadow-feature rules (a closing
+    and an opening of :data:`THIN_WINDOW`) 2 * (THIN_WINDOW // 2), and settling its
+    ambiguous pixels from the data around them :data:`SETTLE_RADIUS` more. The smoothness check
+    (:func:`value_outliers`, whose spread is a statistic of the whole image) and JPEG
+    restoration (:func:`geodigitize.jpeg.restore_pixels` measures straight lines along
+    whole columns) need the whole image.
+    """
+    if fit.smoothness_ is not None:
+        return None
+    rows = 1 if fit.halo_distance_ is not None else 0
+    if exclusion is not None:
+        rows += exclusion.context
+    shaded = "shading" in scale.extra
+    if consistency and not scale.is_discrete and not shaded:
+        rows += 1 + 2 * CONSISTENCY_RADIUS
+    if shaded:  # thin and shadow features; ambiguous pixels settled around them
+        rows += 2 * (THIN_WINDOW // 2)
+        if scale.ambiguous is not None:
+            rows += SETTLE_RADIUS
+    return rows
+
+
+#: Neighbourhood half-size of the consistency check.
+CONSISTENCY_RADIUS = 2
+
+
+def mask_rows(
+    decoded: Decoded,
+    scale: ColorScale,
+    fit: MaskFit,
+    *,
+    opaque: np.ndarray | None = None,
+    inside: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
+    field: np.ndarray | None = None,
+    consistency: float | None = DEFAULT_CONSISTENCY,
+    rgb: np.ndarray | None = None,
+    intensity: np.ndarray | None = None,
+) -> tuple[np.ndarray, Decoded]:
+    """Give every pixel of an image, or of a window of its rows, a :class:`Reason`, with
+    what was fitted from the whole image.
+
+    A window given with :func:`context_rows` rows on either side gets, in its core rows,
+    exactly what the whole image gets (how the strip engine,
+    :mod:`geodigitize.strips`, masks; one piece is one window).
+
+    Parameters
+    ----------
+    decoded : Decoded
+        The window decoded, with ``color_id`` and ``colors`` (the whole image's table).
+    scale : ColorScale
+    fit : MaskFit
+        The distances, smoothness and region used.
+    opaque, inside, excluded : ndarray of shape (h, W) and dtype bool, optional
+        The window's opaque pixels, pixels inside the region, pixels of excluded colours
+        and their halo (:meth:`Exclusion.pixels`).
+    field : ndarray of shape (n_colors,) and dtype bool, optional
+        The whole image's field colours (:func:`field_colors`); found from the window
+        when not given (exact for one piece only).
+    consistency : float or None
+        Tolerance of the consistency check (None: off).
+    rgb : ndarray of shape (h, W, 3) and dtype uint8, optional
+        The window's pixels; needed by a shaded scale's thin-feature rule and by JPEG
+        restoration (``fit.smoothness_`` not None), found from the colour ids otherwise.
+    intensity : ndarray of shape (h, W), optional
+        For a shaded scale, the intensity explaining each pixel (:func:`explain_shading`);
+        turns on the shadow-feature rule.
+
+    Returns
+    -------
+    reason : ndarray of shape (h, W) and dtype uint8
+    decoded : Decoded
+        `decoded`, with JPEG's restored pixels decoded anew.
+    """
+    reason = classify(
+        decoded.distance,
+        max_distance=fit.max_distance_,
+        opaque=opaque,
+        inside=inside,
+        halo_distance=fit.halo_distance_,
+        excluded=excluded,
+        values=decoded.values,
+        smoothness=fit.smoothness_,
+        color_id=decoded.color_id,
+        field=field,
+    )
+    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
+    needs_rgb = shaded or (fit.smoothness_ is not None and not scale.is_discrete)
+    if needs_rgb and rgb is None:
+        rgb = unpack_rgb(decoded.colors[decoded.color_id])
+    if shaded:  # lines first: a line's pixel must not be settled by the field around it
+        thin = thin_features(rgb)
+        if intensity is not None:
+            thin |= shadow_features(intensity, rgb, reason == Reason.DATA)
+        reason[(reason == Reason.DATA) & thin] = Reason.HALO
+    if scale.ambiguous is not None:  # shadings that far values share
+        reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
+        if shaded:
+            decoded = settle_ambiguous(reason, decoded, scale, max_distance=fit.max_distance_)
+    if consistency and not scale.is_discrete and not shaded:
+        _mask_inconsistent(reason, decoded, scale, consistency)
+    if fit.smoothness_ is not None and not scale.is_discrete:
+        restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
+        reason[restored] = Reason.DATA
+        decoded = replace(decoded, index=index, values=scale.values[index])
+    return reason, decoded
+
+
+def _colour_distance(decoded: Decoded) -> np.ndarray:
+    """The distance of each distinct colour of `decoded` (which has colour ids)."""
+    distance = np.zeros(int(decoded.n_colors), dtype=decoded.distance.dtype)
     distance[decoded.color_id] = decoded.distance
-    return {"distance": distance, "counts": np.bincount(decoded.color_id[candidates], minlength=n)}
+    return distance
 
 
 #: Window and luma dip (8-bit units) of the thin-feature rule for shaded scales.
@@ -1223,21 +1510,17 @@ def shadow_features(
     return found
 
 
-def _mask_inconsistent(
-    reason: np.ndarray, rgb: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float
-) -> None:
+def _mask_inconsistent(reason: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float) -> None:
     """Mark antialiased mixtures in `reason` (see :func:`inconsistent_pixels`)."""
-    color_id = id_rgb = None
-    if decoded.color_id is not None:
-        color_id, id_rgb = decoded.color_id, unpack_rgb(decoded.colors)
     bad = inconsistent_pixels(
-        rgb,
+        None,
         decoded.index,
         reason == Reason.DATA,
         scale.colors,
         scale.values,
         tolerance=tol,
-        color_id=color_id,
-        id_rgb=id_rgb,
+        radius=CONSISTENCY_RADIUS,
+        color_id=decoded.color_id,
+        id_rgb=unpack_rgb(decoded.colors),
     )
     reason[bad] = Reason.INCONSISTENT

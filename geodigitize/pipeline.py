@@ -6,43 +6,55 @@ This module only calls the stage modules; each stage is usable alone.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from .colormap import ColorScale
 from .contours import trace, write_lines
-from .decode import Decoded, decode
+from .decode import Decoded
 from .errors import GCPError, OptionError
 from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
 from .infer import infer_missing
-from .io import OutputSet, fault_point, write_grid, write_json, write_outputs, write_points
-from .mask import (
-    JPEG_FORMATS,
-    Reason,
-    count_reasons,
-    explain_shading,
-    mask_image,
-    require_data,
+from .io import (
+    OutputSet,
+    fault_point,
+    finish_grid,
+    write_grid,
+    write_json,
+    write_outputs,
+    write_points,
 )
+from .mask import JPEG_FORMATS, Reason, explain_shading
 from .options import Options
 from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import points_frame
 from .preview import check_preview_path, plot_extraction
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
-from .reduce import Clusters, reduce
+from .reduce import Clusters
 from .refine import Refinement, refine
 from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .shading import shaded_scale
+from .sources import ArraySource, StripReader, gdal_reads_like_pillow
+from .strips import (
+    IN_MEMORY_PIXELS,
+    Fitted,
+    PixelStore,
+    ScaleFromRows,
+    needs_memory,
+    run_strips,
+)
 from .styles import grid_style, points_style, write_style
 
 __all__ = ["OUTPUT_NAMES", "SHADING_NAME", "Extraction", "Options", "extract"]
@@ -55,25 +67,29 @@ SHADING_NAME = "shading.tif"
 
 @dataclass(frozen=True, eq=False)
 class Extraction:
-    """Everything a run produced.
+    """Everything a run produced, at every image size.
+
+    Per-pixel results (:attr:`decoded`, :attr:`reason`, :attr:`flat`, :attr:`values`,
+    :attr:`valid`) are held in memory for images kept whole (up to
+    :data:`geodigitize.strips.IN_MEMORY_PIXELS`, or with ``in_memory=True``) and read
+    back from the run's spools otherwise.
 
     Attributes
     ----------
-    image : MapImage
+    image : MapImage or ImageInfo
+        The image (its pixels when it was kept in memory).
     scale : ColorScale
-    decoded : Decoded
-        For JPEG input, the pixels restored by :func:`geodigitize.jpeg.restore_pixels`
-        hold the scale entry that explains their damaged colour, not the nearest one.
-    reason : ndarray of shape (H, W) and dtype uint8
-        :class:`geodigitize.mask.Reason` of every pixel (0 = data).
-    flat : ndarray of shape (H, W) and dtype bool
+    pixels : PixelStore
+        Per-pixel results.
     clusters : Clusters
+        ``labels`` is (H, W) when the image was kept in memory, else empty.
     georef : Georeference
     points : geopandas.GeoDataFrame
         One point per cluster: ``value``, ``col``, ``row``, ``n_pixels``, geometry in
         ``options.out_crs``.
     check : ReconstructionCheck
     options : Options
+        The options given, each automatic choice replaced by the value used.
     timings : dict of stage name to seconds
     refinement : Refinement or None
         The ``--target-error`` search, when asked for; its points are the kept ones.
@@ -81,13 +97,20 @@ class Extraction:
         Isolines (``value``, LineString in ``options.out_crs``) when asked for.
     source : PDFSource or None
         For a PDF, the page and how the image was taken from it (rendered or embedded).
+    fitted : Fitted or None
+        What the run fitted from the whole image (:class:`geodigitize.strips.Fitted`).
+    strips : dict
+        ``strip_rows`` and the number of ``strips`` the engine ran.
+    grid_path : Path or None
+        The streamed ``grid.tif`` of an image not kept in memory (moved by
+        :meth:`write`), cropped to `data_window`.
+    data_window : (col0, row0, col1, row1) or None
+        Bounding box of the decoded pixels.
     """
 
-    image: MapImage
+    image: object
     scale: ColorScale
-    decoded: Decoded
-    reason: np.ndarray
-    flat: np.ndarray
+    pixels: PixelStore
     clusters: Clusters
     georef: Georeference
     points: object
@@ -97,11 +120,37 @@ class Extraction:
     refinement: Refinement | None = None
     contours: object = None
     source: PDFSource | None = None
+    fitted: Fitted | None = None
+    strips: dict = field(default_factory=dict)
+    grid_path: Path | None = None
+    data_window: tuple[int, int, int, int] | None = None
+    pixel_counts: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.grid_path is not None:  # a streamed grid never written goes with us
+            weakref.finalize(self, _unlink, str(self.grid_path))
 
     @property
     def kept(self) -> Clusters:
         """The kept points: the refined reduction if any, else one per flat cluster."""
         return self.refinement.clusters if self.refinement is not None else self.clusters
+
+    @property
+    def decoded(self) -> Decoded:
+        """Every pixel decoded; for JPEG input the pixels restored by
+        :func:`geodigitize.jpeg.restore_pixels` hold the scale entry that explains their
+        damaged colour, not the nearest one."""
+        return self.pixels.decoded
+
+    @property
+    def reason(self) -> np.ndarray:
+        """:class:`geodigitize.mask.Reason` of every pixel (0 = data); (H, W) uint8."""
+        return self.pixels.reason
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Flat data pixels; (H, W) bool."""
+        return self.pixels.flat
 
     @property
     def valid(self) -> np.ndarray:
@@ -120,26 +169,17 @@ class Extraction:
         dtype float32. None unless the scale is shaded."""
         if "shading" not in self.scale.extra:
             return None
-        _, intensity = explain_shading(self.image.rgb, self.decoded, self.scale)
+        rgb = getattr(self.image, "rgb", None)  # needed only without colour ids
+        _, intensity = explain_shading(rgb, self.decoded, self.scale)
         return np.where(self.valid, intensity, np.float32(np.nan))
 
     def counts(self) -> dict:
         """Pixel and point counts per stage."""
-        height, width = self.image.shape
-        return {
-            "pixels": height * width,
-            "distinct_colors": self.decoded.n_colors,
-            "masked": int((~self.valid).sum()),
-            "masked_by_reason": count_reasons(self.reason),
-            "data": int(self.valid.sum()),
-            "flat": int(self.flat.sum()),
-            "clusters": len(self.clusters),
-            "points": len(self.points),
-        }
+        return {**self.pixel_counts, "points": len(self.points)}
 
     def report(self) -> dict:
         """The content of ``report.json``."""
-        return build_report(
+        out = build_report(
             image=self.image,
             options=self.options,
             scale=self.scale,
@@ -152,14 +192,17 @@ class Extraction:
             contours=self.contours,
             source=self.source,
         )
+        if self.fitted is not None:
+            out["fitted"] = self.fitted.to_dict()
+        out["strips"] = dict(self.strips)
+        return out
 
     def writers(self) -> dict[str, Callable[[Path], None]]:
         """Each output's writer, ``writer(path)``, keyed by file name; a preview given
         with a folder is keyed by its path."""
-        grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
         writers = {
             "points.gpkg": self._write_gpkg,
-            "grid.tif": lambda p: write_grid(p, grid, gt, crs),
+            "grid.tif": self._grid_writer(),
             "report.json": lambda p: write_json(p, self.report()),
             "grid.qml": lambda p: write_style(p, grid_style(self.scale)),
             "points.qml": lambda p: write_style(p, points_style(self.scale)),
@@ -184,11 +227,34 @@ class Extraction:
         """
         return write_outputs(out_dir, self.writers(), overwrite=overwrite)
 
+    def discard(self) -> None:
+        """Remove the streamed grid, when not writing it."""
+        if self.grid_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                Path(self.grid_path).unlink()
+
+    def _grid_writer(self) -> Callable[[Path], None]:
+        """``grid.tif``'s writer: from the values in memory, or the streamed grid moved
+        (a rename when it was streamed into the same folder)."""
+        if self.grid_path is None:
+            grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
+            return lambda p: write_grid(p, grid, gt, crs)
+        if not Path(self.grid_path).exists():
+            raise RuntimeError("the streamed grid was already moved")
+        c0, r0, c1, r1 = self.data_window
+        extent = (0, 0, c1 - c0, r1 - r0)  # streamed already cropped, with overviews
+        return lambda p: finish_grid(self.grid_path, p, extent, overviews=False)
+
     def _write_gpkg(self, path: Path) -> None:
         write_points(path, self.points)
         if self.contours is not None:
             fault_point("points written, contours next")
             write_lines(path, self.contours, layer="contours")
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _crop_to_data(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -230,9 +296,13 @@ def extract(
     gcps=None,
     progress: Progress | None = None,
     options: Options | None = None,
+    strip_rows: int | None = None,
+    in_memory: bool | None = None,
+    grid_dir: str | Path | None = None,
     **kwargs,
 ) -> Extraction:
-    """Run the whole pipeline on one image.
+    """Run the whole pipeline on one image (through the strip engine,
+    :func:`geodigitize.strips.run_strips`, at every size).
 
     Parameters
     ----------
@@ -247,6 +317,16 @@ def extract(
         Called as ``progress(stage, "start"|"end")`` around each stage.
     options : Options, optional
         All options at once; or give them as keyword arguments (`kwargs`), not both.
+    strip_rows : int, optional
+        Rows per strip (default: about :data:`geodigitize.strips.DEFAULT_STRIP_PIXELS`
+        pixels, one strip for most figures); the results do not depend on it.
+    in_memory : bool, optional
+        Keep the image and the per-pixel results in memory (True), or stream a PNG or
+        TIFF from its file (False); None keeps images up to
+        :data:`geodigitize.strips.IN_MEMORY_PIXELS` pixels.
+    grid_dir : path, optional
+        Folder for the streamed ``grid.tif`` of a streamed image (default: the system's
+        temporary folder); :meth:`Extraction.write` moves it.
     **kwargs
         Any field of :class:`Options` (``cmap``, ``vmin``, ``vmax``, ``region`` ...).
 
@@ -269,75 +349,144 @@ def extract(
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
-        img, source = _read(image, opts)
-    if source is not None:  # positions the user measured on the page, on the image
-        gcpset, opts = _on_image(gcpset, opts, source)
-    with stage("infer"):  # what was not given, read from the figure (geodigitize.infer)
-        opts, gcpset, _ = infer_missing(img, opts, gcpset, source)
-    with stage("georeference"):
-        geo = _georeference(gcpset, img, opts, source)
-    with stage("colour scale"):
-        scale = build_scale(**opts.scale_parameters(), image=img.rgb)
-        if opts.shaded is not None:
-            scale = shaded_scale(scale, opts.shaded)
-    with stage("decode"):
-        decoded = decode(img.rgb, scale, color_space=opts.color_space)
-    with stage("mask"):
-        reason, decoded, fit = mask_image(
-            img.rgb,
-            img.opaque,
-            decoded,
-            scale,
-            jpeg=img.format.upper() in JPEG_FORMATS,
-            **opts.mask_parameters(),
-        )
-        opts = opts.with_fit(fit)
-        require_data(
-            np.bincount(reason.ravel(), minlength=len(Reason)),
-            img.path or "the image",
-            opts.max_distance,
-        )
-    with stage("reduce"):
-        valid = reason == Reason.DATA
-        flat, clusters = reduce(
-            decoded.values,
-            valid,
-            flat_tol=opts.flat_tol,
-            eps=opts.eps,
-            min_samples=opts.min_samples,
-        )
+        source, img, pdf = _source(image, opts, in_memory, whole=_may_infer(opts, gcpset))
+    try:
+        if pdf is not None:  # positions the user measured on the page, on the image
+            gcpset, opts = _on_image(gcpset, opts, pdf)
+        if isinstance(source, ArraySource):  # what was not given, read from the figure
+            with stage("infer"):
+                opts, gcpset, _ = infer_missing(img, opts, gcpset, pdf)
+        with stage("georeference"):
+            geo = _georeference(gcpset, img, opts, pdf)
+        whole = isinstance(source, ArraySource)  # the image is in memory
+        small = img.shape[0] * img.shape[1] <= IN_MEMORY_PIXELS
+        keep = whole and (needs_memory(opts) or (small if in_memory is None else in_memory))
+        with stage("colour scale"):
+            if whole or opts.colorbar is None:
+                scale = _scale(opts, getattr(img, "rgb", None))
+            else:  # sampled from the box's rows as the first pass reads them
+                box = parse_box(opts.colorbar, "colorbar")
+                scale = ScaleFromRows(box, lambda image, b: _scale(opts, image, colorbar=b))
+        grid = None if keep else geo.grid_placement(np.empty((0, 0)))[1:]
+        with stage("strips"):
+            found = run_strips(
+                source,
+                scale,
+                opts,
+                keep=keep,
+                strip_rows=strip_rows,
+                grid=grid,
+                grid_dir=grid_dir,
+                jpeg=img.format.upper() in JPEG_FORMATS,
+                name=img.path or "the image",
+                stage=stage,
+            )
+    finally:
+        source.close()
+    opts = opts.with_fit(found.fitted.mask)
+    clusters, scale = found.clusters, found.scale
+    try:
+        return _finish(img, scale, geo, opts, found, clusters, stage, pdf)
+    except BaseException:
+        if found.grid_path is not None:
+            Path(found.grid_path).unlink(missing_ok=True)
+        raise
+
+
+def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
+    """The whole-image stages after the strips: refinement, points, contours, check.
+
+    Refinement and contours still read the per-pixel arrays in memory
+    (:func:`geodigitize.strips.needs_memory` keeps the image whole for them).
+    """
     refinement = None
     if opts.target_error is not None:
         with stage("refine"):
-            refinement = refine(decoded.values, valid, clusters, scale.range, opts.target_error)
+            values, valid = _arrays(found.pixels)
+            refinement = refine(values, valid, clusters, scale.range, opts.target_error)
     kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
         points = points_frame(kept, geo, opts.out_crs)
     lines = None
     if opts.contours:
         with stage("contours"):
-            lines = trace(decoded.values, valid, scale, opts.contour_levels)
+            values, valid = _arrays(found.pixels)
+            lines = trace(values, valid, scale, opts.contour_levels)
             lines = lines.to_frame(geo, opts.out_crs)
-    with stage("reconstruction check"):
-        check = check_reconstruction(
-            decoded.values, valid, kept.col, kept.row, kept.value, scale.range
-        )
+    check = found.check
+    if check is None or refinement is not None:
+        with stage("reconstruction check"):
+            values, valid = _arrays(found.pixels)
+            check = check_reconstruction(values, valid, kept.col, kept.row, kept.value, scale.range)
     return Extraction(
         img,
         scale,
-        decoded,
-        reason,
-        flat,
+        found.pixels,
         clusters,
         geo,
         points,
         check,
         opts,
-        stage.timings,
+        _timings(stage.timings, found.timings),
         refinement,
         lines,
-        source,
+        pdf,
+        found.fitted,
+        found.strips,
+        found.grid_path,
+        found.data_window,
+        found.counts,
     )
+
+
+def _scale(opts: Options, image, **given) -> ColorScale:
+    """The colour scale of `opts` (with `given` parameters replaced), shaded if asked."""
+    scale = build_scale(**{**opts.scale_parameters(), **given}, image=image)
+    if opts.shaded is not None:
+        scale = shaded_scale(scale, opts.shaded)
+    return scale
+
+
+def _arrays(pixels: PixelStore) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded values and data pixels, (H, W) float64 and bool."""
+    return pixels.decoded.values, pixels.reason == Reason.DATA
+
+
+def _timings(stages: dict, strips: dict) -> dict:
+    """Seconds per stage; the engine's parts (read, decode, mask, reduce ...) added to
+    the stages timed around it (the read of an image held in memory)."""
+    out = dict(stages)
+    for name, seconds in strips.items():
+        out[name] = out.get(name, 0.0) + seconds
+    return out
+
+
+def _may_infer(opts: Options, gcpset: GCPSet | None) -> bool:
+    """Whether :func:`geodigitize.infer.infer_missing` may have to read the figure (no
+    colour scale, no value range or no GCPs given), which needs the image in memory."""
+    no_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
+    no_range = opts.vmin is None or opts.vmax is None
+    return no_scale or no_range or gcpset is None
+
+
+def _source(image, opts: Options, in_memory: bool | None, *, whole: bool = False):
+    """The row source of `image`, what the report says of the image, and for a PDF how
+    it was taken from the page.
+
+    A PNG or TIFF that GDAL reads as Pillow does is streamed (:class:`StripReader`) when
+    it has more than :data:`IN_MEMORY_PIXELS` pixels, or when `in_memory` is False, and
+    the options need nothing of the whole image in memory
+    (:func:`geodigitize.strips.needs_memory`) and nothing is to be read from the figure
+    (`whole` False); every other image is read whole by Pillow
+    (its per-pixel results are still spooled above :data:`IN_MEMORY_PIXELS` pixels).
+    """
+    streamable = not (whole or needs_memory(opts))
+    if in_memory is not True and isinstance(image, str | os.PathLike) and streamable:
+        info = gdal_reads_like_pillow(image, opts.max_pixels)
+        if info is not None and (in_memory is False or info.pixels > IN_MEMORY_PIXELS):
+            return StripReader(image), info, None
+    img, pdf = _read(image, opts)
+    return ArraySource(img), img, pdf
 
 
 def _options(options: Options | None, kwargs: dict) -> Options:
@@ -414,7 +563,8 @@ def run(
     progress: Progress | None = None,
     save_points: str | Path | None = None,
     options: Options | None = None,
-    tiles: bool | None = None,
+    strip_rows: int | None = None,
+    in_memory: bool | None = None,
     **kwargs,
 ) -> tuple[Extraction, dict[str, Path]]:
     """Check every output can be written, extract, and commit the outputs as one set
@@ -424,14 +574,11 @@ def run(
     lock throughout, and writes into a temporary folder beside it that is swapped in at
     the end (see :class:`geodigitize.io.OutputSet`): the folder holds the earlier
     complete set or the new one, and a failed or interrupted run leaves nothing behind.
-
-    Images above :data:`geodigitize.tiles.TILE_THRESHOLD` pixels are processed in strips
-    with bounded memory (same outputs; see :mod:`geodigitize.tiles`) when the options
-    allow it.
+    A streamed image's ``grid.tif`` is written straight into that temporary folder.
 
     Parameters
     ----------
-    image, gcps, progress
+    image, gcps, progress, strip_rows, in_memory
         As :func:`extract`.
     out_dir : path
         The output folder.
@@ -442,18 +589,21 @@ def run(
         committed with the other outputs (needs `gcps` as a file).
     options : Options, optional
         All options at once; or give them as keyword arguments (`kwargs`), not both.
-    tiles : bool, optional
-        Force strips (True) or one piece (False); None chooses by size.
     **kwargs
         Fields of :class:`Options`.
     """
     opts = _options(options, kwargs)
     outputs = output_set(out_dir, opts, overwrite=overwrite, save_points=save_points, gcps=gcps)
     with outputs:
-        if _use_tiles(image, opts, tiles, gcps):
-            result = _extract_tiled(image, outputs.staging, gcps, progress, opts)
-        else:
-            result = extract(image, gcps=gcps, progress=progress, options=opts)
+        result = extract(
+            image,
+            gcps=gcps,
+            progress=progress,
+            options=opts,
+            strip_rows=strip_rows,
+            in_memory=in_memory,
+            grid_dir=outputs.staging,
+        )
         if progress:
             progress("write", "start")
         writers = result.writers()
@@ -506,23 +656,3 @@ def _write_gcp_points(gcps, opts: Options, path: Path, result) -> None:
     from .gcps import write_points as write_gcp_file
 
     write_gcp_file(read_gcps(gcps, crs=opts.gcp_crs), path, georef=result.georef)
-
-
-def _extract_tiled(image, grid_dir: Path | None, gcps, progress, opts: Options) -> Extraction:
-    """Strip processing, which streams grid.tif into `grid_dir` as it goes: the run's
-    temporary folder, so the grid is committed with the other outputs."""
-    from .tiles import extract_tiled
-
-    return extract_tiled(image, gcps=gcps, progress=progress, options=opts, grid_dir=grid_dir)
-
-
-def _use_tiles(image, opts: Options, tiles: bool | None, gcps=None) -> bool:
-    from .tiles import can_tile, should_tile
-
-    if isinstance(image, MapImage) or tiles is False:
-        return False
-    if gcps is None:  # strips need GCPs; one piece reads a world file or says what's missing
-        return False
-    if tiles:
-        return can_tile(image, opts)
-    return should_tile(image, opts)

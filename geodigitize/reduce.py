@@ -218,7 +218,7 @@ def _by_first_pixel(labels: np.ndarray, n: int) -> np.ndarray:
     """Renumber labels 1..n in the row-major order of each cluster's first pixel.
 
     ndimage.label already numbers so; this restores that order after a split, so the
-    order of clusters does not depend on how they were found (tiles find them in pieces).
+    order of clusters does not depend on how they were found (strips find them in pieces).
     """
     flat = labels.ravel()
     where = np.flatnonzero(flat)
@@ -290,7 +290,7 @@ def representatives(values: np.ndarray, labels: np.ndarray, n: int) -> Clusters:
     Distances are compared as ``n**2 * d**2 = (n * col - sum(col))**2 + (...)**2``,
     computed from integers, so pixels at the same distance from the centroid tie exactly
     (a float centroid such as 1/3 would break such ties by rounding noise), and the
-    result does not depend on how the sums were accumulated (see :mod:`geodigitize.tiles`).
+    result does not depend on how the sums were accumulated (see :mod:`geodigitize.strips`).
     """
     width = labels.shape[1]
     flat_idx = np.flatnonzero(labels.ravel() >= 0)

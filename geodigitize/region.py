@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import RegionError
 
-__all__ = ["Box", "parse_box", "region_mask"]
+__all__ = ["Box", "parse_box", "region_axes", "region_mask"]
 
 #: A box ``(x0, y0, x1, y1)`` in pixel corners.
 Box = tuple[float, float, float, float]
@@ -66,6 +66,28 @@ def region_mask(shape: tuple[int, int], region: Box, what: str = "region") -> np
     RegionError
         If the box reaches outside the image or holds no pixel centre.
     """
+    inside_r, inside_c = region_axes(shape, region, what)
+    return inside_r[:, None] & inside_c[None, :]
+
+
+def region_axes(
+    shape: tuple[int, int], region: Box, what: str = "region"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and the columns whose pixel centres lie inside a box.
+
+    :func:`region_mask` is their outer product; a window of rows ``r0:r1`` is inside
+    where ``rows[r0:r1, None] & cols[None, :]``.
+
+    Returns
+    -------
+    rows : ndarray of shape (H,) and dtype bool
+    cols : ndarray of shape (W,) and dtype bool
+
+    Raises
+    ------
+    RegionError
+        As :func:`region_mask`.
+    """
     height, width = shape
     x0, y0, x1, y1 = parse_box(region, what)
     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
@@ -79,4 +101,4 @@ def region_mask(shape: tuple[int, int], region: Box, what: str = "region") -> np
     inside_r = (rows >= y0) & (rows <= y1)
     if not inside_c.any() or not inside_r.any():
         raise RegionError(f"{what} {x0:g},{y0:g},{x1:g},{y1:g} contains no pixel centre")
-    return inside_r[:, None] & inside_c[None, :]
+    return inside_r, inside_c

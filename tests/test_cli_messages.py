@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from geodigitize import pipeline
 from geodigitize.cli import app
-from geodigitize.errors import GCPError
 from geodigitize.pipeline import OUTPUT_NAMES, run
 
 runner = CliRunner()
@@ -145,29 +144,51 @@ def test_large_image_without_gcps_says_so_in_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]
 
 
-def test_strips_without_gcps_refuse_before_reading():
-    from geodigitize.tiles import extract_tiled
+def test_a_streamed_image_without_gcps_uses_its_world_file(figure, tmp_path):
+    """Strips read a world file as one piece does (no GCP-only rule for streaming)."""
+    from geodigitize.gcps import read_gcps
+    from geodigitize.georef import georeference
+    from geodigitize.pipeline import extract
 
-    with pytest.raises(GCPError, match="no ground control points"):
-        extract_tiled("never-read.png", gcps=None, cmap="jet_r", vmin=0, vmax=1)
+    img, gcps = figure.write(tmp_path)
+    gt = georeference(read_gcps(gcps), figure.image.shape[:2]).geotransform()
+    centre = (gt.c + gt.a / 2 + gt.b / 2, gt.f + gt.d / 2 + gt.e / 2)
+    (tmp_path / "map.pgw").write_text("\n".join(str(v) for v in (gt.a, gt.d, gt.b, gt.e, *centre)))
+    scale = {"cmap": figure.cmap, "vmin": figure.vmin, "vmax": figure.vmax}
+    one = extract(img, gcps=gcps, **scale)
+    streamed = extract(img, in_memory=False, crs="EPSG:4326", **scale)
+    try:
+        assert streamed.grid_path is not None and not streamed.pixels.kept
+        assert streamed.counts() == one.counts()
+        np.testing.assert_allclose(
+            streamed.points.geometry.get_coordinates().to_numpy(),
+            one.points.geometry.get_coordinates().to_numpy(),
+            atol=1e-9,
+        )
+    finally:
+        streamed.discard()
 
 
 def test_strips_stream_the_grid_into_the_run_temporary_folder(figure, tmp_path, monkeypatch):
-    from geodigitize import tiles
-
     img, gcps = figure.write(tmp_path)
     seen = []
-    real = tiles.extract_tiled
+    real = pipeline.run_strips
 
     def spy(*args, grid_dir=None, **kwargs):
         seen.append(Path(grid_dir))
         assert sorted(p.name for p in Path(grid_dir).iterdir()) == []
         return real(*args, grid_dir=grid_dir, **kwargs)
 
-    monkeypatch.setattr(tiles, "extract_tiled", spy)
+    monkeypatch.setattr(pipeline, "run_strips", spy)
     out = tmp_path / "out"
     _, paths = run(
-        img, out, gcps=gcps, tiles=True, cmap=figure.cmap, vmin=figure.vmin, vmax=figure.vmax
+        img,
+        out,
+        gcps=gcps,
+        in_memory=False,
+        cmap=figure.cmap,
+        vmin=figure.vmin,
+        vmax=figure.vmax,
     )
     assert seen and seen[0].parent == tmp_path
     assert seen[0].name.startswith(".out.geodigitize-tmp-")

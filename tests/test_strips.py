@@ -1,4 +1,5 @@
-"""Processing in strips gives exactly what one-piece processing gives."""
+"""The engine's results do not depend on the strips: one strip of an image held in memory
+equals many strips, and a file streamed from disk (GDAL) equals it read whole (Pillow)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,18 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
+from geodigitize import strips
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
 from geodigitize.mask import Reason
 from geodigitize.pipeline import Options, extract, run
 from geodigitize.reconstruct import check_reconstruction
+from geodigitize.sources import StripReader, gdal_reads_like_pillow
+from geodigitize.strips import needs_memory
 from geodigitize.synthetic import render_figure
-from geodigitize.tiles import (
-    StripReader,
-    can_tile,
-    extract_tiled,
-    should_tile,
-)
 
-# The masking strips reproduce exactly (fixed distances, no neighbourhood check); other
-# options run in one piece (see test_what_cannot_be_tiled_goes_one_piece).
+# Fixed distances, no neighbourhood check (default masking: further down).
 SCALE = {
     "cmap": "jet_r",
     "vmin": 0.0,
@@ -57,7 +54,7 @@ def _assert_same(one, tiled, sample):
         one.scale.range,
         sample=sample,
     )
-    if expected.sampled:  # same pixels, queried in another order (see tiles._check)
+    if expected.sampled:  # same pixels, queried in another order (see strips._check)
         assert tiled.check.n_pixels == expected.n_pixels
         assert tiled.check.median_pct == pytest.approx(expected.median_pct, rel=1e-12)
         assert tiled.check.p95_pct == pytest.approx(expected.p95_pct, rel=1e-12)
@@ -65,12 +62,21 @@ def _assert_same(one, tiled, sample):
         assert tiled.check == expected
 
 
+def _streamed(img, gcps, tmp_path, strip_rows, sample=None, **opts):
+    """`img` streamed from its file in strips of `strip_rows`, the reconstruction check
+    sampling `sample` pixels."""
+    with pytest.MonkeyPatch.context() as mp:
+        if sample is not None:
+            mp.setattr(strips, "DEFAULT_SAMPLE", sample)
+        return extract(
+            img, gcps=gcps, strip_rows=strip_rows, in_memory=False, grid_dir=tmp_path, **opts
+        )
+
+
 def _tiled_matches(img, gcps, tmp_path, strip_rows, sample, one=None, **opts):
-    """Run in strips and assert the result equals one-piece processing's (`one`)."""
+    """Stream in strips and assert the result equals one strip in memory (`one`)."""
     one = one if one is not None else extract(img, gcps=gcps, **opts)
-    tiled = extract_tiled(
-        img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path, sample=sample, **opts
-    )
+    tiled = _streamed(img, gcps, tmp_path, strip_rows, sample, **opts)
     try:
         _assert_same(one, tiled, sample=sample)
     finally:
@@ -134,7 +140,7 @@ def _same_report(one, tiled):
     ra, rb = one.report(), tiled.report()
     for r in (ra, rb):
         r.pop("timings_s")
-    rb.pop("tiles")
+        r.pop("strips")
     assert ra == rb  # parameters used (automatic distances), counts, check ...
 
 
@@ -154,9 +160,7 @@ def test_tiled_equals_one_piece_with_default_masking(tmp_path, noise, extra, str
     assert reasons["halo"] > 0 and reasons["inconsistent"] > 0  # the checks are at work
     if noise:
         assert one.options.max_distance > 8  # above the floor: really automatic
-    tiled = extract_tiled(
-        img, gcps=gcps, strip_rows=strip_rows, grid_dir=tmp_path, **DEFAULTS, **extra
-    )
+    tiled = _streamed(img, gcps, tmp_path, strip_rows, **DEFAULTS, **extra)
     try:
         _assert_same(one, tiled, sample=2_000_000)
         _same_report(one, tiled)
@@ -168,7 +172,7 @@ def test_transparent_pixels_with_default_masking(tmp_path):
     img, gcps = _rendered(tmp_path, noise=2, alpha=True)
     one = extract(img, gcps=gcps, **DEFAULTS)
     for rows in (4, 31):
-        tiled = extract_tiled(img, gcps=gcps, strip_rows=rows, grid_dir=tmp_path, **DEFAULTS)
+        tiled = _streamed(img, gcps, tmp_path, rows, **DEFAULTS)
         _assert_same(one, tiled, sample=2_000_000)
         _same_report(one, tiled)
         tiled.discard()
@@ -176,8 +180,8 @@ def test_transparent_pixels_with_default_masking(tmp_path):
 
 def test_run_writes_the_same_files_with_default_options(tmp_path):
     img, gcps = _rendered(tmp_path, noise=2)
-    run(img, tmp_path / "one", gcps=gcps, tiles=False, **DEFAULTS)
-    run(img, tmp_path / "tiled", gcps=gcps, tiles=True, **DEFAULTS)
+    run(img, tmp_path / "one", gcps=gcps, in_memory=True, **DEFAULTS)
+    run(img, tmp_path / "tiled", gcps=gcps, in_memory=False, **DEFAULTS)
     a = pyogrio.read_dataframe(tmp_path / "one" / "points.gpkg")
     b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
     assert a.equals(b)
@@ -189,9 +193,9 @@ def test_run_writes_the_same_files_with_default_options(tmp_path):
         np.testing.assert_array_equal(ga.read(1), gb.read(1))
     ra = json.loads((tmp_path / "one" / "report.json").read_text())
     rb = json.loads((tmp_path / "tiled" / "report.json").read_text())
-    rb.pop("tiles")
     for r in (ra, rb):
         r.pop("timings_s")
+        r.pop("strips")
     assert ra == rb
 
 
@@ -222,8 +226,8 @@ def test_tiled_equals_one_piece_on_random_blocky_fields(tmp_path, seed):
 def test_run_writes_the_same_files_either_way(tmp_path):
     img, gcps = make_figure(240, 180).write(tmp_path)
     opts = {**SCALE, "region": "10,10,230,170"}
-    run(img, tmp_path / "one", gcps=gcps, tiles=False, **opts)
-    run(img, tmp_path / "tiled", gcps=gcps, tiles=True, **opts)
+    run(img, tmp_path / "one", gcps=gcps, in_memory=True, **opts)
+    run(img, tmp_path / "tiled", gcps=gcps, in_memory=False, **opts)
     a = pyogrio.read_dataframe(tmp_path / "one" / "points.gpkg")
     b = pyogrio.read_dataframe(tmp_path / "tiled" / "points.gpkg")
     assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
@@ -238,16 +242,17 @@ def test_run_writes_the_same_files_either_way(tmp_path):
         assert ga.overviews(1) == gb.overviews(1)
     ra = json.loads((tmp_path / "one" / "report.json").read_text())
     rb = json.loads((tmp_path / "tiled" / "report.json").read_text())
-    assert rb.pop("tiles")["strips"] >= 1
+    assert rb["strips"]["strips"] >= 1
     for r in (ra, rb):
         r.pop("timings_s")
+        r.pop("strips")
     assert ra == rb
     assert not list((tmp_path / "tiled").glob(".*"))  # no temporary file left
 
 
 def test_large_grid_is_tiled_with_overviews(tmp_path):
     img, gcps = make_figure(700, 600).write(tmp_path)
-    run(img, tmp_path / "out", gcps=gcps, tiles=True, **SCALE)
+    run(img, tmp_path / "out", gcps=gcps, in_memory=False, **SCALE)
     with rasterio.open(tmp_path / "out" / "grid.tif") as src:
         assert src.profile["tiled"] and src.profile["compress"] == "deflate"
         assert src.overviews(1) == [2]
@@ -292,7 +297,7 @@ def test_strip_reader_matches_read_image(tmp_path, kind):
         path = tmp_path / "a.png"
         pil.save(path, **({"transparency": 1} if kind == "P-transparent" else {}))
     expected = read_image(path)
-    assert can_tile(path, Options(**SCALE))
+    assert gdal_reads_like_pillow(path, 10**9) is not None
     reader = StripReader(path)
     parts = [reader.read(r0, min(r0 + 5, h)) for r0 in range(0, h, 5)]
     reader.close()
@@ -308,34 +313,49 @@ def test_transparent_pixels_match_one_piece(tmp_path):
     Image.fromarray(np.dstack([fig.image, alpha]), "RGBA").save(path)
     gcps = fig.write(tmp_path)[1]
     one = extract(path, gcps=gcps, **SCALE)
-    tiled = extract_tiled(path, gcps=gcps, strip_rows=9, grid_dir=tmp_path, **SCALE)
+    tiled = _streamed(path, gcps, tmp_path, 9, **SCALE)
     _assert_same(one, tiled, sample=2_000_000)
     assert tiled.counts()["masked_by_reason"]["transparent"] == 20 * 70
     tiled.discard()
 
 
-def test_what_cannot_be_tiled_goes_one_piece(tmp_path):
+def test_which_images_stream_from_their_file(tmp_path):
     fig = make_figure(120, 90)
-    png, _ = fig.write(tmp_path)
+    png, gcps = fig.write(tmp_path)
     jpg = tmp_path / "map.jpg"
     Image.fromarray(fig.image).save(jpg)
-    assert can_tile(png, Options(**SCALE))
-    assert not can_tile(jpg, Options(**SCALE))  # GDAL and Pillow may decode JPEG apart
-    assert not can_tile(png, Options(**SCALE, min_samples=3))
-    assert not can_tile(png, Options(**SCALE, eps=2.5))
-    assert not can_tile(tmp_path / "missing.png", Options(**SCALE))
-    assert not should_tile(png, Options(**SCALE))  # small: one piece
-    defaults = {k: SCALE[k] for k in ("cmap", "vmin", "vmax")}
-    assert can_tile(png, Options(**defaults))  # automatic distances, consistency check
+    assert gdal_reads_like_pillow(png, 10**9).shape == (90, 120)
+    assert gdal_reads_like_pillow(jpg, 10**9) is None  # GDAL and Pillow may decode JPEG apart
+    assert gdal_reads_like_pillow(tmp_path / "missing.png", 10**9) is None
+    assert gdal_reads_like_pillow(png, 100) is None  # beyond max_pixels: Pillow refuses it
+    assert not needs_memory(Options(**SCALE))
+    assert not needs_memory(Options(**SCALE, exclude_color="black", shaded="soft"))
     for extra in (
-        {"exclude_color": "black"},
-        {"region": "auto"},
+        {"min_samples": 3},
+        {"eps": 2.5},
         {"target_error": "0.5%"},
         {"contours": True},
         {"preview": "p.png"},
+        {"transform": "tps"},
+        {"colorbar": "auto"},
     ):
-        assert not can_tile(png, Options(**SCALE, **extra))
-    assert should_tile(png, Options(**SCALE), threshold=100)
+        assert needs_memory(Options(**SCALE, **extra))
+    small = extract(png, gcps=gcps, **SCALE)
+    assert small.pixels.kept and small.grid_path is None  # small: in memory
+    assert small.strips == {"strip_rows": 90, "strips": 1}
+    streamed = extract(png, gcps=gcps, in_memory=False, grid_dir=tmp_path, **SCALE)
+    assert not streamed.pixels.kept and streamed.grid_path is not None
+    np.testing.assert_array_equal(streamed.reason, small.reason)  # read back from the spool
+    np.testing.assert_array_equal(streamed.flat, small.flat)
+    np.testing.assert_array_equal(streamed.values, small.values)
+    streamed.discard()
+    whole = extract(jpg, gcps=gcps, **SCALE)
+    from_jpeg = extract(jpg, gcps=gcps, in_memory=False, grid_dir=tmp_path, **SCALE)
+    assert whole.pixels.kept and not from_jpeg.pixels.kept  # Pillow read it, results spooled
+    assert from_jpeg.counts() == whole.counts()
+    np.testing.assert_array_equal(from_jpeg.reason, whole.reason)
+    np.testing.assert_array_equal(from_jpeg.values, whole.values)
+    from_jpeg.discard()
 
 
 def test_truncated_png_is_a_clear_error(tmp_path):
@@ -343,12 +363,12 @@ def test_truncated_png_is_a_clear_error(tmp_path):
     data = png.read_bytes()
     png.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="truncated or damaged"):
-        extract_tiled(png, gcps=gcps, strip_rows=10, grid_dir=tmp_path, **SCALE)
+        extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **SCALE)
     assert not list(tmp_path.glob(".grid*"))
 
 
 def test_row_file_reads_across_blocks_of_mixed_widths(tmp_path):
-    from geodigitize.tiles import _RowFile
+    from geodigitize.strips import _RowFile
 
     rng = np.random.default_rng(3)
     full = rng.integers(-30000, 30000, (23, 7)).astype(np.int32)
@@ -365,7 +385,7 @@ def test_row_file_reads_across_blocks_of_mixed_widths(tmp_path):
 
 def test_grid_codes_round_trip_to_values():
     from geodigitize.colormap import from_cmap
-    from geodigitize.tiles import _grid_codes, _grid_lut, _Strip
+    from geodigitize.strips import _grid_codes, _grid_lut, _Strip
 
     scale = from_cmap("viridis", 0.0, 1.0)
     rng = np.random.default_rng(4)
@@ -395,3 +415,22 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
     one = extract(img, gcps=gcps, **opts)
     assert one.reason[5, 21] == Reason.DATA  # a field colour after all
     _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
+    """region="auto" on a streamed image: the frame found on the first pass's view (each
+    k x k block reduced to its darkest pixel, so spines stay), scaled back, is the frame
+    found on the whole image to within k pixels (the same when k is 1)."""
+    fig = render_figure(960, 720, seed=2)
+    img, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(img, gcps_path=gcps)
+    one = extract(img, gcps=gcps, region="auto", **DEFAULTS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strips, "FRAME_PIXELS", 960 * 720 // step**2)
+        streamed = _streamed(img, gcps, tmp_path, 100, region="auto", **DEFAULTS)
+    streamed.discard()
+    want, got = one.options.region, streamed.options.region
+    assert np.abs(np.subtract(fig.frame, want)).max() <= 1
+    assert np.abs(np.subtract(got, want)).max() <= step if step > 1 else got == want
+    assert streamed.report()["fitted"]["automatic"]["region"] == "auto"

@@ -1,0 +1,1643 @@
+"""The engine: every image runs through here, in strips of rows, one strip or many.
+
+An image comes from a row source (:mod:`geodigitize.sources`: ``StripReader`` reads PNG
+and TIFF files row by row through GDAL; ``ArraySource`` holds an image Pillow decoded:
+JPEG, EXIF-rotated or ICC-corrected images, 16-bit and 1-bit modes, PDF pages, arrays).
+The engine reads it once, top to bottom (the next strip on a thread while this one is
+numbered): that first pass numbers the distinct colours, spools every pixel's colour
+number (16 bits while there are fewer than 2**15 colours) and counts the candidate
+pixels of each colour.
+
+What the mask stage needs from the whole image is then fitted, once, apart from the
+options the user gave (:class:`Fitted`; :class:`geodigitize.mask.MaskFit` for the
+distances, smoothness and region): the frame for ``region="auto"``
+(:func:`geodigitize.frame.find_frame` on the image in memory, or on every k-th row and
+column of a streamed one, see :func:`_find_frame`), the excluded colours
+(:func:`geodigitize.mask.fit_exclusion`, per distinct colour), the automatic distances
+(:func:`geodigitize.mask.auto_distances`, a median over the whole image, exact from the
+per-colour counts) and the halo rule's field colours (:func:`geodigitize.mask.field_colors`
+over the spooled ids, strips spread over the image first, stopping once every colour
+that can be data has been met away from ink).
+
+Each strip is then decoded and masked by :func:`geodigitize.mask.mask_rows` with the
+rows of context :func:`geodigitize.mask.context_rows` declares (plus one for the flat
+test), so its core rows get exactly what one strip of the whole image gets; masking
+that needs the whole image (the smoothness check and JPEG restoration) declares no
+depth, and the image then runs as one strip. Results go to sinks:
+
+- Clusters are labelled per strip; those touching a seam are joined exactly when
+  equal-valued pixels across the seam are neighbours (4 or 8 connectivity, as DBSCAN's
+  ``eps`` decides), by connected components over the strip labels. A cluster is kept
+  as runs along rows, from which its count and sums follow (exact integers), and its
+  member nearest the centroid (:func:`geodigitize.reduce.centroid_distance_key`, ties
+  to the first in row order).
+- Per-pixel arrays (decoded, reason, flat, cluster labels) when the image is kept in
+  memory; otherwise the reason codes and the grid are spooled to disk and read back on
+  demand (:class:`PixelStore`).
+- The reconstruction check's sample: the scale index of every data pixel spooled (2
+  bytes) with a bit-packed data mask, the sample gathered once the number of data pixels
+  is known (the same pixels :func:`geodigitize.reconstruct.check_reconstruction` draws).
+- ``grid.tif``, streamed when the image is not kept: scale entries spooled strip by
+  strip (16 bits), then written compressed once, cropped to the decoded pixels, with
+  overviews (:class:`geodigitize.io.GridWriter`), while the clusters are merged.
+
+Memory for a streamed image is a few hundred bytes per pixel of a strip (2 million
+pixels by default, two strips in flight) plus a 64 MB colour table, and a few bits per
+image pixel; spools go to disk.
+
+Until the whole-image stages work over the per-pixel store, clustering other than
+DBSCAN's ``min_samples=1, eps < 2`` (connected components), the ``--target-error``
+refinement, ``--contours``, ``--preview``, non-affine grids and ``--colorbar auto``
+need the image kept in memory (:func:`needs_memory`). A colorbar given as a box is read
+in the first pass (:class:`ScaleFromRows`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .colormap import ColorScale
+from .colors import unpack_rgb
+from .decode import Decoded, lookup_colors
+from .errors import ColorScaleError
+from .filters import any_in_window
+from .frame import find_frame
+from .mask import (
+    AUTO,
+    Exclusion,
+    MaskFit,
+    Reason,
+    context_rows,
+    field_colors,
+    fit_mask,
+    mask_rows,
+    require_data,
+)
+from .reconstruct import (
+    DEFAULT_SAMPLE,
+    ReconstructionCheck,
+    interpolate_points,
+    sample_positions,
+)
+from .reduce import (
+    Clusters,
+    centroid_distance_key,
+    cluster_labels,
+    flat_mask,
+    nearest_members,
+    representatives,
+)
+from .region import region_axes
+from .shading import explain_colors
+
+__all__ = [
+    "DEFAULT_STRIP_PIXELS",
+    "IN_MEMORY_PIXELS",
+    "Fitted",
+    "PixelStore",
+    "ScaleFromRows",
+    "StripRun",
+    "needs_memory",
+    "run_strips",
+    "strip_clusterable",
+]
+
+#: Images up to this many pixels are kept in memory (per-pixel arrays in the result);
+#: larger PNG and TIFF files are streamed. Streaming is exact and faster whenever the
+#: reconstruction check samples (more than 2 M data pixels): it queries the sample in
+#: row order, where random order makes scipy's simplex walk up to 30x slower.
+IN_MEMORY_PIXELS = 2_000_000
+
+#: Pixels per strip (rounded to whole rows, at least 64).
+DEFAULT_STRIP_PIXELS = 2_000_000
+
+#: Threads masking strips at once (each holds one strip's work arrays).
+_WORKERS = min(2, os.cpu_count() or 1)
+#: Grid code of a masked pixel when the spooled grid holds scale entries (16 bits).
+_MASKED_CODE = 65535
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def strip_clusterable(options) -> bool:
+    """Whether clusters can be found strip by strip and joined at the seams: DBSCAN with
+    ``min_samples=1`` and ``eps < 2`` is connected components of equal values."""
+    return options.min_samples == 1 and options.eps < 2
+
+
+def needs_memory(options) -> bool:
+    """Whether `options` need the image and its per-pixel results in memory.
+
+    True for what still runs over whole-image arrays (see the module's notes): general
+    DBSCAN, refinement, contours, the preview, non-affine grids and ``colorbar="auto"``
+    (:func:`geodigitize.colorbar.locate_colorbar` searches the whole image).
+    """
+    return bool(
+        not strip_clusterable(options)
+        or options.target_error is not None
+        or options.contours
+        or options.preview is not None
+        or options.transform not in ("affine", "helmert")
+        or (isinstance(options.colorbar, str) and options.colorbar.strip().lower() == AUTO)
+    )
+
+
+# ----------------------------------------------------------------------------- strips
+
+
+@dataclass
+class _Strip:
+    """One strip's decoded core rows (``row0 .. row0 + h``)."""
+
+    row0: int
+    values: np.ndarray  # (h, W) float64
+    index: np.ndarray  # (h, W) int32 scale index
+    valid: np.ndarray  # (h, W) bool
+    flat: np.ndarray  # (h, W) bool
+    reason_counts: np.ndarray  # per Reason
+    reason: np.ndarray | None = None  # (h, W) uint8
+    clusters: _StripClusters | None = None  # filled by the worker, see summarise()
+    labels: np.ndarray | None = None  # (h, W) strip cluster labels, when kept
+    method: str = ""  # how its clusters were found (see reduce.cluster_labels)
+    grid_rows: np.ndarray | None = None  # (h, W) as spooled, see _grid_codes
+    data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
+
+
+class _ColorIds:
+    """Number every distinct colour as met (one 2**24 table), look them all up at the end.
+
+    Per pixel this costs one gather from the big table; scale index, distance and RGB
+    then come from small per-colour arrays. Holds 64 MB.
+    """
+
+    def __init__(self) -> None:
+        self._id = np.full(1 << 24, -1, dtype=np.int32)
+        self._new: list[np.ndarray] = []
+        self.n = 0
+
+    def __call__(self, packed: np.ndarray) -> np.ndarray:
+        ids = self._id[packed]
+        missing = ids < 0
+        if missing.any():
+            new = np.unique(packed[missing])
+            self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
+            self._new.append(new)
+            self.n += int(new.size)
+            ids = self._id[packed]
+        return ids
+
+    def colors(self) -> np.ndarray:
+        """Packed colour of each id, shape (n,), uint32."""
+        return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
+
+
+class _RowFile:
+    """Rows of an (H, W) array spooled to a file block by block, read back by seeking (not
+    mapped, so the pages read do not stay in the process's resident memory).
+
+    Each block may be stored in a narrower type than `dtype` (e.g. colour ids as int16
+    while there are fewer than 2**15 colours): half the bytes written and read back.
+    """
+
+    def __init__(self, path: Path, width: int, dtype) -> None:
+        self.path, self.width, self.dtype = path, width, np.dtype(dtype)
+        self._blocks: list[tuple[int, int, np.dtype, int]] = []  # row0, row1, type, offset
+        self._f = None
+        self.height = 0
+        self._offset = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    def __enter__(self) -> _RowFile:
+        self._f = open(self.path, "wb")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
+
+    def append(self, rows: np.ndarray, stored=None) -> None:
+        """Write the next rows, stored as `stored` (which must hold them exactly)."""
+        data = rows.astype(stored or self.dtype, copy=False)
+        data.tofile(self._f)
+        h = rows.shape[0]
+        self._blocks.append((self.height, self.height + h, data.dtype, self._offset))
+        self.height += h
+        self._offset += data.nbytes
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, _ = rows.indices(self.height)
+        out = np.empty((max(hi - lo, 0), self.width), dtype=self.dtype)
+        with open(self.path, "rb") as f:
+            for r0, r1, dt, offset in self._blocks:
+                a, b = max(r0, lo), min(r1, hi)
+                if a >= b:
+                    continue
+                f.seek(offset + (a - r0) * self.width * dt.itemsize)
+                part = np.fromfile(f, dtype=dt, count=(b - a) * self.width)
+                out[a - lo : b - lo] = part.reshape(b - a, self.width)
+        return out
+
+
+@dataclass
+class _RowMemory:
+    """Rows of an (H, W) array kept in memory, with :class:`_RowFile`'s interface."""
+
+    def __init__(self, height: int, width: int, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self._rows = np.empty((height, width), dtype=self.dtype)
+        self.width = width
+        self.height = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    def __enter__(self) -> _RowMemory:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def append(self, rows: np.ndarray, stored=None) -> None:
+        self._rows[self.height : self.height + rows.shape[0]] = rows
+        self.height += rows.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self._rows[: self.height][rows]
+
+
+@dataclass
+class _FirstPass:
+    """What one read of the image leaves: colour ids and per-colour statistics."""
+
+    ids: _RowFile | _RowMemory  # (H, W) int32; ~id for transparent pixels
+    colors: np.ndarray  # (n,) uint32 packed
+    index: np.ndarray  # (n,) scale index
+    distance: np.ndarray  # (n,) float32
+    candidates: np.ndarray | None  # (n,) int64 candidate pixels per colour
+    thumbnail: _Thumbnail | None = None  # a reduced view, see _Thumbnail
+    scale: ColorScale | None = None  # the scale the colours were looked up in
+    intensity: np.ndarray | None = None  # (n,) float32 explaining shading, shaded scales
+
+
+class _Thumbnail:
+    """A view of the whole image kept during the first pass for what needs to see it all
+    (the frame): each `step` x `step` block of pixels reduced to its darkest pixel (its
+    colour and colour id), so that lines thinner than a block (a frame's spines) stay."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.ids: list[np.ndarray] = []
+        self.packed: list[np.ndarray] = []
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # rows not yet reduced
+
+    def add(self, packed: np.ndarray, ids: np.ndarray) -> None:
+        """The next rows of the image (colours, and ids with ~id for transparent pixels)."""
+        if self._rows is not None:
+            packed = np.concatenate([self._rows[0], packed])
+            ids = np.concatenate([self._rows[1], ids])
+        k = self.step
+        whole = packed.shape[0] // k * k
+        self._rows = (packed[whole:], ids[whole:]) if whole < packed.shape[0] else None
+        if whole:
+            self._reduce(packed[:whole], ids[:whole])
+
+    def _reduce(self, packed: np.ndarray, ids: np.ndarray) -> None:
+        k = self.step
+        h, w = packed.shape[0] // k, -(-packed.shape[1] // k)
+        pad = w * k - packed.shape[1]
+        if pad:  # the last column block is narrower: repeat its last column
+            packed = np.pad(packed, ((0, 0), (0, pad)), mode="edge")
+            ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
+        rgb = unpack_rgb(packed).astype(np.uint16)
+        luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
+        blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+        darkest = blocks.argmin(axis=2)[..., None]
+
+        def take(a: np.ndarray) -> np.ndarray:
+            a = a.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+            return np.take_along_axis(a, darkest, axis=2)[..., 0]
+
+        self.packed.append(take(packed))
+        self.ids.append(take(ids))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The view's RGB (h, w, 3) uint8 and colour ids (h, w)."""
+        if self._rows is not None:  # the last rows, a shorter block: repeat its last row
+            extra = self.step - self._rows[0].shape[0]
+            packed, ids = (np.pad(a, ((0, extra), (0, 0)), mode="edge") for a in self._rows)
+            self._reduce(packed, ids)
+            self._rows = None
+        ids = np.concatenate(self.ids)
+        return unpack_rgb(np.concatenate(self.packed)), np.where(ids >= 0, ids, ~ids)
+
+
+def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
+    """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
+    on a thread (GDAL decodes without the GIL) while the caller works on this one."""
+
+    height = reader.shape[0]
+    starts = range(0, height, strip_rows)
+    with ThreadPoolExecutor(1) as pool:  # one thread: strips are read in order
+        ahead = None
+        for a in starts:
+            b = min(a + strip_rows, height)
+            current = ahead if ahead is not None else pool.submit(reader.read, a, b)
+            ahead = pool.submit(reader.read, b, min(b + strip_rows, height)) if b < height else None
+            yield a, b, current
+
+
+def _first_pass(
+    reader,
+    lookup_scale,
+    color_space: str,
+    strip_rows: int,
+    region,
+    count: bool,
+    ids_file,
+    timings: dict,
+    thumbnail: _Thumbnail | None = None,
+) -> _FirstPass:
+    """Read the image once: colour id of every pixel to `ids_file`, and with `count` the
+    candidate pixels of each colour (opaque, inside the box `region`), which
+    :func:`geodigitize.mask.auto_distances` weighs. `lookup_scale` is the colour scale,
+    or a :class:`ScaleFromRows` whose rows and border are kept on the way."""
+    bar = None
+    if isinstance(lookup_scale, ScaleFromRows):
+        bar = _BarRows(lookup_scale, reader.shape)
+    if region is not None:
+        inside = np.flatnonzero(region[1])
+        cols = slice(inside[0], inside[-1] + 1) if inside.size else slice(0, 0)
+    table = _ColorIds()
+    counts = np.zeros(0, dtype=np.int64)
+    with ids_file:
+        for a, b, pending in _read_ahead(reader, strip_rows):
+            t = time.perf_counter()
+            packed, opaque = pending.result()
+            timings["read"] += time.perf_counter() - t
+            t = time.perf_counter()
+            ids = table(packed)
+            all_opaque = bool(opaque.all())
+            if count:  # the region is a box: slice it rather than mask
+                rows = np.flatnonzero(region[0][a:b]) if region is not None else None
+                part, part_opaque = ids, opaque
+                if rows is not None:
+                    box = (slice(rows[0], rows[-1] + 1) if rows.size else slice(0, 0), cols)
+                    part, part_opaque = ids[box], opaque[box]
+                part = part.ravel() if all_opaque else part[part_opaque]
+                c = np.bincount(part, minlength=table.n)
+                counts = np.pad(counts, (0, table.n - counts.size)) + c
+            if not all_opaque:
+                ids = np.where(opaque, ids, ~ids)
+            if thumbnail is not None:
+                thumbnail.add(packed, ids)
+            if bar is not None:
+                bar.add(a, packed)
+            # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
+            ids_file.append(ids, np.int16 if table.n < 2**15 else np.int32)
+            timings["decode"] += time.perf_counter() - t
+    t = time.perf_counter()
+    colors = table.colors()
+    if bar is not None:
+        lookup_scale = bar.scale()
+    distance, index = lookup_colors(unpack_rgb(colors), lookup_scale, color_space)
+    intensity = None
+    if "shading" in lookup_scale.extra:  # each colour at its best shading (mask_image too)
+        found = explain_colors(unpack_rgb(colors), index, lookup_scale, color_space)
+        index, distance, intensity = found.index, found.distance, found.intensity
+    timings["decode"] += time.perf_counter() - t
+    return _FirstPass(
+        ids_file,
+        colors,
+        index,
+        distance,
+        np.pad(counts, (0, colors.size - counts.size)) if count else None,
+        thumbnail,
+        lookup_scale,
+        intensity,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ScaleFromRows:
+    """A colour scale sampled from a colorbar box of a streamed image, built once the
+    first pass has read the box's rows and the image's border (the page colour).
+
+    Attributes
+    ----------
+    box : (x0, y0, x1, y1)
+        The colorbar box, pixel corners of the whole image.
+    build : callable
+        ``build(image, box) -> ColorScale``: the scale from an image holding the box's
+        pixels (:func:`geodigitize.scale.build_scale` with ``colorbar=box``).
+    """
+
+    box: tuple[float, float, float, float]
+    build: Callable[[np.ndarray, tuple], ColorScale]
+
+
+class _BarRows:
+    """The rows of a colorbar box and the image's border, kept during the first pass.
+
+    The colorbar sampler reads the pixels inside its box and the page colour (the most
+    common colour of the image's border, :func:`geodigitize.frame.page_color`). It is
+    given the box's pixels framed by rows of the page colour, enough of them that the
+    page colour stays the most common colour of that small image's border: the same
+    pixels and the same page as in the whole image.
+    """
+
+    def __init__(self, late: ScaleFromRows, shape: tuple[int, int]) -> None:
+        height, width = shape
+        x0, y0, x1, y1 = late.box
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            raise ColorScaleError(
+                f"colorbar box {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the "
+                f"{width}x{height} image: keep 0 <= x <= {width} and 0 <= y <= {height}"
+            )
+        self.late, self.shape = late, shape
+        self.rows = (max(int(np.ceil(y0 - 0.5)), 0), min(int(np.floor(y1 - 0.5)) + 1, height))
+        self.cols = (max(int(np.ceil(x0 - 0.5)), 0), min(int(np.floor(x1 - 0.5)) + 1, width))
+        self.band: list[np.ndarray] = []
+        self.border: list[np.ndarray] = []
+
+    def add(self, a: int, packed: np.ndarray) -> None:
+        """Rows ``a ..`` of the image, packed."""
+        b = a + packed.shape[0]
+        if a == 0:
+            self.border.append(packed[0])
+        if b == self.shape[0]:
+            self.border.append(packed[-1])
+        self.border += [packed[:, 0], packed[:, -1]]
+        r0, r1 = max(a, self.rows[0]), min(b, self.rows[1])
+        if r0 < r1:
+            self.band.append(packed[r0 - a : r1 - a, self.cols[0] : self.cols[1]].copy())
+
+    def scale(self) -> ColorScale:
+        colors, counts = np.unique(np.concatenate(self.border), return_counts=True)
+        page = colors[np.argmax(counts)]
+        width = self.cols[1] - self.cols[0]
+        band = np.concatenate(self.band) if self.band else np.zeros((0, width), np.uint32)
+        n = band.shape[0] // 2 + 2  # page rows above and below: the border's commonest
+        frame = np.full((n, max(width, 1)), page, dtype=np.uint32)[:, :width]
+        image = unpack_rgb(np.concatenate([frame, band, frame]))
+        dx, dy = self.cols[0], self.rows[0] - n
+        x0, y0, x1, y1 = self.late.box
+        scale = self.late.build(image, (x0 - dx, y0 - dy, x1 - dx, y1 - dy))
+        box = scale.extra.get("colorbar_box")
+        if box is not None:  # in the whole image's pixels
+            scale.extra["colorbar_box"] = [
+                round(v + d, 2) for v, d in zip(box, (dx, dy) * 2, strict=True)
+            ]
+        return scale
+
+
+def _window(first: _FirstPass, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour ids of rows ``lo .. hi`` and their opacity (None when all opaque)."""
+    ids = first.ids[lo:hi]
+    opaque = ids >= 0
+    if opaque.all():
+        return ids, None
+    return np.where(opaque, ids, ~ids), opaque
+
+
+def _inside(region, lo: int, hi: int) -> np.ndarray | None:
+    """Pixels of rows ``lo .. hi`` inside the region (its row and column axes)."""
+    if region is None:
+        return None
+    return region[0][lo:hi, None] & region[1][None, :]
+
+
+@dataclass(frozen=True, eq=False)
+class Fitted:
+    """What the engine fitted from the whole image, apart from the options given.
+
+    Attributes
+    ----------
+    mask : MaskFit
+        Distances, smoothness and region used, and which were automatic.
+    exclusion : Exclusion or None
+        `exclude_color`'s decision per distinct colour.
+    field_ : ndarray of shape (n_colors,) and dtype bool, or None
+        The halo rule's field colours (None when the rule is off).
+    context_rows : int or None
+        Rows of context the mask stage declared (None: the whole image, one strip).
+    """
+
+    mask: MaskFit
+    exclusion: Exclusion | None
+    field_: np.ndarray | None
+    context_rows: int | None
+
+    def to_dict(self) -> dict:
+        """What ``report.json`` records under ``fitted``, beside the given
+        ``parameters``."""
+        fit = self.mask
+        out = {
+            "max_distance_": round(fit.max_distance_, 6),
+            "halo_distance_": None if fit.halo_distance_ is None else round(fit.halo_distance_, 6),
+            "region_": None if fit.region_ is None else [float(v) for v in fit.region_],
+            "smoothness_": fit.smoothness_,
+            "exclude_tol_": fit.exclude_tol_,
+            "automatic": dict(fit.automatic),
+            "context_rows": self.context_rows,
+        }
+        if self.field_ is not None:
+            out["field_colors_"] = int(self.field_.sum())
+        if self.exclusion is not None:
+            out["excluded_colors_"] = int(self.exclusion.excluded_.sum())
+            out["mixture_colors_"] = int(self.exclusion.mixture_.sum())
+        return out
+
+
+def _fit(first, source, scale, opts, strip_rows, timings, jpeg, workers):
+    """The mask stage's whole-image facts (:class:`Fitted`): decided by
+    :func:`geodigitize.mask.fit_mask`, looking at the first pass's spooled colour ids;
+    then the field colours and the context rows the mask stage declares."""
+    if first.candidates is not None:  # counted in the first pass
+        counts = lambda region, exclusion: first.candidates  # noqa: E731
+    else:
+
+        def counts(region, exclusion):
+            axes = None if region is None else region_axes(source.shape, region)
+            return _count_candidates(first, axes, exclusion, strip_rows)
+
+    fit, exclusion = fit_mask(
+        first.colors,
+        first.distance,
+        scale,
+        frame=lambda: _find_frame(first, source, scale, opts.color_space),
+        counts=counts,
+        jpeg=jpeg,
+        color_space=opts.color_space,
+        max_distance=opts.max_distance,
+        halo_distance=opts.halo_distance,
+        exclude_color=opts.exclude_color,
+        exclude_tol=opts.exclude_tol,
+        smoothness=opts.smoothness,
+        region=opts.region,
+    )
+    axes = None if fit.region_ is None else region_axes(source.shape, fit.region_)
+    context = context_rows(fit, scale, opts.consistency, exclusion)
+    field = None
+    if fit.halo_distance_ is not None:
+        rows = strip_rows if context is not None else source.shape[0]
+        field = _field_colors(first, fit.max_distance_, rows, axes, exclusion, timings, workers)
+    return Fitted(fit, exclusion, field, context), axes
+
+
+#: Pixels of the view of the whole image that ``region="auto"`` finds the frame in when
+#: the image is streamed (every k-th row and column above it).
+FRAME_PIXELS = 4_000_000
+
+
+def _frame_step(shape: tuple[int, int]) -> int:
+    """Keep every k-th row and column for the frame of a streamed image."""
+    return max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / FRAME_PIXELS))))
+
+
+def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
+    """:func:`geodigitize.frame.find_frame` for ``region="auto"``, with each pixel's
+    distance to the scale from the first pass.
+
+    On the image when it is in memory. A streamed image keeps every k-th row and column
+    in its first pass (:data:`FRAME_PIXELS` pixels at most; all of them up to that): the
+    frame is found on that view and its box scaled back by k, so above
+    :data:`FRAME_PIXELS` its sides are known to k pixels (a spine thinner than k pixels
+    may be missed; then give the frame as `region`).
+    """
+    image = getattr(source, "image", None)
+    thumb = first.thumbnail
+    if image is not None:
+        ids, _ = _window(first, 0, source.shape[0])
+        rgb, step = image.rgb, 1
+    else:
+        rgb, ids = thumb.arrays()
+        step = thumb.step
+    decoded = Decoded(
+        values=scale.values[first.index[ids]],
+        distance=first.distance[ids],
+        index=first.index[ids],
+        color_space=color_space,
+        n_colors=int(first.colors.size),
+        color_id=ids,
+        colors=first.colors,
+    )
+    box = find_frame(rgb, scale, decoded)
+    if step == 1:
+        return box
+    height, width = source.shape
+    x0, y0, x1, y1 = (float(v) * step for v in box)
+    return (x0, y0, min(x1, float(width)), min(y1, float(height)))
+
+
+def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int) -> np.ndarray:
+    """Candidate pixels of each colour (opaque, inside the region, not excluded), read
+    from the spooled ids with the exclusion's rows of context."""
+    height = first.ids.shape[0]
+    context = 0 if exclusion is None else exclusion.context
+    counts = np.zeros(first.colors.size, dtype=np.int64)
+    for a in range(0, height, strip_rows):
+        b = min(a + strip_rows, height)
+        lo, hi = max(a - context, 0), min(b + context, height)
+        ids, opaque = _window(first, lo, hi)
+        core = slice(a - lo, b - lo)
+        cand = np.ones((b - a, ids.shape[1]), dtype=bool)
+        if opaque is not None:
+            cand &= opaque[core]
+        inside = _inside(axes, a, b)
+        if inside is not None:
+            cand &= inside
+        if exclusion is not None:
+            cand &= ~exclusion.pixels(ids)[core]
+        counts += np.bincount(ids[core][cand], minlength=counts.size)
+    return counts
+
+
+def _field_colors(
+    first: _FirstPass,
+    max_d: float,
+    strip_rows: int,
+    axes,
+    exclusion: Exclusion | None,
+    timings: dict,
+    workers: int = 1,
+) -> np.ndarray:
+    """:func:`geodigitize.mask.field_colors` of the whole image, strip by strip: exact
+    for every colour not off scale that occurs inside the region.
+
+    Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`) or excluded;
+    candidates are the opaque pixels inside the region. Each strip is read with the rows
+    of context the 3 x 3 neighbourhood and the exclusion's halo need.
+    """
+    height = first.ids.shape[0]
+    off_of = first.distance > max_d
+    context = 1 + (0 if exclusion is None else exclusion.context)
+
+    def work(a: int) -> tuple[np.ndarray, dict]:
+        spent = dict.fromkeys(("read", "mask"), 0.0)
+        b = min(a + strip_rows, height)
+        lo, hi = max(a - context, 0), min(b + context, height)
+        t = time.perf_counter()
+        ids, opaque = _window(first, lo, hi)
+        spent["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        core = slice(a - lo, b - lo)
+        candidates = None if opaque is None else opaque[core]
+        inside = _inside(axes, a, b)
+        if inside is not None:
+            candidates = inside if candidates is None else candidates & inside
+        ink = off_of[ids]
+        if exclusion is not None:
+            ink |= exclusion.pixels(ids)
+        seen = field_colors(
+            ids[core], ink[core], candidates, off_of.size, near=any_in_window(ink, 3)[core]
+        )
+        spent["mask"] += time.perf_counter() - t
+        return seen, spent
+
+    # Only colours that can be data matter (not ink, met inside the region). Strips are
+    # visited spread over the image, and the scan stops once each such colour has been
+    # met away from ink: for a figure drawn from a colour table, after a few strips.
+    wanted = ~off_of
+    if first.candidates is not None:
+        wanted &= first.candidates > 0
+    starts = np.arange(0, height, strip_rows)
+    spread = max(1, int(np.sqrt(starts.size)))
+    order = np.concatenate([starts[k::spread] for k in range(spread)])
+    field = np.zeros(off_of.size, dtype=bool)
+    for seen, spent in _in_order(work, order, workers):
+        field |= seen
+        for k, v in spent.items():
+            timings[k] += v
+        if field[wanted].all():
+            break
+    return field
+
+
+def _strips(
+    first: _FirstPass,
+    scale: ColorScale,
+    opts,
+    fitted: Fitted,
+    strip_rows: int,
+    axes,
+    timings: dict,
+    workers: int = 1,
+    book: _ClusterBook | None = None,
+    data: _DataSpool | None = None,
+    lut: np.ndarray | None = None,
+    keep: bool = False,
+) -> Iterator[_Strip]:
+    """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
+
+    Each strip is masked by :func:`geodigitize.mask.mask_rows` with the context rows
+    the mask stage declared and one more for the flat test, so its core rows get exactly
+    what one strip of the whole image gives them. With a `book`, the workers also
+    cluster each strip and summarise its clusters, and with `data` pack its data
+    pixels, leaving the caller only the joins and the writes; with `keep` each strip
+    also carries its reasons and cluster labels.
+    """
+    height = first.ids.shape[0]
+    # the flat test's 4-neighbours look one row further; no depth: one strip
+    context = height if fitted.context_rows is None else fitted.context_rows + 1
+    n_colors = int(first.colors.size)
+
+    def work(a: int) -> tuple[_Strip, dict]:
+        spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
+        b = min(a + strip_rows, height)
+        lo, hi = max(a - context, 0), min(b + context, height)
+        t = time.perf_counter()
+        ids, opaque = _window(first, lo, hi)
+        spent["read"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        index = first.index[ids]
+        decoded = Decoded(
+            values=scale.values[index],
+            distance=first.distance[ids],
+            index=index,
+            color_space=opts.color_space,
+            n_colors=n_colors,
+            color_id=ids,
+            colors=first.colors,
+        )
+        spent["decode"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        reason, decoded = mask_rows(
+            decoded,
+            scale,
+            fitted.mask,
+            opaque=opaque,
+            inside=_inside(axes, lo, hi),
+            excluded=None if fitted.exclusion is None else fitted.exclusion.pixels(ids),
+            field=fitted.field_,
+            consistency=opts.consistency,
+            intensity=None if first.intensity is None else first.intensity[ids],
+        )
+        valid = reason == Reason.DATA
+        spent["mask"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
+        values = decoded.values
+        flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
+        core = slice(a - lo, b - lo)
+        spent["flat"] += time.perf_counter() - t
+        strip = _Strip(
+            row0=a,
+            values=values[core],
+            index=decoded.index[core],
+            valid=valid[core],
+            flat=flat[a - f0 : b - f0],
+            reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
+            reason=reason[core],
+        )
+        if book is not None:
+            t = time.perf_counter()
+            labels, n, strip.method = cluster_labels(
+                strip.values, strip.flat, eps=opts.eps, min_samples=opts.min_samples
+            )
+            strip.clusters = book.summarise(strip, labels, n, last=b >= height)
+            strip.labels = labels if keep else None
+            spent["label"] += time.perf_counter() - t
+        if data is not None:
+            t = time.perf_counter()
+            strip.data = data.pack(strip)
+            strip.grid_rows = _grid_codes(strip, lut)
+            spent["grid"] += time.perf_counter() - t
+        return strip, spent
+
+    for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
+        for k, v in spent.items():
+            timings[k] += v
+        yield strip
+
+
+def _in_order(work, items, workers: int) -> Iterator:
+    """``map(work, items)``, with up to `workers` items in progress on threads.
+
+    numpy and scipy release the GIL in their loops, so strips are masked on all cores
+    while the caller labels the previous one; at most `workers` results wait in memory.
+    """
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    from collections import deque
+
+    todo = iter(items)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque(
+            pool.submit(work, item) for _, item in zip(range(workers), todo, strict=False)
+        )
+        while pending:
+            done = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(work, nxt))
+            yield done
+
+
+# ----------------------------------------------------------------------------- clusters
+
+
+@dataclass
+class _StripClusters:
+    """One strip's clusters as :meth:`_ClusterBook.summarise` leaves them."""
+
+    n: int
+    counts: np.ndarray
+    sum_cols: np.ndarray
+    sum_rows: np.ndarray
+    first: np.ndarray  # flat index of each cluster's first pixel
+    value: np.ndarray
+    rep: np.ndarray  # flat index of the representative, -1 when seams decide it
+    seam_runs: np.ndarray  # (k, 4) int64 row, col0, col1, strip-cluster id of seam clusters
+    top: tuple[np.ndarray, np.ndarray]  # first row's labels and values
+    bottom: tuple[np.ndarray, np.ndarray]  # last row's
+
+
+def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal labels along rows: row, first col, end col (exclusive), label.
+
+    In row-major order; label -1 (no cluster) is left out.
+    """
+    w = labels.shape[1]
+    flat = labels.ravel()
+    change = flat[1:] != flat[:-1]
+    member = flat >= 0
+    start = np.empty(flat.size, dtype=bool)
+    start[0] = True
+    start[1:] = change
+    start[::w] = True  # rows start runs
+    start &= member
+    end = np.empty(flat.size, dtype=bool)
+    end[-1] = True
+    end[:-1] = change
+    end[w - 1 :: w] = True
+    end &= member
+    first = np.flatnonzero(start)
+    rows, c0 = np.divmod(first, w)
+    c1 = np.flatnonzero(end) - rows * w + 1
+    return rows, c0, c1, flat[first]
+
+
+def _run_stats(rows, c0, c1, lab, n):
+    """Member count, sum of columns and sum of rows per cluster, from its runs (exact)."""
+    length = c1 - c0
+    counts = np.bincount(lab, weights=length, minlength=n).astype(np.int64)
+    # float64 sums of integers are exact below 2**53; (c0 + c1 - 1) * length is even
+    sum_cols = np.bincount(lab, weights=(c0 + c1 - 1) * length // 2, minlength=n)
+    sum_rows = np.bincount(lab, weights=rows * length, minlength=n)
+    return counts, sum_cols.astype(np.int64), sum_rows.astype(np.int64)
+
+
+def _nearest_in_runs(rows, c0, c1, lab, counts, sum_cols, sum_rows, width, n):
+    """Each cluster's member nearest its centroid (ties: first in row-major order), as
+    :func:`geodigitize.reduce.representatives` finds it over all members.
+
+    Within a run the nearest member is the column nearest the centroid's (the lower on
+    a tie), clamped to the run; the exact key of
+    :func:`geodigitize.reduce.centroid_distance_key` then compares runs. Returns the
+    flat index of the chosen member and the clusters present.
+    """
+    n_k, s_c = counts[lab], sum_cols[lab]
+    best = -((n_k - 2 * s_c) // (2 * n_k))  # ceil(s_c / n_k - 1/2): nearest, lower on ties
+    col = np.clip(best, c0, c1 - 1)
+    key = centroid_distance_key(lab, rows, col, counts, sum_cols, sum_rows)
+    flat = rows * width + col
+    pos, present = nearest_members(lab, key, flat, n)
+    return flat[pos], present
+
+
+class _ClusterBook:
+    """Clusters found strip by strip, joined across seams, with exact representatives.
+
+    Keeps each cluster as runs along rows, never as pixels: sums, first pixel and the
+    member nearest the centroid all follow from the runs, so the cost is proportional
+    to the runs (a few per row and cluster), not to the clustered pixels.
+    """
+
+    def __init__(self, width: int, conn: int) -> None:
+        self.width = width
+        self.conn = conn
+        self.n = 0  # strip clusters so far (graph nodes)
+        self.counts: list[np.ndarray] = []
+        self.sum_cols: list[np.ndarray] = []
+        self.sum_rows: list[np.ndarray] = []
+        self.first: list[np.ndarray] = []
+        self.value: list[np.ndarray] = []
+        self.rep: list[np.ndarray] = []  # flat index, -1 when decided after the merge
+        self.seam_runs: list[np.ndarray] = []  # runs of clusters touching a seam
+        self.edges: list[np.ndarray] = []
+        self._prev_row: tuple[np.ndarray, np.ndarray] | None = None  # labels, values
+
+    def summarise(self, strip: _Strip, labels: np.ndarray, n: int, last: bool) -> _StripClusters:
+        """One strip's clusters (labels 0..n-1, -1 for none) reduced to what the book
+        keeps: sums, first pixels and, for clusters inside the strip, their
+        representative. Reads nothing the book changes, so strips are summarised on
+        worker threads while :meth:`add` joins them in order."""
+        w = labels.shape[1]
+        rows, c0, c1, lab = _runs(labels)
+        rows += strip.row0
+        counts, sum_cols, sum_rows = _run_stats(rows, c0, c1, lab, n)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, lab, rows * w + c0)
+        value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
+
+        touching = np.zeros(n, dtype=bool)
+        if self.conn and strip.row0 > 0:
+            touching[labels[0][labels[0] >= 0]] = True
+        if self.conn and not last:
+            touching[labels[-1][labels[-1] >= 0]] = True
+        rep = np.full(n, -1, dtype=np.int64)
+        inner = ~touching[lab]
+        if inner.any():
+            flat, present = _nearest_in_runs(
+                rows[inner], c0[inner], c1[inner], lab[inner], counts, sum_cols, sum_rows, w, n
+            )
+            rep[present] = flat
+        seam = ~inner
+        return _StripClusters(
+            n=n,
+            counts=counts,
+            sum_cols=sum_cols,
+            sum_rows=sum_rows,
+            first=first,
+            value=value,
+            rep=rep,
+            seam_runs=np.column_stack([rows[seam], c0[seam], c1[seam], lab[seam]]),
+            top=(labels[0].copy(), strip.values[0].copy()),
+            bottom=(labels[-1].copy(), strip.values[-1].copy()),
+        )
+
+    def add(self, part: _StripClusters) -> None:
+        """Append the next strip's summary (strips in order), joining it to the last."""
+        if part.seam_runs.size:
+            runs = part.seam_runs.copy()
+            runs[:, 3] += self.n
+            self.seam_runs.append(runs)
+        top, top_values = part.top
+        bottom, bottom_values = part.bottom
+        if self._prev_row is not None and self.conn:
+            self._join(np.where(top >= 0, top + self.n, -1), top_values)
+        self._prev_row = (np.where(bottom >= 0, bottom + self.n, -1), bottom_values)
+        for lst, arr in (
+            (self.counts, part.counts),
+            (self.sum_cols, part.sum_cols),
+            (self.sum_rows, part.sum_rows),
+            (self.first, part.first),
+            (self.value, part.value),
+            (self.rep, part.rep),
+        ):
+            lst.append(arr)
+        self.n += part.n
+
+    def _join(self, below: np.ndarray, below_values: np.ndarray) -> None:
+        """Edges between the previous strip's last row and this strip's first row."""
+        above, above_values = self._prev_row
+        shifts = (0, -1, 1) if self.conn == 8 else (0,)
+        w = above.size
+        for dj in shifts:
+            a = above[max(0, -dj) : w - max(0, dj)]
+            av = above_values[max(0, -dj) : w - max(0, dj)]
+            b = below[max(0, dj) : w - max(0, -dj)]
+            bv = below_values[max(0, dj) : w - max(0, -dj)]
+            ok = (a >= 0) & (b >= 0) & (av == bv)
+            if ok.any():
+                self.edges.append(np.column_stack([a[ok], b[ok]]))
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Join clusters across seams; return rep flat index, value, size, per cluster,
+        and the cluster of each strip cluster (in the order :meth:`add` numbered them).
+
+        Clusters are ordered by their first pixel in row-major order.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        def cat(parts, dt):
+            return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+
+        counts = cat(self.counts, np.int64)
+        sum_cols, sum_rows = cat(self.sum_cols, np.int64), cat(self.sum_rows, np.int64)
+        first, value, rep = (
+            cat(self.first, np.int64),
+            cat(self.value, np.float64),
+            cat(self.rep, np.int64),
+        )
+        n = self.n
+        if self.edges:
+            e = np.concatenate(self.edges)
+            graph = coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+            m, root = connected_components(graph, directed=False)
+        else:
+            m, root = n, np.arange(n)
+        total = np.bincount(root, weights=counts, minlength=m).astype(np.int64)
+        tcols = np.bincount(root, weights=sum_cols, minlength=m).astype(np.int64)
+        trows = np.bincount(root, weights=sum_rows, minlength=m).astype(np.int64)
+        tfirst = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(tfirst, root, first)
+        tvalue = np.zeros(m)
+        tvalue[root] = value
+        trep = np.full(m, -1, dtype=np.int64)
+        decided = rep >= 0
+        trep[root[decided]] = rep[decided]
+        if self.seam_runs:  # the merged clusters' representatives, from their runs
+            rows, c0, c1, lab = np.concatenate(self.seam_runs).T
+            flat, present = _nearest_in_runs(
+                rows, c0, c1, root[lab], total, tcols, trows, self.width, m
+            )
+            trep[present] = flat
+        order = np.argsort(tfirst, kind="stable")
+        rank = np.empty(m, dtype=np.int64)
+        rank[order] = np.arange(m)
+        return trep[order], tvalue[order], total[order], rank[root]
+
+
+# ----------------------------------------------------------------------------- sample
+
+
+class _DataSpool:
+    """Scale index of every data pixel (row-major) on disk, data mask bit-packed in memory.
+
+    Lets the reconstruction check draw the same sample as
+    :func:`geodigitize.reconstruct.check_reconstruction` once the number of data pixels
+    is known.
+    """
+
+    def __init__(self, path: Path, table_size: int) -> None:
+        self.dtype = np.uint16 if table_size <= 65536 else np.int32
+        self.path = path
+        self._f = open(path, "wb")  # closed in close()
+        self.bits: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.row0: list[int] = []
+
+    def pack(self, strip: _Strip) -> tuple[bytes, np.ndarray, int]:
+        """A strip's part (thread-safe): index bytes, packed data mask, data count."""
+        return (
+            strip.index[strip.valid].astype(self.dtype).tobytes(),
+            np.packbits(strip.valid.ravel()),
+            int(strip.valid.sum()),
+        )
+
+    def add(self, strip: _Strip) -> None:
+        """Append the next strip (strips in order)."""
+        raw, bits, count = strip.data if strip.data is not None else self.pack(strip)
+        self._f.write(raw)
+        self.bits.append(bits)
+        self.counts.append(count)
+        self.row0.append(strip.row0)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def gather(self, picks: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, columns and scale indices of the data pixels at sorted positions `picks`."""
+        starts = np.cumsum([0, *self.counts])
+        rows, cols, idx = [], [], []
+        with open(self.path, "rb") as f:
+            for k, (bits, count, row0) in enumerate(
+                zip(self.bits, self.counts, self.row0, strict=True)
+            ):
+                lo, hi = np.searchsorted(picks, [starts[k], starts[k + 1]])
+                chunk = np.fromfile(f, dtype=self.dtype, count=count)
+                if lo == hi:
+                    continue
+                local = picks[lo:hi] - starts[k]
+                where = np.flatnonzero(np.unpackbits(bits))[local]
+                r, c = np.divmod(where, width)
+                rows.append(r + row0)
+                cols.append(c)
+                idx.append(chunk[local])
+        cat = lambda a: np.concatenate(a) if a else np.zeros(0, np.int64)  # noqa: E731
+        return cat(rows), cat(cols), cat(idx)
+
+
+def _check(
+    spool: _DataSpool,
+    scale: ColorScale,
+    width: int,
+    clusters: Clusters,
+    sample: int,
+    seed: int = 0,
+) -> ReconstructionCheck:
+    """:func:`geodigitize.reconstruct.check_reconstruction` from the spooled data pixels."""
+    n = int(sum(spool.counts))
+    sampled = n > sample
+    picks = sample_positions(n, sample, seed)
+    if n == 0 or len(clusters) == 0:
+        return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
+    # queries in row order: scipy's simplex walk then starts next door (5x faster than
+    # the sample's random order; the same pixels, so the same median and percentile up
+    # to rounding where a pixel centre lies on a triangle edge)
+    rows, cols, index = spool.gather(picks, width)
+    rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value, cols + 0.5, rows + 0.5)
+    err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
+    return ReconstructionCheck(
+        float(np.median(err)), float(np.percentile(err, 95)), int(rows.size), sampled
+    )
+
+
+def _grid_lut(scale: ColorScale) -> np.ndarray | None:
+    """Value (float32) of each spooled grid code: scale entries, then NaN for masked
+    pixels (code 65535); None when the scale has too many entries for 16-bit codes."""
+    if scale.values.size >= _MASKED_CODE:
+        return None
+    lut = np.full(_MASKED_CODE + 1, np.nan, dtype=np.float32)
+    lut[: scale.values.size] = scale.values
+    return lut
+
+
+def _grid_codes(strip: _Strip, lut: np.ndarray | None) -> np.ndarray:
+    """A strip's grid rows as spooled: scale entries (or values when `lut` is None)."""
+    if lut is None:
+        return np.where(strip.valid, strip.values, np.nan).astype(np.float32)
+    return np.where(strip.valid, strip.index, _MASKED_CODE).astype(np.uint16)
+
+
+def _write_grid(
+    raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, crs, rows: int
+) -> None:
+    """The spooled grid inside `window` as a compressed GeoTIFF with overviews."""
+    from affine import Affine
+
+    from .io import GridWriter
+
+    c0, r0, c1, r1 = window
+    # whole rows of GeoTIFF blocks at a time: GDAL then compresses each block once,
+    # on all cores, instead of holding part-written blocks in its cache
+    block = GridWriter.BLOCK
+    rows = max(block, -(-rows // block) * block)
+    with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
+        for top in range(r0, r1, rows):
+            bottom = min(top + rows, r1)
+            codes = raw[top:bottom][:, c0:c1]
+            out.write_rows(top - r0, codes if lut is None else lut[codes])
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+class PixelStore:
+    """The per-pixel results of a run: held in memory when the image was kept, else
+    spooled to disk strip by strip and read back on demand (the spools are removed
+    with this object).
+
+    Attributes
+    ----------
+    shape : (H, W)
+    kept : bool
+        The arrays are in memory.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        scale: ColorScale,
+        color_space: str,
+        first: _FirstPass,
+        *,
+        index: np.ndarray | None = None,
+        reason: np.ndarray | None = None,
+        flat: np.ndarray | None = None,
+        spools: dict | None = None,
+        scratch: Path | None = None,
+    ) -> None:
+        self.shape = shape
+        self.kept = spools is None
+        self._scale, self._space, self._first = scale, color_space, first
+        self._index, self._reason, self._flat = index, reason, flat
+        self._spools = spools or {}
+        self._decoded: Decoded | None = None
+        if scratch is not None:
+            weakref.finalize(self, shutil.rmtree, str(scratch), True)
+
+    @property
+    def reason(self) -> np.ndarray:
+        """:class:`geodigitize.mask.Reason` of every pixel, shape (H, W), uint8."""
+        if self._reason is None:
+            return self._spools["reason"][:]
+        return self._reason
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Flat data pixels, shape (H, W), bool."""
+        if self._flat is None:
+            return self._spools["flat"][:].astype(bool)
+        return self._flat
+
+    @property
+    def decoded(self) -> Decoded:
+        """Every pixel decoded (JPEG's restored pixels with their new entry); built once
+        when kept in memory, read back from the spools at each call otherwise."""
+        if self._decoded is not None:
+            return self._decoded
+        decoded = self._decode()
+        if self.kept:
+            self._decoded = decoded
+        return decoded
+
+    def _decode(self) -> Decoded:
+        first = self._first
+        ids = first.ids[:]
+        opaque = ids >= 0
+        if not opaque.all():
+            ids = np.where(opaque, ids, ~ids)
+        index = self._index
+        if index is None:
+            index = first.index[ids]
+            grid = self._spools["grid"][:]
+            valid = self.reason == Reason.DATA
+            if grid.dtype == np.uint16:
+                index[valid] = grid[valid]
+        return Decoded(
+            values=self._scale.values[index],
+            distance=first.distance[ids],
+            index=index,
+            color_space=self._space,
+            n_colors=int(first.colors.size),
+            color_id=ids,
+            colors=first.colors,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class StripRun:
+    """What :func:`run_strips` found.
+
+    Attributes
+    ----------
+    counts : dict
+        Pixels, distinct colours, masked (by reason), data, flat, clusters.
+    scale : ColorScale
+        The colour scale (built in the first pass from a :class:`ScaleFromRows`).
+    clusters : Clusters
+        ``labels`` is (H, W) when the image was kept, else empty.
+    fitted : Fitted
+    pixels : PixelStore
+    check : ReconstructionCheck or None
+        Of `clusters`, when the image was streamed (kept: the caller checks the points
+        it keeps).
+    grid_path : Path or None
+        The streamed ``grid.tif`` (streamed images only), cropped to `data_window`.
+    data_window : (col0, row0, col1, row1) or None
+    strips : dict
+        ``strip_rows`` and the number of ``strips``.
+    timings : dict of stage name to seconds
+    """
+
+    counts: dict
+    clusters: Clusters
+    fitted: Fitted
+    pixels: PixelStore
+    scale: ColorScale
+    check: ReconstructionCheck | None
+    grid_path: Path | None
+    data_window: tuple[int, int, int, int] | None
+    strips: dict
+    timings: dict
+
+
+def run_strips(
+    source,
+    scale: ColorScale,
+    opts,
+    *,
+    keep: bool,
+    strip_rows: int | None = None,
+    grid: tuple | None = None,
+    grid_dir: str | Path | None = None,
+    sample: int | None = None,
+    jpeg: bool = False,
+    name: str = "the image",
+    stage=None,
+) -> StripRun:
+    """Decode, mask, reduce and (when streamed) check an image in strips of rows.
+
+    Parameters
+    ----------
+    source : geodigitize.sources.StripReader or ArraySource
+        Rows of the image: ``.shape`` and ``.read(r0, r1) -> (packed, opaque)``.
+    scale : ColorScale or ScaleFromRows
+    opts : Options
+    keep : bool
+        Keep the per-pixel arrays in memory (else spool them, and stream ``grid.tif``).
+    strip_rows : int, optional
+        Rows per strip; default about :data:`DEFAULT_STRIP_PIXELS` pixels (one strip for
+        most figures). The results do not depend on it.
+    grid : (Affine, crs), optional
+        Placement of the streamed grid (needed when not `keep`).
+    grid_dir : path, optional
+        Folder for the streamed ``grid.tif`` (a hidden temporary name there).
+    sample : int, optional
+        Pixels compared by the reconstruction check (default :data:`DEFAULT_SAMPLE`).
+    jpeg : bool
+        The pixels carry JPEG damage (smoothness check and restoration).
+    name : str
+        The image, as an error names it.
+    stage : StageTimer, optional
+        Times (and reports to a progress callback) the merge and the check of a
+        streamed image.
+
+    Returns
+    -------
+    StripRun
+
+    Raises
+    ------
+    NoDataError
+        When no pixel is data.
+    """
+    height, width = source.shape
+    rows = min(strip_rows or max(64, DEFAULT_STRIP_PIXELS // width), height)
+    box = opts.region if opts.region not in (None, AUTO) else None
+    axes = None if box is None else region_axes(source.shape, box)  # checks it first
+    count = (
+        AUTO in (opts.max_distance, opts.halo_distance)
+        and opts.region != AUTO
+        and not opts.exclude_color
+    )
+    timings = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
+    scratch = Path(tempfile.mkdtemp(prefix="geodigitize-"))
+    try:
+        if keep:
+            ids = _RowMemory(height, width, np.int32)
+        else:
+            ids = _RowFile(scratch / "ids.bin", width, np.int32)
+        thumbnail = None
+        if opts.region == AUTO and getattr(source, "image", None) is None:
+            thumbnail = _Thumbnail(_frame_step(source.shape))
+        first = _first_pass(
+            source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail
+        )
+        scale = first.scale
+        fitted, axes = _fit(first, source, scale, opts, rows, timings, jpeg, _WORKERS)
+        if fitted.context_rows is None:
+            rows = height  # the mask stage needs the whole image: one strip
+        work = _Work(first, scale, opts, fitted, axes, rows, keep, scratch, timings)
+        if stage is not None:
+            work.stage = stage
+        result = work.run(grid, grid_dir, DEFAULT_SAMPLE if sample is None else sample, name)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    if keep:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+@dataclass
+class _Work:
+    """One run's strips and sinks (see :func:`run_strips`)."""
+
+    first: _FirstPass
+    scale: ColorScale
+    opts: object
+    fitted: Fitted
+    axes: object
+    rows: int
+    keep: bool
+    scratch: Path
+    timings: dict
+    stage: Callable = field(default=lambda name: contextlib.nullcontext())
+
+    def run(self, grid, grid_dir, sample: int, name: str) -> StripRun:
+        first, opts, scale = self.first, self.opts, self.scale
+        height, width = first.ids.shape
+        conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
+        book = _ClusterBook(width, conn) if strip_clusterable(opts) else None
+        spools = None if self.keep else self._spools(width)
+        data = None if self.keep else _DataSpool(self.scratch / "data.bin", len(scale.values))
+        lut = None if self.keep else _grid_lut(scale)
+        sums = _Sums(width)
+        kept: dict[str, list] = {"index": [], "reason": [], "flat": [], "labels": []}
+        with contextlib.ExitStack() as files:
+            for spool in (spools or {}).values():
+                files.enter_context(spool)
+            for strip in _strips(
+                first,
+                scale,
+                opts,
+                self.fitted,
+                self.rows,
+                self.axes,
+                self.timings,
+                workers=_WORKERS,
+                book=book,
+                data=data,
+                lut=lut,
+                keep=self.keep,
+            ):
+                sums.add(strip)
+                t = time.perf_counter()
+                offset = 0
+                if book is not None:
+                    offset = book.n
+                    book.add(strip.clusters)
+                self.timings["label"] += time.perf_counter() - t
+                t = time.perf_counter()
+                if self.keep:
+                    for key in ("index", "reason", "flat"):
+                        kept[key].append(getattr(strip, key))
+                    kept["labels"].append((strip.labels, offset))
+                else:
+                    data.add(strip)
+                    spools["grid"].append(strip.grid_rows)
+                    spools["reason"].append(strip.reason)
+                    spools["flat"].append(strip.flat.view(np.uint8))
+                self.timings["grid"] += time.perf_counter() - t
+        if data is not None:
+            data.close()
+        require_data(sums.reasons, name, self.fitted.mask.max_distance_)
+        window = sums.window(height)
+        if self.keep:
+            return self._kept(book, kept, sums, window)
+        return self._streamed(book, spools, data, lut, sums, window, grid, grid_dir, sample)
+
+    def _spools(self, width: int) -> dict:
+        lut_small = self.scale.values.size < _MASKED_CODE
+        return {
+            "grid": _RowFile(
+                self.scratch / "grid.bin", width, np.uint16 if lut_small else np.float32
+            ),
+            "reason": _RowFile(self.scratch / "reason.bin", width, np.uint8),
+            "flat": _RowFile(self.scratch / "flat.bin", width, np.uint8),
+        }
+
+    def _counts(self, sums: _Sums, clusters: Clusters) -> dict:
+        height, width = self.first.ids.shape
+        reasons = sums.reasons
+        return {
+            "pixels": height * width,
+            "distinct_colors": int(self.first.colors.size),
+            "masked": int(height * width - reasons[Reason.DATA]),
+            "masked_by_reason": {r.name.lower(): int(reasons[r]) for r in Reason},
+            "data": int(reasons[Reason.DATA]),
+            "flat": sums.flat,
+            "clusters": len(clusters),
+        }
+
+    def _timings(self) -> dict:
+        """Seconds per stage: reduce is the flat test and the clustering."""
+        t = dict(self.timings)
+        t["reduce"] = t.pop("flat") + t.pop("label")
+        if self.keep:
+            t.pop("grid")
+        return t
+
+    def _strip_info(self) -> dict:
+        height = self.first.ids.shape[0]
+        return {"strip_rows": self.rows, "strips": -(-height // self.rows)}
+
+    def _kept(self, book, kept: dict, sums: _Sums, window) -> StripRun:
+        """Per-pixel arrays joined from the strips, clusters labelled over the image."""
+        t = time.perf_counter()
+        index = np.concatenate(kept["index"])
+        reason = np.concatenate(kept["reason"])
+        flat = np.concatenate(kept["flat"])
+        values = self.scale.values[index]
+        opts = self.opts
+        if book is None:  # general DBSCAN: over the whole image's flat pixels
+            labels, n, method = cluster_labels(
+                values, flat, eps=opts.eps, min_samples=opts.min_samples
+            )
+            reps = representatives(values, labels, n)
+            clusters = Clusters(reps.col, reps.row, reps.value, reps.n_pixels, labels, method)
+        else:
+            rep, value, n_pixels, rank = book.finish()
+            labels = np.full(flat.shape, -1, dtype=np.int32)
+            for part, (strip_labels, offset) in zip(
+                np.cumsum([0, *(lab.shape[0] for lab, _ in kept["labels"])]),
+                kept["labels"],
+                strict=False,
+            ):
+                rows = slice(part, part + strip_labels.shape[0])
+                member = strip_labels >= 0
+                labels[rows][member] = rank[strip_labels[member] + offset]
+            clusters = self._clusters(rep, value, n_pixels, labels, sums.method)
+        self.timings["label"] += time.perf_counter() - t
+        store = PixelStore(
+            flat.shape,
+            self.scale,
+            opts.color_space,
+            self.first,
+            index=index,
+            reason=reason,
+            flat=flat,
+        )
+        return StripRun(
+            self._counts(sums, clusters),
+            clusters,
+            self.fitted,
+            store,
+            self.scale,
+            None,
+            None,
+            window,
+            self._strip_info(),
+            self._timings(),
+        )
+
+    def _clusters(self, rep, value, n_pixels, labels, method) -> Clusters:
+        width = self.first.ids.shape[1]
+        r, c = np.divmod(rep, width)
+        return Clusters(c + 0.5, r + 0.5, value, n_pixels, labels, method)
+
+    def _streamed(self, book, spools, data, lut, sums, window, grid, grid_dir, sample):
+        """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL)."""
+        height, width = self.first.ids.shape
+        gt, crs = grid
+        grid_path = _grid_path(grid_dir)
+
+        def write_grid() -> float:
+            t = time.perf_counter()
+            _write_grid(spools["grid"], lut, grid_path, window, gt, crs, self.rows)
+            return time.perf_counter() - t
+
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                writing = pool.submit(write_grid)
+                with self.stage("merge"):
+                    rep, value, n_pixels, _ = book.finish()
+                    empty = np.zeros((0, 0), np.int32)
+                    clusters = self._clusters(rep, value, n_pixels, empty, sums.method)
+                with self.stage("reconstruction check"):
+                    check = _check(data, self.scale, width, clusters, sample)
+                self.timings["grid"] += writing.result()
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                grid_path.unlink()
+            raise
+        store = PixelStore(
+            (height, width),
+            self.scale,
+            self.opts.color_space,
+            self.first,
+            spools=spools,
+            scratch=self.scratch,
+        )
+        return StripRun(
+            self._counts(sums, clusters),
+            clusters,
+            self.fitted,
+            store,
+            self.scale,
+            check,
+            grid_path,
+            window,
+            self._strip_info(),
+            self._timings(),
+        )
+
+
+class _Sums:
+    """Counts and the data's bounding box, strip by strip."""
+
+    def __init__(self, width: int) -> None:
+        self.reasons = np.zeros(len(Reason), dtype=np.int64)
+        self.flat = 0
+        self.method = ""
+        self.rows: list[int] = []
+        self.cols = np.zeros(width, dtype=bool)
+
+    def add(self, strip: _Strip) -> None:
+        any_row = np.flatnonzero(strip.valid.any(axis=1))
+        if any_row.size:
+            self.rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
+        self.cols |= strip.valid.any(axis=0)
+        self.reasons += strip.reason_counts
+        self.flat += int(strip.flat.sum())
+        self.method = strip.method or self.method
+
+    def window(self, height: int) -> tuple[int, int, int, int]:
+        """(col0, row0, col1, row1) of the data pixels (the whole image when none)."""
+        cols = np.flatnonzero(self.cols)
+        if not cols.size:
+            return (0, 0, self.cols.size, height)
+        return (int(cols[0]), min(self.rows), int(cols[-1]) + 1, max(self.rows))
+
+
+def _grid_path(grid_dir) -> Path:
+    """A hidden temporary name for the streamed grid in `grid_dir` (default: the
+    system's temporary folder)."""
+    folder = Path(grid_dir) if grid_dir is not None else Path(tempfile.gettempdir())
+    fd, name = tempfile.mkstemp(prefix=".grid.", suffix=".tif", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+    return Path(name)
