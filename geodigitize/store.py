@@ -323,5 +323,5 @@ class SpoolStore(PixelStore):
         ids = self._label_spool[r0:r1]
         if self._remap is None:
             return ids.astype(np.int32, copy=False)
-        remap = np.asarray(self._remap, dtype=np.int32)
-        return np.where(ids >= 0, remap[np.maximum(ids, 0)], -1).astype(np.int32)
+        remap = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))
+        return remap[ids]  # id -1 takes the -1 at the end
