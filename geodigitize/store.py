@@ -86,6 +86,25 @@ class RowSpool:
         self.height = 0
         self._offset = 0
 
+    @classmethod
+    def open(cls, path: str | Path, shape: tuple[int, int], dtype) -> RowSpool:
+        """A spool over a file that holds an (H, W) array of `dtype`, row-major (one
+        written by :meth:`append` in one type, say by another process).
+
+        Raises
+        ------
+        ValueError
+            When the file's size does not match.
+        """
+        spool = cls(path, shape[1], dtype)
+        expected = shape[0] * shape[1] * spool.dtype.itemsize
+        if spool.path.stat().st_size != expected:
+            raise ValueError(f"{spool.path} does not hold {shape} values of {spool.dtype}")
+        spool._blocks = [(0, int(shape[0]), spool.dtype, 0)]
+        spool.height = int(shape[0])
+        spool._offset = expected
+        return spool
+
     @property
     def shape(self) -> tuple[int, int]:
         """(rows written, width)."""

@@ -90,3 +90,12 @@ def test_wide_scales_use_32_bit_codes(tmp_path):
     assert valid.tolist() == [[True, True], [True, False]]
     assert values[valid].tolist() == [0, n - 1, 65535]
     assert store.reasons(0, 2).tolist() == [[0, 0], [0, Reason.HALO]]
+
+
+def test_a_spool_reopened_from_its_file(tmp_path):
+    table, index, reason = _image(3)
+    store = _spooled(tmp_path, table, index, reason)
+    again = RowSpool.open(tmp_path / "codes.bin", index.shape, np.uint16)
+    assert np.array_equal(again[0:23], store._codes[0:23])
+    with pytest.raises(ValueError, match="does not hold"):
+        RowSpool.open(tmp_path / "codes.bin", (24, 17), np.uint16)
