@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _NONE = np.iinfo(np.int64).max
+_FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
 def neighbour_offsets(eps: float) -> np.ndarray:
@@ -180,7 +182,9 @@ class StripDBSCAN:
         self._next_row = b
         # core status where it is exact: rows a - reach .. b + reach
         c0, c1 = max(a - self.reach, 0), min(b + self.reach, height)
-        core = keep & (self._counts(values, keep) >= self.min_samples)
+        core = keep.copy()
+        if self.min_samples > 1:  # with 1, every kept pixel is core
+            core &= self._counts(values, keep) >= self.min_samples
         core[: c0 - lo], core[c1 - lo :] = False, False
         piece, n_pieces = self._pieces(values, core)  # -1 off core
         ids = np.where(piece >= 0, piece + self._n, -1)
@@ -214,23 +218,39 @@ class StripDBSCAN:
         return count
 
     def _pieces(self, values: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, int]:
-        """Connected components of core pixels (links within eps, equal values),
-        -1 off core."""
-        idx = np.full(core.shape, -1, dtype=np.int64)
-        m = int(core.sum())
-        idx[core] = np.arange(m)
-        if m == 0:
-            return idx, 0
+        """Connected components of core pixels (links within eps, equal values); -1 off
+        core.
+
+        Edge neighbours are within any ``eps >= 1``: the components start from
+        :func:`scipy.ndimage.label`'s, and only links between two of those make graph
+        edges (few: flat pixels of one band are edge-connected already).
+        """
+        if len(self._forward) == 0:  # eps < 1: every core pixel on its own
+            idx = np.full(core.shape, -1, dtype=np.int64)
+            idx[core] = np.arange(int(core.sum()))
+            return idx, int(core.sum())
+        base, n = ndimage.label(core, structure=_FOUR)
+        if n == 0:
+            return np.full(core.shape, -1, dtype=np.int64), 0
+        if any(
+            (core & _shift(core, dr, dc, False) & (_shift(values, dr, dc, np.nan) != values)).any()
+            for dr, dc in ((0, 1), (1, 0))
+        ):  # edge neighbours of different values (a flat tolerance): start from pixels
+            base = np.zeros(core.shape, dtype=np.int64)
+            n = int(core.sum())
+            base[core] = np.arange(1, n + 1)
         src, dst = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for dr, dc in self._forward:
-            other = _shift(idx, dr, dc, -1)
-            same = core & (other >= 0) & (_shift(values, dr, dc, np.nan) == values)
-            src.append(idx[same])
-            dst.append(other[same])
+            other = _shift(base, dr, dc, 0)
+            link = (other > 0) & (other != base) & core
+            link &= _shift(values, dr, dc, np.nan) == values
+            src.append(base[link].astype(np.int64) - 1)
+            dst.append(other[link].astype(np.int64) - 1)
         s, d = np.concatenate(src), np.concatenate(dst)
-        graph = coo_matrix((np.ones(s.size, dtype=np.int8), (s, d)), shape=(m, m))
+        graph = coo_matrix((np.ones(s.size, dtype=np.int8), (s, d)), shape=(n, n))
         n, comp = connected_components(graph, directed=False)
-        idx[core] = comp
+        idx = np.full(core.shape, -1, dtype=np.int64)
+        idx[core] = comp[base[core] - 1]
         return idx, n
 
     def _link_carry(self, lo: int, ids: np.ndarray) -> None:
