@@ -192,7 +192,7 @@ def trace_store(
                 any_data = True
                 lo, hi = min(lo, float(values[valid].min())), max(hi, float(values[valid].max()))
     else:
-        any_data = any(store.rows(r0, r1)[1].any() for r0, r1 in blocks)
+        any_data = any(store.valid(r0, r1).any() for r0, r1 in blocks)
     if not any_data:
         return ContourLines([], np.zeros(0))
     at = _levels(scale, levels, lo, hi)

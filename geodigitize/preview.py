@@ -150,12 +150,11 @@ class PreviewPixels:
 
 
 def _sampled_rows(store: PixelStore, step: int, read) -> list:
-    """``read(r0, r1)[::step, ::step]`` over the image, a block of rows at a time."""
-    out = []
-    rows = max(step, store.block_rows // step * step)  # blocks start at multiples of step
-    for r0, r1 in store.blocks(rows):
-        out.append(decimate(r0, read(r0, r1), step))
-    return out
+    """``read(r0, r1, step)[:, ::step]`` over the image: only the rows sampled are read,
+    about a block's worth at a time."""
+    height = store.shape[0]
+    chunk = max(1, store.block_rows) * step
+    return [read(r0, min(r0 + chunk, height), step)[:, ::step] for r0 in range(0, height, chunk)]
 
 
 def preview_pixels(
@@ -193,8 +192,8 @@ def preview_pixels(
     if rgb is not None and rgb.shape[:2] == shape:
         rgb = rgb[::step, ::step]
 
-    def values_of(r0, r1):
-        values, valid = store.rows(r0, r1)
+    def values_of(r0, r1, every):
+        values, valid = store.rows(r0, r1, every)
         return np.where(valid, values, np.nan)
 
     values = np.concatenate(_sampled_rows(store, step, values_of))

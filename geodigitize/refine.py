@@ -185,15 +185,15 @@ def tile_points(
     tile_index : ndarray of shape (N,) and dtype int64
         Row-major tile index of each point (``ty * n_tiles_x + tx``).
     """
-    _height, width = valid.shape
+    height, width = valid.shape
     nx = -(-width // tile)
-    rows, cols = np.nonzero(valid)
-    tid = (rows // tile).astype(np.int64) * nx + cols // tile
-    lab = labels[rows, cols].astype(np.int64) + 1  # 0: data pixel in no flat cluster
-    _, piece, size = np.unique(
-        tid * (int(lab.max(initial=0)) + 1) + lab, return_inverse=True, return_counts=True
-    )
-    piece = piece.ravel()
+    at = np.flatnonzero(valid)  # row-major, as np.nonzero
+    tiles = (np.arange(height) // tile)[:, None] * nx + (np.arange(width) // tile)[None, :]
+    tid = tiles.ravel()[at]
+    lab = labels.ravel()[at].astype(np.int64)
+    lab += 1  # 0: data pixel in no flat cluster
+    piece = _sorted_codes(tid * (int(lab.max(initial=0)) + 1) + lab)
+    size = np.bincount(piece)
     n_pieces = size.size
     # per piece: its tile and priority (flat pieces first, then the largest)
     first = np.zeros(n_pieces, dtype=np.int64)
@@ -205,9 +205,20 @@ def tile_points(
     chosen = np.full(n_pieces, -1, dtype=np.int32)
     chosen[keep] = np.arange(keep.size, dtype=np.int32)
     piece_labels = np.full(valid.shape, -1, dtype=np.int32)
-    piece_labels[rows, cols] = chosen[piece]
+    piece_labels.ravel()[at] = chosen[piece]
     reps = representatives(values, piece_labels, keep.size)
     return reps, p_tile[keep]
+
+
+def _sorted_codes(keys: np.ndarray) -> np.ndarray:
+    """Index of each key among the distinct keys in increasing order: ``np.unique``'s
+    inverse, by hashing (10x faster than its sort on millions of pixels)."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(keys, sort=False)
+    rank = np.empty(distinct.size, dtype=np.int64)
+    rank[np.argsort(distinct)] = np.arange(distinct.size)
+    return rank[codes]
 
 
 def hull_points(values: np.ndarray, valid: np.ndarray) -> Clusters:
@@ -292,7 +303,7 @@ def _sample_store(store: PixelStore, sample: int, seed: int) -> _DataSample:
     last_r = np.full(width, -1, dtype=np.int64)
     blocks = store.blocks()
     for r0, r1 in blocks:
-        _, valid = store.rows(r0, r1)
+        valid = store.valid(r0, r1)
         counts.append(int(np.count_nonzero(valid)))
         ra = np.flatnonzero(valid.any(axis=1))
         rows_any.append(ra + r0)

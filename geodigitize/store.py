@@ -19,6 +19,7 @@ resident memory (they stay in the system's file cache).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,8 +137,11 @@ class RowSpool:
         self._offset += data.nbytes
 
     def __getitem__(self, rows: slice) -> np.ndarray:
-        """Rows ``rows.start .. rows.stop`` (step 1), shape (h, W) and type `dtype`."""
-        lo, hi, _ = rows.indices(self.height)
+        """Rows ``rows.start .. rows.stop`` every ``rows.step``, shape (h, W) and type
+        `dtype`."""
+        lo, hi, step = rows.indices(self.height)
+        if step != 1:
+            return self._take(range(lo, hi, step))
         out = np.empty((max(hi - lo, 0), self.width), dtype=self.dtype)
         if self._f is not None:
             self._f.flush()
@@ -149,6 +153,19 @@ class RowSpool:
                 f.seek(offset + (a - r0) * self.width * dt.itemsize)
                 part = np.fromfile(f, dtype=dt, count=(b - a) * self.width)
                 out[a - lo : b - lo] = part.reshape(b - a, self.width)
+        return out
+
+    def _take(self, rows: range) -> np.ndarray:
+        """The rows `rows` (increasing), one seek each."""
+        out = np.empty((len(rows), self.width), dtype=self.dtype)
+        if self._f is not None:
+            self._f.flush()
+        starts = [b[0] for b in self._blocks]
+        with open(self.path, "rb") as f:
+            for k, row in enumerate(rows):
+                r0, _, dt, offset = self._blocks[bisect.bisect_right(starts, row) - 1]
+                f.seek(offset + (row - r0) * self.width * dt.itemsize)
+                out[k] = np.fromfile(f, dtype=dt, count=self.width)
         return out
 
 
@@ -195,19 +212,25 @@ class PixelStore:
     has_labels: bool = False
     block_pixels: int = DEFAULT_BLOCK_PIXELS
 
-    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``r0 .. r1``: values, shape (h, W) float64 (a masked pixel's value is
-        unspecified, its scale entry or NaN), and data pixels, shape (h, W) bool."""
+    def rows(self, r0: int, r1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``r0 .. r1`` (every `step`-th): values, shape (h, W) float64 (a masked
+        pixel's value is unspecified, its scale entry or NaN), and data pixels, shape
+        (h, W) bool."""
         raise NotImplementedError
 
-    def reasons(self, r0: int, r1: int) -> np.ndarray:
-        """Rows ``r0 .. r1`` of the :class:`~geodigitize.reason.Reason` codes, uint8."""
+    def reasons(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        """Rows ``r0 .. r1`` (every `step`-th) of the
+        :class:`~geodigitize.reason.Reason` codes, uint8."""
         raise NotImplementedError
 
-    def labels(self, r0: int, r1: int) -> np.ndarray:
-        """Rows ``r0 .. r1`` of the flat-cluster labels (int32, -1 in no cluster), as
-        :func:`geodigitize.reduce.cluster_labels` numbers them."""
+    def labels(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        """Rows ``r0 .. r1`` (every `step`-th) of the flat-cluster labels (int32, -1 in
+        no cluster), as :func:`geodigitize.reduce.cluster_labels` numbers them."""
         raise NotImplementedError
+
+    def valid(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0 .. r1`` of the data pixels, bool (cheaper than :meth:`rows`)."""
+        return self.rows(r0, r1)[1]
 
     @property
     def block_rows(self) -> int:
@@ -268,25 +291,30 @@ class ArrayStore(PixelStore):
         *,
         block_pixels: int = DEFAULT_BLOCK_PIXELS,
     ) -> None:
-        self.values, self.valid = np.asarray(values), np.asarray(valid, dtype=bool)
-        self.shape = self.valid.shape
+        self.values, self._valid = np.asarray(values), np.asarray(valid, dtype=bool)
+        self.shape = self._valid.shape
         self._reason = reason
         self._labels = labels
         self.has_labels = labels is not None
         self.block_pixels = int(block_pixels)
 
-    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.values[r0:r1].astype(np.float64, copy=False), self.valid[r0:r1]
+    def rows(self, r0: int, r1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        values = self.values[r0:r1:step].astype(np.float64, copy=False)
+        return values, self._valid[r0:r1:step]
 
-    def reasons(self, r0: int, r1: int) -> np.ndarray:
+    def valid(self, r0: int, r1: int) -> np.ndarray:
+        return self._valid[r0:r1]
+
+    def reasons(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
         if self._reason is not None:
-            return self._reason[r0:r1]
-        return np.where(self.valid[r0:r1], Reason.DATA, Reason.OFF_SCALE).astype(np.uint8)
+            return self._reason[r0:r1:step]
+        valid = self._valid[r0:r1:step]
+        return np.where(valid, Reason.DATA, Reason.OFF_SCALE).astype(np.uint8)
 
-    def labels(self, r0: int, r1: int) -> np.ndarray:
+    def labels(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
         if self._labels is None:
             raise ValueError("this store holds no cluster labels")
-        return self._labels[r0:r1]
+        return self._labels[r0:r1:step]
 
 
 class SpoolStore(PixelStore):
@@ -326,20 +354,26 @@ class SpoolStore(PixelStore):
         self.has_labels = labels is not None
         self.block_pixels = int(block_pixels)
 
-    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        codes = self._codes[r0:r1]
+    def rows(self, r0: int, r1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        codes = self._codes[r0:r1:step]
         valid = codes < self._n
         values = self.table[np.where(valid, codes, 0)] if self._n else np.full(codes.shape, np.nan)
         return values, valid
 
-    def reasons(self, r0: int, r1: int) -> np.ndarray:
-        codes = self._codes[r0:r1].astype(np.int64)
-        return np.where(codes < self._n, 0, self._top - codes).astype(np.uint8)
+    def valid(self, r0: int, r1: int) -> np.ndarray:
+        return self._codes[r0:r1] < self._n
 
-    def labels(self, r0: int, r1: int) -> np.ndarray:
+    def reasons(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        codes = self._codes[r0:r1:step]
+        masked = codes >= self._n
+        out = np.zeros(codes.shape, dtype=np.uint8)
+        out[masked] = self._top - codes[masked]
+        return out
+
+    def labels(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
         if self._label_spool is None:
             raise ValueError("this store holds no cluster labels")
-        ids = self._label_spool[r0:r1]
+        ids = self._label_spool[r0:r1:step]
         if self._remap is None:
             return ids.astype(np.int32, copy=False)
         remap = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))

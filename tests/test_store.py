@@ -99,3 +99,18 @@ def test_a_spool_reopened_from_its_file(tmp_path):
     assert np.array_equal(again[0:23], store._codes[0:23])
     with pytest.raises(ValueError, match="does not hold"):
         RowSpool.open(tmp_path / "codes.bin", (24, 17), np.uint16)
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 30])
+def test_every_step_th_row(tmp_path, step):
+    table, index, reason = _image(4)
+    labels = np.where(reason == 0, index % 7, -1).astype(np.int32)
+    spool = _spooled(tmp_path, table, index, reason, labels, strip=3)
+    mem = ArrayStore(table[index], reason == 0, reason, labels)
+    for store in (spool, mem):
+        values, valid = store.rows(2, 21, step)
+        assert np.array_equal(valid, reason[2:21:step] == 0)
+        assert np.array_equal(values[valid], table[index[2:21:step]][valid])
+        assert np.array_equal(store.reasons(1, 23, step), reason[1:23:step])
+        assert np.array_equal(store.labels(0, 20, step), labels[0:20:step])
+        assert np.array_equal(store.valid(3, 9), reason[3:9] == 0)
