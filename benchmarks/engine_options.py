@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from pathlib import Path
 
 from _figures import CMAP, VMAX, VMIN, make_figure, region
 from _measure import measure, read_png_body
+
+HERE = Path(__file__).resolve().parent
 
 STORE = r"""
 import json, warnings
@@ -149,6 +152,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,100")
     args = parser.parse_args()
     for mp in (float(s) for s in args.sizes.split(",")):
+        # made in a child: a process's peak memory (ru_maxrss) passes on to the processes
+        # it starts, so painting 100 MP here would show in every measurement below
+        measure(
+            f"sys.path.insert(0, {str(HERE)!r})\nfrom _figures import make_figure\n"
+            f"make_figure({mp})"
+        )
         png, gcps = make_figure(mp)
         box = tuple(int(v) for v in region(png).split(","))
         print(f"\n{mp:.0f} MP: {png.name}")
@@ -157,6 +166,7 @@ def main() -> None:
         _row("read", read, read)
         fmt = {"cmap": CMAP, "vmin": VMIN, "vmax": VMAX, "box": box, "png": str(png)}
         for eps, min_samples, label in ((1.0, 1, "store (strips stand-in)"), (2.5, 4, "dbscan")):
+            total = 0.0
             with tempfile.TemporaryDirectory() as work:
                 kw = {**fmt, "work": work, "gcps": str(gcps)}
                 body = STORE.format(eps=eps, min_samples=min_samples, **kw)
@@ -167,6 +177,14 @@ def main() -> None:
                         continue
                     got = measure(BODIES[name].format(**kw), setup=OPEN.format(**kw))
                     _row(name, got, read)
+                    if name in ("refine", "contours", "preview"):
+                        total += got["seconds"]
+                if label != "dbscan":
+                    print(
+                        f"{'refine+contours+preview':>24} {total:8.2f} "
+                        f"{total / read['seconds']:9.2f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

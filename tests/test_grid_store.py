@@ -73,3 +73,23 @@ def test_warp_store_bands_do_not_change_the_grid(band_cells):
     assert north_up.transform == gt
     got = np.concatenate([rows for _, rows in bands])
     assert np.array_equal(got, grid, equal_nan=True)
+
+
+def test_grid_written_from_bands_equals_the_one_piece_file(tmp_path):
+    import rasterio
+
+    from geodigitize.io import write_grid, write_grid_bands
+
+    table, index, valid = _image(2)
+    geo = georeference(_mercator_gcps(), SHAPE, kind="tps")
+    window = (21, 13, 400, 295)
+    grid, gt, crs = _one_piece(geo, table[index], valid, window)
+    write_grid(tmp_path / "one.tif", grid, gt, crs)
+    store = _spooled(tmp_path, table, index, valid, 3_000)
+    write_grid_bands(tmp_path / "bands.tif", *geo.grid_blocks(store, window))
+    with rasterio.open(tmp_path / "one.tif") as a, rasterio.open(tmp_path / "bands.tif") as b:
+        assert (a.transform, a.crs, a.shape) == (b.transform, b.crs, b.shape)
+        assert np.array_equal(a.read(1), b.read(1), equal_nan=True)
+        assert np.array_equal(
+            a.read(1, out_shape=(20, 40)), b.read(1, out_shape=(20, 40)), equal_nan=True
+        )
