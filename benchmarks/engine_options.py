@@ -65,8 +65,8 @@ with rasterio.open({png!r}) as src:
             reason = np.where(inside, reason, Reason.OUTSIDE_REGION).astype(np.uint8)
             valid = reason == Reason.DATA
             flat = flat_mask(dec.values, valid)
-            t = 1 if lo else 0  # the flat test is exact from the second row read
-            got = dbscan.add(lo + t, dec.values[t:], flat[t:], a, b)
+            skip = 1 if lo else 0  # the flat test is exact from the second row read
+            got = dbscan.add(lo + skip, dec.values[skip:], flat[skip:], a, b)
             codes.append(pixel_codes(dec.index[a - lo:b - lo], reason[a - lo:b - lo], n))
             ids.append(got, np.int32)
             rgb.append(decimate(a, img[a - lo:b - lo], step))
