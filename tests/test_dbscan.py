@@ -54,10 +54,10 @@ def test_lattice_dbscan_equals_scikit_learn_at_every_strip_height(eps, min_sampl
     for seed in range(4):
         values, keep = _flat(seed)
         expected, n = _sklearn(values, keep, eps, min_samples)
-        if eps >= 2 or min_samples != 1:
-            assert np.array_equal(
-                cluster_labels(values, keep, eps=eps, min_samples=min_samples)[0], expected
-            )
+        # every parameter, the connected-component ones (ndimage) included
+        assert np.array_equal(
+            cluster_labels(values, keep, eps=eps, min_samples=min_samples)[0], expected
+        )
         for rows in (0, 1, 2, 3, 17):
             got, m = lattice_dbscan(values, keep, eps, min_samples, strip_rows=rows)
             assert m == n
