@@ -145,6 +145,7 @@ def trace_store(
     levels: Sequence[float] | None = None,
     *,
     block_rows: int | None = None,
+    data_limits: tuple[float, float] | None = None,
 ) -> ContourLines:
     """:func:`trace` over a :class:`geodigitize.store.PixelStore`, a block of rows at a time.
 
@@ -161,6 +162,9 @@ def trace_store(
         As :func:`trace`.
     block_rows : int, optional
         Rows per block (default ``store.block_rows``).
+    data_limits : (float, float), optional
+        Smallest and largest data value, when the caller knows them (strips can keep
+        them as they go): saves a read of the store. Without data, None.
 
     Returns
     -------
@@ -185,7 +189,9 @@ def trace_store(
     rows = block_rows or store.block_rows
     blocks = store.blocks(rows)
     lo, hi, any_data = np.inf, -np.inf, False
-    if levels is None and not scale.is_discrete:
+    if data_limits is not None:
+        (lo, hi), any_data = data_limits, True
+    elif levels is None and not scale.is_discrete:
         for r0, r1 in blocks:
             values, valid = store.rows(r0, r1)
             if valid.any():

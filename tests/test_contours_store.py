@@ -79,6 +79,9 @@ def test_trace_store_equals_one_piece_at_every_block_height(seed, kind, step):
         for a, b in zip(got.lines, whole.lines, strict=True):
             assert np.array_equal(a, b)
         assert np.array_equal(got.values, whole.values)
+    limits = (float(z[valid].min()), float(z[valid].max()))
+    given = trace_store(ArrayStore(z, valid), scale, levels, block_rows=5, data_limits=limits)
+    assert _canonical(given) == _canonical(expected)
 
 
 def test_trace_store_of_no_data_is_empty():
