@@ -16,7 +16,7 @@ strips leave on disk), each in a fresh process (peak memory from ``ru_maxrss``):
 - ``grid tps``: :meth:`geodigitize.georef.Georeference.grid_blocks` of a thin-plate
   spline fit, written with :class:`geodigitize.io.GridWriter`.
 
-``python benchmarks/engine_options.py [--sizes 16,100]``
+``python benchmarks/engine_options.py [--sizes 16,100] [--skip "grid tps"]``
 """
 
 from __future__ import annotations
@@ -150,7 +150,11 @@ def _row(name: str, got: dict, read: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="16,100")
+    parser.add_argument(
+        "--skip", default="", help="stages left out, e.g. 'grid tps,dbscan' (tps is slow)"
+    )
     args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     for mp in (float(s) for s in args.sizes.split(",")):
         # made in a child: a process's peak memory (ru_maxrss) passes on to the processes
         # it starts, so painting 100 MP here would show in every measurement below
@@ -165,7 +169,8 @@ def main() -> None:
         read = measure(read_png_body(str(png)))
         _row("read", read, read)
         fmt = {"cmap": CMAP, "vmin": VMIN, "vmax": VMAX, "box": box, "png": str(png)}
-        for eps, min_samples, label in ((1.0, 1, "store (strips stand-in)"), (2.5, 4, "dbscan")):
+        runs = [(1.0, 1, "store (strips stand-in)"), (2.5, 4, "dbscan")]
+        for eps, min_samples, label in [r for r in runs if r[2] not in skip]:
             total = 0.0
             with tempfile.TemporaryDirectory() as work:
                 kw = {**fmt, "work": work, "gcps": str(gcps)}
@@ -173,7 +178,7 @@ def main() -> None:
                 _row(label, measure(body), read)
                 names = BODIES if label != "dbscan" else ["dbscan representatives"]
                 for name in names:
-                    if label != "dbscan" and name == "dbscan representatives":
+                    if name in skip or (label != "dbscan" and name == "dbscan representatives"):
                         continue
                     got = measure(BODIES[name].format(**kw), setup=OPEN.format(**kw))
                     _row(name, got, read)
