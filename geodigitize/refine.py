@@ -25,6 +25,10 @@ search from chasing isolated wrong pixels (antialiased halos) that no point can 
 
 Every reduction evaluated is recorded, so ``report.json`` shows the curve of points
 kept versus median error explored.
+
+The search reads the image from a :class:`geodigitize.store.PixelStore` a window at a
+time (:func:`refine_store`), so it runs on images of any size in bounded memory;
+:func:`refine` is the same search over arrays in memory.
 """
 
 from __future__ import annotations
@@ -126,7 +130,8 @@ class Refinement:
     Attributes
     ----------
     clusters : Clusters
-        The kept points (one per chosen piece); ``labels`` marks each piece's pixels.
+        The kept points (one per chosen piece); ``labels`` marks each piece's pixels
+        (shape (0, 0) from :func:`refine_store` without ``labels=True``).
     target_pct : float
         The target median error, % of the range.
     met : bool
