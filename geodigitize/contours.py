@@ -221,6 +221,12 @@ def trace_store(
             seams.add(r1 + 0.5)
         if min(field.shape) < 2 or field.mask.all():  # no quad: nothing to trace
             continue
+        # a level crosses the block only between its smallest and largest value
+        # (marching squares counts z <= level below): skip the others' scans
+        data = field.compressed()
+        crossing = (trace_at >= data.min()) & (trace_at < data.max())
+        if not crossing.any():
+            continue
         gen = contourpy.contour_generator(
             np.arange(width) + 0.5,
             np.arange(r0, r0 + field.shape[0]) + 0.5,
@@ -229,8 +235,9 @@ def trace_store(
             name="serial",
             corner_mask=True,
         )
-        for k, level in enumerate(trace_at):
-            pieces[k].extend(np.asarray(line, dtype=np.float64) for line in gen.lines(float(level)))
+        for k in np.flatnonzero(crossing):
+            lines = gen.lines(float(trace_at[k]))
+            pieces[k].extend(np.asarray(line, dtype=np.float64) for line in lines)
     lines, out_values = [], []
     for found, value in zip(pieces, at, strict=True):
         joined = [line for line in _join(found, seams, width) if len(line) >= 2]
