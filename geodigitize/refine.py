@@ -43,7 +43,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from .errors import OptionError
 from .reconstruct import interpolate_points, sample_positions
-from .reduce import Clusters, representatives
+from .reduce import Clusters, centroid_distance_key, cluster_sums, nearest_members
 from .store import ArrayStore, PixelStore
 
 __all__ = [
@@ -209,9 +209,18 @@ def tile_points(
     keep = order[np.r_[True, p_tile[order][1:] != p_tile[order][:-1]]]
     chosen = np.full(n_pieces, -1, dtype=np.int32)
     chosen[keep] = np.arange(keep.size, dtype=np.int32)
+    of_pixel = chosen[piece]
     piece_labels = np.full(valid.shape, -1, dtype=np.int32)
-    piece_labels.ravel()[at] = chosen[piece]
-    reps = representatives(values, piece_labels, keep.size)
+    piece_labels.ravel()[at] = of_pixel
+    # representatives(values, piece_labels, keep.size), from the pixels already at hand
+    mine = of_pixel >= 0
+    flat_idx, lab = at[mine], of_pixel[mine]
+    rows, cols = np.divmod(flat_idx, width)
+    counts, sum_cols, sum_rows = cluster_sums(lab, rows, cols, keep.size)
+    key = centroid_distance_key(lab, rows, cols, counts, sum_cols, sum_rows)
+    best, _ = nearest_members(lab, key, flat_idx, keep.size)
+    r, c = rows[best], cols[best]
+    reps = Clusters(c + 0.5, r + 0.5, values[r, c].astype(np.float64), counts, piece_labels, "")
     return reps, p_tile[keep]
 
 
