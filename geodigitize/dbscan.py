@@ -186,6 +186,7 @@ class StripDBSCAN:
         if self.min_samples > 1:  # with 1, every kept pixel is core
             core &= self._counts(values, keep) >= self.min_samples
         core[: c0 - lo], core[c1 - lo :] = False, False
+        first_id = self._n  # this strip's ids: first_id .. self._n when it is done
         piece, n_pieces = self._pieces(values, core)  # -1 off core
         ids = np.where(piece >= 0, piece + self._n, -1)
         rows = np.arange(lo, hi)[:, None]
@@ -201,7 +202,7 @@ class StripDBSCAN:
         border = keep[sa:sb] & ~core[sa:sb]
         out = ids[sa:sb].copy()
         out[border] = self._border_ids(values, core, ids, border, sa)
-        self._add_sums(out, a)
+        self._add_sums(out, a, first_id)
         # the rows the next strip also sees as core rows: b - reach .. b + reach
         keep_from = max(b - self.reach, 0)
         self._carry = (keep_from, ids[keep_from - lo : c1 - lo])
@@ -289,12 +290,15 @@ class StripDBSCAN:
         self._n += reached.size
         return out
 
-    def _add_sums(self, out: np.ndarray, a: int) -> None:
-        """Count and coordinate sums of the strip's pixels per provisional id."""
-        rows, cols = np.nonzero(out >= 0)
-        uid, lab = np.unique(out[rows, cols], return_inverse=True)
-        lab = lab.ravel()
-        sums = [np.bincount(lab, weights=w, minlength=uid.size) for w in (None, cols, rows + a)]
+    def _add_sums(self, out: np.ndarray, a: int, first_id: int) -> None:
+        """Count and coordinate sums of the strip's pixels per provisional id (the strip's
+        own ids, ``first_id .. self._n``)."""
+        flat = np.flatnonzero(out >= 0)
+        lab = out.ravel()[flat] - first_id
+        rows, cols = np.divmod(flat, out.shape[1])
+        n = self._n - first_id
+        sums = [np.bincount(lab, weights=w, minlength=n) for w in (None, cols, rows + a)]
+        uid = np.arange(first_id, self._n)
         self._sums.append((uid, np.stack(sums).astype(np.int64)))  # exact below 2**53
 
     # -- the end ---------------------------------------------------------------------
