@@ -34,6 +34,7 @@ import numpy as np
 import pyproj
 from affine import Affine
 
+from ._threads import serial_blas
 from .errors import CRSError, GCPError, TransformError
 from .gcps import GCP, GCPSet, check_map_crs, crs_text, parse_crs
 from .store import PixelStore
@@ -952,10 +953,11 @@ def _warp_north_up(
     north-up grid through `transform`."""
     grid = north_up_grid(transform, values.shape, offset)
     out = np.full(grid.shape, np.nan, dtype=np.float64)
-    for r0, r1 in grid.chunks():
-        i, j, inside = _source_pixels(transform, grid, (r0, r1), values.shape, offset)
-        block = out[r0:r1]
-        block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
+    with serial_blas():  # skinny products: a busy BLAS pool makes them 10x slower
+        for r0, r1 in grid.chunks():
+            i, j, inside = _source_pixels(transform, grid, (r0, r1), values.shape, offset)
+            block = out[r0:r1]
+            block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
     return out, grid.transform
 
 
@@ -1005,11 +1007,12 @@ def warp_store(
             top, bottom = group[0][0], group[-1][1]
             out = np.full((bottom - top, grid.shape[1]), np.nan)
             src_rows, src_cols, cells = [], [], []
-            for a, b in group:
-                i, j, inside = _source_pixels(transform, grid, (a, b), shape, offset)
-                src_rows.append(i[inside].astype(np.int64) + r0)
-                src_cols.append(j[inside].astype(np.int64) + c0)
-                cells.append(np.flatnonzero(inside.ravel()) + (a - top) * grid.shape[1])
+            with serial_blas():  # skinny products: a busy BLAS pool makes them 10x slower
+                for a, b in group:
+                    i, j, inside = _source_pixels(transform, grid, (a, b), shape, offset)
+                    src_rows.append(i[inside].astype(np.int64) + r0)
+                    src_cols.append(j[inside].astype(np.int64) + c0)
+                    cells.append(np.flatnonzero(inside.ravel()) + (a - top) * grid.shape[1])
             rows, cols, cells = map(np.concatenate, (src_rows, src_cols, cells))
             out.ravel()[cells] = store.values_at(rows, cols)
             yield top, out
