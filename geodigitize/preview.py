@@ -317,13 +317,18 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
         Six axes titled :data:`PANEL_TITLES`, plus two colorbars.
     """
     kept = getattr(result, "kept", result.clusters)
-    store = ArrayStore(result.decoded.values, result.valid, result.reason)
-    pixels = preview_pixels(
-        store,
-        rgb=result.image.rgb,
-        labels=kept.labels,
-        reason_counts=np.bincount(result.reason.ravel(), minlength=len(Reason)),
-    )
+    store = result.pixels
+    if not isinstance(store, PixelStore):
+        store = ArrayStore(result.decoded.values, result.valid, result.reason)
+    rgb = getattr(result.image, "rgb", None)
+    if rgb is None:  # a streamed image, sampled as it was read
+        rgb = getattr(result, "preview_rgb", None)
+    by_reason = result.counts().get("masked_by_reason")
+    counts = None
+    if by_reason is not None:
+        counts = np.array([by_reason[r.name.lower()] for r in Reason], dtype=np.int64)
+    labels = kept.labels if kept.labels.shape == store.shape else None
+    pixels = preview_pixels(store, rgb=rgb, labels=labels, reason_counts=counts)
     name = Path(result.image.path).name if result.image.path else "image"
     return plot_pixels(pixels, kept, result.scale, result.check, name, path, dpi=dpi)
 

@@ -6,7 +6,8 @@ the decoded image from a :class:`PixelStore` a block of rows at a time. Two stor
 one interface, so small and large images run the same code:
 
 - :class:`ArrayStore` wraps arrays already in memory (one piece);
-- :class:`SpoolStore` reads a file the strips wrote row by row (:class:`RowSpool`):
+- :class:`SpoolStore` reads the rows the strips wrote, to a file (:class:`RowSpool`)
+  or in memory (:class:`RowMemory`, images kept whole; the same rows, the same code):
   per pixel one code, the scale entry of a data pixel or, for a masked pixel, its
   :class:`geodigitize.reason.Reason` (see :func:`pixel_codes`), 2 bytes a pixel while
   the scale has fewer than ``65536 - 8`` entries, and optionally the flat-cluster
@@ -20,7 +21,9 @@ resident memory (they stay in the system's file cache).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+import shutil
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,7 @@ __all__ = [
     "DEFAULT_BLOCK_PIXELS",
     "ArrayStore",
     "PixelStore",
+    "RowMemory",
     "RowSpool",
     "SpoolStore",
     "code_dtype",
@@ -167,6 +171,53 @@ class RowSpool:
                 f.seek(offset + (row - r0) * self.width * dt.itemsize)
                 out[k] = np.fromfile(f, dtype=dt, count=self.width)
         return out
+
+
+class RowMemory:
+    """Rows of an (H, W) array kept in memory, with :class:`RowSpool`'s interface.
+
+    Parameters
+    ----------
+    height, width : int
+        The whole array's (rows are appended up to `height`).
+    dtype : numpy dtype
+    """
+
+    def __init__(self, height: int, width: int, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self._rows = np.empty((int(height), int(width)), dtype=self.dtype)
+        self.width = int(width)
+        self.height = 0
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> RowMemory:
+        """All rows of `array`, shape (H, W), as they are (no copy)."""
+        rows = cls(0, array.shape[1], array.dtype)
+        rows._rows, rows.height = array, array.shape[0]
+        return rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows written, width)."""
+        return (self.height, self.width)
+
+    def __enter__(self) -> RowMemory:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def close(self) -> None:
+        """Nothing to finish (:class:`RowSpool`'s interface)."""
+
+    def append(self, rows: np.ndarray, stored=None) -> None:
+        """Write the next rows, shape (h, W) (`stored` is ignored: kept as `dtype`)."""
+        self._rows[self.height : self.height + rows.shape[0]] = rows
+        self.height += rows.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        """Rows ``rows.start .. rows.stop`` every ``rows.step`` (a view)."""
+        return self._rows[: self.height][rows]
 
 
 def code_dtype(n_entries: int) -> np.dtype:
@@ -334,18 +385,37 @@ class SpoolStore(PixelStore):
         ids are read as they are without it.
     block_pixels : int
         Pixels per block read.
+    flat : RowSpool or RowMemory, optional
+        Per pixel whether it is a flat data pixel (uint8 or bool), for :attr:`flat`.
+    decode : callable, optional
+        ``decode(store) -> Decoded``: every pixel decoded, for :attr:`decoded` (the
+        engine knows the colours behind the codes).
+    scratch : Path, optional
+        A folder removed with this store (the spools' files).
+
+    Attributes
+    ----------
+    kept : bool
+        The codes are in memory (:class:`RowMemory`), not spooled to a file.
     """
 
     def __init__(
         self,
-        codes: RowSpool,
+        codes: RowSpool | RowMemory,
         table: np.ndarray,
-        labels: RowSpool | None = None,
+        labels: RowSpool | RowMemory | None = None,
         remap: np.ndarray | None = None,
         *,
         block_pixels: int = DEFAULT_BLOCK_PIXELS,
+        flat: RowSpool | RowMemory | None = None,
+        decode: Callable[[SpoolStore], object] | None = None,
+        scratch: str | Path | None = None,
     ) -> None:
         self._codes, self._label_spool, self._remap = codes, labels, remap
+        self._flat, self._decode, self._decoded = flat, decode, None
+        self.kept = isinstance(codes, RowMemory)
+        if scratch is not None:
+            weakref.finalize(self, shutil.rmtree, str(scratch), True)
         self.shape = codes.shape
         top = np.iinfo(codes.dtype).max
         self._top = top
@@ -378,3 +448,29 @@ class SpoolStore(PixelStore):
             return ids.astype(np.int32, copy=False)
         remap = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))
         return remap[ids]  # id -1 takes the -1 at the end
+
+    @property
+    def reason(self) -> np.ndarray:
+        """:class:`~geodigitize.reason.Reason` of every pixel, shape (H, W), uint8 (the
+        whole image: read back from a spool at each call)."""
+        return self.reasons(0, self.shape[0])
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Flat data pixels, shape (H, W), bool (the whole image)."""
+        if self._flat is None:
+            raise ValueError("this store holds no flat pixels")
+        return self._flat[0 : self.shape[0]].astype(bool, copy=False)
+
+    @property
+    def decoded(self):
+        """Every pixel decoded (:class:`geodigitize.decode.Decoded`), by the `decode`
+        given; built once when :attr:`kept`, at each call otherwise."""
+        if self._decoded is not None:
+            return self._decoded
+        if self._decode is None:
+            raise ValueError("this store cannot decode its pixels")
+        decoded = self._decode(self)
+        if self.kept:
+            self._decoded = decoded
+        return decoded

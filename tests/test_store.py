@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from geodigitize.reason import Reason
-from geodigitize.store import ArrayStore, RowSpool, SpoolStore, code_dtype, pixel_codes, row_blocks
+from geodigitize.store import (
+    ArrayStore,
+    RowMemory,
+    RowSpool,
+    SpoolStore,
+    code_dtype,
+    pixel_codes,
+    row_blocks,
+)
 
 
 def _image(seed=0, shape=(23, 17), n=40):
@@ -114,3 +122,25 @@ def test_every_step_th_row(tmp_path, step):
         assert np.array_equal(store.reasons(1, 23, step), reason[1:23:step])
         assert np.array_equal(store.labels(0, 20, step), labels[0:20:step])
         assert np.array_equal(store.valid(3, 9), reason[3:9] == 0)
+
+
+@pytest.mark.parametrize("kind", ["spool", "memory"])
+def test_rows_read_across_blocks_of_mixed_widths(tmp_path, kind):
+    """Rows appended in a narrower type come back as the type asked, in memory as
+    spooled."""
+    rng = np.random.default_rng(3)
+    full = rng.integers(-30000, 30000, (23, 7)).astype(np.int32)
+    full[15:] *= 50  # rows that need 32 bits
+    if kind == "spool":
+        rows = RowSpool(tmp_path / "ids.bin", 7, np.int32)
+    else:
+        rows = RowMemory(23, 7, np.int32)
+    with rows:
+        for a, b, stored in ((0, 5, np.int16), (5, 15, np.int16), (15, 23, np.int32)):
+            rows.append(full[a:b], stored)
+    assert rows.shape == (23, 7)
+    for lo, hi in ((0, 23), (3, 9), (4, 17), (14, 16), (22, 23), (20, 40)):
+        got = rows[lo:hi]
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, full[lo:hi])
+    np.testing.assert_array_equal(rows[1:20:3], full[1:20:3])

@@ -330,16 +330,15 @@ def test_which_images_stream_from_their_file(tmp_path):
     assert gdal_reads_like_pillow(png, 100) is None  # beyond max_pixels: Pillow refuses it
     assert not needs_memory(Options(**SCALE))
     assert not needs_memory(Options(**SCALE, exclude_color="black", shaded="soft"))
-    for extra in (
-        {"min_samples": 3},
-        {"eps": 2.5},
+    for extra in ({"min_samples": 3}, {"eps": 2.5}, {"colorbar": "auto"}):
+        assert needs_memory(Options(**SCALE, **extra))
+    for extra in (  # these read the per-pixel store
         {"target_error": "0.5%"},
         {"contours": True},
         {"preview": "p.png"},
         {"transform": "tps"},
-        {"colorbar": "auto"},
     ):
-        assert needs_memory(Options(**SCALE, **extra))
+        assert not needs_memory(Options(**SCALE, **extra))
     small = extract(png, gcps=gcps, **SCALE)
     assert small.pixels.kept and small.grid_path is None  # small: in memory
     assert small.strips == {"strip_rows": 90, "strips": 1}
@@ -365,39 +364,6 @@ def test_truncated_png_is_a_clear_error(tmp_path):
     with pytest.raises(ImageError, match="truncated or damaged"):
         extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **SCALE)
     assert not list(tmp_path.glob(".grid*"))
-
-
-def test_row_file_reads_across_blocks_of_mixed_widths(tmp_path):
-    from geodigitize.strips import _RowFile
-
-    rng = np.random.default_rng(3)
-    full = rng.integers(-30000, 30000, (23, 7)).astype(np.int32)
-    full[15:] *= 50  # rows that need 32 bits
-    with _RowFile(tmp_path / "ids.bin", 7, np.int32) as spool:
-        for a, b, stored in ((0, 5, np.int16), (5, 15, np.int16), (15, 23, np.int32)):
-            spool.append(full[a:b], stored)
-    assert spool.shape == (23, 7)
-    for lo, hi in ((0, 23), (3, 9), (4, 17), (14, 16), (22, 23), (20, 40)):
-        got = spool[lo:hi]
-        assert got.dtype == np.int32
-        np.testing.assert_array_equal(got, full[lo:hi])
-
-
-def test_grid_codes_round_trip_to_values():
-    from geodigitize.colormap import from_cmap
-    from geodigitize.strips import _grid_codes, _grid_lut, _Strip
-
-    scale = from_cmap("viridis", 0.0, 1.0)
-    rng = np.random.default_rng(4)
-    index = rng.integers(0, len(scale.values), (6, 9)).astype(np.int32)
-    valid = rng.random((6, 9)) < 0.7
-    strip = _Strip(0, scale.values[index], index, valid, valid, np.zeros(1))
-    lut = _grid_lut(scale)
-    codes = _grid_codes(strip, lut)
-    assert codes.dtype == np.uint16  # half the bytes of float32
-    want = np.where(valid, scale.values[index], np.nan).astype(np.float32)
-    np.testing.assert_array_equal(lut[codes], want)
-    np.testing.assert_array_equal(_grid_codes(strip, None), want)  # many-entry scales
 
 
 @pytest.mark.parametrize("strip_rows", [2, 3, 7])
