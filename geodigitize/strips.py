@@ -48,11 +48,12 @@ pixels by default, two strips in flight) plus a 64 MB colour table, and a few bi
 image pixel; spools go to disk.
 
 The whole-image stages after the strips (the ``--target-error`` search, contours, the
-preview, a non-affine grid) read the per-pixel store (:class:`geodigitize.store.SpoolStore`)
-a block of rows at a time. Clustering other than DBSCAN's ``min_samples=1, eps < 2``
-(connected components) and ``--colorbar auto`` still need the image kept in memory
-(:func:`needs_memory`). A colorbar given as a box is read
-in the first pass (:class:`ScaleFromRows`).
+preview, a non-affine grid) read the per-pixel store
+(:class:`geodigitize.store.SpoolStore`) a block of rows at a time. Clustering other than
+DBSCAN's ``min_samples=1, eps < 2`` (connected components) runs strip by strip too, by
+:class:`geodigitize.dbscan.StripDBSCAN` with its own rows of context. Only
+``--colorbar auto`` needs the image kept in memory (:func:`needs_memory`); a colorbar
+given as a box is read in the first pass (:class:`ScaleFromRows`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ import numpy as np
 
 from .colormap import ColorScale
 from .colors import unpack_rgb
+from .dbscan import DBSCANResult, StripDBSCAN
 from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError
 from .filters import any_in_window
@@ -99,7 +101,7 @@ from .reduce import (
     cluster_labels,
     flat_mask,
     nearest_members,
-    representatives,
+    representatives_store,
 )
 from .region import region_axes
 from .shading import explain_colors
@@ -141,14 +143,12 @@ def strip_clusterable(options) -> bool:
 def needs_memory(options) -> bool:
     """Whether `options` need the image and its per-pixel results in memory.
 
-    True for what still runs over whole-image arrays (see the module's notes): general
-    DBSCAN and ``colorbar="auto"`` (:func:`geodigitize.colorbar.locate_colorbar`
-    searches the whole image).
+    True only for ``colorbar="auto"`` (:func:`geodigitize.colorbar.locate_colorbar`
+    searches the whole image); everything else runs strip by strip (see the module's
+    notes).
     """
-    return bool(
-        not strip_clusterable(options)
-        or (isinstance(options.colorbar, str) and options.colorbar.strip().lower() == AUTO)
-    )
+    colorbar = options.colorbar
+    return isinstance(colorbar, str) and colorbar.strip().lower() == AUTO
 
 
 # ----------------------------------------------------------------------------- strips
@@ -169,6 +169,7 @@ class _Strip:
     labels: np.ndarray | None = None  # (h, W) strip cluster labels, when kept
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
     codes: np.ndarray | None = None  # (h, W) see geodigitize.store.pixel_codes
+    near: tuple | None = None  # (row0, values, flat) with DBSCAN's context rows
     data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
 
 
@@ -687,6 +688,7 @@ def _strips(
     book: _ClusterBook | None = None,
     data: _DataSpool | None = None,
     labels: bool = False,
+    dbscan_rows: int | None = None,
 ) -> Iterator[_Strip]:
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
@@ -696,12 +698,15 @@ def _strips(
     cluster each strip and summarise its clusters, and with `data` pack its data
     pixels, leaving the caller only the joins and the writes; with `labels` each strip
     also carries its cluster labels. Each strip carries its pixel codes
-    (:func:`geodigitize.store.pixel_codes`).
+    (:func:`geodigitize.store.pixel_codes`). With `dbscan_rows` (general DBSCAN, see
+    :class:`geodigitize.dbscan.StripDBSCAN`) the flat test covers that many more rows
+    each side, and each strip carries those rows' values and flat pixels (``near``).
     """
     height = first.ids.shape[0]
     labels_wanted = labels
     # the flat test's 4-neighbours look one row further; no depth: one strip
-    context = height if fitted.context_rows is None else fitted.context_rows + 1
+    near = dbscan_rows or 0  # DBSCAN's own context, beyond the core rows
+    context = height if fitted.context_rows is None else fitted.context_rows + 1 + near
     n_colors = int(first.colors.size)
 
     def work(a: int) -> tuple[_Strip, dict]:
@@ -741,7 +746,7 @@ def _strips(
         spent["mask"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
+        f0, f1 = max(a - 1 - near, lo), min(b + 1 + near, hi)  # and one more each side
         values = decoded.values
         flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
         core = slice(a - lo, b - lo)
@@ -755,6 +760,10 @@ def _strips(
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
             reason=reason[core],
         )
+        if dbscan_rows is not None:
+            d0, d1 = max(a - near, 0), min(b + near, height)
+            strip.near = (d0, values[d0 - lo : d1 - lo], flat[d0 - f0 : d1 - f0])
+            strip.method = "dbscan"
         if book is not None:
             t = time.perf_counter()
             labels, n, strip.method = cluster_labels(
@@ -1322,10 +1331,15 @@ class _Work:
         first, opts, scale = self.first, self.opts, self.scale
         height, width = first.ids.shape
         conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
-        book = _ClusterBook(width, conn) if strip_clusterable(opts) else None
+        book = dbscan = None
+        if strip_clusterable(opts):
+            book = _ClusterBook(width, conn)
+        else:  # general DBSCAN, with its context rows
+            dbscan = StripDBSCAN((height, width), opts.eps, opts.min_samples)
         # the flat-cluster labels: for the refinement's search and the preview's overlay
+        # (and DBSCAN's representatives, picked in a second read)
         want_labels = self.keep or opts.target_error is not None or opts.preview is not None
-        rows = self._rows(width, want_labels and book is not None)
+        rows = self._rows(width, want_labels or dbscan is not None)
         data = None if self.keep else _DataSpool(self.scratch / "data.bin", len(scale.values))
         sums = _Sums(width)
         index: list[np.ndarray] = []
@@ -1344,6 +1358,7 @@ class _Work:
                 book=book,
                 data=data,
                 labels=want_labels,
+                dbscan_rows=None if dbscan is None else dbscan.context,
             ):
                 sums.add(strip)
                 t = time.perf_counter()
@@ -1351,13 +1366,19 @@ class _Work:
                 if book is not None:
                     offset = book.n
                     book.add(strip.clusters)
+                else:  # provisional ids, numbered by finish()'s remap
+                    a, b = strip.row0, strip.row0 + strip.flat.shape[0]
+                    strip.labels = dbscan.add(*strip.near, a, b)
+                    strip.near = None
                 self.timings["label"] += time.perf_counter() - t
                 t = time.perf_counter()
                 rows["codes"].append(strip.codes)
                 rows["flat"].append(strip.flat.view(np.uint8))
                 if "labels" in rows:  # strip ids, numbered as the book numbers them
                     labels = strip.labels
-                    rows["labels"].append(np.where(labels >= 0, labels + offset, -1))
+                    if book is not None:
+                        labels = np.where(labels >= 0, labels + offset, -1)
+                    rows["labels"].append(labels)
                 if self.keep:
                     index.append(strip.index)
                 else:
@@ -1367,9 +1388,21 @@ class _Work:
             data.close()
         require_data(sums.reasons, name, self.fitted.mask.max_distance_)
         window = sums.window(height)
+        merge = book.finish if book is not None else dbscan.finish
         if self.keep:
-            return self._kept(book, rows, np.concatenate(index), sums, window)
-        return self._streamed(book, rows, data, sums, window, grid, grid_dir, sample)
+            return self._kept(merge, rows, np.concatenate(index), sums, window)
+        return self._streamed(merge, rows, data, sums, window, grid, grid_dir, sample)
+
+    def _merge(self, finish, rows: dict, method: str) -> tuple[Clusters, np.ndarray]:
+        """The clusters (one point each, no labels) and the final label of each id the
+        strips spooled, from the book's or DBSCAN's `finish`."""
+        found = finish()
+        if isinstance(found, DBSCANResult):  # representatives in a second read
+            ids = SpoolStore(rows["codes"], self.scale.values, rows["labels"], found.remap)
+            return representatives_store(ids, found), found.remap
+        rep, value, n_pixels, rank = found
+        empty = np.zeros((0, 0), np.int32)
+        return self._clusters(rep, value, n_pixels, empty, method), rank.astype(np.int32)
 
     def _rows(self, width: int, labels: bool) -> dict:
         """Where the strips' per-pixel rows go: pixel codes, flat pixels and (with
@@ -1407,23 +1440,13 @@ class _Work:
         height = self.first.ids.shape[0]
         return {"strip_rows": self.rows, "strips": -(-height // self.rows)}
 
-    def _kept(self, book, rows: dict, index: np.ndarray, sums: _Sums, window) -> StripRun:
-        """Cluster labels over the image, from the strips' (or by DBSCAN over it)."""
+    def _kept(self, merge, rows: dict, index: np.ndarray, sums: _Sums, window) -> StripRun:
+        """Cluster labels over the image, from the ids the strips gave."""
         t = time.perf_counter()
         opts = self.opts
-        if book is None:  # general DBSCAN: over the whole image's flat pixels
-            values = self.scale.values[index]
-            flat = rows["flat"][:].astype(bool)
-            labels, n, method = cluster_labels(
-                values, flat, eps=opts.eps, min_samples=opts.min_samples
-            )
-            reps = representatives(values, labels, n)
-            clusters = Clusters(reps.col, reps.row, reps.value, reps.n_pixels, labels, method)
-        else:
-            rep, value, n_pixels, rank = book.finish()
-            ids = rows["labels"][:]
-            labels = np.append(rank.astype(np.int32), np.int32(-1))[ids]
-            clusters = self._clusters(rep, value, n_pixels, labels, sums.method)
+        clusters, remap = self._merge(merge, rows, sums.method)
+        labels = np.append(remap, np.int32(-1))[rows["labels"][:]]  # id -1: the last
+        clusters = replace(clusters, labels=labels)
         self.timings["label"] += time.perf_counter() - t
         store = SpoolStore(
             rows["codes"],
@@ -1450,7 +1473,7 @@ class _Work:
         r, c = np.divmod(rep, width)
         return Clusters(c + 0.5, r + 0.5, value, n_pixels, labels, method)
 
-    def _streamed(self, book, rows, data, sums, window, grid, grid_dir, sample):
+    def _streamed(self, merge, rows, data, sums, window, grid, grid_dir, sample):
         """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL);
         no grid written without a placement (a non-affine fit: the caller grids the
         store)."""
@@ -1469,9 +1492,7 @@ class _Work:
             with ThreadPoolExecutor(1) as pool:
                 writing = pool.submit(write_grid)
                 with self.stage("merge"):
-                    rep, value, n_pixels, rank = book.finish()
-                    empty = np.zeros((0, 0), np.int32)
-                    clusters = self._clusters(rep, value, n_pixels, empty, sums.method)
+                    clusters, remap = self._merge(merge, rows, sums.method)
                 with self.stage("reconstruction check"):
                     check = _check(data, self.scale, width, clusters, sample)
                 self.timings["grid"] += writing.result()
@@ -1484,7 +1505,7 @@ class _Work:
             rows["codes"],
             self.scale.values,
             rows.get("labels"),
-            rank.astype(np.int32),
+            remap,
             flat=rows["flat"],
             decode=_decoder(self.first, self.scale, self.opts.color_space, rows["codes"]),
             scratch=self.scratch,

@@ -330,9 +330,10 @@ def test_which_images_stream_from_their_file(tmp_path):
     assert gdal_reads_like_pillow(png, 100) is None  # beyond max_pixels: Pillow refuses it
     assert not needs_memory(Options(**SCALE))
     assert not needs_memory(Options(**SCALE, exclude_color="black", shaded="soft"))
-    for extra in ({"min_samples": 3}, {"eps": 2.5}, {"colorbar": "auto"}):
-        assert needs_memory(Options(**SCALE, **extra))
-    for extra in (  # these read the per-pixel store
+    assert needs_memory(Options(**SCALE, colorbar="auto"))
+    for extra in (  # these read the per-pixel store, or cluster with context rows
+        {"min_samples": 3},
+        {"eps": 2.5},
         {"target_error": "0.5%"},
         {"contours": True},
         {"preview": "p.png"},
@@ -400,3 +401,30 @@ def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
     assert np.abs(np.subtract(fig.frame, want)).max() <= 1
     assert np.abs(np.subtract(got, want)).max() <= step if step > 1 else got == want
     assert streamed.report()["fitted"]["automatic"]["region"] == "auto"
+
+
+@pytest.mark.parametrize(("eps", "min_samples"), [(2.5, 3), (1.0, 2), (2.0, 2)])
+def test_general_dbscan_in_strips_is_scikit_learns(tmp_path, eps, min_samples):
+    """DBSCAN beyond connected components runs in the strips (with its context rows),
+    streamed from the file, and labels the pixels as scikit-learn does over the image."""
+    from sklearn.cluster import DBSCAN
+
+    fig = render_figure(160, 120, seed=2)
+    png, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(png, gcps_path=gcps)
+    opts = {**SCALE, "flat_tol": 0.02, "eps": eps, "min_samples": min_samples}
+    one = extract(png, gcps=gcps, in_memory=True, **opts)
+    assert len(one.clusters) > 50 and ((one.clusters.labels < 0) & one.flat).sum() > 100
+    rows, cols = np.nonzero(one.flat)
+    values = one.decoded.values[rows, cols]
+    code = np.unique(values, return_inverse=True)[1] * (eps + 1)
+    found = DBSCAN(eps=eps, min_samples=min_samples).fit(np.column_stack([cols, rows, code]))
+    want = np.full(one.flat.shape, -1)
+    want[rows, cols] = found.labels_
+    np.testing.assert_array_equal(one.clusters.labels, want)
+    streamed = extract(png, gcps=gcps, strip_rows=7, in_memory=False, grid_dir=tmp_path, **opts)
+    assert not streamed.pixels.kept and streamed.strips["strips"] == 18
+    np.testing.assert_array_equal(streamed.clusters.col, one.clusters.col)
+    np.testing.assert_array_equal(streamed.clusters.row, one.clusters.row)
+    np.testing.assert_array_equal(streamed.clusters.n_pixels, one.clusters.n_pixels)
+    np.testing.assert_array_equal(streamed.pixels.labels(0, 120), want)
