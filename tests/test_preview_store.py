@@ -1,9 +1,8 @@
-"""The preview over a PixelStore: the same picture as before for small images, sampled
-pixels (the same at every block height) for large ones."""
+"""The preview over a PixelStore: the same picture from an image in memory and from one
+streamed in strips, sampled pixels (the same at every block height) for large ones."""
 
 from __future__ import annotations
 
-import legacy_preview
 import numpy as np
 import pytest
 from conftest import make_figure
@@ -29,11 +28,31 @@ def result():
     )
 
 
-def test_small_image_preview_is_drawn_as_before(result, tmp_path):
-    old, new = tmp_path / "old.png", tmp_path / "new.png"
-    legacy_preview.plot_extraction(result, old, dpi=40)
-    plot_extraction(result, new, dpi=40)
-    with Image.open(old) as a, Image.open(new) as b:
+@pytest.mark.parametrize("strip_rows", [7, 64])
+def test_streamed_preview_is_drawn_as_in_memory(tmp_path, strip_rows):
+    fig = make_figure(200, 150)
+    png, gcps = fig.write(tmp_path)
+    opts = {"cmap": "jet_r", "vmin": 0, "vmax": 0.7, "region": fig.frame}
+    whole = extract(png, gcps=gcps, **opts)
+    streamed = extract(
+        png, gcps=gcps, strip_rows=strip_rows, in_memory=False, grid_dir=tmp_path, **opts
+    )
+    assert whole.pixels.kept and not streamed.pixels.kept
+    assert streamed.preview_rgb is None  # sampled only when the options ask for a preview
+    one, many = tmp_path / "one.png", tmp_path / "many.png"
+    plot_extraction(whole, one, dpi=40)
+    streamed = extract(
+        png,
+        gcps=gcps,
+        strip_rows=strip_rows,
+        in_memory=False,
+        grid_dir=tmp_path,
+        preview=str(many),
+        **opts,
+    )
+    assert np.array_equal(streamed.preview_rgb, whole.image.rgb)
+    plot_extraction(streamed, many, dpi=40)
+    with Image.open(one) as a, Image.open(many) as b:
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 

@@ -1,8 +1,9 @@
-"""The target-error search over a PixelStore equals the one-piece search exactly."""
+"""The target-error search over a PixelStore does not depend on the blocks it reads: in
+memory or spooled, at every block height, it equals the search over one block, and the
+engine's refinement equals it on the arrays."""
 
 from __future__ import annotations
 
-import legacy_refine
 import numpy as np
 import pytest
 from conftest import make_figure
@@ -70,7 +71,7 @@ def test_refine_store_equals_one_piece(tmp_path, case, block_pixels):
     table, index, valid = _field(height, width, levels, seed)
     values = table[index]
     _, clusters = reduce(values, valid)
-    expected = legacy_refine.refine(values, valid, clusters, 1.0, target, sample=sample)
+    expected = refine(values, valid, clusters, 1.0, target, sample=sample)  # one block
     arrays = refine_store(
         ArrayStore(values, valid, labels=clusters.labels, block_pixels=block_pixels),
         1.0,
@@ -90,17 +91,23 @@ def test_refine_store_equals_one_piece(tmp_path, case, block_pixels):
     assert spooled.clusters.labels.shape == (0, 0)
 
 
-def test_refine_equals_one_piece_on_a_figure():
+def test_engine_refinement_equals_refine_on_the_arrays(tmp_path):
     fig = make_figure(200, 150)
+    png, gcps = fig.write(tmp_path)
     from geodigitize import extract
 
-    result = extract(fig.image, gcps=fig.gcps, cmap="jet_r", vmin=0, vmax=0.7, region=fig.frame)
-    values, valid = result.decoded.values, result.valid
-    expected = legacy_refine.refine(values, valid, result.clusters, 0.7, 0.3)
-    got = refine(values, valid, result.clusters, 0.7, 0.3)
-    _same(got, expected)
-    assert np.array_equal(got.clusters.labels, expected.clusters.labels)
+    opts = {"cmap": "jet_r", "vmin": 0, "vmax": 0.7, "region": fig.frame}
+    one = extract(png, gcps=gcps, **opts)
+    expected = refine(one.decoded.values, one.valid, one.clusters, 0.7, 0.3)
     assert len(expected.curve) >= 2
+    kept = extract(png, gcps=gcps, target_error=0.3, strip_rows=7, **opts)
+    _same(kept.refinement, expected)
+    assert np.array_equal(kept.refinement.clusters.labels, expected.clusters.labels)
+    streamed = extract(
+        png, gcps=gcps, target_error=0.3, strip_rows=7, in_memory=False, grid_dir=tmp_path, **opts
+    )
+    assert not streamed.pixels.kept
+    _same(streamed.refinement, expected)
 
 
 def test_refine_store_needs_labels():
