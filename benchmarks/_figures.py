@@ -3,8 +3,8 @@
 A smooth field painted through matplotlib's ``jet_r`` lookup table (exactly as
 matplotlib colours it, 8-bit), a frame inside white margins (black spines just outside
 the field, with ticks every 30 degrees pointing out, so ``--region auto`` finds it),
-black coastline-like curves and grid lines, and the GCPs of the frame's corners. Files go to ``benchmarks/_work/``
-(git-ignored) and are reused when they exist.
+black coastline-like curves and grid lines, and the GCPs of the frame's corners. Files
+go to ``benchmarks/_work/`` (git-ignored) and are reused when they exist.
 """
 
 from __future__ import annotations

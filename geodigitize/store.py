@@ -243,8 +243,10 @@ def pixel_codes(index: np.ndarray, reason: np.ndarray, n_entries: int) -> np.nda
     ndarray of shape (h, W) and dtype :func:`code_dtype` (`n_entries`)
     """
     dtype = code_dtype(n_entries)
-    top = np.iinfo(dtype).max
-    return np.where(reason == Reason.DATA, index, top - reason.astype(np.int64)).astype(dtype)
+    codes = index.astype(dtype)  # no int64 temporaries: this runs on every pixel
+    masked = reason != Reason.DATA
+    codes[masked] = dtype.type(np.iinfo(dtype).max) - reason[masked].astype(dtype)
+    return codes
 
 
 class PixelStore:

@@ -339,7 +339,7 @@ def test_given_frames_and_progress_per_panel(fig):
     assert run.layout.how == "given"
     assert run.layout.frames == tuple(tuple(float(v) for v in f) for f in fig.frames[1::-1])
     _check_panel(run.results[0], fig.truth[1], fig.frames[1])
-    assert ("panel 2: decode", "end") in seen and ("panel 1: decode", "start") in seen
+    assert ("panel 2: strips", "end") in seen and ("panel 1: strips", "start") in seen
 
 
 def _killed_at(n: int, work) -> int:
