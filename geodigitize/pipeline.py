@@ -360,11 +360,12 @@ def extract(
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
-        source, img, pdf = _source(image, opts, in_memory, whole=_may_infer(opts, gcpset))
+        may_infer = _may_infer(opts, gcpset)
+        source, img, pdf = _source(image, opts, in_memory, whole=may_infer)
     try:
         if pdf is not None:  # positions the user measured on the page, on the image
             gcpset, opts = _on_image(gcpset, opts, pdf)
-        if isinstance(source, ArraySource):  # what was not given, read from the figure
+        if may_infer:  # what was not given, read from the figure (geodigitize.infer)
             with stage("infer"):
                 opts, gcpset, _ = infer_missing(img, opts, gcpset, pdf)
         with stage("georeference"):
