@@ -16,6 +16,9 @@ strips leave on disk), each in a fresh process (peak memory from ``ru_maxrss``):
 - ``grid tps``: :meth:`geodigitize.georef.Georeference.grid_blocks` of a thin-plate
   spline fit, written with :class:`geodigitize.io.GridWriter`.
 
+The engine now runs these stages itself: ``every_option.py`` measures ``run`` with
+issue 13's options end to end; this script times each stage apart.
+
 ``python benchmarks/engine_options.py [--sizes 16,100] [--skip "grid tps"]``
 """
 
