@@ -1,9 +1,10 @@
 """Large test figures made quickly with numpy (matplotlib is too slow at 100 MP).
 
 A smooth field painted through matplotlib's ``jet_r`` lookup table (exactly as
-matplotlib colours it, 8-bit), a frame inside white margins, black coastline-like curves
-and grid lines, and the GCPs of the frame's corners. Files go to ``benchmarks/_work/``
-(git-ignored) and are reused when they exist.
+matplotlib colours it, 8-bit), a frame inside white margins (black spines just outside
+the field, with ticks every 30 degrees pointing out, so ``--region auto`` finds it),
+black coastline-like curves and grid lines, and the GCPs of the frame's corners. Files
+go to ``benchmarks/_work/`` (git-ignored) and are reused when they exist.
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ def _paint_rows(r0: int, r1: int, width: int, height: int, margin: int) -> np.nd
     line |= (np.abs(((lon + 180) % 30) - 15) > 15 - lw / px_per_deg * 0.5) & inside
     line |= (np.abs(((lat + 90) % 30) - 15) > 15 - lw / px_per_deg * 0.5) & inside
     img[line & inside] = 0
+    # the spines: `lw` pixels just outside the field; ticks 4 lw long beyond them
+    spine = max(1, round(lw))
+    tick = 4 * spine
+    near_x = (cols >= x0 - spine) & (cols < x1 + spine)
+    near_y = (rows >= y0 - spine) & (rows < y1 + spine)
+    frame = near_x & near_y & ~inside
+    on_lon = np.abs(((lon + 180 + 15) % 30) - 15) * (x1 - x0) / 360 < spine / 2
+    on_lat = np.abs(((lat + 90 + 15) % 30) - 15) * px_per_deg < spine / 2
+    frame |= on_lon & (
+        ((rows >= y0 - spine - tick) & (rows < y0)) | ((rows >= y1) & (rows < y1 + spine + tick))
+    )
+    frame |= on_lat & (
+        ((cols >= x0 - spine - tick) & (cols < x0)) | ((cols >= x1) & (cols < x1 + spine + tick))
+    )
+    img[frame] = 0
     return img
 
 
@@ -59,7 +75,7 @@ def make_figure(megapixels: float, name: str | None = None) -> tuple[Path, Path]
 
 def make_figure_wh(width: int, height: int, name: str | None = None) -> tuple[Path, Path]:
     WORK.mkdir(parents=True, exist_ok=True)
-    name = name or f"fig_{width}x{height}"
+    name = name or f"framed_{width}x{height}"  # (fig_*: the figures before the spines)
     png, gcps = WORK / f"{name}.png", WORK / f"{name}.gcps.csv"
     margin = max(10, width // 40)
     if not png.exists():

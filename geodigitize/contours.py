@@ -13,14 +13,20 @@ pixel centres on either side, along the pixels' shared edge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import contourpy
 import numpy as np
 
 from .colormap import ColorScale
+from .store import ArrayStore, PixelStore
 
-__all__ = ["ContourLines", "contour_levels", "trace", "write_lines"]
+#: Largest distance, in pixels, between two computations of the point where a line
+#: crosses a seam (they differ by rounding only; distinct crossings are far apart).
+_ON_SEAM = 1e-6
+
+__all__ = ["ContourLines", "contour_levels", "trace", "trace_store", "write_lines"]
 
 
 class ContourLines:
@@ -82,13 +88,19 @@ def contour_levels(
     -------
     ndarray of dtype float64, increasing
     """
+    if levels is not None or scale.is_discrete:
+        return _levels(scale, levels, 0.0, 0.0, n)
+    return _levels(scale, None, float(np.nanmin(values)), float(np.nanmax(values)), n)
+
+
+def _levels(scale: ColorScale, levels, lo: float, hi: float, n: int = 10) -> np.ndarray:
+    """:func:`contour_levels` from the data's smallest and largest value."""
     if levels is not None:
         return np.unique(np.asarray(levels, dtype=np.float64))
     if scale.is_discrete:
         return np.asarray(scale.levels[1:-1], dtype=np.float64)
     from matplotlib.ticker import MaxNLocator
 
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     if not hi > lo:
         return np.zeros(0)
     ticks = MaxNLocator(n).tick_values(lo, hi)
@@ -117,35 +129,232 @@ def trace(
     Returns
     -------
     ContourLines
+        Lines by level, then in :func:`trace_store`'s order.
+
+    Notes
+    -----
+    This is :func:`trace_store` over the arrays (one block of rows).
     """
-    height, width = values.shape
-    field = np.where(valid, values, np.nan)
-    if not valid.any():
-        return ContourLines([], np.zeros(0))
-    at = contour_levels(scale, field, levels)
-    edges = np.asarray(scale.levels, dtype=np.float64) if scale.is_discrete else None
-    if edges is not None and levels is None:
-        # trace the class index at k + 0.5: exactly between neighbouring classes
-        index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
-        field = np.where(valid, index.astype(np.float64), np.nan)
-        trace_at = np.arange(1, edges.size - 1) - 0.5
+    store = ArrayStore(values, valid, block_pixels=max(values.size, 1))
+    return trace_store(store, scale, levels)
+
+
+def trace_store(
+    store: PixelStore,
+    scale: ColorScale,
+    levels: Sequence[float] | None = None,
+    *,
+    block_rows: int | None = None,
+    data_limits: tuple[float, float] | None = None,
+) -> ContourLines:
+    """:func:`trace` over a :class:`geodigitize.store.PixelStore`, a block of rows at a time.
+
+    Each block is traced with the first row of the next (the quads between them are
+    the block's), and the pieces of a line cut at a seam are joined where one ends
+    and the next starts: marching squares puts both on the same point of the edge
+    between two pixels of the seam row, computed from the same two values, so the
+    points are equal exactly. The lines do not depend on the block height.
+
+    Parameters
+    ----------
+    store : PixelStore
+    scale, levels
+        As :func:`trace`.
+    block_rows : int, optional
+        Rows per block (default ``store.block_rows``).
+    data_limits : (float, float), optional
+        Smallest and largest data value, when the caller knows them (strips can keep
+        them as they go): saves a read of the store. Without data, None.
+
+    Returns
+    -------
+    ContourLines
+        For each level in increasing order, its lines ordered by the quad (pixel-centre
+        cell, row-major) their first segment lies in, then by their first vertex (row,
+        col). Each line is contourpy's (same vertices, same direction); a closed line
+        starts at the first vertex of its segment in the first such quad.
+
+    Notes
+    -----
+    contourpy's serial generator lists lines in about that order and starts closed
+    lines about there too, but not always: compared with one call on the whole grid,
+    the lines are the same up to their order and the starting vertex of closed lines.
+
+    Memory: one block of rows (about 40 bytes a pixel while tracing) and the lines. A
+    seam never falls on a row holding a data value equal to a traced level (see
+    :func:`_blocks`); given levels equal to decoded values on most rows (a level at a
+    class's own value, say) make blocks grow toward the whole image.
+    """
+    height, width = store.shape
+    rows = block_rows or store.block_rows
+    blocks = store.blocks(rows)
+    lo, hi, any_data = np.inf, -np.inf, False
+    if data_limits is not None:
+        (lo, hi), any_data = data_limits, True
+    elif levels is None and not scale.is_discrete:
+        for r0, r1 in blocks:
+            values, valid = store.rows(r0, r1)
+            if valid.any():
+                any_data = True
+                lo, hi = min(lo, float(values[valid].min())), max(hi, float(values[valid].max()))
     else:
-        trace_at = at
-    gen = contourpy.contour_generator(
-        np.arange(width) + 0.5,
-        np.arange(height) + 0.5,
-        np.ma.masked_invalid(field),
-        line_type=contourpy.LineType.Separate,
-        name="serial",
-        corner_mask=True,
-    )
+        any_data = any(store.valid(r0, r1).any() for r0, r1 in blocks)
+    if not any_data:
+        return ContourLines([], np.zeros(0))
+    at = _levels(scale, levels, lo, hi)
+    edges = np.asarray(scale.levels, dtype=np.float64) if scale.is_discrete else None
+    by_class = edges is not None and levels is None
+    # trace the class index at k + 0.5: exactly between neighbouring classes
+    trace_at = np.arange(1, edges.size - 1) - 0.5 if by_class else at
+    pieces: list[list[np.ndarray]] = [[] for _ in trace_at]
+    seams = set()
+
+    def read(r0: int, r1: int) -> np.ma.MaskedArray:
+        values, valid = store.rows(r0, r1)
+        if by_class:
+            index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
+            values = index.astype(np.float64)
+        return np.ma.masked_array(values, ~valid)
+
+    for r0, r1, field in _blocks(read, height, rows, trace_at):
+        if r1 < height:
+            seams.add(r1 + 0.5)
+        if min(field.shape) < 2 or field.mask.all():  # no quad: nothing to trace
+            continue
+        # a level crosses the block only between its smallest and largest value
+        # (marching squares counts z <= level below): skip the others' scans
+        data = field.compressed()
+        crossing = (trace_at >= data.min()) & (trace_at < data.max())
+        if not crossing.any():
+            continue
+        gen = contourpy.contour_generator(
+            np.arange(width) + 0.5,
+            np.arange(r0, r0 + field.shape[0]) + 0.5,
+            field,
+            line_type=contourpy.LineType.Separate,
+            name="serial",
+            corner_mask=True,
+        )
+        for k in np.flatnonzero(crossing):
+            lines = gen.lines(float(trace_at[k]))
+            pieces[k].extend(np.asarray(line, dtype=np.float64) for line in lines)
     lines, out_values = [], []
-    for level, value in zip(trace_at, at, strict=True):
-        for line in gen.lines(float(level)):
-            if len(line) >= 2:
-                lines.append(np.asarray(line, dtype=np.float64))
-                out_values.append(value)
-    return ContourLines(lines, np.asarray(out_values))
+    for found, value in zip(pieces, at, strict=True):
+        joined = [line for line in _join(found, seams, width) if len(line) >= 2]
+        lines.extend(joined)
+        out_values.extend([value] * len(joined))
+    return ContourLines(lines, np.asarray(out_values, dtype=np.float64))
+
+
+def _touches(field: np.ma.MaskedArray, trace_at: np.ndarray) -> np.ndarray:
+    """Per row: a data pixel's value is one of the levels traced exactly."""
+    hit = np.isin(field.data, trace_at) & ~np.ma.getmaskarray(field)
+    return hit.any(axis=1)
+
+
+def _blocks(read, height: int, rows: int, trace_at: np.ndarray):
+    """``(r0, r1, field)``: blocks of about `rows` rows with the next block's first row
+    (``field`` holds rows ``r0 .. r1 + 1``).
+
+    A seam row (the first row of the next block) never holds a value equal to a level
+    traced: a line through such a pixel centre passes through a lattice point where
+    several edges meet, and the pieces on either side could not be matched by position.
+    The block grows to the next row without one (a class map never has one: it is
+    traced halfway between classes).
+    """
+    r0 = 0
+    while r0 < height:
+        r1 = min(r0 + rows, height)
+        parts = [read(r0, min(r1 + 1, height))]
+        while r1 < height and _touches(parts[-1][-1:], trace_at)[0]:
+            more = read(r1 + 1, min(r1 + 1 + rows, height))
+            if more.shape[0] == 0:  # the seam would be the last row: no seam
+                r1 = height
+                break
+            clean = np.flatnonzero(~_touches(more, trace_at))
+            take = int(clean[0]) + 1 if clean.size else more.shape[0]
+            parts.append(more[:take])
+            r1 += take
+        field = parts[0] if len(parts) == 1 else np.ma.concatenate(parts)
+        yield r0, r1, field
+        r0 = r1
+
+
+def _quads(line: np.ndarray, width: int) -> np.ndarray:
+    """Row-major index of the quad (cell between four pixel centres) of each segment."""
+    mid = (line[:-1] + line[1:]) / 2
+    return np.floor(mid[:, 1] - 0.5).astype(np.int64) * width + np.floor(mid[:, 0] - 0.5).astype(
+        np.int64
+    )
+
+
+def _seam_of(y: float, seams: set[float]) -> float | None:
+    """The seam row a vertex lies on (contourpy's interpolation may leave it an ulp off)."""
+    row = math.floor(y) + 0.5
+    return row if abs(y - row) < _ON_SEAM and row in seams else None
+
+
+def _join(pieces: list[np.ndarray], seams: set[float], width: int) -> list[np.ndarray]:
+    """Lines of one level from the pieces the blocks traced: a piece ending on a seam
+    row continues with the piece starting at the same point; chains that come back to
+    their start are closed lines. Ordered as :func:`trace_store` says.
+
+    The point where a line crosses a seam is computed from the same two pixels in both
+    blocks; the joined line keeps the one of the piece that reaches it first (as one
+    trace of the whole grid computes it, leaving the earlier quad).
+    """
+    starts: dict[float, list[tuple[float, int]]] = {}
+    ends: dict[float, list[tuple[float, int]]] = {}
+    for k, line in enumerate(pieces):
+        if _closed(line):
+            continue
+        for where, vertex in ((starts, line[0]), (ends, line[-1])):
+            seam = _seam_of(vertex[1], seams)
+            if seam is not None:
+                where.setdefault(seam, []).append((vertex[0], k))
+    nxt = np.full(len(pieces), -1)
+    has_prev = np.zeros(len(pieces), dtype=bool)
+    for seam, found in ends.items():
+        cand = sorted(starts.get(seam, []))
+        xs = np.array([x for x, _ in cand])
+        for x, k in found:
+            i = int(np.searchsorted(xs, x - _ON_SEAM))
+            if i < xs.size and xs[i] - x <= _ON_SEAM:
+                nxt[k] = cand[i][1]
+                has_prev[cand[i][1]] = True
+    used = np.zeros(len(pieces), dtype=bool)
+    out = []
+    for first in [*np.flatnonzero(~has_prev), *np.flatnonzero(has_prev)]:
+        if used[first]:
+            continue
+        chain, k = [], first
+        while k >= 0 and not used[k]:
+            used[k] = True
+            chain.append(pieces[k] if not chain else pieces[k][1:])
+            k = nxt[k]
+        line = np.concatenate(chain) if len(chain) > 1 else chain[0]
+        if k == first:  # back at the start: the first vertex stands for the joint
+            line[-1] = line[0]
+        out.append(_start_closed(line, width) if _closed(line) else line)
+    keys = []
+    for line in out:
+        quad = _quads(line, width)[0] if len(line) >= 2 else np.iinfo(np.int64).max
+        keys.append((quad, line[0, 1], line[0, 0]))
+    return [out[i] for i in sorted(range(len(out)), key=keys.__getitem__)]
+
+
+def _closed(line: np.ndarray) -> bool:
+    return len(line) > 2 and np.array_equal(line[0], line[-1])
+
+
+def _start_closed(line: np.ndarray, width: int) -> np.ndarray:
+    """A closed line started at the first vertex of its segment in its first quad
+    (row-major; among segments in that quad, the first vertex by row, then col)."""
+    quads = _quads(line, width)
+    cand = np.flatnonzero(quads == quads.min())
+    k = cand[np.lexsort((line[cand, 0], line[cand, 1]))[0]]
+    ring = line[:-1]
+    return np.concatenate([ring[k:], ring[:k], ring[k : k + 1]])
 
 
 def write_lines(path, frame, layer: str = "contours") -> None:

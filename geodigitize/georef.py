@@ -26,6 +26,7 @@ import functools
 import logging
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,10 @@ import numpy as np
 import pyproj
 from affine import Affine
 
+from ._threads import serial_blas
 from .errors import CRSError, GCPError, TransformError
 from .gcps import GCP, GCPSet, check_map_crs, crs_text, parse_crs
+from .store import PixelStore
 from .transforms import (
     AUTO_TOLERANCE_PX,
     AffineTransform,
@@ -47,12 +50,15 @@ from .transforms import (
 
 __all__ = [
     "Georeference",
+    "NorthUpGrid",
     "from_georeferenced_image",
     "georeference",
     "north_up",
+    "north_up_grid",
     "parse_crs",
     "same_crs",
     "transformer",
+    "warp_store",
 ]
 
 log = logging.getLogger(__name__)
@@ -296,6 +302,44 @@ class Georeference:
         if gt is not None:
             return values, gt @ Affine.translation(*offset), self.crs
         return (*_warp_north_up(self.transform, values, offset), self.crs)
+
+    def grid_blocks(
+        self, store: PixelStore, window: tuple[int, int, int, int]
+    ) -> tuple[tuple[int, int], Affine, str, Iterator[tuple[int, np.ndarray]]]:
+        """:meth:`grid_placement` of the store's pixels in `window`, a band of rows at a
+        time (what :class:`geodigitize.io.GridWriter` writes).
+
+        Parameters
+        ----------
+        store : PixelStore
+        window : (col0, row0, col1, row1)
+            The image pixels gridded (the crop to the decoded pixels).
+
+        Returns
+        -------
+        shape : (rows, cols)
+            The grid's.
+        transform : Affine
+        crs : str
+        bands : iterator of (row0, ndarray of shape (h, cols) and dtype float64)
+            The grid's rows in order, NaN where masked: together, exactly the grid of
+            :meth:`grid_placement` (see :func:`warp_store` for a non-affine fit).
+        """
+        c0, r0, c1, r1 = window
+        gt = self.geotransform()
+        if gt is None:
+            grid, bands = warp_store(self.transform, store, window)
+            return grid.shape, grid.transform, self.crs, bands
+
+        def crop() -> Iterator[tuple[int, np.ndarray]]:
+            for a, b in store.blocks():
+                if b <= r0 or a >= r1:
+                    continue
+                a, b = max(a, r0), min(b, r1)
+                values, valid = store.rows(a, b)
+                yield a - r0, np.where(valid, values, np.nan)[:, c0:c1]
+
+        return (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), self.crs, crop()
 
     # --- report ----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -822,12 +866,37 @@ def _leave_one_out(transform: Transform, col, row, x, y) -> np.ndarray:
         return np.full((np.size(col), 2), np.nan)
 
 
-def _warp_north_up(
-    transform: Transform, values: np.ndarray, offset: tuple[int, int] = (0, 0)
-) -> tuple[np.ndarray, Affine]:
-    """Nearest-pixel resampling of `values` (image pixels from `offset` on) onto a
-    north-up grid through `transform`."""
-    height, width = values.shape
+@dataclass(frozen=True)
+class NorthUpGrid:
+    """The north-up grid a non-affine fit's values are resampled onto.
+
+    Attributes
+    ----------
+    shape : (rows, cols)
+    transform : Affine
+        Its geotransform (``res`` map units a cell, top-left corner ``xmin, ymax``).
+    """
+
+    shape: tuple[int, int]
+    transform: Affine
+
+    @property
+    def res(self) -> float:
+        return float(self.transform.a)
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """Row ranges of the grid resampled at once (about 262144 cells each)."""
+        out_h, out_w = self.shape
+        step = max(1, 262144 // out_w)
+        return [(r0, min(out_h, r0 + step)) for r0 in range(0, out_h, step)]
+
+
+def north_up_grid(
+    transform: Transform, shape: tuple[int, int], offset: tuple[int, int] = (0, 0)
+) -> NorthUpGrid:
+    """The north-up grid covering image pixels ``shape`` from `offset` (col, row) through
+    `transform`, at about the image's resolution (at most 4 cells per pixel)."""
+    height, width = shape
     c_off, r_off = offset
     # footprint: dense edges and an interior grid (TPS and polynomials bulge)
     t = np.linspace(0, 1, 257)
@@ -850,22 +919,105 @@ def _warp_north_up(
     if out_w * out_h > limit:
         res *= math.sqrt(out_w * out_h / limit)
         out_w, out_h = math.ceil((xmax - xmin) / res), math.ceil((ymax - ymin) / res)
-    gt = Affine(res, 0.0, xmin, 0.0, -res, ymax)
-    out = np.full((out_h, out_w), np.nan, dtype=np.float64)
-    xc = xmin + (np.arange(out_w) + 0.5) * res
-    step = max(1, 262144 // out_w)
-    for r0 in range(0, out_h, step):
-        yc = ymax - (np.arange(r0, min(out_h, r0 + step)) + 0.5) * res
-        gx, gy = np.meshgrid(xc, yc)
-        col, row = transform.inverse(gx, gy)
-        j, i = np.floor(col) - c_off, np.floor(row) - r_off
-        inside = (j >= 0) & (j < width) & (i >= 0) & (i < height)
-        # refuse cells where a fitted inverse folds back (outside the GCPs' reach)
-        bx, by = transform.forward(np.where(inside, col, c_off), np.where(inside, row, r_off))
-        inside &= np.hypot(bx - gx, by - gy) <= 1.5 * res
-        block = out[r0 : r0 + step]
-        block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
-    return out, gt
+    return NorthUpGrid((out_h, out_w), Affine(res, 0.0, xmin, 0.0, -res, ymax))
+
+
+def _source_pixels(
+    transform: Transform,
+    grid: NorthUpGrid,
+    rows: tuple[int, int],
+    shape: tuple[int, int],
+    offset: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image pixel (row, col, relative to `offset`) under each cell of grid rows `rows`,
+    and which cells have one; arrays of shape (rows, grid cols)."""
+    height, width = shape
+    c_off, r_off = offset
+    res, xmin, ymax = grid.res, grid.transform.c, grid.transform.f
+    xc = xmin + (np.arange(grid.shape[1]) + 0.5) * res
+    yc = ymax - (np.arange(*rows) + 0.5) * res
+    gx, gy = np.meshgrid(xc, yc)
+    col, row = transform.inverse(gx, gy)
+    j, i = np.floor(col) - c_off, np.floor(row) - r_off
+    inside = (j >= 0) & (j < width) & (i >= 0) & (i < height)
+    # refuse cells where a fitted inverse folds back (outside the GCPs' reach)
+    bx, by = transform.forward(np.where(inside, col, c_off), np.where(inside, row, r_off))
+    inside &= np.hypot(bx - gx, by - gy) <= 1.5 * res
+    return i, j, inside
+
+
+def _warp_north_up(
+    transform: Transform, values: np.ndarray, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, Affine]:
+    """Nearest-pixel resampling of `values` (image pixels from `offset` on) onto a
+    north-up grid through `transform`."""
+    grid = north_up_grid(transform, values.shape, offset)
+    out = np.full(grid.shape, np.nan, dtype=np.float64)
+    with serial_blas():  # skinny products: a busy BLAS pool makes them 10x slower
+        for r0, r1 in grid.chunks():
+            i, j, inside = _source_pixels(transform, grid, (r0, r1), values.shape, offset)
+            block = out[r0:r1]
+            block[inside] = values[i[inside].astype(np.intp), j[inside].astype(np.intp)]
+    return out, grid.transform
+
+
+def warp_store(
+    transform: Transform,
+    store: PixelStore,
+    window: tuple[int, int, int, int],
+    *,
+    band_cells: int = 4_000_000,
+) -> tuple[NorthUpGrid, Iterator[tuple[int, np.ndarray]]]:
+    """:meth:`Georeference.grid_placement` of a non-affine fit, a band of grid rows at a
+    time, reading the image from `store` in bounded memory.
+
+    Parameters
+    ----------
+    transform : Transform
+        The fitted transform (any kind).
+    store : PixelStore
+    window : (col0, row0, col1, row1)
+        The image pixels gridded (the crop to the decoded pixels).
+    band_cells : int
+        Grid cells resampled per band.
+
+    Returns
+    -------
+    grid : NorthUpGrid
+    bands : iterator of (row0, ndarray of shape (h, grid cols) and dtype float64)
+        The grid's rows in order, NaN where no data; equal to the one-piece grid.
+
+    Notes
+    -----
+    The image pixels under a band of grid rows may span many image rows (a rotated
+    map): each band reads the store's blocks between its highest and lowest source row
+    that hold a source pixel, so a map turned by an angle ``a`` reads about
+    ``1 + W sin(a) / band rows`` times the image. Memory: ``band_cells`` times about 40
+    bytes, plus one block of the store.
+    """
+    c0, r0, c1, r1 = window
+    shape, offset = (r1 - r0, c1 - c0), (c0, r0)
+    grid = north_up_grid(transform, shape, offset)
+
+    def bands() -> Iterator[tuple[int, np.ndarray]]:
+        chunks = grid.chunks()
+        per = max(1, band_cells // max(grid.shape[1], 1) // max(chunks[0][1] - chunks[0][0], 1))
+        for k in range(0, len(chunks), per):
+            group = chunks[k : k + per]
+            top, bottom = group[0][0], group[-1][1]
+            out = np.full((bottom - top, grid.shape[1]), np.nan)
+            src_rows, src_cols, cells = [], [], []
+            with serial_blas():  # skinny products: a busy BLAS pool makes them 10x slower
+                for a, b in group:
+                    i, j, inside = _source_pixels(transform, grid, (a, b), shape, offset)
+                    src_rows.append(i[inside].astype(np.int64) + r0)
+                    src_cols.append(j[inside].astype(np.int64) + c0)
+                    cells.append(np.flatnonzero(inside.ravel()) + (a - top) * grid.shape[1])
+            rows, cols, cells = map(np.concatenate, (src_rows, src_cols, cells))
+            out.ravel()[cells] = store.values_at(rows, cols)
+            yield top, out
+
+    return grid, bands()
 
 
 def _world_file_origin(path: Path) -> str:

@@ -17,7 +17,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "check_outputs",
     "recover",
     "write_grid",
+    "write_grid_bands",
     "write_json",
     "write_outputs",
     "write_points",
@@ -636,6 +637,31 @@ def write_grid(
     """
     with GridWriter(path, values.shape, transform, crs, description=description) as grid:
         grid.write_rows(0, values)
+
+
+def write_grid_bands(
+    path: Path,
+    shape: tuple[int, int],
+    transform: Affine,
+    crs: str,
+    bands: Iterable[tuple[int, np.ndarray]],
+) -> None:
+    """:func:`write_grid` from bands of rows, as
+    :meth:`geodigitize.georef.Georeference.grid_blocks` gives them (bounded memory).
+
+    Parameters
+    ----------
+    path : Path
+    shape : (H, W)
+        The grid's.
+    transform : Affine
+    crs : str
+    bands : iterable of (row0, ndarray of shape (h, W))
+        Rows ``row0 .. row0 + h`` of the grid, NaN where masked.
+    """
+    with GridWriter(path, shape, transform, crs) as grid:
+        for row0, rows in bands:
+            grid.write_rows(row0, rows)
 
 
 class GridWriter:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .colormap import ColorScale
-from .contours import trace, write_lines
+from .contours import trace_store, write_lines
 from .decode import Decoded
 from .errors import GCPError, OptionError
 from .gcps import GCPSet, load_gcps
@@ -29,6 +29,7 @@ from .io import (
     fault_point,
     finish_grid,
     write_grid,
+    write_grid_bands,
     write_json,
     write_outputs,
     write_points,
@@ -41,16 +42,16 @@ from .preview import check_preview_path, plot_extraction
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters
-from .refine import Refinement, refine
+from .refine import Refinement, refine_store
 from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .shading import shaded_scale
 from .sources import ArraySource, StripReader, gdal_reads_like_pillow
+from .store import SpoolStore
 from .strips import (
     IN_MEMORY_PIXELS,
     Fitted,
-    PixelStore,
     ScaleFromRows,
     needs_memory,
     run_strips,
@@ -79,8 +80,8 @@ class Extraction:
     image : MapImage or ImageInfo
         The image (its pixels when it was kept in memory).
     scale : ColorScale
-    pixels : PixelStore
-        Per-pixel results.
+    pixels : geodigitize.store.SpoolStore
+        Per-pixel results (in memory when ``pixels.kept``, else spooled).
     clusters : Clusters
         ``labels`` is (H, W) when the image was kept in memory, else empty.
     georef : Georeference
@@ -106,11 +107,16 @@ class Extraction:
         :meth:`write`), cropped to `data_window`.
     data_window : (col0, row0, col1, row1) or None
         Bounding box of the decoded pixels.
+    pixel_counts : dict
+        Pixels per stage (see :meth:`counts`).
+    preview_rgb : ndarray of shape (h, w, 3|4) and dtype uint8, or None
+        A streamed image as the preview samples it (an image in memory is sampled from
+        ``image.rgb``).
     """
 
     image: object
     scale: ColorScale
-    pixels: PixelStore
+    pixels: SpoolStore
     clusters: Clusters
     georef: Georeference
     points: object
@@ -125,6 +131,7 @@ class Extraction:
     grid_path: Path | None = None
     data_window: tuple[int, int, int, int] | None = None
     pixel_counts: dict = field(default_factory=dict)
+    preview_rgb: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.grid_path is not None:  # a streamed grid never written goes with us
@@ -236,9 +243,13 @@ class Extraction:
     def _grid_writer(self) -> Callable[[Path], None]:
         """``grid.tif``'s writer: from the values in memory, or the streamed grid moved
         (a rename when it was streamed into the same folder)."""
-        if self.grid_path is None:
+        if self.grid_path is None and self.pixels.kept:
             grid, gt, crs = self.georef.grid_placement(*_crop_to_data(self.values, self.valid))
             return lambda p: write_grid(p, grid, gt, crs)
+        if self.grid_path is None:  # not streamed (a non-affine fit): warped from the store
+            return lambda p: write_grid_bands(
+                p, *self.georef.grid_blocks(self.pixels, self.data_window)
+            )
         if not Path(self.grid_path).exists():
             raise RuntimeError("the streamed grid was already moved")
         c0, r0, c1, r1 = self.data_window
@@ -368,7 +379,8 @@ def extract(
             else:  # sampled from the box's rows as the first pass reads them
                 box = parse_box(opts.colorbar, "colorbar")
                 scale = ScaleFromRows(box, lambda image, b: _scale(opts, image, colorbar=b))
-        grid = None if keep else geo.grid_placement(np.empty((0, 0)))[1:]
+        streamed_grid = not keep and geo.geotransform() is not None  # else warped later
+        grid = geo.grid_placement(np.empty((0, 0)))[1:] if streamed_grid else None
         with stage("strips"):
             found = run_strips(
                 source,
@@ -395,34 +407,35 @@ def extract(
 
 
 def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
-    """The whole-image stages after the strips: refinement, points, contours, check.
-
-    Refinement and contours still read the per-pixel arrays in memory
-    (:func:`geodigitize.strips.needs_memory` keeps the image whole for them).
-    """
+    """The whole-image stages after the strips: refinement, points, contours, check,
+    each reading the per-pixel store a block of rows at a time."""
+    store = found.pixels
     refinement = None
     if opts.target_error is not None:
-        with stage("refine"):
-            values, valid = _arrays(found.pixels)
-            refinement = refine(values, valid, clusters, scale.range, opts.target_error)
+        with stage("refine"):  # the pieces' labels only for an image in memory
+            refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
     kept = refinement.clusters if refinement is not None else clusters
     with stage("points"):
         points = points_frame(kept, geo, opts.out_crs)
     lines = None
     if opts.contours:
         with stage("contours"):
-            values, valid = _arrays(found.pixels)
-            lines = trace(values, valid, scale, opts.contour_levels)
+            lines = trace_store(store, scale, opts.contour_levels)
             lines = lines.to_frame(geo, opts.out_crs)
     check = found.check
     if check is None or refinement is not None:
         with stage("reconstruction check"):
-            values, valid = _arrays(found.pixels)
-            check = check_reconstruction(values, valid, kept.col, kept.row, kept.value, scale.range)
+            if found.recheck is not None:  # the streamed sample, as the engine drew it
+                check = found.recheck(kept)
+            else:
+                values, valid = store.decoded.values, store.reason == Reason.DATA
+                check = check_reconstruction(
+                    values, valid, kept.col, kept.row, kept.value, scale.range
+                )
     return Extraction(
         img,
         scale,
-        found.pixels,
+        store,
         clusters,
         geo,
         points,
@@ -437,6 +450,7 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         found.grid_path,
         found.data_window,
         found.counts,
+        found.preview_rgb,
     )
 
 
@@ -446,11 +460,6 @@ def _scale(opts: Options, image, **given) -> ColorScale:
     if opts.shaded is not None:
         scale = shaded_scale(scale, opts.shaded)
     return scale
-
-
-def _arrays(pixels: PixelStore) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded values and data pixels, (H, W) float64 and bool."""
-    return pixels.decoded.values, pixels.reason == Reason.DATA
 
 
 def _timings(stages: dict, strips: dict) -> dict:

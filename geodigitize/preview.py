@@ -9,7 +9,9 @@ so they are safe in threads and on servers.
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from .colormap import ColorScale
 from .errors import OutputError, OutputExistsError
 from .mask import Reason
 from .reconstruct import interpolate_points
+from .store import ArrayStore, PixelStore
 
 if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is drawn
     from matplotlib import colors as mcolors
@@ -27,10 +30,16 @@ if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is
 __all__ = [
     "PANEL_TITLES",
     "PICTURE_FORMATS",
+    "PREVIEW_SIDE",
     "REASON_COLORS",
+    "PreviewPixels",
     "check_preview_path",
+    "decimate",
     "plot_extraction",
     "plot_gcps",
+    "plot_pixels",
+    "preview_pixels",
+    "preview_step",
     "scale_cmap",
     "write_preview",
 ]
@@ -79,39 +88,166 @@ def scale_cmap(scale: ColorScale) -> tuple[mcolors.Colormap, mcolors.Normalize]:
     return cmap, mcolors.Normalize(values[0], values[-1])
 
 
+#: Longest side, in pixels, at which the image panels are drawn: a larger image is
+#: sampled every ``step``-th pixel (the six panels of a preview are about 450 pixels
+#: wide at 100 dpi, so this loses nothing a screen shows).
+PREVIEW_SIDE = 1500
+
+
+def preview_step(shape: tuple[int, int], side: int = PREVIEW_SIDE) -> int:
+    """Sampling step of the image panels: 1 up to `side` pixels a side."""
+    return max(1, math.ceil(max(shape) / side))
+
+
+def decimate(r0: int, rows: np.ndarray, step: int) -> np.ndarray:
+    """The pixels of rows ``r0 .. r0 + len(rows)`` that a preview with `step` samples:
+    rows and columns at multiples of `step`, shape (h', W') + rest.
+
+    Concatenating the results of consecutive strips gives ``image[::step, ::step]``.
+    """
+    return rows[(-r0) % step :: step, ::step]
+
+
+@dataclass(frozen=True, eq=False)
+class PreviewPixels:
+    """The pixels a preview draws, sampled every `step`-th row and column.
+
+    Attributes
+    ----------
+    shape : (H, W)
+        The whole image's.
+    step : int
+    rgb : ndarray of shape (h, w, 3|4) and dtype uint8, or None
+        The input image (``h = ceil(H / step)``, ``w = ceil(W / step)``).
+    values : ndarray of shape (h, w) and dtype float64
+        Decoded values, NaN where masked.
+    reason : ndarray of shape (h, w) and dtype uint8
+    labels : ndarray of shape (h, w) and dtype int32, or None
+        Cluster of each pixel behind the kept points (-1: none).
+    reason_counts : ndarray of shape (len(Reason),) and dtype int64
+        Pixels of the whole image per reason (the mask legend).
+    recon_step : int
+        Step of the reconstruction panels (:data:`RECONSTRUCTION_SIDE`).
+    recon_values : ndarray of shape (hr, wr) and dtype float64
+        Decoded values every `recon_step`-th pixel, NaN where masked.
+    """
+
+    shape: tuple[int, int]
+    step: int
+    rgb: np.ndarray | None
+    values: np.ndarray
+    reason: np.ndarray
+    labels: np.ndarray | None
+    reason_counts: np.ndarray
+    recon_step: int
+    recon_values: np.ndarray
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """imshow extent of the sampled panels, pixel corners (GDAL convention)."""
+        h, w = self.values.shape
+        return (0.0, float(w * self.step), float(h * self.step), 0.0)
+
+
+def _sampled_rows(store: PixelStore, step: int, read) -> list:
+    """``read(r0, r1, step)[:, ::step]`` over the image: only the rows sampled are read,
+    about a block's worth at a time."""
+    height = store.shape[0]
+    chunk = max(1, store.block_rows) * step
+    return [read(r0, min(r0 + chunk, height), step)[:, ::step] for r0 in range(0, height, chunk)]
+
+
+def preview_pixels(
+    store: PixelStore,
+    *,
+    rgb: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    reason_counts: np.ndarray | None = None,
+    side: int = PREVIEW_SIDE,
+) -> PreviewPixels:
+    """Read what :func:`plot_pixels` draws from `store`, in bounded memory.
+
+    Parameters
+    ----------
+    store : PixelStore
+        The decoded image (values, data pixels, reasons; its labels when it has them).
+    rgb : ndarray of shape (H, W, 3|4), or (h, w, 3|4) already sampled, optional
+        The input image (sample it strip by strip with :func:`decimate` and
+        :func:`preview_step`).
+    labels : ndarray of shape (H, W) and dtype int32, optional
+        Clusters of the kept points (a refinement's pieces); default the store's
+        flat-cluster labels when it has them.
+    reason_counts : ndarray of shape (len(Reason),), optional
+        Pixels per reason over the whole image; counted from `store` when not given.
+    side : int
+        Longest side drawn (see :func:`preview_step`).
+
+    Returns
+    -------
+    PreviewPixels
+        For an image of at most `side` pixels a side, its pixels themselves.
+    """
+    shape = store.shape
+    step = preview_step(shape, side)
+    if rgb is not None and rgb.shape[:2] == shape:
+        rgb = rgb[::step, ::step]
+
+    def values_of(r0, r1, every):
+        values, valid = store.rows(r0, r1, every)
+        return np.where(valid, values, np.nan)
+
+    values = np.concatenate(_sampled_rows(store, step, values_of))
+    reason = np.concatenate(_sampled_rows(store, step, store.reasons))
+    if labels is not None and labels.shape == shape:
+        labels = labels[::step, ::step]
+    elif labels is None and store.has_labels:
+        labels = np.concatenate(_sampled_rows(store, step, store.labels))
+    else:
+        labels = None
+    if reason_counts is None:
+        reason_counts = np.zeros(len(Reason), dtype=np.int64)
+        for r0, r1 in store.blocks():
+            reason_counts += np.bincount(store.reasons(r0, r1).ravel(), minlength=len(Reason))
+    recon_step = max(1, int(np.ceil(max(shape) / RECONSTRUCTION_SIDE)))
+    recon = np.concatenate(_sampled_rows(store, recon_step, values_of))
+    return PreviewPixels(
+        shape, step, rgb, values, reason, labels, np.asarray(reason_counts), recon_step, recon
+    )
+
+
 def _extent(shape: tuple[int, int]) -> tuple[float, float, float, float]:
     """imshow extent in pixel-corner coordinates (GDAL convention)."""
     height, width = shape
     return (0.0, float(width), float(height), 0.0)
 
 
-def _reconstruction(result, side: int = RECONSTRUCTION_SIDE):
-    """Reconstructed values and absolute error (% of range) on a grid of at most `side`."""
-    kept = getattr(result, "kept", result.clusters)
-    height, width = result.image.shape
-    step = max(1, int(np.ceil(max(height, width) / side)))
-    rows = np.arange(0, height, step)
-    cols = np.arange(0, width, step)
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    valid = result.valid[rr, cc]
+def _reconstruction(kept, pixels: PreviewPixels, value_range: float):
+    """Reconstructed values and absolute error (% of range) every ``recon_step`` pixels."""
+    step = pixels.recon_step
+    truth = pixels.recon_values
+    rr, cc = np.meshgrid(
+        np.arange(truth.shape[0]) * step, np.arange(truth.shape[1]) * step, indexing="ij"
+    )
+    valid = ~np.isnan(truth)
     rebuilt = np.full(rr.shape, np.nan)
     if len(kept) and valid.any():
         rebuilt[valid] = interpolate_points(
             kept.col, kept.row, kept.value, cc[valid] + 0.5, rr[valid] + 0.5
         )
-    err = np.abs(rebuilt - result.decoded.values[rr, cc]) / result.scale.range * 100.0
-    return rebuilt, err, (0.0, float(cols[-1] + step), float(rows[-1] + step), 0.0)
+    err = np.abs(rebuilt - truth) / value_range * 100.0
+    h, w = truth.shape
+    return rebuilt, err, (0.0, float(w * step), float(h * step), 0.0)
 
 
-def _mask_panel(ax, reason: np.ndarray) -> None:
+def _mask_panel(ax, pixels: PreviewPixels) -> None:
     codes = [r for r in Reason]
     from matplotlib import colors as mcolors
     from matplotlib.patches import Patch
 
     cmap = mcolors.ListedColormap([REASON_COLORS[r][0] for r in codes])
     norm = mcolors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
-    ax.imshow(reason, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(reason.shape))
-    present = np.bincount(reason.ravel(), minlength=len(codes))
+    ax.imshow(pixels.reason, cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent)
+    present = pixels.reason_counts
     handles = [
         Patch(
             facecolor=REASON_COLORS[r][0],
@@ -125,20 +261,20 @@ def _mask_panel(ax, reason: np.ndarray) -> None:
     ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.85)
 
 
-def _points_panel(ax, result) -> None:
-    kept = getattr(result, "kept", result.clusters)
-    shape = result.image.shape
-    labels = kept.labels
-    shuffled = np.where(labels >= 0, (labels.astype(np.int64) * 2654435761) % 20, -1)
-    ax.imshow(
-        np.ma.masked_less(shuffled, 0),
-        cmap="tab20",
-        vmin=0,
-        vmax=19,
-        alpha=0.45,
-        interpolation="nearest",
-        extent=_extent(shape),
-    )
+def _points_panel(ax, kept, pixels: PreviewPixels) -> None:
+    shape = pixels.shape
+    if pixels.labels is not None:
+        labels = pixels.labels
+        shuffled = np.where(labels >= 0, (labels.astype(np.int64) * 2654435761) % 20, -1)
+        ax.imshow(
+            np.ma.masked_less(shuffled, 0),
+            cmap="tab20",
+            vmin=0,
+            vmax=19,
+            alpha=0.45,
+            interpolation="nearest",
+            extent=pixels.extent,
+        )
     colors = (np.arange(len(kept)) * 2654435761) % 20
     ax.scatter(
         kept.col,
@@ -180,36 +316,82 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     matplotlib.figure.Figure
         Six axes titled :data:`PANEL_TITLES`, plus two colorbars.
     """
+    kept = getattr(result, "kept", result.clusters)
+    store = result.pixels
+    if not isinstance(store, PixelStore):
+        store = ArrayStore(result.decoded.values, result.valid, result.reason)
+    rgb = getattr(result.image, "rgb", None)
+    if rgb is None:  # a streamed image, sampled as it was read
+        rgb = getattr(result, "preview_rgb", None)
+    by_reason = result.counts().get("masked_by_reason")
+    counts = None
+    if by_reason is not None:
+        counts = np.array([by_reason[r.name.lower()] for r in Reason], dtype=np.int64)
+    labels = kept.labels if kept.labels.shape == store.shape else None
+    pixels = preview_pixels(store, rgb=rgb, labels=labels, reason_counts=counts)
+    name = Path(result.image.path).name if result.image.path else "image"
+    return plot_pixels(pixels, kept, result.scale, result.check, name, path, dpi=dpi)
+
+
+def plot_pixels(
+    pixels: PreviewPixels,
+    kept,
+    scale: ColorScale,
+    check,
+    name: str,
+    path: str | Path | None = None,
+    *,
+    dpi: int = 100,
+) -> Figure:
+    """Draw the six-panel preview from :func:`preview_pixels` (any image size).
+
+    Parameters
+    ----------
+    pixels : PreviewPixels
+    kept : Clusters
+        The kept points (``col``, ``row``, ``value``).
+    scale : ColorScale
+    check : ReconstructionCheck
+        Its median and 95th percentile title the error panel.
+    name : str
+        The image's name, in the title.
+    path : path, optional
+        Save the figure there (format from the suffix, PNG usually).
+    dpi : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Six axes titled :data:`PANEL_TITLES`, plus two colorbars.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(15, 9), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
-    shape = result.image.shape
-    cmap, norm = scale_cmap(result.scale)
-    axes[0].imshow(result.image.rgb, interpolation="nearest", extent=_extent(shape))
+    cmap, norm = scale_cmap(scale)
+    if pixels.rgb is not None:
+        axes[0].imshow(pixels.rgb, interpolation="nearest", extent=pixels.extent)
     im = axes[1].imshow(
-        result.values, cmap=cmap, norm=norm, interpolation="nearest", extent=_extent(shape)
+        pixels.values, cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent
     )
     fig.colorbar(im, ax=axes[1], shrink=0.8)
-    _mask_panel(axes[2], result.reason)
-    _points_panel(axes[3], result)
-    rebuilt, err, ext = _reconstruction(result)
+    _mask_panel(axes[2], pixels)
+    _points_panel(axes[3], kept, pixels)
+    rebuilt, err, ext = _reconstruction(kept, pixels, scale.range)
     axes[4].imshow(rebuilt, cmap=cmap, norm=norm, interpolation="nearest", extent=ext)
     vmax_err = max(float(np.nanpercentile(err, 99)), 1e-6) if np.isfinite(err).any() else 1.0
     im = axes[5].imshow(
         err, cmap="magma_r", vmin=0, vmax=vmax_err, interpolation="nearest", extent=ext
     )
     fig.colorbar(im, ax=axes[5], shrink=0.8, label="% of range")
-    check = result.check
     for ax, title in zip(axes, PANEL_TITLES, strict=True):
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=7)
     axes[5].set_title(
         f"{PANEL_TITLES[5]}: median {check.median_pct:.3g}, p95 {check.p95_pct:.3g}", fontsize=10
     )
-    name = Path(result.image.path).name if result.image.path else "image"
     fig.suptitle(f"geodigitize preview of {name} (pixel coordinates, GDAL convention)")
     if path is not None:
         fig.savefig(path)

@@ -22,7 +22,9 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .dbscan import DBSCANResult, lattice_dbscan
 from .errors import GeodigitizeError
+from .store import PixelStore
 
 __all__ = [
     "Clusters",
@@ -33,6 +35,7 @@ __all__ = [
     "nearest_members",
     "reduce",
     "representatives",
+    "representatives_store",
 ]
 
 _FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
@@ -254,18 +257,9 @@ def _shifted_pairs(
 def _dbscan(
     values: np.ndarray, keep: np.ndarray, eps: float, min_samples: int
 ) -> tuple[np.ndarray, int]:
-    """scikit-learn's DBSCAN on (col, row, value code x (eps + 1))."""
-    from sklearn.cluster import DBSCAN
-
-    labels = np.full(keep.shape, -1, dtype=np.int32)
-    rows, cols = np.nonzero(keep)
-    if rows.size == 0:
-        return labels, 0
-    _, codes = np.unique(values[rows, cols], return_inverse=True)
-    features = np.column_stack([cols, rows, codes * (eps + 1.0)]).astype(np.float64)
-    found = DBSCAN(eps=eps, min_samples=min_samples).fit(features).labels_
-    labels[rows, cols] = found
-    return labels, int(found.max(initial=-1) + 1)
+    """scikit-learn's DBSCAN on (col, row, value code x (eps + 1)), computed on the pixel
+    lattice (:func:`geodigitize.dbscan.lattice_dbscan`: the same labels)."""
+    return lattice_dbscan(values, keep, eps, min_samples)
 
 
 def representatives(values: np.ndarray, labels: np.ndarray, n: int) -> Clusters:
@@ -386,3 +380,45 @@ def reduce(
     labels, n, method = cluster_labels(values, flat, eps=eps, min_samples=min_samples)
     reps = representatives(values, labels, n)
     return flat, Clusters(reps.col, reps.row, reps.value, reps.n_pixels, labels, method)
+
+
+def representatives_store(store: PixelStore, result: DBSCANResult) -> Clusters:
+    """:func:`representatives` of the clusters in `store`'s labels.
+
+    Parameters
+    ----------
+    store : PixelStore
+        With the final labels (``store.labels``) and values.
+    result : DBSCANResult
+        The clusters' counts and coordinate sums.
+
+    Returns
+    -------
+    Clusters
+        One point per cluster, in label order; ``labels`` has shape (0, 0).
+    """
+    n, width = result.n, store.shape[1]
+    best_key = np.full(n, np.inf)
+    best_idx = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    best_value = np.zeros(n)
+    for r0, r1 in store.blocks():
+        labels = store.labels(r0, r1)
+        flat_idx = np.flatnonzero(labels.ravel() >= 0)
+        if flat_idx.size == 0:
+            continue
+        lab = labels.ravel()[flat_idx].astype(np.int64)
+        rows, cols = np.divmod(flat_idx, width)
+        key = centroid_distance_key(
+            lab, rows + r0, cols, result.counts, result.sum_cols, result.sum_rows
+        )
+        pos, present = nearest_members(lab, key, flat_idx + r0 * width, n)
+        k, i = key[pos], flat_idx[pos] + r0 * width
+        better = (k < best_key[present]) | ((k == best_key[present]) & (i < best_idx[present]))
+        take = present[better]
+        best_key[take], best_idx[take] = k[better], i[better]
+        values, _ = store.rows(r0, r1)
+        best_value[take] = values.ravel()[flat_idx[pos][better]]
+    r, c = np.divmod(best_idx, width)
+    return Clusters(
+        c + 0.5, r + 0.5, best_value, result.counts.copy(), np.zeros((0, 0), np.int32), "dbscan"
+    )

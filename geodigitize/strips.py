@@ -31,25 +31,29 @@ depth, and the image then runs as one strip. Results go to sinks:
   as runs along rows, from which its count and sums follow (exact integers), and its
   member nearest the centroid (:func:`geodigitize.reduce.centroid_distance_key`, ties
   to the first in row order).
-- Per-pixel arrays (decoded, reason, flat, cluster labels) when the image is kept in
-  memory; otherwise the reason codes and the grid are spooled to disk and read back on
-  demand (:class:`PixelStore`).
+- Per-pixel rows (:func:`geodigitize.store.pixel_codes`: scale entry or masking
+  reason, 2 bytes; flat pixels; cluster ids when a later stage needs them), kept in
+  memory when the image is (:class:`geodigitize.store.RowMemory`), else spooled to
+  disk (:class:`geodigitize.store.RowSpool`), and read back through one
+  :class:`geodigitize.store.SpoolStore`.
 - The reconstruction check's sample: the scale index of every data pixel spooled (2
   bytes) with a bit-packed data mask, the sample gathered once the number of data pixels
   is known (the same pixels :func:`geodigitize.reconstruct.check_reconstruction` draws).
-- ``grid.tif``, streamed when the image is not kept: scale entries spooled strip by
-  strip (16 bits), then written compressed once, cropped to the decoded pixels, with
+- ``grid.tif``, streamed when the image is not kept: from the spooled pixel codes,
+  written compressed once, cropped to the decoded pixels, with
   overviews (:class:`geodigitize.io.GridWriter`), while the clusters are merged.
 
 Memory for a streamed image is a few hundred bytes per pixel of a strip (2 million
 pixels by default, two strips in flight) plus a 64 MB colour table, and a few bits per
 image pixel; spools go to disk.
 
-Until the whole-image stages work over the per-pixel store, clustering other than
-DBSCAN's ``min_samples=1, eps < 2`` (connected components), the ``--target-error``
-refinement, ``--contours``, ``--preview``, non-affine grids and ``--colorbar auto``
-need the image kept in memory (:func:`needs_memory`). A colorbar given as a box is read
-in the first pass (:class:`ScaleFromRows`).
+The whole-image stages after the strips (the ``--target-error`` search, contours, the
+preview, a non-affine grid) read the per-pixel store
+(:class:`geodigitize.store.SpoolStore`) a block of rows at a time. Clustering other than
+DBSCAN's ``min_samples=1, eps < 2`` (connected components) runs strip by strip too, by
+:class:`geodigitize.dbscan.StripDBSCAN` with its own rows of context. Only
+``--colorbar auto`` needs the image kept in memory (:func:`needs_memory`); a colorbar
+given as a box is read in the first pass (:class:`ScaleFromRows`).
 """
 
 from __future__ import annotations
@@ -59,16 +63,16 @@ import os
 import shutil
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .colormap import ColorScale
 from .colors import unpack_rgb
+from .dbscan import DBSCANResult, StripDBSCAN
 from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError
 from .filters import any_in_window
@@ -84,6 +88,7 @@ from .mask import (
     mask_rows,
     require_data,
 )
+from .preview import decimate, preview_step
 from .reconstruct import (
     DEFAULT_SAMPLE,
     ReconstructionCheck,
@@ -96,16 +101,16 @@ from .reduce import (
     cluster_labels,
     flat_mask,
     nearest_members,
-    representatives,
+    representatives_store,
 )
 from .region import region_axes
 from .shading import explain_colors
+from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes
 
 __all__ = [
     "DEFAULT_STRIP_PIXELS",
     "IN_MEMORY_PIXELS",
     "Fitted",
-    "PixelStore",
     "ScaleFromRows",
     "StripRun",
     "needs_memory",
@@ -124,8 +129,6 @@ DEFAULT_STRIP_PIXELS = 2_000_000
 
 #: Threads masking strips at once (each holds one strip's work arrays).
 _WORKERS = min(2, os.cpu_count() or 1)
-#: Grid code of a masked pixel when the spooled grid holds scale entries (16 bits).
-_MASKED_CODE = 65535
 
 
 # ----------------------------------------------------------------------------- options
@@ -140,18 +143,12 @@ def strip_clusterable(options) -> bool:
 def needs_memory(options) -> bool:
     """Whether `options` need the image and its per-pixel results in memory.
 
-    True for what still runs over whole-image arrays (see the module's notes): general
-    DBSCAN, refinement, contours, the preview, non-affine grids and ``colorbar="auto"``
-    (:func:`geodigitize.colorbar.locate_colorbar` searches the whole image).
+    True only for ``colorbar="auto"`` (:func:`geodigitize.colorbar.locate_colorbar`
+    searches the whole image); everything else runs strip by strip (see the module's
+    notes).
     """
-    return bool(
-        not strip_clusterable(options)
-        or options.target_error is not None
-        or options.contours
-        or options.preview is not None
-        or options.transform not in ("affine", "helmert")
-        or (isinstance(options.colorbar, str) and options.colorbar.strip().lower() == AUTO)
-    )
+    colorbar = options.colorbar
+    return isinstance(colorbar, str) and colorbar.strip().lower() == AUTO
 
 
 # ----------------------------------------------------------------------------- strips
@@ -171,7 +168,8 @@ class _Strip:
     clusters: _StripClusters | None = None  # filled by the worker, see summarise()
     labels: np.ndarray | None = None  # (h, W) strip cluster labels, when kept
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
-    grid_rows: np.ndarray | None = None  # (h, W) as spooled, see _grid_codes
+    codes: np.ndarray | None = None  # (h, W) see geodigitize.store.pixel_codes
+    near: tuple | None = None  # (row0, values, flat) with DBSCAN's context rows
     data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
 
 
@@ -203,88 +201,11 @@ class _ColorIds:
         return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
 
 
-class _RowFile:
-    """Rows of an (H, W) array spooled to a file block by block, read back by seeking (not
-    mapped, so the pages read do not stay in the process's resident memory).
-
-    Each block may be stored in a narrower type than `dtype` (e.g. colour ids as int16
-    while there are fewer than 2**15 colours): half the bytes written and read back.
-    """
-
-    def __init__(self, path: Path, width: int, dtype) -> None:
-        self.path, self.width, self.dtype = path, width, np.dtype(dtype)
-        self._blocks: list[tuple[int, int, np.dtype, int]] = []  # row0, row1, type, offset
-        self._f = None
-        self.height = 0
-        self._offset = 0
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.height, self.width)
-
-    def __enter__(self) -> _RowFile:
-        self._f = open(self.path, "wb")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._f.close()
-
-    def append(self, rows: np.ndarray, stored=None) -> None:
-        """Write the next rows, stored as `stored` (which must hold them exactly)."""
-        data = rows.astype(stored or self.dtype, copy=False)
-        data.tofile(self._f)
-        h = rows.shape[0]
-        self._blocks.append((self.height, self.height + h, data.dtype, self._offset))
-        self.height += h
-        self._offset += data.nbytes
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        lo, hi, _ = rows.indices(self.height)
-        out = np.empty((max(hi - lo, 0), self.width), dtype=self.dtype)
-        with open(self.path, "rb") as f:
-            for r0, r1, dt, offset in self._blocks:
-                a, b = max(r0, lo), min(r1, hi)
-                if a >= b:
-                    continue
-                f.seek(offset + (a - r0) * self.width * dt.itemsize)
-                part = np.fromfile(f, dtype=dt, count=(b - a) * self.width)
-                out[a - lo : b - lo] = part.reshape(b - a, self.width)
-        return out
-
-
-@dataclass
-class _RowMemory:
-    """Rows of an (H, W) array kept in memory, with :class:`_RowFile`'s interface."""
-
-    def __init__(self, height: int, width: int, dtype) -> None:
-        self.dtype = np.dtype(dtype)
-        self._rows = np.empty((height, width), dtype=self.dtype)
-        self.width = width
-        self.height = 0
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.height, self.width)
-
-    def __enter__(self) -> _RowMemory:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def append(self, rows: np.ndarray, stored=None) -> None:
-        self._rows[self.height : self.height + rows.shape[0]] = rows
-        self.height += rows.shape[0]
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        return self._rows[: self.height][rows]
-
-
 @dataclass
 class _FirstPass:
     """What one read of the image leaves: colour ids and per-colour statistics."""
 
-    ids: _RowFile | _RowMemory  # (H, W) int32; ~id for transparent pixels
+    ids: RowSpool | RowMemory  # (H, W) int32; ~id for transparent pixels
     colors: np.ndarray  # (n,) uint32 packed
     index: np.ndarray  # (n,) scale index
     distance: np.ndarray  # (n,) float32
@@ -346,6 +267,30 @@ class _Thumbnail:
         return unpack_rgb(np.concatenate(self.packed)), np.where(ids >= 0, ids, ~ids)
 
 
+class _PreviewRows:
+    """The image sampled as the preview draws it (every `step`-th row and column), kept
+    during the first pass of a streamed image."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.step = preview_step(shape)
+        self.packed: list[np.ndarray] = []
+        self.opaque: list[np.ndarray] = []
+
+    def add(self, r0: int, packed: np.ndarray, opaque: np.ndarray) -> None:
+        """Rows ``r0 ..`` of the image (packed colours and opacity)."""
+        self.packed.append(decimate(r0, packed, self.step))
+        self.opaque.append(decimate(r0, opaque, self.step))
+
+    def rgb(self) -> np.ndarray:
+        """The sampled image, (h, w, 3) uint8, or (h, w, 4) when some pixel is
+        transparent."""
+        rgb = unpack_rgb(np.concatenate(self.packed))
+        opaque = np.concatenate(self.opaque)
+        if opaque.all():
+            return rgb
+        return np.dstack([rgb, np.where(opaque, 255, 0).astype(np.uint8)])
+
+
 def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
     """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
     on a thread (GDAL decodes without the GIL) while the caller works on this one."""
@@ -371,6 +316,7 @@ def _first_pass(
     ids_file,
     timings: dict,
     thumbnail: _Thumbnail | None = None,
+    preview: _PreviewRows | None = None,
 ) -> _FirstPass:
     """Read the image once: colour id of every pixel to `ids_file`, and with `count` the
     candidate pixels of each colour (opaque, inside the box `region`), which
@@ -405,6 +351,8 @@ def _first_pass(
                 ids = np.where(opaque, ids, ~ids)
             if thumbnail is not None:
                 thumbnail.add(packed, ids)
+            if preview is not None:
+                preview.add(a, packed, opaque)
             if bar is not None:
                 bar.add(a, packed)
             # ids and ~ids fit in int16 while there are at most 2**15 - 1 colours
@@ -739,8 +687,8 @@ def _strips(
     workers: int = 1,
     book: _ClusterBook | None = None,
     data: _DataSpool | None = None,
-    lut: np.ndarray | None = None,
-    keep: bool = False,
+    labels: bool = False,
+    dbscan_rows: int | None = None,
 ) -> Iterator[_Strip]:
     """Decode, mask and flat-test the image strip by strip, from the first pass's colour ids.
 
@@ -748,12 +696,17 @@ def _strips(
     the mask stage declared and one more for the flat test, so its core rows get exactly
     what one strip of the whole image gives them. With a `book`, the workers also
     cluster each strip and summarise its clusters, and with `data` pack its data
-    pixels, leaving the caller only the joins and the writes; with `keep` each strip
-    also carries its reasons and cluster labels.
+    pixels, leaving the caller only the joins and the writes; with `labels` each strip
+    also carries its cluster labels. Each strip carries its pixel codes
+    (:func:`geodigitize.store.pixel_codes`). With `dbscan_rows` (general DBSCAN, see
+    :class:`geodigitize.dbscan.StripDBSCAN`) the flat test covers that many more rows
+    each side, and each strip carries those rows' values and flat pixels (``near``).
     """
     height = first.ids.shape[0]
+    labels_wanted = labels
     # the flat test's 4-neighbours look one row further; no depth: one strip
-    context = height if fitted.context_rows is None else fitted.context_rows + 1
+    near = dbscan_rows or 0  # DBSCAN's own context, beyond the core rows
+    context = height if fitted.context_rows is None else fitted.context_rows + 1 + near
     n_colors = int(first.colors.size)
 
     def work(a: int) -> tuple[_Strip, dict]:
@@ -793,7 +746,7 @@ def _strips(
         spent["mask"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        f0, f1 = max(a - 1, lo), min(b + 1, hi)  # core rows plus one each side
+        f0, f1 = max(a - 1 - near, lo), min(b + 1 + near, hi)  # and one more each side
         values = decoded.values
         flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
         core = slice(a - lo, b - lo)
@@ -807,19 +760,23 @@ def _strips(
             reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
             reason=reason[core],
         )
+        if dbscan_rows is not None:
+            d0, d1 = max(a - near, 0), min(b + near, height)
+            strip.near = (d0, values[d0 - lo : d1 - lo], flat[d0 - f0 : d1 - f0])
+            strip.method = "dbscan"
         if book is not None:
             t = time.perf_counter()
             labels, n, strip.method = cluster_labels(
                 strip.values, strip.flat, eps=opts.eps, min_samples=opts.min_samples
             )
             strip.clusters = book.summarise(strip, labels, n, last=b >= height)
-            strip.labels = labels if keep else None
+            strip.labels = labels if labels_wanted else None
             spent["label"] += time.perf_counter() - t
+        t = time.perf_counter()
+        strip.codes = pixel_codes(strip.index, strip.reason, scale.values.size)
         if data is not None:
-            t = time.perf_counter()
             strip.data = data.pack(strip)
-            strip.grid_rows = _grid_codes(strip, lut)
-            spent["grid"] += time.perf_counter() - t
+        spent["grid"] += time.perf_counter() - t
         return strip, spent
 
     for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
@@ -1154,32 +1111,19 @@ def _check(
     )
 
 
-def _grid_lut(scale: ColorScale) -> np.ndarray | None:
-    """Value (float32) of each spooled grid code: scale entries, then NaN for masked
-    pixels (code 65535); None when the scale has too many entries for 16-bit codes."""
-    if scale.values.size >= _MASKED_CODE:
-        return None
-    lut = np.full(_MASKED_CODE + 1, np.nan, dtype=np.float32)
-    lut[: scale.values.size] = scale.values
-    return lut
-
-
-def _grid_codes(strip: _Strip, lut: np.ndarray | None) -> np.ndarray:
-    """A strip's grid rows as spooled: scale entries (or values when `lut` is None)."""
-    if lut is None:
-        return np.where(strip.valid, strip.values, np.nan).astype(np.float32)
-    return np.where(strip.valid, strip.index, _MASKED_CODE).astype(np.uint16)
-
-
-def _write_grid(
-    raw: _RowFile, lut: np.ndarray | None, path: Path, window, gt, crs, rows: int
-) -> None:
-    """The spooled grid inside `window` as a compressed GeoTIFF with overviews."""
+def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs, rows: int) -> None:
+    """The spooled pixel codes inside `window` as a compressed GeoTIFF grid with overviews
+    (values of the scale entries, NaN where masked)."""
     from affine import Affine
 
     from .io import GridWriter
 
     c0, r0, c1, r1 = window
+    n = table.size
+    lut = None
+    if codes.dtype == np.uint16:  # one gather per pixel
+        lut = np.full(1 << 16, np.nan, dtype=np.float32)
+        lut[:n] = table
     # whole rows of GeoTIFF blocks at a time: GDAL then compresses each block once,
     # on all cores, instead of holding part-written blocks in its cache
     block = GridWriter.BLOCK
@@ -1187,94 +1131,45 @@ def _write_grid(
     with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
         for top in range(r0, r1, rows):
             bottom = min(top + rows, r1)
-            codes = raw[top:bottom][:, c0:c1]
-            out.write_rows(top - r0, codes if lut is None else lut[codes])
+            part = codes[top:bottom][:, c0:c1]
+            if lut is None:
+                valid = part < n
+                grid = np.where(valid, table[np.where(valid, part, 0)], np.nan)
+                out.write_rows(top - r0, grid.astype(np.float32))
+            else:
+                out.write_rows(top - r0, lut[part])
 
 
-# ----------------------------------------------------------------------------- driver
+def _decoder(first: _FirstPass, scale: ColorScale, color_space: str, codes, index=None):
+    """``decode(store) -> Decoded`` of every pixel: the first pass's colour lookups, with
+    the scale entry each data pixel was given (JPEG restoration may change it) from the
+    pixel codes; with `index` (H, W), every pixel's entry as the mask left it."""
 
-
-class PixelStore:
-    """The per-pixel results of a run: held in memory when the image was kept, else
-    spooled to disk strip by strip and read back on demand (the spools are removed
-    with this object).
-
-    Attributes
-    ----------
-    shape : (H, W)
-    kept : bool
-        The arrays are in memory.
-    """
-
-    def __init__(
-        self,
-        shape: tuple[int, int],
-        scale: ColorScale,
-        color_space: str,
-        first: _FirstPass,
-        *,
-        index: np.ndarray | None = None,
-        reason: np.ndarray | None = None,
-        flat: np.ndarray | None = None,
-        spools: dict | None = None,
-        scratch: Path | None = None,
-    ) -> None:
-        self.shape = shape
-        self.kept = spools is None
-        self._scale, self._space, self._first = scale, color_space, first
-        self._index, self._reason, self._flat = index, reason, flat
-        self._spools = spools or {}
-        self._decoded: Decoded | None = None
-        if scratch is not None:
-            weakref.finalize(self, shutil.rmtree, str(scratch), True)
-
-    @property
-    def reason(self) -> np.ndarray:
-        """:class:`geodigitize.mask.Reason` of every pixel, shape (H, W), uint8."""
-        if self._reason is None:
-            return self._spools["reason"][:]
-        return self._reason
-
-    @property
-    def flat(self) -> np.ndarray:
-        """Flat data pixels, shape (H, W), bool."""
-        if self._flat is None:
-            return self._spools["flat"][:].astype(bool)
-        return self._flat
-
-    @property
-    def decoded(self) -> Decoded:
-        """Every pixel decoded (JPEG's restored pixels with their new entry); built once
-        when kept in memory, read back from the spools at each call otherwise."""
-        if self._decoded is not None:
-            return self._decoded
-        decoded = self._decode()
-        if self.kept:
-            self._decoded = decoded
-        return decoded
-
-    def _decode(self) -> Decoded:
-        first = self._first
+    def decode(store) -> Decoded:
         ids = first.ids[:]
         opaque = ids >= 0
         if not opaque.all():
             ids = np.where(opaque, ids, ~ids)
-        index = self._index
-        if index is None:
-            index = first.index[ids]
-            grid = self._spools["grid"][:]
-            valid = self.reason == Reason.DATA
-            if grid.dtype == np.uint16:
-                index[valid] = grid[valid]
+        entries = index
+        if entries is None:
+            entries = first.index[ids]
+            raw = codes[:]
+            valid = raw < scale.values.size
+            entries[valid] = raw[valid]
         return Decoded(
-            values=self._scale.values[index],
+            values=scale.values[entries],
             distance=first.distance[ids],
-            index=index,
-            color_space=self._space,
+            index=entries,
+            color_space=color_space,
             n_colors=int(first.colors.size),
             color_id=ids,
             colors=first.colors,
         )
+
+    return decode
+
+
+# ----------------------------------------------------------------------------- driver
 
 
 @dataclass(frozen=True, eq=False)
@@ -1290,10 +1185,18 @@ class StripRun:
     clusters : Clusters
         ``labels`` is (H, W) when the image was kept, else empty.
     fitted : Fitted
-    pixels : PixelStore
+    pixels : geodigitize.store.SpoolStore
+        Per-pixel results: codes in memory when the image was kept, spooled otherwise;
+        the flat-cluster labels when kept or when `opts` refine or preview.
     check : ReconstructionCheck or None
         Of `clusters`, when the image was streamed (kept: the caller checks the points
         it keeps).
+    recheck : callable or None
+        ``recheck(clusters) -> ReconstructionCheck`` of other points (a refinement's)
+        against the same spooled sample, when the image was streamed.
+    preview_rgb : ndarray of shape (h, w, 3|4) and dtype uint8, or None
+        A streamed image sampled as the preview draws it
+        (:func:`geodigitize.preview.decimate`), when `opts` ask for a preview.
     grid_path : Path or None
         The streamed ``grid.tif`` (streamed images only), cropped to `data_window`.
     data_window : (col0, row0, col1, row1) or None
@@ -1305,13 +1208,15 @@ class StripRun:
     counts: dict
     clusters: Clusters
     fitted: Fitted
-    pixels: PixelStore
+    pixels: SpoolStore
     scale: ColorScale
     check: ReconstructionCheck | None
     grid_path: Path | None
     data_window: tuple[int, int, int, int] | None
     strips: dict
     timings: dict
+    recheck: Callable | None = None
+    preview_rgb: np.ndarray | None = None
 
 
 def run_strips(
@@ -1377,14 +1282,17 @@ def run_strips(
     scratch = Path(tempfile.mkdtemp(prefix="geodigitize-"))
     try:
         if keep:
-            ids = _RowMemory(height, width, np.int32)
+            ids = RowMemory(height, width, np.int32)
         else:
-            ids = _RowFile(scratch / "ids.bin", width, np.int32)
-        thumbnail = None
-        if opts.region == AUTO and getattr(source, "image", None) is None:
-            thumbnail = _Thumbnail(_frame_step(source.shape))
+            ids = RowSpool(scratch / "ids.bin", width, np.int32)
+        thumbnail = preview = None
+        if getattr(source, "image", None) is None:  # streamed: what needs to see it all
+            if opts.region == AUTO:
+                thumbnail = _Thumbnail(_frame_step(source.shape))
+            if opts.preview is not None:
+                preview = _PreviewRows(source.shape)
         first = _first_pass(
-            source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail
+            source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail, preview
         )
         scale = first.scale
         fitted, axes = _fit(first, source, scale, opts, rows, timings, jpeg, _WORKERS)
@@ -1394,6 +1302,8 @@ def run_strips(
         if stage is not None:
             work.stage = stage
         result = work.run(grid, grid_dir, DEFAULT_SAMPLE if sample is None else sample, name)
+        if preview is not None:
+            result = replace(result, preview_rgb=preview.rgb())
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -1421,14 +1331,20 @@ class _Work:
         first, opts, scale = self.first, self.opts, self.scale
         height, width = first.ids.shape
         conn = 0 if opts.eps < 1 else (4 if opts.eps < np.sqrt(2) else 8)
-        book = _ClusterBook(width, conn) if strip_clusterable(opts) else None
-        spools = None if self.keep else self._spools(width)
+        book = dbscan = None
+        if strip_clusterable(opts):
+            book = _ClusterBook(width, conn)
+        else:  # general DBSCAN, with its context rows
+            dbscan = StripDBSCAN((height, width), opts.eps, opts.min_samples)
+        # the flat-cluster labels: for the refinement's search and the preview's overlay
+        # (and DBSCAN's representatives, picked in a second read)
+        want_labels = self.keep or opts.target_error is not None or opts.preview is not None
+        rows = self._rows(width, want_labels or dbscan is not None)
         data = None if self.keep else _DataSpool(self.scratch / "data.bin", len(scale.values))
-        lut = None if self.keep else _grid_lut(scale)
         sums = _Sums(width)
-        kept: dict[str, list] = {"index": [], "reason": [], "flat": [], "labels": []}
+        index: list[np.ndarray] = []
         with contextlib.ExitStack() as files:
-            for spool in (spools or {}).values():
+            for spool in rows.values():
                 files.enter_context(spool)
             for strip in _strips(
                 first,
@@ -1441,8 +1357,8 @@ class _Work:
                 workers=_WORKERS,
                 book=book,
                 data=data,
-                lut=lut,
-                keep=self.keep,
+                labels=want_labels,
+                dbscan_rows=None if dbscan is None else dbscan.context,
             ):
                 sums.add(strip)
                 t = time.perf_counter()
@@ -1450,35 +1366,54 @@ class _Work:
                 if book is not None:
                     offset = book.n
                     book.add(strip.clusters)
+                else:  # provisional ids, numbered by finish()'s remap
+                    a, b = strip.row0, strip.row0 + strip.flat.shape[0]
+                    strip.labels = dbscan.add(*strip.near, a, b)
+                    strip.near = None
                 self.timings["label"] += time.perf_counter() - t
                 t = time.perf_counter()
+                rows["codes"].append(strip.codes)
+                rows["flat"].append(strip.flat.view(np.uint8))
+                if "labels" in rows:  # strip ids, numbered as the book numbers them
+                    labels = strip.labels
+                    if book is not None:
+                        labels = np.where(labels >= 0, labels + offset, -1)
+                    rows["labels"].append(labels)
                 if self.keep:
-                    for key in ("index", "reason", "flat"):
-                        kept[key].append(getattr(strip, key))
-                    kept["labels"].append((strip.labels, offset))
+                    index.append(strip.index)
                 else:
                     data.add(strip)
-                    spools["grid"].append(strip.grid_rows)
-                    spools["reason"].append(strip.reason)
-                    spools["flat"].append(strip.flat.view(np.uint8))
                 self.timings["grid"] += time.perf_counter() - t
         if data is not None:
             data.close()
         require_data(sums.reasons, name, self.fitted.mask.max_distance_)
         window = sums.window(height)
+        merge = book.finish if book is not None else dbscan.finish
         if self.keep:
-            return self._kept(book, kept, sums, window)
-        return self._streamed(book, spools, data, lut, sums, window, grid, grid_dir, sample)
+            return self._kept(merge, rows, np.concatenate(index), sums, window)
+        return self._streamed(merge, rows, data, sums, window, grid, grid_dir, sample)
 
-    def _spools(self, width: int) -> dict:
-        lut_small = self.scale.values.size < _MASKED_CODE
-        return {
-            "grid": _RowFile(
-                self.scratch / "grid.bin", width, np.uint16 if lut_small else np.float32
-            ),
-            "reason": _RowFile(self.scratch / "reason.bin", width, np.uint8),
-            "flat": _RowFile(self.scratch / "flat.bin", width, np.uint8),
-        }
+    def _merge(self, finish, rows: dict, method: str) -> tuple[Clusters, np.ndarray]:
+        """The clusters (one point each, no labels) and the final label of each id the
+        strips spooled, from the book's or DBSCAN's `finish`."""
+        found = finish()
+        if isinstance(found, DBSCANResult):  # representatives in a second read
+            ids = SpoolStore(rows["codes"], self.scale.values, rows["labels"], found.remap)
+            return representatives_store(ids, found), found.remap
+        rep, value, n_pixels, rank = found
+        empty = np.zeros((0, 0), np.int32)
+        return self._clusters(rep, value, n_pixels, empty, method), rank.astype(np.int32)
+
+    def _rows(self, width: int, labels: bool) -> dict:
+        """Where the strips' per-pixel rows go: pixel codes, flat pixels and (with
+        `labels`) cluster ids; in memory when the image is kept, else spooled."""
+        height = self.first.ids.shape[0]
+        types = {"codes": code_dtype(self.scale.values.size), "flat": np.uint8}
+        if labels:
+            types["labels"] = np.int32
+        if self.keep:
+            return {k: RowMemory(height, width, t) for k, t in types.items()}
+        return {k: RowSpool(self.scratch / f"{k}.bin", width, t) for k, t in types.items()}
 
     def _counts(self, sums: _Sums, clusters: Clusters) -> dict:
         height, width = self.first.ids.shape
@@ -1505,41 +1440,20 @@ class _Work:
         height = self.first.ids.shape[0]
         return {"strip_rows": self.rows, "strips": -(-height // self.rows)}
 
-    def _kept(self, book, kept: dict, sums: _Sums, window) -> StripRun:
-        """Per-pixel arrays joined from the strips, clusters labelled over the image."""
+    def _kept(self, merge, rows: dict, index: np.ndarray, sums: _Sums, window) -> StripRun:
+        """Cluster labels over the image, from the ids the strips gave."""
         t = time.perf_counter()
-        index = np.concatenate(kept["index"])
-        reason = np.concatenate(kept["reason"])
-        flat = np.concatenate(kept["flat"])
-        values = self.scale.values[index]
         opts = self.opts
-        if book is None:  # general DBSCAN: over the whole image's flat pixels
-            labels, n, method = cluster_labels(
-                values, flat, eps=opts.eps, min_samples=opts.min_samples
-            )
-            reps = representatives(values, labels, n)
-            clusters = Clusters(reps.col, reps.row, reps.value, reps.n_pixels, labels, method)
-        else:
-            rep, value, n_pixels, rank = book.finish()
-            labels = np.full(flat.shape, -1, dtype=np.int32)
-            for part, (strip_labels, offset) in zip(
-                np.cumsum([0, *(lab.shape[0] for lab, _ in kept["labels"])]),
-                kept["labels"],
-                strict=False,
-            ):
-                rows = slice(part, part + strip_labels.shape[0])
-                member = strip_labels >= 0
-                labels[rows][member] = rank[strip_labels[member] + offset]
-            clusters = self._clusters(rep, value, n_pixels, labels, sums.method)
+        clusters, remap = self._merge(merge, rows, sums.method)
+        labels = np.append(remap, np.int32(-1))[rows["labels"][:]]  # id -1: the last
+        clusters = replace(clusters, labels=labels)
         self.timings["label"] += time.perf_counter() - t
-        store = PixelStore(
-            flat.shape,
-            self.scale,
-            opts.color_space,
-            self.first,
-            index=index,
-            reason=reason,
-            flat=flat,
+        store = SpoolStore(
+            rows["codes"],
+            self.scale.values,
+            RowMemory.of(clusters.labels),
+            flat=rows["flat"],
+            decode=_decoder(self.first, self.scale, opts.color_space, rows["codes"], index),
         )
         return StripRun(
             self._counts(sums, clusters),
@@ -1559,39 +1473,44 @@ class _Work:
         r, c = np.divmod(rep, width)
         return Clusters(c + 0.5, r + 0.5, value, n_pixels, labels, method)
 
-    def _streamed(self, book, spools, data, lut, sums, window, grid, grid_dir, sample):
-        """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL)."""
-        height, width = self.first.ids.shape
-        gt, crs = grid
-        grid_path = _grid_path(grid_dir)
+    def _streamed(self, merge, rows, data, sums, window, grid, grid_dir, sample):
+        """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL);
+        no grid written without a placement (a non-affine fit: the caller grids the
+        store)."""
+        width = self.first.ids.shape[1]
+        grid_path = None if grid is None else _grid_path(grid_dir)
 
         def write_grid() -> float:
             t = time.perf_counter()
-            _write_grid(spools["grid"], lut, grid_path, window, gt, crs, self.rows)
+            if grid_path is not None:
+                gt, crs = grid
+                table = self.scale.values
+                _write_grid(rows["codes"], table, grid_path, window, gt, crs, self.rows)
             return time.perf_counter() - t
 
         try:
             with ThreadPoolExecutor(1) as pool:
                 writing = pool.submit(write_grid)
                 with self.stage("merge"):
-                    rep, value, n_pixels, _ = book.finish()
-                    empty = np.zeros((0, 0), np.int32)
-                    clusters = self._clusters(rep, value, n_pixels, empty, sums.method)
+                    clusters, remap = self._merge(merge, rows, sums.method)
                 with self.stage("reconstruction check"):
                     check = _check(data, self.scale, width, clusters, sample)
                 self.timings["grid"] += writing.result()
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                grid_path.unlink()
+            if grid_path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    grid_path.unlink()
             raise
-        store = PixelStore(
-            (height, width),
-            self.scale,
-            self.opts.color_space,
-            self.first,
-            spools=spools,
+        store = SpoolStore(
+            rows["codes"],
+            self.scale.values,
+            rows.get("labels"),
+            remap,
+            flat=rows["flat"],
+            decode=_decoder(self.first, self.scale, self.opts.color_space, rows["codes"]),
             scratch=self.scratch,
         )
+        scale = self.scale
         return StripRun(
             self._counts(sums, clusters),
             clusters,
@@ -1603,6 +1522,7 @@ class _Work:
             window,
             self._strip_info(),
             self._timings(),
+            recheck=lambda points: _check(data, scale, width, points, sample),
         )
 
 

@@ -330,16 +330,16 @@ def test_which_images_stream_from_their_file(tmp_path):
     assert gdal_reads_like_pillow(png, 100) is None  # beyond max_pixels: Pillow refuses it
     assert not needs_memory(Options(**SCALE))
     assert not needs_memory(Options(**SCALE, exclude_color="black", shaded="soft"))
-    for extra in (
+    assert needs_memory(Options(**SCALE, colorbar="auto"))
+    for extra in (  # these read the per-pixel store, or cluster with context rows
         {"min_samples": 3},
         {"eps": 2.5},
         {"target_error": "0.5%"},
         {"contours": True},
         {"preview": "p.png"},
         {"transform": "tps"},
-        {"colorbar": "auto"},
     ):
-        assert needs_memory(Options(**SCALE, **extra))
+        assert not needs_memory(Options(**SCALE, **extra))
     small = extract(png, gcps=gcps, **SCALE)
     assert small.pixels.kept and small.grid_path is None  # small: in memory
     assert small.strips == {"strip_rows": 90, "strips": 1}
@@ -365,39 +365,6 @@ def test_truncated_png_is_a_clear_error(tmp_path):
     with pytest.raises(ImageError, match="truncated or damaged"):
         extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **SCALE)
     assert not list(tmp_path.glob(".grid*"))
-
-
-def test_row_file_reads_across_blocks_of_mixed_widths(tmp_path):
-    from geodigitize.strips import _RowFile
-
-    rng = np.random.default_rng(3)
-    full = rng.integers(-30000, 30000, (23, 7)).astype(np.int32)
-    full[15:] *= 50  # rows that need 32 bits
-    with _RowFile(tmp_path / "ids.bin", 7, np.int32) as spool:
-        for a, b, stored in ((0, 5, np.int16), (5, 15, np.int16), (15, 23, np.int32)):
-            spool.append(full[a:b], stored)
-    assert spool.shape == (23, 7)
-    for lo, hi in ((0, 23), (3, 9), (4, 17), (14, 16), (22, 23), (20, 40)):
-        got = spool[lo:hi]
-        assert got.dtype == np.int32
-        np.testing.assert_array_equal(got, full[lo:hi])
-
-
-def test_grid_codes_round_trip_to_values():
-    from geodigitize.colormap import from_cmap
-    from geodigitize.strips import _grid_codes, _grid_lut, _Strip
-
-    scale = from_cmap("viridis", 0.0, 1.0)
-    rng = np.random.default_rng(4)
-    index = rng.integers(0, len(scale.values), (6, 9)).astype(np.int32)
-    valid = rng.random((6, 9)) < 0.7
-    strip = _Strip(0, scale.values[index], index, valid, valid, np.zeros(1))
-    lut = _grid_lut(scale)
-    codes = _grid_codes(strip, lut)
-    assert codes.dtype == np.uint16  # half the bytes of float32
-    want = np.where(valid, scale.values[index], np.nan).astype(np.float32)
-    np.testing.assert_array_equal(lut[codes], want)
-    np.testing.assert_array_equal(_grid_codes(strip, None), want)  # many-entry scales
 
 
 @pytest.mark.parametrize("strip_rows", [2, 3, 7])
@@ -434,3 +401,30 @@ def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
     assert np.abs(np.subtract(fig.frame, want)).max() <= 1
     assert np.abs(np.subtract(got, want)).max() <= step if step > 1 else got == want
     assert streamed.report()["fitted"]["automatic"]["region"] == "auto"
+
+
+@pytest.mark.parametrize(("eps", "min_samples"), [(2.5, 3), (1.0, 2), (2.0, 2)])
+def test_general_dbscan_in_strips_is_scikit_learns(tmp_path, eps, min_samples):
+    """DBSCAN beyond connected components runs in the strips (with its context rows),
+    streamed from the file, and labels the pixels as scikit-learn does over the image."""
+    from sklearn.cluster import DBSCAN
+
+    fig = render_figure(160, 120, seed=2)
+    png, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(png, gcps_path=gcps)
+    opts = {**SCALE, "flat_tol": 0.02, "eps": eps, "min_samples": min_samples}
+    one = extract(png, gcps=gcps, in_memory=True, **opts)
+    assert len(one.clusters) > 50 and ((one.clusters.labels < 0) & one.flat).sum() > 100
+    rows, cols = np.nonzero(one.flat)
+    values = one.decoded.values[rows, cols]
+    code = np.unique(values, return_inverse=True)[1] * (eps + 1)
+    found = DBSCAN(eps=eps, min_samples=min_samples).fit(np.column_stack([cols, rows, code]))
+    want = np.full(one.flat.shape, -1)
+    want[rows, cols] = found.labels_
+    np.testing.assert_array_equal(one.clusters.labels, want)
+    streamed = extract(png, gcps=gcps, strip_rows=7, in_memory=False, grid_dir=tmp_path, **opts)
+    assert not streamed.pixels.kept and streamed.strips["strips"] == 18
+    np.testing.assert_array_equal(streamed.clusters.col, one.clusters.col)
+    np.testing.assert_array_equal(streamed.clusters.row, one.clusters.row)
+    np.testing.assert_array_equal(streamed.clusters.n_pixels, one.clusters.n_pixels)
+    np.testing.assert_array_equal(streamed.pixels.labels(0, 120), want)

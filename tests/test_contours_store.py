@@ -1,0 +1,103 @@
+"""Contours traced block by block equal the one-piece trace (up to line order and the
+starting vertex of closed lines), and do not depend on the block height at all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geodigitize.colormap import ColorScale, from_cmap
+from geodigitize.contours import trace, trace_store
+from geodigitize.store import ArrayStore
+
+
+def _bumps(height, width, seed, step=40, holes=0.002):
+    """Gaussian bumps (closed lines), a ramp (open lines), quantised, with masked pixels."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    z = 0.1 * x / width
+    for _ in range(6):
+        cx, cy = rng.random() * width, rng.random() * height
+        z = z + rng.random() * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / rng.uniform(20, 400))
+    z = np.round(z / z.max() * step) / step
+    valid = rng.random((height, width)) > holes
+    valid[rng.integers(0, height) :, : rng.integers(0, width // 3)] = False
+    return z, valid
+
+
+def _canonical(lines):
+    """Each line as (value, vertices), closed lines started at their smallest vertex."""
+    out = []
+    for line, value in zip(lines.lines, lines.values, strict=True):
+        line = np.asarray(line)
+        if len(line) > 2 and np.array_equal(line[0], line[-1]):
+            ring = line[:-1]
+            k = np.lexsort((ring[:, 0], ring[:, 1]))[0]
+            line = np.concatenate([ring[k:], ring[:k], ring[k : k + 1]])
+        out.append((float(value), line.tobytes()))
+    return sorted(out)
+
+
+def _continuous():
+    return from_cmap("viridis", 0.0, 1.0)
+
+
+def _classes():
+    edges = (0.0, 0.2, 0.45, 0.6, 0.8, 1.0)
+    return from_cmap("viridis", 0.0, 1.0, levels=edges)
+
+
+def _classed(z, scale):
+    edges = np.asarray(scale.levels)
+    k = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, edges.size - 2)
+    return (edges[k] + edges[k + 1]) / 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["continuous", "classes", "given"])
+@pytest.mark.parametrize("step", [37, 40])
+def test_trace_store_equals_one_piece_at_every_block_height(seed, kind, step):
+    # step 40 puts values exactly on the levels (0.1, 0.15 ...): seams then move to rows
+    # without such a value; step 37 never does
+    z, valid = _bumps(70, 90, seed, step)
+    scale = _classes() if kind == "classes" else _continuous()
+    levels = [0.15, 0.5, 0.725] if kind == "given" else None
+    if kind == "classes":
+        z = _classed(z, scale)
+    expected = trace(z, valid, scale, levels)  # one block
+    assert len(expected) >= 3
+    assert any(np.array_equal(line[0], line[-1]) for line in expected.lines)  # closed lines
+    whole = expected
+    assert np.array_equal(whole.values, np.sort(whole.values))
+    for rows in (1, 2, 3, 17, 69, 1000):
+        got = trace_store(ArrayStore(z, valid), scale, levels, block_rows=rows)
+        assert _canonical(got) == _canonical(expected), rows
+        # not only the same lines: the same list, in the same order
+        assert len(got) == len(whole)
+        for a, b in zip(got.lines, whole.lines, strict=True):
+            assert np.array_equal(a, b)
+        assert np.array_equal(got.values, whole.values)
+    limits = (float(z[valid].min()), float(z[valid].max()))
+    given = trace_store(ArrayStore(z, valid), scale, levels, block_rows=5, data_limits=limits)
+    assert _canonical(given) == _canonical(expected)
+
+
+def test_trace_store_of_no_data_is_empty():
+    store = ArrayStore(np.zeros((5, 5)), np.zeros((5, 5), bool))
+    assert len(trace_store(store, _continuous(), block_rows=2)) == 0
+
+
+def test_a_line_through_many_seams_is_one_line():
+    # a vertical class edge crossing every one-row block
+    values = np.where(np.arange(8)[None, :] < 3, 0.5, 1.5) * np.ones((9, 1))
+    scale = ColorScale(
+        np.array([[0, 0, 255], [0, 255, 0]], float),
+        np.array([0.5, 1.5]),
+        0.0,
+        2.0,
+        levels=(0.0, 1.0, 2.0),
+    )
+    got = trace_store(ArrayStore(values, np.ones(values.shape, bool)), scale, block_rows=1)
+    assert len(got) == 1
+    assert got.lines[0][:, 0].tolist() == [3.0] * 9
+    assert sorted(got.lines[0][:, 1].tolist()) == [r + 0.5 for r in range(9)]
