@@ -21,7 +21,9 @@ Georeference
     GCPs at the crossings of the fitted label positions, in lon/lat, with the map's CRS
     (Mercator: ``EPSG:3395``, or ``EPSG:3857`` when the spherical form fits clearly
     better, :func:`_prefer_ellipsoid`), passed to :func:`geodigitize.georef.georeference`
-    unchanged.
+    unchanged. Refused when the fits' standard error at a frame corner
+    (:func:`corner_error`) exceeds :data:`MAX_CORNER_ERROR`: too few or too scattered
+    labels, extrapolated too far.
 Colour scale
     The colorbar ``--colorbar auto`` finds, named when a known colormap draws it
     (:func:`identify_cmap`), else sampled.
@@ -54,6 +56,7 @@ __all__ = [
     "CmapMatch",
     "Inferred",
     "Labels",
+    "corner_error",
     "fit_axis",
     "fit_colorbar",
     "fit_latitudes",
@@ -137,6 +140,30 @@ class AxisFit:
         """Value at pixel `position` (inverse of :meth:`position`)."""
         f = (np.asarray(position, float) - self.a) / self.b
         return _inverse(f, self.model)
+
+    def standard_error(self, position) -> np.ndarray:
+        """Standard error (pixels) of the fitted position at pixel `position`.
+
+        The straight line's, from its residuals with ``n - 2`` degrees of freedom:
+        ``s * sqrt(1/n + (f - mean f)**2 / sum (f_i - mean f)**2)``, growing as the line is
+        extrapolated past its labels; inf with fewer than three labels.
+
+        Parameters
+        ----------
+        position : float or array of shape (m,)
+
+        Returns
+        -------
+        ndarray of shape (m,) (or scalar)
+        """
+        f = _transform(np.asarray(self.values, float), self.model)
+        n = f.size
+        spread = float(np.sum((f - f.mean()) ** 2))
+        if n < 3 or spread == 0:
+            return np.full(np.shape(position), np.inf)
+        s2 = float(np.sum(np.square(self.residuals))) / (n - 2)
+        at = (np.asarray(position, float) - self.a) / self.b
+        return np.sqrt(s2 * (1.0 / n + (at - f.mean()) ** 2 / spread))
 
     def describe(self) -> str:
         vals = sorted(self.values)
@@ -560,17 +587,34 @@ class GeorefInference:
     lat: AxisFit
     gcps: GCPSet
     crs: str | None
+    corner_error: float = 0.0
 
     def to_dict(self) -> dict:
         return {
             "longitude": self.lon.to_dict(),
             "latitude": self.lat.to_dict(),
             "crs": self.crs or "EPSG:4326",
+            "corner_standard_error_px": round(self.corner_error, 3),
             "gcps": [[g.col, g.row, g.x, g.y] for g in self.gcps],
         }
 
 
 CRS_OF_MODEL = {"linear": None, "mercator": "EPSG:3857", "mercator_ellipsoidal": "EPSG:3395"}
+#: Largest standard error (pixels) the labels' fits may give a corner of the frame: past
+#: it the georeference cannot be trusted to the pixel, and the run asks for GCPs.
+MAX_CORNER_ERROR = 1.0
+
+
+def corner_error(lon: AxisFit, lat: AxisFit, frame: Box) -> float:
+    """Standard error (pixels) of the frame corner the labels place worst.
+
+    The two axes' :meth:`AxisFit.standard_error` at the frame's sides, combined as the
+    length of the (col, row) error: ``hypot(max over left/right, max over top/bottom)``.
+    """
+    x0, y0, x1, y1 = frame
+    col = float(np.max(lon.standard_error(np.array([x0, x1]))))
+    row = float(np.max(lat.standard_error(np.array([y0, y1]))))
+    return math.hypot(col, row)
 
 
 def infer_georef(
@@ -611,6 +655,14 @@ def infer_georef(
             f"no ground control points, and the map's {what}s could not be read from its "
             f"tick labels ({why}): give `gcps` (a CSV with col,row,lon,lat)"
         )
+    corner = corner_error(lon_fit, lat_fit, frame)
+    if corner > MAX_CORNER_ERROR:
+        raise GCPError(
+            f"no ground control points, and the map's tick labels place the frame's corners "
+            f"only to {corner:.1f} px (standard error of the fits of "
+            f"{len(lon_fit.values)} longitude and {len(lat_fit.values)} latitude labels, "
+            f"over {MAX_CORNER_ERROR:g} px): give `gcps` (a CSV with col,row,lon,lat)"
+        )
     lons = np.array(sorted(set(lon_fit.values)))
     lats = np.array(sorted(set(lat_fit.values)))
     glon, glat = np.meshgrid(lons, lats)
@@ -618,7 +670,7 @@ def infer_georef(
     rows = lat_fit.position(glat.ravel())
     gcps = GCPSet.from_arrays(cols, rows, glon.ravel(), glat.ravel())
     gcps = GCPSet(gcps.points, gcps.crs, "tick labels")
-    return GeorefInference(lon_fit, lat_fit, gcps, CRS_OF_MODEL[lat_fit.model])
+    return GeorefInference(lon_fit, lat_fit, gcps, CRS_OF_MODEL[lat_fit.model], corner)
 
 
 # --------------------------------------------------------------------------- value range
@@ -856,6 +908,9 @@ class Inferred:
         if self.georef is not None:
             out.append(self.georef.lon.describe())
             out.append(self.georef.lat.describe())
+            out.append(
+                f"frame corners placed to {self.georef.corner_error:.2f} px (standard error)"
+            )
         if self.value_range is not None:
             r = self.value_range
             out.append(
