@@ -12,7 +12,8 @@ Tick labels
     column) of words nearest the side is used, and only words centred along the side.
 Axis fit
     A label's position is its centre, moved half way to an antialiased tick mark beside
-    it (:func:`snap_to_ticks`). Positions must be one straight function of the values
+    it (:func:`snap_to_ticks`; ticks snapped to pixel centres by matplotlib taken back half a
+    pixel, :func:`unsnap_ticks`). Positions must be one straight function of the values
     (longitude; latitude in plate carrée) or of Mercator's ``ln tan(pi/4 + lat/2)``; at
     least :data:`MIN_LABELS` labels, at most one in four dropped as an outlier, every
     residual within :func:`_tolerance`. Plate carrée and Mercator are told apart only
@@ -65,6 +66,7 @@ __all__ = [
     "infer_missing",
     "infer_range",
     "tick_finder",
+    "unsnap_ticks",
 ]
 
 Box = tuple[float, float, float, float]
@@ -543,11 +545,42 @@ def tick_finder(rgb: np.ndarray, page: np.ndarray, edge_box: Box, depth: int = 1
         # at the side's ends the perpendicular sides' lines stand out as much as a tick
         ends = (x0, x1) if side in ("bottom", "top") else (y0, y1)
         found = np.array(found)
-        return (
-            found[np.abs(found[:, None] - np.array(ends)).min(axis=1) > 4] if found.size else found
-        )
+        if found.size:
+            found = found[np.abs(found[:, None] - np.array(ends)).min(axis=1) > 4]
+        return unsnap_ticks(found)
 
     return find
+
+
+#: Ticks whose centres all lie this close (pixels) to pixel centres were snapped there.
+SNAPPED_WITHIN = 0.1
+
+
+def unsnap_ticks(ticks: np.ndarray) -> np.ndarray:
+    """Tick positions undone from Agg's line snapping when every tick of a side (three or
+    more) is centred on a pixel centre.
+
+    matplotlib's Agg backend snaps a straight line of odd width to the pixel centre at
+    ``floor(x + 0.5) + 0.5``: the tick seen at ``k + 0.5`` was meant anywhere in
+    ``[k - 0.5, k + 0.5)``, on average at ``k`` -- half a pixel before where it is drawn
+    (measured on the benchmark's matplotlib figures: every such tick 0 to 1 px after its
+    true position). Antialiased renderers (GMT through Ghostscript, poppler) place ticks
+    at any fraction of a pixel, so all of three or more falling within
+    :data:`SNAPPED_WITHIN` of a pixel centre is the snapping's mark.
+
+    Parameters
+    ----------
+    ticks : ndarray of shape (n,)
+        Positions along a side (GDAL pixel convention).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    ticks = np.asarray(ticks, float)
+    if ticks.size < 3 or np.any(np.abs(np.mod(ticks, 1.0) - 0.5) > SNAPPED_WITHIN):
+        return ticks
+    return ticks - 0.5
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

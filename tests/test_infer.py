@@ -13,6 +13,8 @@ from geodigitize.infer import (
     fit_latitudes,
     infer_georef,
     nearest_words,
+    tick_finder,
+    unsnap_ticks,
 )
 from geodigitize.ocr import TextBox
 
@@ -227,3 +229,36 @@ def test_well_spread_labels_are_accepted_with_their_corner_error():
     assert geo.corner_error == pytest.approx(want) and 0 < want < 0.3 < MAX_CORNER_ERROR
     assert geo.to_dict()["corner_standard_error_px"] == round(want, 3)
     np.testing.assert_allclose(geo.lon.position([-180, 180]), [100, 700], atol=0.3)
+
+
+# ---------------------------------------------------------------- snapped tick marks
+
+
+def test_ticks_all_on_pixel_centres_are_taken_back_half_a_pixel():
+    np.testing.assert_allclose(unsnap_ticks(np.array([20.5, 40.5, 60.45])), [20, 40, 59.95])
+    for ticks in ([20.5, 40.3, 60.5], [20.5, 40.5], [20.0, 40.0, 60.0]):
+        np.testing.assert_array_equal(unsnap_ticks(np.array(ticks)), ticks)
+
+
+def _framed(tick_cols, neighbours):
+    """A white 60 x 100 image, the frame (10, 10, 90, 40) outlined in black, 1-px tick
+    marks below it at `tick_cols` with grey `neighbours` (darkness) on each side."""
+    rgb = np.full((60, 100, 3), 255, np.uint8)
+    rgb[9, 10:90] = rgb[40, 10:90] = 0
+    rgb[9:41, 9] = rgb[9:41, 90] = 0
+    for c, (left, right) in zip(tick_cols, neighbours, strict=True):
+        rgb[41:45, c] = 0
+        rgb[41:45, c - 1] = round(255 * (1 - left))
+        rgb[41:45, c + 1] = round(255 * (1 - right))
+    return rgb
+
+
+def test_tick_finder_unsnaps_matplotlib_like_ticks_only():
+    page = np.array([255.0, 255.0, 255.0])
+    frame = (10.0, 10.0, 90.0, 40.0)
+    snapped = _framed([30, 50, 70], [(0.3, 0.3)] * 3)  # symmetric: centred on c + 0.5
+    np.testing.assert_allclose(tick_finder(snapped, page, frame)("bottom"), [30, 50, 70])
+    smooth = _framed([30, 50, 70], [(0.3, 0.3), (0.6, 0.2), (0.2, 0.6)])  # antialiased
+    found = tick_finder(smooth, page, frame)("bottom")
+    assert found.size == 3 and not np.allclose(np.mod(found, 1), 0.0)
+    np.testing.assert_allclose(found[0], 30.5)  # one centred tick among others: kept
