@@ -12,12 +12,13 @@ Tick labels
     column) of words nearest the side is used, and only words centred along the side.
 Axis fit
     A label's position is its centre, moved half way to an antialiased tick mark beside
-    it (:func:`snap_to_ticks`; ticks snapped to pixel centres by matplotlib taken back half a
-    pixel, :func:`unsnap_ticks`). Positions must be one straight function of the values
-    (longitude; latitude in plate carrée) or of Mercator's ``ln tan(pi/4 + lat/2)``; at
-    least :data:`MIN_LABELS` labels, at most one in four dropped as an outlier, every
-    residual within :func:`_tolerance`. Plate carrée and Mercator are told apart only
-    when one fits clearly better or they agree on the frame, else the run refuses.
+    it (:func:`snap_to_ticks`; ticks snapped to pixel centres by matplotlib taken back
+    half a pixel, or half the zoom of a screenshot, :func:`unsnap_ticks`). Positions must
+    be one straight function of the values (longitude; latitude in plate carrée) or of
+    Mercator's ``ln tan(pi/4 + lat/2)``; at least :data:`MIN_LABELS` labels, at most one
+    in four dropped as an outlier, every residual within :func:`_tolerance`. Plate carrée
+    and Mercator are told apart only when one fits clearly better or they agree on the
+    frame, else the run refuses.
 Georeference
     GCPs at the crossings of the fitted label positions, in lon/lat, with the map's CRS
     (Mercator: ``EPSG:3395``, or ``EPSG:3857`` when the spherical form fits clearly
@@ -552,20 +553,27 @@ def tick_finder(rgb: np.ndarray, page: np.ndarray, edge_box: Box, depth: int = 1
     return find
 
 
-#: Ticks whose centres all lie this close (pixels) to pixel centres were snapped there.
+#: Ticks whose centres all lie this close (original pixels) to pixel centres were snapped.
 SNAPPED_WITHIN = 0.1
+#: Zooms under which snapped ticks are recognised: none, and the display scalings a
+#: screenshot is taken at (125, 150, 175 %). Whole zooms are left out: twice a tick
+#: snapped to a pixel centre is a tick snapped to an odd pixel edge, which even-width
+#: lines are, unbiased.
+SNAP_ZOOMS = (1.0, 1.25, 1.5, 1.75)
 
 
 def unsnap_ticks(ticks: np.ndarray) -> np.ndarray:
     """Tick positions undone from Agg's line snapping when every tick of a side (three or
-    more) is centred on a pixel centre.
+    more) is centred on a pixel centre, in the image or in the image before a zoom of
+    :data:`SNAP_ZOOMS`.
 
     matplotlib's Agg backend snaps a straight line of odd width to the pixel centre at
     ``floor(x + 0.5) + 0.5``: the tick seen at ``k + 0.5`` was meant anywhere in
     ``[k - 0.5, k + 0.5)``, on average at ``k`` -- half a pixel before where it is drawn
     (measured on the benchmark's matplotlib figures: every such tick 0 to 1 px after its
-    true position). Antialiased renderers (GMT through Ghostscript, poppler) place ticks
-    at any fraction of a pixel, so all of three or more falling within
+    true position), ``z / 2`` pixels once the figure is zoomed by ``z``. Antialiased
+    renderers (GMT through Ghostscript, poppler) place ticks at any fraction of a pixel,
+    so all of three or more (four or more for a zoom) falling within
     :data:`SNAPPED_WITHIN` of a pixel centre is the snapping's mark.
 
     Parameters
@@ -578,9 +586,14 @@ def unsnap_ticks(ticks: np.ndarray) -> np.ndarray:
     ndarray of shape (n,)
     """
     ticks = np.asarray(ticks, float)
-    if ticks.size < 3 or np.any(np.abs(np.mod(ticks, 1.0) - 0.5) > SNAPPED_WITHIN):
+    if ticks.size < 3:
         return ticks
-    return ticks - 0.5
+    for zoom in SNAP_ZOOMS:
+        if zoom != 1.0 and ticks.size < 4:  # a chance alignment of three: 1 in 125
+            continue
+        if np.all(np.abs(np.mod(ticks / zoom, 1.0) - 0.5) <= SNAPPED_WITHIN):
+            return ticks - zoom / 2
+    return ticks
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -236,8 +236,16 @@ def test_well_spread_labels_are_accepted_with_their_corner_error():
 
 def test_ticks_all_on_pixel_centres_are_taken_back_half_a_pixel():
     np.testing.assert_allclose(unsnap_ticks(np.array([20.5, 40.5, 60.45])), [20, 40, 59.95])
-    for ticks in ([20.5, 40.3, 60.5], [20.5, 40.5], [20.0, 40.0, 60.0]):
+    for ticks in ([20.5, 40.3, 60.5], [20.5, 40.5], [20.0, 40.0, 60.0], [21.0, 41.0, 61.0]):
         np.testing.assert_array_equal(unsnap_ticks(np.array(ticks)), ticks)
+
+
+def test_snapped_ticks_of_a_figure_zoomed_150_percent_are_taken_back_three_quarters():
+    meant = np.array([144.2, 217.0, 290.9, 364.6])  # where the ticks belong, unzoomed
+    drawn = np.floor(meant + 0.5) + 0.5  # matplotlib's snapping
+    got = unsnap_ticks(1.5 * drawn)
+    np.testing.assert_allclose(got, 1.5 * (drawn - 0.5))
+    assert np.all(np.abs(got - 1.5 * meant) <= 0.75)
 
 
 def _framed(tick_cols, neighbours):
