@@ -12,16 +12,20 @@ Tick labels
     column) of words nearest the side is used, and only words centred along the side.
 Axis fit
     A label's position is its centre, moved half way to an antialiased tick mark beside
-    it (:func:`snap_to_ticks`). Positions must be one straight function of the values
-    (longitude; latitude in plate carrée) or of Mercator's ``ln tan(pi/4 + lat/2)``; at
-    least :data:`MIN_LABELS` labels, at most one in four dropped as an outlier, every
-    residual within :func:`_tolerance`. Plate carrée and Mercator are told apart only
-    when one fits clearly better or they agree on the frame, else the run refuses.
+    it (:func:`snap_to_ticks`; ticks snapped to pixel centres by matplotlib taken back
+    half a pixel, or half the zoom of a screenshot, :func:`unsnap_ticks`). Positions must
+    be one straight function of the values (longitude; latitude in plate carrée) or of
+    Mercator's ``ln tan(pi/4 + lat/2)``; at least :data:`MIN_LABELS` labels, at most one
+    in four dropped as an outlier, every residual within :func:`_tolerance`. Plate carrée
+    and Mercator are told apart only when one fits clearly better or they agree on the
+    frame, else the run refuses.
 Georeference
     GCPs at the crossings of the fitted label positions, in lon/lat, with the map's CRS
     (Mercator: ``EPSG:3395``, or ``EPSG:3857`` when the spherical form fits clearly
     better, :func:`_prefer_ellipsoid`), passed to :func:`geodigitize.georef.georeference`
-    unchanged.
+    unchanged. Refused when the fits' standard error at a frame corner
+    (:func:`corner_error`) exceeds :data:`MAX_CORNER_ERROR`: too few or too scattered
+    labels, extrapolated too far.
 Colour scale
     The colorbar ``--colorbar auto`` finds, named when a known colormap draws it
     (:func:`identify_cmap`), else sampled.
@@ -54,6 +58,7 @@ __all__ = [
     "CmapMatch",
     "Inferred",
     "Labels",
+    "corner_error",
     "fit_axis",
     "fit_colorbar",
     "fit_latitudes",
@@ -62,6 +67,7 @@ __all__ = [
     "infer_missing",
     "infer_range",
     "tick_finder",
+    "unsnap_ticks",
 ]
 
 Box = tuple[float, float, float, float]
@@ -137,6 +143,30 @@ class AxisFit:
         """Value at pixel `position` (inverse of :meth:`position`)."""
         f = (np.asarray(position, float) - self.a) / self.b
         return _inverse(f, self.model)
+
+    def standard_error(self, position) -> np.ndarray:
+        """Standard error (pixels) of the fitted position at pixel `position`.
+
+        The straight line's, from its residuals with ``n - 2`` degrees of freedom:
+        ``s * sqrt(1/n + (f - mean f)**2 / sum (f_i - mean f)**2)``, growing as the line is
+        extrapolated past its labels; inf with fewer than three labels.
+
+        Parameters
+        ----------
+        position : float or array of shape (m,)
+
+        Returns
+        -------
+        ndarray of shape (m,) (or scalar)
+        """
+        f = _transform(np.asarray(self.values, float), self.model)
+        n = f.size
+        spread = float(np.sum((f - f.mean()) ** 2))
+        if n < 3 or spread == 0:
+            return np.full(np.shape(position), np.inf)
+        s2 = float(np.sum(np.square(self.residuals))) / (n - 2)
+        at = (np.asarray(position, float) - self.a) / self.b
+        return np.sqrt(s2 * (1.0 / n + (at - f.mean()) ** 2 / spread))
 
     def describe(self) -> str:
         vals = sorted(self.values)
@@ -516,11 +546,54 @@ def tick_finder(rgb: np.ndarray, page: np.ndarray, edge_box: Box, depth: int = 1
         # at the side's ends the perpendicular sides' lines stand out as much as a tick
         ends = (x0, x1) if side in ("bottom", "top") else (y0, y1)
         found = np.array(found)
-        return (
-            found[np.abs(found[:, None] - np.array(ends)).min(axis=1) > 4] if found.size else found
-        )
+        if found.size:
+            found = found[np.abs(found[:, None] - np.array(ends)).min(axis=1) > 4]
+        return unsnap_ticks(found)
 
     return find
+
+
+#: Ticks whose centres all lie this close (original pixels) to pixel centres were snapped.
+SNAPPED_WITHIN = 0.1
+#: Zooms under which snapped ticks are recognised: none, and the display scalings a
+#: screenshot is taken at (125, 150, 175 %). Whole zooms are left out: twice a tick
+#: snapped to a pixel centre is a tick snapped to an odd pixel edge, which even-width
+#: lines are, unbiased.
+SNAP_ZOOMS = (1.0, 1.25, 1.5, 1.75)
+
+
+def unsnap_ticks(ticks: np.ndarray) -> np.ndarray:
+    """Tick positions undone from Agg's line snapping when every tick of a side (three or
+    more) is centred on a pixel centre, in the image or in the image before a zoom of
+    :data:`SNAP_ZOOMS`.
+
+    matplotlib's Agg backend snaps a straight line of odd width to the pixel centre at
+    ``floor(x + 0.5) + 0.5``: the tick seen at ``k + 0.5`` was meant anywhere in
+    ``[k - 0.5, k + 0.5)``, on average at ``k`` -- half a pixel before where it is drawn
+    (measured on the benchmark's matplotlib figures: every such tick 0 to 1 px after its
+    true position), ``z / 2`` pixels once the figure is zoomed by ``z``. Antialiased
+    renderers (GMT through Ghostscript, poppler) place ticks at any fraction of a pixel,
+    so all of three or more (four or more for a zoom) falling within
+    :data:`SNAPPED_WITHIN` of a pixel centre is the snapping's mark.
+
+    Parameters
+    ----------
+    ticks : ndarray of shape (n,)
+        Positions along a side (GDAL pixel convention).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    ticks = np.asarray(ticks, float)
+    if ticks.size < 3:
+        return ticks
+    for zoom in SNAP_ZOOMS:
+        if zoom != 1.0 and ticks.size < 4:  # a chance alignment of three: 1 in 125
+            continue
+        if np.all(np.abs(np.mod(ticks / zoom, 1.0) - 0.5) <= SNAPPED_WITHIN):
+            return ticks - zoom / 2
+    return ticks
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -560,17 +633,34 @@ class GeorefInference:
     lat: AxisFit
     gcps: GCPSet
     crs: str | None
+    corner_error: float = 0.0
 
     def to_dict(self) -> dict:
         return {
             "longitude": self.lon.to_dict(),
             "latitude": self.lat.to_dict(),
             "crs": self.crs or "EPSG:4326",
+            "corner_standard_error_px": round(self.corner_error, 3),
             "gcps": [[g.col, g.row, g.x, g.y] for g in self.gcps],
         }
 
 
 CRS_OF_MODEL = {"linear": None, "mercator": "EPSG:3857", "mercator_ellipsoidal": "EPSG:3395"}
+#: Largest standard error (pixels) the labels' fits may give a corner of the frame: past
+#: it the georeference cannot be trusted to the pixel, and the run asks for GCPs.
+MAX_CORNER_ERROR = 1.0
+
+
+def corner_error(lon: AxisFit, lat: AxisFit, frame: Box) -> float:
+    """Standard error (pixels) of the frame corner the labels place worst.
+
+    The two axes' :meth:`AxisFit.standard_error` at the frame's sides, combined as the
+    length of the (col, row) error: ``hypot(max over left/right, max over top/bottom)``.
+    """
+    x0, y0, x1, y1 = frame
+    col = float(np.max(lon.standard_error(np.array([x0, x1]))))
+    row = float(np.max(lat.standard_error(np.array([y0, y1]))))
+    return math.hypot(col, row)
 
 
 def infer_georef(
@@ -611,6 +701,14 @@ def infer_georef(
             f"no ground control points, and the map's {what}s could not be read from its "
             f"tick labels ({why}): give `gcps` (a CSV with col,row,lon,lat)"
         )
+    corner = corner_error(lon_fit, lat_fit, frame)
+    if corner > MAX_CORNER_ERROR:
+        raise GCPError(
+            f"no ground control points, and the map's tick labels place the frame's corners "
+            f"only to {corner:.1f} px (standard error of the fits of "
+            f"{len(lon_fit.values)} longitude and {len(lat_fit.values)} latitude labels, "
+            f"over {MAX_CORNER_ERROR:g} px): give `gcps` (a CSV with col,row,lon,lat)"
+        )
     lons = np.array(sorted(set(lon_fit.values)))
     lats = np.array(sorted(set(lat_fit.values)))
     glon, glat = np.meshgrid(lons, lats)
@@ -618,7 +716,7 @@ def infer_georef(
     rows = lat_fit.position(glat.ravel())
     gcps = GCPSet.from_arrays(cols, rows, glon.ravel(), glat.ravel())
     gcps = GCPSet(gcps.points, gcps.crs, "tick labels")
-    return GeorefInference(lon_fit, lat_fit, gcps, CRS_OF_MODEL[lat_fit.model])
+    return GeorefInference(lon_fit, lat_fit, gcps, CRS_OF_MODEL[lat_fit.model], corner)
 
 
 # --------------------------------------------------------------------------- value range
@@ -856,6 +954,9 @@ class Inferred:
         if self.georef is not None:
             out.append(self.georef.lon.describe())
             out.append(self.georef.lat.describe())
+            out.append(
+                f"frame corners placed to {self.georef.corner_error:.2f} px (standard error)"
+            )
         if self.value_range is not None:
             r = self.value_range
             out.append(

@@ -3,12 +3,18 @@
 import numpy as np
 import pytest
 
+from geodigitize.errors import GCPError
 from geodigitize.infer import (
+    MAX_CORNER_ERROR,
     Labels,
+    corner_error,
     fit_axis,
     fit_colorbar,
     fit_latitudes,
+    infer_georef,
     nearest_words,
+    tick_finder,
+    unsnap_ticks,
 )
 from geodigitize.ocr import TextBox
 
@@ -151,3 +157,116 @@ def test_spherical_mercator_only_when_it_fits_clearly_better():
     row = 600.0 - y("EPSG:3857") / 1e5 + np.tile([0.4, -0.4], 5)[:9]
     fit, _ = fit_latitudes(_labels("left", list(lat), row))
     assert fit.model == "mercator_ellipsoidal"
+
+
+# ---------------------------------------------------------------- corner standard error
+
+FRAME = (100.0, 50.0, 700.0, 350.0)  # 600 x 300 px, 180W..180E x 90S..90N, plate carree
+
+
+def _reader(lon_labels, lat_labels):
+    """A reader that 'reads' the given (text, col) below and (text, row) left of FRAME."""
+    x0, y1 = FRAME[0], FRAME[3]
+
+    def read(strip, side):
+        if side == "bottom":
+            return tuple(TextBox(t, (c - 10, y1 + 5, c + 10, y1 + 15), 1.0) for t, c in lon_labels)
+        if side == "left":
+            return tuple(TextBox(t, (x0 - 30, r - 5, x0 - 5, r + 5), 1.0) for t, r in lat_labels)
+        return ()
+
+    return read
+
+
+def _col(lon):
+    return 100.0 + 600.0 * (np.asarray(lon, float) + 180) / 360
+
+
+def _row(lat):
+    return 50.0 + 300.0 * (90 - np.asarray(lat, float)) / 180
+
+
+def test_standard_error_grows_past_the_labels_and_matches_the_textbook_formula():
+    lon = np.array([-20.0, 0.0, 20.0])
+    res = np.array([0.5, -1.0, 0.5])  # residuals of a line through them: sum 0, slope 0
+    fit = fit_axis(_col(lon) + res, lon, axis="lon", side="bottom")
+    s = np.sqrt(np.sum(res**2) / 1)
+    f = lon
+    at = np.array([-180.0, 0.0, 180.0])
+    want = s * np.sqrt(1 / 3 + (at - f.mean()) ** 2 / np.sum((f - f.mean()) ** 2))
+    np.testing.assert_allclose(fit.standard_error(_col(at)), want, rtol=1e-9)
+    assert fit.standard_error(_col(0.0)) < fit.standard_error(_col(180.0))
+
+
+def _lon_text(v):
+    return f"{abs(v):g}°{'E' if v > 0 else 'W' if v < 0 else ''}"
+
+
+def _lat_labels():
+    lat = [60, 30, 0, -30, -60]
+    return [(f"{abs(v):g}°{'N' if v > 0 else 'S' if v < 0 else ''}", _row(v)) for v in lat]
+
+
+def test_scattered_labels_in_the_middle_of_the_frame_are_refused_naming_gcps():
+    """Three longitude labels spanning a ninth of the frame, each within the residual
+    tolerance (1.5 px), extrapolated to the frame's sides: the corners are known to
+    several pixels only."""
+    values = [-20, 0, 20]
+    cols = _col(values) + np.array([0.8, -1.2, 0.4])
+    lon = [(_lon_text(v), c) for v, c in zip(values, cols, strict=True)]
+    with pytest.raises(GCPError) as err:
+        infer_georef(_reader(lon, _lat_labels()), FRAME, (400, 800))
+    msg = str(err.value)
+    assert "\n" not in msg and "`gcps`" in msg and "standard error" in msg
+
+
+def test_well_spread_labels_are_accepted_with_their_corner_error():
+    values = [-180, -120, -60, 0, 60, 120, 180]
+    cols = _col(values) + np.array([0.3, -0.2, 0.1, 0.0, -0.3, 0.2, 0.1])
+    lon = [(_lon_text(v), c) for v, c in zip(values, cols, strict=True)]
+    geo = infer_georef(_reader(lon, _lat_labels()), FRAME, (400, 800))
+    want = corner_error(geo.lon, geo.lat, FRAME)
+    assert geo.corner_error == pytest.approx(want) and 0 < want < 0.3 < MAX_CORNER_ERROR
+    assert geo.to_dict()["corner_standard_error_px"] == round(want, 3)
+    np.testing.assert_allclose(geo.lon.position([-180, 180]), [100, 700], atol=0.3)
+
+
+# ---------------------------------------------------------------- snapped tick marks
+
+
+def test_ticks_all_on_pixel_centres_are_taken_back_half_a_pixel():
+    np.testing.assert_allclose(unsnap_ticks(np.array([20.5, 40.5, 60.45])), [20, 40, 59.95])
+    for ticks in ([20.5, 40.3, 60.5], [20.5, 40.5], [20.0, 40.0, 60.0], [21.0, 41.0, 61.0]):
+        np.testing.assert_array_equal(unsnap_ticks(np.array(ticks)), ticks)
+
+
+def test_snapped_ticks_of_a_figure_zoomed_150_percent_are_taken_back_three_quarters():
+    meant = np.array([144.2, 217.0, 290.9, 364.6])  # where the ticks belong, unzoomed
+    drawn = np.floor(meant + 0.5) + 0.5  # matplotlib's snapping
+    got = unsnap_ticks(1.5 * drawn)
+    np.testing.assert_allclose(got, 1.5 * (drawn - 0.5))
+    assert np.all(np.abs(got - 1.5 * meant) <= 0.75)
+
+
+def _framed(tick_cols, neighbours):
+    """A white 60 x 100 image, the frame (10, 10, 90, 40) outlined in black, 1-px tick
+    marks below it at `tick_cols` with grey `neighbours` (darkness) on each side."""
+    rgb = np.full((60, 100, 3), 255, np.uint8)
+    rgb[9, 10:90] = rgb[40, 10:90] = 0
+    rgb[9:41, 9] = rgb[9:41, 90] = 0
+    for c, (left, right) in zip(tick_cols, neighbours, strict=True):
+        rgb[41:45, c] = 0
+        rgb[41:45, c - 1] = round(255 * (1 - left))
+        rgb[41:45, c + 1] = round(255 * (1 - right))
+    return rgb
+
+
+def test_tick_finder_unsnaps_matplotlib_like_ticks_only():
+    page = np.array([255.0, 255.0, 255.0])
+    frame = (10.0, 10.0, 90.0, 40.0)
+    snapped = _framed([30, 50, 70], [(0.3, 0.3)] * 3)  # symmetric: centred on c + 0.5
+    np.testing.assert_allclose(tick_finder(snapped, page, frame)("bottom"), [30, 50, 70])
+    smooth = _framed([30, 50, 70], [(0.3, 0.3), (0.6, 0.2), (0.2, 0.6)])  # antialiased
+    found = tick_finder(smooth, page, frame)("bottom")
+    assert found.size == 3 and not np.allclose(np.mod(found, 1), 0.0)
+    np.testing.assert_allclose(found[0], 30.5)  # one centred tick among others: kept
