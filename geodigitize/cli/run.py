@@ -170,7 +170,8 @@ def run(
         str | None,
         typer.Option(
             help="A figure of several maps sharing one colour scale: 'auto' finds every "
-            "map frame, N finds exactly N (or give each frame with a repeated --region). "
+            "map frame, N finds exactly N, or the frames themselves as "
+            "'x0,y0,x1,y1;x0,y0,x1,y1;...' (or each with a repeated --region). "
             "Each panel is written to OUT/panel1/, OUT/panel2/ ... in reading order (rows "
             "top to bottom, left to right), with OUT/panels.json and panels.csv. GCPs are "
             "figure pixels; a 'panel' column (1-based) says whose each is, else the panel "
