@@ -475,7 +475,9 @@ def _may_infer(opts: Options, gcpset: GCPSet | None) -> bool:
     """Whether :func:`geodigitize.infer.infer_missing` may have to read the figure (no
     colour scale, no value range or no GCPs given), which needs the image in memory."""
     no_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
-    no_range = opts.vmin is None or opts.vmax is None
+    no_range = (
+        opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
+    )
     return no_scale or no_range or gcpset is None
 
 
