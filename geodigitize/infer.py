@@ -66,6 +66,7 @@ __all__ = [
     "infer_georef",
     "infer_missing",
     "infer_range",
+    "missing",
     "tick_finder",
     "unsnap_ticks",
 ]
@@ -984,6 +985,48 @@ class Inferred:
         }
 
 
+@dataclass(frozen=True)
+class Missing:
+    """What the user left out that :func:`infer_missing` reads from the figure.
+
+    Attributes
+    ----------
+    scale : bool
+        No colour scale (`cmap`, `colorbar` or `cmap_file`).
+    value_range : bool
+        No value range (`vmin`/`vmax`, a colour-table file or class `levels`).
+    georef : bool
+        No GCPs, and the image carries no georeference of its own.
+    """
+
+    scale: bool
+    value_range: bool
+    georef: bool
+
+    def __bool__(self) -> bool:
+        return self.scale or self.value_range or self.georef
+
+
+def missing(opts, gcpset, path=None) -> Missing:
+    """What `opts` and `gcpset` leave for :func:`infer_missing` to read from the figure.
+
+    Parameters
+    ----------
+    opts : Options
+    gcpset : GCPSet or None
+    path : str or Path, optional
+        The image file, whose world file or GeoTIFF georeference stands for GCPs.
+    """
+    scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
+    value_range = (
+        opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
+    )
+    georef = gcpset is None and not (
+        path and from_georeferenced_image(path, opts.crs, kind=opts.transform)
+    )
+    return Missing(scale, value_range, georef)
+
+
 def infer_missing(img, opts, gcpset, source=None):
     """Infer what `opts` and `gcpset` leave out; return them completed, and the record.
 
@@ -1005,15 +1048,10 @@ def infer_missing(img, opts, gcpset, source=None):
     GeodigitizeError
         An inference that fails its checks, naming the option to give.
     """
-    need_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
-    need_range = (
-        opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
-    )
-    need_georef = gcpset is None and not (
-        img.path and from_georeferenced_image(img.path, opts.crs, kind=opts.transform)
-    )
-    if not (need_scale or need_georef or (need_range and opts.cmap_file is None)):
+    need = missing(opts, gcpset, img.path)
+    if not need:
         return opts, gcpset, None
+    need_scale, need_range, need_georef = need.scale, need.value_range, need.georef
     t0, c0 = time.perf_counter(), time.process_time()
     rgb = img.rgb
     page = page_color(rgb)

@@ -23,7 +23,7 @@ from .errors import GCPError, OptionError
 from .gcps import GCPSet, load_gcps
 from .georef import Georeference, from_georeferenced_image, georeference
 from .image import MapImage, read_image
-from .infer import infer_missing
+from .infer import infer_missing, missing
 from .io import (
     OutputSet,
     fault_point,
@@ -360,7 +360,7 @@ def extract(
     stage = StageTimer(progress)
     gcpset = load_gcps(gcps, opts.gcp_crs)
     with stage("read"):
-        may_infer = _may_infer(opts, gcpset)
+        may_infer = _may_infer(image, opts, gcpset)
         source, img, pdf = _source(image, opts, in_memory, whole=may_infer)
     try:
         if pdf is not None:  # positions the user measured on the page, on the image
@@ -471,14 +471,12 @@ def _timings(stages: dict, strips: dict) -> dict:
     return out
 
 
-def _may_infer(opts: Options, gcpset: GCPSet | None) -> bool:
-    """Whether :func:`geodigitize.infer.infer_missing` may have to read the figure (no
-    colour scale, no value range or no GCPs given), which needs the image in memory."""
-    no_scale = opts.cmap is None and opts.colorbar is None and opts.cmap_file is None
-    no_range = (
-        opts.cmap_file is None and opts.levels is None and (opts.vmin is None or opts.vmax is None)
-    )
-    return no_scale or no_range or gcpset is None
+def _may_infer(image, opts: Options, gcpset: GCPSet | None) -> bool:
+    """Whether :func:`geodigitize.infer.infer_missing` may have to read the figure, which
+    needs the image in memory (:func:`geodigitize.infer.missing`; an image file's own
+    georeference stands for GCPs, a PDF's is looked for once it is read)."""
+    path = image if isinstance(image, str | os.PathLike) and not is_pdf(image) else None
+    return bool(missing(opts, gcpset, path))
 
 
 def _source(image, opts: Options, in_memory: bool | None, *, whole: bool = False):

@@ -12,11 +12,13 @@ from geodigitize.infer import (
     fit_colorbar,
     fit_latitudes,
     infer_georef,
+    missing,
     nearest_words,
     tick_finder,
     unsnap_ticks,
 )
 from geodigitize.ocr import TextBox
+from geodigitize.options import Options
 
 
 def _merc(lat):
@@ -270,3 +272,19 @@ def test_tick_finder_unsnaps_matplotlib_like_ticks_only():
     found = tick_finder(smooth, page, frame)("bottom")
     assert found.size == 3 and not np.allclose(np.mod(found, 1), 0.0)
     np.testing.assert_allclose(found[0], 30.5)  # one centred tick among others: kept
+
+
+def test_missing_counts_a_world_file_as_gcps(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "m.png"
+    Image.new("RGB", (40, 30)).save(path)
+    given = Options(cmap="jet", vmin=0.0, vmax=1.0, crs="EPSG:4326")
+    assert missing(given, None, path).georef  # no GCPs, no world file
+    (tmp_path / "m.pgw").write_text("0.5\n0\n0\n-0.5\n-19.75\n14.75\n")
+    need = missing(given, None, path)
+    assert not need and (need.scale, need.value_range, need.georef) == (False, False, False)
+    need = missing(Options(cmap_file=None, crs="EPSG:4326"), None, path)
+    assert need.scale and need.value_range and not need.georef
+    classes = Options(cmap="jet", levels=(0.0, 1.0, 2.0), crs="EPSG:4326")
+    assert not missing(classes, None, path).value_range
