@@ -621,7 +621,7 @@ def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:
 def write_grid(
     path: Path, values: np.ndarray, transform: Affine, crs: str, *, description: str = "value"
 ) -> None:
-    """Write a float32 GeoTIFF: NaN nodata, deflate with horizontal differencing, tiled.
+    """Write a float32 GeoTIFF: NaN nodata, Zstandard with horizontal differencing, tiled.
 
     Parameters
     ----------
@@ -715,11 +715,14 @@ class GridWriter:
             "crs": crs,
             "transform": transform,
             "nodata": np.nan,
-            "compress": "deflate",
+            # Zstandard at its fastest level: measured on the 100 MP benchmark's grid
+            # (with overviews) against deflate, 17.4 vs 18.6 MB and 1.9 vs 2.9 s of CPU
+            # (lossless either way; GDAL >= 2.3 reads it, so QGIS 3 does).
+            "compress": "zstd",
+            "zstd_level": 1,
             # A decoded grid holds few distinct values in runs: differencing them as
             # integers (2) leaves runs of zeros. Measured on a 100 MP grid against the
             # float predictor (3): 18.6 vs 22.6 MB, writing and overviews 1.5 vs 3.2 s.
-            # Lossless either way; GDAL >= 2 and QGIS read both.
             "predictor": 2,
             "tiled": True,
             "blockxsize": self.BLOCK,

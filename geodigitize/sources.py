@@ -10,6 +10,7 @@ exactly Pillow's.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,13 @@ class StripReader:
 
 
 def _pack(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = r.astype(np.uint32) << 16
-    out |= g.astype(np.uint32) << 8
-    out |= b
-    return out
+    """``r << 16 | g << 8 | b`` as uint32; on a little-endian machine by placing the
+    bytes (three copies instead of seven passes of 32-bit arithmetic)."""
+    if sys.byteorder != "little":
+        out = r.astype(np.uint32) << 16
+        out |= g.astype(np.uint32) << 8
+        out |= b
+        return out
+    buf = np.zeros((*r.shape, 4), dtype=np.uint8)
+    buf[..., 2], buf[..., 1], buf[..., 0] = r, g, b
+    return buf.view(np.uint32)[..., 0]

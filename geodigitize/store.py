@@ -146,7 +146,13 @@ class RowSpool:
         lo, hi, step = rows.indices(self.height)
         if step != 1:
             return self._take(range(lo, hi, step))
-        out = np.empty((max(hi - lo, 0), self.width), dtype=self.dtype)
+        return self.read(lo, hi)
+
+    def read(self, lo: int, hi: int, dtype=None) -> np.ndarray:
+        """Rows ``lo .. hi`` (within the rows written), shape (h, W), as `dtype` (default
+        `dtype`; ``np.intp`` saves the conversion numpy makes of indices before a
+        gather)."""
+        out = np.empty((max(hi - lo, 0), self.width), dtype=dtype or self.dtype)
         if self._f is not None:
             self._f.flush()
         with open(self.path, "rb") as f:
@@ -218,6 +224,11 @@ class RowMemory:
     def __getitem__(self, rows: slice) -> np.ndarray:
         """Rows ``rows.start .. rows.stop`` every ``rows.step`` (a view)."""
         return self._rows[: self.height][rows]
+
+    def read(self, lo: int, hi: int, dtype=None) -> np.ndarray:
+        """Rows ``lo .. hi`` as `dtype` (:meth:`RowSpool.read`; a view when the type is
+        the same)."""
+        return self._rows[lo:hi].astype(dtype or self.dtype, copy=False)
 
 
 def code_dtype(n_entries: int) -> np.dtype:

@@ -213,6 +213,7 @@ class _FirstPass:
     thumbnail: _Thumbnail | None = None  # a reduced view, see _Thumbnail
     scale: ColorScale | None = None  # the scale the colours were looked up in
     intensity: np.ndarray | None = None  # (n,) float32 explaining shading, shaded scales
+    opaque: bool = False  # every pixel opaque (no ~id in `ids`)
 
 
 class _Thumbnail:
@@ -330,6 +331,7 @@ def _first_pass(
         cols = slice(inside[0], inside[-1] + 1) if inside.size else slice(0, 0)
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
+    every_opaque = True
     with ids_file:
         for a, b, pending in _read_ahead(reader, strip_rows):
             t = time.perf_counter()
@@ -338,6 +340,7 @@ def _first_pass(
             t = time.perf_counter()
             ids = table(packed)
             all_opaque = bool(opaque.all())
+            every_opaque &= all_opaque
             if count:  # the region is a box: slice it rather than mask
                 rows = np.flatnonzero(region[0][a:b]) if region is not None else None
                 part, part_opaque = ids, opaque
@@ -377,6 +380,7 @@ def _first_pass(
         thumbnail,
         lookup_scale,
         intensity,
+        every_opaque,
     )
 
 
@@ -453,9 +457,14 @@ class _BarRows:
         return scale
 
 
-def _window(first: _FirstPass, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Colour ids of rows ``lo .. hi`` and their opacity (None when all opaque)."""
-    ids = first.ids[lo:hi]
+def _window(
+    first: _FirstPass, lo: int, hi: int, dtype=None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour ids of rows ``lo .. hi`` (as `dtype`: ``np.intp`` for the strips, which
+    gather with them several times) and their opacity (None when all opaque)."""
+    ids = first.ids.read(lo, hi, dtype)
+    if first.opaque:
+        return ids, None
     opaque = ids >= 0
     if opaque.all():
         return ids, None
@@ -640,7 +649,7 @@ def _field_colors(
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
-        ids, opaque = _window(first, lo, hi)
+        ids, opaque = _window(first, lo, hi, np.intp)
         spent["read"] += time.perf_counter() - t
         t = time.perf_counter()
         core = slice(a - lo, b - lo)
@@ -714,7 +723,7 @@ def _strips(
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
-        ids, opaque = _window(first, lo, hi)
+        ids, opaque = _window(first, lo, hi, np.intp)
         spent["read"] += time.perf_counter() - t
 
         t = time.perf_counter()

@@ -35,7 +35,7 @@ def test_grid_tif(written, figure):
         assert src.transform == res.georef.geotransform() @ Affine.translation(x0, y0)
         assert src.transform.b == 0.0 and src.transform.d == 0.0
         assert src.bounds == pytest.approx((-180, -80, 180, 80), abs=1e-9)
-        assert src.profile["compress"] == "deflate"
+        assert src.profile["compress"] == "zstd"
         assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"  # runs of equal values
         band = src.read(1)
     data = figure.data[y0:y1, x0:x1]

@@ -254,7 +254,7 @@ def test_large_grid_is_tiled_with_overviews(tmp_path):
     img, gcps = make_figure(700, 600).write(tmp_path)
     run(img, tmp_path / "out", gcps=gcps, in_memory=False, **SCALE)
     with rasterio.open(tmp_path / "out" / "grid.tif") as src:
-        assert src.profile["tiled"] and src.profile["compress"] == "deflate"
+        assert src.profile["tiled"] and src.profile["compress"] == "zstd"
         assert src.overviews(1) == [2]
 
 
