@@ -690,7 +690,9 @@ def inconsistent_pixels(
     k = scale_values.size
     dtype = np.uint16 if k < 65535 else np.int64
     top = np.iinfo(dtype).max
-    rank = rank_of.astype(dtype)[index]
+    # np.take with intp indices: about twice as fast as indexing (the same values)
+    rank = np.take(rank_of.astype(dtype), np.asarray(index).astype(np.intp, copy=False))
+    color_id = np.asarray(color_id).astype(np.intp, copy=False)
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
@@ -700,8 +702,8 @@ def inconsistent_pixels(
     empty = first > last  # never sure: low <= own rank < top
     first = np.where(empty, top, first).astype(dtype)
     last = np.where(empty, 0, last).astype(dtype)
-    unsure = low < first[color_id]
-    unsure |= high > last[color_id]
+    unsure = low < np.take(first, color_id)
+    unsure |= high > np.take(last, color_id)
     unsure &= valid
     rows, cols = _where(unsure)
     flagged = np.zeros(valid.shape, dtype=bool)

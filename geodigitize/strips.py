@@ -186,14 +186,14 @@ class _ColorIds:
         self.n = 0
 
     def __call__(self, packed: np.ndarray) -> np.ndarray:
-        ids = self._id[packed]
-        missing = ids < 0
-        if missing.any():
-            new = np.unique(packed[missing])
+        at = packed.astype(np.intp)  # once: np.take converts other index types each call
+        ids = np.take(self._id, at)
+        if ids.min(initial=0) < 0:
+            new = np.unique(packed[ids < 0])
             self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
             self._new.append(new)
             self.n += int(new.size)
-            ids = self._id[packed]
+            ids = np.take(self._id, at)
         return ids
 
     def colors(self) -> np.ndarray:
@@ -657,7 +657,7 @@ def _field_colors(
         inside = _inside(axes, a, b)
         if inside is not None:
             candidates = inside if candidates is None else candidates & inside
-        ink = off_of[ids]
+        ink = np.take(off_of, ids)
         if exclusion is not None:
             ink |= exclusion.pixels(ids)
         seen = field_colors(
@@ -717,6 +717,7 @@ def _strips(
     near = dbscan_rows or 0  # DBSCAN's own context, beyond the core rows
     context = height if fitted.context_rows is None else fitted.context_rows + 1 + near
     n_colors = int(first.colors.size)
+    id_values = scale.values[first.index]  # the value of each colour
 
     def work(a: int) -> tuple[_Strip, dict]:
         spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
@@ -727,11 +728,11 @@ def _strips(
         spent["read"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        index = first.index[ids]
+        # np.take with intp ids: twice as fast as indexing (the same values)
         decoded = Decoded(
-            values=scale.values[index],
-            distance=first.distance[ids],
-            index=index,
+            values=np.take(id_values, ids),
+            distance=np.take(first.distance, ids),
+            index=np.take(first.index, ids),
             color_space=opts.color_space,
             n_colors=n_colors,
             color_id=ids,
