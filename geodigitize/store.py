@@ -255,8 +255,8 @@ def pixel_codes(index: np.ndarray, reason: np.ndarray, n_entries: int) -> np.nda
     """
     dtype = code_dtype(n_entries)
     codes = index.astype(dtype)  # no int64 temporaries: this runs on every pixel
-    masked = reason != Reason.DATA
-    codes[masked] = dtype.type(np.iinfo(dtype).max) - reason[masked].astype(dtype)
+    top = dtype.type(np.iinfo(dtype).max)
+    np.subtract(top, reason, out=codes, where=reason != Reason.DATA, casting="unsafe")
     return codes
 
 

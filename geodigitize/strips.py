@@ -36,9 +36,10 @@ depth, and the image then runs as one strip. Results go to sinks:
   memory when the image is (:class:`geodigitize.store.RowMemory`), else spooled to
   disk (:class:`geodigitize.store.RowSpool`), and read back through one
   :class:`geodigitize.store.SpoolStore`.
-- The reconstruction check's sample: the scale index of every data pixel spooled (2
-  bytes) with a bit-packed data mask, the sample gathered once the number of data pixels
-  is known (the same pixels :func:`geodigitize.reconstruct.check_reconstruction` draws).
+- The reconstruction check's sample: the data count of each strip, the sample drawn
+  once the number of data pixels is known (the same pixels
+  :func:`geodigitize.reconstruct.check_reconstruction` draws) and gathered from the
+  spooled pixel codes (a data pixel's code is its scale entry).
 - ``grid.tif``, streamed when the image is not kept: from the spooled pixel codes,
   written compressed once, cropped to the decoded pixels, with
   overviews (:class:`geodigitize.io.GridWriter`), while the clusters are merged.
@@ -170,7 +171,6 @@ class _Strip:
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
     codes: np.ndarray | None = None  # (h, W) see geodigitize.store.pixel_codes
     near: tuple | None = None  # (row0, values, flat) with DBSCAN's context rows
-    data: tuple[bytes, np.ndarray, int] | None = None  # see _DataSpool.pack
 
 
 class _ColorIds:
@@ -695,7 +695,6 @@ def _strips(
     timings: dict,
     workers: int = 1,
     book: _ClusterBook | None = None,
-    data: _DataSpool | None = None,
     labels: bool = False,
     dbscan_rows: int | None = None,
 ) -> Iterator[_Strip]:
@@ -704,8 +703,8 @@ def _strips(
     Each strip is masked by :func:`geodigitize.mask.mask_rows` with the context rows
     the mask stage declared and one more for the flat test, so its core rows get exactly
     what one strip of the whole image gives them. With a `book`, the workers also
-    cluster each strip and summarise its clusters, and with `data` pack its data
-    pixels, leaving the caller only the joins and the writes; with `labels` each strip
+    cluster each strip and summarise its clusters, leaving the caller only the joins
+    and the writes; with `labels` each strip
     also carries its cluster labels. Each strip carries its pixel codes
     (:func:`geodigitize.store.pixel_codes`). With `dbscan_rows` (general DBSCAN, see
     :class:`geodigitize.dbscan.StripDBSCAN`) the flat test covers that many more rows
@@ -767,7 +766,7 @@ def _strips(
             index=decoded.index[core],
             valid=valid[core],
             flat=flat[a - f0 : b - f0],
-            reason_counts=np.bincount(reason[core].ravel(), minlength=len(Reason)),
+            reason_counts=_reason_counts(reason[core]),
             reason=reason[core],
         )
         if dbscan_rows is not None:
@@ -784,8 +783,6 @@ def _strips(
             spent["label"] += time.perf_counter() - t
         t = time.perf_counter()
         strip.codes = pixel_codes(strip.index, strip.reason, scale.values.size)
-        if data is not None:
-            strip.data = data.pack(strip)
         spent["grid"] += time.perf_counter() - t
         return strip, spent
 
@@ -793,6 +790,15 @@ def _strips(
         for k, v in spent.items():
             timings[k] += v
         yield strip
+
+
+def _reason_counts(reason: np.ndarray) -> np.ndarray:
+    """Pixels per :class:`Reason` (``np.bincount`` of the few masked pixels: counting
+    every pixel would first widen each to a 64-bit index)."""
+    masked = reason[reason != Reason.DATA]
+    counts = np.bincount(masked, minlength=len(Reason)).astype(np.int64)
+    counts[Reason.DATA] = reason.size - masked.size
+    return counts
 
 
 def _in_order(work, items, workers: int) -> Iterator:
@@ -1040,58 +1046,43 @@ class _ClusterBook:
 
 
 class _DataSpool:
-    """Scale index of every data pixel (row-major) on disk, data mask bit-packed in memory.
+    """Where the data pixels are: the data count of each strip, and the pixel codes
+    (:func:`geodigitize.store.pixel_codes`, a data pixel's code is its scale entry)
+    read back for the pixels drawn.
 
     Lets the reconstruction check draw the same sample as
     :func:`geodigitize.reconstruct.check_reconstruction` once the number of data pixels
-    is known.
+    is known, with nothing spooled but the codes.
     """
 
-    def __init__(self, path: Path, table_size: int) -> None:
-        self.dtype = np.uint16 if table_size <= 65536 else np.int32
-        self.path = path
-        self._f = open(path, "wb")  # closed in close()
-        self.bits: list[np.ndarray] = []
+    def __init__(self, codes: RowSpool, table_size: int) -> None:
+        self.codes = codes
+        self.table_size = table_size
         self.counts: list[int] = []
         self.row0: list[int] = []
-
-    def pack(self, strip: _Strip) -> tuple[bytes, np.ndarray, int]:
-        """A strip's part (thread-safe): index bytes, packed data mask, data count."""
-        return (
-            strip.index[strip.valid].astype(self.dtype).tobytes(),
-            np.packbits(strip.valid.ravel()),
-            int(strip.valid.sum()),
-        )
+        self.row1: list[int] = []
 
     def add(self, strip: _Strip) -> None:
-        """Append the next strip (strips in order)."""
-        raw, bits, count = strip.data if strip.data is not None else self.pack(strip)
-        self._f.write(raw)
-        self.bits.append(bits)
-        self.counts.append(count)
+        """Count the next strip (strips in order)."""
+        self.counts.append(int(strip.reason_counts[Reason.DATA]))
         self.row0.append(strip.row0)
-
-    def close(self) -> None:
-        self._f.close()
+        self.row1.append(strip.row0 + strip.valid.shape[0])
 
     def gather(self, picks: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows, columns and scale indices of the data pixels at sorted positions `picks`."""
         starts = np.cumsum([0, *self.counts])
         rows, cols, idx = [], [], []
-        with open(self.path, "rb") as f:
-            for k, (bits, count, row0) in enumerate(
-                zip(self.bits, self.counts, self.row0, strict=True)
-            ):
-                lo, hi = np.searchsorted(picks, [starts[k], starts[k + 1]])
-                chunk = np.fromfile(f, dtype=self.dtype, count=count)
-                if lo == hi:
-                    continue
-                local = picks[lo:hi] - starts[k]
-                where = np.flatnonzero(np.unpackbits(bits))[local]
-                r, c = np.divmod(where, width)
-                rows.append(r + row0)
-                cols.append(c)
-                idx.append(chunk[local])
+        for k, (row0, row1) in enumerate(zip(self.row0, self.row1, strict=True)):
+            lo, hi = np.searchsorted(picks, [starts[k], starts[k + 1]])
+            if lo == hi:
+                continue
+            codes = self.codes.read(row0, row1).ravel()
+            local = picks[lo:hi] - starts[k]
+            where = np.flatnonzero(codes < self.table_size)[local]
+            r, c = np.divmod(where, width)
+            rows.append(r + row0)
+            cols.append(c)
+            idx.append(codes[where])
         cat = lambda a: np.concatenate(a) if a else np.zeros(0, np.int64)  # noqa: E731
         return cat(rows), cat(cols), cat(idx)
 
@@ -1350,7 +1341,7 @@ class _Work:
         # (and DBSCAN's representatives, picked in a second read)
         want_labels = self.keep or opts.target_error is not None or opts.preview is not None
         rows = self._rows(width, want_labels or dbscan is not None)
-        data = None if self.keep else _DataSpool(self.scratch / "data.bin", len(scale.values))
+        data = None if self.keep else _DataSpool(rows["codes"], len(scale.values))
         sums = _Sums(width)
         index: list[np.ndarray] = []
         with contextlib.ExitStack() as files:
@@ -1366,7 +1357,6 @@ class _Work:
                 self.timings,
                 workers=_WORKERS,
                 book=book,
-                data=data,
                 labels=want_labels,
                 dbscan_rows=None if dbscan is None else dbscan.context,
             ):
@@ -1394,8 +1384,6 @@ class _Work:
                 else:
                     data.add(strip)
                 self.timings["grid"] += time.perf_counter() - t
-        if data is not None:
-            data.close()
         require_data(sums.reasons, name, self.fitted.mask.max_distance_)
         window = sums.window(height)
         merge = book.finish if book is not None else dbscan.finish
