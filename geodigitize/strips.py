@@ -1540,7 +1540,7 @@ class _Sums:
             self.rows += [strip.row0 + int(any_row[0]), strip.row0 + int(any_row[-1]) + 1]
         self.cols |= strip.valid.any(axis=0)
         self.reasons += strip.reason_counts
-        self.flat += int(strip.flat.sum())
+        self.flat += int(np.count_nonzero(strip.flat))
         self.method = strip.method or self.method
 
     def window(self, height: int) -> tuple[int, int, int, int]:
