@@ -86,6 +86,10 @@ class ColorbarProfile:
         continuous bar.
     block_colors : ndarray of shape (N, 3) or None
         Median colour of each block.
+    noise : float
+        The bar's colour noise: the median, over its lines, of the RMS distance (RGB)
+        of a line's pixels from the line's colour (0 on a clean PNG, a few units on a
+        JPEG).
     """
 
     colors: np.ndarray
@@ -96,6 +100,7 @@ class ColorbarProfile:
     flipped: bool
     blocks: np.ndarray | None = None
     block_colors: np.ndarray | None = None
+    noise: float = 0.0
 
     @property
     def is_discrete(self) -> bool:
@@ -601,7 +606,22 @@ def sample_colorbar(
         flip,
         blocks,
         block_colors,
+        _line_noise(bar[start:stop], colors),
     )
+
+
+def _line_noise(bar: np.ndarray, colors: np.ndarray) -> float:
+    """Median over lines of the RMS RGB distance of a line's pixels from its colour.
+
+    The outermost pixel on either side is left out when the bar is 5 pixels wide or more:
+    it is often a blend with the outline or the page.
+    """
+    if bar.shape[1] >= 5:
+        bar = bar[:, 1:-1]
+    if bar.size == 0:
+        return 0.0
+    spread = np.sqrt(np.mean(np.sum((bar - colors[:, None, :]) ** 2, axis=2), axis=1))
+    return float(np.median(spread))
 
 
 # --------------------------------------------------------------------------- scale

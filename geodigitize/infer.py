@@ -28,7 +28,7 @@ Georeference
     labels, extrapolated too far.
 Colour scale
     The colorbar ``--colorbar auto`` finds, named when a known colormap draws it
-    (:func:`identify_cmap`), else sampled.
+    (:func:`geodigitize.identify.identify_cmap`), else sampled.
 Value range
     Colorbar label values against their positions along the bar, linear (or linear in
     log10 for labels like ``10⁻³ .. 10³``), evaluated at the bar's two ends.
@@ -49,20 +49,19 @@ from .errors import ColorScaleError, GCPError, RegionError
 from .frame import find_frame, page_color
 from .gcps import GCPSet
 from .georef import from_georeferenced_image
+from .identify import CmapMatch, identify_cmap
 from .ocr import TextBox, find_words, read_words
 from .scale import build_scale
 from .ticks import parse_coordinate, parse_value
 
 __all__ = [
     "AxisFit",
-    "CmapMatch",
     "Inferred",
     "Labels",
     "corner_error",
     "fit_axis",
     "fit_colorbar",
     "fit_latitudes",
-    "identify_cmap",
     "infer_georef",
     "infer_missing",
     "infer_range",
@@ -821,101 +820,6 @@ def infer_range(
     )
 
 
-# --------------------------------------------------------------------------- colormap name
-
-#: Largest median (and 90th percentile) RGB distance between a bar's lines and a named
-#: colormap at their positions for the name to be taken (8-bit PNG noise is ~1).
-NAME_MEDIAN = 3.0
-NAME_P90 = 6.0
-#: The runner-up (another table) must be this many times farther, else the bar is used.
-NAME_MARGIN = 1.5
-#: Tables within this many 8-bit units everywhere are one table (copies of a colormap in
-#: two sources, rounded differently).
-SAME_TABLE = 4.0
-
-
-@dataclass(frozen=True)
-class CmapMatch:
-    """A named colormap that draws the colorbar's colours."""
-
-    name: str
-    median: float
-    p90: float
-    runner_up: str
-    runner_up_median: float
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "median_rgb_distance": round(self.median, 3),
-            "p90_rgb_distance": round(self.p90, 3),
-            "runner_up": self.runner_up,
-            "runner_up_median": round(self.runner_up_median, 3),
-        }
-
-
-def _named_tables():
-    """(name, (256, 3) float table) of matplotlib's and GMT's colormaps (the vendored
-    CPTs, see :mod:`geodigitize.catalogue`) and their reverses."""
-    from importlib.resources import files
-
-    import matplotlib as mpl
-
-    from .catalogue import CatalogueEntry
-
-    grid = np.linspace(0, 1, 256)
-    maps = [(name, mpl.colormaps[name]) for name in sorted(mpl.colormaps)]
-    folder = files("geodigitize") / "data" / "gmt"
-    cpts = sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".cpt"))
-    maps += [(f"gmt.{n}", CatalogueEntry(n, "gmt").load()) for n in cpts]
-    out = []
-    for name, cmap in maps:
-        if name.endswith("_r"):
-            continue
-        table = cmap(grid)[:, :3] * 255.0
-        out.append((name, table))
-        out.append((name + "_r", table[::-1]))
-    return out
-
-
-_TABLES: list = []
-
-
-def identify_cmap(colors: np.ndarray, positions: np.ndarray) -> CmapMatch | None:
-    """The matplotlib colormap whose colours at `positions` are the bar's `colors`.
-
-    Parameters
-    ----------
-    colors : ndarray of shape (L, 3)
-        The bar's line colours (0-255), from its vmin end.
-    positions : ndarray of shape (L,)
-        Their positions along the bar, 0 (vmin) to 1 (vmax).
-
-    Returns
-    -------
-    CmapMatch or None
-        None unless the best table is within :data:`NAME_MEDIAN` / :data:`NAME_P90` and
-        the best different table is :data:`NAME_MARGIN` times farther.
-    """
-    if colors.shape[0] < 16:
-        return None
-    if not _TABLES:
-        _TABLES.extend(_named_tables())
-    idx = np.clip(np.round(np.asarray(positions) * 255).astype(int), 0, 255)
-    scored = []
-    for name, table in _TABLES:
-        d = np.sqrt(((table[idx] - colors) ** 2).sum(axis=1))
-        scored.append((float(np.median(d)), float(np.percentile(d, 90)), name, table))
-    scored.sort(key=lambda t: t[0])
-    med, p90, name, table = scored[0]
-    if med > NAME_MEDIAN or p90 > NAME_P90:
-        return None
-    other = next((t for t in scored[1:] if np.abs(t[3] - table).max() > SAME_TABLE), None)
-    if other is not None and other[0] < NAME_MARGIN * max(med, 0.5):
-        return None
-    return CmapMatch(name, med, p90, other[2] if other else "", other[0] if other else np.inf)
-
-
 # --------------------------------------------------------------------------- record
 
 
@@ -1096,7 +1000,7 @@ def infer_missing(img, opts, gcpset, source=None):
         pos = prof.positions[prof.valid]
         if changes.get("colorbar_flip"):
             pos = 1.0 - pos
-        cmap = identify_cmap(prof.colors[prof.valid], pos)
+        cmap = identify_cmap(prof.colors[prof.valid], pos, lines=prof.valid.size, noise=prof.noise)
         if cmap is not None:
             changes.update(cmap=cmap.name, colorbar=None, colorbar_flip=False)
     frame = None
