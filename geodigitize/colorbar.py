@@ -893,8 +893,9 @@ def _candidates(image: np.ndarray) -> list[FoundColorbar]:
     img = np.asarray(image)
     page = page_color(img).astype(np.float64)
     found = []
+    masks = _solid_masks(img, page)
     for vertical in (True, False):
-        for sl in _join_pieces(list(_candidate_slices(img, page, vertical)), vertical):
+        for sl in _join_pieces(list(_candidate_slices(img, page, vertical, masks)), vertical):
             scored = _score_candidate(img, sl, vertical)
             if scored is not None:
                 found.append(scored)
@@ -941,20 +942,26 @@ def _join_pieces(slices: list, vertical: bool) -> list:
     return joined
 
 
-def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
-    """Slices of solid areas whose pixels equal their neighbours across the bar."""
-    a = img.astype(np.int16)
-    if not vertical:
-        a = a.transpose(1, 0, 2)
-    same = np.zeros(a.shape[:2], dtype=bool)
-    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= SAME_ACROSS
-    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= SAME_ACROSS
-    same[:, 1:-1] = left & right
-    same &= np.abs(a - page).max(axis=2) > 6
-    # Bridge ticks, edges between blocks and text crossing the bar.
-    same = ndimage.binary_closing(same, structure=np.ones((7, 1), bool))
-    same = ndimage.binary_opening(same, structure=np.ones((1, 3), bool))
-    labels, _ = ndimage.label(same)
+def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool, masks=None):
+    """Slices of solid areas whose pixels equal their neighbours across the bar.
+
+    `masks` is :func:`_solid_masks` of `img`, computed when not given (both orientations
+    share it).
+    """
+    off_page, steady = _solid_masks(img, page) if masks is None else masks
+    # Across a vertical bar is along a row (axis 1); work on (along, across) arrays.
+    step = steady[1] if vertical else steady[0].T
+    same = np.zeros((step.shape[0], step.shape[1] + 1), dtype=bool)
+    same[:, 1:-1] = step[:, :-1] & step[:, 1:]
+    same &= off_page if vertical else off_page.T
+    # Bridge ticks, edges between blocks and text crossing the bar (a binary closing
+    # along the bar and an opening across it, as 1-D filters).
+    u = same.view(np.uint8)
+    u = ndimage.maximum_filter1d(u, 7, axis=0, mode="constant", cval=0)
+    u = ndimage.minimum_filter1d(u, 7, axis=0, mode="constant", cval=0)
+    u = ndimage.minimum_filter1d(u, 3, axis=1, mode="constant", cval=0)
+    u = ndimage.maximum_filter1d(u, 3, axis=1, mode="constant", cval=0)
+    labels, _ = ndimage.label(u.view(bool))
     for sl in ndimage.find_objects(labels):
         if sl is None:
             continue
@@ -962,6 +969,24 @@ def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
         width = sl[1].stop - sl[1].start
         if length >= 40 and width >= 4 and length >= 4 * width:
             yield sl if vertical else (sl[1], sl[0])
+
+
+def _solid_masks(img: np.ndarray, page: np.ndarray):
+    """Pixels off the page colour (more than 6 in a channel), and for each axis whether
+    each pair of neighbours along it differs by at most :data:`SAME_ACROSS` in every
+    channel: ``(off_page (H, W), (steady_rows (H-1, W), steady_cols (H, W-1)))``."""
+    off_page = np.zeros(img.shape[:2], dtype=bool)
+    rows = np.ones((img.shape[0] - 1, img.shape[1]), dtype=bool)
+    cols = np.ones((img.shape[0], img.shape[1] - 1), dtype=bool)
+    for k in range(3):
+        plane = np.ascontiguousarray(img[..., k])
+        level = np.uint8(np.clip(page[k], 0, 255))
+        off_page |= (np.maximum(plane, level) - np.minimum(plane, level)) > 6
+        a, b = plane[1:], plane[:-1]
+        rows &= (np.maximum(a, b) - np.minimum(a, b)) <= SAME_ACROSS
+        a, b = plane[:, 1:], plane[:, :-1]
+        cols &= (np.maximum(a, b) - np.minimum(a, b)) <= SAME_ACROSS
+    return off_page, (rows, cols)
 
 
 def _score_candidate(img: np.ndarray, sl, vertical: bool):

@@ -66,8 +66,9 @@ INTERPOLATED_GAIN = 0.85
 NAME_MAX = 5.0
 #: Tables kept after the first, coarse comparison.
 SHORTLIST = 8
-#: Most lines used in the coarse comparison.
-SCREEN_LINES = 256
+#: Most lines used in the coarse comparison, and in the search for a table's ends.
+SCREEN_LINES = 128
+FIT_LINES = 384
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,13 @@ def match_table(
     t = table[None]
     best = (np.inf, 0.0, 0.0)
     centre = (0.0, 0.0)
+    take = _spread(colors.shape[0], FIT_LINES)
     for step in (reach / 4.0, reach / 16.0):
         shifts = np.arange(-4, 5) * step
         s0 = centre[0] + shifts[:, None, None]
         s1 = centre[1] + shifts[None, :, None]
-        pos = s0 + positions * (1.0 + s1 - s0)  # (9, 9, L)
-        mean = _distance(t, pos, colors)[0].mean(axis=-1)
+        pos = s0 + positions[take] * (1.0 + s1 - s0)  # (9, 9, L)
+        mean = _distance(t, pos, colors[take])[0].mean(axis=-1)
         i, j = np.unravel_index(int(np.argmin(mean)), mean.shape)
         if mean[i, j] < best[0]:
             best = (float(mean[i, j]), float(s0[i, 0, 0]), float(s1[0, j, 0]))
@@ -326,10 +328,16 @@ def _shortlist(
 ) -> list[int]:
     """The :data:`SHORTLIST` tables nearest the bar when each line may move by `reach`
     on its own (a coarse comparison of every table on a few hundred lines)."""
-    take = np.linspace(0, colors.shape[0] - 1, min(SCREEN_LINES, colors.shape[0]))
-    take = np.unique(np.round(take).astype(int))
+    take = _spread(colors.shape[0], SCREEN_LINES)
     c, p = colors[take], positions[take]
-    shifts = np.linspace(-reach, reach, 9)[:, None]
+    shifts = np.linspace(-reach, reach, 5)[:, None]
     d = _distance(tables, p[None] + shifts, np.broadcast_to(c, (shifts.size, *c.shape)))
     score = d.min(axis=1).mean(axis=1)  # (K,)
     return [int(k) for k in np.argsort(score)[:SHORTLIST]]
+
+
+def _spread(n: int, most: int) -> np.ndarray:
+    """Indices of at most `most` of `n` items, evenly spread, first and last included."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, most)).astype(int))
