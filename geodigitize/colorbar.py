@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .colormap import ColorScale, make_norm, runs_to_table
+from .colormap import ColorScale, make_norm
 from .errors import ColorScaleError
 from .frame import page_color
 from .image import LUMA
@@ -38,6 +38,8 @@ __all__ = [
     "MIN_AUTO_SCORE",
     "ColorbarProfile",
     "FoundColorbar",
+    "bar_table",
+    "densify",
     "find_colorbars",
     "locate_colorbar",
     "sample_colorbar",
@@ -687,10 +689,92 @@ def scale_from_colorbar(
     use_blocks = prof.is_discrete if discrete is None else discrete
     if levels is not None or use_blocks:
         return _classes(prof, nrm, levels, float(vmin), float(vmax), norm, extra)
-    rgb = np.clip(np.round(prof.colors[prof.valid]), 0, 255).astype(np.uint8)
-    colors, centres = runs_to_table(rgb, prof.positions[prof.valid])
+    colors, centres = bar_table(*densify(prof.colors[prof.valid], prof.positions[prof.valid]))
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
     return ColorScale(colors, values, float(vmin), float(vmax), norm, "colorbar", extra=extra)
+
+
+#: Largest colour step (RGB distance) between two neighbouring lines of a continuous bar
+#: that :func:`densify` fills in; a larger one is a jump of the scale, kept.
+MAX_FILL_STEP = LINE_TOL
+#: Largest RGB distance between two consecutive colours after :func:`densify`.
+FILL_STEP = 0.5
+
+
+def densify(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the colours between neighbouring lines of a continuous bar.
+
+    A bar shows one colour per line; the map drew every colour in between (GMT
+    interpolates between its table's nodes, a resampled image mixes neighbours), so a
+    table of the lines' colours alone leaves gaps of a few 8-bit units that the map's
+    pixels fall into. Between two neighbouring lines at most :data:`MAX_FILL_STEP` apart,
+    colours are interpolated linearly, with their positions, every :data:`FILL_STEP`.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (L, 3)
+        The kept lines' colours (0-255), in order along the bar.
+    positions : ndarray of shape (L,)
+
+    Returns
+    -------
+    colors : ndarray of shape (M, 3) and dtype float64
+    positions : ndarray of shape (M,)
+        M >= L; every line's colour and position is kept.
+    """
+    colors = np.asarray(colors, dtype=np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
+    if colors.shape[0] < 2:
+        return colors, positions
+    step = _dist(colors[1:], colors[:-1])
+    parts = np.where(step <= MAX_FILL_STEP, np.ceil(step / FILL_STEP), 1).astype(np.int64)
+    parts = np.maximum(parts, 1)
+    seg = np.repeat(np.arange(step.size), parts)
+    frac = np.arange(seg.size) - np.repeat(np.cumsum(parts) - parts, parts)
+    w = (frac / parts[seg])[:, None]
+    out_c = np.concatenate([colors[seg] * (1 - w) + colors[seg + 1] * w, colors[-1:]])
+    w = w[:, 0]
+    out_p = np.concatenate([positions[seg] * (1 - w) + positions[seg + 1] * w, positions[-1:]])
+    return out_c, out_p
+
+
+def bar_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct 8-bit colours within rounding of a bar's colours, at their positions.
+
+    A line's colour is known to 8-bit rounding only, and so is every colour the map drew
+    between two lines: each colour of `colors` gives every 8-bit colour whose channels
+    are its channels rounded down or up, standing for its position; a colour reached
+    from several colours keeps the mean of their positions.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (M, 3)
+        Colours along the bar (0-255), e.g. from :func:`densify`.
+    positions : ndarray of shape (M,)
+
+    Returns
+    -------
+    colors : ndarray of shape (K, 3) and dtype float64
+    positions : ndarray of shape (K,)
+    """
+    colors = np.clip(np.asarray(colors, dtype=np.float64), 0, 255)
+    low, high = np.floor(colors), np.ceil(colors)
+    corners = []
+    for k in range(8):
+        pick = np.array([(k >> c) & 1 for c in range(3)], dtype=bool)
+        corners.append(np.where(pick, high, low))
+    rgb = np.concatenate(corners).astype(np.int64)
+    n = colors.shape[0]
+    packed = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    pairs = np.unique(packed * n + np.tile(np.arange(n), 8))  # each colour once per source
+    packed, source = pairs // n, pairs % n
+    keys, inverse = np.unique(packed, return_inverse=True)
+    at = np.asarray(positions, dtype=np.float64)[source]
+    mean = np.bincount(inverse, weights=at) / np.bincount(inverse)
+    order = np.argsort(mean, kind="stable")
+    keys, mean = keys[order], mean[order]
+    table = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1)
+    return table.astype(np.float64), mean
 
 
 def _check_levels(levels) -> tuple[float, ...]:
@@ -1033,17 +1117,17 @@ def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> f
     """
     x0, y0, x1, y1 = (round(v) for v in box)
     height, width = img.shape[:2]
-    a = img.astype(np.float64)
     if vertical:
         if x0 - gap < 0 or x1 - 1 + gap >= width:
             return 1.0
-        inside = a[y0:y1, (x0 + x1) // 2]
-        outs = (a[y0:y1, x0 - gap], a[y0:y1, x1 - 1 + gap])
+        inside = img[y0:y1, (x0 + x1) // 2]
+        outs = (img[y0:y1, x0 - gap], img[y0:y1, x1 - 1 + gap])
     else:
         if y0 - gap < 0 or y1 - 1 + gap >= height:
             return 1.0
-        inside = a[(y0 + y1) // 2, x0:x1]
-        outs = (a[y0 - gap, x0:x1], a[y1 - 1 + gap, x0:x1])
+        inside = img[(y0 + y1) // 2, x0:x1]
+        outs = (img[y0 - gap, x0:x1], img[y1 - 1 + gap, x0:x1])
+    inside, outs = inside.astype(np.float64), [o.astype(np.float64) for o in outs]
     differs = (_dist(inside, outs[0]) > LINE_TOL) & (_dist(inside, outs[1]) > LINE_TOL)
     return float(differs.mean()) if differs.size else 0.0
 

@@ -246,7 +246,7 @@ def match_table(
         float(d.mean()),
         float(np.median(d)),
         float(np.percentile(d, 90)),
-        (-e0 / (1.0 + e1 - e0), (1.0 - e0) / (1.0 + e1 - e0)),
+        (e0, 1.0 + e1),
     )
 
 

@@ -51,6 +51,7 @@ from .gcps import GCPSet
 from .georef import from_georeferenced_image
 from .identify import CmapMatch, identify_cmap
 from .ocr import TextBox, find_words, read_words
+from .region import region_mask
 from .scale import build_scale
 from .ticks import parse_coordinate, parse_value
 
@@ -820,6 +821,76 @@ def infer_range(
     )
 
 
+# --------------------------------------------------------------------------- sampled bar
+
+#: Least share of the figure's coloured pixels near a sampled bar's colours (among those
+#: within :data:`COVER_REACH` of them) for the bar to decode the map: clean figures
+#: measure 0.86-1.0, resized ones 0.78-0.95, JPEGs (with their noise) 0.7-0.9.
+MIN_COVERAGE = 0.6
+#: RGB distance within which a pixel is near the bar's colours: this plus twice the
+#: bar's noise.
+COVER_NEAR = 2.0
+#: Pixels farther than this from the bar's colours are not the map's (lines, text, land).
+COVER_REACH = 24.0
+
+
+def sampled_bar_coverage(rgb, decoded, bar: Box, page, noise: float = 0.0) -> float:
+    """Share of the figure's coloured pixels the colours sampled from its bar explain.
+
+    Among the pixels off the page colour (more than 6 in a channel), outside `bar`, and
+    within :data:`COVER_REACH` of the bar's colours (the map's pixels and the blends at
+    their edges; lines, text and land lie farther), the share within
+    ``COVER_NEAR + 2 * noise``. A map drawn in other colours than its bar (shaded
+    relief, transparency, another colormap) leaves most of its pixels a few units off
+    the bar's colours: decoded by them, they would be lost, or decoded wrong, silently.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8
+    decoded : Decoded
+        `rgb` decoded with the sampled scale.
+    bar : (x0, y0, x1, y1)
+        Left out (with its margin).
+    page : ndarray of shape (3,)
+    noise : float
+        The bar's noise (:attr:`geodigitize.colorbar.ColorbarProfile.noise`).
+
+    Returns
+    -------
+    float
+        In 0-1; 1 when no pixel is near.
+    """
+    off = np.zeros(rgb.shape[:2], dtype=bool)
+    for k in range(3):
+        off |= np.abs(rgb[..., k].astype(np.int16) - int(page[k])) > 6
+    dist = decoded.distance
+    cand = off & (dist <= COVER_REACH) & ~region_mask(dist.shape, bar)
+    total = int(cand.sum())
+    if total == 0:
+        return 1.0
+    return float((dist[cand] <= COVER_NEAR + 2.0 * noise).sum() / total)
+
+
+def check_sampled_bar(rgb, decoded, found, page) -> float:
+    """The coverage of a sampled bar (:func:`sampled_bar_coverage`), or an error.
+
+    Raises
+    ------
+    ColorScaleError
+        When it is below :data:`MIN_COVERAGE`, naming `cmap` and `colorbar`.
+    """
+    cover = sampled_bar_coverage(rgb, decoded, found.search_box, page, found.profile.noise)
+    if cover < MIN_COVERAGE:
+        box = ",".join(f"{v:g}" for v in found.box)
+        raise ColorScaleError(
+            f"the colours of the colorbar at {box} (no known colormap) explain only "
+            f"{100 * cover:.0f} % of the map's colours near them, so the map would lose "
+            "data: give the colormap as `cmap` (`geodigitize colormaps` lists them), or "
+            "the bar that draws the map as `colorbar`"
+        )
+    return cover
+
+
 # --------------------------------------------------------------------------- record
 
 
@@ -840,6 +911,9 @@ class Inferred:
         Wall-clock and CPU (all threads) time the inference took.
     labels_from : {"ocr", "pdf text"}
         Where the labels were read.
+    bar_coverage : float or None
+        For colours sampled from the bar, the share of the map's colours they explain
+        (:func:`sampled_bar_coverage`).
     """
 
     frame: Box | None = None
@@ -850,6 +924,7 @@ class Inferred:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     labels_from: str = "ocr"
+    bar_coverage: float | None = None
 
     def describe(self) -> list[str]:
         """One line per inference, for the run's summary."""
@@ -872,6 +947,11 @@ class Inferred:
                 f"colormap {self.cmap.name} (the bar within {self.cmap.median:.1f} RGB)"
                 if self.cmap is not None
                 else "colours sampled from the colorbar"
+                + (
+                    f" (explain {100 * self.bar_coverage:.0f} % of the map's colours)"
+                    if self.bar_coverage is not None
+                    else ""
+                )
             )
         return out
 
@@ -883,6 +963,7 @@ class Inferred:
             "value_range": None if self.value_range is None else self.value_range.to_dict(),
             "colormap": None if self.cmap is None else self.cmap.to_dict(),
             "labels_from": self.labels_from,
+            "bar_coverage": None if self.bar_coverage is None else round(self.bar_coverage, 4),
             "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "summary": self.describe(),
@@ -1003,10 +1084,15 @@ def infer_missing(img, opts, gcpset, source=None):
         cmap = identify_cmap(prof.colors[prof.valid], pos, lines=prof.valid.size, noise=prof.noise)
         if cmap is not None:
             changes.update(cmap=cmap.name, colorbar=None, colorbar_flip=False)
+    coverage = None
+    if need_scale and bar is not None and cmap is None and not found.profile.is_discrete:
+        sampled = build_scale(**replace(opts, **changes).scale_parameters(), image=rgb)
+        decoded = decode(rgb, sampled)
+        coverage = check_sampled_bar(rgb, decoded, found, page)
     frame = None
     georef = None
     if need_georef:
-        frame = _frame(opts, changes, rgb)
+        frame = _frame(opts, changes, rgb, decoded if coverage is not None else None)
         reader = texts_or_ocr(texts, rgb, page, frame)
         georef = infer_georef(reader, frame, rgb.shape[:2], tick_finder(rgb, page, frame))
         gcpset = georef.gcps
@@ -1023,19 +1109,23 @@ def infer_missing(img, opts, gcpset, source=None):
         time.perf_counter() - t0,
         time.process_time() - c0,
         "pdf text" if texts else "ocr",
+        coverage,
     )
     extra = {**opts.extra, "inferred": inferred.to_dict()}
     return replace(opts, **changes, extra=extra), gcpset, inferred
 
 
-def _frame(opts, changes: dict, rgb) -> Box:
-    """The map frame: the region given, or found with the colour scale's help."""
+def _frame(opts, changes: dict, rgb, decoded=None) -> Box:
+    """The map frame: the region given, or found with the colour scale's help
+    (`decoded`: the image already decoded with that scale)."""
     region = opts.region
     if region is not None and region != "auto":
         return tuple(float(v) for v in region)
     scale = build_scale(**replace(opts, **changes).scale_parameters(), image=rgb)
+    if decoded is None:
+        decoded = decode(rgb, scale)
     try:
-        return tuple(float(v) for v in find_frame(rgb, scale, decode(rgb, scale)))
+        return tuple(float(v) for v in find_frame(rgb, scale, decoded))
     except RegionError as err:
         raise GCPError(
             f"no ground control points, and no map frame to read lon/lat labels beside "
