@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .colormap import ColorScale, make_norm
+from .colormap import ColorScale, make_norm, runs_to_table
 from .errors import ColorScaleError
 from .frame import page_color
 from .image import LUMA
@@ -689,7 +689,7 @@ def scale_from_colorbar(
     use_blocks = prof.is_discrete if discrete is None else discrete
     if levels is not None or use_blocks:
         return _classes(prof, nrm, levels, float(vmin), float(vmax), norm, extra)
-    colors, centres = bar_table(*densify(prof.colors[prof.valid], prof.positions[prof.valid]))
+    colors, centres = _sampled_table(prof.colors[prof.valid], prof.positions[prof.valid])
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
     return ColorScale(colors, values, float(vmin), float(vmax), norm, "colorbar", extra=extra)
 
@@ -775,6 +775,29 @@ def bar_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     keys, mean = keys[order], mean[order]
     table = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1)
     return table.astype(np.float64), mean
+
+
+def _sampled_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lines' own 8-bit colours, each at the centre of its run of lines, and the
+    colours between them (:func:`densify`, :func:`bar_table`) that no line shows.
+
+    A bar in steps (matplotlib's 256 colours over more lines) keeps its colours at the
+    centres of their steps; the colours between steps, or between the lines of a smooth
+    bar, stand for where the path between lines passes them.
+    """
+    rgb = np.clip(np.round(colors), 0, 255).astype(np.uint8)
+    own, own_at = runs_to_table(rgb, positions)
+    fill, fill_at = bar_table(*densify(colors, positions))
+
+    def pack(c):
+        c = c.astype(np.int64)
+        return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
+
+    new = ~np.isin(pack(fill), pack(own))
+    table = np.concatenate([own, fill[new]])
+    at = np.concatenate([own_at, fill_at[new]])
+    order = np.argsort(at, kind="stable")
+    return table[order], at[order]
 
 
 def _check_levels(levels) -> tuple[float, ...]:
