@@ -59,9 +59,11 @@ NAME_MARGIN = 1.5
 #: between them: up to a whole step apart where the colours change fast).
 SAME_TABLE = 3.0
 #: A table GMT interpolates is taken over the same table as matplotlib draws it only
-#: when its mean distance is at most this share of the latter's (a resampled or
-#: rasterized bar's colours lie between matplotlib's a little too).
-INTERPOLATED_GAIN = 0.85
+#: when its mean distance is at most this share of the latter's. GMT's bars measure
+#: 0.1-0.6 of it; a resampled or rasterized matplotlib bar's colours lie between
+#: matplotlib's a little too (0.8-0.85 on a PDF whose bar poppler smoothed while its map,
+#: drawn as vector cells, kept matplotlib's colours).
+INTERPOLATED_GAIN = 0.75
 #: Largest median tolerance, however noisy the bar.
 NAME_MAX = 5.0
 #: Tables kept after the first, coarse comparison.
