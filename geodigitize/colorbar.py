@@ -742,9 +742,11 @@ def bar_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     """The distinct 8-bit colours within rounding of a bar's colours, at their positions.
 
     A line's colour is known to 8-bit rounding only, and so is every colour the map drew
-    between two lines: each colour of `colors` gives every 8-bit colour whose channels
-    are its channels rounded down or up, standing for its position; a colour reached
-    from several colours keeps the mean of their positions.
+    between two lines; and matplotlib rounds the bar's colours but truncates the image's
+    (``imshow``), a unit lower. Each colour of `colors` therefore gives every 8-bit colour
+    whose channels are its channels rounded down, up, or rounded down less one, standing
+    for its position; a colour reached from several colours keeps the mean of their
+    positions.
 
     Parameters
     ----------
@@ -758,15 +760,15 @@ def bar_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     positions : ndarray of shape (K,)
     """
     colors = np.clip(np.asarray(colors, dtype=np.float64), 0, 255)
-    low, high = np.floor(colors), np.ceil(colors)
+    choices = (np.floor(colors) - 1, np.floor(colors), np.ceil(colors))
     corners = []
-    for k in range(8):
-        pick = np.array([(k >> c) & 1 for c in range(3)], dtype=bool)
-        corners.append(np.where(pick, high, low))
-    rgb = np.concatenate(corners).astype(np.int64)
+    for k in range(27):
+        pick = [(k // 3**c) % 3 for c in range(3)]
+        corners.append(np.stack([choices[pick[c]][:, c] for c in range(3)], axis=1))
+    rgb = np.clip(np.concatenate(corners), 0, 255).astype(np.int64)
     n = colors.shape[0]
     packed = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-    pairs = np.unique(packed * n + np.tile(np.arange(n), 8))  # each colour once per source
+    pairs = np.unique(packed * n + np.tile(np.arange(n), 27))  # each colour once per source
     packed, source = pairs // n, pairs % n
     keys, inverse = np.unique(packed, return_inverse=True)
     at = np.asarray(positions, dtype=np.float64)[source]

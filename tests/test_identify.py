@@ -101,16 +101,16 @@ def test_densify_fills_between_lines_and_keeps_jumps():
 
 
 def test_bar_table_gives_every_rounding_at_its_mean_position():
-    table, at = bar_table(*densify(np.array([[0, 0, 0], [2, 1, 0]], float), np.array([0, 1.0])))
+    lines = np.array([[10, 10, 10], [12, 11, 10]], float)
+    table, at = bar_table(*densify(lines, np.array([0, 1.0])))
     got = {tuple(int(v) for v in c): round(float(p), 6) for c, p in zip(table, at, strict=True)}
-    assert got == {
-        (0, 0, 0): 0.2,  # from 0, 0.2 (0.4, 0.2, 0) and 0.4 (0.8, 0.4, 0)
-        (0, 1, 0): 0.3,
-        (1, 0, 0): 0.5,
-        (1, 1, 0): 0.5,
-        (2, 0, 0): 0.7,
-        (2, 1, 0): 0.8,
-    }
+    # each of 0, 0.2 .. 1 (10.4, 10.2, 10) .. gives its channels rounded down, up, or
+    # rounded down less one: red 9-12, green 9-11, blue 9-10
+    assert len(got) == 4 * 3 * 2
+    assert got[12, 11, 10] == 0.8  # from 0.6 (11.2, 10.6, 10), 0.8 and 1
+    assert got[9, 9, 9] == 0.2  # from 0, 0.2 and 0.4
+    assert got[12, 9, 9] == 0.7
+    assert got[10, 10, 10] == 0.4  # from 0 to 0.8 (at 1, red is 11 or 12)
 
 
 def test_a_gmt_table_decodes_gmts_colours_exactly():
