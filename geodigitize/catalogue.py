@@ -54,6 +54,7 @@ __all__ = [
     "ColormapInfo",
     "find_colormap",
     "list_colormaps",
+    "list_names",
     "load_colormap",
 ]
 
@@ -71,6 +72,8 @@ SOURCES: dict[str, tuple[str, str]] = {
 DISCRETE_MAX_COLORS = 32
 
 _PREFIXES = {prefix: source for source, (prefix, _) in SOURCES.items()}
+#: Lookup-table size of a GMT table that is not equal flat classes (see :func:`_gmt_table`).
+GMT_LUT = 8192
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,13 @@ def _gmt_table(name: str) -> tuple[mcolors.Colormap, bool]:
 
     The CPT's z range is stretched onto 0-1. A table of equal flat classes becomes a
     ``ListedColormap`` of its class colours; anything else a ``LinearSegmentedColormap``
-    whose nodes are the CPT's (jumps between slices kept), as GMT interpolates in RGB.
-    A table made only of flat classes is discrete.
+    whose nodes are the CPT's (jumps between slices kept), as GMT interpolates in RGB,
+    with a lookup table of :data:`GMT_LUT` colours: GMT draws every colour between two
+    nodes (rounded to 8 bits), and a coarser table skips some of them where a slice is
+    steep (turbo's 255 slices change by up to 8 units each; 256 colours leave gaps of
+    several units on haxby's), so a figure's pixels would find no colour of their own
+    (and unequal flat classes need a fine table so the narrowest keeps its colour). A
+    table made only of flat classes is discrete.
     """
     from .colortable import parse_table
 
@@ -222,8 +230,7 @@ def _gmt_table(name: str) -> tuple[mcolors.Colormap, bool]:
         channel: [(float(xs[i]), float(left[i, k]), float(right[i, k])) for i in range(xs.size)]
         for k, channel in enumerate(("red", "green", "blue"))
     }
-    # Unequal flat classes need a fine lookup table so the narrowest keeps its colour.
-    return mcolors.LinearSegmentedColormap(name, data, N=1024 if flat else 256), flat
+    return mcolors.LinearSegmentedColormap(name, data, N=GMT_LUT), flat
 
 
 def _ncl_dir() -> Path | None:
@@ -419,6 +426,30 @@ def _info(entry: CatalogueEntry) -> ColormapInfo:
         discrete = isinstance(cmap, mcolors.ListedColormap) and n_colors <= DISCRETE_MAX_COLORS
     kind = "discrete" if discrete else "continuous"
     return ColormapInfo(entry.name, entry.source, n_colors, kind)
+
+
+def list_names(sources=tuple(SOURCES), *, continuous: bool = False) -> list[tuple[str, str]]:
+    """(name, source) of every colormap of `sources`, in lookup order, names sorted.
+
+    Cheaper than :func:`list_colormaps`: no colour is counted. With `continuous`, tables
+    that are discrete by construction are left out (matplotlib's listed maps of at most
+    :data:`DISCRETE_MAX_COLORS` colours, GMT's tables of flat classes).
+    """
+    out = []
+    for src in sources:
+        for spellings in _index(src).values():
+            for name in spellings:
+                if continuous and _discrete_by_construction(CatalogueEntry(name, src)):
+                    continue
+                out.append((name, src))
+    return out
+
+
+def _discrete_by_construction(entry: CatalogueEntry) -> bool:
+    if entry.source == "gmt":
+        return _gmt_table(entry.name)[1]
+    cmap = entry.load()
+    return isinstance(cmap, mcolors.ListedColormap) and cmap.N <= DISCRETE_MAX_COLORS
 
 
 def list_colormaps(source: str | None = None, search: str | None = None) -> list[ColormapInfo]:

@@ -38,6 +38,8 @@ __all__ = [
     "MIN_AUTO_SCORE",
     "ColorbarProfile",
     "FoundColorbar",
+    "bar_table",
+    "densify",
     "find_colorbars",
     "locate_colorbar",
     "sample_colorbar",
@@ -86,6 +88,10 @@ class ColorbarProfile:
         continuous bar.
     block_colors : ndarray of shape (N, 3) or None
         Median colour of each block.
+    noise : float
+        The bar's colour noise: the median, over its lines, of the RMS distance (RGB)
+        of a line's pixels from the line's colour (0 on a clean PNG, a few units on a
+        JPEG).
     """
 
     colors: np.ndarray
@@ -96,6 +102,7 @@ class ColorbarProfile:
     flipped: bool
     blocks: np.ndarray | None = None
     block_colors: np.ndarray | None = None
+    noise: float = 0.0
 
     @property
     def is_discrete(self) -> bool:
@@ -601,7 +608,22 @@ def sample_colorbar(
         flip,
         blocks,
         block_colors,
+        _line_noise(bar[start:stop], colors),
     )
+
+
+def _line_noise(bar: np.ndarray, colors: np.ndarray) -> float:
+    """Median over lines of the RMS RGB distance of a line's pixels from its colour.
+
+    The outermost pixel on either side is left out when the bar is 5 pixels wide or more:
+    it is often a blend with the outline or the page.
+    """
+    if bar.shape[1] >= 5:
+        bar = bar[:, 1:-1]
+    if bar.size == 0:
+        return 0.0
+    spread = np.sqrt(np.mean(np.sum((bar - colors[:, None, :]) ** 2, axis=2), axis=1))
+    return float(np.median(spread))
 
 
 # --------------------------------------------------------------------------- scale
@@ -667,10 +689,117 @@ def scale_from_colorbar(
     use_blocks = prof.is_discrete if discrete is None else discrete
     if levels is not None or use_blocks:
         return _classes(prof, nrm, levels, float(vmin), float(vmax), norm, extra)
-    rgb = np.clip(np.round(prof.colors[prof.valid]), 0, 255).astype(np.uint8)
-    colors, centres = runs_to_table(rgb, prof.positions[prof.valid])
+    colors, centres = _sampled_table(prof.colors[prof.valid], prof.positions[prof.valid])
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
     return ColorScale(colors, values, float(vmin), float(vmax), norm, "colorbar", extra=extra)
+
+
+#: Largest colour step (RGB distance) between two neighbouring lines of a continuous bar
+#: that :func:`densify` fills in; a larger one is a jump of the scale, kept.
+MAX_FILL_STEP = LINE_TOL
+#: Largest RGB distance between two consecutive colours after :func:`densify`.
+FILL_STEP = 0.5
+
+
+def densify(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the colours between neighbouring lines of a continuous bar.
+
+    A bar shows one colour per line; the map drew every colour in between (GMT
+    interpolates between its table's nodes, a resampled image mixes neighbours), so a
+    table of the lines' colours alone leaves gaps of a few 8-bit units that the map's
+    pixels fall into. Between two neighbouring lines at most :data:`MAX_FILL_STEP` apart,
+    colours are interpolated linearly, with their positions, every :data:`FILL_STEP`.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (L, 3)
+        The kept lines' colours (0-255), in order along the bar.
+    positions : ndarray of shape (L,)
+
+    Returns
+    -------
+    colors : ndarray of shape (M, 3) and dtype float64
+    positions : ndarray of shape (M,)
+        M >= L; every line's colour and position is kept.
+    """
+    colors = np.asarray(colors, dtype=np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
+    if colors.shape[0] < 2:
+        return colors, positions
+    step = _dist(colors[1:], colors[:-1])
+    parts = np.where(step <= MAX_FILL_STEP, np.ceil(step / FILL_STEP), 1).astype(np.int64)
+    parts = np.maximum(parts, 1)
+    seg = np.repeat(np.arange(step.size), parts)
+    frac = np.arange(seg.size) - np.repeat(np.cumsum(parts) - parts, parts)
+    w = (frac / parts[seg])[:, None]
+    out_c = np.concatenate([colors[seg] * (1 - w) + colors[seg + 1] * w, colors[-1:]])
+    w = w[:, 0]
+    out_p = np.concatenate([positions[seg] * (1 - w) + positions[seg + 1] * w, positions[-1:]])
+    return out_c, out_p
+
+
+def bar_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct 8-bit colours within rounding of a bar's colours, at their positions.
+
+    A line's colour is known to 8-bit rounding only, and so is every colour the map drew
+    between two lines; and matplotlib rounds the bar's colours but truncates the image's
+    (``imshow``), a unit lower. Each colour of `colors` therefore gives every 8-bit colour
+    whose channels are its channels rounded down, up, or rounded down less one, standing
+    for its position; a colour reached from several colours keeps the mean of their
+    positions.
+
+    Parameters
+    ----------
+    colors : ndarray of shape (M, 3)
+        Colours along the bar (0-255), e.g. from :func:`densify`.
+    positions : ndarray of shape (M,)
+
+    Returns
+    -------
+    colors : ndarray of shape (K, 3) and dtype float64
+    positions : ndarray of shape (K,)
+    """
+    colors = np.clip(np.asarray(colors, dtype=np.float64), 0, 255)
+    choices = (np.floor(colors) - 1, np.floor(colors), np.ceil(colors))
+    corners = []
+    for k in range(27):
+        pick = [(k // 3**c) % 3 for c in range(3)]
+        corners.append(np.stack([choices[pick[c]][:, c] for c in range(3)], axis=1))
+    rgb = np.clip(np.concatenate(corners), 0, 255).astype(np.int64)
+    n = colors.shape[0]
+    packed = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    pairs = np.unique(packed * n + np.tile(np.arange(n), 27))  # each colour once per source
+    packed, source = pairs // n, pairs % n
+    keys, inverse = np.unique(packed, return_inverse=True)
+    at = np.asarray(positions, dtype=np.float64)[source]
+    mean = np.bincount(inverse, weights=at) / np.bincount(inverse)
+    order = np.argsort(mean, kind="stable")
+    keys, mean = keys[order], mean[order]
+    table = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1)
+    return table.astype(np.float64), mean
+
+
+def _sampled_table(colors: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lines' own 8-bit colours, each at the centre of its run of lines, and the
+    colours between them (:func:`densify`, :func:`bar_table`) that no line shows.
+
+    A bar in steps (matplotlib's 256 colours over more lines) keeps its colours at the
+    centres of their steps; the colours between steps, or between the lines of a smooth
+    bar, stand for where the path between lines passes them.
+    """
+    rgb = np.clip(np.round(colors), 0, 255).astype(np.uint8)
+    own, own_at = runs_to_table(rgb, positions)
+    fill, fill_at = bar_table(*densify(colors, positions))
+
+    def pack(c):
+        c = c.astype(np.int64)
+        return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
+
+    new = ~np.isin(pack(fill), pack(own))
+    table = np.concatenate([own, fill[new]])
+    at = np.concatenate([own_at, fill_at[new]])
+    order = np.argsort(at, kind="stable")
+    return table[order], at[order]
 
 
 def _check_levels(levels) -> tuple[float, ...]:
@@ -873,8 +1002,9 @@ def _candidates(image: np.ndarray) -> list[FoundColorbar]:
     img = np.asarray(image)
     page = page_color(img).astype(np.float64)
     found = []
+    masks = _solid_masks(img, page)
     for vertical in (True, False):
-        for sl in _join_pieces(list(_candidate_slices(img, page, vertical)), vertical):
+        for sl in _join_pieces(list(_candidate_slices(img, page, vertical, masks)), vertical):
             scored = _score_candidate(img, sl, vertical)
             if scored is not None:
                 found.append(scored)
@@ -921,20 +1051,26 @@ def _join_pieces(slices: list, vertical: bool) -> list:
     return joined
 
 
-def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
-    """Slices of solid areas whose pixels equal their neighbours across the bar."""
-    a = img.astype(np.int16)
-    if not vertical:
-        a = a.transpose(1, 0, 2)
-    same = np.zeros(a.shape[:2], dtype=bool)
-    left = np.abs(a[:, 1:-1] - a[:, :-2]).max(axis=2) <= SAME_ACROSS
-    right = np.abs(a[:, 1:-1] - a[:, 2:]).max(axis=2) <= SAME_ACROSS
-    same[:, 1:-1] = left & right
-    same &= np.abs(a - page).max(axis=2) > 6
-    # Bridge ticks, edges between blocks and text crossing the bar.
-    same = ndimage.binary_closing(same, structure=np.ones((7, 1), bool))
-    same = ndimage.binary_opening(same, structure=np.ones((1, 3), bool))
-    labels, _ = ndimage.label(same)
+def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool, masks=None):
+    """Slices of solid areas whose pixels equal their neighbours across the bar.
+
+    `masks` is :func:`_solid_masks` of `img`, computed when not given (both orientations
+    share it).
+    """
+    off_page, steady = _solid_masks(img, page) if masks is None else masks
+    # Across a vertical bar is along a row (axis 1); work on (along, across) arrays.
+    step = steady[1] if vertical else steady[0].T
+    same = np.zeros((step.shape[0], step.shape[1] + 1), dtype=bool)
+    same[:, 1:-1] = step[:, :-1] & step[:, 1:]
+    same &= off_page if vertical else off_page.T
+    # Bridge ticks, edges between blocks and text crossing the bar (a binary closing
+    # along the bar and an opening across it, as 1-D filters).
+    u = same.view(np.uint8)
+    u = ndimage.maximum_filter1d(u, 7, axis=0, mode="constant", cval=0)
+    u = ndimage.minimum_filter1d(u, 7, axis=0, mode="constant", cval=0)
+    u = ndimage.minimum_filter1d(u, 3, axis=1, mode="constant", cval=0)
+    u = ndimage.maximum_filter1d(u, 3, axis=1, mode="constant", cval=0)
+    labels, _ = ndimage.label(u.view(bool))
     for sl in ndimage.find_objects(labels):
         if sl is None:
             continue
@@ -942,6 +1078,24 @@ def _candidate_slices(img: np.ndarray, page: np.ndarray, vertical: bool):
         width = sl[1].stop - sl[1].start
         if length >= 40 and width >= 4 and length >= 4 * width:
             yield sl if vertical else (sl[1], sl[0])
+
+
+def _solid_masks(img: np.ndarray, page: np.ndarray):
+    """Pixels off the page colour (more than 6 in a channel), and for each axis whether
+    each pair of neighbours along it differs by at most :data:`SAME_ACROSS` in every
+    channel: ``(off_page (H, W), (steady_rows (H-1, W), steady_cols (H, W-1)))``."""
+    off_page = np.zeros(img.shape[:2], dtype=bool)
+    rows = np.ones((img.shape[0] - 1, img.shape[1]), dtype=bool)
+    cols = np.ones((img.shape[0], img.shape[1] - 1), dtype=bool)
+    for k in range(3):
+        plane = np.ascontiguousarray(img[..., k])
+        level = np.uint8(np.clip(page[k], 0, 255))
+        off_page |= (np.maximum(plane, level) - np.minimum(plane, level)) > 6
+        a, b = plane[1:], plane[:-1]
+        rows &= (np.maximum(a, b) - np.minimum(a, b)) <= SAME_ACROSS
+        a, b = plane[:, 1:], plane[:, :-1]
+        cols &= (np.maximum(a, b) - np.minimum(a, b)) <= SAME_ACROSS
+    return off_page, (rows, cols)
 
 
 def _score_candidate(img: np.ndarray, sl, vertical: bool):
@@ -988,17 +1142,17 @@ def _edge_contrast(img: np.ndarray, box: Box, vertical: bool, gap: int = 2) -> f
     """
     x0, y0, x1, y1 = (round(v) for v in box)
     height, width = img.shape[:2]
-    a = img.astype(np.float64)
     if vertical:
         if x0 - gap < 0 or x1 - 1 + gap >= width:
             return 1.0
-        inside = a[y0:y1, (x0 + x1) // 2]
-        outs = (a[y0:y1, x0 - gap], a[y0:y1, x1 - 1 + gap])
+        inside = img[y0:y1, (x0 + x1) // 2]
+        outs = (img[y0:y1, x0 - gap], img[y0:y1, x1 - 1 + gap])
     else:
         if y0 - gap < 0 or y1 - 1 + gap >= height:
             return 1.0
-        inside = a[(y0 + y1) // 2, x0:x1]
-        outs = (a[y0 - gap, x0:x1], a[y1 - 1 + gap, x0:x1])
+        inside = img[(y0 + y1) // 2, x0:x1]
+        outs = (img[y0 - gap, x0:x1], img[y1 - 1 + gap, x0:x1])
+    inside, outs = inside.astype(np.float64), [o.astype(np.float64) for o in outs]
     differs = (_dist(inside, outs[0]) > LINE_TOL) & (_dist(inside, outs[1]) > LINE_TOL)
     return float(differs.mean()) if differs.size else 0.0
 

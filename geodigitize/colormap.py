@@ -20,6 +20,7 @@ from .errors import ColorScaleError
 __all__ = [
     "NORMS",
     "ColorScale",
+    "drawn_bytes",
     "from_cmap",
     "make_norm",
     "parse_levels",
@@ -235,12 +236,27 @@ def from_cmap(
     if samples < 2:
         raise ColorScaleError(f"samples must be at least 2, got {samples}")
     t = np.linspace(0.0, 1.0, samples)
-    rgb = cmap(t, bytes=True)[:, :3]
+    rgb = drawn_bytes(name, cmap, t)
     colors, centres = runs_to_table(rgb, t)
     values = np.asarray(nrm.inverse(centres), dtype=np.float64)
     scale_source = f"cmap:{name}"
     extra = _catalogue_extra(name)
     return ColorScale(colors, values, float(vmin), float(vmax), norm, scale_source, extra=extra)
+
+
+def drawn_bytes(name: str, cmap: mcolors.Colormap, t: np.ndarray) -> np.ndarray:
+    """8-bit colours (S, 3) the colormap called `name` draws at positions `t` (0-1).
+
+    matplotlib truncates a colour to 8 bits when it colours an image (``bytes=True``);
+    GMT rounds, so a GMT table's colours (``gmt.jet``) are rounded here, else half of a
+    GMT figure's colours would lie a unit from the scale. (matplotlib rounds when it
+    fills a mesh or a path, but adding those colours to a matplotlib table's scale was
+    measured to lose data to the halo rule on rasterized PDFs, not gain it.)
+    """
+    entry, _ = find_colormap(name)
+    if entry.source == "gmt":
+        return np.clip(np.rint(cmap(t)[:, :3] * 255.0), 0, 255).astype(np.uint8)
+    return cmap(t, bytes=True)[:, :3]
 
 
 def _classes_from_cmap(name: str, cmap: mcolors.Colormap, levels: tuple[float, ...]) -> ColorScale:
