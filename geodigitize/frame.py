@@ -113,6 +113,29 @@ def _dark_runs(img: np.ndarray, longest: int = DARK_RUN) -> np.ndarray:
     return dark & (above > 0) & (below > 0)
 
 
+def _closed_runs(lines: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs (row, first col, end col) of `lines` along rows after a 1 x `gap` binary
+    closing, without the closing's image-sized passes: gaps shorter than `gap` between
+    two runs of a row are filled, and runs lose what the closing's erosion takes at the
+    image's left and right borders (``gap // 2`` and ``gap - 1 - gap // 2`` columns), as
+    :func:`scipy.ndimage.binary_closing` does."""
+    padded = np.zeros((lines.shape[0], lines.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = lines
+    d = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(d == 1)
+    _, ends = np.nonzero(d == -1)
+    if not rows.size:
+        return rows, starts, ends
+    join = (rows[1:] == rows[:-1]) & (starts[1:] - ends[:-1] < gap)
+    first = np.concatenate([[True], ~join])
+    rows, starts = rows[first], starts[first]
+    ends = np.maximum.reduceat(ends, np.flatnonzero(first))
+    starts = np.maximum(starts, gap // 2)
+    ends = np.minimum(ends, lines.shape[1] - (gap - 1 - gap // 2))
+    keep = ends > starts
+    return rows[keep], starts[keep], ends[keep]
+
+
 def _segments(lines: np.ndarray, min_len: int) -> list[_Segment]:
     """Runs of line pixels along rows at least `min_len` long, rows merged into thick lines.
 
@@ -123,13 +146,7 @@ def _segments(lines: np.ndarray, min_len: int) -> list[_Segment]:
     over part of its length and in the next row over the rest. (Any overlap at any
     thickness would chain the edges of a smooth field, row after row, into one line.)
     """
-    gap = max(5, lines.shape[1] // 20)
-    lines = ndimage.binary_closing(lines, structure=np.ones((1, gap), bool))
-    padded = np.zeros((lines.shape[0], lines.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = lines
-    d = np.diff(padded, axis=1)
-    rows_s, cols_s = np.nonzero(d == 1)
-    _, cols_e = np.nonzero(d == -1)
+    rows_s, cols_s, cols_e = _closed_runs(lines, max(5, lines.shape[1] // 20))
     long = (cols_e - cols_s) >= min_len
     runs = sorted(zip(rows_s[long], cols_s[long], cols_e[long], strict=True))
     done: list[list[int]] = []
@@ -184,12 +201,23 @@ def find_spine_frame(
         max(20, int(min_fraction * height)),
     )
     page = page_pixels(image)
-    # Inner edges of every line as a top, bottom, left or right side: computed once, not
-    # once per rectangle that line closes.
-    below = {h: _inner_edge(img, h, +1) for h in horiz}
-    above = {h: _inner_edge(img, h, -1) for h in horiz}
-    right_of = {v: _inner_edge(img_t, v, +1) for v in vert}
-    left_of = {v: _inner_edge(img_t, v, -1) for v in vert}
+    # Inner edges of lines as a top, bottom, left or right side: computed once, when a
+    # rectangle first needs them, not once per rectangle that line closes.
+    edges: dict[tuple[_Segment, int, bool], int] = {}
+
+    def edge(seg: _Segment, inward: int, across: bool) -> int:
+        key = (seg, inward, across)
+        if key not in edges:
+            edges[key] = _inner_edge(img_t if across else img, seg, inward)
+        return edges[key]
+
+    # Sums over any box in constant time: the share on the scale, and the page's share
+    # of each row (column) of the box.
+    on_sum = None if on_scale is None else _integral(on_scale)
+    page_rows = np.zeros((height, width + 1), np.int32)
+    np.cumsum(page, axis=1, out=page_rows[:, 1:])
+    page_cols = np.zeros((height + 1, width), np.int32)
+    np.cumsum(page, axis=0, out=page_cols[1:])
 
     def search(floor: float, apart_from=None):
         """The largest rectangle beating `floor` (and not overlapping `apart_from`)."""
@@ -205,14 +233,17 @@ def find_spine_frame(
                 for left, right in _side_pairs(vert, top, bottom):
                     if (right.a1 - left.a0) * tall <= best_area:
                         continue  # cannot beat the best: skip before the (slow) lookups
-                    box = (right_of[left], below[top], left_of[right], above[bottom])
-                    area = (box[2] - box[0]) * (box[3] - box[1])
-                    if area <= best_area or _overlap(box, apart_from):
+                    x0, y0 = edge(left, +1, True), edge(top, +1, False)
+                    x1, y1 = edge(right, -1, True), edge(bottom, -1, False)
+                    box = (x0, y0, x1, y1)
+                    area = (x1 - x0) * (y1 - y0)
+                    if x1 <= x0 or area <= best_area or _overlap(box, apart_from):
                         continue
-                    inside = (slice(box[1], box[3]), slice(box[0], box[2]))
-                    if on_scale is not None and on_scale[inside].mean() < 0.3:
+                    if on_sum is not None and _box_sum(on_sum, box) < 0.3 * area:
                         continue
-                    if max(page[inside].mean(axis=0).max(), page[inside].mean(axis=1).max()) > 0.5:
+                    across = (page_rows[y0:y1, x1] - page_rows[y0:y1, x0]).max() / (x1 - x0)
+                    down = (page_cols[y1, x0:x1] - page_cols[y0, x0:x1]).max() / (y1 - y0)
+                    if max(across, down) > 0.5:
                         continue  # two frames side by side or stacked (a map and its colorbar)
                     best, best_area = box, area
         return best, best_area
@@ -236,6 +267,19 @@ def _overlap(box, other) -> bool:
     return min(box[2], other[2]) > max(box[0], other[0]) and min(box[3], other[3]) > max(
         box[1], other[1]
     )
+
+
+def _integral(mask: np.ndarray) -> np.ndarray:
+    """Summed-area table of `mask`, shape (H + 1, W + 1)."""
+    out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(mask, axis=0), axis=1, out=out[1:, 1:])
+    return out
+
+
+def _box_sum(table: np.ndarray, box) -> int:
+    """Sum of the mask over `box` (x0, y0, x1, y1) from its :func:`_integral` table."""
+    x0, y0, x1, y1 = box
+    return int(table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0])
 
 
 def _inner_edge(img: np.ndarray, seg: _Segment, inward: int) -> int:
