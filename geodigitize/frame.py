@@ -4,19 +4,29 @@ Two ways, tried in order:
 
 1. **Spines.** Axes draw their data area inside a rectangle of thin straight lines. Thin
    horizontal and vertical lines are pixels unlike the pixels a few rows (or columns) away
-   on both sides; long runs of them are candidate sides, and the largest rectangle closed
-   by four of them, mostly holding colours of the scale, is the frame. The box returned
-   is the area strictly inside the spines.
-   Spines that are the outer edge of a band frame are moved in past the band's black and
-   white rows (:func:`_tighten`).
+   on both sides, or thin runs of dark grey across them (a line beside a checkered band's
+   black segment); long runs of them are candidate sides, and the largest rectangle
+   closed by four of them, mostly holding colours of the scale, is the frame. The box
+   returned is the area strictly inside the spines.
+   Spines that are the outer edge of a band frame are moved in past a checkered band
+   (:func:`_past_band`, GMT's ``-B+`` frame, resampled too) and past the band's black
+   and white rows (:func:`_tighten`).
 2. **Largest scale-coloured region.** Otherwise, or when the spines hold less than
    :data:`MIN_COVER` of it and it is closed all round by ink (GMT's checkered frame,
    :func:`_framed`), the bounding box of the largest connected area of pixels on the
    colour scale that are not the page's colour.
 
+An image above :data:`FRAME_PIXELS` is searched in a view keeping each k x k block's
+darkest pixel (:func:`frame_step`, :func:`darkest_in_blocks`): the view a streamed first
+pass keeps, so an image in memory and the same image streamed find the same frame, to k
+pixels (lines thicker than the line test sees, at 100 MP, are thin there).
+
 :func:`find_frame` refuses (:class:`~geodigitize.errors.RegionError` naming `region`)
 rather than return a frame it is not sure of: one holding less than :data:`MIN_COVER` of
-the largest scale-coloured area, or spines with the map going on past a side.
+the largest scale-coloured area, spines with the map going on past a side, a second
+rectangle of spines apart from the first with :data:`RIVAL` of its area (two maps), or a
+scale-coloured area that does not fill its box to each side (labels merged with it) or
+has a rival of like size outside its box (graticule cells).
 
 Notes
 -----

@@ -178,3 +178,20 @@ def test_two_maps_side_by_side_refuse():
     scale = from_cmap("gist_earth", 0, 1)
     with pytest.raises(RegionError, match=r"two map frames of like size.*`region`"):
         find_frame(img, scale, decode(img, scale))
+
+
+def test_labels_merged_with_a_field_without_spines_refuse():
+    # No spines; tick labels in a colour of the scale (black on a grey colormap) stand
+    # two pixels from the field's left side, and the largest scale-coloured area takes
+    # them in: its box reaches past the field on the left, where it fills a fraction of
+    # the box's side. Refused, not returned.
+    img = page(300, 420)
+    yy, xx = np.mgrid[0:200, 0:300]
+    img[50:250, 60:360] = lut("gray", 0.3 + 0.6 * xx / 300 + 0 * yy)
+    for r in range(60, 250, 40):
+        img[r : r + 10, 40:58] = 0  # a label
+    scale = from_cmap("gray", 0, 1)
+    decoded = decode(img, scale)
+    assert find_spine_frame(img, decoded.distance <= 30) is None
+    with pytest.raises(RegionError, match=r"fills \d+ % of its box's left side.*`region`"):
+        find_frame(img, scale, decoded)
