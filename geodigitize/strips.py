@@ -77,7 +77,7 @@ from .dbscan import DBSCANResult, StripDBSCAN
 from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError
 from .filters import any_in_window
-from .frame import find_frame
+from .frame import darkest_in_blocks, find_frame, frame_step
 from .mask import (
     AUTO,
     Exclusion,
@@ -249,10 +249,7 @@ class _Thumbnail:
         if pad:  # the last column block is narrower: repeat its last column
             packed = np.pad(packed, ((0, 0), (0, pad)), mode="edge")
             ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
-        rgb = unpack_rgb(packed).astype(np.uint16)
-        luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
-        blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
-        darkest = blocks.argmin(axis=2)[..., None]
+        darkest = darkest_in_blocks(unpack_rgb(packed), k)[..., None]
 
         def take(a: np.ndarray) -> np.ndarray:
             a = a.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
@@ -560,25 +557,22 @@ def _fit(first, source, scale, opts, strip_rows, timings, jpeg, workers):
     return Fitted(fit, exclusion, field, context), axes
 
 
-#: Pixels of the view of the whole image that ``region="auto"`` finds the frame in when
-#: the image is streamed (every k-th row and column above it).
-FRAME_PIXELS = 4_000_000
-
-
 def _frame_step(shape: tuple[int, int]) -> int:
-    """Keep every k-th row and column for the frame of a streamed image."""
-    return max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / FRAME_PIXELS))))
+    """Keep every k-th row and column for the frame of a streamed image
+    (:func:`geodigitize.frame.frame_step`: the view an image in memory is searched in)."""
+    return frame_step(shape)
 
 
 def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
     """:func:`geodigitize.frame.find_frame` for ``region="auto"``, with each pixel's
     distance to the scale from the first pass.
 
-    On the image when it is in memory. A streamed image keeps every k-th row and column
-    in its first pass (:data:`FRAME_PIXELS` pixels at most; all of them up to that): the
-    frame is found on that view and its box scaled back by k, so above
-    :data:`FRAME_PIXELS` its sides are known to k pixels (a spine thinner than k pixels
-    may be missed; then give the frame as `region`).
+    On the image when it is in memory. A streamed image keeps the darkest pixel of each
+    k x k block in its first pass (:data:`~geodigitize.frame.FRAME_PIXELS` pixels at
+    most; all of them up to that): the frame is found on that view and its box scaled
+    back by k, so above :data:`~geodigitize.frame.FRAME_PIXELS` its sides are known to k
+    pixels. :func:`~geodigitize.frame.find_frame` reduces an image in memory to the same
+    view, so both find the same frame.
     """
     image = getattr(source, "image", None)
     thumb = first.thumbnail

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from colour_figures import draw_colorbar, lut, page
 
+from geodigitize import frame
 from geodigitize.colormap import from_cmap
 from geodigitize.decode import decode
 from geodigitize.errors import RegionError
@@ -73,3 +74,124 @@ def test_frame_of_a_jpeg_excludes_the_spines_only(seed):
     assert np.max(np.abs(np.subtract(box, inner))) <= 1
     x0, y0, x1, y1 = (int(v) for v in box)
     assert fig.data[y0:y1, x0:x1].sum() == fig.data.sum()
+
+
+def _checkered(seg: int, band: int = 6):
+    """A GMT-like checkered ("fancy") frame: an outer line, a band of black and white
+    segments `seg` pixels long, an inner line, and the field inside (its box returned).
+    The field's colormap holds white, the page's colour (as GMT's polar does)."""
+    img = page(320, 480)
+    x0, y0, x1, y1 = 60, 50, 420, 270
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    field = lut("bwr", (xx - x0 + yy - y0) / 580 * (0.8 + 0.2 * np.sin(xx / 23)))
+    ix0, iy0, ix1, iy1 = x0 - 1, y0 - 1, x1 + 1, y1 + 1  # the inner line's outside
+    ox0, oy0, ox1, oy1 = ix0 - band, iy0 - band, ix1 + band, iy1 + band
+    img[oy0 - 1 : oy1 + 1, ox0 - 1 : ox1 + 1] = 0  # the outer line (and all inside it)
+    img[oy0:oy1, ox0:ox1] = 255
+    black_c = ((np.arange(ox0, ox1) - x0) // seg) % 2 == 0
+    black_r = ((np.arange(oy0, oy1) - y0) // seg) % 2 == 0
+    for r0, r1 in ((oy0, iy0), (iy1, oy1)):
+        img[r0:r1, ox0:ox1][:, black_c] = 0
+    for c0, c1 in ((ox0, ix0), (ix1, ox1)):
+        img[oy0:oy1, c0:c1][black_r, :] = 0
+    img[iy0:iy1, ix0:ix1] = 0  # the inner line
+    img[y0:y1, x0:x1] = field
+    return img, (x0, y0, x1, y1)
+
+
+def _resized(img, factor, how):
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    return np.asarray(Image.fromarray(img).resize((round(w * factor), round(h * factor)), how))
+
+
+@pytest.mark.parametrize("seg", [30, 60])
+@pytest.mark.parametrize(
+    ("factor", "how", "want"),
+    [
+        (1.0, None, (60.0, 50.0, 420.0, 270.0)),
+        (0.7, "LANCZOS", (42.0, 35.0, 294.0, 189.0)),
+        (1.5, "BILINEAR", (91.0, 76.0, 629.0, 404.0)),
+    ],
+)
+def test_frame_inside_a_checkered_band(seg, factor, how, want):
+    # The band's white segments are the page's colour, and on the scale: a frame that
+    # takes in the band decodes them. Resampled, the band's lines blur into greys; at
+    # 60-pixel segments the outer line beside a black segment has no contrast across it.
+    # Found: the field to the pixel (1.5x: one pixel in, the field's blended edge).
+    from PIL import Image
+
+    img, _ = _checkered(seg)
+    if how is not None:
+        img = _resized(img, factor, getattr(Image, how))
+    scale = from_cmap("bwr", 0, 1)
+    assert find_frame(img, scale, decode(img, scale)) == want
+
+
+def _graticule(width: int = 600, height: int = 450, lw: int = 6):
+    """A field cut by a graticule of `lw`-pixel black lines, `lw`-pixel spines just
+    outside it (as ``benchmarks/_figures.py`` draws 100 MP figures), its box returned."""
+    img = page(height, width)
+    m = 30
+    x0, y0, x1, y1 = m, m, width - m, height - m
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    img[y0:y1, x0:x1] = lut("jet_r", 0.1 + 0.8 * (yy - y0) / (y1 - y0) + 0.05 * np.sin(xx / 20))
+    for c in np.linspace(x0, x1, 7)[1:-1].astype(int):
+        img[y0:y1, c - lw // 2 : c - lw // 2 + lw] = 0
+    for r in np.linspace(y0, y1, 6)[1:-1].astype(int):
+        img[r - lw // 2 : r - lw // 2 + lw, x0:x1] = 0
+    img[y0 - lw : y1 + lw, x0 - lw : x0] = img[y0 - lw : y1 + lw, x1 : x1 + lw] = 0
+    img[y0 - lw : y0, x0 - lw : x1 + lw] = img[y1 : y1 + lw, x0 - lw : x1 + lw] = 0
+    return img, (float(x0), float(y0), float(x1), float(y1))
+
+
+def test_thick_graticule_refuses_a_cell_and_a_large_image_is_searched_reduced(monkeypatch):
+    # Lines 6 pixels thick are no lines to the 3-pixel test: without spines, the largest
+    # scale-coloured area is one cell between graticule lines, with others of its size
+    # beside it. That is refused; an image above FRAME_PIXELS is searched in a view of
+    # each 5 x 5 block's darkest pixel (as a streamed image is), where the lines are thin,
+    # and the field is found to within 5 pixels, inside it.
+    img, field = _graticule()
+    scale = from_cmap("jet_r", 0, 1)
+    decoded = decode(img, scale)
+    with pytest.raises(RegionError, match=r"two scale-coloured areas of like size.*`region`"):
+        find_frame(img, scale, decoded)
+    monkeypatch.setattr(frame, "FRAME_PIXELS", img.shape[0] * img.shape[1] // 25)
+    assert frame.frame_step(img.shape[:2]) == 5
+    box = find_frame(img, scale, decoded)
+    assert box == (30.0, 30.0, 570.0, 420.0)
+    assert all(0 <= a - b <= 5 for a, b in zip(box[:2], field[:2], strict=True))
+    assert all(0 <= b - a <= 5 for a, b in zip(box[2:], field[2:], strict=True))
+
+
+def test_two_maps_side_by_side_refuse():
+    # Two panels of like size, each closed by its spines: which one is the map is not
+    # guessed.
+    img = page(300, 700)
+    yy, xx = np.mgrid[0:200, 0:300]
+    field = lut("gist_earth", (np.sin(xx / 30) * np.cos(yy / 40) + 1) / 2)
+    for x0 in (40, 380):
+        img[50:250, x0 : x0 + 300] = field
+        img[49, x0 - 1 : x0 + 301] = img[250, x0 - 1 : x0 + 301] = 0
+        img[49:251, x0 - 1] = img[49:251, x0 + 300] = 0
+    scale = from_cmap("gist_earth", 0, 1)
+    with pytest.raises(RegionError, match=r"two map frames of like size.*`region`"):
+        find_frame(img, scale, decode(img, scale))
+
+
+def test_labels_merged_with_a_field_without_spines_refuse():
+    # No spines; tick labels in a colour of the scale (black on a grey colormap) stand
+    # two pixels from the field's left side, and the largest scale-coloured area takes
+    # them in: its box reaches past the field on the left, where it fills a fraction of
+    # the box's side. Refused, not returned.
+    img = page(300, 420)
+    yy, xx = np.mgrid[0:200, 0:300]
+    img[50:250, 60:360] = lut("gray", 0.3 + 0.6 * xx / 300 + 0 * yy)
+    for r in range(60, 250, 40):
+        img[r : r + 10, 40:58] = 0  # a label
+    scale = from_cmap("gray", 0, 1)
+    decoded = decode(img, scale)
+    assert find_spine_frame(img, decoded.distance <= 30) is None
+    with pytest.raises(RegionError, match=r"fills \d+ % of its box's left side.*`region`"):
+        find_frame(img, scale, decoded)

@@ -12,7 +12,7 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
-from geodigitize import strips
+from geodigitize import frame, strips
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
@@ -388,18 +388,21 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
 def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
     """region="auto" on a streamed image: the frame found on the first pass's view (each
     k x k block reduced to its darkest pixel, so spines stay), scaled back, is the frame
-    found on the whole image to within k pixels (the same when k is 1)."""
+    found on the whole image to within k pixels (the same when k is 1), and the same as
+    found on the image in memory, which is searched in the same view."""
     fig = render_figure(960, 720, seed=2)
     img, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
     fig.save(img, gcps_path=gcps)
     one = extract(img, gcps=gcps, region="auto", **DEFAULTS)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(strips, "FRAME_PIXELS", 960 * 720 // step**2)
+        mp.setattr(frame, "FRAME_PIXELS", 960 * 720 // step**2)
         streamed = _streamed(img, gcps, tmp_path, 100, region="auto", **DEFAULTS)
+        in_memory = extract(img, gcps=gcps, region="auto", in_memory=True, **DEFAULTS)
     streamed.discard()
     want, got = one.options.region, streamed.options.region
     assert np.abs(np.subtract(fig.frame, want)).max() <= 1
     assert np.abs(np.subtract(got, want)).max() <= step if step > 1 else got == want
+    assert in_memory.options.region == got
     assert streamed.report()["fitted"]["automatic"]["region"] == "auto"
 
 
