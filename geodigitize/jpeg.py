@@ -56,6 +56,8 @@ on, which it is for JPEG).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -63,7 +65,16 @@ from .filters import any_in_window, window_extreme
 from .image import LUMA
 from .reason import Reason
 
-__all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
+__all__ = [
+    "RESTORABLE",
+    "JpegDamage",
+    "damage_note",
+    "damage_of",
+    "jpeg_damage",
+    "quality_of",
+    "restore_pixels",
+    "ycbcr",
+]
 
 #: Reasons a pixel may be restored from: colour damage, not its place or transparency.
 RESTORABLE = (Reason.OFF_SCALE, Reason.EXCLUDED_COLOR, Reason.HALO, Reason.INCONSISTENT)
@@ -122,6 +133,27 @@ PASSES = 2
 #: Candidates handled at once (bounds the memory: a few kB each).
 _CHUNK = 65_536
 
+#: Quality (IJG scale) from which a JPEG with full-resolution chroma keeps colours within
+#: the consistency check's tolerance next to lines; below it, or with subsampled chroma
+#: at any quality, a run says the data next to lines and text is partly lost.
+GOOD_QUALITY = 95
+#: The JPEG standard's (Annex K) luma quantisation table, which libjpeg and Pillow scale by
+#: quality; natural (row-major) order, as Pillow reports tables.
+_STANDARD_LUMA = np.array(
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ]
+).ravel()
+#: Chroma subsampling names by Pillow's ``get_sampling`` code.
+_SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
 # JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
 _YCBCR = np.array([LUMA, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
@@ -139,6 +171,131 @@ def ycbcr(rgb: np.ndarray) -> np.ndarray:
         Y in 0-255, Cb and Cr centred on 0 (neutral colours have zero chroma).
     """
     return np.asarray(rgb, dtype=np.float64) @ _YCBCR.T
+
+
+@dataclass(frozen=True)
+class JpegDamage:
+    """What a JPEG file's header says about the colour damage in its pixels.
+
+    Attributes
+    ----------
+    quality : int or None
+        The libjpeg / Pillow quality (1-100) whose scaled standard table is the file's
+        luma table; None for tables not made that way (another encoder's).
+    sampling : str
+        Chroma subsampling: ``"4:4:4"`` (none), ``"4:2:2"``, ``"4:2:0"``, or ``"unknown"``.
+    """
+
+    quality: int | None
+    sampling: str
+
+    @property
+    def lossy(self) -> bool:
+        """True when colours next to lines and text are damaged beyond what the masking
+        stages can tell from ink: subsampled chroma, or a quality below
+        :data:`GOOD_QUALITY` (or unknown)."""
+        good = self.quality is not None and self.quality >= GOOD_QUALITY
+        return not (good and self.sampling == "4:4:4")
+
+    def to_dict(self) -> dict:
+        return {"quality": self.quality, "chroma_sampling": self.sampling}
+
+
+def quality_of(table) -> int | None:
+    """The IJG quality (1-100) whose scaled standard luma table is `table`.
+
+    Parameters
+    ----------
+    table : sequence of 64 int
+        A luma quantisation table in natural order (Pillow's ``image.quantization[0]``).
+
+    Returns
+    -------
+    int or None
+        The quality whose table matches best, None when the best match still differs by
+        more than one step in a tenth of the entries (a table of another encoder).
+    """
+    table = np.asarray(table, dtype=np.int64).ravel()
+    if table.size != 64:
+        return None
+    q = np.arange(1, 101)
+    scale = np.where(q < 50, 5000 // q, 200 - 2 * q)  # libjpeg's jpeg_quality_scaling
+    tables = np.clip((_STANDARD_LUMA[None, :] * scale[:, None] + 50) // 100, 1, 255)
+    diff = np.abs(tables - table[None, :])
+    best = int(np.argmin(diff.sum(axis=1)))
+    if (diff[best] > 1).mean() > 0.1:
+        return None
+    return int(q[best])
+
+
+def damage_of(image) -> JpegDamage | None:
+    """The :class:`JpegDamage` of an open Pillow image, None when it is not a JPEG.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+    """
+    tables = getattr(image, "quantization", None)
+    if getattr(image, "format", None) not in ("JPEG", "MPO") or not tables:
+        return None
+    from PIL import JpegImagePlugin
+
+    quality = quality_of(tables[min(tables)])
+    try:
+        sampling = _SAMPLING.get(JpegImagePlugin.get_sampling(image), "unknown")
+    except Exception:
+        sampling = "unknown"
+    if image.mode == "L":
+        sampling = "4:4:4"  # one channel: nothing subsampled
+    return JpegDamage(quality, sampling)
+
+
+def jpeg_damage(path) -> JpegDamage | None:
+    """The :class:`JpegDamage` of the file at `path` (its header only), None when it is
+    not a JPEG or cannot be opened."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return damage_of(image)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def damage_note(damage: JpegDamage | None, counts: dict) -> str | None:
+    """One line saying that a lossy JPEG's data next to lines and text is partly lost,
+    with the share of the region's pixels masked for their colour; None when `damage` is
+    None or not :attr:`JpegDamage.lossy`.
+
+    Parameters
+    ----------
+    damage : JpegDamage or None
+    counts : dict
+        A run's pixel counts: ``pixels`` and ``masked_by_reason`` (reason name to count).
+
+    Notes
+    -----
+    On the benchmark's JPEG figures (``benchmarks/real_figures.py --renderers jpeg``,
+    quality 70 and 85, 4:2:0) 7 to 17 % of the true data pixels stay masked, nearly all of
+    them 1 or 2 pixels from a line or a label: their colour shares its chroma with the
+    ink, and telling a damaged data pixel from a line's faint antialiased edge there needs
+    more than the colour. The masked share counts the lines and labels themselves too; it
+    is what the run can see, not the loss.
+    """
+    if damage is None or not damage.lossy:
+        return None
+    by_reason = counts.get("masked_by_reason", {})
+    region = counts.get("pixels", 0) - sum(
+        by_reason.get(k, 0) for k in ("outside_region", "transparent")
+    )
+    colour = sum(by_reason.get(r.name.lower(), 0) for r in RESTORABLE)
+    share = f"{100.0 * colour / region:.1f} %" if region > 0 else "none"
+    quality = "unknown quality" if damage.quality is None else f"quality {damage.quality}"
+    return (
+        f"the image is a JPEG ({quality}, chroma {damage.sampling}): colours 1-2 pixels "
+        f"from lines and labels are damaged, and data there is partly masked ({share} of "
+        "the region masked for its colour); a PNG or the PDF of the figure decodes it"
+    )
 
 
 def restore_pixels(

@@ -402,3 +402,76 @@ def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     assert np.median(np.abs(values[38:44:5, span] - _SLOPED[38:44:5, span])) <= JET_STEP
     strict, _ = _restore(rgb, reason, decoded, scale, PARTIAL=0.0)
     assert strict[38, span].mean() <= 0.2 and strict[43, span].mean() <= 0.2
+
+
+# --- what the file's header says: quality, chroma subsampling, and the run's warning ---
+def _encoded(quality: int, subsampling: int = -1, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, subsampling=subsampling)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+@pytest.mark.parametrize("quality", [10, 49, 50, 70, 80, 85, 90, 95])
+def test_the_quality_is_read_from_the_quantisation_table(quality):
+    assert jpeg.damage_of(_encoded(quality)) == jpeg.JpegDamage(quality, "4:2:0")
+    assert jpeg.damage_of(_encoded(quality, subsampling=0)).sampling == "4:4:4"
+
+
+def test_a_table_no_quality_makes_is_unknown():
+    table = np.full(64, 7)
+    table[::2] = 40
+    assert jpeg.quality_of(table) is None
+    assert jpeg.quality_of(table[:10]) is None
+
+
+def test_only_full_chroma_at_high_quality_is_not_lossy():
+    assert not jpeg.damage_of(_encoded(95, subsampling=0)).lossy
+    assert not jpeg.damage_of(_encoded(95, mode="L")).lossy  # grey: nothing subsampled
+    assert jpeg.damage_of(_encoded(95)).lossy  # 4:2:0
+    assert jpeg.damage_of(_encoded(90, subsampling=0)).lossy
+    assert jpeg.JpegDamage(None, "4:4:4").lossy
+
+
+def test_a_png_has_no_jpeg_damage(tmp_path):
+    path = tmp_path / "f.png"
+    Image.new("RGB", (4, 4)).save(path)
+    assert jpeg.jpeg_damage(path) is None
+    assert jpeg.jpeg_damage(tmp_path / "missing.jpg") is None
+    assert jpeg.damage_of(Image.new("RGB", (4, 4))) is None
+
+
+def test_the_note_gives_the_share_of_the_region_masked_for_its_colour():
+    counts = {
+        "pixels": 1000,
+        "masked_by_reason": {
+            "outside_region": 200,
+            "off_scale": 40,
+            "halo": 30,
+            "inconsistent": 10,
+        },
+    }
+    note = jpeg.damage_note(jpeg.JpegDamage(85, "4:2:0"), counts)
+    assert note.startswith("the image is a JPEG (quality 85, chroma 4:2:0)")
+    assert "(10.0 % of the region masked for its colour)" in note
+    assert jpeg.damage_note(jpeg.JpegDamage(95, "4:4:4"), counts) is None
+    assert jpeg.damage_note(None, counts) is None
+
+
+def test_a_lossy_jpeg_run_says_so_in_its_report(figure, tmp_path):
+    path = tmp_path / "figure.jpg"
+    path.write_bytes(figure[0])
+    gcps = [(0, 0, 0.0, 10.0), (W, 0, 10.0, 10.0), (0, H, 0.0, 0.0), (W, H, 10.0, 0.0)]
+    result = extract(path, gcps=gcps, cmap="jet", vmin=0.0, vmax=1.0)
+    report = result.report()
+    assert report["input"]["jpeg"] == {"quality": 85, "chroma_sampling": "4:2:0"}
+    assert len(report["warnings"]) == 1
+    assert report["warnings"] == result.warnings()
+    assert report["warnings"][0].startswith("the image is a JPEG (quality 85, chroma 4:2:0)")
+    png = tmp_path / "figure.png"
+    Image.fromarray(figure[1]).save(png)
+    again = extract(png, gcps=gcps, cmap="jet", vmin=0.0, vmax=1.0)
+    assert again.jpeg is None
+    assert again.report()["warnings"] == []
