@@ -45,6 +45,8 @@ __all__ = [
     "fit_exclusion",
     "fit_mask",
     "inconsistent_pixels",
+    "ink_end_pixels",
+    "ink_ends",
     "mask_image",
     "mask_rows",
     "parse_colors",
@@ -1323,6 +1325,8 @@ def context_rows(fit: MaskFit, scale: ColorScale, consistency: float | None, exc
     shaded = "shading" in scale.extra
     if consistency and not scale.is_discrete and not shaded:
         rows += 1 + 2 * CONSISTENCY_RADIUS
+        if ink_ends(scale.colors, scale.values):  # the closing of ink_end_pixels
+            rows += 2 * (INK_END_WINDOW // 2)
     if shaded:  # thin and shadow features; ambiguous pixels settled around them
         rows += 2 * (THIN_WINDOW // 2)
         if scale.ambiguous is not None:
@@ -1409,11 +1413,158 @@ def mask_rows(
             decoded = settle_ambiguous(reason, decoded, scale, max_distance=fit.max_distance_)
     if consistency and not scale.is_discrete and not shaded:
         _mask_inconsistent(reason, decoded, scale, consistency)
+        _mask_ink_end(reason, decoded, scale)
     if fit.smoothness_ is not None and not scale.is_discrete:
         restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
         reason[restored] = Reason.DATA
         decoded = replace(decoded, index=index, values=scale.values[index])
     return reason, decoded
+
+
+#: RGB distance from black or white within which a scale's end is the colour of ink.
+INK_END_COLOUR = 24.0
+#: A scale whose colours' median channel spread (max - min, RGB units) is below this is
+#: grey: lines, labels and land fills of any grey decode as its data, and a dip in value
+#: tells no more than the colour (on ``benchmarks/accuracy.py --cmap gray`` the rule
+#: masked 2 % of the data beside grey land decoded as data, and 6 % of the overlays).
+GREY_SCALE_SPREAD = 24.0
+#: RGB distance from that ink colour within which a pixel may be ink or its edge.
+INK_NEAR = 96.0
+#: Window (odd, pixels) across which a line's dip in value is looked for: wider than the
+#: ink and its antialiased edges.
+INK_END_WINDOW = 7
+#: Dip (share of the scale's entries) below the field around a pixel that makes it ink:
+#: half a per cent, two entries of a 256-colour map (measured on the label benchmark's
+#: ``magma`` figure: no data pixel dips that far across 7 pixels).
+INK_END_DIP = 0.005
+
+
+def ink_ends(scale_colors: np.ndarray, scale_values: np.ndarray) -> tuple[tuple[int, float], ...]:
+    """The ends of a scale whose colour is the colour of ink (black or white).
+
+    Parameters
+    ----------
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+
+    Returns
+    -------
+    tuple of (int, float)
+        For each such end, -1 (its lowest value) or +1 (its highest), and the ink's grey
+        level (0 or 255); empty for most colour maps, and for grey scales
+        (:data:`GREY_SCALE_SPREAD`).
+    """
+    ordered = np.asarray(scale_colors, dtype=np.float64)[np.argsort(scale_values, kind="stable")]
+    if np.median(np.ptp(ordered, axis=1)) < GREY_SCALE_SPREAD:
+        return ()  # a grey scale: every grey ink is one of its colours
+    ends = []
+    for side, colour in ((-1, ordered[0]), (1, ordered[-1])):
+        for grey in (0.0, 255.0):
+            if np.linalg.norm(colour - grey) <= INK_END_COLOUR:
+                ends.append((side, grey))
+    return tuple(ends)
+
+
+def ink_end_pixels(
+    index: np.ndarray,
+    valid: np.ndarray,
+    pixel_rgb: np.ndarray,
+    scale_colors: np.ndarray,
+    scale_values: np.ndarray,
+    *,
+    size: int = INK_END_WINDOW,
+    dip: float = INK_END_DIP,
+) -> np.ndarray:
+    """Valid pixels of a scale with a black or white end (:func:`ink_ends`) whose value
+    dips towards that end, below (above) the field around them, across fewer than `size`
+    pixels: ink, not data.
+
+    A black line over a field near ``magma``'s dark end is a colour of the scale, and so
+    are its antialiased edges (black mixed with a dark colour of the map is a darker one):
+    colour alone decodes them, to values lower than the field's. A smooth field, though,
+    does not dip across a few pixels; a line does. The dip is measured in ranks (the
+    entries ordered by value, flipped for a high end) against a closing of the valid
+    pixels' ranks, in which masked pixels never raise the field. Beside a masked pixel (a
+    line's core, the frame's spine) the closing may see one side only: there the two
+    pixels beyond, on the other side, and the line through them extrapolated to the pixel
+    must not be higher either.
+
+    Parameters
+    ----------
+    index : ndarray of shape (H, W)
+        Decoded scale entry of each pixel.
+    valid : ndarray of shape (H, W) and dtype bool
+        Pixels that are data so far.
+    pixel_rgb : ndarray of shape (H, W, 3)
+        Each pixel's colour; only pixels within :data:`INK_NEAR` of the ink's colour are
+        looked at.
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+    size : int
+        Odd window side.
+    dip : float
+        Least dip, as a share of the number of entries.
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+
+    Notes
+    -----
+    The closing is a maximum then a minimum filter of `size`: a strip needs
+    ``2 (size // 2)`` rows of context beyond the consistency check's.
+    """
+    found = np.zeros(valid.shape, dtype=bool)
+    rank_of, _ = _value_ranks(scale_values)
+    k = scale_values.size
+    rgb = np.asarray(pixel_rgb, dtype=np.float32)
+    for side, grey in ink_ends(scale_colors, scale_values):
+        # Towards the ink is down: a high end's ranks are flipped.
+        rank = rank_of[index] if side < 0 else (k - 1) - rank_of[index]
+        field = np.where(valid, rank, -1).astype(np.int64)
+        closing = _closing_beside_masked(field, size)
+        diff = rgb - np.float32(grey)
+        near = np.einsum("...c,...c->...", diff, diff) <= INK_NEAR**2
+        found |= valid & near & (closing - rank > dip * k)
+    return found
+
+
+def _closing_beside_masked(field: np.ndarray, size: int) -> np.ndarray:
+    """Closing of `field` (masked pixels -1) over `size`, raised beside masked pixels to
+    the lowest of the two pixels beyond and their extrapolation (see
+    :func:`ink_end_pixels`)."""
+    # Outside the image nothing raises the field: pad it masked, close, crop.
+    r = size // 2
+    dilated = window_extreme(np.pad(field, r, constant_values=-1), size, np.maximum, edge=-1)
+    h, w = field.shape
+    closing = window_extreme(dilated, size, np.minimum)[r : r + h, r : r + w]
+    padded = np.pad(field, 2, constant_values=-2)  # beyond the image: not a masked pixel
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        back = padded[2 - dy : 2 - dy + h, 2 - dx : 2 - dx + w]
+        one = padded[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
+        two = padded[2 + 2 * dy : 2 + 2 * dy + h, 2 + 2 * dx : 2 + 2 * dx + w]
+        # The lower of the two and of their line extrapolated to the pixel: a field
+        # rising away from the masked pixel does not dip at it.
+        level = np.minimum(np.minimum(one, two), 2 * one - two)
+        beyond = np.where((back == -1) & (one >= 0) & (two >= 0), level, -1)
+        np.maximum(closing, beyond, out=closing)
+    return closing
+
+
+def _mask_ink_end(reason: np.ndarray, decoded: Decoded, scale: ColorScale) -> None:
+    """Mark ink decoded as a black or white end of the scale in `reason` (see
+    :func:`ink_end_pixels`); nothing for other scales."""
+    if not ink_ends(scale.colors, scale.values):
+        return
+    colours = unpack_rgb(decoded.colors)
+    found = ink_end_pixels(
+        decoded.index,
+        reason == Reason.DATA,
+        colours[decoded.color_id],
+        scale.colors,
+        scale.values,
+    )
+    reason[found] = Reason.HALO
 
 
 def _colour_distance(decoded: Decoded) -> np.ndarray:
