@@ -71,6 +71,11 @@ JPEG_FORMATS = ("JPEG", "MPO")
 DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
+#: Added to the candidates' upper quartile of colour distance for the automatic
+#: `halo_distance` (see :func:`auto_distances`).
+HALO_MARGIN = 0.5
+#: Colour distance of one level of rounding in each channel (sqrt 3, and a little).
+ROUNDING = 1.75
 
 
 def classify(
@@ -574,8 +579,13 @@ def auto_distances(
     not excluded) that are within `cap` of the scale: about 1 RGB unit for a PNG decoded
     through its own colorbar, 0 through the colormap that drew it, 2 or more for a JPEG.
     Then ``max_distance = clip(12 * noise, floor, cap)`` and
-    ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
-    (use ``floor=3, cap=15`` for CIELAB).
+    ``halo_distance = max(0.5, 1.5 * noise, q75 + HALO_MARGIN)``, in the units of
+    `distance`'s colour space (use ``floor=3, cap=15`` for CIELAB), where ``q75`` is the
+    candidates' upper quartile when nine in ten of them are within :data:`ROUNDING`, 0
+    otherwise: a renderer that rounds a quarter or more of its colours one level off the
+    table (poppler rasterising a PDF: median 0, upper quartile 1) puts data pixels beside
+    lines at that distance too, and the halo rule must keep them; the upper quartile of
+    a resampled image or a JPEG measures mixtures and damage, which it must not.
 
     Parameters
     ----------
@@ -604,11 +614,18 @@ def auto_distances(
     d, cum = d[order], np.cumsum(n[order])
     total = int(cum[-1]) if cum.size else 0
     if total == 0:
-        noise = 0.0
+        noise = upper = 0.0
     else:  # the middle one or two, through np.median so rounding matches it
         middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
         noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
-    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+        upper, top = (
+            float(d[i])
+            for i in np.searchsorted(cum, [3 * total // 4, 9 * total // 10], side="right")
+        )
+        if top > ROUNDING:  # mixtures (resampling, JPEG), not the renderer's rounding
+            upper = 0.0
+    halo = max(0.5, 1.5 * noise, upper + HALO_MARGIN)
+    return float(np.clip(12.0 * noise, floor, cap)), halo
 
 
 #: Default largest colour residual (RGB units) of a pixel against its neighbourhood.

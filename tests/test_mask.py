@@ -279,3 +279,43 @@ def test_a_dark_valley_of_the_field_is_kept():
     rgb = matplotlib.colormaps["magma"](truth, bytes=True)[..., :3]
     kept, _ = _masked(np.ascontiguousarray(rgb))
     assert kept[8:].all()
+
+
+# --- the halo distance of a renderer that rounds colours one level off the table ------
+def test_the_halo_distance_follows_one_level_of_rounding_only():
+    rounded = np.zeros(100)
+    rounded[:40] = 1.0  # 40 % one level off in one channel, the rest exact: a PDF
+    assert auto_distances(rounded) == (8.0, 1.5)
+    rounded[:30] = np.sqrt(2)  # one level off in two channels
+    assert auto_distances(rounded) == (8.0, pytest.approx(np.sqrt(2) + 0.5))
+    mixed = rounded.copy()
+    mixed[:20] = 9.0  # a fifth far off: resampled mixtures, not rounding
+    assert auto_distances(mixed) == (8.0, 0.5)
+
+
+def test_data_beside_a_line_of_a_rounding_renderer_is_kept():
+    """A viridis field whose colours a renderer rounded one level off the table in a third
+    of the pixels (as poppler does with a PDF), crossed by a black line 60 % over column
+    20 and 40 % over column 21: every data pixel is kept, the line's none."""
+    import matplotlib
+
+    from geodigitize.mask import mask_image
+
+    yy, xx = np.mgrid[0:40, 0:48]
+    field = matplotlib.colormaps["viridis"](0.2 + 0.01 * xx + 0.005 * yy, bytes=True)[..., :3]
+    rng = np.random.default_rng(1)
+    off = rng.random((40, 48)) < 1 / 3
+    channel = rng.integers(0, 3, (40, 48))
+    rgb = field.astype(np.int16)
+    rgb[off, channel[off]] += np.where(rgb[off, channel[off]] < 255, 1, -1)
+    rgb = rgb.astype(np.float64)
+    rgb[:, 20] *= 0.4
+    rgb[:, 21] *= 0.6
+    rgb = np.rint(rgb).astype(np.uint8)
+    scale = from_cmap("viridis", 0.0, 1.0)
+    reason, _, fit = mask_image(rgb, np.ones((40, 48), bool), decode(rgb, scale), scale)
+    assert fit.halo_distance_ == 1.5
+    line = np.zeros((40, 48), bool)
+    line[:, 20:22] = True
+    assert (reason[~line] == Reason.DATA).all()
+    assert not (reason[line] == Reason.DATA).any()
