@@ -475,3 +475,73 @@ def test_a_lossy_jpeg_run_says_so_in_its_report(figure, tmp_path):
     again = extract(png, gcps=gcps, cmap="jet", vmin=0.0, vmax=1.0)
     assert again.jpeg is None
     assert again.report()["warnings"] == []
+
+
+# --- sharp lines: a rasteriser that leaves faint coverage out (GMT via Ghostscript) ------
+SH, SW = 160, 192
+
+
+def _jet_with_black_lines(faint_edges: bool):
+    """A jet field crossed by 1-px black lines drawn at full coverage (a row every 16 rows,
+    staircase diagonals every 48 columns), optionally with a 12 % antialiased edge on each
+    side, saved as a quality 80 JPEG: (decompressed RGB, truth, pixels the lines touch)."""
+    yy, xx = np.mgrid[0:SH, 0:SW]
+    truth = 0.15 + 0.6 * xx / SW + 0.1 * np.sin(yy / 15.0)
+    cover = np.zeros((SH, SW))
+    cover[8::16] = 1.0
+    for start in range(0, SW, 48):
+        cover[np.arange(SH), (np.arange(SH) // 2 + start) % SW] = 1.0
+    if faint_edges:
+        core = cover.copy()
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            cover = np.maximum(cover, 0.12 * np.roll(core, (dy, dx), axis=(0, 1)))
+    drawn = (1 - cover[..., None]) * _paint(truth)
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(drawn).astype(np.uint8)).save(buffer, format="JPEG", quality=80)
+    rgb = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
+    return rgb, truth, cover > 0
+
+
+def _decoded_shares(rgb, truth, line, sharp_allowed=True):
+    """(share of data decoded, share of line decoded, median |error| of the data)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not sharp_allowed:
+            mp.setattr(jpeg, "SHARP_RATIO", -1.0)  # never sharp
+        _, _, reason, after = _mask(rgb)
+    ok = reason == Reason.DATA
+    err = np.abs(after.values - truth)[ok & ~line]
+    return ok[~line].mean(), ok[line].mean(), np.median(err)
+
+
+def test_pixels_beside_sharp_lines_are_restored():
+    rgb, truth, line = _jet_with_black_lines(faint_edges=False)
+    data, inked, err = _decoded_shares(rgb, truth, line)
+    before, _, _ = _decoded_shares(rgb, truth, line, sharp_allowed=False)
+    assert before < 0.81  # every pixel beside a line masked
+    assert data >= 0.93
+    assert inked == 0.0
+    assert err <= JET_STEP
+
+
+def test_lines_with_faint_edges_keep_their_neighbours_masked():
+    rgb, truth, line = _jet_with_black_lines(faint_edges=True)
+    assert _decoded_shares(rgb, truth, line) == _decoded_shares(
+        rgb, truth, line, sharp_allowed=False
+    )
+
+
+def test_too_little_ink_or_white_ink_tells_nothing():
+    departure = np.zeros((40, 40), np.float32)
+    y_obs = np.full((40, 40), 150.0, np.float32)
+    departure[::4] = -100.0  # 400 strongly darkened pixels: sharp if there were enough
+    assert not jpeg.sharp_lines(departure, y_obs)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jpeg, "SHARP_EVIDENCE", 400)
+        assert jpeg.sharp_lines(departure, y_obs)
+        departure[1::4, :8] = -20.0  # faint: 13 % of 150 in 80 pixels, a fifth of 400
+        assert jpeg.sharp_lines(departure, y_obs)
+        departure[1::4, 8] = -20.0
+        assert not jpeg.sharp_lines(departure, y_obs)
+        departure[1::4] = 0.0
+        departure[2::4, :5] = 60.0  # white ink: 50 pixels brightened by 57 %
+        assert not jpeg.sharp_lines(departure, y_obs)
