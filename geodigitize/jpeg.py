@@ -49,7 +49,8 @@ that damage:
    (Ghostscript rendering GMT's PostScript): their lines have no faint edges, and the
    pixels beside the ink are clean. :func:`sharp_lines` measures it over the whole image
    (how many pixels are darkened faintly against how many strongly); then a pixel
-   beside ink is kept when it fits within :data:`MAX_COST`, like any other.
+   beside ink is kept as any pixel no ink touches (within :data:`FAR_COST` when it kept
+   its chroma, :data:`MAX_COST` otherwise).
 
 Two passes run: the second predicts from the pixels the first restored; the ink found by
 the first still keeps its neighbours masked.
@@ -410,12 +411,9 @@ def restore_pixels(
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
         # Pixels some ink touches are not kept whatever their misfit (`beside` below),
-        # unless the lines are sharp: then they are kept within `max_cost`.
+        # unless the lines are sharp: then no ink touches them, as far pixels.
         limit = np.where(kept_chroma & ~wide[supported], max(max_cost, FAR_COST), max_cost)
-        touched = beside[r, c]
-        if sharp:
-            limit = np.where(touched, max_cost, limit)
-            touched = np.zeros_like(touched)
+        touched = beside[r, c] & (not sharp)
         keep = (fit["cost"][supported] <= limit) & ~touched & ~ink[r, c]
         keep &= kept_chroma | explained[r, c]
         r, c = r[keep], c[keep]
