@@ -545,3 +545,19 @@ def test_too_little_ink_or_white_ink_tells_nothing():
         departure[1::4] = 0.0
         departure[2::4, :5] = 60.0  # white ink: 50 pixels brightened by 57 %
         assert not jpeg.sharp_lines(departure, y_obs)
+
+
+def test_the_run_summary_warns_about_a_lossy_jpeg(figure, tmp_path):
+    from typer.testing import CliRunner
+
+    from geodigitize.cli import app
+
+    path = tmp_path / "figure.jpg"
+    path.write_bytes(figure[0])
+    gcps = tmp_path / "gcps.csv"
+    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{W},0,10,10\n0,{H},0,0\n{W},{H},10,0\n")
+    args = ["run", str(path), "--gcps", str(gcps), "--cmap", "jet", "--vmin", "0"]
+    res = CliRunner().invoke(app, [*args, "--vmax", "1", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # the console wraps long lines
+    assert "warning: the image is a JPEG (quality 85, chroma 4:2:0)" in said
