@@ -1483,14 +1483,16 @@ def ink_ends(scale_colors: np.ndarray, scale_values: np.ndarray) -> tuple[tuple[
 
 
 def ink_end_pixels(
+    rgb: np.ndarray | None,
     index: np.ndarray,
     valid: np.ndarray,
-    pixel_rgb: np.ndarray,
     scale_colors: np.ndarray,
     scale_values: np.ndarray,
     *,
     size: int = INK_END_WINDOW,
     dip: float = INK_END_DIP,
+    color_id: np.ndarray | None = None,
+    id_rgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """Valid pixels of a scale with a black or white end (:func:`ink_ends`) whose value
     dips towards that end, below (above) the field around them, across fewer than `size`
@@ -1508,19 +1510,24 @@ def ink_end_pixels(
 
     Parameters
     ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8, or None
+        The image; only pixels within :data:`INK_NEAR` of the ink's colour are looked
+        at. May be None when `color_id` and `id_rgb` are given.
     index : ndarray of shape (H, W)
         Decoded scale entry of each pixel.
     valid : ndarray of shape (H, W) and dtype bool
         Pixels that are data so far.
-    pixel_rgb : ndarray of shape (H, W, 3)
-        Each pixel's colour; only pixels within :data:`INK_NEAR` of the ink's colour are
-        looked at.
     scale_colors : ndarray of shape (K, 3)
     scale_values : ndarray of shape (K,)
     size : int
-        Odd window side.
+        Odd window side, 3 or more.
     dip : float
         Least dip, as a share of the number of entries.
+    color_id : ndarray of shape (H, W) and dtype int, optional
+        Each pixel's distinct colour, as :attr:`geodigitize.decode.Decoded.color_id`;
+        found from `rgb` when not given.
+    id_rgb : ndarray of shape (C, 3), optional
+        RGB of each distinct colour (required with `color_id`).
 
     Returns
     -------
@@ -1532,17 +1539,22 @@ def ink_end_pixels(
     ``2 (size // 2)`` rows of context beyond the consistency check's.
     """
     found = np.zeros(valid.shape, dtype=bool)
+    ends = ink_ends(scale_colors, scale_values)
+    if not ends:
+        return found
+    if color_id is None:
+        colors, color_id = distinct_colors(pack_rgb(rgb))
+        id_rgb = unpack_rgb(colors)
     rank_of, _ = _value_ranks(scale_values)
     k = scale_values.size
-    rgb = np.asarray(pixel_rgb, dtype=np.float32)
-    for side, grey in ink_ends(scale_colors, scale_values):
+    for side, grey in ends:
         # Towards the ink is down: a high end's ranks are flipped.
         rank = rank_of[index] if side < 0 else (k - 1) - rank_of[index]
-        field = np.where(valid, rank, -1).astype(np.int64)
+        # int16 holds twice the highest rank (the extrapolation) for up to 16,000 entries.
+        field = np.where(valid, rank, -1).astype(np.int16 if k < 16_000 else np.int32)
         closing = _closing_beside_masked(field, size)
-        diff = rgb - np.float32(grey)
-        near = np.einsum("...c,...c->...", diff, diff) <= INK_NEAR**2
-        found |= valid & near & (closing - rank > dip * k)
+        near = _residual(np.asarray(id_rgb, dtype=np.float64), np.full(3, grey)) <= INK_NEAR
+        found |= valid & near[color_id] & (closing - rank > dip * k)
     return found
 
 
@@ -1573,13 +1585,14 @@ def _mask_ink_end(reason: np.ndarray, decoded: Decoded, scale: ColorScale) -> No
     :func:`ink_end_pixels`); nothing for other scales."""
     if not ink_ends(scale.colors, scale.values):
         return
-    colours = unpack_rgb(decoded.colors)
     found = ink_end_pixels(
+        None,
         decoded.index,
         reason == Reason.DATA,
-        colours[decoded.color_id],
         scale.colors,
         scale.values,
+        color_id=decoded.color_id,
+        id_rgb=unpack_rgb(decoded.colors),
     )
     reason[found] = Reason.HALO
 
