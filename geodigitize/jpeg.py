@@ -45,6 +45,13 @@ that damage:
    brightness too. Lines drawn semi-transparent and wider than a pixel would pass as
    thin; matplotlib and cartopy draw graticules opaque by default.
 
+5. **Sharp lines.** Some rasterisers leave a pixel untouched below a share of coverage
+   (Ghostscript rendering GMT's PostScript): their lines have no faint edges, and the
+   pixels beside the ink are clean. :func:`sharp_lines` measures it over the whole image
+   (how many pixels are darkened faintly against how many strongly); then a pixel
+   beside ink is kept as any pixel no ink touches (within :data:`FAR_COST` when it kept
+   its chroma, :data:`MAX_COST` otherwise).
+
 Two passes run: the second predicts from the pixels the first restored; the ink found by
 the first still keeps its neighbours masked.
 
@@ -56,6 +63,8 @@ on, which it is for JPEG).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -63,7 +72,17 @@ from .filters import any_in_window, window_extreme
 from .image import LUMA
 from .reason import Reason
 
-__all__ = ["RESTORABLE", "restore_pixels", "ycbcr"]
+__all__ = [
+    "RESTORABLE",
+    "JpegDamage",
+    "damage_note",
+    "damage_of",
+    "jpeg_damage",
+    "quality_of",
+    "restore_pixels",
+    "sharp_lines",
+    "ycbcr",
+]
 
 #: Reasons a pixel may be restored from: colour damage, not its place or transparency.
 RESTORABLE = (Reason.OFF_SCALE, Reason.EXCLUDED_COLOR, Reason.HALO, Reason.INCONSISTENT)
@@ -117,10 +136,51 @@ THIN = 0.85
 #: Spread of the field's luma along a line (standard deviation, RGB units) needed to
 #: estimate how much of a pixel the line covers.
 LINE_SPREAD = 15.0
+#: Lines with no faint edges (a rasteriser that leaves a pixel untouched below some
+#: coverage, as Ghostscript does for GMT's PostScript) leave the pixels beside their ink
+#: clean. Measured over the image's dark ink: the pixels darkened by a share of their
+#: predicted luma within :data:`FAINT_BAND` (faint edges) against those darkened by at
+#: least :data:`STRONG_INK` (line cores); at most :data:`SHARP_RATIO` of the latter means
+#: sharp lines. On the benchmark's JPEGs the ratio is 0.06-0.12 for GMT's coastlines and
+#: 0.28-0.60 for matplotlib's antialiased lines.
+FAINT_BAND = (0.08, 0.18)
+#: See :data:`FAINT_BAND`.
+STRONG_INK = 0.3
+#: See :data:`FAINT_BAND`.
+SHARP_RATIO = 0.2
+#: Fewest strong dark ink pixels that tell whether lines are sharp.
+SHARP_EVIDENCE = 1000
+#: Bright ink (white lines) is not measured: with more strong bright ink than this share
+#: of the strong dark ink, lines are taken to have faint edges.
+BRIGHT_SHARE = 0.1
+#: Predicted luma (dark ink) or its complement (bright ink) needed to measure a pixel's
+#: darkening as a share of it.
+SHARP_ROOM = 40.0
 #: Passes; ink found in a pass stays ink.
 PASSES = 2
 #: Candidates handled at once (bounds the memory: a few kB each).
 _CHUNK = 65_536
+
+#: Quality (IJG scale) from which a JPEG with full-resolution chroma keeps colours within
+#: the consistency check's tolerance next to lines; below it, or with subsampled chroma
+#: at any quality, a run says the data next to lines and text is partly lost.
+GOOD_QUALITY = 95
+#: The JPEG standard's (Annex K) luma quantisation table, which libjpeg and Pillow scale by
+#: quality; natural (row-major) order, as Pillow reports tables.
+_STANDARD_LUMA = np.array(
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ]
+).ravel()
+#: Chroma subsampling names by Pillow's ``get_sampling`` code.
+_SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
 # JFIF (JPEG's own) RGB -> YCbCr, chroma centred on 0.
 _YCBCR = np.array([LUMA, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -139,6 +199,131 @@ def ycbcr(rgb: np.ndarray) -> np.ndarray:
         Y in 0-255, Cb and Cr centred on 0 (neutral colours have zero chroma).
     """
     return np.asarray(rgb, dtype=np.float64) @ _YCBCR.T
+
+
+@dataclass(frozen=True)
+class JpegDamage:
+    """What a JPEG file's header says about the colour damage in its pixels.
+
+    Attributes
+    ----------
+    quality : int or None
+        The libjpeg / Pillow quality (1-100) whose scaled standard table is the file's
+        luma table; None for tables not made that way (another encoder's).
+    sampling : str
+        Chroma subsampling: ``"4:4:4"`` (none), ``"4:2:2"``, ``"4:2:0"``, or ``"unknown"``.
+    """
+
+    quality: int | None
+    sampling: str
+
+    @property
+    def lossy(self) -> bool:
+        """True when colours next to lines and text are damaged beyond what the masking
+        stages can tell from ink: subsampled chroma, or a quality below
+        :data:`GOOD_QUALITY` (or unknown)."""
+        good = self.quality is not None and self.quality >= GOOD_QUALITY
+        return not (good and self.sampling == "4:4:4")
+
+    def to_dict(self) -> dict:
+        return {"quality": self.quality, "chroma_sampling": self.sampling}
+
+
+def quality_of(table) -> int | None:
+    """The IJG quality (1-100) whose scaled standard luma table is `table`.
+
+    Parameters
+    ----------
+    table : sequence of 64 int
+        A luma quantisation table in natural order (Pillow's ``image.quantization[0]``).
+
+    Returns
+    -------
+    int or None
+        The quality whose table matches best, None when the best match still differs by
+        more than one step in a tenth of the entries (a table of another encoder).
+    """
+    table = np.asarray(table, dtype=np.int64).ravel()
+    if table.size != 64:
+        return None
+    q = np.arange(1, 101)
+    scale = np.where(q < 50, 5000 // q, 200 - 2 * q)  # libjpeg's jpeg_quality_scaling
+    tables = np.clip((_STANDARD_LUMA[None, :] * scale[:, None] + 50) // 100, 1, 255)
+    diff = np.abs(tables - table[None, :])
+    best = int(np.argmin(diff.sum(axis=1)))
+    if (diff[best] > 1).mean() > 0.1:
+        return None
+    return int(q[best])
+
+
+def damage_of(image) -> JpegDamage | None:
+    """The :class:`JpegDamage` of an open Pillow image, None when it is not a JPEG.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+    """
+    tables = getattr(image, "quantization", None)
+    if getattr(image, "format", None) not in ("JPEG", "MPO") or not tables:
+        return None
+    from PIL import JpegImagePlugin
+
+    quality = quality_of(tables[min(tables)])
+    try:
+        sampling = _SAMPLING.get(JpegImagePlugin.get_sampling(image), "unknown")
+    except Exception:
+        sampling = "unknown"
+    if image.mode == "L":
+        sampling = "4:4:4"  # one channel: nothing subsampled
+    return JpegDamage(quality, sampling)
+
+
+def jpeg_damage(path) -> JpegDamage | None:
+    """The :class:`JpegDamage` of the file at `path` (its header only), None when it is
+    not a JPEG or cannot be opened."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return damage_of(image)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def damage_note(damage: JpegDamage | None, counts: dict) -> str | None:
+    """One line saying that a lossy JPEG's data next to lines and text is partly lost,
+    with the share of the region's pixels masked for their colour; None when `damage` is
+    None or not :attr:`JpegDamage.lossy`.
+
+    Parameters
+    ----------
+    damage : JpegDamage or None
+    counts : dict
+        A run's pixel counts: ``pixels`` and ``masked_by_reason`` (reason name to count).
+
+    Notes
+    -----
+    On the benchmark's JPEG figures (``benchmarks/real_figures.py --renderers jpeg``,
+    quality 70 and 85, 4:2:0) 7 to 17 % of the true data pixels stay masked, nearly all of
+    them 1 or 2 pixels from a line or a label: their colour shares its chroma with the
+    ink, and telling a damaged data pixel from a line's faint antialiased edge there needs
+    more than the colour. The masked share counts the lines and labels themselves too; it
+    is what the run can see, not the loss.
+    """
+    if damage is None or not damage.lossy:
+        return None
+    by_reason = counts.get("masked_by_reason", {})
+    region = counts.get("pixels", 0) - sum(
+        by_reason.get(k, 0) for k in ("outside_region", "transparent")
+    )
+    colour = sum(by_reason.get(r.name.lower(), 0) for r in RESTORABLE)
+    share = f"{100.0 * colour / region:.1f} %" if region > 0 else "none"
+    quality = "unknown quality" if damage.quality is None else f"quality {damage.quality}"
+    return (
+        f"the image is a JPEG ({quality}, chroma {damage.sampling}): colours 1-2 pixels "
+        f"from lines and labels are damaged, and data there is partly masked ({share} of "
+        "the region masked for its colour); a PNG or the PDF of the figure decodes it"
+    )
 
 
 def restore_pixels(
@@ -195,6 +380,7 @@ def restore_pixels(
     ink = np.zeros(shape, dtype=bool)
     y_obs = _luma(rgb)
     new_rank = np.zeros(shape, dtype=np.int64)
+    sharp = None
     for _ in range(passes):
         todo = restorable & ~restored
         rows, cols = np.nonzero(todo & any_in_window(clean, 2 * WIDE_RADIUS + 1))
@@ -206,6 +392,8 @@ def restore_pixels(
         departure = departure.astype(np.float32, copy=False)
         near = supported & ~wide
         departure[rows[near], cols[near]] = fit["luma"][near]
+        if sharp is None:  # from the first pass's departures
+            sharp = sharp_lines(departure, y_obs)
         # Its size for every pixel still masked, from the wide window too; unknown (no
         # prediction) counts as ink.
         luma = np.where(todo, np.nan_to_num(np.abs(departure), nan=255.0), 0.0)
@@ -222,9 +410,11 @@ def restore_pixels(
         explained = _in_chroma_reach(inked | line) | border
         r, c = rows[supported], cols[supported]
         kept_chroma = fit["shrink"][supported] >= unexplained_chroma
-        # Pixels some ink touches are not kept whatever their misfit (`beside` below).
+        # Pixels some ink touches are not kept whatever their misfit (`beside` below),
+        # unless the lines are sharp: then no ink touches them, as far pixels.
         limit = np.where(kept_chroma & ~wide[supported], max(max_cost, FAR_COST), max_cost)
-        keep = (fit["cost"][supported] <= limit) & ~beside[r, c] & ~ink[r, c]
+        touched = beside[r, c] & (not sharp)
+        keep = (fit["cost"][supported] <= limit) & ~touched & ~ink[r, c]
         keep &= kept_chroma | explained[r, c]
         r, c = r[keep], c[keep]
         restored[r, c] = True
@@ -234,6 +424,42 @@ def restore_pixels(
     out = np.asarray(index).astype(np.int32, copy=True)
     out[restored] = order[new_rank[restored]]
     return restored, out
+
+
+def sharp_lines(departure: np.ndarray, y_obs: np.ndarray) -> bool:
+    """Whether the image's lines have no faint antialiased edges (see :data:`FAINT_BAND`).
+
+    Parameters
+    ----------
+    departure : ndarray of shape (H, W)
+        Signed luma departure of each pixel from its predicted field colour (RGB units),
+        NaN where no prediction exists.
+    y_obs : ndarray of shape (H, W)
+        The image's luma.
+
+    Returns
+    -------
+    bool
+        True when there is enough dark ink to tell (:data:`SHARP_EVIDENCE`), little
+        bright ink (:data:`BRIGHT_SHARE`), and few faintly darkened pixels against the
+        strongly darkened ones (:data:`SHARP_RATIO`).
+    """
+    known = np.isfinite(departure)
+    dep = departure[known].astype(np.float64)
+    predicted = y_obs[known] - dep
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dark = np.where((dep < 0) & (predicted > SHARP_ROOM), -dep / predicted, 0.0)
+        bright = np.where(
+            (dep > 0) & (255.0 - predicted > SHARP_ROOM), dep / (255.0 - predicted), 0.0
+        )
+    strong = int((dark >= STRONG_INK).sum())
+    faint = int(((dark >= FAINT_BAND[0]) & (dark < FAINT_BAND[1])).sum())
+    bright_strong = int((bright >= STRONG_INK).sum())
+    return bool(
+        strong >= SHARP_EVIDENCE
+        and bright_strong <= BRIGHT_SHARE * strong
+        and faint <= SHARP_RATIO * strong
+    )
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

@@ -45,6 +45,8 @@ __all__ = [
     "fit_exclusion",
     "fit_mask",
     "inconsistent_pixels",
+    "ink_end_pixels",
+    "ink_ends",
     "mask_image",
     "mask_rows",
     "parse_colors",
@@ -69,6 +71,11 @@ JPEG_FORMATS = ("JPEG", "MPO")
 DEFAULT_HALO_FRACTION = 0.04
 #: Default `smoothness` of :func:`classify` (times the image's typical local variation).
 DEFAULT_SMOOTHNESS = 4.0
+#: Added to the candidates' upper quartile of colour distance for the automatic
+#: `halo_distance` (see :func:`auto_distances`).
+HALO_MARGIN = 0.5
+#: Colour distance of one level of rounding in each channel (sqrt 3, and a little).
+ROUNDING = 1.75
 
 
 def classify(
@@ -572,8 +579,13 @@ def auto_distances(
     not excluded) that are within `cap` of the scale: about 1 RGB unit for a PNG decoded
     through its own colorbar, 0 through the colormap that drew it, 2 or more for a JPEG.
     Then ``max_distance = clip(12 * noise, floor, cap)`` and
-    ``halo_distance = max(0.5, 1.5 * noise)``, in the units of `distance`'s colour space
-    (use ``floor=3, cap=15`` for CIELAB).
+    ``halo_distance = max(0.5, 1.5 * noise, q75 + HALO_MARGIN)``, in the units of
+    `distance`'s colour space (use ``floor=3, cap=15`` for CIELAB), where ``q75`` is the
+    candidates' upper quartile when nine in ten of them are within :data:`ROUNDING`, 0
+    otherwise: a renderer that rounds a quarter or more of its colours one level off the
+    table (poppler rasterising a PDF: median 0, upper quartile 1) puts data pixels beside
+    lines at that distance too, and the halo rule must keep them; the upper quartile of
+    a resampled image or a JPEG measures mixtures and damage, which it must not.
 
     Parameters
     ----------
@@ -602,11 +614,18 @@ def auto_distances(
     d, cum = d[order], np.cumsum(n[order])
     total = int(cum[-1]) if cum.size else 0
     if total == 0:
-        noise = 0.0
+        noise = upper = 0.0
     else:  # the middle one or two, through np.median so rounding matches it
         middle = d[np.searchsorted(cum, [(total - 1) // 2, total // 2], side="right")]
         noise = float(np.median(middle if total % 2 == 0 else middle[:1]))
-    return float(np.clip(12.0 * noise, floor, cap)), max(0.5, 1.5 * noise)
+        upper, top = (
+            float(d[i])
+            for i in np.searchsorted(cum, [3 * total // 4, 9 * total // 10], side="right")
+        )
+        if top > ROUNDING:  # mixtures (resampling, JPEG), not the renderer's rounding
+            upper = 0.0
+    halo = max(0.5, 1.5 * noise, upper + HALO_MARGIN)
+    return float(np.clip(12.0 * noise, floor, cap)), halo
 
 
 #: Default largest colour residual (RGB units) of a pixel against its neighbourhood.
@@ -1325,6 +1344,8 @@ def context_rows(fit: MaskFit, scale: ColorScale, consistency: float | None, exc
     shaded = "shading" in scale.extra
     if consistency and not scale.is_discrete and not shaded:
         rows += 1 + 2 * CONSISTENCY_RADIUS
+        if ink_ends(scale.colors, scale.values):  # the closing of ink_end_pixels
+            rows += 2 * (INK_END_WINDOW // 2)
     if shaded:  # thin and shadow features; ambiguous pixels settled around them
         rows += 2 * (THIN_WINDOW // 2)
         if scale.ambiguous is not None:
@@ -1411,11 +1432,171 @@ def mask_rows(
             decoded = settle_ambiguous(reason, decoded, scale, max_distance=fit.max_distance_)
     if consistency and not scale.is_discrete and not shaded:
         _mask_inconsistent(reason, decoded, scale, consistency)
+        _mask_ink_end(reason, decoded, scale)
     if fit.smoothness_ is not None and not scale.is_discrete:
         restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
         reason[restored] = Reason.DATA
         decoded = replace(decoded, index=index, values=scale.values[index])
     return reason, decoded
+
+
+#: RGB distance from black or white within which a scale's end is the colour of ink.
+INK_END_COLOUR = 24.0
+#: A scale whose colours' median channel spread (max - min, RGB units) is below this is
+#: grey: lines, labels and land fills of any grey decode as its data, and a dip in value
+#: tells no more than the colour (on ``benchmarks/accuracy.py --cmap gray`` the rule
+#: masked 2 % of the data beside grey land decoded as data, and 6 % of the overlays).
+GREY_SCALE_SPREAD = 24.0
+#: RGB distance from that ink colour within which a pixel may be ink or its edge.
+INK_NEAR = 96.0
+#: Window (odd, pixels) across which a line's dip in value is looked for: wider than the
+#: ink and its antialiased edges.
+INK_END_WINDOW = 7
+#: Dip (share of the scale's entries) below the field around a pixel that makes it ink:
+#: half a per cent, two entries of a 256-colour map (measured on the label benchmark's
+#: ``magma`` figure: no data pixel dips that far across 7 pixels).
+INK_END_DIP = 0.005
+
+
+def ink_ends(scale_colors: np.ndarray, scale_values: np.ndarray) -> tuple[tuple[int, float], ...]:
+    """The ends of a scale whose colour is the colour of ink (black or white).
+
+    Parameters
+    ----------
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+
+    Returns
+    -------
+    tuple of (int, float)
+        For each such end, -1 (its lowest value) or +1 (its highest), and the ink's grey
+        level (0 or 255); empty for most colour maps, and for grey scales
+        (:data:`GREY_SCALE_SPREAD`).
+    """
+    ordered = np.asarray(scale_colors, dtype=np.float64)[np.argsort(scale_values, kind="stable")]
+    if np.median(np.ptp(ordered, axis=1)) < GREY_SCALE_SPREAD:
+        return ()  # a grey scale: every grey ink is one of its colours
+    ends = []
+    for side, colour in ((-1, ordered[0]), (1, ordered[-1])):
+        for grey in (0.0, 255.0):
+            if np.linalg.norm(colour - grey) <= INK_END_COLOUR:
+                ends.append((side, grey))
+    return tuple(ends)
+
+
+def ink_end_pixels(
+    rgb: np.ndarray | None,
+    index: np.ndarray,
+    valid: np.ndarray,
+    scale_colors: np.ndarray,
+    scale_values: np.ndarray,
+    *,
+    size: int = INK_END_WINDOW,
+    dip: float = INK_END_DIP,
+    color_id: np.ndarray | None = None,
+    id_rgb: np.ndarray | None = None,
+) -> np.ndarray:
+    """Valid pixels of a scale with a black or white end (:func:`ink_ends`) whose value
+    dips towards that end, below (above) the field around them, across fewer than `size`
+    pixels: ink, not data.
+
+    A black line over a field near ``magma``'s dark end is a colour of the scale, and so
+    are its antialiased edges (black mixed with a dark colour of the map is a darker one):
+    colour alone decodes them, to values lower than the field's. A smooth field, though,
+    does not dip across a few pixels; a line does. The dip is measured in ranks (the
+    entries ordered by value, flipped for a high end) against a closing of the valid
+    pixels' ranks, in which masked pixels never raise the field. Beside a masked pixel (a
+    line's core, the frame's spine) the closing may see one side only: there the two
+    pixels beyond, on the other side, and the line through them extrapolated to the pixel
+    must not be higher either.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (H, W, 3) and dtype uint8, or None
+        The image; only pixels within :data:`INK_NEAR` of the ink's colour are looked
+        at. May be None when `color_id` and `id_rgb` are given.
+    index : ndarray of shape (H, W)
+        Decoded scale entry of each pixel.
+    valid : ndarray of shape (H, W) and dtype bool
+        Pixels that are data so far.
+    scale_colors : ndarray of shape (K, 3)
+    scale_values : ndarray of shape (K,)
+    size : int
+        Odd window side, 3 or more.
+    dip : float
+        Least dip, as a share of the number of entries.
+    color_id : ndarray of shape (H, W) and dtype int, optional
+        Each pixel's distinct colour, as :attr:`geodigitize.decode.Decoded.color_id`;
+        found from `rgb` when not given.
+    id_rgb : ndarray of shape (C, 3), optional
+        RGB of each distinct colour (required with `color_id`).
+
+    Returns
+    -------
+    ndarray of shape (H, W) and dtype bool
+
+    Notes
+    -----
+    The closing is a maximum then a minimum filter of `size`: a strip needs
+    ``2 (size // 2)`` rows of context beyond the consistency check's.
+    """
+    found = np.zeros(valid.shape, dtype=bool)
+    ends = ink_ends(scale_colors, scale_values)
+    if not ends:
+        return found
+    if color_id is None:
+        colors, color_id = distinct_colors(pack_rgb(rgb))
+        id_rgb = unpack_rgb(colors)
+    rank_of, _ = _value_ranks(scale_values)
+    k = scale_values.size
+    for side, grey in ends:
+        # Towards the ink is down: a high end's ranks are flipped.
+        rank = rank_of[index] if side < 0 else (k - 1) - rank_of[index]
+        # int16 holds twice the highest rank (the extrapolation) for up to 16,000 entries.
+        field = np.where(valid, rank, -1).astype(np.int16 if k < 16_000 else np.int32)
+        closing = _closing_beside_masked(field, size)
+        near = _residual(np.asarray(id_rgb, dtype=np.float64), np.full(3, grey)) <= INK_NEAR
+        found |= valid & near[color_id] & (closing - rank > dip * k)
+    return found
+
+
+def _closing_beside_masked(field: np.ndarray, size: int) -> np.ndarray:
+    """Closing of `field` (masked pixels -1) over `size`, raised beside masked pixels to
+    the lowest of the two pixels beyond and their extrapolation (see
+    :func:`ink_end_pixels`)."""
+    # Outside the image nothing raises the field: pad it masked, close, crop.
+    r = size // 2
+    dilated = window_extreme(np.pad(field, r, constant_values=-1), size, np.maximum, edge=-1)
+    h, w = field.shape
+    closing = window_extreme(dilated, size, np.minimum)[r : r + h, r : r + w]
+    padded = np.pad(field, 2, constant_values=-2)  # beyond the image: not a masked pixel
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        back = padded[2 - dy : 2 - dy + h, 2 - dx : 2 - dx + w]
+        one = padded[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
+        two = padded[2 + 2 * dy : 2 + 2 * dy + h, 2 + 2 * dx : 2 + 2 * dx + w]
+        # The lower of the two and of their line extrapolated to the pixel: a field
+        # rising away from the masked pixel does not dip at it.
+        level = np.minimum(np.minimum(one, two), 2 * one - two)
+        beyond = np.where((back == -1) & (one >= 0) & (two >= 0), level, -1)
+        np.maximum(closing, beyond, out=closing)
+    return closing
+
+
+def _mask_ink_end(reason: np.ndarray, decoded: Decoded, scale: ColorScale) -> None:
+    """Mark ink decoded as a black or white end of the scale in `reason` (see
+    :func:`ink_end_pixels`); nothing for other scales."""
+    if not ink_ends(scale.colors, scale.values):
+        return
+    found = ink_end_pixels(
+        None,
+        decoded.index,
+        reason == Reason.DATA,
+        scale.colors,
+        scale.values,
+        color_id=decoded.color_id,
+        id_rgb=unpack_rgb(decoded.colors),
+    )
+    reason[found] = Reason.HALO
 
 
 def _colour_distance(decoded: Decoded) -> np.ndarray:

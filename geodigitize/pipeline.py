@@ -34,6 +34,7 @@ from .io import (
     write_outputs,
     write_points,
 )
+from .jpeg import JpegDamage, damage_note, jpeg_damage
 from .mask import JPEG_FORMATS, Reason, explain_shading
 from .options import Options
 from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
@@ -202,7 +203,26 @@ class Extraction:
         if self.fitted is not None:
             out["fitted"] = self.fitted.to_dict()
         out["strips"] = dict(self.strips)
+        damage = self.jpeg
+        if damage is not None:
+            out["input"]["jpeg"] = damage.to_dict()
+        out["warnings"] = self.warnings()
         return out
+
+    @property
+    def jpeg(self) -> JpegDamage | None:
+        """What the input JPEG file's header says about its colour damage (quality and
+        chroma subsampling); None for other formats and for arrays."""
+        if self.image.format.upper() not in JPEG_FORMATS or not self.image.path:
+            return None
+        return jpeg_damage(self.image.path)
+
+    def warnings(self) -> list[str]:
+        """One line for each way the input is known to limit the result (a lossy JPEG:
+        :func:`geodigitize.jpeg.damage_note`); the georeference's own warnings are
+        :attr:`Georeference.warnings`."""
+        note = damage_note(self.jpeg, self.counts())
+        return [] if note is None else [note]
 
     def writers(self) -> dict[str, Callable[[Path], None]]:
         """Each output's writer, ``writer(path)``, keyed by file name; a preview given

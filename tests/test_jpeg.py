@@ -402,3 +402,162 @@ def test_a_lines_faint_edge_leaves_the_pixel_beyond_it_clean():
     assert np.median(np.abs(values[38:44:5, span] - _SLOPED[38:44:5, span])) <= JET_STEP
     strict, _ = _restore(rgb, reason, decoded, scale, PARTIAL=0.0)
     assert strict[38, span].mean() <= 0.2 and strict[43, span].mean() <= 0.2
+
+
+# --- what the file's header says: quality, chroma subsampling, and the run's warning ---
+def _encoded(quality: int, subsampling: int = -1, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, subsampling=subsampling)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+@pytest.mark.parametrize("quality", [10, 49, 50, 70, 80, 85, 90, 95])
+def test_the_quality_is_read_from_the_quantisation_table(quality):
+    assert jpeg.damage_of(_encoded(quality)) == jpeg.JpegDamage(quality, "4:2:0")
+    assert jpeg.damage_of(_encoded(quality, subsampling=0)).sampling == "4:4:4"
+
+
+def test_a_table_no_quality_makes_is_unknown():
+    table = np.full(64, 7)
+    table[::2] = 40
+    assert jpeg.quality_of(table) is None
+    assert jpeg.quality_of(table[:10]) is None
+
+
+def test_only_full_chroma_at_high_quality_is_not_lossy():
+    assert not jpeg.damage_of(_encoded(95, subsampling=0)).lossy
+    assert not jpeg.damage_of(_encoded(95, mode="L")).lossy  # grey: nothing subsampled
+    assert jpeg.damage_of(_encoded(95)).lossy  # 4:2:0
+    assert jpeg.damage_of(_encoded(90, subsampling=0)).lossy
+    assert jpeg.JpegDamage(None, "4:4:4").lossy
+
+
+def test_a_png_has_no_jpeg_damage(tmp_path):
+    path = tmp_path / "f.png"
+    Image.new("RGB", (4, 4)).save(path)
+    assert jpeg.jpeg_damage(path) is None
+    assert jpeg.jpeg_damage(tmp_path / "missing.jpg") is None
+    assert jpeg.damage_of(Image.new("RGB", (4, 4))) is None
+
+
+def test_the_note_gives_the_share_of_the_region_masked_for_its_colour():
+    counts = {
+        "pixels": 1000,
+        "masked_by_reason": {
+            "outside_region": 200,
+            "off_scale": 40,
+            "halo": 30,
+            "inconsistent": 10,
+        },
+    }
+    note = jpeg.damage_note(jpeg.JpegDamage(85, "4:2:0"), counts)
+    assert note.startswith("the image is a JPEG (quality 85, chroma 4:2:0)")
+    assert "(10.0 % of the region masked for its colour)" in note
+    assert jpeg.damage_note(jpeg.JpegDamage(95, "4:4:4"), counts) is None
+    assert jpeg.damage_note(None, counts) is None
+
+
+def test_a_lossy_jpeg_run_says_so_in_its_report(figure, tmp_path):
+    path = tmp_path / "figure.jpg"
+    path.write_bytes(figure[0])
+    gcps = [(0, 0, 0.0, 10.0), (W, 0, 10.0, 10.0), (0, H, 0.0, 0.0), (W, H, 10.0, 0.0)]
+    result = extract(path, gcps=gcps, cmap="jet", vmin=0.0, vmax=1.0)
+    report = result.report()
+    assert report["input"]["jpeg"] == {"quality": 85, "chroma_sampling": "4:2:0"}
+    assert len(report["warnings"]) == 1
+    assert report["warnings"] == result.warnings()
+    assert report["warnings"][0].startswith("the image is a JPEG (quality 85, chroma 4:2:0)")
+    png = tmp_path / "figure.png"
+    Image.fromarray(figure[1]).save(png)
+    again = extract(png, gcps=gcps, cmap="jet", vmin=0.0, vmax=1.0)
+    assert again.jpeg is None
+    assert again.report()["warnings"] == []
+
+
+# --- sharp lines: a rasteriser that leaves faint coverage out (GMT via Ghostscript) ------
+SH, SW = 160, 192
+
+
+def _jet_with_black_lines(faint_edges: bool):
+    """A jet field crossed by 1-px black lines drawn at full coverage (a row every 16 rows,
+    staircase diagonals every 48 columns), optionally with a 12 % antialiased edge on each
+    side, saved as a quality 80 JPEG: (decompressed RGB, truth, pixels the lines touch)."""
+    yy, xx = np.mgrid[0:SH, 0:SW]
+    truth = 0.15 + 0.6 * xx / SW + 0.1 * np.sin(yy / 15.0)
+    cover = np.zeros((SH, SW))
+    cover[8::16] = 1.0
+    for start in range(0, SW, 48):
+        cover[np.arange(SH), (np.arange(SH) // 2 + start) % SW] = 1.0
+    if faint_edges:
+        core = cover.copy()
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            cover = np.maximum(cover, 0.12 * np.roll(core, (dy, dx), axis=(0, 1)))
+    drawn = (1 - cover[..., None]) * _paint(truth)
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(drawn).astype(np.uint8)).save(buffer, format="JPEG", quality=80)
+    rgb = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
+    return rgb, truth, cover > 0
+
+
+def _decoded_shares(rgb, truth, line, sharp_allowed=True):
+    """(share of data decoded, share of line decoded, median |error| of the data)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not sharp_allowed:
+            mp.setattr(jpeg, "SHARP_RATIO", -1.0)  # never sharp
+        _, _, reason, after = _mask(rgb)
+    ok = reason == Reason.DATA
+    err = np.abs(after.values - truth)[ok & ~line]
+    return ok[~line].mean(), ok[line].mean(), np.median(err)
+
+
+def test_pixels_beside_sharp_lines_are_restored():
+    rgb, truth, line = _jet_with_black_lines(faint_edges=False)
+    data, inked, err = _decoded_shares(rgb, truth, line)
+    before, _, _ = _decoded_shares(rgb, truth, line, sharp_allowed=False)
+    assert before < 0.81  # every pixel beside a line masked
+    assert data >= 0.93
+    assert inked == 0.0
+    assert err <= JET_STEP
+
+
+def test_lines_with_faint_edges_keep_their_neighbours_masked():
+    rgb, truth, line = _jet_with_black_lines(faint_edges=True)
+    assert _decoded_shares(rgb, truth, line) == _decoded_shares(
+        rgb, truth, line, sharp_allowed=False
+    )
+
+
+def test_too_little_ink_or_white_ink_tells_nothing():
+    departure = np.zeros((40, 40), np.float32)
+    y_obs = np.full((40, 40), 150.0, np.float32)
+    departure[::4] = -100.0  # 400 strongly darkened pixels: sharp if there were enough
+    assert not jpeg.sharp_lines(departure, y_obs)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jpeg, "SHARP_EVIDENCE", 400)
+        assert jpeg.sharp_lines(departure, y_obs)
+        departure[1::4, :8] = -20.0  # faint: 13 % of 150 in 80 pixels, a fifth of 400
+        assert jpeg.sharp_lines(departure, y_obs)
+        departure[1::4, 8] = -20.0
+        assert not jpeg.sharp_lines(departure, y_obs)
+        departure[1::4] = 0.0
+        departure[2::4, :5] = 60.0  # white ink: 50 pixels brightened by 57 %
+        assert not jpeg.sharp_lines(departure, y_obs)
+
+
+def test_the_run_summary_warns_about_a_lossy_jpeg(figure, tmp_path):
+    from typer.testing import CliRunner
+
+    from geodigitize.cli import app
+
+    path = tmp_path / "figure.jpg"
+    path.write_bytes(figure[0])
+    gcps = tmp_path / "gcps.csv"
+    gcps.write_text(f"col,row,lon,lat\n0,0,0,10\n{W},0,10,10\n0,{H},0,0\n{W},{H},10,0\n")
+    args = ["run", str(path), "--gcps", str(gcps), "--cmap", "jet", "--vmin", "0"]
+    res = CliRunner().invoke(app, [*args, "--vmax", "1", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())  # the console wraps long lines
+    assert "warning: the image is a JPEG (quality 85, chroma 4:2:0)" in said

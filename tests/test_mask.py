@@ -197,3 +197,125 @@ def test_auto_distances_from_colour_counts_equal_the_pixel_median(seed):
     expected = (float(np.clip(12 * noise, 8.0, 40.0)), max(0.5, 1.5 * noise))
     assert auto_distances(distance, counts=counts) == expected
     assert auto_distances(distance[ids], candidates) == expected
+
+
+# --- ink decoded as a black (white) end of the scale ----------------------------------
+def test_the_ink_coloured_ends_of_a_scale():
+    from geodigitize.mask import ink_ends
+
+    def ends(name):
+        scale = from_cmap(name, 0.0, 1.0)
+        return ink_ends(scale.colors, scale.values)
+
+    assert ends("magma") == ((-1, 0.0),)
+    assert ends("pink") == ((1, 255.0),)
+    assert ends("hot") == ((-1, 0.0), (1, 255.0))
+    assert ends("viridis") == ends("jet") == ends("RdBu") == ()
+    assert ends("gray") == ends("Greys") == ()  # grey scales: every grey ink is data
+
+
+MH, MW = 48, 64
+
+
+def _magma_figure():
+    """A smooth field near magma's dark end (values 0.04-0.2 of 0-1), with black lines
+    drawn at exact coverage: rows 16-17 fully with a 25 % edge on row 18, a
+    line split 50/50 over columns 40-41 (rows 24-43), and a 30 % edge on row 8 along the
+    top of the region (rows 0-7 outside it, as a frame's spine leaves it)."""
+    import matplotlib
+
+    yy, xx = np.mgrid[0:MH, 0:MW]
+    truth = 0.04 + 0.16 * xx / MW + 0.02 * np.sin(yy / 7.0)
+    field = matplotlib.colormaps["magma"](truth, bytes=True)[..., :3].astype(np.float64)
+    cover = np.zeros((MH, MW))
+    cover[16:18, 4:60] = 1.0
+    cover[18, 4:60] = 0.25
+    cover[24:44, 40:42] = 0.5
+    cover[8, :] = 0.3
+    rgb = np.rint((1 - cover[..., None]) * field).astype(np.uint8)
+    return rgb, truth, cover > 0
+
+
+def _masked(rgb, rule=True):
+    from geodigitize import mask as mask_module
+    from geodigitize.mask import mask_image
+
+    scale = from_cmap("magma", 0.0, 1.0)
+    with pytest.MonkeyPatch.context() as mp:
+        if not rule:
+            mp.setattr(mask_module, "_mask_ink_end", lambda reason, decoded, scale: None)
+        reason, decoded, _ = mask_image(
+            rgb,
+            np.ones(rgb.shape[:2], bool),
+            decode(rgb, scale),
+            scale,
+            max_distance=8.0,
+            region=(0, 8, MW, MH),
+        )
+    return reason == Reason.DATA, decoded
+
+
+def test_black_ink_over_a_dark_field_of_a_black_ended_scale_is_masked():
+    rgb, truth, line = _magma_figure()
+    data = ~line
+    data[:8] = False  # outside the region
+    before, _ = _masked(rgb, rule=False)
+    assert before[line].mean() > 0.5  # colour alone: most of the ink decodes as data
+    kept, decoded = _masked(rgb)
+    assert not kept[line].any()
+    assert kept[data].all()
+    err = np.abs(decoded.values[data] - truth[data])
+    assert err.max() <= 1 / 255  # the kept data decode to their own colour
+
+
+def test_a_dark_valley_of_the_field_is_kept():
+    """A smooth field falling to the scale's black end and rising again, with no line:
+    nothing masked. (A kink, a V whose sides rise more than :data:`INK_END_DIP` of the
+    scale within 3 pixels, would be.)"""
+    import matplotlib
+
+    xx = np.arange(MW)
+    truth = np.tile(0.15 * ((xx - 32) / 32.0) ** 2, (MH, 1))
+    rgb = matplotlib.colormaps["magma"](truth, bytes=True)[..., :3]
+    kept, _ = _masked(np.ascontiguousarray(rgb))
+    assert kept[8:].all()
+
+
+# --- the halo distance of a renderer that rounds colours one level off the table ------
+def test_the_halo_distance_follows_one_level_of_rounding_only():
+    rounded = np.zeros(100)
+    rounded[:40] = 1.0  # 40 % one level off in one channel, the rest exact: a PDF
+    assert auto_distances(rounded) == (8.0, 1.5)
+    rounded[:30] = np.sqrt(2)  # one level off in two channels
+    assert auto_distances(rounded) == (8.0, pytest.approx(np.sqrt(2) + 0.5))
+    mixed = rounded.copy()
+    mixed[:20] = 9.0  # a fifth far off: resampled mixtures, not rounding
+    assert auto_distances(mixed) == (8.0, 0.5)
+
+
+def test_data_beside_a_line_of_a_rounding_renderer_is_kept():
+    """A viridis field whose colours a renderer rounded one level off the table in a third
+    of the pixels (as poppler does with a PDF), crossed by a black line 60 % over column
+    20 and 40 % over column 21: every data pixel is kept, the line's none."""
+    import matplotlib
+
+    from geodigitize.mask import mask_image
+
+    yy, xx = np.mgrid[0:40, 0:48]
+    field = matplotlib.colormaps["viridis"](0.2 + 0.01 * xx + 0.005 * yy, bytes=True)[..., :3]
+    rng = np.random.default_rng(1)
+    off = rng.random((40, 48)) < 1 / 3
+    channel = rng.integers(0, 3, (40, 48))
+    rgb = field.astype(np.int16)
+    rgb[off, channel[off]] += np.where(rgb[off, channel[off]] < 255, 1, -1)
+    rgb = rgb.astype(np.float64)
+    rgb[:, 20] *= 0.4
+    rgb[:, 21] *= 0.6
+    rgb = np.rint(rgb).astype(np.uint8)
+    scale = from_cmap("viridis", 0.0, 1.0)
+    reason, _, fit = mask_image(rgb, np.ones((40, 48), bool), decode(rgb, scale), scale)
+    assert fit.halo_distance_ == 1.5
+    line = np.zeros((40, 48), bool)
+    line[:, 20:22] = True
+    assert (reason[~line] == Reason.DATA).all()
+    assert not (reason[line] == Reason.DATA).any()

@@ -12,7 +12,7 @@ import rasterio
 from conftest import make_figure, paint
 from PIL import Image
 
-from geodigitize import frame, strips
+from geodigitize import frame, mask, strips
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.image import read_image
@@ -431,3 +431,33 @@ def test_general_dbscan_in_strips_is_scikit_learns(tmp_path, eps, min_samples):
     np.testing.assert_array_equal(streamed.clusters.row, one.clusters.row)
     np.testing.assert_array_equal(streamed.clusters.n_pixels, one.clusters.n_pixels)
     np.testing.assert_array_equal(streamed.pixels.labels(0, 120), want)
+
+
+def _black_ink_on_magma(width=200, height=150):
+    """A field near magma's dark end crossed by black lines every 30 rows and columns
+    (full rows with a 25 % edge below; columns split 50/50 over two pixels)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    truth = 0.04 + 0.16 * xx / width + 0.03 * np.sin(yy / 11.0)
+    import matplotlib
+
+    field = matplotlib.colormaps["magma"](truth, bytes=True)[..., :3].astype(np.float64)
+    cover = np.zeros((height, width))
+    cover[20::30] = 1.0
+    cover[21::30] = np.maximum(cover[21::30], 0.25)
+    cover[:, 15::30] = np.maximum(cover[:, 15::30], 0.5)
+    cover[:, 16::30] = np.maximum(cover[:, 16::30], 0.5)
+    return np.rint((1 - cover[..., None]) * field).astype(np.uint8)
+
+
+@pytest.mark.parametrize("strip_rows", [1, 5, 17])
+def test_tiled_equals_one_piece_with_a_black_ended_scale(tmp_path, strip_rows):
+    """magma's black end turns on the ink-end rule (a closing over 7 rows) on top of the
+    consistency check: strips still get the one piece's answer."""
+    img, gcps = _save_with_corner_gcps(tmp_path, "magma.png", _black_ink_on_magma())
+    opts = {"cmap": "magma", "vmin": 0.0, "vmax": 1.0, "region": "0,6,200,150"}
+    one = extract(img, gcps=gcps, **opts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mask, "_mask_ink_end", lambda reason, decoded, scale: None)
+        without = extract(img, gcps=gcps, **opts)
+    assert one.counts()["data"] < without.counts()["data"]  # the rule is at work
+    _tiled_matches(img, gcps, tmp_path, strip_rows, 3000, one=one, **opts)

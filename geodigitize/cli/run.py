@@ -435,7 +435,7 @@ def _summary(result: Extraction, paths: dict[str, Path]) -> None:
     fit = geo.summary() if len(geo.gcps) else f"georeference from the image's {geo.origin}"
     if geo.selection:
         console.print(f"transform: {geo.selection['reason']}", highlight=False)
-    for warning in geo.warnings:
+    for warning in (*geo.warnings, *result.warnings()):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(
         f"{fit}; "
