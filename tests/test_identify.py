@@ -6,12 +6,16 @@ N colours, GMT's linear interpolation between a CPT's nodes rounded to 8 bits.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 import matplotlib
 import numpy as np
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
+from geodigitize.cli import app
 from geodigitize.colorbar import bar_table, densify, locate_colorbar, scale_from_colorbar
 from geodigitize.colormap import from_cmap
 from geodigitize.colortable import parse_table
@@ -152,3 +156,28 @@ def test_colours_sampled_from_a_bar_must_explain_the_map(shade):
     else:  # 5 % darker: 4-10 units off the bar's colours, every map pixel
         with pytest.raises(ColorScaleError, match=r"give the colormap as `cmap`.*`colorbar`"):
             check_sampled_bar(img, decoded, found, page_color(img))
+
+
+@pytest.mark.parametrize("shade", [1.0, 0.95])
+def test_a_run_whose_sampled_bar_misses_the_map_stops_naming_the_options(tmp_path, shade):
+    # the whole run, as a user types it: the range and GCPs given, the colour scale left
+    # to the figure; its bar in a colormap no source has
+    Image.fromarray(_figure(shade)).save(tmp_path / "map.png")
+    (tmp_path / "gcps.csv").write_text(
+        "col,row,lon,lat\n20,20,-180,90\n220,20,180,90\n20,180,-180,-90\n220,180,180,-90\n"
+    )
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "map.png"), "--gcps", str(tmp_path / "gcps.csv")]
+    args += ["--vmin", "0", "--vmax", "1", "--region", "20,20,220,180", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    if shade == 1.0:
+        assert res.exit_code == 0, res.output
+        report = json.loads((out / "report.json").read_text())
+        assert report["inferred"]["bar_coverage"] > 0.99
+        assert report["counts"]["data"] >= 0.99 * 200 * 160
+    else:
+        assert res.exit_code != 0
+        line = res.stderr.strip()
+        assert line.count("\n") == 0, line
+        assert "--cmap" in line and "--colorbar" in line, line
+        assert not out.exists()
