@@ -375,6 +375,21 @@ class PixelStore:
         """Rows ``r0 .. r1`` of the data pixels, bool (cheaper than :meth:`rows`)."""
         return self.rows(r0, r1)[1]
 
+    def data_rows(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        """Rows ``r0 .. r1`` (every `step`-th) of the decoded values, NaN where masked,
+        shape (h, W) float64."""
+        values, valid = self.rows(r0, r1, step)
+        return np.where(valid, values, np.nan)
+
+    def value_limits(self) -> tuple[float, float] | None:
+        """Smallest and largest value of a data pixel, or None without data."""
+        lo, hi = np.inf, -np.inf
+        for r0, r1 in self.blocks():
+            values = self.data_rows(r0, r1)
+            lo = min(lo, float(np.fmin.reduce(values, axis=None, initial=np.inf)))
+            hi = max(hi, float(np.fmax.reduce(values, axis=None, initial=-np.inf)))
+        return (lo, hi) if lo <= hi else None
+
     def runs(self, r0: int, r1: int) -> RowRuns:
         """Rows ``r0 .. r1`` of the data pixels as :class:`RowRuns` of one flat-cluster
         label and one value (needs :attr:`has_labels`)."""
@@ -524,6 +539,7 @@ class SpoolStore(PixelStore):
         self._top = top
         self._n = int(np.asarray(table).size)
         self.table = np.asarray(table, dtype=np.float64)
+        self._lut: np.ndarray | None = None  # value of each 16-bit code (see data_rows)
         self.has_labels = labels is not None
         self.block_pixels = int(block_pixels)
 
@@ -535,6 +551,31 @@ class SpoolStore(PixelStore):
 
     def valid(self, r0: int, r1: int) -> np.ndarray:
         return self._codes[r0:r1] < self._n
+
+    def data_rows(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        # one lookup per pixel: the scale entries' values, NaN for the masking codes
+        codes = self._codes[r0:r1:step]
+        if self._lut is None:
+            if codes.dtype.itemsize > 2:
+                return super().data_rows(r0, r1, step)
+            lut = np.full(1 << 16, np.nan)
+            lut[: self._n] = self.table
+            self._lut = lut
+        return self._lut[codes]
+
+    def value_limits(self) -> tuple[float, float] | None:
+        # from which codes occur, not from the values
+        seen = np.zeros(self._n, dtype=bool)
+        for r0, r1 in self.blocks():
+            codes = self._codes[r0:r1].reshape(-1)
+            if codes.dtype.itemsize > 2:  # the masking codes are near 2**32
+                codes = codes[codes < self._n]
+            counts = np.bincount(codes, minlength=self._n)
+            seen |= counts[: self._n] > 0
+        if not seen.any():
+            return None
+        values = self.table[seen]
+        return float(values.min()), float(values.max())
 
     def runs(self, r0: int, r1: int) -> RowRuns:
         # from the raw codes and the strips' cluster ids: runs of one id and one code

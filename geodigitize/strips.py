@@ -200,6 +200,18 @@ class _ColorIds:
         """Packed colour of each id, shape (n,), uint32."""
         return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
 
+    def colors_since(self, start: int) -> np.ndarray:
+        """Packed colour of ids ``start ..``, shape (n - start,), uint32."""
+        parts, first = [], self.n
+        for new in reversed(self._new):
+            if first <= start:
+                break
+            parts.append(new)
+            first -= new.size
+        if not parts:
+            return np.zeros(0, np.uint32)
+        return np.concatenate(parts[::-1])[start - first :]
+
 
 @dataclass
 class _FirstPass:
@@ -218,53 +230,58 @@ class _FirstPass:
 class _Thumbnail:
     """A view of the whole image kept during the first pass for what needs to see it all
     (the frame): each `step` x `step` block of pixels reduced to its darkest pixel (its
-    colour and colour id), so that lines thinner than a block (a frame's spines) stay."""
+    colour and colour id), so that lines thinner than a block (a frame's spines) stay.
+
+    Darkness is a luma summed in uint16 (as it always was: it wraps for light colours),
+    computed once per distinct colour and looked up by colour id, not per pixel.
+    """
 
     def __init__(self, step: int) -> None:
         self.step = step
         self.ids: list[np.ndarray] = []
-        self.packed: list[np.ndarray] = []
-        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # rows not yet reduced
+        self._rows: np.ndarray | None = None  # rows not yet reduced
+        self._luma = np.zeros(0, dtype=np.uint16)  # per colour id
+        self._colors = np.zeros(0, dtype=np.uint32)  # packed colour per id
 
-    def add(self, packed: np.ndarray, ids: np.ndarray) -> None:
-        """The next rows of the image (colours, and ids with ~id for transparent pixels)."""
+    def add(self, ids: np.ndarray, table: _ColorIds) -> None:
+        """The next rows of the image: colour ids (~id for transparent pixels) from
+        `table`, which holds the colour of every id so far."""
+        if table.n > self._colors.size:
+            new = table.colors_since(self._colors.size)
+            rgb = unpack_rgb(new).astype(np.uint16)
+            luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
+            self._luma = np.concatenate([self._luma, luma])
+            self._colors = np.concatenate([self._colors, new])
         if self._rows is not None:
-            packed = np.concatenate([self._rows[0], packed])
-            ids = np.concatenate([self._rows[1], ids])
+            ids = np.concatenate([self._rows, ids])
         k = self.step
-        whole = packed.shape[0] // k * k
-        self._rows = (packed[whole:], ids[whole:]) if whole < packed.shape[0] else None
+        whole = ids.shape[0] // k * k
+        self._rows = ids[whole:] if whole < ids.shape[0] else None
         if whole:
-            self._reduce(packed[:whole], ids[:whole])
+            self._reduce(ids[:whole])
 
-    def _reduce(self, packed: np.ndarray, ids: np.ndarray) -> None:
+    def _reduce(self, ids: np.ndarray) -> None:
         k = self.step
-        h, w = packed.shape[0] // k, -(-packed.shape[1] // k)
-        pad = w * k - packed.shape[1]
+        h, w = ids.shape[0] // k, -(-ids.shape[1] // k)
+        pad = w * k - ids.shape[1]
         if pad:  # the last column block is narrower: repeat its last column
-            packed = np.pad(packed, ((0, 0), (0, pad)), mode="edge")
             ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
-        rgb = unpack_rgb(packed).astype(np.uint16)
-        luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
+        luma = self._luma[ids ^ (ids >> 31)]  # ~id of a transparent pixel: its colour's id
         blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
-        darkest = blocks.argmin(axis=2)[..., None]
-
-        def take(a: np.ndarray) -> np.ndarray:
-            a = a.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
-            return np.take_along_axis(a, darkest, axis=2)[..., 0]
-
-        self.packed.append(take(packed))
-        self.ids.append(take(ids))
+        dr, dc = np.divmod(blocks.argmin(axis=2), k)  # the darkest pixel in its block
+        dr += np.arange(0, h * k, k)[:, None]
+        dc += np.arange(0, w * k, k)[None, :]
+        self.ids.append(ids[dr, dc])
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The view's RGB (h, w, 3) uint8 and colour ids (h, w)."""
         if self._rows is not None:  # the last rows, a shorter block: repeat its last row
-            extra = self.step - self._rows[0].shape[0]
-            packed, ids = (np.pad(a, ((0, extra), (0, 0)), mode="edge") for a in self._rows)
-            self._reduce(packed, ids)
+            extra = self.step - self._rows.shape[0]
+            self._reduce(np.pad(self._rows, ((0, extra), (0, 0)), mode="edge"))
             self._rows = None
         ids = np.concatenate(self.ids)
-        return unpack_rgb(np.concatenate(self.packed)), np.where(ids >= 0, ids, ~ids)
+        ids = np.where(ids >= 0, ids, ~ids)
+        return unpack_rgb(self._colors[ids]), ids
 
 
 class _PreviewRows:
@@ -350,7 +367,7 @@ def _first_pass(
             if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
             if thumbnail is not None:
-                thumbnail.add(packed, ids)
+                thumbnail.add(ids, table)
             if preview is not None:
                 preview.add(a, packed, opaque)
             if bar is not None:

@@ -186,3 +186,18 @@ def test_row_runs_break_at_rows_and_key_changes():
     assert c0.tolist() == [0, 3, 0, 1]
     assert c1.tolist() == [2, 4, 1, 4]
     assert first.tolist() == [0, 3, 4, 5]
+
+
+def test_data_rows_and_value_limits_agree_between_stores(tmp_path):
+    table, index, reason = _image(4)
+    spool = _spooled(tmp_path, table, index, reason)
+    valid = reason == 0
+    mem = ArrayStore(table[index], valid, reason, block_pixels=50)
+    expected = np.where(valid, table[index], np.nan)
+    for store in (spool, mem):
+        assert np.array_equal(store.data_rows(0, 23), expected, equal_nan=True)
+        assert np.array_equal(store.data_rows(3, 20, 4), expected[3:20:4], equal_nan=True)
+        got = store.value_limits()
+        assert got == (table[index][valid].min(), table[index][valid].max())
+    nothing = ArrayStore(table[index], np.zeros_like(valid))
+    assert nothing.value_limits() is None
