@@ -276,6 +276,8 @@ def _tile_points_runs(runs: RowRuns, size: int, want: np.ndarray, ty0: int, widt
     the same points as :func:`tile_points` on the pixels.
     """
     nx = want.shape[1]
+    wide = (a.astype(np.int64) for a in (runs.row, runs.col0, runs.col1))
+    runs = RowRuns(*wide, runs.label, runs.value)
     flat_want = want.reshape(-1)
     before = np.zeros(flat_want.size + 1, dtype=np.int64)  # wanted tiles before each
     np.cumsum(flat_want, out=before[1:])
@@ -437,13 +439,15 @@ def _sample_store(store: PixelStore, sample: int, seed: int) -> _DataSample:
 
 
 def _read_runs(store: PixelStore, limit: int):
-    """One read of `store`: its runs (:meth:`geodigitize.store.PixelStore.runs`), or
-    None when there are more than `limit`, and each column's first and last data row
-    (-1 in a column without data)."""
+    """One read of `store`: its runs (:meth:`geodigitize.store.PixelStore.runs`, rows
+    and columns kept as int32: 24 bytes a run), or None when there are more than
+    `limit`, and each column's first and last data row (-1 in a column without data)."""
     width = store.shape[1]
     first_r = np.full(width, -1, dtype=np.int64)
     last_r = np.full(width, -1, dtype=np.int64)
-    parts: list[RowRuns] | None = []
+    names = ("row", "col0", "col1", "label", "value")
+    parts: dict[str, list[np.ndarray]] | None = {name: [] for name in names}
+    small = np.int32 if max(store.shape) < 2**31 else np.int64
     n = 0
     for r0, r1 in store.blocks():
         valid = store.valid(r0, r1)
@@ -454,8 +458,17 @@ def _read_runs(store: PixelStore, limit: int):
             continue
         part = store.runs(r0, r1)
         n += len(part)
-        parts = None if n > limit else [*parts, part]
-    return (None if parts is None else RowRuns.concat(parts)), first_r, last_r
+        if n > limit:
+            parts = None
+            continue
+        for name in names:
+            array = getattr(part, name)
+            parts[name].append(array.astype(small) if name in names[:3] else array)
+    if parts is None:
+        return None, first_r, last_r
+    # one field at a time: the blocks' pieces go as each field is joined
+    joined = {name: np.concatenate(parts.pop(name)) for name in names}
+    return RowRuns(**joined), first_r, last_r
 
 
 def _sample_runs(
@@ -468,7 +481,8 @@ def _sample_runs(
     n_valid = int(end[-1]) if end.size else 0
     picks = sample_positions(n_valid, sample, seed)
     k = np.searchsorted(end, picks, side="right")  # the run of each picked data pixel
-    rows, cols = runs.row[k], runs.col0[k] + picks - (end[k] - length[k])
+    rows = runs.row[k].astype(np.int64)
+    cols = runs.col0[k] + picks - (end[k] - length[k])
     new_row = np.r_[True, runs.row[1:] != runs.row[:-1]] if len(runs) else np.zeros(0, bool)
     row_end = np.r_[new_row[1:], True] if len(runs) else new_row
     rows_any = runs.row[new_row]
@@ -478,7 +492,8 @@ def _sample_runs(
         np.concatenate([runs.col0[new_row], runs.col1[row_end] - 1, cols_any, cols_any]),
         width,
     )
-    at = np.searchsorted(runs.row * width + runs.col0, hr * width + hc, side="right") - 1
+    starts = runs.row.astype(np.int64) * width + runs.col0
+    at = np.searchsorted(starts, hr * width + hc, side="right") - 1
     hull = _hull_clusters(hr, hc, runs.value[at], np.zeros((0, 0), dtype=np.int32))
     return _DataSample(n_valid, rows, cols, runs.value[k], hull)
 

@@ -538,7 +538,7 @@ def _fit(first, source, scale, opts, strip_rows, timings, jpeg, workers):
 
         def counts(region, exclusion):
             axes = None if region is None else region_axes(source.shape, region)
-            return _count_candidates(first, axes, exclusion, strip_rows)
+            return _count_candidates(first, axes, exclusion, strip_rows, workers)
 
     fit, exclusion = fit_mask(
         first.colors,
@@ -609,13 +609,17 @@ def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
     return (x0, y0, min(x1, float(width)), min(y1, float(height)))
 
 
-def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int) -> np.ndarray:
+def _count_candidates(
+    first, axes, exclusion: Exclusion | None, strip_rows: int, workers: int = 1
+) -> np.ndarray:
     """Candidate pixels of each colour (opaque, inside the region, not excluded), read
-    from the spooled ids with the exclusion's rows of context."""
+    from the spooled ids with the exclusion's rows of context, strips on `workers`
+    threads."""
     height = first.ids.shape[0]
     context = 0 if exclusion is None else exclusion.context
-    counts = np.zeros(first.colors.size, dtype=np.int64)
-    for a in range(0, height, strip_rows):
+    n = first.colors.size
+
+    def work(a: int) -> np.ndarray:
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         ids, opaque = _window(first, lo, hi)
@@ -628,7 +632,11 @@ def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int)
             cand &= inside
         if exclusion is not None:
             cand &= ~exclusion.pixels(ids)[core]
-        counts += np.bincount(ids[core][cand], minlength=counts.size)
+        return np.bincount(ids[core][cand], minlength=n)
+
+    counts = np.zeros(n, dtype=np.int64)
+    for part in _in_order(work, range(0, height, strip_rows), workers):
+        counts += part
     return counts
 
 
@@ -1061,6 +1069,7 @@ class _DataSpool:
         self.bits: list[np.ndarray] = []
         self.counts: list[int] = []
         self.row0: list[int] = []
+        self.sample: tuple | None = None  # ((n, k, seed), gather's arrays), see _check
 
     def pack(self, strip: _Strip) -> tuple[bytes, np.ndarray, int]:
         """A strip's part (thread-safe): index bytes, packed data mask, data count."""
@@ -1119,8 +1128,12 @@ def _check(
         return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
     # queries in row order: scipy's simplex walk then starts next door (5x faster than
     # the sample's random order; the same pixels, so the same median and percentile up
-    # to rounding where a pixel centre lies on a triangle edge)
-    rows, cols, index = spool.gather(picks, width)
+    # to rounding where a pixel centre lies on a triangle edge); gathered once per run
+    # (a refinement's points are checked against the same sample)
+    key = (n, sample, seed)
+    if spool.sample is None or spool.sample[0] != key:
+        spool.sample = (key, spool.gather(picks, width))
+    rows, cols, index = spool.sample[1]
     rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value, cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
     return ReconstructionCheck(
