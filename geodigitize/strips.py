@@ -1219,8 +1219,9 @@ class StripRun:
         Per-pixel results: codes in memory when the image was kept, spooled otherwise;
         the flat-cluster labels when kept or when `opts` refine or preview.
     check : ReconstructionCheck or None
-        Of `clusters`, when the image was streamed (kept: the caller checks the points
-        it keeps).
+        Of `clusters`, when the image was streamed and no `target_error` asks for other
+        points (kept, or a target error: the caller checks the points it keeps, see
+        `recheck`).
     recheck : callable or None
         ``recheck(clusters) -> ReconstructionCheck`` of other points (a refinement's)
         against the same spooled sample, when the image was streamed.
@@ -1523,8 +1524,10 @@ class _Work:
                 writing = pool.submit(write_grid)
                 with self.stage("merge"):
                     clusters, remap = self._merge(merge, rows, sums.method)
-                with self.stage("reconstruction check"):
-                    check = _check(data, self.scale, width, clusters, sample)
+                check = None  # with a target error its points are checked instead
+                if self.opts.target_error is None:
+                    with self.stage("reconstruction check"):
+                        check = _check(data, self.scale, width, clusters, sample)
                 self.timings["grid"] += writing.result()
         except BaseException:
             if grid_path is not None:
