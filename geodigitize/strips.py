@@ -262,16 +262,25 @@ class _Thumbnail:
 
     def _reduce(self, ids: np.ndarray) -> None:
         k = self.step
-        h, w = ids.shape[0] // k, -(-ids.shape[1] // k)
-        pad = w * k - ids.shape[1]
-        if pad:  # the last column block is narrower: repeat its last column
-            ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
-        luma = self._luma[ids ^ (ids >> 31)]  # ~id of a transparent pixel: its colour's id
+        whole = ids.shape[1] // k * k
+        parts = [self._darkest(ids[:, :whole])] if whole else []
+        if whole < ids.shape[1]:  # the last column block is narrower: repeat its last column
+            pad = k - (ids.shape[1] - whole)
+            parts.append(self._darkest(np.pad(ids[:, whole:], ((0, 0), (0, pad)), mode="edge")))
+        self.ids.append(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
+
+    def _darkest(self, ids: np.ndarray) -> np.ndarray:
+        """The id of the darkest pixel of each k x k block of `ids` (k whole blocks each
+        way), the first in row-major order on a tie."""
+        k = self.step
+        h, w = ids.shape[0] // k, ids.shape[1] // k
+        real = ids ^ (ids >> 31) if ids.min(initial=0) < 0 else ids  # ~id: transparent
+        luma = self._luma[real]
         blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
         dr, dc = np.divmod(blocks.argmin(axis=2), k)  # the darkest pixel in its block
         dr += np.arange(0, h * k, k)[:, None]
         dc += np.arange(0, w * k, k)[None, :]
-        self.ids.append(ids[dr, dc])
+        return ids[dr, dc]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The view's RGB (h, w, 3) uint8 and colour ids (h, w)."""
