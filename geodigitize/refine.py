@@ -77,7 +77,7 @@ BATCH_FRACTION = 0.3
 #: quantisation, or pixels no point can fix).
 MAX_POINTS_FRACTION = 0.2
 STALL_STEPS = 3
-#: Runs of data pixels (:class:`geodigitize.store.RowRuns`, 32 bytes each) the search
+#: Runs of data pixels (:class:`geodigitize.store.RowRuns`, 24 bytes each) the search
 #: keeps from its first read of the store; an image with more (a noisy one, whose runs
 #: are a pixel or two long) has each window's runs read again when the search needs it.
 MAX_RUNS = 16_000_000
@@ -768,10 +768,13 @@ def refine_store(
 ) -> Refinement:
     """:func:`refine` over a :class:`geodigitize.store.PixelStore`, in bounded memory.
 
-    The image is read a block of rows at a time: twice for the sample and the hull,
-    then, as the search splits tiles, the windows holding tiles whose points are not
-    known yet (each tile's point is computed once). The result equals :func:`refine` on
-    the same pixels exactly.
+    The image is read once, a block of rows at a time, as runs of one flat cluster and
+    one value along rows (:meth:`geodigitize.store.PixelStore.runs`); the sample, the
+    hull and every tile's point come from those runs (each tile's point computed once,
+    when the search first needs it). Past :data:`MAX_RUNS` runs (a noisy image) the
+    runs are not kept: the sample and hull take two more reads, and each band of tiles
+    is read again when needed. The result equals :func:`refine` on the same pixels
+    exactly.
 
     Parameters
     ----------
@@ -790,9 +793,11 @@ def refine_store(
 
     Notes
     -----
-    Memory: the sample (``sample`` pixels), one block of rows, and per quadtree level
-    reached 9 bytes a tile (``(H / s) (W / s)`` tiles of side ``s``, 25 MB per level at
-    100 MP for 2-pixel tiles) plus 32 bytes per tile point computed.
+    Memory: the runs (24 bytes each, at most :data:`MAX_RUNS`; 24 bytes per 10-20
+    pixels on a figure drawn from a colour scale), the sample (``sample`` pixels), one
+    block of rows, and per quadtree level reached 9 bytes a tile (``(H / s) (W / s)``
+    tiles of side ``s``, 25 MB per level at 100 MP for 2-pixel tiles) plus 32 bytes per
+    tile point computed.
     """
     target_pct = parse_target(target_pct)
     if not store.has_labels:
