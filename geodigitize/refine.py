@@ -793,8 +793,8 @@ def refine_store(
 
     Notes
     -----
-    Memory: the runs (24 bytes each, at most :data:`MAX_RUNS`; 24 bytes per 10-20
-    pixels on a figure drawn from a colour scale), the sample (``sample`` pixels), one
+    Memory: the runs (24 bytes each, at most :data:`MAX_RUNS`; one run per 7 data
+    pixels on ``benchmarks/every_option.py``'s 16-MP figure), the sample (``sample`` pixels), one
     block of rows, and per quadtree level reached 9 bytes a tile (``(H / s) (W / s)``
     tiles of side ``s``, 25 MB per level at 100 MP for 2-pixel tiles) plus 32 bytes per
     tile point computed.
