@@ -192,11 +192,9 @@ def trace_store(
     if data_limits is not None:
         (lo, hi), any_data = data_limits, True
     elif levels is None and not scale.is_discrete:
-        for r0, r1 in blocks:
-            values, valid = store.rows(r0, r1)
-            if valid.any():
-                any_data = True
-                lo, hi = min(lo, float(values[valid].min())), max(hi, float(values[valid].max()))
+        limits = store.value_limits()
+        if limits is not None:
+            (lo, hi), any_data = limits, True
     else:
         any_data = any(store.valid(r0, r1).any() for r0, r1 in blocks)
     if not any_data:
@@ -208,33 +206,30 @@ def trace_store(
     trace_at = np.arange(1, edges.size - 1) - 0.5 if by_class else at
     pieces: list[list[np.ndarray]] = [[] for _ in trace_at]
     seams = set()
+    lattice = _Lattice(np.arange(width) + 0.5)
 
-    def read(r0: int, r1: int) -> np.ma.MaskedArray:
-        values, valid = store.rows(r0, r1)
+    def read(r0: int, r1: int) -> np.ndarray:
+        values = store.data_rows(r0, r1)  # NaN where masked: contourpy masks them
         if by_class:
+            masked = np.isnan(values)
             index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
             values = index.astype(np.float64)
-        return np.ma.masked_array(values, ~valid)
+            values[masked] = np.nan
+        return values
 
     for r0, r1, field in _blocks(read, height, rows, trace_at):
         if r1 < height:
             seams.add(r1 + 0.5)
-        if min(field.shape) < 2 or field.mask.all():  # no quad: nothing to trace
+        if min(field.shape) < 2:  # no quad: nothing to trace
             continue
         # a level crosses the block only between its smallest and largest value
         # (marching squares counts z <= level below): skip the others' scans
-        data = field.compressed()
-        crossing = (trace_at >= data.min()) & (trace_at < data.max())
-        if not crossing.any():
+        low = np.fmin.reduce(field, axis=None, initial=np.inf)
+        high = np.fmax.reduce(field, axis=None, initial=-np.inf)
+        crossing = (trace_at >= low) & (trace_at < high)
+        if not crossing.any():  # also a block without data (low inf, high -inf)
             continue
-        gen = contourpy.contour_generator(
-            np.arange(width) + 0.5,
-            np.arange(r0, r0 + field.shape[0]) + 0.5,
-            field,
-            line_type=contourpy.LineType.Separate,
-            name="serial",
-            corner_mask=True,
-        )
+        gen = _generator(lattice, np.arange(r0, r0 + field.shape[0]) + 0.5, field)
         for k in np.flatnonzero(crossing):
             lines = gen.lines(float(trace_at[k]))
             pieces[k].extend(np.asarray(line, dtype=np.float64) for line in lines)
@@ -246,10 +241,45 @@ def trace_store(
     return ContourLines(lines, np.asarray(out_values, dtype=np.float64))
 
 
-def _touches(field: np.ma.MaskedArray, trace_at: np.ndarray) -> np.ndarray:
-    """Per row: a data pixel's value is one of the levels traced exactly."""
-    hit = np.isin(field.data, trace_at) & ~np.ma.getmaskarray(field)
-    return hit.any(axis=1)
+class _Lattice:
+    """The pixel-centre columns of a block, shape (h, W), kept from block to block."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        self._grid = np.zeros((0, x.size))
+
+    def columns(self, h: int) -> np.ndarray:
+        if self._grid.shape[0] != h:
+            self._grid = np.empty((h, self.x.size))
+            self._grid[:] = self.x
+        return self._grid
+
+
+def _generator(lattice: _Lattice, y: np.ndarray, z: np.ndarray):
+    """contourpy's serial line generator over `z`, shape (h, W), NaN where masked, at
+    columns ``lattice.x`` and rows `y`: what ``contourpy.contour_generator(x, y, z,
+    name="serial", line_type=Separate, corner_mask=True)`` builds (the same x, y, z and
+    mask), without its masked-array round trip and with the columns built once."""
+    rows = np.empty(z.shape)
+    rows[:] = y[:, None]
+    mask = np.isnan(z)
+    return contourpy.SerialContourGenerator(
+        lattice.columns(z.shape[0]),
+        rows,
+        z,
+        mask if mask.any() else None,
+        corner_mask=True,
+        line_type=contourpy.LineType.Separate,
+        fill_type=contourpy.FillType.OuterOffset,
+        quad_as_tri=False,
+        z_interp=contourpy.ZInterp.Linear,
+    )
+
+
+def _touches(field: np.ndarray, trace_at: np.ndarray) -> np.ndarray:
+    """Per row: a data pixel's value is one of the levels traced exactly (a masked
+    pixel is NaN, never equal to a level)."""
+    return np.isin(field, trace_at).any(axis=1)
 
 
 def _blocks(read, height: int, rows: int, trace_at: np.ndarray):
@@ -275,7 +305,7 @@ def _blocks(read, height: int, rows: int, trace_at: np.ndarray):
             take = int(clean[0]) + 1 if clean.size else more.shape[0]
             parts.append(more[:take])
             r1 += take
-        field = parts[0] if len(parts) == 1 else np.ma.concatenate(parts)
+        field = parts[0] if len(parts) == 1 else np.concatenate(parts)
         yield r0, r1, field
         r0 = r1
 

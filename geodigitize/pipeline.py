@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -430,18 +432,22 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     """The whole-image stages after the strips: refinement, points, contours, check,
     each reading the per-pixel store a block of rows at a time."""
     store = found.pixels
-    refinement = None
-    if opts.target_error is not None:
-        with stage("refine"):  # the pieces' labels only for an image in memory
-            refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
-    kept = refinement.clusters if refinement is not None else clusters
-    with stage("points"):
-        points = points_frame(kept, geo, opts.out_crs)
-    lines = None
-    if opts.contours:
-        with stage("contours"):
-            lines = trace_store(store, scale, opts.contour_levels)
-            lines = lines.to_frame(geo, opts.out_crs)
+    with ThreadPoolExecutor(1) as pool:
+        # contours on a thread while the search runs: both read the store, and numpy
+        # releases the GIL in their loops
+        tracing = pool.submit(_contours, store, scale, geo, opts) if opts.contours else None
+        refinement = None
+        if opts.target_error is not None:
+            with stage("refine"):  # the pieces' labels only for an image in memory
+                refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
+        kept = refinement.clusters if refinement is not None else clusters
+        with stage("points"):
+            points = points_frame(kept, geo, opts.out_crs)
+        lines = None
+        if tracing is not None:
+            with stage("contours"):
+                lines, seconds = tracing.result()
+            stage.timings["contours"] = seconds  # its own time, not the wait
     check = found.check
     if check is None or refinement is not None:
         with stage("reconstruction check"):
@@ -472,6 +478,14 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         found.counts,
         found.preview_rgb,
     )
+
+
+def _contours(store: SpoolStore, scale: ColorScale, geo: Georeference, opts: Options):
+    """The isolines as a GeoDataFrame (:func:`geodigitize.contours.trace_store`), and the
+    seconds they took."""
+    start = time.perf_counter()
+    lines = trace_store(store, scale, opts.contour_levels).to_frame(geo, opts.out_crs)
+    return lines, time.perf_counter() - start
 
 
 def _scale(opts: Options, image, **given) -> ColorScale:

@@ -192,11 +192,7 @@ def preview_pixels(
     if rgb is not None and rgb.shape[:2] == shape:
         rgb = rgb[::step, ::step]
 
-    def values_of(r0, r1, every):
-        values, valid = store.rows(r0, r1, every)
-        return np.where(valid, values, np.nan)
-
-    values = np.concatenate(_sampled_rows(store, step, values_of))
+    values = np.concatenate(_sampled_rows(store, step, store.data_rows))
     reason = np.concatenate(_sampled_rows(store, step, store.reasons))
     if labels is not None and labels.shape == shape:
         labels = labels[::step, ::step]
@@ -209,7 +205,7 @@ def preview_pixels(
         for r0, r1 in store.blocks():
             reason_counts += np.bincount(store.reasons(r0, r1).ravel(), minlength=len(Reason))
     recon_step = max(1, int(np.ceil(max(shape) / RECONSTRUCTION_SIDE)))
-    recon = np.concatenate(_sampled_rows(store, recon_step, values_of))
+    recon = np.concatenate(_sampled_rows(store, recon_step, store.data_rows))
     return PreviewPixels(
         shape, step, rgb, values, reason, labels, np.asarray(reason_counts), recon_step, recon
     )

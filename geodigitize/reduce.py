@@ -32,10 +32,12 @@ __all__ = [
     "cluster_labels",
     "cluster_sums",
     "flat_mask",
+    "nearest_in_runs",
     "nearest_members",
     "reduce",
     "representatives",
     "representatives_store",
+    "run_sums",
 ]
 
 _FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
@@ -359,6 +361,64 @@ def nearest_members(
     chosen = cand[flat_idx[cand] == first[lab[cand]]]
     chosen = chosen[np.argsort(lab[chosen], kind="stable")]
     return chosen, lab[chosen]
+
+
+def run_sums(
+    rows: np.ndarray, col0: np.ndarray, col1: np.ndarray, lab: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`cluster_sums` of clusters given as runs along rows (pixels ``(rows[k],
+    col0[k] .. col1[k] - 1)`` of cluster ``lab[k]``): count, sum of columns, sum of rows
+    (int64, exact)."""
+    length = col1 - col0
+    counts = np.bincount(lab, weights=length, minlength=n).astype(np.int64)
+    # float64 sums of integers are exact below 2**53; (c0 + c1 - 1) * length is even
+    sum_cols = np.bincount(lab, weights=(col0 + col1 - 1) * length // 2, minlength=n)
+    sum_rows = np.bincount(lab, weights=rows * length, minlength=n)
+    return counts, sum_cols.astype(np.int64), sum_rows.astype(np.int64)
+
+
+def nearest_in_runs(
+    rows: np.ndarray,
+    col0: np.ndarray,
+    col1: np.ndarray,
+    lab: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+    width: int,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cluster's member nearest its centroid (ties: first in row-major order), as
+    :func:`nearest_members` finds it over all members, from the cluster's runs.
+
+    Within a run the nearest member is the column nearest the centroid's (the lower on
+    a tie), clamped to the run; :func:`centroid_distance_key` then compares runs.
+
+    Parameters
+    ----------
+    rows, col0, col1, lab : ndarray of shape (k,)
+        Runs as :func:`run_sums` takes them.
+    sums : (counts, sum_cols, sum_rows)
+        :func:`run_sums` of the clusters.
+    width : int
+        Image width (for the row-major order).
+    n : int
+        Number of clusters.
+
+    Returns
+    -------
+    run : ndarray of shape (m,) and dtype int64
+        The run holding each present cluster's member.
+    col : ndarray of shape (m,) and dtype int64
+        The member's column.
+    present : ndarray of shape (m,)
+        The clusters present in `lab`, increasing.
+    """
+    counts, sum_cols, sum_rows = sums
+    n_k, s_c = counts[lab], sum_cols[lab]
+    best = -((n_k - 2 * s_c) // (2 * n_k))  # ceil(s_c / n_k - 1/2): nearest, lower on ties
+    col = np.clip(best, col0, col1 - 1)
+    key = centroid_distance_key(lab, rows, col, counts, sum_cols, sum_rows)
+    pos, present = nearest_members(lab, key, rows * width + col, n)
+    return pos, col[pos], present
 
 
 def reduce(

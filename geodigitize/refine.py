@@ -43,8 +43,15 @@ from scipy.spatial import ConvexHull, QhullError
 
 from .errors import OptionError
 from .reconstruct import interpolate_points, sample_positions
-from .reduce import Clusters, centroid_distance_key, cluster_sums, nearest_members
-from .store import ArrayStore, PixelStore
+from .reduce import (
+    Clusters,
+    centroid_distance_key,
+    cluster_sums,
+    nearest_in_runs,
+    nearest_members,
+    run_sums,
+)
+from .store import ArrayStore, PixelStore, RowRuns
 
 __all__ = [
     "Refinement",
@@ -70,6 +77,10 @@ BATCH_FRACTION = 0.3
 #: quantisation, or pixels no point can fix).
 MAX_POINTS_FRACTION = 0.2
 STALL_STEPS = 3
+#: Runs of data pixels (:class:`geodigitize.store.RowRuns`, 24 bytes each) the search
+#: keeps from its first read of the store; an image with more (a noisy one, whose runs
+#: are a pixel or two long) has each window's runs read again when the search needs it.
+MAX_RUNS = 16_000_000
 
 
 def parse_target(text: str | float) -> float:
@@ -235,6 +246,78 @@ def _sorted_codes(keys: np.ndarray) -> np.ndarray:
     return rank[codes]
 
 
+def _tile_points_runs(runs: RowRuns, size: int, want: np.ndarray, ty0: int, width: int):
+    """:func:`tile_points` of the tiles `want` from the runs of their rows.
+
+    Parameters
+    ----------
+    runs : RowRuns
+        The data pixels of tile rows ``ty0 ..`` (rows ``ty0 * size ..``).
+    size : int
+        Tile side.
+    want : ndarray of shape (ny, nx) and dtype bool
+        The tiles of those tile rows asked for.
+    ty0 : int
+        The first tile row.
+    width : int
+        Image width.
+
+    Returns
+    -------
+    (col, row, value, n_pixels, tile) of each wanted tile holding data, in tile order
+    (``tile`` the row-major index of the tile in the image), or None when none does.
+
+    Notes
+    -----
+    Each run is cut at the tile edges, into the wanted tiles only; a piece (a flat
+    cluster within a tile) is the set of its cut runs. Pieces are numbered by (tile,
+    label) as :func:`tile_points` numbers them, so ties between pieces go the same way,
+    and the nearest member is found per run (:func:`geodigitize.reduce.nearest_in_runs`):
+    the same points as :func:`tile_points` on the pixels.
+    """
+    nx = want.shape[1]
+    wide = (a.astype(np.int64) for a in (runs.row, runs.col0, runs.col1))
+    runs = RowRuns(*wide, runs.label, runs.value)
+    flat_want = want.reshape(-1)
+    before = np.zeros(flat_want.size + 1, dtype=np.int64)  # wanted tiles before each
+    np.cumsum(flat_want, out=before[1:])
+    base = (runs.row // size - ty0) * nx
+    lo = before[base + runs.col0 // size]
+    cuts = before[base + (runs.col1 - 1) // size + 1] - lo  # wanted tiles per run
+    total = int(cuts.sum())
+    if total == 0:
+        return None
+    run = np.repeat(np.arange(len(runs)), cuts)
+    k = np.arange(total) - np.repeat(np.cumsum(cuts) - cuts, cuts)
+    tile = np.flatnonzero(flat_want)[np.repeat(lo, cuts) + k]
+    tx = tile % nx
+    c0 = np.maximum(runs.col0[run], tx * size)
+    c1 = np.minimum(runs.col1[run], (tx + 1) * size)
+    rows = runs.row[run]
+    lab = runs.label[run].astype(np.int64) + 1  # 0: data pixels in no flat cluster
+    m = int(lab.max()) + 1
+    keys, piece = np.unique(tile * m + lab, return_inverse=True)
+    size_p = np.bincount(piece, weights=c1 - c0, minlength=keys.size).astype(np.int64)
+    p_tile, p_flat = keys // m, keys % m > 0
+    # per tile its largest piece, flat pieces first (ties: the lowest label)
+    order = np.lexsort((-size_p, ~p_flat, p_tile))
+    keep = order[np.r_[True, p_tile[order][1:] != p_tile[order][:-1]]]
+    chosen = np.full(keys.size, -1, dtype=np.int64)
+    chosen[keep] = np.arange(keep.size)
+    of_run = chosen[piece]
+    mine = of_run >= 0
+    rows, c0, c1, of_run, run = rows[mine], c0[mine], c1[mine], of_run[mine], run[mine]
+    sums = run_sums(rows, c0, c1, of_run, keep.size)
+    pos, col, _ = nearest_in_runs(rows, c0, c1, of_run, sums, width, keep.size)
+    return (
+        col + 0.5,
+        rows[pos] + 0.5,
+        runs.value[run[pos]],
+        sums[0],
+        p_tile[keep] + ty0 * nx,
+    )
+
+
 def hull_points(values: np.ndarray, valid: np.ndarray) -> Clusters:
     """The data pixels at the vertices of the data's convex hull, as one-pixel points.
 
@@ -355,6 +438,66 @@ def _sample_store(store: PixelStore, sample: int, seed: int) -> _DataSample:
     return _DataSample(n_valid, cat(rows), cat(cols), np.concatenate([np.zeros(0), *truth]), hull)
 
 
+def _read_runs(store: PixelStore, limit: int):
+    """One read of `store`: its runs (:meth:`geodigitize.store.PixelStore.runs`, rows
+    and columns kept as int32: 24 bytes a run), or None when there are more than
+    `limit`, and each column's first and last data row (-1 in a column without data)."""
+    width = store.shape[1]
+    first_r = np.full(width, -1, dtype=np.int64)
+    last_r = np.full(width, -1, dtype=np.int64)
+    names = ("row", "col0", "col1", "label", "value")
+    parts: dict[str, list[np.ndarray]] | None = {name: [] for name in names}
+    small = np.int32 if max(store.shape) < 2**31 else np.int64
+    n = 0
+    for r0, r1 in store.blocks():
+        valid = store.valid(r0, r1)
+        col_any = valid.any(axis=0)
+        first_r = np.where((first_r < 0) & col_any, valid.argmax(axis=0) + r0, first_r)
+        last_r = np.where(col_any, r1 - 1 - valid[::-1].argmax(axis=0), last_r)
+        if parts is None:
+            continue
+        part = store.runs(r0, r1)
+        n += len(part)
+        if n > limit:
+            parts = None
+            continue
+        for name in names:
+            array = getattr(part, name)
+            parts[name].append(array.astype(small) if name in names[:3] else array)
+    if parts is None:
+        return None, first_r, last_r
+    # one field at a time: the blocks' pieces go as each field is joined
+    joined = {name: np.concatenate(parts.pop(name)) for name in names}
+    return RowRuns(**joined), first_r, last_r
+
+
+def _sample_runs(
+    runs: RowRuns, first_r: np.ndarray, last_r: np.ndarray, width: int, sample: int, seed: int
+) -> _DataSample:
+    """:func:`_sample_store` from the image's runs and its columns' first and last data
+    rows: the same sample and hull."""
+    length = runs.col1 - runs.col0
+    end = np.cumsum(length)
+    n_valid = int(end[-1]) if end.size else 0
+    picks = sample_positions(n_valid, sample, seed)
+    k = np.searchsorted(end, picks, side="right")  # the run of each picked data pixel
+    rows = runs.row[k].astype(np.int64)
+    cols = runs.col0[k] + picks - (end[k] - length[k])
+    new_row = np.r_[True, runs.row[1:] != runs.row[:-1]] if len(runs) else np.zeros(0, bool)
+    row_end = np.r_[new_row[1:], True] if len(runs) else new_row
+    rows_any = runs.row[new_row]
+    cols_any = np.flatnonzero(first_r >= 0)
+    hr, hc = _hull_vertices(
+        np.concatenate([rows_any, rows_any, first_r[cols_any], last_r[cols_any]]),
+        np.concatenate([runs.col0[new_row], runs.col1[row_end] - 1, cols_any, cols_any]),
+        width,
+    )
+    starts = runs.row.astype(np.int64) * width + runs.col0
+    at = np.searchsorted(starts, hr * width + hc, side="right") - 1
+    hull = _hull_clusters(hr, hc, runs.value[at], np.zeros((0, 0), dtype=np.int32))
+    return _DataSample(n_valid, rows, cols, runs.value[k], hull)
+
+
 def with_points(base: Clusters, extra: Clusters) -> Clusters:
     """`base` plus the points of `extra` at positions `base` does not hold yet.
 
@@ -388,8 +531,13 @@ class _Quadtree:
     with it.
     """
 
-    def __init__(self, store: PixelStore, top: int, min_tile: int) -> None:
+    def __init__(
+        self, store: PixelStore, top: int, min_tile: int, runs: RowRuns | None = None
+    ) -> None:
         self.store = store
+        self.runs = runs  # the whole image's, when kept
+        if runs is not None:  # first run of each row
+            self._row_start = np.searchsorted(runs.row, np.arange(store.shape[0] + 1))
         self.levels = round(math.log2(top // min_tile)) + 1
         self.sizes = [top >> k for k in range(self.levels)]
         height, width = store.shape
@@ -436,6 +584,39 @@ class _Quadtree:
                 k = m
             i = j
 
+    def _runs_of(self, r0: int, r1: int) -> RowRuns:
+        """The runs of rows ``r0 .. r1``: from those kept, else read from the store."""
+        if self.runs is None:
+            return self.store.runs(r0, r1)
+        a, b = self._row_start[r0], self._row_start[r1]
+        runs = self.runs
+        return RowRuns(
+            runs.row[a:b], runs.col0[a:b], runs.col1[a:b], runs.label[a:b], runs.value[a:b]
+        )
+
+    def _run_windows(self, level: int, tiles: np.ndarray):
+        """``(col, row, value, n_pixels, tile)`` of the tiles `tiles` of `level` (see
+        :func:`_tile_points_runs`), a band of tile rows (about the store's block) at a
+        time."""
+        size = self.sizes[level]
+        ny, nx = self.shapes[level]
+        height = self.store.shape[0]
+        want = np.zeros(ny * nx, dtype=bool)
+        want[tiles] = True
+        want = want.reshape(ny, nx)
+        band_rows = max(1, self.store.block_rows // size)  # tile rows per band
+        bands = np.flatnonzero(want.any(axis=1))
+        i = 0
+        while i < bands.size:
+            b0 = int(bands[i])
+            j = int(np.searchsorted(bands, b0 + band_rows))
+            b1 = int(bands[j - 1]) + 1
+            runs = self._runs_of(b0 * size, min(b1 * size, height))
+            found = _tile_points_runs(runs, size, want[b0:b1], b0, self.store.shape[1])
+            if found is not None:
+                yield found
+            i = j
+
     def _ensure(self, level: int, tiles: np.ndarray) -> None:
         """Compute the points of the tiles `tiles` of `level` not computed yet."""
         n_tiles = self.shapes[level][0] * self.shapes[level][1]
@@ -447,9 +628,8 @@ class _Quadtree:
         if missing.size == 0:
             return
         parts = self._points[level]
-        for r0, c0, reps, tid in self._windows(level, missing):
+        for *new, tid in self._run_windows(level, missing):
             self._lookup[level][tid] = parts[0].size + np.arange(tid.size)
-            new = (reps.col + c0, reps.row + r0, reps.value, reps.n_pixels)
             parts[:] = [np.concatenate([a, b]) for a, b in zip(parts, new, strict=True)]
         self._done[level][missing] = True
 
@@ -588,10 +768,13 @@ def refine_store(
 ) -> Refinement:
     """:func:`refine` over a :class:`geodigitize.store.PixelStore`, in bounded memory.
 
-    The image is read a block of rows at a time: twice for the sample and the hull,
-    then, as the search splits tiles, the windows holding tiles whose points are not
-    known yet (each tile's point is computed once). The result equals :func:`refine` on
-    the same pixels exactly.
+    The image is read once, a block of rows at a time, as runs of one flat cluster and
+    one value along rows (:meth:`geodigitize.store.PixelStore.runs`); the sample, the
+    hull and every tile's point come from those runs (each tile's point computed once,
+    when the search first needs it). Past :data:`MAX_RUNS` runs (a noisy image) the
+    runs are not kept: the sample and hull take two more reads, and each band of tiles
+    is read again when needed. The result equals :func:`refine` on the same pixels
+    exactly.
 
     Parameters
     ----------
@@ -610,16 +793,22 @@ def refine_store(
 
     Notes
     -----
-    Memory: the sample (``sample`` pixels), one block of rows, and per quadtree level
-    reached 9 bytes a tile (``(H / s) (W / s)`` tiles of side ``s``, 25 MB per level at
-    100 MP for 2-pixel tiles) plus 32 bytes per tile point computed.
+    Memory: the runs (24 bytes each, at most :data:`MAX_RUNS`; one run per 7 data
+    pixels on ``benchmarks/every_option.py``'s 16-MP figure), the sample (``sample`` pixels), one
+    block of rows, and per quadtree level reached 9 bytes a tile (``(H / s) (W / s)``
+    tiles of side ``s``, 25 MB per level at 100 MP for 2-pixel tiles) plus 32 bytes per
+    tile point computed.
     """
     target_pct = parse_target(target_pct)
     if not store.has_labels:
         raise ValueError("refine_store needs a store with the flat-cluster labels")
-    data = _sample_store(store, sample, seed)
+    runs, first_r, last_r = _read_runs(store, MAX_RUNS)
+    if runs is not None:
+        data = _sample_runs(runs, first_r, last_r, store.shape[1], sample, seed)
+    else:
+        data = _sample_store(store, sample, seed)
     n_valid, rows, cols, truth, hull = data.n_valid, data.rows, data.cols, data.truth, data.hull
-    tree = _Quadtree(store, _top_tile(store.shape, min_tile), min_tile)
+    tree = _Quadtree(store, _top_tile(store.shape, min_tile), min_tile, runs)
     curve: list[Step] = []
 
     def evaluate(leaves):

@@ -24,6 +24,7 @@ import bisect
 import shutil
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,13 @@ __all__ = [
     "ArrayStore",
     "PixelStore",
     "RowMemory",
+    "RowRuns",
     "RowSpool",
     "SpoolStore",
     "code_dtype",
     "pixel_codes",
     "row_blocks",
+    "row_runs",
 ]
 
 #: Pixels per block of rows a stage reads at a time (rounded to whole rows, at least 1).
@@ -260,6 +263,93 @@ def pixel_codes(index: np.ndarray, reason: np.ndarray, n_entries: int) -> np.nda
     return codes
 
 
+@dataclass(frozen=True, eq=False)
+class RowRuns:
+    """Data pixels as runs along rows: the pixels ``(row[k], col0[k] .. col1[k] - 1)``
+    share one flat-cluster label and one value, in row-major order.
+
+    On a figure drawn from a colour scale a run holds tens of pixels, so stages that
+    only ask which pixels share a cluster (the ``--target-error`` search) work on the
+    runs instead of the pixels.
+
+    Attributes
+    ----------
+    row, col0, col1 : ndarray of shape (n,) and dtype int64
+        Row, first column and end column (exclusive) of each run.
+    label : ndarray of shape (n,) and dtype int32
+        Flat-cluster label of the run's pixels (-1: in no cluster).
+    value : ndarray of shape (n,) and dtype float64
+        Decoded value of the run's pixels.
+    """
+
+    row: np.ndarray
+    col0: np.ndarray
+    col1: np.ndarray
+    label: np.ndarray
+    value: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.row.size)
+
+    @classmethod
+    def concat(cls, parts: list[RowRuns]) -> RowRuns:
+        """The runs of consecutive blocks of rows, in order, as one."""
+        if not parts:
+            i64 = np.zeros(0, np.int64)
+            return cls(i64, i64, i64, np.zeros(0, np.int32), np.zeros(0))
+        return cls(
+            *(
+                np.concatenate([getattr(p, name) for p in parts])
+                for name in ("row", "col0", "col1", "label", "value")
+            )
+        )
+
+
+def row_runs(valid: np.ndarray, keys: tuple[np.ndarray, ...], row0: int = 0):
+    """Runs along rows of data pixels on which every array of `keys` is constant.
+
+    Parameters
+    ----------
+    valid : ndarray of shape (h, W) and dtype bool
+        Data pixels.
+    keys : tuple of ndarray of shape (h, W)
+        Integer arrays; a run ends where one of them changes, at a row's end, and where
+        `valid` changes unless a key already tells data pixels from the others.
+    row0 : int
+        Row of the first row of `valid` in the image.
+
+    Returns
+    -------
+    rows, col0, col1 : ndarray of shape (n,) and dtype int64
+        Each run's row (plus `row0`), first column and end column (exclusive).
+    first : ndarray of shape (n,) and dtype int64
+        Flat index (in `valid`) of each run's first pixel.
+    """
+    w = valid.shape[1]
+    size = valid.size
+    if size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    # ends[i]: pixel i is the last of its run (pixel i + 1 differs, or a row ends)
+    ends = np.zeros(size, dtype=bool)
+    step = np.empty(size - 1, dtype=bool)
+    for key in keys:
+        flat = key.reshape(-1)
+        np.not_equal(flat[1:], flat[:-1], out=step)
+        ends[:-1] |= step
+    ends[w - 1 :: w] = True
+    vflat = valid.reshape(-1)
+    starts = np.empty(size, dtype=bool)
+    starts[0] = True
+    starts[1:] = ends[:-1]
+    starts &= vflat
+    ends &= vflat
+    first = np.flatnonzero(starts)
+    last = np.flatnonzero(ends)
+    rows, col0 = np.divmod(first, w)
+    return rows + row0, col0, last - rows * w + 1, first
+
+
 class PixelStore:
     """The decoded image, read a block of rows at a time.
 
@@ -295,6 +385,32 @@ class PixelStore:
     def valid(self, r0: int, r1: int) -> np.ndarray:
         """Rows ``r0 .. r1`` of the data pixels, bool (cheaper than :meth:`rows`)."""
         return self.rows(r0, r1)[1]
+
+    def data_rows(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        """Rows ``r0 .. r1`` (every `step`-th) of the decoded values, NaN where masked,
+        shape (h, W) float64."""
+        values, valid = self.rows(r0, r1, step)
+        return np.where(valid, values, np.nan)
+
+    def value_limits(self) -> tuple[float, float] | None:
+        """Smallest and largest value of a data pixel, or None without data."""
+        lo, hi = np.inf, -np.inf
+        for r0, r1 in self.blocks():
+            values = self.data_rows(r0, r1)
+            lo = min(lo, float(np.fmin.reduce(values, axis=None, initial=np.inf)))
+            hi = max(hi, float(np.fmax.reduce(values, axis=None, initial=-np.inf)))
+        return (lo, hi) if lo <= hi else None
+
+    def runs(self, r0: int, r1: int) -> RowRuns:
+        """Rows ``r0 .. r1`` of the data pixels as :class:`RowRuns` of one flat-cluster
+        label and one value (needs :attr:`has_labels`)."""
+        values, valid = self.rows(r0, r1)
+        labels = self.labels(r0, r1)
+        bits = np.ascontiguousarray(values).view(np.int64)  # -0.0 is not 0.0 here
+        rows, col0, col1, first = row_runs(valid, (valid.view(np.int8), bits, labels), r0)
+        return RowRuns(
+            rows, col0, col1, labels.reshape(-1)[first], values.reshape(-1)[first].copy()
+        )
 
     @property
     def block_rows(self) -> int:
@@ -434,6 +550,7 @@ class SpoolStore(PixelStore):
         self._top = top
         self._n = int(np.asarray(table).size)
         self.table = np.asarray(table, dtype=np.float64)
+        self._lut: np.ndarray | None = None  # value of each 16-bit code (see data_rows)
         self.has_labels = labels is not None
         self.block_pixels = int(block_pixels)
 
@@ -445,6 +562,45 @@ class SpoolStore(PixelStore):
 
     def valid(self, r0: int, r1: int) -> np.ndarray:
         return self._codes[r0:r1] < self._n
+
+    def data_rows(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        # one lookup per pixel: the scale entries' values, NaN for the masking codes
+        codes = self._codes[r0:r1:step]
+        if self._lut is None:
+            if codes.dtype.itemsize > 2:
+                return super().data_rows(r0, r1, step)
+            lut = np.full(1 << 16, np.nan)
+            lut[: self._n] = self.table
+            self._lut = lut
+        return self._lut[codes]
+
+    def value_limits(self) -> tuple[float, float] | None:
+        # from which codes occur, not from the values
+        seen = np.zeros(self._n, dtype=bool)
+        for r0, r1 in self.blocks():
+            codes = self._codes[r0:r1].reshape(-1)
+            if codes.dtype.itemsize > 2:  # the masking codes are near 2**32
+                codes = codes[codes < self._n]
+            counts = np.bincount(codes, minlength=self._n)
+            seen |= counts[: self._n] > 0
+        if not seen.any():
+            return None
+        values = self.table[seen]
+        return float(values.min()), float(values.max())
+
+    def runs(self, r0: int, r1: int) -> RowRuns:
+        # from the raw codes and the strips' cluster ids: runs of one id and one code
+        # (a code tells data from masked pixels), then one remap and one lookup per run
+        if self._label_spool is None:
+            raise ValueError("this store holds no cluster labels")
+        codes = self._codes[r0:r1]
+        ids = self._label_spool[r0:r1]
+        rows, col0, col1, first = row_runs(codes < self._n, (codes, ids), r0)
+        label = ids.reshape(-1)[first].astype(np.int32, copy=False)
+        if self._remap is not None:
+            label = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))[label]
+        value = self.table[codes.reshape(-1)[first]] if self._n else np.zeros(first.size)
+        return RowRuns(rows, col0, col1, label, value)
 
     def reasons(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
         codes = self._codes[r0:r1:step]

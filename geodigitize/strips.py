@@ -77,7 +77,7 @@ from .dbscan import DBSCANResult, StripDBSCAN
 from .decode import Decoded, lookup_colors
 from .errors import ColorScaleError
 from .filters import any_in_window
-from .frame import darkest_in_blocks, find_frame, frame_step
+from .frame import find_frame, frame_step
 from .mask import (
     AUTO,
     Exclusion,
@@ -204,6 +204,18 @@ class _ColorIds:
         """Packed colour of each id, shape (n,), uint32."""
         return np.concatenate(self._new) if self._new else np.zeros(0, np.uint32)
 
+    def colors_since(self, start: int) -> np.ndarray:
+        """Packed colour of ids ``start ..``, shape (n - start,), uint32."""
+        parts, first = [], self.n
+        for new in reversed(self._new):
+            if first <= start:
+                break
+            parts.append(new)
+            first -= new.size
+        if not parts:
+            return np.zeros(0, np.uint32)
+        return np.concatenate(parts[::-1])[start - first :]
+
 
 @dataclass
 class _FirstPass:
@@ -223,50 +235,69 @@ class _FirstPass:
 class _Thumbnail:
     """A view of the whole image kept during the first pass for what needs to see it all
     (the frame): each `step` x `step` block of pixels reduced to its darkest pixel (its
-    colour and colour id), so that lines thinner than a block (a frame's spines) stay."""
+    colour and colour id), so that lines thinner than a block (a frame's spines) stay.
+
+    Darkness is the luma :func:`geodigitize.frame.darkest_in_blocks` ranks an image held
+    in memory by (in 32 bits: 16 would wrap for light colours), computed once per
+    distinct colour and looked up by colour id, not per pixel; ties go to the first pixel
+    in row order, as there.
+    """
 
     def __init__(self, step: int) -> None:
         self.step = step
         self.ids: list[np.ndarray] = []
-        self.packed: list[np.ndarray] = []
-        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # rows not yet reduced
+        self._rows: np.ndarray | None = None  # rows not yet reduced
+        self._luma = np.zeros(0, dtype=np.uint32)  # per colour id
+        self._colors = np.zeros(0, dtype=np.uint32)  # packed colour per id
 
-    def add(self, packed: np.ndarray, ids: np.ndarray) -> None:
-        """The next rows of the image (colours, and ids with ~id for transparent pixels)."""
+    def add(self, ids: np.ndarray, table: _ColorIds) -> None:
+        """The next rows of the image: colour ids (~id for transparent pixels) from
+        `table`, which holds the colour of every id so far."""
+        if table.n > self._colors.size:
+            new = table.colors_since(self._colors.size)
+            rgb = unpack_rgb(new).astype(np.uint32)
+            luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
+            self._luma = np.concatenate([self._luma, luma])
+            self._colors = np.concatenate([self._colors, new])
         if self._rows is not None:
-            packed = np.concatenate([self._rows[0], packed])
-            ids = np.concatenate([self._rows[1], ids])
+            ids = np.concatenate([self._rows, ids])
         k = self.step
-        whole = packed.shape[0] // k * k
-        self._rows = (packed[whole:], ids[whole:]) if whole < packed.shape[0] else None
+        whole = ids.shape[0] // k * k
+        self._rows = ids[whole:] if whole < ids.shape[0] else None
         if whole:
-            self._reduce(packed[:whole], ids[:whole])
+            self._reduce(ids[:whole])
 
-    def _reduce(self, packed: np.ndarray, ids: np.ndarray) -> None:
+    def _reduce(self, ids: np.ndarray) -> None:
         k = self.step
-        h, w = packed.shape[0] // k, -(-packed.shape[1] // k)
-        pad = w * k - packed.shape[1]
-        if pad:  # the last column block is narrower: repeat its last column
-            packed = np.pad(packed, ((0, 0), (0, pad)), mode="edge")
-            ids = np.pad(ids, ((0, 0), (0, pad)), mode="edge")
-        darkest = darkest_in_blocks(unpack_rgb(packed), k)[..., None]
+        whole = ids.shape[1] // k * k
+        parts = [self._darkest(ids[:, :whole])] if whole else []
+        if whole < ids.shape[1]:  # the last column block is narrower: repeat its last column
+            pad = k - (ids.shape[1] - whole)
+            parts.append(self._darkest(np.pad(ids[:, whole:], ((0, 0), (0, pad)), mode="edge")))
+        self.ids.append(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
 
-        def take(a: np.ndarray) -> np.ndarray:
-            a = a.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
-            return np.take_along_axis(a, darkest, axis=2)[..., 0]
-
-        self.packed.append(take(packed))
-        self.ids.append(take(ids))
+    def _darkest(self, ids: np.ndarray) -> np.ndarray:
+        """The id of the darkest pixel of each k x k block of `ids` (k whole blocks each
+        way), the first in row-major order on a tie."""
+        k = self.step
+        h, w = ids.shape[0] // k, ids.shape[1] // k
+        real = ids ^ (ids >> 31) if ids.min(initial=0) < 0 else ids  # ~id: transparent
+        luma = self._luma[real]
+        blocks = luma.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+        dr, dc = np.divmod(blocks.argmin(axis=2), k)  # the darkest pixel in its block
+        dr += np.arange(0, h * k, k)[:, None]
+        dc += np.arange(0, w * k, k)[None, :]
+        return ids[dr, dc]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The view's RGB (h, w, 3) uint8 and colour ids (h, w)."""
         if self._rows is not None:  # the last rows, a shorter block: repeat its last row
-            extra = self.step - self._rows[0].shape[0]
-            packed, ids = (np.pad(a, ((0, extra), (0, 0)), mode="edge") for a in self._rows)
-            self._reduce(packed, ids)
+            extra = self.step - self._rows.shape[0]
+            self._reduce(np.pad(self._rows, ((0, extra), (0, 0)), mode="edge"))
             self._rows = None
         ids = np.concatenate(self.ids)
-        return unpack_rgb(np.concatenate(self.packed)), np.where(ids >= 0, ids, ~ids)
+        ids = np.where(ids >= 0, ids, ~ids)
+        return unpack_rgb(self._colors[ids]), ids
 
 
 class _PreviewRows:
@@ -354,7 +385,7 @@ def _first_pass(
             if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
             if thumbnail is not None:
-                thumbnail.add(packed, ids)
+                thumbnail.add(ids, table)
             if preview is not None:
                 preview.add(a, packed, opaque)
             if bar is not None:
@@ -531,7 +562,7 @@ def _fit(first, source, scale, opts, strip_rows, timings, jpeg, workers):
 
         def counts(region, exclusion):
             axes = None if region is None else region_axes(source.shape, region)
-            return _count_candidates(first, axes, exclusion, strip_rows)
+            return _count_candidates(first, axes, exclusion, strip_rows, workers)
 
     fit, exclusion = fit_mask(
         first.colors,
@@ -599,13 +630,17 @@ def _find_frame(first: _FirstPass, source, scale: ColorScale, color_space: str):
     return (x0, y0, min(x1, float(width)), min(y1, float(height)))
 
 
-def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int) -> np.ndarray:
+def _count_candidates(
+    first, axes, exclusion: Exclusion | None, strip_rows: int, workers: int = 1
+) -> np.ndarray:
     """Candidate pixels of each colour (opaque, inside the region, not excluded), read
-    from the spooled ids with the exclusion's rows of context."""
+    from the spooled ids with the exclusion's rows of context, strips on `workers`
+    threads."""
     height = first.ids.shape[0]
     context = 0 if exclusion is None else exclusion.context
-    counts = np.zeros(first.colors.size, dtype=np.int64)
-    for a in range(0, height, strip_rows):
+    n = first.colors.size
+
+    def work(a: int) -> np.ndarray:
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         ids, opaque = _window(first, lo, hi)
@@ -618,7 +653,11 @@ def _count_candidates(first, axes, exclusion: Exclusion | None, strip_rows: int)
             cand &= inside
         if exclusion is not None:
             cand &= ~exclusion.pixels(ids)[core]
-        counts += np.bincount(ids[core][cand], minlength=counts.size)
+        return np.bincount(ids[core][cand], minlength=n)
+
+    counts = np.zeros(n, dtype=np.int64)
+    for part in _in_order(work, range(0, height, strip_rows), workers):
+        counts += part
     return counts
 
 
@@ -1059,6 +1098,7 @@ class _DataSpool:
         self.counts: list[int] = []
         self.row0: list[int] = []
         self.row1: list[int] = []
+        self.sample: tuple | None = None  # ((n, k, seed), gather's arrays), see _check
 
     def add(self, strip: _Strip) -> None:
         """Count the next strip (strips in order)."""
@@ -1101,8 +1141,12 @@ def _check(
         return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
     # queries in row order: scipy's simplex walk then starts next door (5x faster than
     # the sample's random order; the same pixels, so the same median and percentile up
-    # to rounding where a pixel centre lies on a triangle edge)
-    rows, cols, index = spool.gather(picks, width)
+    # to rounding where a pixel centre lies on a triangle edge); gathered once per run
+    # (a refinement's points are checked against the same sample)
+    key = (n, sample, seed)
+    if spool.sample is None or spool.sample[0] != key:
+        spool.sample = (key, spool.gather(picks, width))
+    rows, cols, index = spool.sample[1]
     rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value, cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
     return ReconstructionCheck(
@@ -1188,8 +1232,9 @@ class StripRun:
         Per-pixel results: codes in memory when the image was kept, spooled otherwise;
         the flat-cluster labels when kept or when `opts` refine or preview.
     check : ReconstructionCheck or None
-        Of `clusters`, when the image was streamed (kept: the caller checks the points
-        it keeps).
+        Of `clusters`, when the image was streamed and no `target_error` asks for other
+        points (kept, or a target error: the caller checks the points it keeps, see
+        `recheck`).
     recheck : callable or None
         ``recheck(clusters) -> ReconstructionCheck`` of other points (a refinement's)
         against the same spooled sample, when the image was streamed.
@@ -1489,8 +1534,10 @@ class _Work:
                 writing = pool.submit(write_grid)
                 with self.stage("merge"):
                     clusters, remap = self._merge(merge, rows, sums.method)
-                with self.stage("reconstruction check"):
-                    check = _check(data, self.scale, width, clusters, sample)
+                check = None  # with a target error its points are checked instead
+                if self.opts.target_error is None:
+                    with self.stage("reconstruction check"):
+                        check = _check(data, self.scale, width, clusters, sample)
                 self.timings["grid"] += writing.result()
         except BaseException:
             if grid_path is not None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import make_figure
 
+from geodigitize import refine as refine_module
 from geodigitize.reason import Reason
 from geodigitize.reduce import reduce
 from geodigitize.refine import refine, refine_store
@@ -89,6 +90,23 @@ def test_refine_store_equals_one_piece(tmp_path, case, block_pixels):
     )
     _same(spooled, expected)
     assert spooled.clusters.labels.shape == (0, 0)
+
+
+@pytest.mark.parametrize("case", CASES[:3])
+def test_refine_store_reading_runs_again_equals_keeping_them(tmp_path, case, monkeypatch):
+    """Past MAX_RUNS the search reads each window's runs from the store again: the same
+    reduction, the same curve."""
+    height, width, levels, seed, target, sample = case
+    table, index, valid = _field(height, width, levels, seed)
+    values = table[index]
+    _, clusters = reduce(values, valid)
+    expected = refine(values, valid, clusters, 1.0, target, sample=sample)
+    monkeypatch.setattr(refine_module, "MAX_RUNS", 10)
+    for store in (
+        ArrayStore(values, valid, labels=clusters.labels, block_pixels=500),
+        _spool(tmp_path, table, index, valid, clusters.labels, 500),
+    ):
+        _same(refine_store(store, 1.0, target, sample=sample), expected)
 
 
 def test_engine_refinement_equals_refine_on_the_arrays(tmp_path):

@@ -9,11 +9,13 @@ from geodigitize.reason import Reason
 from geodigitize.store import (
     ArrayStore,
     RowMemory,
+    RowRuns,
     RowSpool,
     SpoolStore,
     code_dtype,
     pixel_codes,
     row_blocks,
+    row_runs,
 )
 
 
@@ -144,3 +146,58 @@ def test_rows_read_across_blocks_of_mixed_widths(tmp_path, kind):
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got, full[lo:hi])
     np.testing.assert_array_equal(rows[1:20:3], full[1:20:3])
+
+
+def _paint(runs, shape):
+    """The runs painted back: labels and values per pixel, -2 / NaN off the runs."""
+    labels, values = np.full(shape, -2, np.int32), np.full(shape, np.nan)
+    for r, a, b, lab, v in zip(runs.row, runs.col0, runs.col1, runs.label, runs.value, strict=True):
+        assert (labels[r, a:b] == -2).all()  # no pixel in two runs
+        labels[r, a:b], values[r, a:b] = lab, v
+    return labels, values
+
+
+def test_runs_cover_the_data_pixels_with_their_labels_and_values(tmp_path):
+    table, index, reason = _image(3, shape=(23, 17), n=4)  # few entries: long runs
+    valid = reason == 0
+    ids = np.where(valid, index % 3, -1).astype(np.int32)
+    ids[5:9] = -1  # data pixels in no cluster
+    spool = _spooled(tmp_path, table, index, reason, ids, block_pixels=50)
+    spool._remap = np.array([2, 0, 1], np.int32)
+    labels = np.where(ids >= 0, spool._remap[np.maximum(ids, 0)], -1)
+    mem = ArrayStore(table[index], valid, reason, labels, block_pixels=50)
+    for store in (spool, mem):
+        got = [store.runs(r0, r1) for r0, r1 in store.blocks()]
+        assert sum(len(r) for r in got) < valid.sum()  # runs, not pixels
+        painted, values = _paint(RowRuns.concat(got), valid.shape)
+        assert np.array_equal(painted >= -1, valid)
+        assert np.array_equal(painted[valid], labels[valid])
+        assert np.array_equal(values[valid], table[index][valid])
+        for run in got:  # row-major, each run within one row
+            order = run.row * 17 + run.col0
+            assert (np.diff(order) > 0).all() and (run.col1 > run.col0).all()
+
+
+def test_row_runs_break_at_rows_and_key_changes():
+    valid = np.array([[1, 1, 0, 1], [1, 1, 1, 1]], bool)
+    key = np.array([[7, 7, 7, 7], [7, 8, 8, 8]])
+    rows, c0, c1, first = row_runs(valid, (key, valid.view(np.int8)), row0=10)
+    assert rows.tolist() == [10, 10, 11, 11]
+    assert c0.tolist() == [0, 3, 0, 1]
+    assert c1.tolist() == [2, 4, 1, 4]
+    assert first.tolist() == [0, 3, 4, 5]
+
+
+def test_data_rows_and_value_limits_agree_between_stores(tmp_path):
+    table, index, reason = _image(4)
+    spool = _spooled(tmp_path, table, index, reason)
+    valid = reason == 0
+    mem = ArrayStore(table[index], valid, reason, block_pixels=50)
+    expected = np.where(valid, table[index], np.nan)
+    for store in (spool, mem):
+        assert np.array_equal(store.data_rows(0, 23), expected, equal_nan=True)
+        assert np.array_equal(store.data_rows(3, 20, 4), expected[3:20:4], equal_nan=True)
+        got = store.value_limits()
+        assert got == (table[index][valid].min(), table[index][valid].max())
+    nothing = ArrayStore(table[index], np.zeros_like(valid))
+    assert nothing.value_limits() is None
