@@ -552,37 +552,27 @@ class _Quadtree:
         :func:`tile_points` of each window (its pixels outside `tiles` left out), with
         positions and tile indices in the whole image."""
         size = self.sizes[level]
-        ny, nx = self.shapes[level]
+        nx = self.shapes[level][1]
         height, width = self.store.shape
-        want = np.zeros(ny * nx, dtype=bool)
-        want[tiles] = True
-        want = want.reshape(ny, nx)
-        band_rows = max(1, self.store.block_rows // size)  # tile rows per window
-        bands = np.flatnonzero(want.any(axis=1))
-        i = 0
-        while i < bands.size:
-            b0 = int(bands[i])
-            j = int(np.searchsorted(bands, b0 + band_rows))
-            b1 = int(bands[j - 1]) + 1
+        for b0, b1, want in self._bands(level, tiles):
             r0, r1 = b0 * size, min(b1 * size, height)
             values, valid = self.store.rows(r0, r1)
             labels = self.store.labels(r0, r1)
             span = max(1, self.store.block_pixels // max((r1 - r0) * size, 1))  # tile columns
-            cols = np.flatnonzero(want[b0:b1].any(axis=0))
+            cols = np.flatnonzero(want.any(axis=0))
             k = 0
             while k < cols.size:
                 t0 = int(cols[k])
                 m = int(np.searchsorted(cols, t0 + span))
                 t1 = int(cols[m - 1]) + 1
                 c0, c1 = t0 * size, min(t1 * size, width)
-                inside = np.repeat(np.repeat(want[b0:b1, t0:t1], size, 0), size, 1)
+                inside = np.repeat(np.repeat(want[:, t0:t1], size, 0), size, 1)
                 sel = valid[:, c0:c1] & inside[: r1 - r0, : c1 - c0]
                 if sel.any():
                     reps, tid = tile_points(values[:, c0:c1], sel, labels[:, c0:c1], size)
                     ty, tx = np.divmod(tid, t1 - t0)
                     yield r0, c0, reps, (ty + b0) * nx + tx + t0
                 k = m
-            i = j
 
     def _runs_of(self, r0: int, r1: int) -> RowRuns:
         """The runs of rows ``r0 .. r1``: from those kept, else read from the store."""
@@ -599,8 +589,19 @@ class _Quadtree:
         :func:`_tile_points_runs`), a band of tile rows (about the store's block) at a
         time."""
         size = self.sizes[level]
-        ny, nx = self.shapes[level]
         height = self.store.shape[0]
+        for b0, b1, want in self._bands(level, tiles):
+            runs = self._runs_of(b0 * size, min(b1 * size, height))
+            found = _tile_points_runs(runs, size, want, b0, self.store.shape[1])
+            if found is not None:
+                yield found
+
+    def _bands(self, level: int, tiles: np.ndarray):
+        """``(b0, b1, want)``: the tile rows ``b0 .. b1`` of `level` holding tiles of
+        `tiles`, about the store's block of rows at a time, and which of their tiles are
+        in `tiles` (bool, shape ``(b1 - b0, nx)``)."""
+        size = self.sizes[level]
+        ny, nx = self.shapes[level]
         want = np.zeros(ny * nx, dtype=bool)
         want[tiles] = True
         want = want.reshape(ny, nx)
@@ -611,10 +612,7 @@ class _Quadtree:
             b0 = int(bands[i])
             j = int(np.searchsorted(bands, b0 + band_rows))
             b1 = int(bands[j - 1]) + 1
-            runs = self._runs_of(b0 * size, min(b1 * size, height))
-            found = _tile_points_runs(runs, size, want[b0:b1], b0, self.store.shape[1])
-            if found is not None:
-                yield found
+            yield b0, b1, want[b0:b1]
             i = j
 
     def _ensure(self, level: int, tiles: np.ndarray) -> None:
