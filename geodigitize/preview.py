@@ -31,10 +31,12 @@ __all__ = [
     "PANEL_TITLES",
     "PICTURE_FORMATS",
     "PREVIEW_SIDE",
+    "PREVIEW_SIZE",
     "REASON_COLORS",
     "PreviewPixels",
     "check_preview_path",
     "decimate",
+    "draw_step",
     "plot_extraction",
     "plot_gcps",
     "plot_pixels",
@@ -92,6 +94,23 @@ def scale_cmap(scale: ColorScale) -> tuple[mcolors.Colormap, mcolors.Normalize]:
 #: sampled every ``step``-th pixel (the six panels of a preview are about 450 pixels
 #: wide at 100 dpi, so this loses nothing a screen shows).
 PREVIEW_SIDE = 1500
+
+
+#: Size of the preview figure, inches (six panels, two rows of three).
+PREVIEW_SIZE = (15.0, 9.0)
+
+
+def draw_step(shape: tuple[int, int], dpi: float) -> int:
+    """Keep every k-th row and column of a sampled panel of `shape` when drawing at `dpi`.
+
+    A panel of the :data:`PREVIEW_SIZE` figure is at most a third of its width and half
+    its height on screen, so an array k times that size in both directions still has at
+    least one sample per screen pixel: matplotlib's nearest-pixel resampling shows the
+    same picture, and resamples (twice per save: layout, then drawing) k² times fewer.
+    """
+    most_w = PREVIEW_SIZE[0] * dpi / 3
+    most_h = PREVIEW_SIZE[1] * dpi / 2
+    return max(1, min(int(shape[1] // most_w), int(shape[0] // most_h)))
 
 
 def preview_step(shape: tuple[int, int], side: int = PREVIEW_SIDE) -> int:
@@ -235,14 +254,16 @@ def _reconstruction(kept, pixels: PreviewPixels, value_range: float):
     return rebuilt, err, (0.0, float(w * step), float(h * step), 0.0)
 
 
-def _mask_panel(ax, pixels: PreviewPixels) -> None:
+def _mask_panel(ax, pixels: PreviewPixels, k: int = 1) -> None:
     codes = [r for r in Reason]
     from matplotlib import colors as mcolors
     from matplotlib.patches import Patch
 
     cmap = mcolors.ListedColormap([REASON_COLORS[r][0] for r in codes])
     norm = mcolors.BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
-    ax.imshow(pixels.reason, cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent)
+    ax.imshow(
+        pixels.reason[::k, ::k], cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent
+    )
     present = pixels.reason_counts
     handles = [
         Patch(
@@ -257,10 +278,10 @@ def _mask_panel(ax, pixels: PreviewPixels) -> None:
     ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.85)
 
 
-def _points_panel(ax, kept, pixels: PreviewPixels) -> None:
+def _points_panel(ax, kept, pixels: PreviewPixels, k: int = 1) -> None:
     shape = pixels.shape
     if pixels.labels is not None:
-        labels = pixels.labels
+        labels = pixels.labels[::k, ::k]
         shuffled = np.where(labels >= 0, (labels.astype(np.int64) * 2654435761) % 20, -1)
         ax.imshow(
             np.ma.masked_less(shuffled, 0),
@@ -363,18 +384,19 @@ def plot_pixels(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(15, 9), dpi=dpi, layout="constrained")
+    fig = Figure(figsize=PREVIEW_SIZE, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
     cmap, norm = scale_cmap(scale)
+    k = draw_step(pixels.values.shape, dpi)
     if pixels.rgb is not None:
-        axes[0].imshow(pixels.rgb, interpolation="nearest", extent=pixels.extent)
+        axes[0].imshow(pixels.rgb[::k, ::k], interpolation="nearest", extent=pixels.extent)
     im = axes[1].imshow(
-        pixels.values, cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent
+        pixels.values[::k, ::k], cmap=cmap, norm=norm, interpolation="nearest", extent=pixels.extent
     )
     fig.colorbar(im, ax=axes[1], shrink=0.8)
-    _mask_panel(axes[2], pixels)
-    _points_panel(axes[3], kept, pixels)
+    _mask_panel(axes[2], pixels, k)
+    _points_panel(axes[3], kept, pixels, k)
     rebuilt, err, ext = _reconstruction(kept, pixels, scale.range)
     axes[4].imshow(rebuilt, cmap=cmap, norm=norm, interpolation="nearest", extent=ext)
     vmax_err = max(float(np.nanpercentile(err, 99)), 1e-6) if np.isfinite(err).any() else 1.0

@@ -8,7 +8,14 @@ from PIL import Image
 
 from geodigitize import extract
 from geodigitize.errors import OutputError
-from geodigitize.preview import PANEL_TITLES, plot_extraction, plot_gcps, write_preview
+from geodigitize.preview import (
+    PANEL_TITLES,
+    PREVIEW_SIZE,
+    draw_step,
+    plot_extraction,
+    plot_gcps,
+    write_preview,
+)
 
 
 @pytest.fixture
@@ -78,3 +85,29 @@ def test_gcps_command_plots_residual_arrows(tmp_path):
     assert again.exit_code != 0 and "--overwrite" in again.stderr
     assert CliRunner().invoke(app, [*args, "--overwrite"]).exit_code == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_draw_step_keeps_a_sample_per_screen_pixel():
+    # at 100 dpi a panel is at most 500 x 450 screen pixels
+    assert PREVIEW_SIZE == (15.0, 9.0)
+    assert draw_step((1083, 1444), 100) == 2  # 542 x 722 drawn
+    assert draw_step((1083, 1444), 50) == 4  # 271 x 361 for at most 225 x 250
+    assert draw_step((899, 1444), 100) == 1  # 899 < 2 x 450: all rows needed
+    assert draw_step((300, 400), 100) == 1
+    for shape in [(1083, 1444), (1500, 1125), (4000, 30), (1499, 1500)]:
+        for dpi in (30, 50, 100, 200):
+            k = draw_step(shape, dpi)
+            assert -(-shape[0] // k) >= min(shape[0], PREVIEW_SIZE[1] * dpi / 2)
+            assert -(-shape[1] // k) >= min(shape[1], PREVIEW_SIZE[0] * dpi / 3)
+
+
+def test_preview_draws_sampled_panels_over_the_whole_image(result):
+    # the drawn arrays keep every k-th pixel but span the whole image (same extent)
+    fig = plot_extraction(result, dpi=10)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    h, w = result.valid.shape
+    k = draw_step((h, w), 10)
+    assert k > 1
+    shown = panels[1].get_images()[0]
+    assert shown.get_array().shape == result.valid[::k, ::k].shape
+    assert shown.get_extent() == [0.0, float(w), float(h), 0.0]
