@@ -408,10 +408,35 @@ class Exclusion:
         ndarray of shape (H, W) and dtype bool
         """
         is_excluded = self.excluded_[color_id]
-        if self.halo_width <= 0 or not is_excluded.any():
+        if self.halo_width <= 0 or not self.mixture_.any() or not is_excluded.any():
             return is_excluded
-        reach = any_in_window(is_excluded, 2 * self.halo_width + 1)
-        return is_excluded | (reach & self.mixture_[color_id])
+        mixture = self.mixture_[color_id]
+        n_mixture = int(np.count_nonzero(mixture))
+        if n_mixture == 0:  # no pixel a halo could take
+            return is_excluded
+        side = 2 * self.halo_width + 1
+        if n_mixture * side * side > is_excluded.size:  # many: one pass over the window
+            return is_excluded | (any_in_window(is_excluded, side) & mixture)
+        return is_excluded | _near_at(is_excluded, mixture, self.halo_width)
+
+
+def _near_at(mask: np.ndarray, at: np.ndarray, reach: int) -> np.ndarray:
+    """``any_in_window(mask, 2 * reach + 1) & at``, looking only around the pixels of
+    `at` (few of them: each looks at its window's pixels; outside the image counts
+    False)."""
+    rows, cols = np.nonzero(at)
+    height, width = mask.shape
+    near = np.zeros(rows.size, dtype=bool)
+    for dr in range(-reach, reach + 1):
+        r = rows + dr
+        r_in = (r >= 0) & (r < height)
+        for dc in range(-reach, reach + 1):
+            c = cols + dc
+            inside = r_in & (c >= 0) & (c < width)
+            near[inside] |= mask[r[inside], c[inside]]
+    out = np.zeros(mask.shape, dtype=bool)
+    out[rows[near], cols[near]] = True
+    return out
 
 
 def fit_exclusion(

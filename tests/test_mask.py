@@ -8,7 +8,9 @@ import pytest
 from geodigitize.colormap import ColorScale, from_cmap
 from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
+from geodigitize.filters import any_in_window
 from geodigitize.mask import (
+    Exclusion,
     Reason,
     auto_distances,
     classify,
@@ -319,3 +321,35 @@ def test_data_beside_a_line_of_a_rounding_renderer_is_kept():
     line[:, 20:22] = True
     assert (reason[~line] == Reason.DATA).all()
     assert not (reason[line] == Reason.DATA).any()
+
+
+def test_exclusion_halo_looks_only_around_mixtures():
+    # a few mixture pixels are looked at one by one, many in one pass over the window:
+    # both give the dilation of the excluded pixels kept at mixtures, edges included
+    ids = np.zeros((40, 50), dtype=np.intp)
+    ids[10, :] = 1  # an excluded line
+    ids[12, 3] = ids[13, 40] = ids[0, 0] = ids[39, 49] = 2  # mixtures near and far
+    exclusion = Exclusion(np.array([False, True, False]), np.array([False, False, True]), 2)
+    got = exclusion.pixels(ids)
+    assert got[10].all() and got[12, 3] and not got[13, 40] and not got[0, 0]
+    assert got.sum() == 51
+    # only excluded pixels, or none at all: nothing to dilate
+    no_mix = Exclusion(np.array([False, True, False]), np.zeros(3, bool), 2)
+    np.testing.assert_array_equal(no_mix.pixels(ids), ids == 1)
+    rng = np.random.default_rng(0)
+    paths = set()
+    for _ in range(400):
+        n, h, w = int(rng.integers(2, 9)), int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        ids = rng.integers(0, n, (h, w))
+        excluded = rng.random(n) < 0.3
+        mixture = (rng.random(n) < 0.5) & ~excluded
+        ids[rng.random((h, w)) < rng.choice([0.9, 0.0])] = 0  # mostly one colour, or not
+        halo = int(rng.integers(0, 4))
+        want = excluded[ids]
+        if halo > 0:
+            want = want | (any_in_window(want, 2 * halo + 1) & mixture[ids])
+        got = Exclusion(excluded, mixture, halo).pixels(ids)
+        np.testing.assert_array_equal(got, want)
+        if halo and excluded[ids].any() and mixture[ids].any():
+            paths.add(mixture[ids].sum() * (2 * halo + 1) ** 2 > ids.size)
+    assert paths == {True, False}  # both ways were taken
