@@ -259,8 +259,9 @@ def test_large_grid_is_tiled_with_overviews(tmp_path):
 
 
 def test_overviews_built_without_the_gil_match_rasterios(tmp_path):
-    """GridWriter builds its overviews through ctypes (releasing the GIL); every level is
-    bit for bit what rasterio's own ``build_overviews`` gives (nodata-aware average)."""
+    """GridWriter builds its overviews through ctypes (releasing the GIL), on its open
+    dataset or on a closed file; every level is bit for bit what rasterio's own
+    ``build_overviews`` gives (nodata-aware average)."""
     from affine import Affine
     from rasterio.enums import Resampling
 
@@ -279,16 +280,22 @@ def test_overviews_built_without_the_gil_match_rasterios(tmp_path):
         grid.close(overviews=False)
     with rasterio.open(tmp_path / "old.tif", "r+") as grid:
         grid.build_overviews([2, 4, 8], Resampling.average)
+    with GridWriter(tmp_path / "closed.tif", values.shape, gt, "EPSG:4326") as grid:
+        grid.write_rows(0, values)
+        grid.close(overviews=False)
+    build_overviews(tmp_path / "closed.tif", [2, 4, 8])  # reopened through ctypes
     with rasterio.open(tmp_path / "new.tif") as new, rasterio.open(tmp_path / "old.tif") as old:
         assert new.overviews(1) == old.overviews(1) == [2, 4, 8]
         assert new.descriptions == ("value",)
-    for level in range(3):
-        with (
-            rasterio.open(tmp_path / "new.tif", overview_level=level) as new,
-            rasterio.open(tmp_path / "old.tif", overview_level=level) as old,
-        ):
-            a, b = new.read(1), old.read(1)
-            assert a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+    for name in ("new.tif", "closed.tif"):
+        for level in range(3):
+            with (
+                rasterio.open(tmp_path / name, overview_level=level) as new,
+                rasterio.open(tmp_path / "old.tif", overview_level=level) as old,
+            ):
+                a, b = new.read(1), old.read(1)
+                assert a.shape == b.shape
+                assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
     with pytest.raises(OutputError, match="cannot reopen"):
         build_overviews(tmp_path / "missing.tif", [2])
 
