@@ -98,11 +98,11 @@ from .reconstruct import (
 )
 from .reduce import (
     Clusters,
-    centroid_distance_key,
     cluster_labels,
     flat_mask,
-    nearest_members,
+    nearest_in_runs,
     representatives_store,
+    run_sums,
 )
 from .region import region_axes
 from .shading import explain_colors
@@ -906,32 +906,11 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return rows, c0, c1, flat[first]
 
 
-def _run_stats(rows, c0, c1, lab, n):
-    """Member count, sum of columns and sum of rows per cluster, from its runs (exact)."""
-    length = c1 - c0
-    counts = np.bincount(lab, weights=length, minlength=n).astype(np.int64)
-    # float64 sums of integers are exact below 2**53; (c0 + c1 - 1) * length is even
-    sum_cols = np.bincount(lab, weights=(c0 + c1 - 1) * length // 2, minlength=n)
-    sum_rows = np.bincount(lab, weights=rows * length, minlength=n)
-    return counts, sum_cols.astype(np.int64), sum_rows.astype(np.int64)
-
-
-def _nearest_in_runs(rows, c0, c1, lab, counts, sum_cols, sum_rows, width, n):
-    """Each cluster's member nearest its centroid (ties: first in row-major order), as
-    :func:`geodigitize.reduce.representatives` finds it over all members.
-
-    Within a run the nearest member is the column nearest the centroid's (the lower on
-    a tie), clamped to the run; the exact key of
-    :func:`geodigitize.reduce.centroid_distance_key` then compares runs. Returns the
-    flat index of the chosen member and the clusters present.
-    """
-    n_k, s_c = counts[lab], sum_cols[lab]
-    best = -((n_k - 2 * s_c) // (2 * n_k))  # ceil(s_c / n_k - 1/2): nearest, lower on ties
-    col = np.clip(best, c0, c1 - 1)
-    key = centroid_distance_key(lab, rows, col, counts, sum_cols, sum_rows)
-    flat = rows * width + col
-    pos, present = nearest_members(lab, key, flat, n)
-    return flat[pos], present
+def _nearest_flat(rows, c0, c1, lab, sums, width, n):
+    """:func:`geodigitize.reduce.nearest_in_runs` as flat indices: each present
+    cluster's member nearest its centroid, and the clusters present."""
+    pos, col, present = nearest_in_runs(rows, c0, c1, lab, sums, width, n)
+    return rows[pos] * width + col, present
 
 
 class _ClusterBook:
@@ -964,7 +943,7 @@ class _ClusterBook:
         w = labels.shape[1]
         rows, c0, c1, lab = _runs(labels)
         rows += strip.row0
-        counts, sum_cols, sum_rows = _run_stats(rows, c0, c1, lab, n)
+        counts, sum_cols, sum_rows = run_sums(rows, c0, c1, lab, n)
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, lab, rows * w + c0)
         value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
@@ -977,8 +956,8 @@ class _ClusterBook:
         rep = np.full(n, -1, dtype=np.int64)
         inner = ~touching[lab]
         if inner.any():
-            flat, present = _nearest_in_runs(
-                rows[inner], c0[inner], c1[inner], lab[inner], counts, sum_cols, sum_rows, w, n
+            flat, present = _nearest_flat(
+                rows[inner], c0[inner], c1[inner], lab[inner], (counts, sum_cols, sum_rows), w, n
             )
             rep[present] = flat
         seam = ~inner
@@ -1069,8 +1048,8 @@ class _ClusterBook:
         trep[root[decided]] = rep[decided]
         if self.seam_runs:  # the merged clusters' representatives, from their runs
             rows, c0, c1, lab = np.concatenate(self.seam_runs).T
-            flat, present = _nearest_in_runs(
-                rows, c0, c1, root[lab], total, tcols, trows, self.width, m
+            flat, present = _nearest_flat(
+                rows, c0, c1, root[lab], (total, tcols, trows), self.width, m
             )
             trep[present] = flat
         order = np.argsort(tfirst, kind="stable")
