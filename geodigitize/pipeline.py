@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -211,10 +212,11 @@ class Extraction:
         out["warnings"] = self.warnings()
         return out
 
-    @property
+    @cached_property
     def jpeg(self) -> JpegDamage | None:
         """What the input JPEG file's header says about its colour damage (quality and
-        chroma subsampling); None for other formats and for arrays."""
+        chroma subsampling); None for other formats and for arrays. Read once: the
+        report and the warnings both need it."""
         if self.image.format.upper() not in JPEG_FORMATS or not self.image.path:
             return None
         return jpeg_damage(self.image.path)
