@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["any_in_window", "window_extreme"]
+__all__ = ["any_in_window", "masked_extreme", "window_extreme"]
 
 
 def any_in_window(mask: np.ndarray, size: int) -> np.ndarray:
@@ -33,6 +33,25 @@ def window_extreme(arr: np.ndarray, size: int, op, edge=True) -> np.ndarray:
         padded = np.pad(arr, r, mode="edge")
     else:
         padded = np.pad(arr, r, mode="constant", constant_values=edge)
+    if size == 1:
+        return padded
+    return _slide(_slide(padded, size, op, 0), size, op, 1)
+
+
+def masked_extreme(arr: np.ndarray, keep: np.ndarray, size: int, op, fill) -> np.ndarray:
+    """Minimum (``op=np.minimum``) or maximum of the `keep` pixels of each ``size x size``
+    window (odd size), `fill` where the window keeps none.
+
+    `fill` must be the identity of `op` over `arr`'s values (its type's largest value for
+    a minimum, its smallest for a maximum). Equals ``window_extreme(np.where(keep, arr,
+    fill), size, op)``: the edge pixels that repeats outside the image lie in the window
+    already, so `fill` there changes nothing. Writing the kept pixels straight into the
+    padded array saves that call's two whole-array copies (the ``where`` and the pad).
+    """
+    r = size // 2
+    h, w = arr.shape
+    padded = np.full((h + 2 * r, w + 2 * r), fill, dtype=arr.dtype)
+    np.copyto(padded[r : r + h, r : r + w], arr, where=keep)
     if size == 1:
         return padded
     return _slide(_slide(padded, size, op, 0), size, op, 1)

@@ -17,7 +17,7 @@ from .colormap import ColorScale
 from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
 from .decode import Decoded, lookup_colors, scale_tree
 from .errors import ColorScaleError, NoDataError
-from .filters import any_in_window, window_extreme
+from .filters import any_in_window, masked_extreme, window_extreme
 from .frame import find_frame
 from .image import LUMA
 from .jpeg import restore_pixels
@@ -682,6 +682,7 @@ def inconsistent_pixels(
     radius: int = 2,
     color_id: np.ndarray | None = None,
     id_rgb: np.ndarray | None = None,
+    id_index: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels whose colour departs from the colour of their neighbourhood's median value.
 
@@ -710,6 +711,10 @@ def inconsistent_pixels(
         found from `rgb` when not given.
     id_rgb : ndarray of shape (C, 3), optional
         RGB of each distinct colour (required with `color_id`).
+    id_index : ndarray of shape (C,), optional
+        Scale entry of each distinct colour, when every pixel's `index` is its colour's
+        (``index == id_index[color_id]``, as decoded from colour ids): pixels are then
+        ranked by colour, without widening `index` to gather with it.
 
     Returns
     -------
@@ -732,18 +737,27 @@ def inconsistent_pixels(
         id_rgb = unpack_rgb(colors)
     rank_of, entry_of_rank = _value_ranks(scale_values)
     k = scale_values.size
-    dtype = np.uint16 if k < 65535 else np.int64
+    # The narrowest type of the ranks (uint8 up to 256 entries: jet_r's 256 colours) with
+    # a largest value `top` for the minimum's masked pixels; with 256 entries `top` is also
+    # the last rank, which the minimum and the tests below allow (see `empty`).
+    dtype = np.uint8 if k <= 256 else np.uint16 if k < 65535 else np.int64
     top = np.iinfo(dtype).max
-    # np.take with intp indices: about twice as fast as indexing (the same values)
-    rank = np.take(rank_of.astype(dtype), np.asarray(index).astype(np.intp, copy=False))
     color_id = np.asarray(color_id).astype(np.intp, copy=False)
+    # np.take with intp indices: about twice as fast as indexing (the same values)
+    if id_index is not None:
+        rank = np.take(rank_of[np.asarray(id_index)].astype(dtype), color_id)
+    else:
+        rank = np.take(rank_of.astype(dtype), np.asarray(index).astype(np.intp, copy=False))
     size = 2 * radius + 1
     # Value range (in ranks) of each pixel's valid neighbours; invalid pixels never
     # lower the minimum nor raise the maximum.
-    low = window_extreme(np.where(valid, rank, top), size, np.minimum)
-    high = window_extreme(np.where(valid, rank, 0), size, np.maximum)
+    low = masked_extreme(rank, valid, size, np.minimum, top)
+    high = masked_extreme(rank, valid, size, np.maximum, 0)
     first, last = _tolerated_ranks(np.asarray(id_rgb), scale_colors, entry_of_rank, tolerance)
-    empty = first > last  # never sure: low <= own rank < top
+    # Never sure: `low < top` or `high > 0` holds for every valid pixel, whose own rank
+    # lies in its window (low <= rank <= high); were both false, its rank would be both
+    # `top` and 0.
+    empty = first > last
     first = np.where(empty, top, first).astype(dtype)
     last = np.where(empty, 0, last).astype(dtype)
     unsure = low < np.take(first, color_id)
@@ -1394,6 +1408,7 @@ def mask_rows(
     consistency: float | None = DEFAULT_CONSISTENCY,
     rgb: np.ndarray | None = None,
     intensity: np.ndarray | None = None,
+    id_index: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Decoded]:
     """Give every pixel of an image, or of a window of its rows, a :class:`Reason`, with
     what was fitted from the whole image.
@@ -1423,6 +1438,10 @@ def mask_rows(
     intensity : ndarray of shape (h, W), optional
         For a shaded scale, the intensity explaining each pixel (:func:`explain_shading`);
         turns on the shadow-feature rule.
+    id_index : ndarray of shape (n_colors,), optional
+        Scale entry of each distinct colour, when ``decoded.index`` is
+        ``id_index[decoded.color_id]`` (decoded from colour ids); saves the consistency
+        check a pass over the pixels.
 
     Returns
     -------
@@ -1455,8 +1474,8 @@ def mask_rows(
         reason[(reason == Reason.DATA) & scale.ambiguous[decoded.index]] = Reason.AMBIGUOUS
         if shaded:
             decoded = settle_ambiguous(reason, decoded, scale, max_distance=fit.max_distance_)
-    if consistency and not scale.is_discrete and not shaded:
-        _mask_inconsistent(reason, decoded, scale, consistency)
+    if consistency and not scale.is_discrete and not shaded:  # `decoded` as given
+        _mask_inconsistent(reason, decoded, scale, consistency, id_index)
         _mask_ink_end(reason, decoded, scale)
     if fit.smoothness_ is not None and not scale.is_discrete:
         restored, index = restore_pixels(rgb, reason, decoded.index, scale.colors, scale.values)
@@ -1555,6 +1574,10 @@ def ink_end_pixels(
         found from `rgb` when not given.
     id_rgb : ndarray of shape (C, 3), optional
         RGB of each distinct colour (required with `color_id`).
+    id_index : ndarray of shape (C,), optional
+        Scale entry of each distinct colour, when every pixel's `index` is its colour's
+        (``index == id_index[color_id]``, as decoded from colour ids): pixels are then
+        ranked by colour, without widening `index` to gather with it.
 
     Returns
     -------
@@ -1718,7 +1741,9 @@ def shadow_features(
     return found
 
 
-def _mask_inconsistent(reason: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float) -> None:
+def _mask_inconsistent(
+    reason: np.ndarray, decoded: Decoded, scale: ColorScale, tol: float, id_index=None
+) -> None:
     """Mark antialiased mixtures in `reason` (see :func:`inconsistent_pixels`)."""
     bad = inconsistent_pixels(
         None,
@@ -1730,5 +1755,6 @@ def _mask_inconsistent(reason: np.ndarray, decoded: Decoded, scale: ColorScale, 
         radius=CONSISTENCY_RADIUS,
         color_id=decoded.color_id,
         id_rgb=unpack_rgb(decoded.colors),
+        id_index=id_index,
     )
     reason[bad] = Reason.INCONSISTENT

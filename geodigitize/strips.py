@@ -787,6 +787,7 @@ def _strips(
             field=fitted.field_,
             consistency=opts.consistency,
             intensity=None if first.intensity is None else first.intensity[ids],
+            id_index=first.index,
         )
         valid = reason == Reason.DATA
         spent["mask"] += time.perf_counter() - t

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geodigitize.colormap import from_cmap
+from geodigitize.colormap import ColorScale, from_cmap
 from geodigitize.decode import decode
 from geodigitize.mask import RESTORE, inconsistent_pixels
 
@@ -158,3 +158,98 @@ def test_window_filters_equal_ndimage():
         np.testing.assert_array_equal(
             any_in_window(m, size), ndimage.binary_dilation(m, np.ones((size, size), bool))
         )
+
+
+def _ids_and_index(rgb, scale):
+    """Each pixel's distinct colour, and each colour's decoded scale entry."""
+    from geodigitize.colors import distinct_colors, pack_rgb, unpack_rgb
+
+    colors, color_id = distinct_colors(pack_rgb(rgb))
+    id_rgb = unpack_rgb(colors)
+    id_index = decode(id_rgb[None], scale).index[0]
+    return color_id, id_rgb, id_index
+
+
+def _scales():
+    """Scales of 256 entries (ranks in uint8, the last one equal to its largest value),
+    of 255, of jet_r's, and of more than 256 (ranks in uint16); values in shuffled order."""
+    rng = np.random.default_rng(3)
+    for k in (256, 255, 0, 700):
+        if not k:
+            yield from_cmap("jet_r", 0.0, 1.0)
+            continue
+        t = np.linspace(0, 1, k)
+        ramp = np.stack([255 * t, 255 * (1 - t), 128 + 100 * np.sin(6 * t)], axis=1).round()
+        order = rng.permutation(k)
+        yield ColorScale(ramp[order], t[order], 0.0, 1.0)
+
+
+@pytest.mark.parametrize("scale", list(_scales()), ids=["256", "255", "jet_r", "700"])
+def test_ranked_by_colour_matches_ranked_by_pixel(scale):
+    """`id_index` (ranks gathered by colour, in uint8 for up to 256 entries) gives what
+    ranking each pixel's index gives, on fields that reach both ends of the scale (the
+    256-entry scale's last rank equals uint8's largest value), with colours no entry is
+    within tolerance of, 1-row images and images with no valid pixel."""
+    rng = np.random.default_rng(len(scale.values))
+    k = len(scale.values)
+    order = np.argsort(scale.values, kind="stable")
+    checked = 0
+    for case in range(80):
+        h = 1 if case % 5 == 0 else int(rng.integers(2, 14))
+        w = int(rng.integers(1, 16))
+        ranks = np.add.outer(np.arange(h), np.arange(w)) * int(rng.integers(0, 30))
+        ranks = ranks + int(rng.choice([0, k - 1 - ranks.max(), int(rng.integers(0, k))]))
+        idx = order[np.clip(ranks + rng.integers(-2, 3, (h, w)), 0, k - 1)]
+        rgb = scale.colors[idx].astype(int)
+        off = rng.random((h, w)) < 0.15  # mixtures, some far from every entry
+        rgb[off] = (rgb[off] * rng.uniform(0.3, 0.95, (int(off.sum()), 1))).astype(int)
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+        valid = rng.random((h, w)) > (1.0 if case % 7 == 3 else rng.random() * 0.4)
+        tol = float(rng.choice([0.5, 4.0, 8.0]))
+        color_id, id_rgb, id_index = _ids_and_index(rgb, scale)
+        index = id_index[color_id]
+        args = (None, index, valid, scale.colors, scale.values)
+        kw = dict(tolerance=tol, color_id=color_id, id_rgb=id_rgb)
+        got = inconsistent_pixels(*args, id_index=id_index, **kw)
+        want = _reference(rgb, index, valid, scale.colors, scale.values, tol)
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        np.testing.assert_array_equal(inconsistent_pixels(*args, **kw), want)
+        checked += int(want.sum())
+    assert checked > 0
+
+
+def test_masked_extreme_equals_window_extreme_of_where():
+    from geodigitize.filters import masked_extreme, window_extreme
+
+    rng = np.random.default_rng(2)
+    for case in range(300):
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        size = int(rng.choice([1, 3, 5, 7]))
+        dtype = [np.uint8, np.uint16, np.int64][case % 3]
+        top = np.iinfo(dtype).max
+        a = rng.integers(0, min(top, 300) + 1, (h, w)).astype(dtype)
+        keep = rng.random((h, w)) < [0.0, 0.5, 1.0][case % 3 - 1 if case % 4 else 0]
+        for op, fill in ((np.minimum, top), (np.maximum, 0)):
+            want = window_extreme(np.where(keep, a, fill).astype(dtype), size, op)
+            got = masked_extreme(a, keep, size, op, fill)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def test_top_rank_of_a_256_entry_scale_out_of_tolerance_is_checked():
+    """With 256 entries the last rank is uint8's largest value: a pixel there whose colour
+    no entry is within tolerance of, amid pixels of that last rank, is still checked."""
+    scale = next(_scales())
+    assert len(scale.values) == 256
+    last = int(np.argmax(scale.values))
+    rgb = np.broadcast_to(scale.colors[last], (5, 5, 3)).astype(np.uint8).copy()
+    rgb[2, 2, 2] -= 1  # one unit from the last entry's colour, nearest to it still
+    color_id, id_rgb, id_index = _ids_and_index(rgb, scale)
+    assert (id_index[color_id] == last).all()
+    valid = np.ones((5, 5), bool)
+    args = (None, id_index[color_id], valid, scale.colors, scale.values)
+    kw = dict(tolerance=0.5, color_id=color_id, id_rgb=id_rgb)
+    want = _reference(rgb, id_index[color_id], valid, scale.colors, scale.values, 0.5)
+    assert np.argwhere(want).tolist() == [[2, 2]]
+    np.testing.assert_array_equal(inconsistent_pixels(*args, id_index=id_index, **kw), want)
+    np.testing.assert_array_equal(inconsistent_pixels(*args, **kw), want)
