@@ -31,6 +31,7 @@ __all__ = [
     "centroid_distance_key",
     "cluster_labels",
     "cluster_sums",
+    "equal_codes",
     "flat_mask",
     "nearest_in_runs",
     "nearest_members",
@@ -74,6 +75,36 @@ class Clusters:
         return int(self.col.shape[0])
 
 
+def equal_codes(values: np.ndarray) -> np.ndarray | None:
+    """Small integer codes that are equal exactly where `values` are equal.
+
+    :func:`flat_mask` with ``tol=0`` and :func:`cluster_labels` with ``min_samples=1``
+    and ``eps < 2`` only ask whether neighbouring values are equal, so they give the same
+    answer on these codes, gathered per pixel in a byte or two instead of eight.
+
+    Parameters
+    ----------
+    values : ndarray of shape (K,)
+        A table of values (a scale's).
+
+    Returns
+    -------
+    ndarray of shape (K,) and dtype uint8 (up to 256 distinct values), uint16 or int64,
+    or None when a value is NaN (which equals no value, itself included).
+
+    Examples
+    --------
+    >>> equal_codes(np.array([0.5, -1.0, 0.5, 2.0])).tolist()
+    [1, 0, 1, 2]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        return None
+    distinct, codes = np.unique(values, return_inverse=True)
+    n = distinct.size
+    return codes.astype(np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.int64)
+
+
 def flat_mask(values: np.ndarray, valid: np.ndarray, tol: float = 0.0) -> np.ndarray:
     """Pixels where the decoded field is flat.
 
@@ -83,7 +114,8 @@ def flat_mask(values: np.ndarray, valid: np.ndarray, tol: float = 0.0) -> np.nda
     Parameters
     ----------
     values : ndarray of shape (H, W)
-        Decoded values.
+        Decoded values (with ``tol=0``, any codes equal where they are equal:
+        :func:`equal_codes`).
     valid : ndarray of shape (H, W) and dtype bool
         Pixels that are data (see :mod:`geodigitize.mask`).
     tol : float
@@ -139,7 +171,9 @@ def cluster_labels(
     Parameters
     ----------
     values : ndarray of shape (H, W)
-        Decoded values; pixels of different values never share a cluster.
+        Decoded values; pixels of different values never share a cluster. With
+        ``min_samples=1`` and ``eps < 2`` only their equality counts (codes from
+        :func:`equal_codes` give the same clusters).
     keep : ndarray of shape (H, W) and dtype bool
         Pixels to cluster (usually the flat ones).
     eps : float

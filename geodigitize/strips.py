@@ -99,6 +99,7 @@ from .reconstruct import (
 from .reduce import (
     Clusters,
     cluster_labels,
+    equal_codes,
     flat_mask,
     nearest_in_runs,
     representatives_store,
@@ -754,6 +755,10 @@ def _strips(
     context = height if fitted.context_rows is None else fitted.context_rows + 1 + near
     n_colors = int(first.colors.size)
     id_values = scale.values[first.index]  # the value of each colour
+    # The flat test (tol 0) and the labels only compare values: they compare small codes
+    # of the colours' values instead, gathered in a byte (see reduce.equal_codes).
+    codes = equal_codes(scale.values) if opts.flat_tol == 0 else None
+    id_codes = None if codes is None else codes[first.index]
 
     def work(a: int) -> tuple[_Strip, dict]:
         spent = dict.fromkeys(("read", "decode", "mask", "flat", "label", "grid"), 0.0)
@@ -765,10 +770,11 @@ def _strips(
 
         t = time.perf_counter()
         # np.take with intp ids: twice as fast as indexing (the same values)
+        index = np.take(first.index, ids)
         decoded = Decoded(
             values=np.take(id_values, ids),
             distance=np.take(first.distance, ids),
-            index=np.take(first.index, ids),
+            index=index,
             color_space=opts.color_space,
             n_colors=n_colors,
             color_id=ids,
@@ -795,7 +801,11 @@ def _strips(
         t = time.perf_counter()
         f0, f1 = max(a - 1 - near, lo), min(b + 1 + near, hi)  # and one more each side
         values = decoded.values
-        flat = flat_mask(values[f0 - lo : f1 - lo], valid[f0 - lo : f1 - lo], opts.flat_tol)
+        if id_codes is not None and decoded.index is index:  # not decoded anew (JPEG)
+            same = np.take(id_codes, ids[f0 - lo : f1 - lo])
+        else:
+            same = values[f0 - lo : f1 - lo]
+        flat = flat_mask(same, valid[f0 - lo : f1 - lo], opts.flat_tol)
         core = slice(a - lo, b - lo)
         spent["flat"] += time.perf_counter() - t
         strip = _Strip(
@@ -813,8 +823,8 @@ def _strips(
             strip.method = "dbscan"
         if book is not None:
             t = time.perf_counter()
-            labels, n, strip.method = cluster_labels(
-                strip.values, strip.flat, eps=opts.eps, min_samples=opts.min_samples
+            labels, n, strip.method = cluster_labels(  # equality of `same` is of values
+                same[a - f0 : b - f0], strip.flat, eps=opts.eps, min_samples=opts.min_samples
             )
             strip.clusters = book.summarise(strip, labels, n, last=b >= height)
             strip.labels = labels if labels_wanted else None

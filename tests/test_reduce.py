@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geodigitize.errors import GeodigitizeError
-from geodigitize.reduce import cluster_labels, flat_mask, reduce, representatives
+from geodigitize.reduce import cluster_labels, equal_codes, flat_mask, reduce, representatives
 
 
 def test_flat_pixels_are_band_interiors():
@@ -100,3 +100,32 @@ def test_reduce_counts_on_known_bands():
 def test_bad_parameters():
     with pytest.raises(GeodigitizeError):
         cluster_labels(np.zeros((2, 2)), np.ones((2, 2), bool), eps=0)
+
+
+@pytest.mark.parametrize("k", [3, 200, 700])
+def test_equal_codes_give_the_flat_test_and_clusters_of_the_values(k):
+    """Codes of a table with repeated values (and -0.0 beside 0.0) give the flat test at
+    tolerance 0 and the 4- and 8-connected clusters the values give, on 1-row strips,
+    strips with no valid pixel and tables of more than 256 distinct values."""
+    rng = np.random.default_rng(k)
+    table = np.round(rng.normal(size=k), 1 if k < 700 else 5)
+    table[:2] = [0.0, -0.0]
+    table[2 : k // 2 : 2] = table[3 : k // 2 + 1 : 2]  # repeated values, side by side
+    codes = equal_codes(table)
+    assert codes.dtype == (np.uint8 if k < 700 else np.uint16)
+    for case in range(60):
+        h = 1 if case % 6 == 0 else int(rng.integers(2, 12))
+        w = int(rng.integers(1, 14))
+        entry = np.clip(np.cumsum(rng.integers(-1, 2, (h, w)), axis=1) + k // 2, 0, k - 1)
+        valid = rng.random((h, w)) > (1.0 if case % 7 == 0 else 0.2)
+        flat = flat_mask(table[entry], valid)
+        np.testing.assert_array_equal(flat_mask(codes[entry], valid), flat)
+        for eps in (1.0, 1.5):
+            want = cluster_labels(table[entry], flat, eps=eps)
+            got = cluster_labels(codes[entry], flat, eps=eps)
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1:] == want[1:]
+
+
+def test_equal_codes_refuse_nan():
+    assert equal_codes(np.array([0.0, np.nan])) is None
