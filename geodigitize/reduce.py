@@ -30,9 +30,11 @@ __all__ = [
     "Clusters",
     "centroid_distance_key",
     "cluster_labels",
+    "cluster_runs",
     "cluster_sums",
     "equal_codes",
     "flat_mask",
+    "labels_from_runs",
     "nearest_in_runs",
     "nearest_members",
     "reduce",
@@ -202,6 +204,101 @@ def cluster_labels(
         return labels, n, f"ndimage-{conn}"
     labels, n = _dbscan(values, keep, eps, min_samples)
     return labels, n, "dbscan"
+
+
+def cluster_runs(
+    values: np.ndarray, keep: np.ndarray, *, eps: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, str]:
+    """:func:`cluster_labels`'s clusters with ``min_samples=1`` and ``eps < 2``, as runs
+    along rows, found from the runs without labelling pixels.
+
+    The runs are the maximal runs of kept pixels of one value along each row; two runs of
+    adjacent rows join when they touch (by an edge, or with ``eps >= sqrt 2`` a corner)
+    and hold the same value. The connected runs are the clusters, numbered by their first
+    pixel in row-major order as ``cluster_labels`` numbers them. A field of a few hundred
+    colours has tens of pixels per run, so this costs a few passes over the pixels and
+    a graph of the runs, less than labelling every pixel.
+
+    Parameters
+    ----------
+    values : ndarray of shape (H, W)
+        Decoded values, or codes equal where they are (:func:`equal_codes`).
+    keep : ndarray of shape (H, W) and dtype bool
+        Pixels to cluster.
+    eps : float
+        DBSCAN's neighbourhood radius, below 2.
+
+    Returns
+    -------
+    rows, col0, col1 : ndarray of shape (m,) and dtype intp
+        Each run's row, first column and end column (exclusive), in row-major order.
+    lab : ndarray of shape (m,) and dtype int32
+        Each run's cluster, 0..n-1.
+    n : int
+        Number of clusters.
+    method : str
+        What :func:`cluster_labels` reports for the same clusters.
+    """
+    if not 0 < eps < 2:
+        raise GeodigitizeError(f"cluster_runs needs 0 < eps < 2, got {eps}")
+    conn = _connectivity(eps)
+    w = keep.shape[1]
+    kept = keep.ravel()
+    if conn == 0:  # every kept pixel its own cluster
+        start = np.flatnonzero(kept)
+        rows, col0 = np.divmod(start, w) if w else (start, start)
+        lab = np.arange(start.size, dtype=np.int32)
+        return rows, col0, col0 + 1, lab, int(start.size), "singletons"
+    v = values.ravel()
+    # joined[i]: pixel i continues the run of pixel i - 1 (same row, both kept, equal)
+    joined = np.zeros(kept.size, dtype=bool)
+    if kept.size:
+        np.equal(v[1:], v[:-1], out=joined[1:])
+        joined[1:] &= kept[1:]
+        joined[1:] &= kept[:-1]
+        joined[::w] = False
+    start = np.flatnonzero(kept & ~joined)
+    last = kept.copy()
+    last[:-1] &= ~joined[1:]
+    rows, col0 = np.divmod(start, w) if w else (start, start)
+    col1 = np.flatnonzero(last) - rows * w + 1
+    n_runs = start.size
+    # Runs of the row above that touch each run: runs are disjoint and sorted along a row,
+    # so those are a contiguous range of the runs, found by two searches on keys that
+    # put rows `w + 2` apart (a reach of one column never crosses a row).
+    reach = 0 if conn == 4 else 1
+    span = w + 2
+    start_key, end_key = rows * span + col0, rows * span + col1
+    above = rows * span - span  # the row above's keys
+    lo = np.searchsorted(end_key, above + col0 - reach, side="right")
+    hi = np.searchsorted(start_key, above + col1 + reach, side="left")
+    count = np.where(rows > 0, np.maximum(hi - lo, 0), 0)
+    src = np.repeat(np.arange(n_runs), count)
+    dst = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    code = v[start]
+    same = code[src] == code[dst]
+    src, dst = src[same], dst[same]
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n_runs, n_runs))
+    k, comp = connected_components(graph, directed=False)
+    # number the clusters by their first run (the first pixel, runs being in row-major
+    # order), as ndimage.label numbers components
+    _, first_run = np.unique(comp, return_index=True)
+    number = np.empty(k, dtype=np.int32)
+    number[np.argsort(first_run)] = np.arange(k, dtype=np.int32)
+    return rows, col0, col1, number[comp], int(k), f"ndimage-{conn}"
+
+
+def labels_from_runs(
+    rows: np.ndarray, col0: np.ndarray, col1: np.ndarray, lab: np.ndarray, shape
+) -> np.ndarray:
+    """Pixel labels (int32, -1 outside every run) of runs along rows (see
+    :func:`cluster_runs`)."""
+    out = np.full(shape, -1, dtype=np.int32)
+    length = col1 - col0
+    at = np.repeat(rows * shape[1] + col0 - np.cumsum(length) + length, length)
+    at += np.arange(at.size)
+    out.ravel()[at] = np.repeat(lab, length)
+    return out
 
 
 def _label_equal(values: np.ndarray, keep: np.ndarray, conn: int) -> tuple[np.ndarray, int]:

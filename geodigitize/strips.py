@@ -98,9 +98,10 @@ from .reconstruct import (
 )
 from .reduce import (
     Clusters,
-    cluster_labels,
+    cluster_runs,
     equal_codes,
     flat_mask,
+    labels_from_runs,
     nearest_in_runs,
     representatives_store,
     run_sums,
@@ -821,13 +822,14 @@ def _strips(
             d0, d1 = max(a - near, 0), min(b + near, height)
             strip.near = (d0, values[d0 - lo : d1 - lo], flat[d0 - f0 : d1 - f0])
             strip.method = "dbscan"
-        if book is not None:
+        if book is not None:  # min_samples 1, eps < 2: clusters as runs, no pixel labels
             t = time.perf_counter()
-            labels, n, strip.method = cluster_labels(  # equality of `same` is of values
-                same[a - f0 : b - f0], strip.flat, eps=opts.eps, min_samples=opts.min_samples
+            *runs, n, strip.method = cluster_runs(  # equality of `same` is of values
+                same[a - f0 : b - f0], strip.flat, eps=opts.eps
             )
-            strip.clusters = book.summarise(strip, labels, n, last=b >= height)
-            strip.labels = labels if labels_wanted else None
+            strip.clusters = book.summarise_runs(strip, runs, n, last=b >= height)
+            if labels_wanted:
+                strip.labels = labels_from_runs(*runs, strip.flat.shape)
             spent["label"] += time.perf_counter() - t
         t = time.perf_counter()
         strip.codes = pixel_codes(strip.index, strip.reason, scale.values.size)
@@ -917,6 +919,12 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return rows, c0, c1, flat[first]
 
 
+def _row_labels(rows, c0, c1, lab, row: int, width: int) -> np.ndarray:
+    """The labels (int32, -1 for none) of one row of runs along rows (:func:`_runs`)."""
+    at = slice(*np.searchsorted(rows, [row, row + 1]))
+    return labels_from_runs(rows[at] - row, c0[at], c1[at], lab[at], (1, width))[0]
+
+
 def _nearest_flat(rows, c0, c1, lab, sums, width, n):
     """:func:`geodigitize.reduce.nearest_in_runs` as flat indices: each present
     cluster's member nearest its centroid, and the clusters present."""
@@ -951,9 +959,16 @@ class _ClusterBook:
         keeps: sums, first pixels and, for clusters inside the strip, their
         representative. Reads nothing the book changes, so strips are summarised on
         worker threads while :meth:`add` joins them in order."""
-        w = labels.shape[1]
-        rows, c0, c1, lab = _runs(labels)
-        rows += strip.row0
+        return self.summarise_runs(strip, _runs(labels), n, last)
+
+    def summarise_runs(self, strip: _Strip, runs: tuple, n: int, last: bool) -> _StripClusters:
+        """:meth:`summarise` of the clusters given as runs along rows (rows, first
+        columns, end columns and labels, in row-major order: :func:`_runs`)."""
+        w = strip.flat.shape[1]
+        rows, c0, c1, lab = runs
+        top_labels = _row_labels(rows, c0, c1, lab, 0, w)
+        bottom_labels = _row_labels(rows, c0, c1, lab, strip.flat.shape[0] - 1, w)
+        rows = rows + strip.row0
         counts, sum_cols, sum_rows = run_sums(rows, c0, c1, lab, n)
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, lab, rows * w + c0)
@@ -961,9 +976,9 @@ class _ClusterBook:
 
         touching = np.zeros(n, dtype=bool)
         if self.conn and strip.row0 > 0:
-            touching[labels[0][labels[0] >= 0]] = True
+            touching[top_labels[top_labels >= 0]] = True
         if self.conn and not last:
-            touching[labels[-1][labels[-1] >= 0]] = True
+            touching[bottom_labels[bottom_labels >= 0]] = True
         rep = np.full(n, -1, dtype=np.int64)
         inner = ~touching[lab]
         if inner.any():
@@ -981,8 +996,8 @@ class _ClusterBook:
             value=value,
             rep=rep,
             seam_runs=np.column_stack([rows[seam], c0[seam], c1[seam], lab[seam]]),
-            top=(labels[0].copy(), strip.values[0].copy()),
-            bottom=(labels[-1].copy(), strip.values[-1].copy()),
+            top=(top_labels, strip.values[0].copy()),
+            bottom=(bottom_labels, strip.values[-1].copy()),
         )
 
     def add(self, part: _StripClusters) -> None:

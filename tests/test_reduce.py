@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from geodigitize.errors import GeodigitizeError
-from geodigitize.reduce import cluster_labels, equal_codes, flat_mask, reduce, representatives
+from geodigitize.reduce import (
+    cluster_labels,
+    cluster_runs,
+    equal_codes,
+    flat_mask,
+    labels_from_runs,
+    reduce,
+    representatives,
+)
 
 
 def test_flat_pixels_are_band_interiors():
@@ -129,3 +137,39 @@ def test_equal_codes_give_the_flat_test_and_clusters_of_the_values(k):
 
 def test_equal_codes_refuse_nan():
     assert equal_codes(np.array([0.0, np.nan])) is None
+
+
+def _runs_of(labels):
+    """Runs of equal labels along rows (row, first col, end col, label), label -1 left
+    out, in row-major order: the plain loops."""
+    out = []
+    for r, row in enumerate(labels):
+        c = 0
+        while c < row.size:
+            e = c
+            while e + 1 < row.size and row[e + 1] == row[c]:
+                e += 1
+            if row[c] >= 0:
+                out.append((r, c, e + 1, int(row[c])))
+            c = e + 1
+    return out
+
+
+@pytest.mark.parametrize("eps", [0.5, 1.0, 1.5])
+def test_cluster_runs_are_the_runs_of_cluster_labels(eps):
+    """The same clusters, numbered alike, on random fields of few values (clusters that
+    touch clusters of other values, by edges and corners), 1-row and 1-column images,
+    nothing kept, everything kept; and the pixel labels rebuilt from the runs."""
+    rng = np.random.default_rng(int(eps * 10))
+    for case in range(400):
+        h = 1 if case % 9 == 0 else int(rng.integers(1, 9))
+        w = 1 if case % 11 == 0 else int(rng.integers(1, 13))
+        values = rng.integers(0, int(rng.integers(1, 4)), (h, w)).astype(np.float64)
+        keep = rng.random((h, w)) < [0.0, 1.0, rng.random()][case % 3]
+        labels, n, method = cluster_labels(values, keep, eps=eps)
+        rows, c0, c1, lab, n_runs, method_runs = cluster_runs(values, keep, eps=eps)
+        assert (n_runs, method_runs) == (n, method)
+        got = list(zip(rows.tolist(), c0.tolist(), c1.tolist(), lab.tolist(), strict=True))
+        assert got == _runs_of(labels), f"case {case}"
+        assert lab.dtype == np.int32
+        np.testing.assert_array_equal(labels_from_runs(rows, c0, c1, lab, (h, w)), labels)
