@@ -26,8 +26,11 @@ class Decoded:
 
     Attributes
     ----------
-    values : ndarray of shape (H, W) and dtype float64
-        Value of each pixel's nearest scale colour (never NaN: masking is a later stage).
+    values : ndarray of shape (H, W) and dtype float64, or None
+        Value of each pixel's nearest scale colour (never NaN: masking is a later stage):
+        ``scale.values[index]``. None where a caller decoding from colour ids left them
+        out (:func:`geodigitize.mask.mask_rows` then takes them from `index` where it
+        needs them).
     distance : ndarray of shape (H, W) and dtype float32
         Distance from each pixel's colour to that nearest scale colour, in the units of
         `color_space` (RGB 0-255 Euclidean, or CIELAB delta E).
@@ -42,7 +45,7 @@ class Decoded:
         The distinct colours, packed (see :func:`geodigitize.colors.pack_rgb`).
     """
 
-    values: np.ndarray
+    values: np.ndarray | None
     distance: np.ndarray
     index: np.ndarray
     color_space: str

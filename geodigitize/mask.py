@@ -760,8 +760,9 @@ def inconsistent_pixels(
     empty = first > last
     first = np.where(empty, top, first).astype(dtype)
     last = np.where(empty, 0, last).astype(dtype)
-    unsure = low < np.take(first, color_id)
-    unsure |= high > np.take(last, color_id)
+    bounds = np.take(np.stack([first, last], axis=1), color_id, axis=0)  # one gather
+    unsure = low < bounds[..., 0]
+    unsure |= high > bounds[..., 1]
     unsure &= valid
     rows, cols = _where(unsure)
     flagged = np.zeros(valid.shape, dtype=bool)
@@ -1420,7 +1421,9 @@ def mask_rows(
     Parameters
     ----------
     decoded : Decoded
-        The window decoded, with ``color_id`` and ``colors`` (the whole image's table).
+        The window decoded, with ``color_id`` and ``colors`` (the whole image's table);
+        its ``values`` may be None (taken from ``scale.values[decoded.index]`` by the
+        rules that read them: the smoothness check, settling shaded pixels).
     scale : ColorScale
     fit : MaskFit
         The distances, smoothness and region used.
@@ -1447,8 +1450,12 @@ def mask_rows(
     -------
     reason : ndarray of shape (h, W) and dtype uint8
     decoded : Decoded
-        `decoded`, with JPEG's restored pixels decoded anew.
+        `decoded`, with JPEG's restored pixels decoded anew (``values`` None only when
+        given so and no rule read or changed them).
     """
+    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
+    if decoded.values is None and (fit.smoothness_ is not None or shaded):
+        decoded = replace(decoded, values=scale.values[decoded.index])
     reason = classify(
         decoded.distance,
         max_distance=fit.max_distance_,
@@ -1461,7 +1468,6 @@ def mask_rows(
         color_id=decoded.color_id,
         field=field,
     )
-    shaded = "shading" in scale.extra  # neighbours differ by their shading, not by noise
     needs_rgb = shaded or (fit.smoothness_ is not None and not scale.is_discrete)
     if needs_rgb and rgb is None:
         rgb = unpack_rgb(decoded.colors[decoded.color_id])

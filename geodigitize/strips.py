@@ -166,7 +166,7 @@ class _Strip:
     """One strip's decoded core rows (``row0 .. row0 + h``)."""
 
     row0: int
-    values: np.ndarray  # (h, W) float64
+    entry_values: np.ndarray  # (K,) the scale's values: a pixel's is entry_values[index]
     index: np.ndarray  # (h, W) int32 scale index
     valid: np.ndarray  # (h, W) bool
     flat: np.ndarray  # (h, W) bool
@@ -773,7 +773,7 @@ def _strips(
         # np.take with intp ids: twice as fast as indexing (the same values)
         index = np.take(first.index, ids)
         decoded = Decoded(
-            values=np.take(id_values, ids),
+            values=None,  # gathered below where needed: mask_rows seldom reads them
             distance=np.take(first.distance, ids),
             index=index,
             color_space=opts.color_space,
@@ -799,19 +799,24 @@ def _strips(
         valid = reason == Reason.DATA
         spent["mask"] += time.perf_counter() - t
 
+        def values(r0: int, r1: int) -> np.ndarray:
+            """Values of rows ``r0 .. r1``: from the colour ids unless decoded anew."""
+            if decoded.values is None:  # then `decoded.index` is `index`
+                return np.take(id_values, ids[r0 - lo : r1 - lo])
+            return decoded.values[r0 - lo : r1 - lo]
+
         t = time.perf_counter()
         f0, f1 = max(a - 1 - near, lo), min(b + 1 + near, hi)  # and one more each side
-        values = decoded.values
         if id_codes is not None and decoded.index is index:  # not decoded anew (JPEG)
             same = np.take(id_codes, ids[f0 - lo : f1 - lo])
         else:
-            same = values[f0 - lo : f1 - lo]
+            same = values(f0, f1)
         flat = flat_mask(same, valid[f0 - lo : f1 - lo], opts.flat_tol)
         core = slice(a - lo, b - lo)
         spent["flat"] += time.perf_counter() - t
         strip = _Strip(
             row0=a,
-            values=values[core],
+            entry_values=scale.values,
             index=decoded.index[core],
             valid=valid[core],
             flat=flat[a - f0 : b - f0],
@@ -820,7 +825,7 @@ def _strips(
         )
         if dbscan_rows is not None:
             d0, d1 = max(a - near, 0), min(b + near, height)
-            strip.near = (d0, values[d0 - lo : d1 - lo], flat[d0 - f0 : d1 - f0])
+            strip.near = (d0, values(d0, d1), flat[d0 - f0 : d1 - f0])
             strip.method = "dbscan"
         if book is not None:  # min_samples 1, eps < 2: clusters as runs, no pixel labels
             t = time.perf_counter()
@@ -972,7 +977,8 @@ class _ClusterBook:
         counts, sum_cols, sum_rows = run_sums(rows, c0, c1, lab, n)
         first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, lab, rows * w + c0)
-        value = strip.values.ravel()[first - strip.row0 * w] if n else np.zeros(0)
+        at = first - strip.row0 * w
+        value = strip.entry_values[strip.index.ravel()[at]] if n else np.zeros(0)
 
         touching = np.zeros(n, dtype=bool)
         if self.conn and strip.row0 > 0:
@@ -996,8 +1002,8 @@ class _ClusterBook:
             value=value,
             rep=rep,
             seam_runs=np.column_stack([rows[seam], c0[seam], c1[seam], lab[seam]]),
-            top=(top_labels, strip.values[0].copy()),
-            bottom=(bottom_labels, strip.values[-1].copy()),
+            top=(top_labels, strip.entry_values[strip.index[0]]),
+            bottom=(bottom_labels, strip.entry_values[strip.index[-1]]),
         )
 
     def add(self, part: _StripClusters) -> None:
