@@ -760,9 +760,8 @@ def inconsistent_pixels(
     empty = first > last
     first = np.where(empty, top, first).astype(dtype)
     last = np.where(empty, 0, last).astype(dtype)
-    bounds = np.take(np.stack([first, last], axis=1), color_id, axis=0)  # one gather
-    unsure = low < bounds[..., 0]
-    unsure |= high > bounds[..., 1]
+    unsure = low < np.take(first, color_id)
+    unsure |= high > np.take(last, color_id)
     unsure &= valid
     rows, cols = _where(unsure)
     flagged = np.zeros(valid.shape, dtype=bool)
