@@ -692,6 +692,13 @@ def _field_colors(
         spent["read"] += time.perf_counter() - t
         t = time.perf_counter()
         core = slice(a - lo, b - lo)
+        # Only colours still missing can change the answer: a strip without any is
+        # skipped (the others are found already, or never: ink, or outside the region).
+        # `field` only gains colours meanwhile (the caller's in-place OR): whatever this
+        # reads of it, the colours still missing at the end were looked for everywhere.
+        if not np.take(wanted & ~field, ids[core]).any():
+            spent["mask"] += time.perf_counter() - t
+            return np.zeros(off_of.size, dtype=bool), spent
         candidates = None if opaque is None else opaque[core]
         inside = _inside(axes, a, b)
         if inside is not None:

@@ -417,12 +417,14 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
     values = np.full((h, w), 0.3)
     values[5, 21] = 0.6  # a colour that touches ink up here...
     values[36:, :10] = 0.6  # ...and lies away from ink only at the very bottom
+    values[8, 21] = 0.5  # a colour met beside ink only: strips without it are skipped
     image = paint(values, "jet_r", 0.0, 0.7)
     image[:12, 20] = 0  # a line
     img, gcps = _save_with_corner_gcps(tmp_path, "late.png", image)
     opts = {**SCALE, "max_distance": "auto", "halo_distance": "auto"}
     one = extract(img, gcps=gcps, **opts)
     assert one.reason[5, 21] == Reason.DATA  # a field colour after all
+    assert one.reason[8, 21] == Reason.HALO  # never one
     _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
 
 
