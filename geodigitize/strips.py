@@ -696,13 +696,22 @@ def _field_colors(
         # skipped (the others are found already, or never: ink, or outside the region).
         # `field` only gains colours meanwhile (the caller's in-place OR): whatever this
         # reads of it, the colours still missing at the end were looked for everywhere.
-        if not np.take(wanted & ~field, ids[core]).any():
+        at = np.flatnonzero(np.take(wanted & ~field, ids[core]))
+        if not at.size:
             spent["mask"] += time.perf_counter() - t
             return np.zeros(off_of.size, dtype=bool), spent
         candidates = None if opaque is None else opaque[core]
         inside = _inside(axes, a, b)
         if inside is not None:
             candidates = inside if candidates is None else candidates & inside
+        if exclusion is None and at.size * 16 < ids[core].size:  # few pixels to test
+            seen = np.zeros(off_of.size, dtype=bool)
+            far = ~_ink_around(ids, off_of, at, a - lo)
+            if candidates is not None:
+                far &= candidates.ravel()[at]
+            seen[ids[core].ravel()[at[far]]] = True
+            spent["mask"] += time.perf_counter() - t
+            return seen, spent
         ink = np.take(off_of, ids)
         if exclusion is not None:
             ink |= exclusion.pixels(ids)
@@ -729,6 +738,22 @@ def _field_colors(
         if field[wanted].all():
             break
     return field
+
+
+def _ink_around(ids: np.ndarray, ink_of: np.ndarray, at: np.ndarray, row0: int) -> np.ndarray:
+    """Whether each pixel `at` (flat indices into the rows from `row0` of the window of
+    colour ids `ids`) has a pixel of an ink colour (`ink_of`, by colour id) in its 3 x 3
+    neighbourhood within the window: ``any_in_window(ink_of[ids], 3)`` at those pixels."""
+    h, w = ids.shape
+    rows, cols = np.divmod(at, w)
+    rows += row0
+    near = np.zeros(at.size, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            r, c = rows + dr, cols + dc
+            ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            near[ok] |= ink_of[ids[r[ok], c[ok]]]
+    return near
 
 
 def _strips(

@@ -428,6 +428,30 @@ def test_field_colour_met_away_from_ink_only_in_the_last_strip(tmp_path, strip_r
     _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
 
 
+@pytest.mark.parametrize("strip_rows", [2, 3, 7])
+def test_rare_field_colours_beside_a_dot_of_ink(tmp_path, strip_rows):
+    """Colours of single pixels, tested pixel by pixel once the other colours are
+    settled: one beside a dot of ink (left, right, above, below, or diagonal) is not a
+    field colour; one two pixels away is."""
+    h, w = 40, 60
+    values = np.full((h, w), 0.3)
+    values[30:, :10] = 0.2
+    dot = (30, 40)
+    beside = [(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1)]
+    for k, (dr, dc) in enumerate(beside):
+        values[dot[0] + dr, dot[1] + dc] = 0.4 + 0.03 * k
+    values[dot[0], dot[1] + 3] = 0.6  # two pixels from the dot's right neighbour
+    image = paint(values, "jet_r", 0.0, 0.7)
+    image[dot] = 0
+    img, gcps = _save_with_corner_gcps(tmp_path, "dot.png", image)
+    opts = {**SCALE, "max_distance": "auto", "halo_distance": "auto"}
+    one = extract(img, gcps=gcps, **opts)
+    for dr, dc in beside:
+        assert one.reason[dot[0] + dr, dot[1] + dc] == Reason.HALO
+    assert one.reason[dot[0], dot[1] + 3] == Reason.DATA
+    _tiled_matches(img, gcps, tmp_path, strip_rows, 500, one=one, **opts)
+
+
 @pytest.mark.parametrize("step", [1, 3])
 def test_a_streamed_image_finds_its_frame_on_a_reduced_view(tmp_path, step):
     """region="auto" on a streamed image: the frame found on the first pass's view (each
