@@ -131,3 +131,13 @@ def test_engine_refinement_equals_refine_on_the_arrays(tmp_path):
 def test_refine_store_needs_labels():
     with pytest.raises(ValueError, match="labels"):
         refine_store(ArrayStore(np.zeros((4, 4)), np.ones((4, 4), bool)), 1.0, 1.0)
+
+
+@pytest.mark.parametrize("n, distinct", [(0, 1), (1, 1), (1000, 3), (1000, 900), (50_000, 2**40)])
+def test_unique_inverse_equals_numpy(n, distinct):
+    keys = np.random.default_rng(n).integers(-5, distinct, n)
+    keys = np.sort(keys).reshape(-1, 10)[:, ::-1].ravel() if n % 10 == 0 else keys
+    want, inverse = np.unique(keys, return_inverse=True)
+    got, got_inverse = refine_module._unique_inverse(keys)
+    assert np.array_equal(got, want) and got.dtype == want.dtype
+    assert np.array_equal(got_inverse, inverse.ravel())
