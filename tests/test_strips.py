@@ -503,3 +503,26 @@ def test_tiled_equals_one_piece_with_a_black_ended_scale(tmp_path, strip_rows):
         without = extract(img, gcps=gcps, **opts)
     assert one.counts()["data"] < without.counts()["data"]  # the rule is at work
     _tiled_matches(img, gcps, tmp_path, strip_rows, 3000, one=one, **opts)
+
+
+def test_grid_written_on_a_thread_is_complete_or_removed(tmp_path, monkeypatch):
+    """The streamed grid is written while the stages after the strips run: extract
+    returns it complete, and a stage failing meanwhile leaves no file behind."""
+    from geodigitize import pipeline
+
+    png, gcps = make_figure(300, 200).write(tmp_path)
+    opts = dict(SCALE, target_error="0.5%", contours=True)
+    done = extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **opts)
+    with rasterio.open(done.grid_path) as grid:  # complete: every band and overview read
+        assert grid.read(1).shape == (grid.height, grid.width)
+    assert done.timings["grid"] > 0
+    done.discard()
+    assert not list(tmp_path.glob(".grid*"))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the search failed")
+
+    monkeypatch.setattr(pipeline, "refine_store", fail)
+    with pytest.raises(RuntimeError, match="the search failed"):
+        extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **opts)
+    assert not list(tmp_path.glob(".grid*"))
