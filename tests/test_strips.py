@@ -526,3 +526,32 @@ def test_grid_written_on_a_thread_is_complete_or_removed(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="the search failed"):
         extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **opts)
     assert not list(tmp_path.glob(".grid*"))
+
+
+@pytest.mark.parametrize(
+    "k, height, width, colours", [(1, 5, 7, 3), (3, 17, 23, 4), (5, 40, 61, 300)]
+)
+def test_thumbnail_keeps_the_darkest_pixel_of_each_block(k, height, width, colours):
+    """The streamed first pass's view equals frame.darkest_in_blocks on the image (the
+    first of equally dark pixels, transparent ids, edge blocks padded), whatever the
+    rows each call brings."""
+    rng = np.random.default_rng(k)
+    palette = rng.integers(0, 256, (colours, 3)).astype(np.uint8)
+    palette[1::2] = palette[0]  # many equally dark pixels
+    rgb = palette[rng.integers(0, colours, (height, width))]
+    table = strips._ColorIds()
+    ids = table(pack_rgb(rgb))
+    ids[:, : width // 4] = ~ids[:, : width // 4]  # transparent pixels keep ~id
+    thumb = strips._Thumbnail(k)
+    for r0 in range(0, height, 4):  # rows arrive a few at a time
+        thumb.add(ids[r0 : r0 + 4], table)
+    view, view_ids = thumb.arrays()
+    pad = ((0, -height % k), (0, -width % k))
+    padded = np.pad(rgb, (*pad, (0, 0)), mode="edge")
+    place = frame.darkest_in_blocks(padded, k)
+    r, c = np.divmod(place, k)
+    r += np.arange(place.shape[0])[:, None] * k
+    c += np.arange(place.shape[1])[None, :] * k
+    np.testing.assert_array_equal(view, padded[r, c])
+    real = np.pad(np.where(ids >= 0, ids, ~ids), pad, mode="edge")
+    np.testing.assert_array_equal(view_ids, real[r, c])
