@@ -466,11 +466,15 @@ def _read_runs(store: PixelStore, limit: int):
     parts: dict[str, list[np.ndarray]] | None = {name: [] for name in names}
     small = np.int32 if max(store.shape) < 2**31 else np.int64
     n = 0
-    for r0, r1 in store.blocks():
+    blocks = store.blocks()
+    last_block = np.full(width, -1, dtype=np.int64)  # the last block with data, per column
+    for k, (r0, r1) in enumerate(blocks):
         valid = store.valid(r0, r1)
         col_any = valid.any(axis=0)
-        first_r = np.where((first_r < 0) & col_any, valid.argmax(axis=0) + r0, first_r)
-        last_r = np.where(col_any, r1 - 1 - valid[::-1].argmax(axis=0), last_r)
+        new = (first_r < 0) & col_any  # columns meeting data for the first time
+        if new.any():
+            first_r[new] = valid[:, new].argmax(axis=0) + r0
+        last_block[col_any] = k
         if parts is None:
             continue
         part = store.runs(r0, r1)
@@ -481,6 +485,12 @@ def _read_runs(store: PixelStore, limit: int):
         for name in names:
             array = getattr(part, name)
             parts[name].append(array.astype(small) if name in names[:3] else array)
+    # each column's last data row, from the last block holding one (read again: one or
+    # two blocks, where a search of every block for it cost a pass over the image)
+    for k in np.unique(last_block[last_block >= 0]):
+        r0, r1 = blocks[k]
+        cols = np.flatnonzero(last_block == k)
+        last_r[cols] = r1 - 1 - store.valid(r0, r1)[::-1, cols].argmax(axis=0)
     if parts is None:
         return None, first_r, last_r
     # one field at a time: the blocks' pieces go as each field is joined

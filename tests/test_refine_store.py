@@ -141,3 +141,18 @@ def test_unique_inverse_equals_numpy(n, distinct):
     got, got_inverse = refine_module._unique_inverse(keys)
     assert np.array_equal(got, want) and got.dtype == want.dtype
     assert np.array_equal(got_inverse, inverse.ravel())
+
+
+@pytest.mark.parametrize("block_pixels", [7, 30, 10_000])
+def test_read_runs_finds_each_columns_first_and_last_data_row(block_pixels):
+    rng = np.random.default_rng(block_pixels)
+    valid = rng.random((23, 7)) < 0.15  # columns starting and ending in different blocks
+    valid[:, 3] = False  # a column without data
+    values = rng.random(valid.shape)
+    labels = np.where(valid, 0, -1).astype(np.int32)
+    store = ArrayStore(values, valid, labels=labels, block_pixels=block_pixels)
+    runs, first_r, last_r = refine_module._read_runs(store, 10**6)
+    has = valid.any(axis=0)
+    np.testing.assert_array_equal(first_r, np.where(has, valid.argmax(axis=0), -1))
+    np.testing.assert_array_equal(last_r, np.where(has, 22 - valid[::-1].argmax(axis=0), -1))
+    assert int((runs.col1 - runs.col0).sum()) == int(valid.sum())
