@@ -206,7 +206,7 @@ def trace_store(
     trace_at = np.arange(1, edges.size - 1) - 0.5 if by_class else at
     pieces: list[list[np.ndarray]] = [[] for _ in trace_at]
     seams = set()
-    lattice = _Lattice(np.arange(width) + 0.5)
+    lattice = _Lattice(np.arange(width) + 0.5, min(rows + 1, height))
 
     def read(r0: int, r1: int) -> np.ndarray:
         values = store.data_rows(r0, r1)  # NaN where masked: contourpy masks them
@@ -239,12 +239,14 @@ def trace_store(
 class _Lattice:
     """Pixel-centre coordinates of up to `h` rows of the image, shape (h, W): the
     columns (the same in every row) built once, and a buffer for the rows' positions,
-    kept from block to block (contourpy takes both as full 2-D arrays)."""
+    kept from block to block (contourpy takes both as full 2-D arrays). Both are made
+    for `h` rows at once (a block and its seam row), and grow only for a taller one."""
 
-    def __init__(self, x: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, h: int = 0) -> None:
         self.x = x
         self._grid = np.zeros((0, x.size))
-        self._rows = np.zeros((0, x.size))
+        self._rows = np.empty((h, x.size))
+        self.columns(h)
 
     def columns(self, h: int) -> np.ndarray:
         """The pixel-centre columns of `h` rows (a view of the kept grid)."""
