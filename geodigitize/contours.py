@@ -290,12 +290,19 @@ def _spans(field: np.ndarray, trace_at: np.ndarray):
 
 
 def _generator(lattice: _Lattice, r0: int, z: np.ndarray):
-    """contourpy's serial line generator over `z`, shape (h, W), NaN where masked: the
-    image rows from `r0`, at columns ``lattice.x``. What ``contourpy.contour_generator(x,
-    y, z, name="serial", line_type=Separate, corner_mask=True)`` builds (the same x, y,
-    z and mask), without its masked-array round trip and with the columns built once."""
+    """contourpy's line generator over `z`, shape (h, W), NaN where masked: the image
+    rows from `r0`, at columns ``lattice.x``. What ``contourpy.contour_generator(x, y, z,
+    name="threaded", thread_count=1, line_type=Separate, corner_mask=True)`` builds (the
+    same x, y, z and mask), without its masked-array round trip and with the columns
+    built once.
+
+    The threaded generator on one thread and one chunk traces as the serial one does
+    (the same lines, in the same order) but releases the GIL while it marches, which
+    the serial one does not: the pipeline traces on a thread while the target-error
+    search runs, and with the serial generator the two took turns on one core.
+    """
     mask = np.isnan(z)
-    return contourpy.SerialContourGenerator(
+    return contourpy.ThreadedContourGenerator(
         lattice.columns(z.shape[0]),
         lattice.rows(r0, z.shape[0]),
         z,
@@ -305,6 +312,7 @@ def _generator(lattice: _Lattice, r0: int, z: np.ndarray):
         fill_type=contourpy.FillType.OuterOffset,
         quad_as_tri=False,
         z_interp=contourpy.ZInterp.Linear,
+        thread_count=1,
     )
 
 

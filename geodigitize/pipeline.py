@@ -434,9 +434,9 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     each reading the per-pixel store a block of rows at a time."""
     store = found.pixels
     with ThreadPoolExecutor(1) as pool:
-        # contours on a thread while the search runs: both read the store (contourpy
-        # holds the GIL while it traces, so they overlap only where numpy releases it;
-        # the grid's compression, on its own thread, overlaps both)
+        # contours on a thread while the search runs: both read the store, and both
+        # release the GIL in their loops (contourpy's threaded generator, numpy); the
+        # grid's compression, on its own thread, overlaps both
         tracing = pool.submit(_contours, store, scale, geo, opts) if opts.contours else None
         refinement = None
         if opts.target_error is not None:
