@@ -445,21 +445,21 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         kept = refinement.clusters if refinement is not None else clusters
         with stage("points"):
             points = points_frame(kept, geo, opts.out_crs)
+        check = found.check
+        if check is None or refinement is not None:  # while the contours are traced
+            with stage("reconstruction check"):
+                if found.recheck is not None:  # the streamed sample, as the engine drew it
+                    check = found.recheck(kept)
+                else:
+                    values, valid = store.decoded.values, store.reason == Reason.DATA
+                    check = check_reconstruction(
+                        values, valid, kept.col, kept.row, kept.value, scale.range
+                    )
         lines = None
         if tracing is not None:
             with stage("contours"):
                 lines, seconds = tracing.result()
             stage.timings["contours"] = seconds  # its own time, not the wait
-    check = found.check
-    if check is None or refinement is not None:
-        with stage("reconstruction check"):
-            if found.recheck is not None:  # the streamed sample, as the engine drew it
-                check = found.recheck(kept)
-            else:
-                values, valid = store.decoded.values, store.reason == Reason.DATA
-                check = check_reconstruction(
-                    values, valid, kept.col, kept.row, kept.value, scale.range
-                )
     # the streamed grid was written on a thread while the stages above ran
     strip_timings = dict(found.timings)
     grid_seconds = found.wait_grid()
