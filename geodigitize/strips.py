@@ -1435,7 +1435,9 @@ class _Work:
                     labels = strip.labels
                     if book is not None:
                         labels = np.where(labels >= 0, labels + offset, -1)
-                    rows["labels"].append(labels)
+                    # 16 bits while the ids fit (halves what is written and read back)
+                    narrow = labels.size == 0 or int(labels.max()) < 2**15
+                    rows["labels"].append(labels, np.int16 if narrow else None)
                 if self.keep:
                     index.append(strip.index)
                 else:
