@@ -206,7 +206,7 @@ def trace_store(
     trace_at = np.arange(1, edges.size - 1) - 0.5 if by_class else at
     pieces: list[list[np.ndarray]] = [[] for _ in trace_at]
     seams = set()
-    lattice = _Lattice(np.arange(width) + 0.5)
+    lattice = _Lattice(np.arange(width) + 0.5, min(rows + 1, height))
 
     def read(r0: int, r1: int) -> np.ndarray:
         values = store.data_rows(r0, r1)  # NaN where masked: contourpy masks them
@@ -222,17 +222,12 @@ def trace_store(
             seams.add(r1 + 0.5)
         if min(field.shape) < 2:  # no quad: nothing to trace
             continue
-        # a level crosses the block only between its smallest and largest value
-        # (marching squares counts z <= level below): skip the others' scans
-        low = np.fmin.reduce(field, axis=None, initial=np.inf)
-        high = np.fmax.reduce(field, axis=None, initial=-np.inf)
-        crossing = (trace_at >= low) & (trace_at < high)
-        if not crossing.any():  # also a block without data (low inf, high -inf)
-            continue
-        gen = _generator(lattice, np.arange(r0, r0 + field.shape[0]) + 0.5, field)
-        for k in np.flatnonzero(crossing):
-            lines = gen.lines(float(trace_at[k]))
-            pieces[k].extend(np.asarray(line, dtype=np.float64) for line in lines)
+        for q0, q1, crossing in _spans(field, trace_at):
+            part = field[q0 : q1 + 1]  # the pixel rows around quad rows q0 .. q1 - 1
+            gen = _generator(lattice, r0 + q0, part)
+            for k in crossing:
+                lines = gen.lines(float(trace_at[k]))
+                pieces[k].extend(np.asarray(line, dtype=np.float64) for line in lines)
     lines, out_values = [], []
     for found, value in zip(pieces, at, strict=True):
         joined = [line for line in _join(found, seams, width) if len(line) >= 2]
@@ -242,30 +237,74 @@ def trace_store(
 
 
 class _Lattice:
-    """The pixel-centre columns of a block, shape (h, W), kept from block to block."""
+    """Pixel-centre coordinates of up to `h` rows of the image, shape (h, W): the
+    columns (the same in every row) built once, and a buffer for the rows' positions,
+    kept from block to block (contourpy takes both as full 2-D arrays). Both are made
+    for `h` rows at once (a block and its seam row), and grow only for a taller one."""
 
-    def __init__(self, x: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, h: int = 0) -> None:
         self.x = x
         self._grid = np.zeros((0, x.size))
+        self._rows = np.empty((h, x.size))
+        self.columns(h)
 
     def columns(self, h: int) -> np.ndarray:
-        if self._grid.shape[0] != h:
+        """The pixel-centre columns of `h` rows (a view of the kept grid)."""
+        if self._grid.shape[0] < h:
             self._grid = np.empty((h, self.x.size))
             self._grid[:] = self.x
-        return self._grid
+        return self._grid[:h]
+
+    def rows(self, r0: int, h: int) -> np.ndarray:
+        """The pixel-centre rows of the `h` image rows from `r0` (``r0 + 0.5 ..``) in
+        every column (the kept buffer, overwritten at each call)."""
+        if self._rows.shape[0] < h:
+            self._rows = np.empty((h, self.x.size))
+        rows = self._rows[:h]
+        rows[:] = (np.arange(r0, r0 + h) + 0.5)[:, None]
+        return rows
 
 
-def _generator(lattice: _Lattice, y: np.ndarray, z: np.ndarray):
-    """contourpy's serial line generator over `z`, shape (h, W), NaN where masked, at
-    columns ``lattice.x`` and rows `y`: what ``contourpy.contour_generator(x, y, z,
-    name="serial", line_type=Separate, corner_mask=True)`` builds (the same x, y, z and
-    mask), without its masked-array round trip and with the columns built once."""
-    rows = np.empty(z.shape)
-    rows[:] = y[:, None]
+def _spans(field: np.ndarray, trace_at: np.ndarray):
+    """``(q0, q1, crossing)``: runs of quad rows ``q0 .. q1 - 1`` of `field` (the quad row
+    q lies between pixel rows q and q + 1) that a traced level may cross, with the
+    levels (indices into `trace_at`) that may cross each run.
+
+    Marching squares counts ``z <= level`` below and ``z > level`` above, so a level
+    crosses a quad only between the quad's smallest and largest (unmasked) value, and
+    never crosses a quad row whose two pixel rows hold no such pair. A line cannot leave
+    a run either: it goes on to the next quad row through an edge the two quad rows
+    share, which makes both crossed. Each run is traced on its own rows (the same quads,
+    the same vertices), and contourpy's scans of the rows no level crosses are saved:
+    a smooth field's levels each cross a band of about a fifth of the rows.
+    """
+    low = np.fmin.reduce(field, axis=1, initial=np.inf)  # inf on a row without data
+    high = np.fmax.reduce(field, axis=1, initial=-np.inf)
+    q_low = np.minimum(low[:-1], low[1:])
+    q_high = np.maximum(high[:-1], high[1:])
+    cross = (trace_at[None, :] >= q_low[:, None]) & (trace_at[None, :] < q_high[:, None])
+    crossed = np.r_[False, cross.any(axis=1), False]
+    edges = np.flatnonzero(crossed[1:] != crossed[:-1])  # run starts and ends
+    for q0, q1 in zip(edges[::2], edges[1::2], strict=True):
+        yield int(q0), int(q1), np.flatnonzero(cross[q0:q1].any(axis=0))
+
+
+def _generator(lattice: _Lattice, r0: int, z: np.ndarray):
+    """contourpy's line generator over `z`, shape (h, W), NaN where masked: the image
+    rows from `r0`, at columns ``lattice.x``. What ``contourpy.contour_generator(x, y, z,
+    name="threaded", thread_count=1, line_type=Separate, corner_mask=True)`` builds (the
+    same x, y, z and mask), without its masked-array round trip and with the columns
+    built once.
+
+    The threaded generator on one thread and one chunk traces as the serial one does
+    (the same lines, in the same order) but releases the GIL while it marches, which
+    the serial one does not: the pipeline traces on a thread while the target-error
+    search runs, and with the serial generator the two took turns on one core.
+    """
     mask = np.isnan(z)
-    return contourpy.SerialContourGenerator(
+    return contourpy.ThreadedContourGenerator(
         lattice.columns(z.shape[0]),
-        rows,
+        lattice.rows(r0, z.shape[0]),
         z,
         mask if mask.any() else None,
         corner_mask=True,
@@ -273,6 +312,7 @@ def _generator(lattice: _Lattice, y: np.ndarray, z: np.ndarray):
         fill_type=contourpy.FillType.OuterOffset,
         quad_as_tri=False,
         z_interp=contourpy.ZInterp.Linear,
+        thread_count=1,
     )
 
 

@@ -425,8 +425,7 @@ def extract(
     try:
         return _finish(img, scale, geo, opts, found, clusters, stage, pdf)
     except BaseException:
-        if found.grid_path is not None:
-            Path(found.grid_path).unlink(missing_ok=True)
+        found.discard_grid()  # once its writer is done with it
         raise
 
 
@@ -435,8 +434,9 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     each reading the per-pixel store a block of rows at a time."""
     store = found.pixels
     with ThreadPoolExecutor(1) as pool:
-        # contours on a thread while the search runs: both read the store, and numpy
-        # releases the GIL in their loops
+        # contours on a thread while the search runs: both read the store, and both
+        # release the GIL in their loops (contourpy's threaded generator, numpy); the
+        # grid's compression, on its own thread, overlaps both
         tracing = pool.submit(_contours, store, scale, geo, opts) if opts.contours else None
         refinement = None
         if opts.target_error is not None:
@@ -445,21 +445,26 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         kept = refinement.clusters if refinement is not None else clusters
         with stage("points"):
             points = points_frame(kept, geo, opts.out_crs)
+        check = found.check
+        if check is None or refinement is not None:  # while the contours are traced
+            with stage("reconstruction check"):
+                if found.recheck is not None:  # the streamed sample, as the engine drew it
+                    check = found.recheck(kept)
+                else:
+                    values, valid = store.decoded.values, store.reason == Reason.DATA
+                    check = check_reconstruction(
+                        values, valid, kept.col, kept.row, kept.value, scale.range
+                    )
         lines = None
         if tracing is not None:
             with stage("contours"):
                 lines, seconds = tracing.result()
             stage.timings["contours"] = seconds  # its own time, not the wait
-    check = found.check
-    if check is None or refinement is not None:
-        with stage("reconstruction check"):
-            if found.recheck is not None:  # the streamed sample, as the engine drew it
-                check = found.recheck(kept)
-            else:
-                values, valid = store.decoded.values, store.reason == Reason.DATA
-                check = check_reconstruction(
-                    values, valid, kept.col, kept.row, kept.value, scale.range
-                )
+    # the streamed grid was written on a thread while the stages above ran
+    strip_timings = dict(found.timings)
+    grid_seconds = found.wait_grid()
+    if found.grid_writing is not None:
+        strip_timings["grid"] = strip_timings.get("grid", 0.0) + grid_seconds
     return Extraction(
         img,
         scale,
@@ -469,7 +474,7 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         points,
         check,
         opts,
-        _timings(stage.timings, found.timings),
+        _timings(stage.timings, strip_timings),
         refinement,
         lines,
         pdf,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geodigitize.colormap import ColorScale, from_cmap
-from geodigitize.contours import trace, trace_store
+from geodigitize.contours import ContourLines, trace, trace_store
 from geodigitize.store import ArrayStore
 
 
@@ -101,3 +101,35 @@ def test_a_line_through_many_seams_is_one_line():
     assert len(got) == 1
     assert got.lines[0][:, 0].tolist() == [3.0] * 9
     assert sorted(got.lines[0][:, 1].tolist()) == [r + 0.5 for r in range(9)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("step", [37, 40])
+def test_trace_equals_contourpy_on_the_whole_grid(seed, step):
+    # trace() skips the rows no level crosses (geodigitize.contours._spans): the same
+    # lines as contourpy's generator over every row, up to order and closed lines' start
+    import contourpy
+
+    z, valid = _bumps(70, 90, seed, step)
+    z[30:34] = 0.0  # flat rows (crossed by no level) between two spans
+    levels = [0.15, 0.5, 0.725]
+    y, x = np.mgrid[0:70, 0:90] + 0.5
+    gen = contourpy.contour_generator(
+        x,
+        y,
+        np.ma.masked_array(z, ~valid),
+        name="serial",
+        line_type="Separate",
+        corner_mask=True,
+    )
+    expected = []
+    for level in levels:
+        expected += [(level, np.asarray(line, dtype=np.float64)) for line in gen.lines(level)]
+    want = ContourLines([line for _, line in expected], np.array([v for v, _ in expected]))
+    got = trace(z, valid, _continuous(), levels)
+    assert len(got) >= 5
+    assert _canonical(got) == _canonical(want)
+    for rows in (1, 3, 17):
+        assert _canonical(
+            trace_store(ArrayStore(z, valid), _continuous(), levels, block_rows=rows)
+        ) == _canonical(want)

@@ -95,3 +95,23 @@ def test_lab_decoding_matches_rgb_on_exact_colours():
 def test_unknown_colour_space():
     with pytest.raises(ColorScaleError, match="rgb, lab"):
         decode(np.zeros((2, 2, 3), np.uint8), from_cmap("jet", 0, 1), color_space="hsv")
+
+
+def test_unpack_rgb_reads_the_channels_of_any_shape():
+    rng = np.random.default_rng(3)
+    packed = rng.integers(0, 2**24, (5, 6)).astype(np.uint32)
+    for case in (
+        packed,
+        packed[:, ::2],
+        packed.T,
+        packed[0, 0],
+        packed[:0],
+        packed.astype(np.int64),
+    ):
+        case = np.asarray(case)
+        want = np.stack([(case >> 16) & 255, (case >> 8) & 255, case & 255], -1).astype(np.uint8)
+        got = unpack_rgb(case)
+        assert got.dtype == np.uint8 and got.shape == (*case.shape, 3)
+        assert np.array_equal(got, want)
+    image = rng.integers(0, 256, (4, 3, 3)).astype(np.uint8)
+    assert np.array_equal(unpack_rgb(pack_rgb(image)), image)

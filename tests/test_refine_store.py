@@ -131,3 +131,28 @@ def test_engine_refinement_equals_refine_on_the_arrays(tmp_path):
 def test_refine_store_needs_labels():
     with pytest.raises(ValueError, match="labels"):
         refine_store(ArrayStore(np.zeros((4, 4)), np.ones((4, 4), bool)), 1.0, 1.0)
+
+
+@pytest.mark.parametrize("n, distinct", [(0, 1), (1, 1), (1000, 3), (1000, 900), (50_000, 2**40)])
+def test_unique_inverse_equals_numpy(n, distinct):
+    keys = np.random.default_rng(n).integers(-5, distinct, n)
+    keys = np.sort(keys).reshape(-1, 10)[:, ::-1].ravel() if n % 10 == 0 else keys
+    want, inverse = np.unique(keys, return_inverse=True)
+    got, got_inverse = refine_module._unique_inverse(keys)
+    assert np.array_equal(got, want) and got.dtype == want.dtype
+    assert np.array_equal(got_inverse, inverse.ravel())
+
+
+@pytest.mark.parametrize("block_pixels", [7, 30, 10_000])
+def test_read_runs_finds_each_columns_first_and_last_data_row(block_pixels):
+    rng = np.random.default_rng(block_pixels)
+    valid = rng.random((23, 7)) < 0.15  # columns starting and ending in different blocks
+    valid[:, 3] = False  # a column without data
+    values = rng.random(valid.shape)
+    labels = np.where(valid, 0, -1).astype(np.int32)
+    store = ArrayStore(values, valid, labels=labels, block_pixels=block_pixels)
+    runs, first_r, last_r = refine_module._read_runs(store, 10**6)
+    has = valid.any(axis=0)
+    np.testing.assert_array_equal(first_r, np.where(has, valid.argmax(axis=0), -1))
+    np.testing.assert_array_equal(last_r, np.where(has, 22 - valid[::-1].argmax(axis=0), -1))
+    assert int((runs.col1 - runs.col0).sum()) == int(valid.sum())

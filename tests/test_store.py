@@ -201,3 +201,24 @@ def test_data_rows_and_value_limits_agree_between_stores(tmp_path):
         assert got == (table[index][valid].min(), table[index][valid].max())
     nothing = ArrayStore(table[index], np.zeros_like(valid))
     assert nothing.value_limits() is None
+
+
+def test_labels_spooled_in_16_bits_then_32_read_back_exactly(tmp_path):
+    # the strips spool cluster ids in 16 bits while they fit, in 32 after
+    table, index, reason = _image(5)
+    labels = np.where(reason == 0, index % 7, -1).astype(np.int32)
+    labels[12:][labels[12:] >= 0] += 40_000  # ids past 2**15 in the later strips
+    codes = RowSpool(tmp_path / "codes.bin", index.shape[1], code_dtype(table.size))
+    lab = RowSpool(tmp_path / "labels.bin", index.shape[1], np.int32)
+    with codes, lab:
+        for r0, r1 in row_blocks(index.shape[0], 4):
+            codes.append(pixel_codes(index[r0:r1], reason[r0:r1], table.size))
+            part = labels[r0:r1]
+            lab.append(part, np.int16 if int(part.max()) < 2**15 else None)
+    store = SpoolStore(codes, table, lab, block_pixels=50)
+    mem = ArrayStore(table[index], reason == 0, reason, labels=labels, block_pixels=50)
+    np.testing.assert_array_equal(store.labels(0, 23), labels)
+    for r0, r1 in store.blocks():
+        got, want = store.runs(r0, r1), mem.runs(r0, r1)
+        for name in ("row", "col0", "col1", "label", "value"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

@@ -529,3 +529,55 @@ def test_tiled_equals_one_piece_with_a_black_ended_scale(tmp_path, strip_rows):
         without = extract(img, gcps=gcps, **opts)
     assert one.counts()["data"] < without.counts()["data"]  # the rule is at work
     _tiled_matches(img, gcps, tmp_path, strip_rows, 3000, one=one, **opts)
+
+
+def test_grid_written_on_a_thread_is_complete_or_removed(tmp_path, monkeypatch):
+    """The streamed grid is written while the stages after the strips run: extract
+    returns it complete, and a stage failing meanwhile leaves no file behind."""
+    from geodigitize import pipeline
+
+    png, gcps = make_figure(300, 200).write(tmp_path)
+    opts = dict(SCALE, target_error="0.5%", contours=True)
+    done = extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **opts)
+    with rasterio.open(done.grid_path) as grid:  # complete: every band and overview read
+        assert grid.read(1).shape == (grid.height, grid.width)
+    assert done.timings["grid"] > 0
+    done.discard()
+    assert not list(tmp_path.glob(".grid*"))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the search failed")
+
+    monkeypatch.setattr(pipeline, "refine_store", fail)
+    with pytest.raises(RuntimeError, match="the search failed"):
+        extract(png, gcps=gcps, strip_rows=10, in_memory=False, grid_dir=tmp_path, **opts)
+    assert not list(tmp_path.glob(".grid*"))
+
+
+@pytest.mark.parametrize(
+    "k, height, width, colours", [(1, 5, 7, 3), (3, 17, 23, 4), (5, 40, 61, 300)]
+)
+def test_thumbnail_keeps_the_darkest_pixel_of_each_block(k, height, width, colours):
+    """The streamed first pass's view equals frame.darkest_in_blocks on the image (the
+    first of equally dark pixels, transparent ids, edge blocks padded), whatever the
+    rows each call brings."""
+    rng = np.random.default_rng(k)
+    palette = rng.integers(0, 256, (colours, 3)).astype(np.uint8)
+    palette[1::2] = palette[0]  # many equally dark pixels
+    rgb = palette[rng.integers(0, colours, (height, width))]
+    table = strips._ColorIds()
+    ids = table(pack_rgb(rgb))
+    ids[:, : width // 4] = ~ids[:, : width // 4]  # transparent pixels keep ~id
+    thumb = strips._Thumbnail(k)
+    for r0 in range(0, height, 4):  # rows arrive a few at a time
+        thumb.add(ids[r0 : r0 + 4], table)
+    view, view_ids = thumb.arrays()
+    pad = ((0, -height % k), (0, -width % k))
+    padded = np.pad(rgb, (*pad, (0, 0)), mode="edge")
+    place = frame.darkest_in_blocks(padded, k)
+    r, c = np.divmod(place, k)
+    r += np.arange(place.shape[0])[:, None] * k
+    c += np.arange(place.shape[1])[None, :] * k
+    np.testing.assert_array_equal(view, padded[r, c])
+    real = np.pad(np.where(ids >= 0, ids, ~ids), pad, mode="edge")
+    np.testing.assert_array_equal(view_ids, real[r, c])
