@@ -116,6 +116,9 @@ class _Level:
         self.src, self.dst = src, dst
         self.x = _axis(src[1], dst[1])
         self.x_runs = _segments(self.x[0], self.x[1])
+        # the column of each cell's first, middle and last source (the last twice when
+        # there are 2, the first thrice when 1)
+        self.x_at = [self.x[0] + np.minimum(self.x[1] - 1, m) for m in range(3)]
         self.y = _axis(src[0], dst[0])
         self.stop = self.y[0] + self.y[1]  # source rows each overview row needs, increasing
         self.rows = np.zeros((0, src[1]), np.float32)  # source rows not used up yet
@@ -146,9 +149,10 @@ class _Level:
         if self.signed_zero:
             same &= low != 0
         out = np.where(same, low, np.float32(np.nan))
-        r, c = np.nonzero(~(same | np.isnan(low)))  # cells where values differ
-        if r.size:
-            out[r, c] = self._weighted(r + j0, c)
+        differ = np.flatnonzero(~(same | np.isnan(low)))  # cells where values differ
+        if differ.size:
+            r, c = np.divmod(differ, self.dst[1])
+            out.ravel()[differ] = self._weighted(r + j0, c)
         self.done = j1
         keep = int(self.y[0][j1]) if j1 < self.dst[0] else received
         self.rows = self.rows[keep - self.first :]
@@ -159,7 +163,7 @@ class _Level:
         """GDAL's weighted mean of overview cells ``(j, i)``, float32: each source row
         summed left, middle, right, then the rows bottom, middle, top (a NaN source
         skipped), in double precision."""
-        x_lo, x_span, x_first, x_last = (a[i] for a in self.x)
+        x_span, x_first, x_last = (a[i] for a in self.x[1:])
         y_lo, y_span, y_first, y_last = (a[j] for a in self.y)
         flat = self.rows.ravel()
         width = self.src[1]
@@ -170,10 +174,10 @@ class _Level:
         )
         total = weight = 0.0
         for k, wy in enumerate(y_weights):
-            base = (y_lo + np.minimum(y_span - 1, k) - self.first) * width + x_lo
+            base = (y_lo + np.minimum(y_span - 1, k) - self.first) * width
             line = wline = 0.0
             for m, wx in enumerate((x_first, None, x_last)):
-                v = flat[base + np.minimum(x_span - 1, m)]  # float32: products in float64
+                v = flat[base + self.x_at[m][i]]  # float32: products in float64
                 ok = ~np.isnan(v)
                 if m == 0:  # the first source: set, not added
                     line = np.where(ok, v * wx, 0.0)

@@ -1159,7 +1159,7 @@ def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs,
                 grid = np.where(valid, table[np.where(valid, part, 0)], np.nan)
                 out.write_rows(top - r0, grid.astype(np.float32))
             else:
-                out.write_rows(top - r0, lut[part], owned=True)
+                out.write_rows(top - r0, np.take(lut, part), owned=True)
 
 
 def _decoder(first: _FirstPass, scale: ColorScale, color_space: str, codes, index=None):
