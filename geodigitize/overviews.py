@@ -145,11 +145,11 @@ class _Level:
             _reduce(_reduce(self.rows, y_runs, 0, pick), self.x_runs, 1, pick)
             for pick in (np.fmin, np.fmax)
         )
-        same = low == high  # False where every source is NaN
+        out = np.where(low == high, low, np.float32(np.nan))  # NaN: every source is
+        differ = low < high  # cells where values differ
         if self.signed_zero:
-            same &= low != 0
-        out = np.where(same, low, np.float32(np.nan))
-        differ = np.flatnonzero(~(same | np.isnan(low)))  # cells where values differ
+            differ |= low == 0
+        differ = np.flatnonzero(differ)
         if differ.size:
             r, c = np.divmod(differ, self.dst[1])
             out.ravel()[differ] = self._weighted(r + j0, c)
@@ -163,8 +163,9 @@ class _Level:
         """GDAL's weighted mean of overview cells ``(j, i)``, float32: each source row
         summed left, middle, right, then the rows bottom, middle, top (a NaN source
         skipped), in double precision."""
-        x_span, x_first, x_last = (a[i] for a in self.x[1:])
-        y_lo, y_span, y_first, y_last = (a[j] for a in self.y)
+        # np.take, not indexing: it releases the GIL (the caller's other threads run)
+        x_span, x_first, x_last = (np.take(a, i) for a in self.x[1:])
+        y_lo, y_span, y_first, y_last = (np.take(a, j) for a in self.y)
         flat = self.rows.ravel()
         width = self.src[1]
         y_weights = (
@@ -177,7 +178,7 @@ class _Level:
             base = (y_lo + np.minimum(y_span - 1, k) - self.first) * width
             line = wline = 0.0
             for m, wx in enumerate((x_first, None, x_last)):
-                v = flat[base + self.x_at[m][i]]  # float32: products in float64
+                v = np.take(flat, base + np.take(self.x_at[m], i))  # float32 (products: 64)
                 ok = ~np.isnan(v)
                 if m == 0:  # the first source: set, not added
                     line = np.where(ok, v * wx, 0.0)
