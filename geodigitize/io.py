@@ -800,9 +800,13 @@ def write_grid_bands(
 class GridWriter:
     """Write the grid GeoTIFF of :func:`write_grid` a band of rows at a time.
 
-    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing);
-    overviews are built on :meth:`close`. Use as a context manager; on an exception the
-    file is closed without overviews (the caller's temporary file is then discarded).
+    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing).
+    Average overviews are computed as the rows come, top to bottom, on a thread
+    (:class:`geodigitize.overviews.AveragePyramid`: GDAL's values bit for bit), and
+    stored a row of blocks at a time; rows written in another order, or a grid too thin
+    for that, get GDAL's own overviews on :meth:`close`. Use as a context manager; on
+    an exception the file is closed without overviews (the caller's temporary file is
+    then discarded).
 
     Parameters
     ----------
