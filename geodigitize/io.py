@@ -905,7 +905,7 @@ class GridWriter:
         if self._pyramid is not None:
             feed = values.copy() if values is given and not owned else values
             self._queue.append(self._pool.submit(self._pyramid.add, feed))
-            self._drain(keep=2)  # at most two blocks of rows wait for that thread
+            self._drain(keep=1)  # at most one block of rows waits for that thread
 
     def _start_overviews(self) -> None:
         """Make the overview levels, empty, to be filled as rows come (only where

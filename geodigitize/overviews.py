@@ -209,6 +209,9 @@ class AveragePyramid:
     [(0, 0, (2, 4))]
     """
 
+    #: Rows taken at a time (the work arrays are a few times that many rows).
+    CHUNK = 64
+
     def __init__(self, shape: tuple[int, int], factors: Sequence[int]) -> None:
         shapes = [tuple(shape), *overview_shapes(shape, factors)]
         self.shapes = shapes[1:]
@@ -219,12 +222,14 @@ class AveragePyramid:
         overview rows completed: ``(level, first row, rows)``, levels from 0 (factor 2).
         """
         out = []
-        for k, level in enumerate(self.levels):
-            r0 = level.done
-            rows = level.add(rows)
-            if not rows.shape[0]:
-                break
-            out.append((k, r0, rows))
+        for start in range(0, rows.shape[0], self.CHUNK):
+            part = rows[start : start + self.CHUNK]
+            for k, level in enumerate(self.levels):
+                r0 = level.done
+                part = level.add(part)
+                if not part.shape[0]:
+                    break
+                out.append((k, r0, part))
         return out
 
     @property
