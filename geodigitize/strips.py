@@ -1158,7 +1158,7 @@ def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs,
             if lut is None:
                 valid = part < n
                 grid = np.where(valid, table[np.where(valid, part, 0)], np.nan)
-                out.write_rows(top - r0, grid.astype(np.float32))
+                out.write_rows(top - r0, grid.astype(np.float32), owned=True)
             else:
                 out.write_rows(top - r0, np.take(lut, part), owned=True)
 
