@@ -8,6 +8,7 @@ files are never replaced unless ``overwrite`` is given.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import json
@@ -17,7 +18,9 @@ import secrets
 import shutil
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from .errors import OutputBusyError, OutputError, OutputExistsError
+from .overviews import AveragePyramid, reproduces_gdal
 
 __all__ = [
     "FAULT_ENV",
@@ -614,8 +618,6 @@ def _gdal_library():
     """The GDAL library rasterio loaded, through ctypes (None where its functions cannot
     be found that way, as on Windows, where a module's exports do not include those of
     the libraries it links)."""
-    import ctypes
-
     from rasterio import _io
 
     try:
@@ -643,6 +645,16 @@ def _gdal_library():
         lib.GDALGetDescription.restype = ctypes.c_char_p
         lib.GDALGetDescription.argtypes = [ctypes.c_void_p]
         lib.CPLGetLastErrorMsg.restype = ctypes.c_char_p
+        lib.GDALGetRasterBand.restype = ctypes.c_void_p
+        lib.GDALGetRasterBand.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.GDALGetOverview.restype = ctypes.c_void_p
+        lib.GDALGetOverview.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.GDALRasterIO.restype = ctypes.c_int
+        lib.GDALRasterIO.argtypes = [ctypes.c_void_p, *[ctypes.c_int] * 5, ctypes.c_void_p]
+        lib.GDALRasterIO.argtypes += [ctypes.c_int] * 5
+        lib.GDALFlushCache.argtypes = [ctypes.c_void_p]
+        lib.GDALSetMetadataItem.restype = ctypes.c_int
+        lib.GDALSetMetadataItem.argtypes = [ctypes.c_void_p, *[ctypes.c_char_p] * 3]
     except (OSError, AttributeError):  # pragma: no cover - platform-dependent
         return None
     return lib
@@ -651,8 +663,6 @@ def _gdal_library():
 def _open_handle(lib, name: str):
     """The GDAL handle of the one open dataset described as `name` (None unless exactly
     one is)."""
-    import ctypes
-
     handles = ctypes.POINTER(ctypes.c_void_p)()
     count = ctypes.c_int()
     lib.GDALGetOpenDatasets(ctypes.byref(handles), ctypes.byref(count))
@@ -688,8 +698,6 @@ def build_overviews(path: Path, factors: Sequence[int], dataset=None) -> None:
     OutputError
         When GDAL cannot open the file or build the overviews.
     """
-    import ctypes
-
     lib = _gdal_library()
     handle = None if lib is None or dataset is None else _open_handle(lib, dataset.name)
     if lib is None or (dataset is not None and handle is None):  # pragma: no cover
@@ -713,6 +721,26 @@ def build_overviews(path: Path, factors: Sequence[int], dataset=None) -> None:
     if err or closed:
         msg = lib.CPLGetLastErrorMsg().decode(errors="replace")
         raise OutputError(f"cannot add overviews to {path}: {msg}; check the disk space")
+
+
+def _tag_average(lib, path: Path, n: int) -> None:
+    """Mark the `n` overviews of the closed GeoTIFF at `path` as averages, as GDAL marks
+    those it builds (``RESAMPLING=AVERAGE``; GDAL writes it when it makes the levels,
+    and levels made empty to be filled do not get it). Set on the file reopened: set
+    while it is being written, GDAL loses the next level's directory."""
+    handle = lib.GDALOpenEx(os.fsencode(path), 0x02 | 0x01 | 0x40, None, None, None)
+    if not handle:  # pragma: no cover - the file was just written
+        msg = lib.CPLGetLastErrorMsg().decode(errors="replace")
+        raise OutputError(f"cannot reopen {path} to describe its overviews: {msg}")
+    try:
+        band = lib.GDALGetRasterBand(handle, 1)
+        for k in range(n):
+            lib.GDALSetMetadataItem(lib.GDALGetOverview(band, k), b"RESAMPLING", b"AVERAGE", None)
+    finally:
+        closed = lib.GDALClose(handle)
+    if closed:  # pragma: no cover - disk full
+        msg = lib.CPLGetLastErrorMsg().decode(errors="replace")
+        raise OutputError(f"cannot describe the overviews of {path}: {msg}; check the disk")
 
 
 def _overview_factors(shape: tuple[int, int], smallest: int = 256) -> list[int]:
@@ -772,9 +800,13 @@ def write_grid_bands(
 class GridWriter:
     """Write the grid GeoTIFF of :func:`write_grid` a band of rows at a time.
 
-    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing);
-    overviews are built on :meth:`close`. Use as a context manager; on an exception the
-    file is closed without overviews (the caller's temporary file is then discarded).
+    Memory stays bounded (GDAL's block cache is capped at `cache_mb` while writing).
+    Average overviews are computed as the rows come, top to bottom, on a thread
+    (:class:`geodigitize.overviews.AveragePyramid`: GDAL's values bit for bit), and
+    stored a row of blocks at a time; rows written in another order, or a grid too thin
+    for that, get GDAL's own overviews on :meth:`close`. Use as a context manager; on
+    an exception the file is closed without overviews (the caller's temporary file is
+    then discarded).
 
     Parameters
     ----------
@@ -843,28 +875,122 @@ class GridWriter:
         except BaseException:
             self._env.__exit__(None, None, None)
             raise
+        self._factors = _overview_factors(self.shape)
+        self._next_row = 0  # rows written in order so far
+        self._pyramid: AveragePyramid | None = None  # overviews computed as rows come
+        self._levels: list = []  # GDAL handles of the overview bands, once made
+        self._pending: dict[int, list[np.ndarray]] = {}  # overview rows not yet written
+        self._pool: ThreadPoolExecutor | None = None  # computes them, see write_rows
+        self._queue: deque = deque()  # its results, in row order
 
-    def write_rows(self, row0: int, values: np.ndarray) -> None:
-        """Write `values` (shape (h, W), NaN where masked) at rows ``row0 .. row0 + h``."""
+    def write_rows(self, row0: int, values: np.ndarray, *, owned: bool = False) -> None:
+        """Write `values` (shape (h, W), NaN where masked) at rows ``row0 .. row0 + h``.
+
+        Rows written top to bottom also feed the overviews: :mod:`geodigitize.overviews`
+        computes GDAL's on a thread while the caller prepares the next rows (written in
+        another order, GDAL builds them on :meth:`close`). With `owned`, the caller
+        leaves `values` unchanged after the call (no copy is kept for that thread).
+        """
         from rasterio.windows import Window
 
+        given = values
+        values = values.astype(np.float32, copy=False)
         h = values.shape[0]
-        self._dst.write(
-            values.astype(np.float32, copy=False), 1, window=Window(0, row0, self.shape[1], h)
+        self._dst.write(values, 1, window=Window(0, row0, self.shape[1], h))
+        if row0 == 0 and self._next_row == 0 and not self._levels:
+            self._start_overviews()
+        if self._pyramid is not None and row0 != self._next_row:
+            self._stop_overviews()  # out of order: GDAL builds them on close
+        self._next_row = row0 + h
+        if self._pyramid is not None:
+            feed = values.copy() if values is given and not owned else values
+            self._queue.append(self._pool.submit(self._pyramid.add, feed))
+            self._drain(keep=1)  # at most one block of rows waits for that thread
+
+    def _start_overviews(self) -> None:
+        """Make the overview levels, empty, to be filled as rows come (only where
+        :func:`geodigitize.overviews.reproduces_gdal`, through GDAL's C API)."""
+        if not reproduces_gdal(self.shape, self._factors):
+            return
+        lib = _gdal_library()
+        handle = None if lib is None else _open_handle(lib, self._dst.name)
+        if handle is None:  # pragma: no cover - platform-dependent
+            return
+        levels = (ctypes.c_int * len(self._factors))(*self._factors)
+        if lib.GDALBuildOverviews(handle, b"NONE", len(levels), levels, 0, None, None, None):
+            return  # pragma: no cover - GDAL then builds them on close
+        band = lib.GDALGetRasterBand(handle, 1)
+        self._lib = lib
+        self._levels = [lib.GDALGetOverview(band, k) for k in range(len(self._factors))]
+        self._pyramid = AveragePyramid(self.shape, self._factors)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="overviews")
+
+    def _drain(self, keep: int) -> None:
+        """Write the overview rows computed so far, in order, waiting until at most
+        `keep` blocks of rows remain in computation (GDAL is called from this thread
+        only: a dataset is not to be used from two threads at once)."""
+        while self._queue and (len(self._queue) > keep or self._queue[0].done()):
+            for level, r0, rows in self._queue.popleft().result():
+                self._add_level_rows(level, r0, rows)
+
+    def _stop_overviews(self) -> None:
+        """Stop computing overviews (GDAL builds them on close, if asked)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.clear()
+        self._pyramid = None
+
+    def _add_level_rows(self, level: int, row0: int, rows: np.ndarray) -> None:
+        """Keep overview rows until they fill a row of blocks (or end the level), then
+        write them: a block written in parts may be compressed, dropped from GDAL's
+        cache and read back between the parts (more work, and a larger file)."""
+        pending = self._pending.setdefault(level, [])
+        pending.append(rows)
+        first = row0 + rows.shape[0] - sum(p.shape[0] for p in pending)
+        end = row0 + rows.shape[0]
+        height = self._pyramid.shapes[level][0]
+        if end == height or end // self.BLOCK > first // self.BLOCK:
+            whole = end if end == height else end // self.BLOCK * self.BLOCK
+            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            self._write_level(level, first, rows[: whole - first])
+            self._pending[level] = [rows[whole - first :]] if whole < end else []
+
+    def _write_level(self, level: int, row0: int, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        h, w = rows.shape
+        # GF_Write (1), a window of the overview from a buffer of GDT_Float32 (6)
+        err = self._lib.GDALRasterIO(
+            self._levels[level], 1, 0, row0, w, h, rows.ctypes.data, w, h, 6, 0, 0
         )
+        if err:
+            msg = self._lib.CPLGetLastErrorMsg().decode(errors="replace")
+            raise OutputError(f"cannot write overviews of {self.path}: {msg}; check the disk")
 
     def close(self, *, overviews: bool = True) -> None:
-        """Describe the band, build overviews (average) and close the file."""
+        """Describe the band, finish the overviews (average) and close the file."""
         if self._dst.closed:
             return
+        own = bool(self._levels)
         try:
+            done = False  # every overview row computed and written
+            if overviews and self._pyramid is not None:
+                self._drain(keep=0)
+                done = self._pyramid.complete
+            self._stop_overviews()
             self._dst.set_band_description(1, self.description)
-            factors = _overview_factors(self.shape)
-            if overviews and factors:  # with the GIL released: see build_overviews
-                build_overviews(self.path, factors, self._dst)
+            if overviews and self._factors and not done:  # GIL released: see build_overviews
+                build_overviews(self.path, self._factors, self._dst)
+            elif not overviews and own:  # remove the levels made for the rows
+                handle = _open_handle(self._lib, self._dst.name)
+                self._lib.GDALFlushCache(handle)
+                self._lib.GDALBuildOverviews(handle, b"NONE", 0, None, 0, None, None, None)
+                own = False
         finally:
+            self._stop_overviews()
             self._dst.close()
             self._env.__exit__(None, None, None)
+        if own:
+            _tag_average(self._lib, self.path, len(self._factors))
 
     def __enter__(self) -> GridWriter:
         return self

@@ -164,6 +164,11 @@ class RowSpool:
                 if a >= b:
                     continue
                 f.seek(offset + (a - r0) * self.width * dt.itemsize)
+                if dt == out.dtype:  # straight into the rows returned: one copy less
+                    into = out[a - lo : b - lo]
+                    if f.readinto(memoryview(into).cast("B")) != into.nbytes:
+                        raise EOFError(f"{self.path} holds fewer rows than were written")
+                    continue
                 part = np.fromfile(f, dtype=dt, count=(b - a) * self.width)
                 out[a - lo : b - lo] = part.reshape(b - a, self.width)
         return out

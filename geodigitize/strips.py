@@ -42,7 +42,8 @@ depth, and the image then runs as one strip. Results go to sinks:
   spooled pixel codes (a data pixel's code is its scale entry).
 - ``grid.tif``, streamed when the image is not kept: from the spooled pixel codes,
   written compressed once, cropped to the decoded pixels, with
-  overviews (:class:`geodigitize.io.GridWriter`), while the clusters are merged.
+  overviews (:class:`geodigitize.io.GridWriter`, which computes GDAL's averages as the
+  rows are written, :mod:`geodigitize.overviews`), while the clusters are merged.
 
 Memory for a streamed image is a few hundred bytes per pixel of a strip (1 million
 pixels by default, two strips in flight) plus a 64 MB colour table, and a few bits per
@@ -1235,9 +1236,9 @@ def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs,
             if lut is None:
                 valid = part < n
                 grid = np.where(valid, table[np.where(valid, part, 0)], np.nan)
-                out.write_rows(top - r0, grid.astype(np.float32))
+                out.write_rows(top - r0, grid.astype(np.float32), owned=True)
             else:
-                out.write_rows(top - r0, lut[part])
+                out.write_rows(top - r0, np.take(lut, part), owned=True)
 
 
 def _decoder(first: _FirstPass, scale: ColorScale, color_space: str, codes, index=None):
