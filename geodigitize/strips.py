@@ -84,7 +84,6 @@ from .mask import (
     MaskFit,
     Reason,
     context_rows,
-    field_colors,
     fit_mask,
     mask_rows,
     require_data,
@@ -676,13 +675,21 @@ def _field_colors(
     Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`) or excluded;
     candidates are the opaque pixels inside the region. Each strip is read with the rows
     of context the 3 x 3 neighbourhood and the exclusion's halo need.
+
+    Each strip looks only at the pixels of colours not yet found (off-scale colours are
+    ink, never found: a pixel is in its own neighbourhood), so a colour's answer is the
+    one the whole image gives; once few pixels are left to look at (after the first
+    strips, for a figure drawn from a colour table), their neighbourhoods are checked
+    one by one (:func:`_far_from_ink`) instead of filtering the whole strip.
     """
     height = first.ids.shape[0]
     off_of = first.distance > max_d
     context = 1 + (0 if exclusion is None else exclusion.context)
+    field = np.zeros(off_of.size, dtype=bool)  # replaced, not changed, as colours are found
 
     def work(a: int) -> tuple[np.ndarray, dict]:
         spent = dict.fromkeys(("read", "mask"), 0.0)
+        sought = ~(off_of | field)  # the colours found so far, as this strip starts
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
@@ -690,16 +697,18 @@ def _field_colors(
         spent["read"] += time.perf_counter() - t
         t = time.perf_counter()
         core = slice(a - lo, b - lo)
-        candidates = None if opaque is None else opaque[core]
+        look = np.take(sought, ids[core])  # candidates of the colours sought
+        if opaque is not None:
+            look &= opaque[core]
         inside = _inside(axes, a, b)
         if inside is not None:
-            candidates = inside if candidates is None else candidates & inside
-        ink = np.take(off_of, ids)
-        if exclusion is not None:
-            ink |= exclusion.pixels(ids)
-        seen = field_colors(
-            ids[core], ink[core], candidates, off_of.size, near=any_in_window(ink, 3)[core]
-        )
+            look &= inside
+        seen = np.zeros(off_of.size, dtype=bool)
+        if look.any():
+            ink = np.take(off_of, ids)
+            if exclusion is not None:
+                ink |= exclusion.pixels(ids)
+            seen[ids[core][_far_from_ink(look, ink, a - lo)]] = True
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -712,14 +721,44 @@ def _field_colors(
     starts = np.arange(0, height, strip_rows)
     spread = max(1, int(np.sqrt(starts.size)))
     order = np.concatenate([starts[k::spread] for k in range(spread)])
-    field = np.zeros(off_of.size, dtype=bool)
     for seen, spent in _in_order(work, order, workers):
-        field |= seen
+        field = field | seen
         for k, v in spent.items():
             timings[k] += v
         if field[wanted].all():
             break
     return field
+
+
+def _far_from_ink(look: np.ndarray, ink: np.ndarray, row0: int) -> np.ndarray:
+    """Pixels of `look` with no ink in their 3 x 3 neighbourhood (outside the window
+    counts as no ink), as :func:`geodigitize.filters.any_in_window` decides.
+
+    Parameters
+    ----------
+    look : ndarray of shape (h, W) and dtype bool
+        The pixels asked about: rows ``row0 .. row0 + h`` of `ink`'s window.
+    ink : ndarray of shape (H, W) and dtype bool
+        Ink over a window holding `look`'s rows and the rows of context around them.
+    row0 : int
+
+    Returns
+    -------
+    ndarray of shape (h, W) and dtype bool
+    """
+    rows, cols = np.nonzero(look)
+    if rows.size * 9 > look.size // 4:  # many: filter the whole window once
+        return look & ~any_in_window(ink, 3)[row0 : row0 + look.shape[0]]
+    padded = np.pad(ink, 1)  # the window's border: no ink beyond it
+    rows += row0 + 1
+    cols += 1
+    near = np.zeros(rows.size, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            near |= padded[rows + dr, cols + dc]
+    far = np.zeros_like(look)
+    far[rows[~near] - row0 - 1, cols[~near] - 1] = True
+    return far
 
 
 def _strips(

@@ -15,6 +15,7 @@ from PIL import Image
 from geodigitize import frame, mask, strips
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
+from geodigitize.filters import any_in_window
 from geodigitize.image import read_image
 from geodigitize.mask import Reason
 from geodigitize.pipeline import Options, extract, run
@@ -503,3 +504,51 @@ def test_tiled_equals_one_piece_with_a_black_ended_scale(tmp_path, strip_rows):
         without = extract(img, gcps=gcps, **opts)
     assert one.counts()["data"] < without.counts()["data"]  # the rule is at work
     _tiled_matches(img, gcps, tmp_path, strip_rows, 3000, one=one, **opts)
+
+
+def _first_of(ids: np.ndarray, opaque: np.ndarray, distance: np.ndarray, candidates):
+    """A first pass holding `ids` (the engine's: ~id for transparent pixels)."""
+    from geodigitize.store import RowMemory
+
+    rows = RowMemory(*ids.shape, np.int32)
+    with rows:
+        rows.append(np.where(opaque, ids, ~ids).astype(np.int32))
+    n = distance.size
+    return strips._FirstPass(
+        rows, np.arange(n, dtype=np.uint32), np.zeros(n, np.intp), distance, candidates,
+        opaque=bool(opaque.all()),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("strip_rows", [1, 2, 5, 64])
+def test_field_colours_in_strips_are_the_whole_images(seed, strip_rows):
+    """Strip by strip, looking only at colours not yet found (sparse neighbourhood
+    checks once few are left), equals mask.field_colors over the whole image."""
+    rng = np.random.default_rng(seed)
+    h, w, n = 40, 31, 14
+    ids = rng.choice(n, size=(h, w), p=np.r_[np.full(10, 0.095), np.full(4, 0.0125)])
+    ids[rng.random((h, w)) < 0.5] = ids[0, 0]  # a big field colour
+    opaque = rng.random((h, w)) > (0.1 if seed % 2 else 0.0)
+    distance = rng.random(n).astype(np.float32) * 10
+    region = (rng.random(h) > 0.2, rng.random(w) > 0.2) if seed % 3 else None
+    inside = np.ones((h, w), bool) if region is None else region[0][:, None] & region[1]
+    candidates = opaque & inside
+    counts = np.bincount(ids[candidates], minlength=n) if seed < 3 else None
+    first = _first_of(ids, opaque, distance, counts)
+    timings = dict.fromkeys(("read", "mask"), 0.0)
+    for workers in (1, 2):
+        got = strips._field_colors(first, 5.0, strip_rows, region, None, timings, workers)
+        expected = mask.field_colors(ids, distance[ids] > 5.0, candidates, n)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("share", [0.002, 0.02, 0.5])
+def test_far_from_ink_one_by_one_is_the_window_filter(share):
+    rng = np.random.default_rng(7)
+    ink = rng.random((30, 50)) < 0.05
+    ink[:, 0] = ink[0] = True  # ink on the window's edges too
+    look = rng.random((24, 50)) < share
+    look[0, 0] = look[-1, -1] = look[5, 49] = True
+    expected = look & ~any_in_window(ink, 3)[3:27]
+    np.testing.assert_array_equal(strips._far_from_ink(look, ink, 3), expected)
