@@ -552,3 +552,19 @@ def test_far_from_ink_one_by_one_is_the_window_filter(share):
     look[0, 0] = look[-1, -1] = look[5, 49] = True
     expected = look & ~any_in_window(ink, 3)[3:27]
     np.testing.assert_array_equal(strips._far_from_ink(look, ink, 3), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (3, 256), (0, 5)])
+def test_packing_bands_is_the_32_bit_formula(shape):
+    from geodigitize.sources import _pack
+
+    rng = np.random.default_rng(shape[1])
+    r, g, b = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
+    if r.size:
+        r.flat[0], g.flat[0], b.flat[0] = 255, 255, 255
+        r.flat[-1], g.flat[-1], b.flat[-1] = 0, 255, 0
+    expected = (r.astype(np.uint32) << 16) | (g.astype(np.uint32) << 8) | b.astype(np.uint32)
+    got = _pack(r, g, b)
+    assert got.dtype == np.uint32 and got.shape == shape
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, pack_rgb(np.stack([r, g, b], axis=-1)))
