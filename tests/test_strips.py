@@ -568,3 +568,20 @@ def test_packing_bands_is_the_32_bit_formula(shape):
     assert got.dtype == np.uint32 and got.shape == shape
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(got, pack_rgb(np.stack([r, g, b], axis=-1)))
+
+
+def test_colour_ids_number_colours_in_order_met():
+    """Ids count up from 0 in the order colours are first met (sorted within a strip),
+    black (0) and white (0xFFFFFF) included, over 256 colours."""
+    rng = np.random.default_rng(3)
+    palette = np.r_[np.uint32(0), np.uint32(0xFFFFFF), rng.integers(1, 2**24 - 1, 700)]
+    table, known = strips._ColorIds(), {}
+    for shape in [(1, 9), (0, 9), (4, 300), (2, 1), (5, 300)]:
+        packed = rng.choice(palette[: rng.integers(2, palette.size)], shape).astype(np.uint32)
+        for colour in np.unique(packed):
+            known.setdefault(int(colour), len(known))
+        ids = table(packed)
+        expected = np.vectorize(known.__getitem__, otypes=[np.int32])(packed)
+        np.testing.assert_array_equal(ids, expected.reshape(shape))
+        assert ids.dtype == np.int32 and table.n == len(known)
+    np.testing.assert_array_equal(table.colors(), np.array(list(known), dtype=np.uint32))
