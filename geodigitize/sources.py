@@ -83,14 +83,6 @@ class ArraySource:
         """Rows ``r0 .. r1`` as packed colours (uint32 ``0xRRGGBB``) and opacity (bool)."""
         return self._packed[r0:r1], self.image.opaque[r0:r1]
 
-    def fetch(self, r0: int, r1: int) -> tuple[int, int]:
-        """What :meth:`rows` turns into rows ``r0 .. r1`` (see :meth:`StripReader.fetch`)."""
-        return r0, r1
-
-    def rows(self, fetched: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """The rows :meth:`fetch` stood for, as :meth:`read` gives them."""
-        return self.read(*fetched)
-
     def close(self) -> None:
         self._packed = None
 
@@ -135,12 +127,6 @@ class StripReader:
 
         Strips must be asked for in order (GDAL decodes a PNG sequentially).
         """
-        return self.rows(self.fetch(r0, r1))
-
-    def fetch(self, r0: int, r1: int) -> np.ndarray:
-        """Rows ``r0 .. r1`` decoded by GDAL, as stored: bands of shape (k, r1 - r0, W),
-        uint8 (GDAL releases the GIL: a reader thread fetches while another thread turns
-        the previous strip into :meth:`rows`). Strips must be asked for in order."""
         import rasterio
 
         try:
@@ -150,11 +136,6 @@ class StripReader:
                 f"cannot read {self.path!r}: the file is truncated or damaged ({exc})"
             ) from None
         self._next = r1
-        return bands
-
-    def rows(self, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The bands :meth:`fetch` gave as packed colours (uint32 ``0xRRGGBB``) and
-        opacity (bool)."""
         if self._table is not None:
             rgba = self._table[bands[0]]
             return _pack(rgba[..., 0], rgba[..., 1], rgba[..., 2]), rgba[..., 3] > 0
@@ -174,7 +155,8 @@ class StripReader:
 def _pack(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``r << 16 | g << 8 | b`` as uint32, in four passes: ``g << 8 | b`` in 16 bits
     first (half the memory traffic of doing it in 32), then `r` shifted into 32 bits and
-    the two or'ed (a third faster than placing the bytes of a 32-bit buffer one by one)."""
+    the two or'ed (a little faster than placing the bytes of a 32-bit buffer one by one,
+    on any byte order)."""
     low = np.left_shift(g, np.uint16(8), dtype=np.uint16)
     low |= b
     out = np.left_shift(r, np.uint32(16), dtype=np.uint32)

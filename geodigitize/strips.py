@@ -324,10 +324,8 @@ class _PreviewRows:
 
 
 def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
-    """Strips ``(a, b, future of reader.fetch(a, b))`` in order, the next one being
-    fetched on a thread (GDAL decodes without the GIL) while the caller works on this
-    one; ``reader.rows(future.result())`` gives its rows. The caller turns the fetched
-    bands into packed colours: the decoding thread is the first pass's bottleneck."""
+    """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
+    on a thread (GDAL decodes without the GIL) while the caller works on this one."""
 
     height = reader.shape[0]
     starts = range(0, height, strip_rows)
@@ -335,9 +333,8 @@ def _read_ahead(reader, strip_rows: int) -> Iterator[tuple[int, int, object]]:
         ahead = None
         for a in starts:
             b = min(a + strip_rows, height)
-            current = ahead if ahead is not None else pool.submit(reader.fetch, a, b)
-            nxt = min(b + strip_rows, height)
-            ahead = pool.submit(reader.fetch, b, nxt) if b < height else None
+            current = ahead if ahead is not None else pool.submit(reader.read, a, b)
+            ahead = pool.submit(reader.read, b, min(b + strip_rows, height)) if b < height else None
             yield a, b, current
 
 
@@ -369,10 +366,9 @@ def _first_pass(
     with ids_file:
         for a, b, pending in _read_ahead(reader, strip_rows):
             t = time.perf_counter()
-            fetched = pending.result()
+            packed, opaque = pending.result()
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
-            packed, opaque = reader.rows(fetched)
             ids = table(packed)
             all_opaque = bool(opaque.all())
             every_opaque &= all_opaque
