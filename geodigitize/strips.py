@@ -192,7 +192,7 @@ class _ColorIds:
         at = packed.astype(np.intp)  # once: np.take converts other index types each call
         ids = np.take(self._id, at)
         if ids.min(initial=0) < 0:
-            new = np.unique(packed[ids < 0])
+            new = np.unique(_without_repeats(packed[ids < 0]))
             self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
             self._new.append(new)
             self.n += int(new.size)
@@ -214,6 +214,16 @@ class _ColorIds:
         if not parts:
             return np.zeros(0, np.uint32)
         return np.concatenate(parts[::-1])[start - first :]
+
+
+def _without_repeats(values: np.ndarray) -> np.ndarray:
+    """`values` (1-D) without the elements equal to the one before: the same distinct
+    values, from far fewer elements when equal values come in runs (a new colour's
+    pixels, in row order, fill whole bands of a field), which makes ``np.unique`` of
+    them ~5x faster."""
+    if values.size < 2:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
 
 
 @dataclass

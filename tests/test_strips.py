@@ -585,3 +585,12 @@ def test_colour_ids_number_colours_in_order_met():
         np.testing.assert_array_equal(ids, expected.reshape(shape))
         assert ids.dtype == np.int32 and table.n == len(known)
     np.testing.assert_array_equal(table.colors(), np.array(list(known), dtype=np.uint32))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 9, 1000])
+def test_dropping_repeats_keeps_the_distinct_values(size):
+    rng = np.random.default_rng(size)
+    values = np.repeat(rng.integers(0, 5, size), rng.integers(1, 4, size)).astype(np.uint32)
+    kept = strips._without_repeats(values)
+    np.testing.assert_array_equal(np.unique(kept), np.unique(values))
+    assert kept.size == 0 or (kept[1:] != kept[:-1]).all()
