@@ -699,7 +699,7 @@ def _field_colors(
 
     def work(a: int) -> tuple[np.ndarray, dict]:
         spent = dict.fromkeys(("read", "mask"), 0.0)
-        sought = ~(off_of | field)  # the colours found so far, as this strip starts
+        sought = ~(off_of | field)  # not off scale, not found yet (as this strip starts)
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
@@ -756,9 +756,9 @@ def _far_from_ink(look: np.ndarray, ink: np.ndarray, row0: int) -> np.ndarray:
     -------
     ndarray of shape (h, W) and dtype bool
     """
-    rows, cols = np.nonzero(look)
-    if rows.size * 9 > look.size // 4:  # many: filter the whole window once
+    if np.count_nonzero(look) * 9 > look.size // 4:  # many: filter the whole window once
         return look & ~any_in_window(ink, 3)[row0 : row0 + look.shape[0]]
+    rows, cols = np.nonzero(look)
     padded = np.pad(ink, 1)  # the window's border: no ink beyond it
     rows += row0 + 1
     cols += 1
