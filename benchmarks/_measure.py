@@ -55,10 +55,29 @@ with rasterio.open({png!r}) as src:
 
 
 def run_body(png, gcps, out, region, **options) -> str:
-    opts = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    """``geodigitize run`` on `png` in the measuring process (the command line's entry
+    point, :func:`geodigitize.cli.main`, as a user runs it: issue 13's benchmark is stated
+    in CLI flags, and the CLI's allocator settings apply). `options` are Python names:
+    ``exclude_color="black"`` is ``--exclude-color black``, ``contours=True`` is
+    ``--contours``. The points and timings come back from report.json."""
+    args = ["run", str(png), "--gcps", str(gcps), "--out", str(out), "--overwrite", "--quiet"]
+    args += ["--cmap", "jet_r", "--vmin", "0.0", "--vmax", "0.7", "--region", str(region)]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is not None and value is not False:
+            args += [flag, str(value)]
+    report = str(Path(out) / "report.json")
     return f"""
-from geodigitize.pipeline import run
-res, _ = run({str(png)!r}, {str(out)!r}, gcps={str(gcps)!r}, overwrite=True, cmap="jet_r",
-             vmin=0.0, vmax=0.7, region={region!r}, {opts})
-extra = {{"points": len(res.points), "timings": res.timings}}
+import json
+from geodigitize.cli import main
+try:
+    main({args!r})
+except SystemExit as exc:
+    if exc.code:
+        raise
+with open({report!r}) as f:
+    report = json.load(f)
+extra = {{"points": report["counts"]["points"], "timings": report["timings_s"]}}
 """

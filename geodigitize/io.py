@@ -42,6 +42,7 @@ __all__ = [
     "write_grid_bands",
     "write_json",
     "write_outputs",
+    "write_point_arrays",
     "write_points",
 ]
 
@@ -612,6 +613,61 @@ def write_points(path: Path, frame, layer: str = "points") -> None:
         engine="pyogrio",
         dataset_options={"VERSION": GPKG_VERSION},
     )
+
+
+def write_point_arrays(
+    path: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    fields: dict[str, np.ndarray],
+    crs: str,
+    layer: str = "points",
+) -> None:
+    """Write points given as arrays as a GeoPackage layer, the file
+    :func:`write_points` writes for the GeoDataFrame of the same points, without
+    importing geopandas (pyogrio's raw writer, each point's WKB built in numpy).
+
+    Parameters
+    ----------
+    path : Path
+    x, y : ndarray of shape (N,)
+        The points in `crs`.
+    fields : dict of str to ndarray of shape (N,)
+        The attribute columns in order (their dtypes decide the field types:
+        float64 is Real, int64 Integer64).
+    crs : str
+        Anything pyproj reads; written as ``EPSG:<code>`` when it has one, else as
+        GDAL's WKT1 (what geopandas hands pyogrio).
+    layer : str
+    """
+    import pyogrio.raw
+    import pyproj
+
+    crs_ = pyproj.CRS.from_user_input(crs)
+    epsg = crs_.to_epsg()
+    pyogrio.raw.write(
+        path,
+        geometry=point_wkb(x, y),
+        field_data=[np.asarray(v) for v in fields.values()],
+        fields=list(fields),
+        layer=layer,
+        driver="GPKG",
+        crs=f"EPSG:{epsg}" if epsg else crs_.to_wkt("WKT1_GDAL"),
+        # what geopandas infers: the one geometry type of the rows, Unknown for none
+        geometry_type="Point" if len(x) else "Unknown",
+        dataset_options={"VERSION": GPKG_VERSION},
+    )
+
+
+def point_wkb(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Well-known binary of 2D points (little-endian: byte order 1, type 1, x, y), as
+    shapely writes them; shape (N,), dtype object (bytes)."""
+    rows = np.zeros(len(x), dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    rows["order"], rows["kind"], rows["x"], rows["y"] = 1, 1, x, y
+    raw = rows.tobytes()  # 21 bytes a point: the packed record is the WKB
+    out = np.empty(len(x), dtype=object)
+    out[:] = [raw[k : k + 21] for k in range(0, len(raw), 21)]
+    return out
 
 
 def _gdal_library():

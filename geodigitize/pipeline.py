@@ -35,13 +35,13 @@ from .io import (
     write_grid_bands,
     write_json,
     write_outputs,
-    write_points,
+    write_point_arrays,
 )
 from .jpeg import JpegDamage, damage_note, jpeg_damage
 from .mask import JPEG_FORMATS, Reason, explain_shading
 from .options import Options
 from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
-from .points import points_frame
+from .points import PointTable, point_table
 from .preview import check_preview_path, plot_extraction
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
@@ -89,9 +89,9 @@ class Extraction:
     clusters : Clusters
         ``labels`` is (H, W) when the image was kept in memory, else empty.
     georef : Georeference
-    points : geopandas.GeoDataFrame
-        One point per cluster: ``value``, ``col``, ``row``, ``n_pixels``, geometry in
-        ``options.out_crs``.
+    point_table : PointTable
+        One point per kept cluster, as arrays (what ``points.gpkg`` is written from);
+        :attr:`points` is the same as a GeoDataFrame.
     check : ReconstructionCheck
     options : Options
         The options given, each automatic choice replaced by the value used.
@@ -123,7 +123,7 @@ class Extraction:
     pixels: SpoolStore
     clusters: Clusters
     georef: Georeference
-    points: object
+    point_table: PointTable
     check: ReconstructionCheck
     options: Options
     timings: dict
@@ -140,6 +140,13 @@ class Extraction:
     def __post_init__(self) -> None:
         if self.grid_path is not None:  # a streamed grid never written goes with us
             weakref.finalize(self, _unlink, str(self.grid_path))
+
+    @cached_property
+    def points(self):
+        """One point per kept cluster, a geopandas.GeoDataFrame: ``value``, ``col``,
+        ``row``, ``n_pixels``, geometry in ``options.out_crs`` (built when first asked
+        for: a run writes ``points.gpkg`` without geopandas)."""
+        return self.point_table.to_frame()
 
     @property
     def kept(self) -> Clusters:
@@ -186,7 +193,7 @@ class Extraction:
 
     def counts(self) -> dict:
         """Pixel and point counts per stage."""
-        return {**self.pixel_counts, "points": len(self.points)}
+        return {**self.pixel_counts, "points": len(self.point_table)}
 
     def report(self) -> dict:
         """The content of ``report.json``."""
@@ -281,7 +288,8 @@ class Extraction:
         return lambda p: finish_grid(self.grid_path, p, extent, overviews=False)
 
     def _write_gpkg(self, path: Path) -> None:
-        write_points(path, self.points)
+        table = self.point_table
+        write_point_arrays(path, table.x, table.y, table.fields(), table.crs)
         if self.contours is not None:
             fault_point("points written, contours next")
             write_lines(path, self.contours, layer="contours")
@@ -444,7 +452,7 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
                 refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
         kept = refinement.clusters if refinement is not None else clusters
         with stage("points"):
-            points = points_frame(kept, geo, opts.out_crs)
+            points = point_table(kept, geo, opts.out_crs)
         check = found.check
         if check is None or refinement is not None:  # while the contours are traced
             with stage("reconstruction check"):

@@ -10,7 +10,6 @@ exactly Pillow's.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,13 +153,12 @@ class StripReader:
 
 
 def _pack(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``r << 16 | g << 8 | b`` as uint32; on a little-endian machine by placing the
-    bytes (three copies instead of seven passes of 32-bit arithmetic)."""
-    if sys.byteorder != "little":
-        out = r.astype(np.uint32) << 16
-        out |= g.astype(np.uint32) << 8
-        out |= b
-        return out
-    buf = np.zeros((*r.shape, 4), dtype=np.uint8)
-    buf[..., 2], buf[..., 1], buf[..., 0] = r, g, b
-    return buf.view(np.uint32)[..., 0]
+    """``r << 16 | g << 8 | b`` as uint32, in four passes: ``g << 8 | b`` in 16 bits
+    first (half the memory traffic of doing it in 32), then `r` shifted into 32 bits and
+    the two or'ed (a little faster than placing the bytes of a 32-bit buffer one by one,
+    on any byte order)."""
+    low = np.left_shift(g, np.uint16(8), dtype=np.uint16)
+    low |= b
+    out = np.left_shift(r, np.uint32(16), dtype=np.uint32)
+    out |= low
+    return out

@@ -85,7 +85,6 @@ from .mask import (
     MaskFit,
     Reason,
     context_rows,
-    field_colors,
     fit_mask,
     mask_rows,
     require_data,
@@ -196,7 +195,7 @@ class _ColorIds:
         at = packed.astype(np.intp)  # once: np.take converts other index types each call
         ids = np.take(self._id, at)
         if ids.min(initial=0) < 0:
-            new = np.unique(packed[ids < 0])
+            new = np.unique(_without_repeats(packed[ids < 0]))
             self._id[new] = np.arange(self.n, self.n + new.size, dtype=np.int32)
             self._new.append(new)
             self.n += int(new.size)
@@ -218,6 +217,16 @@ class _ColorIds:
         if not parts:
             return np.zeros(0, np.uint32)
         return np.concatenate(parts[::-1])[start - first :]
+
+
+def _without_repeats(values: np.ndarray) -> np.ndarray:
+    """`values` (1-D) without the elements equal to the one before: the same distinct
+    values, from far fewer elements when equal values come in runs (a new colour's
+    pixels, in row order, fill whole bands of a field), which makes ``np.unique`` of
+    them ~5x faster."""
+    if values.size < 2:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
 
 
 @dataclass
@@ -693,13 +702,21 @@ def _field_colors(
     Ink is what :func:`geodigitize.mask.classify` calls off scale (`max_d`) or excluded;
     candidates are the opaque pixels inside the region. Each strip is read with the rows
     of context the 3 x 3 neighbourhood and the exclusion's halo need.
+
+    Each strip looks only at the pixels of colours not yet found (off-scale colours are
+    ink, never found: a pixel is in its own neighbourhood), so a colour's answer is the
+    one the whole image gives; once few pixels are left to look at (after the first
+    strips, for a figure drawn from a colour table), their neighbourhoods are checked
+    one by one (:func:`_far_from_ink`) instead of filtering the whole strip.
     """
     height = first.ids.shape[0]
     off_of = first.distance > max_d
     context = 1 + (0 if exclusion is None else exclusion.context)
+    field = np.zeros(off_of.size, dtype=bool)  # replaced, not changed, as colours are found
 
     def work(a: int) -> tuple[np.ndarray, dict]:
         spent = dict.fromkeys(("read", "mask"), 0.0)
+        sought = ~(off_of | field)  # not off scale, not found yet (as this strip starts)
         b = min(a + strip_rows, height)
         lo, hi = max(a - context, 0), min(b + context, height)
         t = time.perf_counter()
@@ -707,32 +724,18 @@ def _field_colors(
         spent["read"] += time.perf_counter() - t
         t = time.perf_counter()
         core = slice(a - lo, b - lo)
-        # Only colours still missing can change the answer: a strip without any is
-        # skipped (the others are found already, or never: ink, or outside the region).
-        # `field` only gains colours meanwhile (the caller's in-place OR): whatever this
-        # reads of it, the colours still missing at the end were looked for everywhere.
-        at = np.flatnonzero(np.take(wanted & ~field, ids[core]))
-        if not at.size:
-            spent["mask"] += time.perf_counter() - t
-            return np.zeros(off_of.size, dtype=bool), spent
-        candidates = None if opaque is None else opaque[core]
+        look = np.take(sought, ids[core])  # candidates of the colours sought
+        if opaque is not None:
+            look &= opaque[core]
         inside = _inside(axes, a, b)
         if inside is not None:
-            candidates = inside if candidates is None else candidates & inside
-        if exclusion is None and at.size * 16 < ids[core].size:  # few pixels to test
-            seen = np.zeros(off_of.size, dtype=bool)
-            far = ~_ink_around(ids, off_of, at, a - lo)
-            if candidates is not None:
-                far &= candidates.ravel()[at]
-            seen[ids[core].ravel()[at[far]]] = True
-            spent["mask"] += time.perf_counter() - t
-            return seen, spent
-        ink = np.take(off_of, ids)
-        if exclusion is not None:
-            ink |= exclusion.pixels(ids)
-        seen = field_colors(
-            ids[core], ink[core], candidates, off_of.size, near=any_in_window(ink, 3)[core]
-        )
+            look &= inside
+        seen = np.zeros(off_of.size, dtype=bool)
+        if look.any():
+            ink = np.take(off_of, ids)
+            if exclusion is not None:
+                ink |= exclusion.pixels(ids)
+            seen[ids[core][_far_from_ink(look, ink, a - lo)]] = True
         spent["mask"] += time.perf_counter() - t
         return seen, spent
 
@@ -745,9 +748,8 @@ def _field_colors(
     starts = np.arange(0, height, strip_rows)
     spread = max(1, int(np.sqrt(starts.size)))
     order = np.concatenate([starts[k::spread] for k in range(spread)])
-    field = np.zeros(off_of.size, dtype=bool)
     for seen, spent in _in_order(work, order, workers):
-        field |= seen
+        field = field | seen
         for k, v in spent.items():
             timings[k] += v
         if field[wanted].all():
@@ -755,20 +757,35 @@ def _field_colors(
     return field
 
 
-def _ink_around(ids: np.ndarray, ink_of: np.ndarray, at: np.ndarray, row0: int) -> np.ndarray:
-    """Whether each pixel `at` (flat indices into the rows from `row0` of the window of
-    colour ids `ids`) has a pixel of an ink colour (`ink_of`, by colour id) in its 3 x 3
-    neighbourhood within the window: ``any_in_window(ink_of[ids], 3)`` at those pixels."""
-    h, w = ids.shape
-    rows, cols = np.divmod(at, w)
-    rows += row0
-    near = np.zeros(at.size, dtype=bool)
+def _far_from_ink(look: np.ndarray, ink: np.ndarray, row0: int) -> np.ndarray:
+    """Pixels of `look` with no ink in their 3 x 3 neighbourhood (outside the window
+    counts as no ink), as :func:`geodigitize.filters.any_in_window` decides.
+
+    Parameters
+    ----------
+    look : ndarray of shape (h, W) and dtype bool
+        The pixels asked about: rows ``row0 .. row0 + h`` of `ink`'s window.
+    ink : ndarray of shape (H, W) and dtype bool
+        Ink over a window holding `look`'s rows and the rows of context around them.
+    row0 : int
+
+    Returns
+    -------
+    ndarray of shape (h, W) and dtype bool
+    """
+    if np.count_nonzero(look) * 9 > look.size // 4:  # many: filter the whole window once
+        return look & ~any_in_window(ink, 3)[row0 : row0 + look.shape[0]]
+    rows, cols = np.nonzero(look)
+    padded = np.pad(ink, 1)  # the window's border: no ink beyond it
+    rows += row0 + 1
+    cols += 1
+    near = np.zeros(rows.size, dtype=bool)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
-            r, c = rows + dr, cols + dc
-            ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-            near[ok] |= ink_of[ids[r[ok], c[ok]]]
-    return near
+            near |= padded[rows + dr, cols + dc]
+    far = np.zeros_like(look)
+    far[rows[~near] - row0 - 1, cols[~near] - 1] = True
+    return far
 
 
 def _strips(

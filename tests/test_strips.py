@@ -15,6 +15,7 @@ from PIL import Image
 from geodigitize import frame, mask, strips
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
+from geodigitize.filters import any_in_window
 from geodigitize.image import read_image
 from geodigitize.mask import Reason
 from geodigitize.pipeline import Options, extract, run
@@ -581,3 +582,93 @@ def test_thumbnail_keeps_the_darkest_pixel_of_each_block(k, height, width, colou
     np.testing.assert_array_equal(view, padded[r, c])
     real = np.pad(np.where(ids >= 0, ids, ~ids), pad, mode="edge")
     np.testing.assert_array_equal(view_ids, real[r, c])
+
+
+def _first_of(ids: np.ndarray, opaque: np.ndarray, distance: np.ndarray, candidates):
+    """A first pass holding `ids` (the engine's: ~id for transparent pixels)."""
+    from geodigitize.store import RowMemory
+
+    rows = RowMemory(*ids.shape, np.int32)
+    with rows:
+        rows.append(np.where(opaque, ids, ~ids).astype(np.int32))
+    n = distance.size
+    return strips._FirstPass(
+        rows, np.arange(n, dtype=np.uint32), np.zeros(n, np.intp), distance, candidates,
+        opaque=bool(opaque.all()),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("strip_rows", [1, 2, 5, 64])
+def test_field_colours_in_strips_are_the_whole_images(seed, strip_rows):
+    """Strip by strip, looking only at colours not yet found (sparse neighbourhood
+    checks once few are left), equals mask.field_colors over the whole image."""
+    rng = np.random.default_rng(seed)
+    h, w, n = 40, 31, 14
+    ids = rng.choice(n, size=(h, w), p=np.r_[np.full(10, 0.095), np.full(4, 0.0125)])
+    ids[rng.random((h, w)) < 0.5] = ids[0, 0]  # a big field colour
+    opaque = rng.random((h, w)) > (0.1 if seed % 2 else 0.0)
+    distance = rng.random(n).astype(np.float32) * 10
+    region = (rng.random(h) > 0.2, rng.random(w) > 0.2) if seed % 3 else None
+    inside = np.ones((h, w), bool) if region is None else region[0][:, None] & region[1]
+    candidates = opaque & inside
+    counts = np.bincount(ids[candidates], minlength=n) if seed < 3 else None
+    first = _first_of(ids, opaque, distance, counts)
+    timings = dict.fromkeys(("read", "mask"), 0.0)
+    for workers in (1, 2):
+        got = strips._field_colors(first, 5.0, strip_rows, region, None, timings, workers)
+        expected = mask.field_colors(ids, distance[ids] > 5.0, candidates, n)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("share", [0.002, 0.02, 0.5])
+def test_far_from_ink_one_by_one_is_the_window_filter(share):
+    rng = np.random.default_rng(7)
+    ink = rng.random((30, 50)) < 0.05
+    ink[:, 0] = ink[0] = True  # ink on the window's edges too
+    look = rng.random((24, 50)) < share
+    look[0, 0] = look[-1, -1] = look[5, 49] = True
+    expected = look & ~any_in_window(ink, 3)[3:27]
+    np.testing.assert_array_equal(strips._far_from_ink(look, ink, 3), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (3, 256), (0, 5)])
+def test_packing_bands_is_the_32_bit_formula(shape):
+    from geodigitize.sources import _pack
+
+    rng = np.random.default_rng(shape[1])
+    r, g, b = rng.integers(0, 256, (3, *shape), dtype=np.uint8)
+    if r.size:
+        r.flat[0], g.flat[0], b.flat[0] = 255, 255, 255
+        r.flat[-1], g.flat[-1], b.flat[-1] = 0, 255, 0
+    expected = (r.astype(np.uint32) << 16) | (g.astype(np.uint32) << 8) | b.astype(np.uint32)
+    got = _pack(r, g, b)
+    assert got.dtype == np.uint32 and got.shape == shape
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, pack_rgb(np.stack([r, g, b], axis=-1)))
+
+
+def test_colour_ids_number_colours_in_order_met():
+    """Ids count up from 0 in the order colours are first met (sorted within a strip),
+    black (0) and white (0xFFFFFF) included, over 256 colours."""
+    rng = np.random.default_rng(3)
+    palette = np.r_[np.uint32(0), np.uint32(0xFFFFFF), rng.integers(1, 2**24 - 1, 700)]
+    table, known = strips._ColorIds(), {}
+    for shape in [(1, 9), (0, 9), (4, 300), (2, 1), (5, 300)]:
+        packed = rng.choice(palette[: rng.integers(2, palette.size)], shape).astype(np.uint32)
+        for colour in np.unique(packed):
+            known.setdefault(int(colour), len(known))
+        ids = table(packed)
+        expected = np.vectorize(known.__getitem__, otypes=[np.int32])(packed)
+        np.testing.assert_array_equal(ids, expected.reshape(shape))
+        assert ids.dtype == np.int32 and table.n == len(known)
+    np.testing.assert_array_equal(table.colors(), np.array(list(known), dtype=np.uint32))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 9, 1000])
+def test_dropping_repeats_keeps_the_distinct_values(size):
+    rng = np.random.default_rng(size)
+    values = np.repeat(rng.integers(0, 5, size), rng.integers(1, 4, size)).astype(np.uint32)
+    kept = strips._without_repeats(values)
+    np.testing.assert_array_equal(np.unique(kept), np.unique(values))
+    assert kept.size == 0 or (kept[1:] != kept[:-1]).all()

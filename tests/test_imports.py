@@ -1,0 +1,48 @@
+"""The package's names are imported on first use: importing one module does not import
+the others (start-up is a measured part of a run)."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import geodigitize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", geodigitize.__all__)
+def test_every_public_name_is_its_modules(name):
+    value = getattr(geodigitize, name)
+    assert not isinstance(value, type(geodigitize))  # a name, never a submodule
+    if name not in ("__version__", "decode"):
+        home = importlib.import_module(f"geodigitize.{geodigitize._HOME[name]}")
+        assert value is getattr(home, name)
+    assert name in dir(geodigitize)
+
+
+def test_submodules_are_attributes_and_unknown_names_are_refused():
+    assert geodigitize.mask.AUTO == "auto"
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        _ = geodigitize.no_such_name
+
+
+def test_the_pipeline_alone_does_not_import_the_panels():
+    code = "import sys, geodigitize.pipeline; print('geodigitize.panels' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_decode_is_the_function_not_its_module():
+    importlib.import_module("geodigitize.decode")
+    assert geodigitize.decode is importlib.import_module("geodigitize.decode").decode
