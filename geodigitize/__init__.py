@@ -12,12 +12,33 @@ other one with its dependencies.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
-# ``decode`` names a function and its module: bound now, as importing the submodule
-# later would make the package's ``decode`` the module
-from .decode import decode
 from .version import __version__
+
+
+class _Package(types.ModuleType):
+    """This package's module type, for one name: ``decode`` is a function and its module.
+
+    Importing a submodule binds it on its package (``geodigitize.decode = <module>``); the
+    setter below keeps the name the function, so neither has to be imported up front (the
+    module brings scipy.spatial: a third of the command line's start-up).
+    """
+
+    @property
+    def decode(self):
+        from .decode import decode
+
+        return decode
+
+    @decode.setter
+    def decode(self, value) -> None:
+        pass  # the import system binding the submodule: the name stays the function
+
+
+sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what the names are, for readers and type checkers
     from .colormap import ColorScale, from_cmap
@@ -96,4 +117,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+    return sorted({*globals(), *_HOME, "decode"})

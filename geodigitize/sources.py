@@ -10,6 +10,9 @@ exactly Pillow's.
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,21 @@ from .colors import pack_rgb
 from .errors import ImageError
 from .image import MapImage, pending_corrections
 
-__all__ = ["ArraySource", "ImageInfo", "StripReader", "gdal_reads_like_pillow"]
+__all__ = [
+    "IN_MEMORY_PIXELS",
+    "ArraySource",
+    "ImageInfo",
+    "StripReader",
+    "gdal_reads_like_pillow",
+    "prefetch",
+    "release_prefetched",
+]
+
+#: Images up to this many pixels are kept in memory (per-pixel arrays in the result);
+#: larger PNG and TIFF files are streamed. Streaming is exact and faster whenever the
+#: reconstruction check samples (more than 2 M data pixels): it queries the sample in
+#: row order, where random order makes scipy's simplex walk up to 30x slower.
+IN_MEMORY_PIXELS = 2_000_000
 
 _GDAL_MODES = ("RGB", "RGBA", "L", "LA", "P")
 _GDAL_FORMATS = ("PNG", "TIFF")
@@ -116,6 +133,7 @@ class StripReader:
                 table[k] = rgba
             self._table = table
         self._next = 0
+        self._ahead = _claim(self.path)  # rows decoded ahead of time (see prefetch)
 
     def _palette(self) -> bool:
         from rasterio.enums import ColorInterp
@@ -130,7 +148,10 @@ class StripReader:
         import rasterio
 
         try:
-            bands = self._src.read(window=((r0, r1), (0, self.shape[1])))
+            if self._ahead is not None:
+                bands = self._ahead.rows(r0, r1)
+            else:
+                bands = self._src.read(window=((r0, r1), (0, self.shape[1])))
         except rasterio.errors.RasterioIOError as exc:
             raise ImageError(
                 f"cannot read {self.path!r}: the file is truncated or damaged ({exc})"
@@ -149,6 +170,9 @@ class StripReader:
         return packed, opaque
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.stop()
+            self._ahead = None
         self._src.close()
 
 
@@ -162,3 +186,137 @@ def _pack(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.left_shift(r, np.uint32(16), dtype=np.uint32)
     out |= low
     return out
+
+
+# ---------------------------------------------------------------------- decoding ahead
+
+#: Bytes of decoded bands a prefetch holds at most before its consumer takes them.
+PREFETCH_BYTES = 256 * 2**20
+
+#: Pixels per strip a prefetch decodes (rounded to whole rows).
+PREFETCH_STRIP_PIXELS = 2**20
+
+_PREFETCHED: dict[tuple, _Prefetch] = {}
+
+
+def _file_key(path: str | Path) -> tuple | None:
+    """The file behind `path` (its real path, size and modification time), or None."""
+    try:
+        real = os.path.realpath(path)
+        stat = os.stat(real)
+    except OSError:
+        return None
+    return (real, stat.st_size, stat.st_mtime_ns)
+
+
+class _Prefetch:
+    """Strips of an image's bands decoded top to bottom on a thread of their own, into a
+    queue holding at most :data:`PREFETCH_BYTES`; :meth:`rows` hands them out in order.
+
+    GDAL decodes without Python's lock, so the decoding goes on while the caller's
+    thread imports modules or works on earlier rows. The thread uses its own dataset
+    (a GDAL dataset is not shared between threads).
+    """
+
+    def __init__(self, src, key: tuple) -> None:
+        self.key = key
+        height, width = src.height, src.width
+        self._step = max(1, PREFETCH_STRIP_PIXELS // width)
+        per_strip = max(1, self._step * width * src.count)
+        self._queue: queue.Queue = queue.Queue(max(2, PREFETCH_BYTES // per_strip))
+        self._stopped = threading.Event()
+        self._parts: list[np.ndarray] = []  # decoded rows not yet handed out
+        self._row = 0  # first row of _parts
+        self._thread = threading.Thread(
+            target=self._decode, args=(src, height, width), name="prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _decode(self, src, height: int, width: int) -> None:
+        try:
+            for r0 in range(0, height, self._step):
+                if self._stopped.is_set():
+                    return
+                r1 = min(r0 + self._step, height)
+                self._put(src.read(window=((r0, r1), (0, width))))
+            self._put(None)
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._put(exc)
+        finally:
+            src.close()
+
+    def _put(self, item) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Bands of rows ``r0 .. r1`` (shape (bands, r1 - r0, W)), asked for in order."""
+        if r0 != self._row:
+            raise ValueError(f"rows asked out of order: {r0}, expected {self._row}")
+        have = sum(part.shape[1] for part in self._parts)
+        while have < r1 - r0:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                raise ValueError(f"rows {r0}..{r1} past the image's end")
+            self._parts.append(item)
+            have += item.shape[1]
+        bands = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts, axis=1)
+        self._parts = [bands[:, r1 - r0 :]] if have > r1 - r0 else []
+        self._row = r1
+        return bands[:, : r1 - r0]
+
+    def stop(self) -> None:
+        """Stop decoding and drop what was decoded."""
+        self._stopped.set()
+        self._parts = []
+        self._thread.join()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+
+def prefetch(path: str | Path, min_pixels: int) -> bool:
+    """Start decoding `path` (PNG or TIFF, larger than `min_pixels`) on a thread, for the
+    next :class:`StripReader` of the same file to read from; True when started.
+
+    The command line calls this before it imports the pipeline, so the image is decoded
+    while Python imports scipy, matplotlib and the rest (about 0.6 s, the time of
+    decoding some 60 MP of PNG). At most :data:`PREFETCH_BYTES` of decoded rows wait;
+    what no reader claims is dropped by :func:`release_prefetched`. Any failure here
+    (not an image, unreadable) leaves the file to be read, and its error told, as usual.
+    """
+    import rasterio
+
+    key = _file_key(path)
+    if key is None or key in _PREFETCHED:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning
+            src = rasterio.open(key[0])
+    except Exception:
+        return False
+    if src.driver not in ("PNG", "GTiff") or src.width * src.height <= min_pixels:
+        src.close()
+        return False
+    _PREFETCHED[key] = _Prefetch(src, key)
+    return True
+
+
+def _claim(path: str | Path) -> _Prefetch | None:
+    """The prefetch started for the file at `path`, if any (claimed once)."""
+    if not _PREFETCHED:
+        return None
+    key = _file_key(path)
+    return None if key is None else _PREFETCHED.pop(key, None)
+
+
+def release_prefetched() -> None:
+    """Stop every prefetch that no reader claimed, and drop its rows."""
+    while _PREFETCHED:
+        _PREFETCHED.popitem()[1].stop()

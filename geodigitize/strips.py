@@ -108,6 +108,7 @@ from .reduce import (
 )
 from .region import region_axes
 from .shading import explain_colors
+from .sources import IN_MEMORY_PIXELS
 from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes
 
 __all__ = [
@@ -121,11 +122,6 @@ __all__ = [
     "strip_clusterable",
 ]
 
-#: Images up to this many pixels are kept in memory (per-pixel arrays in the result);
-#: larger PNG and TIFF files are streamed. Streaming is exact and faster whenever the
-#: reconstruction check samples (more than 2 M data pixels): it queries the sample in
-#: row order, where random order makes scipy's simplex walk up to 30x slower.
-IN_MEMORY_PIXELS = 2_000_000
 
 #: Pixels per strip (rounded to whole rows, at least 64). A strip's work arrays then
 #: stay near a core's cache: masking, the flat test and the labels of a 100 MP figure's

@@ -46,3 +46,20 @@ def test_the_pipeline_alone_does_not_import_the_panels():
 def test_decode_is_the_function_not_its_module():
     importlib.import_module("geodigitize.decode")
     assert geodigitize.decode is importlib.import_module("geodigitize.decode").decode
+
+
+@pytest.mark.parametrize(
+    "statement, absent",
+    [
+        # the command line starts decoding a large image before the pipeline's imports
+        ("from geodigitize.cli import main", "geodigitize.pipeline"),
+        ("import geodigitize.sources", "scipy"),
+        ("import geodigitize", "geodigitize.decode"),
+    ],
+)
+def test_what_start_up_does_not_import(statement, absent):
+    code = f"import sys; {statement}; print({absent!r} in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "False"
