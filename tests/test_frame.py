@@ -195,3 +195,38 @@ def test_labels_merged_with_a_field_without_spines_refuse():
     assert find_spine_frame(img, decoded.distance <= 30) is None
     with pytest.raises(RegionError, match=r"fills \d+ % of its box's left side.*`region`"):
         find_frame(img, scale, decoded)
+
+
+@pytest.mark.parametrize("budget", [1800, 4_000_000])
+def test_the_reduced_view_is_within_the_budget_and_k_is_the_least(monkeypatch, budget):
+    monkeypatch.setattr(frame, "FRAME_PIXELS", budget)
+    rng = np.random.default_rng(budget)
+    shapes = [(8660, 11547), (181, 241), (3464, 4619), (1, 5_000_000), (2001, 1999)]
+    shapes += [tuple(rng.integers(1, 20_000, 2)) for _ in range(200)]
+    for h, w in shapes:
+        k = frame.frame_step((h, w))
+        view = (-(-h // k), -(-w // k))
+        assert view[0] * view[1] <= budget
+        assert k == 1 or -(-h // (k - 1)) * -(-w // (k - 1)) > budget
+        assert frame.frame_step(view) == 1  # a streamed view is not reduced again
+
+
+def test_a_streamed_image_is_searched_in_the_view_an_image_in_memory_is(tmp_path, monkeypatch):
+    # 241 x 181 with 1800 pixels to search: k = 5 left a 49 x 37 view (1813 pixels), which
+    # the streamed search reduced by 2 again (a frame 5 px off the one found in memory)
+    from geodigitize.pipeline import extract
+
+    fig = render_figure(241, 181, seed=2)
+    png, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(png, gcps_path=gcps)
+    monkeypatch.setattr(frame, "FRAME_PIXELS", 1800)
+    scale = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7, "region": "auto"}
+    one = extract(png, gcps=gcps, **scale)
+    streamed = extract(png, gcps=gcps, strip_rows=7, in_memory=False, grid_dir=tmp_path, **scale)
+    assert one.fitted.to_dict() == streamed.fitted.to_dict()  # the frame among them
+    assert one.counts() == streamed.counts()
+    np.testing.assert_array_equal(
+        one.points[["value", "col", "row"]].to_numpy(),
+        streamed.points[["value", "col", "row"]].to_numpy(),
+    )
+    streamed.discard()
