@@ -57,9 +57,10 @@ with rasterio.open({png!r}) as src:
 def run_body(png, gcps, out, region, **options) -> str:
     """``geodigitize run`` on `png` in the measuring process (the command line's entry
     point, :func:`geodigitize.cli.main`, as a user runs it: issue 13's benchmark is stated
-    in CLI flags, and the CLI's allocator settings apply). `options` are Python names:
-    ``exclude_color="black"`` is ``--exclude-color black``, ``contours=True`` is
-    ``--contours``. The points and timings come back from report.json."""
+    in CLI flags, and the command line decodes a large image while it starts). `options`
+    are Python names: ``exclude_color="black"`` is ``--exclude-color black``,
+    ``contours=True`` is ``--contours``. The points and timings come back from
+    report.json."""
     args = ["run", str(png), "--gcps", str(gcps), "--out", str(out), "--overwrite", "--quiet"]
     args += ["--cmap", "jet_r", "--vmin", "0.0", "--vmax", "0.7", "--region", str(region)]
     for name, value in options.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -16,14 +15,7 @@ try:  # typer >= 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
-__all__ = ["ALLOCATOR_ENV", "app", "main", "tune_allocator", "usage_line"]
-
-#: Set to ``system`` (or ``0``) to leave the C allocator's settings alone in the CLI.
-ALLOCATOR_ENV = "GEODIGITIZE_MALLOC"
-
-# glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 32 * 1024 * 1024
+__all__ = ["app", "main", "usage_line"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +29,6 @@ def main(argv: list[str] | None = None) -> None:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     signal.signal(signal.SIGTERM, on_sigterm)
-    tune_allocator()
     decoding = _decode_ahead(sys.argv[1:] if argv is None else argv)
     try:
         app = _commands()
@@ -102,40 +93,6 @@ def _decode_ahead(args: list[str]) -> bool:
 
             return prefetch(arg, IN_MEMORY_PIXELS)
     return False
-
-
-def tune_allocator() -> bool:
-    """Keep the memory of freed large arrays in the process (glibc only): a run allocates
-    and frees arrays of a few MB per strip, which glibc by default gives back to the system
-    and faults in again (~300k page faults, 1-3 s of system time at 100 MP).
-
-    Arrays up to 32 MB (glibc's largest mmap threshold) come from the heap instead of
-    their own mmap, and the heap's free top is not trimmed. Measured on 2 busy cores,
-    ``geodigitize run`` with default options, 6 alternating runs each (medians): at 16 MP
-    page faults 122k -> 97k, system time 0.59 -> 0.34 s, CPU 3.40 -> 3.27 s, peak
-    470 -> 570 MB; at 100 MP (4 runs each) faults 270k -> 205k, system time
-    1.46 -> 1.31 s, peak 850 -> 900 MB.
-
-    Only the command line does this, for its own short-lived process: the Python API
-    never changes process-wide settings. Set ``GEODIGITIZE_MALLOC=system`` to skip it.
-
-    Returns
-    -------
-    bool
-        Whether the settings were applied.
-    """
-    if os.environ.get(ALLOCATOR_ENV, "").strip().lower() in ("system", "0", "off", "no"):
-        return False
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # glibc; musl has no mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    ok = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    ok &= mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
-    return bool(ok)
 
 
 def usage_line(exc: click_exceptions.UsageError) -> str:
