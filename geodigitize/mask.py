@@ -1579,10 +1579,6 @@ def ink_end_pixels(
         found from `rgb` when not given.
     id_rgb : ndarray of shape (C, 3), optional
         RGB of each distinct colour (required with `color_id`).
-    id_index : ndarray of shape (C,), optional
-        Scale entry of each distinct colour, when every pixel's `index` is its colour's
-        (``index == id_index[color_id]``, as decoded from colour ids): pixels are then
-        ranked by colour, without widening `index` to gather with it.
 
     Returns
     -------
