@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,6 +262,17 @@ def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(distinct.size, dtype=np.int64)
     rank[order] = np.arange(distinct.size)
     return np.asarray(distinct)[order], rank[codes]
+
+
+def _groups(positions: np.ndarray, width: int) -> Iterator[tuple[int, int]]:
+    """``(first, last + 1)`` of sorted `positions` taken in groups: each from the first
+    position not yet taken to the last one before ``first + width``."""
+    i = 0
+    while i < positions.size:
+        first = int(positions[i])
+        j = int(np.searchsorted(positions, first + width))
+        yield first, int(positions[j - 1]) + 1
+        i = j
 
 
 def _tile_points_runs(runs: RowRuns, size: int, want: np.ndarray, ty0: int, width: int):
@@ -586,12 +598,7 @@ class _Quadtree:
             values, valid = self.store.rows(r0, r1)
             labels = self.store.labels(r0, r1)
             span = max(1, self.store.block_pixels // max((r1 - r0) * size, 1))  # tile columns
-            cols = np.flatnonzero(want.any(axis=0))
-            k = 0
-            while k < cols.size:
-                t0 = int(cols[k])
-                m = int(np.searchsorted(cols, t0 + span))
-                t1 = int(cols[m - 1]) + 1
+            for t0, t1 in _groups(np.flatnonzero(want.any(axis=0)), span):
                 c0, c1 = t0 * size, min(t1 * size, width)
                 inside = np.repeat(np.repeat(want[:, t0:t1], size, 0), size, 1)
                 sel = valid[:, c0:c1] & inside[: r1 - r0, : c1 - c0]
@@ -599,7 +606,6 @@ class _Quadtree:
                     reps, tid = tile_points(values[:, c0:c1], sel, labels[:, c0:c1], size)
                     ty, tx = np.divmod(tid, t1 - t0)
                     yield r0, c0, reps, (ty + b0) * nx + tx + t0
-                k = m
 
     def _runs_of(self, r0: int, r1: int) -> RowRuns:
         """The runs of rows ``r0 .. r1``: from those kept, else read from the store."""
@@ -633,14 +639,8 @@ class _Quadtree:
         want[tiles] = True
         want = want.reshape(ny, nx)
         band_rows = max(1, self.store.block_rows // size)  # tile rows per band
-        bands = np.flatnonzero(want.any(axis=1))
-        i = 0
-        while i < bands.size:
-            b0 = int(bands[i])
-            j = int(np.searchsorted(bands, b0 + band_rows))
-            b1 = int(bands[j - 1]) + 1
+        for b0, b1 in _groups(np.flatnonzero(want.any(axis=1)), band_rows):
             yield b0, b1, want[b0:b1]
-            i = j
 
     def _ensure(self, level: int, tiles: np.ndarray) -> None:
         """Compute the points of the tiles `tiles` of `level` not computed yet."""
