@@ -51,7 +51,7 @@ from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .shading import shaded_scale
-from .sources import ArraySource, StripReader, gdal_reads_like_pillow
+from .sources import ArraySource, StripReader, gdal_reads_like_pillow, release_prefetched
 from .store import SpoolStore
 from .strips import (
     IN_MEMORY_PIXELS,
@@ -544,6 +544,7 @@ def _source(image, opts: Options, in_memory: bool | None, *, whole: bool = False
         info = gdal_reads_like_pillow(image, opts.max_pixels)
         if info is not None and (in_memory is False or info.pixels > IN_MEMORY_PIXELS):
             return StripReader(image), info, None
+    release_prefetched()  # read whole: rows the command line decoded ahead go unused
     img, pdf = _read(image, opts)
     return ArraySource(img), img, pdf
 

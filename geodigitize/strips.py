@@ -108,7 +108,7 @@ from .reduce import (
 )
 from .region import region_axes
 from .shading import explain_colors
-from .sources import IN_MEMORY_PIXELS
+from .sources import DEFAULT_STRIP_PIXELS, IN_MEMORY_PIXELS, default_strip_rows
 from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes
 
 __all__ = [
@@ -122,13 +122,6 @@ __all__ = [
     "strip_clusterable",
 ]
 
-
-#: Pixels per strip (rounded to whole rows, at least 64). A strip's work arrays then
-#: stay near a core's cache: masking, the flat test and the labels of a 100 MP figure's
-#: strips (11547 pixels wide, 7 rows of context each side) cost 18 ns per core pixel at
-#: 1 M pixels against 22 ns at 2 M (per window pixel 15.5 vs 20.7 ns; smaller strips pay
-#: more in context rows than they gain).
-DEFAULT_STRIP_PIXELS = 1_000_000
 
 #: Threads masking strips at once (each holds one strip's work arrays).
 _WORKERS = min(2, os.cpu_count() or 1)
@@ -1406,7 +1399,7 @@ def run_strips(
         When no pixel is data.
     """
     height, width = source.shape
-    rows = min(strip_rows or max(64, DEFAULT_STRIP_PIXELS // width), height)
+    rows = min(strip_rows or default_strip_rows(width), height)
     box = opts.region if opts.region not in (None, AUTO) else None
     axes = None if box is None else region_axes(source.shape, box)  # checks it first
     count = (

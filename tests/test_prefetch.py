@@ -47,11 +47,10 @@ def _nothing_left():
 @pytest.mark.parametrize("steps", [(1,), (5,), (3, 1, 8, 2)])
 def test_rows_read_ahead_are_the_files(tmp_path, monkeypatch, kind, steps):
     # strips of 3 rows decoded, at most 2 waiting: reads span, split and wait for them
-    monkeypatch.setattr(sources, "PREFETCH_STRIP_PIXELS", 3 * 23)
     monkeypatch.setattr(sources, "PREFETCH_BYTES", 1)
     path = _image(tmp_path, kind)
     expected = read_image(path)
-    assert prefetch(path, 0)
+    assert prefetch(path, 0, strip_rows=3)
     assert not prefetch(path, 0)  # one per file
     reader = StripReader(path)
     assert reader._ahead is not None and not sources._PREFETCHED  # claimed
@@ -87,10 +86,9 @@ def test_a_file_changed_since_is_read_again(tmp_path):
 
 
 def test_unclaimed_and_closed_prefetches_stop(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "PREFETCH_STRIP_PIXELS", 23)
     monkeypatch.setattr(sources, "PREFETCH_BYTES", 1)  # the thread waits for room
     path = _image(tmp_path, "RGB")
-    assert prefetch(path, 0)
+    assert prefetch(path, 0, strip_rows=1)
     reader = StripReader(path)
     reader.read(0, 2)
     reader.close()  # the rest is dropped, its thread ends
@@ -111,13 +109,12 @@ def test_rows_must_come_in_order(tmp_path):
     reader.close()
 
 
-def test_a_damaged_file_is_told_as_when_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "PREFETCH_STRIP_PIXELS", 50 * 300)  # the reader's strips
+def test_a_damaged_file_is_told_as_when_read(tmp_path):
     big = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 300, 3), np.uint8)).save(big)
     cut = tmp_path / "cut.png"
     cut.write_bytes(big.read_bytes()[: big.stat().st_size // 2])
-    assert prefetch(cut, 0)
+    assert prefetch(cut, 0, strip_rows=50)  # as the reader asks below
     reader = StripReader(cut)
     with pytest.raises(ImageError, match="truncated or damaged"):
         for r0 in range(0, 400, 50):
@@ -151,3 +148,19 @@ def test_the_command_line_decodes_a_large_image_ahead(tmp_path, monkeypatch, cli
         with rasterio.open(tmp_path / d / "grid.tif") as src:
             grids.append(src.read(1))
     np.testing.assert_array_equal(grids[0], grids[1])
+
+
+def test_rows_are_decoded_in_the_engines_strips(tmp_path):
+    path = _image(tmp_path, "RGB")
+    assert prefetch(path, 0)
+    (ahead,) = sources._PREFETCHED.values()
+    assert ahead._step == sources.default_strip_rows(23)  # each read one decoded strip
+
+
+def test_an_image_read_whole_drops_its_prefetch(tmp_path):
+    """An image the pipeline reads whole (here: `in_memory=True`) stops the decoding the
+    command line began, and drops its rows."""
+    png, _ = make_figure(300, 200).write(tmp_path)
+    assert prefetch(png, 0)
+    pipeline._source(str(png), pipeline.Options(cmap="jet_r"), True)
+    assert not sources._PREFETCHED
