@@ -672,3 +672,22 @@ def test_dropping_repeats_keeps_the_distinct_values(size):
     kept = strips._without_repeats(values)
     np.testing.assert_array_equal(np.unique(kept), np.unique(values))
     assert kept.size == 0 or (kept[1:] != kept[:-1]).all()
+
+
+@pytest.mark.parametrize("runs", [False, True])
+@pytest.mark.parametrize("shape", [(0,), (1,), (2,), (3, 7), (40, 257), (0, 5)])
+def test_id_counts_are_bincount(shape, runs):
+    # long runs (counted per run) and noise (counted per pixel), contiguous or a column
+    # slice of a strip, as the first pass counts its region box
+    rng = np.random.default_rng(sum(shape) + runs)
+    size = int(np.prod(shape))
+    if runs:
+        flat = np.repeat(rng.integers(0, 6, size), rng.integers(1, 40, size))[:size]
+    else:
+        flat = rng.integers(0, 300, size)
+    ids = flat.astype(np.int32).reshape(shape)
+    for part, n in ((ids, 0), (ids, 500), (ids[..., 1:], 3)):
+        got = strips._id_counts(part, n)
+        expected = np.bincount(part.ravel(), minlength=n)
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == np.int64
