@@ -691,3 +691,22 @@ def test_id_counts_are_bincount(shape, runs):
         expected = np.bincount(part.ravel(), minlength=n)
         np.testing.assert_array_equal(got, expected)
         assert got.dtype == np.int64
+
+
+def test_colour_ids_looked_up_ahead_are_the_ids_in_order():
+    # the first pass looks a strip's colours up on its read-ahead thread before the main
+    # thread has numbered the previous strip's new colours: the ids must be those of
+    # looking every strip up in order
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 2**24, 60).astype(np.uint32)
+    strips_ = [rng.choice(palette[: 10 + 10 * k], (3, 50)).astype(np.uint32) for k in range(5)]
+    in_order = strips._ColorIds()
+    expected = [in_order(p) for p in strips_]
+    ahead = strips._ColorIds()
+    looked = ahead.lookup(strips_[0])
+    for k, packed in enumerate(strips_):
+        following = ahead.lookup(strips_[k + 1]) if k + 1 < len(strips_) else None
+        np.testing.assert_array_equal(ahead.resolve(packed, *looked), expected[k])
+        looked = following
+    np.testing.assert_array_equal(ahead.colors(), in_order.colors())
+    assert ahead.n == in_order.n == np.unique(np.concatenate(strips_)).size
