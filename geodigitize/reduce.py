@@ -291,8 +291,8 @@ def cluster_runs(
 def labels_from_runs(
     rows: np.ndarray, col0: np.ndarray, col1: np.ndarray, lab: np.ndarray, shape
 ) -> np.ndarray:
-    """Pixel labels (int32, -1 outside every run) of runs along rows (see
-    :func:`cluster_runs`), given in row-major order and disjoint, as it gives them.
+    """Pixel labels (-1 outside every run, in the type of `lab`) of runs along rows
+    (see :func:`cluster_runs`), given in row-major order and disjoint, as it gives them.
 
     The flat image is the runs and the gaps between them in turn, so it is one
     ``np.repeat`` of their labels (-1 for a gap) by their lengths: no index per pixel
@@ -306,7 +306,7 @@ def labels_from_runs(
     lengths[0:-1:2] = start
     lengths[2:-1:2] -= start[:-1] + lengths[1:-2:2]  # the previous run's end
     lengths[-1] = h * w - (start[-1] + lengths[-2] if m else 0)
-    labels = np.full(2 * m + 1, -1, dtype=np.int32)
+    labels = np.full(2 * m + 1, -1, dtype=np.asarray(lab).dtype)
     labels[1::2] = lab
     return np.repeat(labels, lengths).reshape(shape)
 

@@ -163,6 +163,7 @@ class _Strip:
     reason: np.ndarray | None = None  # (h, W) uint8
     clusters: _StripClusters | None = None  # filled by the worker, see summarise()
     labels: np.ndarray | None = None  # (h, W) strip cluster labels, when kept
+    runs: tuple | None = None  # (rows, col0, col1, lab) of cluster_runs, when labels kept
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
     codes: np.ndarray | None = None  # (h, W) see geodigitize.store.pixel_codes
     near: tuple | None = None  # (row0, values, flat) with DBSCAN's context rows
@@ -948,8 +949,8 @@ def _strips(
                 same[a - f0 : b - f0], strip.flat, eps=opts.eps
             )
             strip.clusters = book.summarise_runs(strip, runs, n, last=b >= height)
-            if labels_wanted:
-                strip.labels = labels_from_runs(*runs, strip.flat.shape)
+            if labels_wanted:  # the labels are drawn from the runs as they are spooled
+                strip.runs = tuple(runs)
             spent["label"] += time.perf_counter() - t
         t = time.perf_counter()
         strip.codes = pixel_codes(strip.index, strip.reason, scale.values.size)
@@ -1565,11 +1566,15 @@ class _Work:
                 rows["codes"].append(strip.codes)
                 rows["flat"].append(strip.flat.view(np.uint8))
                 if "labels" in rows:  # strip ids, numbered as the book numbers them
-                    labels = strip.labels
-                    if book is not None:
-                        labels = np.where(labels >= 0, labels + offset, -1)
                     # 16 bits while the ids fit (halves what is written and read back)
-                    narrow = labels.size == 0 or int(labels.max()) < 2**15
+                    if book is not None:  # drawn from the runs with the book's numbers
+                        *runs, lab = strip.runs
+                        narrow = strip.clusters.n == 0 or offset + strip.clusters.n <= 2**15
+                        lab = (lab + offset).astype(np.int16 if narrow else np.int32)
+                        labels = labels_from_runs(*runs, lab, strip.flat.shape)
+                    else:
+                        labels = strip.labels
+                        narrow = labels.size == 0 or int(labels.max()) < 2**15
                     rows["labels"].append(labels, np.int16 if narrow else None)
                 if self.keep:
                     index.append(strip.index)

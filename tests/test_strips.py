@@ -13,6 +13,7 @@ from conftest import make_figure, paint
 from PIL import Image
 
 from geodigitize import frame, mask, strips
+from geodigitize.colormap import from_cmap
 from geodigitize.colors import pack_rgb
 from geodigitize.errors import ImageError
 from geodigitize.filters import any_in_window
@@ -710,3 +711,34 @@ def test_colour_ids_looked_up_ahead_are_the_ids_in_order():
         looked = following
     np.testing.assert_array_equal(ahead.colors(), in_order.colors())
     assert ahead.n == in_order.n == np.unique(np.concatenate(strips_)).size
+
+
+def test_cluster_ids_past_16_bits_spool_the_same_labels(tmp_path):
+    # 33,600 two-pixel clusters (pairs of equal data pixels between white columns and
+    # rows): the streamed engine spools the strips' cluster ids in 16 bits until they
+    # pass 2**15, then in 32; the labels must be those of the image run in one piece
+    h, w = 240, 840
+    scale = from_cmap("jet_r", 0.0, 0.7)
+    rows, cols = np.mgrid[0:h, 0:w]
+    entry = (cols // 3 * 7 + rows // 2 * 3) % scale.colors.shape[0]
+    data = (rows % 2 == 0) & (cols % 3 < 2)
+    image = np.where(data[..., None], scale.colors[entry], np.uint8(255)).astype(np.uint8)
+    png, gcps = tmp_path / "pairs.png", tmp_path / "gcps.csv"
+    Image.fromarray(image).save(png)
+    gcps.write_text("col,row,lon,lat\n0,0,-10,10\n840,0,10,10\n0,240,-10,-10\n840,240,10,-10\n")
+    opts = dict(
+        cmap="jet_r",
+        vmin=0.0,
+        vmax=0.7,
+        max_distance=10.0,
+        halo_distance=None,
+        consistency=None,
+        preview=str(tmp_path / "p.png"),
+    )
+    one = extract(png, gcps=gcps, **opts)
+    streamed = extract(png, gcps=gcps, strip_rows=7, in_memory=False, grid_dir=tmp_path, **opts)
+    assert not streamed.pixels.kept
+    expected = one.pixels.labels(0, h)
+    assert len(one.points) == (h // 2) * (w // 3) == expected.max() + 1 > 2**15
+    np.testing.assert_array_equal(streamed.pixels.labels(0, h), expected)
+    assert one.points.drop(columns="geometry").equals(streamed.points.drop(columns="geometry"))
