@@ -44,6 +44,9 @@ def test_decode_is_the_function_not_its_module():
         ("from geodigitize.cli import main", "geodigitize.pipeline"),
         ("import geodigitize.sources", "scipy"),
         ("import geodigitize", "geodigitize.decode"),
+        # every command is registered before `run` starts: only `batch` shows a bar
+        ("from geodigitize.cli import app", "rich.progress"),
+        ("from geodigitize.cli import app", "rich.table"),
     ],
 )
 def test_what_start_up_does_not_import(statement, absent):

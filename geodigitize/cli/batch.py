@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..batch import ImageResult, plan, run_batch, write_summary
 from . import run as _run
@@ -144,6 +142,16 @@ class _progress:  # lower case: reads like a function in the with statement
     """A progress bar over images on stderr (nothing when disabled)."""
 
     def __init__(self, enabled: bool, total: int) -> None:
+        # imported here: every command is registered at start-up, and rich's progress
+        # and table modules (16 ms) would then be imported by every `geodigitize run`
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bar = Progress(
             TextColumn("[bold]images"),
             BarColumn(),
@@ -168,6 +176,8 @@ class _progress:  # lower case: reads like a function in the with statement
 
 
 def _table(results: list[ImageResult], summary: Path) -> None:
+    from rich.table import Table
+
     table = Table(title=None, show_edge=False, pad_edge=False)
     for col in ("image", "status", "points", "GCP RMSE px", "recon. median %", "s", "error"):
         table.add_column(col, overflow="fold")

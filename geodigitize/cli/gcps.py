@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from ..errors import GCPError
 from ..gcps import read_gcps, write_points
@@ -19,6 +18,9 @@ from ..preview import check_preview_path, plot_gcps
 from ..transforms import AUTO_TOLERANCE_PX
 from ._app import app
 from ._common import cli_errors, console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["check_save_points", "gcps_report", "save_gcps_points"]
 
@@ -50,6 +52,8 @@ def _fmt(value, digits: int = 3) -> str:
 
 def gcps_report(geo: Georeference) -> tuple[Table, list[str]]:
     """The per-GCP table and the summary lines of a fit."""
+    from rich.table import Table  # here: see _progress in cli/batch.py
+
     report = geo.to_dict()
     worst = report["worst_gcp"]
     table = Table(
