@@ -672,3 +672,100 @@ def test_dropping_repeats_keeps_the_distinct_values(size):
     kept = strips._without_repeats(values)
     np.testing.assert_array_equal(np.unique(kept), np.unique(values))
     assert kept.size == 0 or (kept[1:] != kept[:-1]).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("block", [1, 3, 256])
+def test_data_bound_is_the_box_of_the_pixels_that_can_be_data(seed, block):
+    """The guess the streamed grid starts from: the bounding box of the opaque pixels
+    inside the region whose colour is within max_distance_ and not excluded."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    (h, w), n = rng.integers(1, 40, size=2).tolist(), 9
+    ids = rng.integers(0, n, size=(h, w))
+    opaque = rng.random((h, w)) > (0.3 if seed % 2 else 0.0)
+    distance = rng.random(n).astype(np.float32) * 10
+    distance[ids[h // 2, w // 2]] = 0.0 if seed % 4 else 9.9  # some images: no data
+    sparse = rng.random((h, w)) < (0.9 if seed % 3 else 0.0)  # a few data colours
+    ids[sparse] = np.argmax(distance)
+    excluded = rng.random(n) < 0.3 if seed % 2 else None
+    region = None
+    if seed % 4 == 1:  # a box
+        r0, c0 = rng.integers(0, h), rng.integers(0, w)
+        r1, c1 = rng.integers(r0 + 1, h + 1), rng.integers(c0 + 1, w + 1)
+        region = (np.isin(np.arange(h), range(r0, r1)), np.isin(np.arange(w), range(c0, c1)))
+    fitted = SimpleNamespace(
+        mask=SimpleNamespace(max_distance_=5.0),
+        exclusion=None if excluded is None else SimpleNamespace(excluded_=excluded),
+    )
+    can = opaque & (distance[ids] <= 5.0)
+    if excluded is not None:
+        can &= ~excluded[ids]
+    if region is not None:
+        can &= region[0][:, None] & region[1][None, :]
+    rows, cols = np.flatnonzero(can.any(axis=1)), np.flatnonzero(can.any(axis=0))
+    expected = None if not rows.size else (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+    got = strips._data_bound(_first_of(ids, opaque, distance, None), fitted, region, block)
+    assert got == expected
+
+
+def _grid_bytes(tmp_path, name, png, gcps, **opts):
+    """The grid a streamed run writes: its profile, and the bytes of its values and of
+    each overview's (the file's own bytes may differ: GDAL compresses blocks on threads
+    and stores them as they are done)."""
+    run(png, tmp_path / name, gcps=gcps, in_memory=False, strip_rows=37, **opts)
+    assert not list((tmp_path / name).glob(".*"))  # no temporary grid left
+    with rasterio.open(tmp_path / name / "grid.tif") as grid:
+        levels = [grid.read(1).tobytes()]
+        for factor in grid.overviews(1):
+            shape = (-(-grid.height // factor), -(-grid.width // factor))
+            levels.append(grid.read(1, out_shape=shape).tobytes())
+        return {**grid.profile, "nodata": str(grid.nodata)}, grid.tags(1), levels
+
+
+@pytest.mark.parametrize("region", [None, "12,9,650,571"])
+def test_grid_streamed_with_the_strips_is_the_grid_written_after(tmp_path, region):
+    """grid.tif written as the strips come, in the guessed window, is the file written
+    from the spooled codes after the last strip (bands of 256 rows, overviews); a wrong
+    guess (or none) falls back to writing after, with the same file."""
+    png, gcps = make_figure(700, 600).write(tmp_path)
+    opts = {**SCALE, "region": region}
+    guesses = []
+    bound = strips._data_bound
+
+    def spy(*args, **kwargs):
+        guesses.append(bound(*args, **kwargs))
+        return guesses[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strips, "_data_bound", spy)
+        streamed = _grid_bytes(tmp_path, "streamed", png, gcps, **opts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strips._Work, "_grid_stream", lambda *args: None)
+        after = _grid_bytes(tmp_path, "after", png, gcps, **opts)
+    c0, r0, c1, r1 = guesses[0]
+    for wrong in [(c0, r0, c1, r1 + 1), (c0 + 1, r0, c1, r1), (0, 0, 700, 600), None]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(strips, "_data_bound", lambda *args, wrong=wrong: wrong)
+            fallback = _grid_bytes(tmp_path, f"wrong{wrong}", png, gcps, **opts)
+        assert fallback == after
+    assert streamed == after
+    with rasterio.open(tmp_path / "after" / "grid.tif") as grid:  # the guess was right
+        assert grid.shape == (r1 - r0, c1 - c0) and grid.overviews(1) == [2]
+
+
+def test_a_run_failing_after_the_strips_leaves_no_streamed_grid(tmp_path):
+    """The grid begun with the strips is removed when the run fails: at the last strip
+    (no data) or after it (merging the clusters)."""
+    png, gcps = make_figure(300, 200).write(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("failed")
+
+    for where, name in ((strips, "require_data"), (strips._Work, "_merge")):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(where, name, fail)
+            with pytest.raises(RuntimeError, match="failed"):
+                _streamed(png, gcps, tmp_path, 7, **SCALE)
+        assert not list(tmp_path.glob(".grid*"))
