@@ -40,15 +40,10 @@ depth, and the image then runs as one strip. Results go to sinks:
   once the number of data pixels is known (the same pixels
   :func:`geodigitize.reconstruct.check_reconstruction` draws) and gathered from the
   spooled pixel codes (a data pixel's code is its scale entry).
-- ``grid.tif``, streamed when the image is not kept: from the strips' pixel codes,
-  written compressed once, cropped to the decoded pixels, with overviews
-  (:class:`geodigitize.io.GridWriter`, which computes GDAL's averages as the rows are
-  written, :mod:`geodigitize.overviews`). It is written on a thread as the strips come
-  (:class:`_GridStream`), in the box of the pixels that can be data (the data window,
-  unless masking rules clear that box's edges); when the data window turns out
-  smaller, again from the spooled codes while the clusters are merged.
-- The reconstruction sample is drawn and gathered on a thread while the clusters are
-  merged (:meth:`_DataSpool.draw_ahead`).
+- ``grid.tif``, streamed when the image is not kept: from the spooled pixel codes,
+  written compressed once, cropped to the decoded pixels, with
+  overviews (:class:`geodigitize.io.GridWriter`, which computes GDAL's averages as the
+  rows are written, :mod:`geodigitize.overviews`), while the clusters are merged.
 
 Memory for a streamed image is a few hundred bytes per pixel of a strip (1 million
 pixels by default, two strips in flight) plus a 64 MB colour table, and a few bits per
@@ -1167,33 +1162,13 @@ class _DataSpool:
         self.counts: list[int] = []
         self.row0: list[int] = []
         self.row1: list[int] = []
-        self._drawn: dict = {}  # (sample, seed) -> future of :meth:`draw`'s arrays
+        self.sample: tuple | None = None  # ((n, k, seed), gather's arrays), see _check
 
     def add(self, strip: _Strip) -> None:
         """Count the next strip (strips in order)."""
         self.counts.append(int(strip.reason_counts[Reason.DATA]))
         self.row0.append(strip.row0)
         self.row1.append(strip.row0 + strip.valid.shape[0])
-
-    def draw_ahead(self, sample: int, width: int, seed: int = 0) -> None:
-        """Start :meth:`draw` on a thread (after the last strip), so the sample is drawn
-        and gathered while the caller merges the clusters."""
-        if (sample, seed) not in self._drawn:
-            pool = ThreadPoolExecutor(1)
-            self._drawn[sample, seed] = pool.submit(self._draw, sample, width, seed)
-            pool.shutdown(wait=False)  # its thread ends with the draw
-
-    def draw(self, sample: int, width: int, seed: int = 0):
-        """Rows, columns and scale indices of the data pixels
-        :func:`geodigitize.reconstruct.sample_positions` draws (`sample` of them, all
-        when fewer), each an ndarray of shape (k,); drawn once per run (a refinement's
-        points are checked against the same sample)."""
-        self.draw_ahead(sample, width, seed)
-        return self._drawn[sample, seed].result()
-
-    def _draw(self, sample: int, width: int, seed: int):
-        picks = sample_positions(int(sum(self.counts)), sample, seed)
-        return self.gather(picks, width)
 
     def gather(self, picks: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows, columns and scale indices of the data pixels at sorted positions `picks`."""
@@ -1225,12 +1200,17 @@ def _check(
     """:func:`geodigitize.reconstruct.check_reconstruction` from the spooled data pixels."""
     n = int(sum(spool.counts))
     sampled = n > sample
+    picks = sample_positions(n, sample, seed)
     if n == 0 or len(clusters) == 0:
         return ReconstructionCheck(float("nan"), float("nan"), 0, sampled)
     # queries in row order: scipy's simplex walk then starts next door (5x faster than
     # the sample's random order; the same pixels, so the same median and percentile up
-    # to rounding where a pixel centre lies on a triangle edge)
-    rows, cols, index = spool.draw(sample, width, seed)
+    # to rounding where a pixel centre lies on a triangle edge); gathered once per run
+    # (a refinement's points are checked against the same sample)
+    key = (n, sample, seed)
+    if spool.sample is None or spool.sample[0] != key:
+        spool.sample = (key, spool.gather(picks, width))
+    rows, cols, index = spool.sample[1]
     rebuilt = interpolate_points(clusters.col, clusters.row, clusters.value, cols + 0.5, rows + 0.5)
     err = np.abs(rebuilt - scale.values[index]) / scale.range * 100.0
     return ReconstructionCheck(
@@ -1238,223 +1218,33 @@ def _check(
     )
 
 
-def _grid_rows(part: np.ndarray, table: np.ndarray, lut: np.ndarray | None) -> np.ndarray:
-    """Pixel codes `part` (h, w) as grid values, float32, NaN where masked (`lut`: the
-    table padded to 2**16 entries with NaN, for 16-bit codes: one gather per pixel)."""
-    if lut is not None:
-        return np.take(lut, part)
-    valid = part < table.size
-    return np.where(valid, table[np.where(valid, part, 0)], np.nan).astype(np.float32)
-
-
-def _grid_lut(codes_dtype, table: np.ndarray) -> np.ndarray | None:
-    """The lookup table of :func:`_grid_rows` for 16-bit codes (None for wider ones)."""
-    if np.dtype(codes_dtype) != np.uint16:
-        return None
-    lut = np.full(1 << 16, np.nan, dtype=np.float32)
-    lut[: table.size] = table
-    return lut
-
-
-def _grid_band(rows: int) -> int:
-    """Rows written at a time to the grid: whole rows of GeoTIFF blocks, so that GDAL
-    compresses each block once, on all cores, instead of holding part-written blocks in
-    its cache (at least the rows of a strip)."""
-    from .io import GridWriter
-
-    block = GridWriter.BLOCK
-    return max(block, -(-rows // block) * block)
-
-
-def _open_grid(path: Path, window, gt, crs):
-    """A :class:`geodigitize.io.GridWriter` for the pixels inside `window`."""
+def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs, rows: int) -> None:
+    """The spooled pixel codes inside `window` as a compressed GeoTIFF grid with overviews
+    (values of the scale entries, NaN where masked)."""
     from affine import Affine
 
     from .io import GridWriter
 
     c0, r0, c1, r1 = window
-    return GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs)
-
-
-def _write_grid(codes: RowSpool, table: np.ndarray, path: Path, window, gt, crs, rows: int) -> None:
-    """The spooled pixel codes inside `window` as a compressed GeoTIFF grid with overviews
-    (values of the scale entries, NaN where masked)."""
-    c0, r0, c1, r1 = window
-    lut = _grid_lut(codes.dtype, table)
-    band = _grid_band(rows)
-    with _open_grid(path, window, gt, crs) as out:
-        for top in range(r0, r1, band):
-            part = codes[top : min(top + band, r1)][:, c0:c1]
-            out.write_rows(top - r0, _grid_rows(part, table, lut), owned=True)
-
-
-def _data_bound(first: _FirstPass, fitted: Fitted, axes, block: int = 256):
-    """The box ``(col0, row0, col1, row1)`` of the pixels that can be data, or None.
-
-    Such a pixel is opaque, inside the region, and of a colour within
-    ``max_distance_`` of the scale and not excluded: every data pixel is one (when no
-    JPEG restoration turns masked pixels into data), so the data window lies inside
-    this box, and is this box whenever the outermost such pixels are data. Found from
-    the first pass's colour ids before the strips are masked (see :class:`_GridStream`):
-    the first and the last rows holding one, then, on the rows between, only the
-    columns outside the span found so far.
-    """
-    height, width = first.ids.shape
-    n = int(first.colors.size)
-    can = first.distance <= fitted.mask.max_distance_
-    if fitted.exclusion is not None:
-        can = can & ~fitted.exclusion.excluded_
-    lut = np.concatenate([can, np.zeros(n, dtype=bool)])  # transparent ~id: the 2nd half
-    stored = np.int16 if n < 2**15 else np.int32  # as the first pass spooled every row
-    r_lo, r_hi, c_lo, c_hi = 0, height, 0, width
-    if axes is not None:  # a box: a range of rows and one of columns
-        rows, cols = np.flatnonzero(axes[0]), np.flatnonzero(axes[1])
-        r_lo, r_hi, c_lo, c_hi = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-    def can_be_data(a: int, b: int, c0: int = c_lo, c1: int = c_hi) -> np.ndarray:
-        return np.take(lut, first.ids.read(a, b, stored)[:, c0:c1])
-
-    top = bottom = None
-    for a in range(r_lo, r_hi, block):
-        hit = np.flatnonzero(can_be_data(a, min(a + block, r_hi)).any(axis=1))
-        if hit.size:
-            top = a + int(hit[0])
-            break
-    if top is None:
-        return None
-    for end in range(r_hi, top, -block):
-        a = max(end - block, top)
-        hit = np.flatnonzero(can_be_data(a, end).any(axis=1))
-        if hit.size:
-            bottom = a + int(hit[-1]) + 1
-            break
-    lo, hi = c_hi, c_lo  # the columns found so far: lo .. hi
-    for a in range(top, bottom, block):
-        b = min(a + block, bottom)
-        if lo > c_lo:
-            hit = np.flatnonzero(can_be_data(a, b, c_lo, lo).any(axis=0))
-            if hit.size:
-                hi = max(hi, c_lo + int(hit[-1]) + 1)
-                lo = c_lo + int(hit[0])
-        if hi < c_hi:
-            hit = np.flatnonzero(can_be_data(a, b, hi, c_hi).any(axis=0))
-            if hit.size:
-                hi = hi + int(hit[-1]) + 1
-    return (lo, top, hi, bottom)
-
-
-class _GridStream:
-    """``grid.tif`` written from the strips' pixel codes as they come, on a thread, so
-    that little of it is left when the last strip is done.
-
-    The grid is cropped to the data window, which only the last strip settles, while
-    the file's size, its blocks and its overviews depend on it. So the window is
-    guessed first, as the box of the pixels that can be data (:func:`_data_bound`,
-    from the first pass's colour ids; the data window lies inside it), and the grid
-    written in that box as the strips come, in the same bands of rows as
-    :func:`_write_grid`: the same file. When the data window turns out smaller, that
-    file is discarded and the grid written again from the spooled codes
-    (:func:`_write_grid`).
-
-    Parameters
-    ----------
-    bound : callable
-        ``bound() -> window or None``: the guess (None: nothing can be data).
-    codes : RowSpool
-        The spooled pixel codes (read back when the guess was wrong).
-    table : ndarray of shape (K,)
-        The scale's values.
-    path, grid, rows
-        The file, its placement ``(Affine, crs)``, and the rows per strip.
-    """
-
-    #: Strips waiting for the thread at most (the caller then waits): ~2 MB each.
-    QUEUE = 32
-
-    def __init__(self, bound: Callable, codes: RowSpool, table, path: Path, grid, rows: int):
-        import queue
-
-        self.bound, self.codes, self.table, self.path = bound, codes, table, path
-        self.gt, self.crs = grid
-        self.rows = rows
-        self.queue: queue.Queue = queue.Queue(self.QUEUE)
-        self.guess = None  # the window guessed, once the thread has it
-        pool = ThreadPoolExecutor(1)
-        self.future = pool.submit(self._run)
-        pool.shutdown(wait=False)  # its thread ends with the write
-
-    def add(self, row0: int, codes: np.ndarray) -> None:
-        """The next strip's pixel codes (strips in order; left unchanged after)."""
-        self.queue.put((row0, codes))
-
-    def finish(self, window) -> Future:
-        """The data window is `window`: the writing, whose result is its seconds."""
-        self.queue.put(("end", window))
-        return self.future
-
-    def abort(self) -> None:
-        """Stop, and remove the file (the run failed)."""
-        self.queue.put(None)
-        _discard_grid(self.future, self.path)
-
-    def _run(self) -> float:
-        """The thread: guess, write as the strips come, check the guess; the seconds
-        spent working (not waiting for strips)."""
-        t = time.perf_counter()
-        guess = self.guess = self.bound()
-        out = None if guess is None else _open_grid(self.path, guess, self.gt, self.crs)
-        spent = time.perf_counter() - t
-        try:
-            written, final, busy = self._stream(out, guess)
-            t = time.perf_counter()
-            if out is not None and (final is None or not written or final != guess):
-                out.close(overviews=False)  # aborted, or a wrong guess: discarded
-                out = None
-            if final is None:
-                return 0.0
-            if out is not None:  # the guess was the data window: the grid is done
-                out.close()
+    n = table.size
+    lut = None
+    if codes.dtype == np.uint16:  # one gather per pixel
+        lut = np.full(1 << 16, np.nan, dtype=np.float32)
+        lut[:n] = table
+    # whole rows of GeoTIFF blocks at a time: GDAL then compresses each block once,
+    # on all cores, instead of holding part-written blocks in its cache
+    block = GridWriter.BLOCK
+    rows = max(block, -(-rows // block) * block)
+    with GridWriter(path, (r1 - r0, c1 - c0), gt @ Affine.translation(c0, r0), crs) as out:
+        for top in range(r0, r1, rows):
+            bottom = min(top + rows, r1)
+            part = codes[top:bottom][:, c0:c1]
+            if lut is None:
+                valid = part < n
+                grid = np.where(valid, table[np.where(valid, part, 0)], np.nan)
+                out.write_rows(top - r0, grid.astype(np.float32), owned=True)
             else:
-                self.path.unlink(missing_ok=True)
-                _write_grid(self.codes, self.table, self.path, final, self.gt, self.crs, self.rows)
-            return spent + busy + time.perf_counter() - t
-        except BaseException:
-            if out is not None:
-                out.close(overviews=False)
-            raise
-
-    def _stream(self, out, guess) -> tuple[bool, tuple | None, float]:
-        """Write the guessed window's rows as the strips come, in :func:`_write_grid`'s
-        bands; whether every band was written, the data window given by :meth:`finish`
-        (None: aborted) and the seconds spent writing."""
-        band = _grid_band(self.rows)
-        lut = _grid_lut(self.codes.dtype, self.table)
-        c0, top, c1, r1 = (0, 0, 0, 0) if guess is None else guess  # top: the next band's
-        r0 = top
-        parts: list[np.ndarray] = []  # the rows gathered for that band, cropped
-        have = 0  # rows in `parts`
-        spent = 0.0
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return False, None, spent
-            if item[0] == "end":
-                return out is not None and top >= r1, tuple(item[1]), spent
-            if out is None or top >= r1:
-                continue
-            t = time.perf_counter()
-            row0, codes = item
-            a, b = max(row0, top + have), min(row0 + codes.shape[0], r1)
-            if a < b:
-                parts.append(codes[a - row0 : b - row0, c0:c1])
-                have += b - a
-            while top < r1 and have >= min(band, r1 - top):
-                rows = min(band, r1 - top)
-                part = np.concatenate(parts) if len(parts) > 1 else parts[0]
-                out.write_rows(top - r0, _grid_rows(part[:rows], self.table, lut), owned=True)
-                parts = [part[rows:]] if have > rows else []
-                have, top = have - rows, top + rows
-            spent += time.perf_counter() - t
+                out.write_rows(top - r0, np.take(lut, part), owned=True)
 
 
 def _decoder(first: _FirstPass, scale: ColorScale, color_space: str, codes, index=None):
@@ -1682,84 +1472,54 @@ class _Work:
         data = None if self.keep else _DataSpool(rows["codes"], len(scale.values))
         sums = _Sums(width)
         index: list[np.ndarray] = []
-        stream = self._grid_stream(rows["codes"], grid, grid_dir)
-        try:
-            self._strips_into(rows, book, dbscan, want_labels, sums, index, data, stream)
-            require_data(sums.reasons, name, self.fitted.mask.max_distance_)
-        except BaseException:
-            if stream is not None:
-                stream.abort()
-            raise
+        with contextlib.ExitStack() as files:
+            for spool in rows.values():
+                files.enter_context(spool)
+            for strip in _strips(
+                first,
+                scale,
+                opts,
+                self.fitted,
+                self.rows,
+                self.axes,
+                self.timings,
+                workers=_WORKERS,
+                book=book,
+                labels=want_labels,
+                dbscan_rows=None if dbscan is None else dbscan.context,
+            ):
+                sums.add(strip)
+                t = time.perf_counter()
+                offset = 0
+                if book is not None:
+                    offset = book.n
+                    book.add(strip.clusters)
+                else:  # provisional ids, numbered by finish()'s remap
+                    a, b = strip.row0, strip.row0 + strip.flat.shape[0]
+                    strip.labels = dbscan.add(*strip.near, a, b)
+                    strip.near = None
+                self.timings["label"] += time.perf_counter() - t
+                t = time.perf_counter()
+                rows["codes"].append(strip.codes)
+                rows["flat"].append(strip.flat.view(np.uint8))
+                if "labels" in rows:  # strip ids, numbered as the book numbers them
+                    labels = strip.labels
+                    if book is not None:
+                        labels = np.where(labels >= 0, labels + offset, -1)
+                    # 16 bits while the ids fit (halves what is written and read back)
+                    narrow = labels.size == 0 or int(labels.max()) < 2**15
+                    rows["labels"].append(labels, np.int16 if narrow else None)
+                if self.keep:
+                    index.append(strip.index)
+                else:
+                    data.add(strip)
+                self.timings["grid"] += time.perf_counter() - t
+        require_data(sums.reasons, name, self.fitted.mask.max_distance_)
         window = sums.window(height)
         merge = book.finish if book is not None else dbscan.finish
         if self.keep:
             return self._kept(merge, rows, np.concatenate(index), sums, window)
-        return self._streamed(merge, rows, data, sums, window, grid, grid_dir, sample, stream)
-
-    def _grid_stream(self, codes, grid, grid_dir) -> _GridStream | None:
-        """The streamed grid, written as the strips come (:class:`_GridStream`), when
-        the image is streamed in several strips with a placement, and no JPEG
-        restoration makes masked pixels data."""
-        height = self.first.ids.shape[0]
-        if self.keep or grid is None or self.rows >= height:
-            return None
-        if self.fitted.mask.smoothness_ is not None:
-            return None
-        first, fitted, axes = self.first, self.fitted, self.axes
-        bound = lambda: _data_bound(first, fitted, axes)  # noqa: E731
-        return _GridStream(bound, codes, self.scale.values, _grid_path(grid_dir), grid, self.rows)
-
-    def _strips_into(self, rows, book, dbscan, want_labels, sums, index, data, stream):
-        """Run the strips into the sinks: the book or DBSCAN, the spools, the sums, the
-        sample's counts and the streamed grid."""
-        with contextlib.ExitStack() as files:
-            for spool in rows.values():
-                files.enter_context(spool)
-            self._each_strip(rows, book, dbscan, want_labels, sums, index, data, stream)
-
-    def _each_strip(self, rows, book, dbscan, want_labels, sums, index, data, stream):
-        first, opts, scale = self.first, self.opts, self.scale
-        for strip in _strips(
-            first,
-            scale,
-            opts,
-            self.fitted,
-            self.rows,
-            self.axes,
-            self.timings,
-            workers=_WORKERS,
-            book=book,
-            labels=want_labels,
-            dbscan_rows=None if dbscan is None else dbscan.context,
-        ):
-            sums.add(strip)
-            t = time.perf_counter()
-            offset = 0
-            if book is not None:
-                offset = book.n
-                book.add(strip.clusters)
-            else:  # provisional ids, numbered by finish()'s remap
-                a, b = strip.row0, strip.row0 + strip.flat.shape[0]
-                strip.labels = dbscan.add(*strip.near, a, b)
-                strip.near = None
-            self.timings["label"] += time.perf_counter() - t
-            t = time.perf_counter()
-            rows["codes"].append(strip.codes)
-            rows["flat"].append(strip.flat.view(np.uint8))
-            if "labels" in rows:  # strip ids, numbered as the book numbers them
-                labels = strip.labels
-                if book is not None:
-                    labels = np.where(labels >= 0, labels + offset, -1)
-                # 16 bits while the ids fit (halves what is written and read back)
-                narrow = labels.size == 0 or int(labels.max()) < 2**15
-                rows["labels"].append(labels, np.int16 if narrow else None)
-            if self.keep:
-                index.append(strip.index)
-            else:
-                data.add(strip)
-            if stream is not None:
-                stream.add(strip.row0, strip.codes)
-            self.timings["grid"] += time.perf_counter() - t
+        return self._streamed(merge, rows, data, sums, window, grid, grid_dir, sample)
 
     def _merge(self, finish, rows: dict, method: str) -> tuple[Clusters, np.ndarray]:
         """The clusters (one point each, no labels) and the final label of each id the
@@ -1841,32 +1601,27 @@ class _Work:
         r, c = np.divmod(rep, width)
         return Clusters(c + 0.5, r + 0.5, value, n_pixels, labels, method)
 
-    def _streamed(self, merge, rows, data, sums, window, grid, grid_dir, sample, stream):
-        """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL)
-        or finished (`stream`, written as the strips came); no grid written without a
-        placement (a non-affine fit: the caller grids the store)."""
+    def _streamed(self, merge, rows, data, sums, window, grid, grid_dir, sample):
+        """Clusters merged and checked while ``grid.tif`` is compressed (GDAL, no GIL);
+        no grid written without a placement (a non-affine fit: the caller grids the
+        store)."""
         width = self.first.ids.shape[1]
-        if stream is not None:
-            grid_path, writing = stream.path, stream.finish(window)
-        else:
-            grid_path = None if grid is None else _grid_path(grid_dir)
+        grid_path = None if grid is None else _grid_path(grid_dir)
 
-            def write_grid() -> float:
-                t = time.perf_counter()
-                if grid_path is not None:
-                    gt, crs = grid
-                    table = self.scale.values
-                    _write_grid(rows["codes"], table, grid_path, window, gt, crs, self.rows)
-                return time.perf_counter() - t
+        def write_grid() -> float:
+            t = time.perf_counter()
+            if grid_path is not None:
+                gt, crs = grid
+                table = self.scale.values
+                _write_grid(rows["codes"], table, grid_path, window, gt, crs, self.rows)
+            return time.perf_counter() - t
 
-            # the grid is written on a thread that outlives this call: what the caller
-            # does next (the search, the contours, the outputs) overlaps GDAL's
-            # compression, and the caller waits for it (StripRun.wait_grid) before the
-            # grid is used
-            pool = ThreadPoolExecutor(1)
-            writing = pool.submit(write_grid)
-            pool.shutdown(wait=False)  # its thread ends with the write
-        data.draw_ahead(sample, width)  # while the clusters are merged
+        # the grid is written on a thread that outlives this call: what the caller does
+        # next (the search, the contours, the outputs) overlaps GDAL's compression, and
+        # the caller waits for it (StripRun.wait_grid) before the grid is used
+        pool = ThreadPoolExecutor(1)
+        writing = pool.submit(write_grid)
+        pool.shutdown(wait=False)  # its thread ends with the write
         try:
             with self.stage("merge"):
                 clusters, remap = self._merge(merge, rows, sums.method)
