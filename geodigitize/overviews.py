@@ -185,23 +185,24 @@ class _Level:
             columns.append((np.take(self.x_at[1], i), x_span == 3, None))
         columns.append((np.take(self.x_at[2], i), x_span >= 2, x_last))
         rows = [0, 1, 2] if (y_span == 3).any() else [0, 2]
+        # every row's line at once (shape (rows, cells)): the same sums, in the same
+        # order, in a third of the numpy calls
+        k = np.array(rows)[:, None]
+        base = (y_lo + np.minimum(y_span - 1, k) - self.first) * width
+        for at, has, wx in columns:
+            v = np.take(flat, base + at)  # float32 (products: 64)
+            ok = ~np.isnan(v)
+            if has is None:  # the first source: set, not added
+                line = np.where(ok, v * wx, 0.0)
+                wline = np.where(ok, wx, 0.0)
+                continue
+            ok &= has
+            line = np.where(ok, line + (v if wx is None else v * wx), line)
+            wline = np.where(ok, wline + (1.0 if wx is None else wx), wline)
         total = weight = 0.0
-        for k in rows:
-            wy = y_weights[k]
-            base = (y_lo + np.minimum(y_span - 1, k) - self.first) * width
-            line = wline = 0.0
-            for at, has, wx in columns:
-                v = np.take(flat, base + at)  # float32 (products: 64)
-                ok = ~np.isnan(v)
-                if has is None:  # the first source: set, not added
-                    line = np.where(ok, v * wx, 0.0)
-                    wline = np.where(ok, wx, 0.0)
-                    continue
-                ok &= has
-                line = np.where(ok, line + (v if wx is None else v * wx), line)
-                wline = np.where(ok, wline + (1.0 if wx is None else wx), wline)
-            total = total + line * wy  # an absent row adds 0 * line: nothing
-            weight = weight + wline * wy
+        for at, row in enumerate(rows):  # a row a cell lacks adds 0 * line: nothing
+            total = total + line[at] * y_weights[row]
+            weight = weight + wline[at] * y_weights[row]
         return (total / weight).astype(np.float32)
 
 
