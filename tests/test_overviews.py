@@ -79,9 +79,11 @@ def test_pyramid_is_gdals_average_at_every_level(tmp_path, shape, kind):
         np.testing.assert_array_equal(np.concatenate(got[level]), want)
 
 
-def test_equal_values_and_signed_zeros(tmp_path):
-    """Cells of one value keep it exactly; zeros of both signs get GDAL's sign."""
-    grid = np.zeros((301, 515), np.float32)
+@pytest.mark.parametrize("shape", [(301, 515), (300, 514), (300, 515), (301, 514)])
+def test_equal_values_and_signed_zeros(tmp_path, shape):
+    """Cells of one value keep it exactly; zeros of both signs get GDAL's sign (also
+    where an even size leaves the cells no middle row or column to add)."""
+    grid = np.zeros(shape, np.float32)
     grid[::3, ::2] = -0.0
     grid[100:200] = np.float32(1e-40)  # subnormal
     grid[200:] = np.float32(3.4e38)  # near the largest float32
