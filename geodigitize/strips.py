@@ -162,7 +162,7 @@ class _Strip:
     reason_counts: np.ndarray  # per Reason
     reason: np.ndarray | None = None  # (h, W) uint8
     clusters: _StripClusters | None = None  # filled by the worker, see summarise()
-    labels: np.ndarray | None = None  # (h, W) strip cluster labels, when kept
+    labels: np.ndarray | None = None  # (h, W) DBSCAN's provisional labels, when kept
     runs: tuple | None = None  # (rows, col0, col1, lab) of cluster_runs, when labels kept
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
     codes: np.ndarray | None = None  # (h, W) see geodigitize.store.pixel_codes
@@ -441,7 +441,7 @@ def _first_pass(
     counts = np.zeros(0, dtype=np.int64)
     every_opaque = True
     with ids_file:
-        # the read-ahead thread also looks the colours up (0.5-1 ms of the main
+        # the read-ahead thread also looks the colours up (about 2 ms of the main
         # thread's ~5 ms per million pixels); the main thread numbers the new ones
         then = lambda packed, opaque: (packed, opaque, *table.lookup(packed))  # noqa: E731
         for a, b, pending in _read_ahead(reader, strip_rows, then):
