@@ -168,12 +168,18 @@ class PreviewPixels:
         return (0.0, float(w * self.step), float(h * self.step), 0.0)
 
 
-def _sampled_rows(store: PixelStore, step: int, read) -> list:
-    """``read(r0, r1, step)[:, ::step]`` over the image: only the rows sampled are read,
-    about a block's worth at a time."""
+def _sampled(store: PixelStore, step: int, labels: bool = False):
+    """Every `step`-th row and column of the image (:meth:`PixelStore.sample
+    <geodigitize.store.PixelStore.sample>`): values, reasons and labels (or None). Only
+    the rows sampled are read, about a block's worth at a time."""
     height = store.shape[0]
     chunk = max(1, store.block_rows) * step
-    return [read(r0, min(r0 + chunk, height), step)[:, ::step] for r0 in range(0, height, chunk)]
+    parts = [
+        store.sample(r0, min(r0 + chunk, height), step, labels=labels)
+        for r0 in range(0, height, chunk)
+    ]
+    values, reasons, ids = zip(*parts, strict=True)
+    return np.concatenate(values), np.concatenate(reasons), np.concatenate(ids) if labels else None
 
 
 def preview_pixels(
@@ -211,20 +217,18 @@ def preview_pixels(
     if rgb is not None and rgb.shape[:2] == shape:
         rgb = rgb[::step, ::step]
 
-    values = np.concatenate(_sampled_rows(store, step, store.data_rows))
-    reason = np.concatenate(_sampled_rows(store, step, store.reasons))
+    read_labels = labels is None and store.has_labels
+    values, reason, read = _sampled(store, step, labels=read_labels)
     if labels is not None and labels.shape == shape:
         labels = labels[::step, ::step]
-    elif labels is None and store.has_labels:
-        labels = np.concatenate(_sampled_rows(store, step, store.labels))
     else:
-        labels = None
+        labels = read
     if reason_counts is None:
         reason_counts = np.zeros(len(Reason), dtype=np.int64)
         for r0, r1 in store.blocks():
             reason_counts += np.bincount(store.reasons(r0, r1).ravel(), minlength=len(Reason))
     recon_step = max(1, int(np.ceil(max(shape) / RECONSTRUCTION_SIDE)))
-    recon = np.concatenate(_sampled_rows(store, recon_step, store.data_rows))
+    recon = _sampled(store, recon_step)[0]
     return PreviewPixels(
         shape, step, rgb, values, reason, labels, np.asarray(reason_counts), recon_step, recon
     )
