@@ -609,6 +609,9 @@ class SpoolStore(PixelStore):
 
     def value_limits(self) -> tuple[float, float] | None:
         # from which codes occur, not from the values
+        table = self.table
+        if self._n and (np.all(table[1:] >= table[:-1]) or np.all(table[1:] <= table[:-1])):
+            return self._ordered_limits()
         seen = np.zeros(self._n, dtype=bool)
         for r0, r1 in self.blocks():
             codes = self._codes[r0:r1].reshape(-1)
@@ -620,6 +623,24 @@ class SpoolStore(PixelStore):
             return None
         values = self.table[seen]
         return float(values.min()), float(values.max())
+
+    def _ordered_limits(self) -> tuple[float, float] | None:
+        """:meth:`value_limits` for a table in order (either way): the values of the
+        smallest and largest data code, two reductions per block where a count of every
+        code (``np.bincount``) first widens each code to 64 bits."""
+        low, high = None, None
+        for r0, r1 in self.blocks():
+            codes = self._codes[r0:r1]
+            valid = codes < self._n  # the masking codes are the largest
+            if not valid.any():
+                continue
+            lo, hi = int(codes.min()), int(np.max(codes, where=valid, initial=0))
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+        if low is None:
+            return None
+        a, b = float(self.table[low]), float(self.table[high])
+        return (min(a, b), max(a, b))
 
     def runs(self, r0: int, r1: int) -> RowRuns:
         # from the raw codes and the strips' cluster ids: runs of one id and one code

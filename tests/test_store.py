@@ -244,3 +244,20 @@ def test_sample_keeps_every_step_th_row_and_column(tmp_path, n):
             assert np.array_equal(why, reason[r0:r1:step, ::step])
             assert np.array_equal(lab, labels[r0:r1:step, ::step])
             assert store.sample(r0, r1, step)[2] is None
+
+
+@pytest.mark.parametrize("order", ["up", "down", "mixed", "flat"])
+@pytest.mark.parametrize("n", [40, 70000])
+def test_value_limits_in_any_table_order(tmp_path, order, n):
+    rng = np.random.default_rng(6)
+    table = {"up": np.sort(rng.random(n)), "down": np.sort(rng.random(n))[::-1]}.get(
+        order, rng.random(n) if order == "mixed" else np.full(n, 0.25)
+    )
+    index = rng.integers(0, n, (23, 17))
+    reason = np.where(rng.random(index.shape) < 0.5, rng.integers(1, len(Reason), index.shape), 0)
+    reason[:9] = Reason.HALO  # blocks without data
+    store = _spooled(tmp_path, table, index, reason.astype(np.uint8))
+    valid = reason == 0
+    assert store.value_limits() == (table[index][valid].min(), table[index][valid].max())
+    none = _spooled(tmp_path, table, index, np.ones_like(reason, np.uint8))
+    assert none.value_limits() is None
