@@ -26,6 +26,13 @@ from .store import ArrayStore, PixelStore
 #: crosses a seam (they differ by rounding only; distinct crossings are far apart).
 _ON_SEAM = 1e-6
 
+#: Pixels per block :func:`trace_store` traces at once (about 45 rows at 100 MP). Each
+#: level that crosses a block costs contourpy a pass over all of the block's quads (its
+#: cache of the level), crossing or not, so thin blocks, which fewer levels cross, trace
+#: faster: at 100 MP, 1.3 s of CPU instead of 2.1-2.8 s with the store's blocks of 4 MP
+#: (the lines are the same at every block height).
+TRACE_BLOCK_PIXELS = 2**19
+
 __all__ = ["ContourLines", "contour_levels", "trace", "trace_store", "write_lines"]
 
 
@@ -161,7 +168,8 @@ def trace_store(
     scale, levels
         As :func:`trace`.
     block_rows : int, optional
-        Rows per block (default ``store.block_rows``).
+        Rows per block (default: :data:`TRACE_BLOCK_PIXELS` pixels, at most
+        ``store.block_rows`` rows).
     data_limits : (float, float), optional
         Smallest and largest data value, when the caller knows them (strips can keep
         them as they go): saves a read of the store. Without data, None.
@@ -186,7 +194,7 @@ def trace_store(
     class's own value, say) make blocks grow toward the whole image.
     """
     height, width = store.shape
-    rows = block_rows or store.block_rows
+    rows = block_rows or max(1, min(store.block_rows, TRACE_BLOCK_PIXELS // max(width, 1)))
     blocks = store.blocks(rows)
     lo, hi, any_data = np.inf, -np.inf, False
     if data_limits is not None:
