@@ -425,8 +425,29 @@ def plot_pixels(
     )
     fig.suptitle(f"geodigitize preview of {name} (pixel coordinates, GDAL convention)")
     if path is not None:
-        fig.savefig(path)
+        _save_laid_out(fig, path)
     return fig
+
+
+def _save_laid_out(fig: Figure, path: str | Path) -> None:
+    """``fig.savefig(path)`` for a figure with a layout engine, drawn once instead of twice.
+
+    savefig lays such a figure out in a first draw with the drawing turned off, then
+    draws it for real with the layout engine off; the first draw runs the engine first
+    and then goes through every artist (resampling every image) for nothing. Here the
+    engine runs alone, as at the start of that draw, and the figure is saved without an
+    engine: the same layout, the same picture, a third less time.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None:
+        fig.savefig(path)
+        return
+    engine.execute(fig)
+    fig.set_layout_engine(None)
+    try:
+        fig.savefig(path)
+    finally:
+        fig.set_layout_engine(engine)
 
 
 #: Largest magnification of residual arrows in :func:`plot_gcps`.
