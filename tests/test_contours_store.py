@@ -106,12 +106,14 @@ def test_a_line_through_many_seams_is_one_line():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("step", [37, 40])
 def test_trace_equals_contourpy_on_the_whole_grid(seed, step):
-    # trace() skips the rows no level crosses (geodigitize.contours._spans): the same
-    # lines as contourpy's generator over every row, up to order and closed lines' start
+    # trace() skips the rows and columns no level crosses (geodigitize.contours._spans):
+    # the same lines as contourpy's generator over every pixel, up to order and closed
+    # lines' start
     import contourpy
 
     z, valid = _bumps(70, 90, seed, step)
     z[30:34] = 0.0  # flat rows (crossed by no level) between two spans
+    z[:, 55:58] = 0.0  # and flat columns: runs of quad columns within a span
     levels = [0.15, 0.5, 0.725]
     y, x = np.mgrid[0:70, 0:90] + 0.5
     gen = contourpy.contour_generator(
