@@ -438,16 +438,25 @@ def _save_laid_out(fig: Figure, path: str | Path) -> None:
     engine runs alone, as at the start of that draw, and the figure is saved without an
     engine: the same layout, the same picture, a third less time.
     """
+    import matplotlib
+
     engine = fig.get_layout_engine()
-    if engine is None:
+    if engine is None or not fig.axes:
         fig.savefig(path)
         return
-    engine.execute(fig)
-    fig.set_layout_engine(None)
-    try:
-        fig.savefig(path)
-    finally:
-        fig.set_layout_engine(engine)
+    try:  # as Figure.draw runs it
+        engine.execute(fig)
+    except ValueError:
+        pass
+    # no engine while saving: with these rc settings off, None means none (savefig
+    # too sets None back when done)
+    no_layout = {"figure.autolayout": False, "figure.constrained_layout.use": False}
+    with matplotlib.rc_context(no_layout):
+        fig.set_layout_engine(None)
+        try:
+            fig.savefig(path)
+        finally:
+            fig.set_layout_engine(engine)
 
 
 #: Largest magnification of residual arrows in :func:`plot_gcps`.

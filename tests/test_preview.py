@@ -136,15 +136,19 @@ def test_saving_laid_out_once_draws_the_same_picture(tmp_path):
         fig.suptitle("a six-panel figure")
         return fig
 
-    state = rng.bit_generator.state
-    fig = figure()
-    fig.savefig(tmp_path / "plain.png")
-    rng.bit_generator.state = state
-    fig = figure()
-    engine = fig.get_layout_engine()
-    _save_laid_out(fig, tmp_path / "once.png")
-    assert fig.get_layout_engine() is engine
-    plain = np.asarray(Image.open(tmp_path / "plain.png"))
-    once = np.asarray(Image.open(tmp_path / "once.png"))
-    assert plain.shape == once.shape
-    assert np.array_equal(plain, once)
+    import matplotlib
+
+    for rc in ({}, {"figure.autolayout": True}):  # no engine while saving, whatever rc says
+        with matplotlib.rc_context(rc):
+            state = rng.bit_generator.state
+            fig = figure()
+            fig.savefig(tmp_path / "plain.png")
+            rng.bit_generator.state = state
+            fig = figure()
+            engine = fig.get_layout_engine()
+            _save_laid_out(fig, tmp_path / "once.png")
+            assert fig.get_layout_engine() is engine
+        plain = np.asarray(Image.open(tmp_path / "plain.png"))
+        once = np.asarray(Image.open(tmp_path / "once.png"))
+        assert plain.shape == once.shape
+        assert np.array_equal(plain, once)
