@@ -446,12 +446,14 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         # release the GIL in their loops (contourpy's threaded generator, numpy); the
         # grid's compression, on its own thread, overlaps both
         tracing = pool.submit(_contours, store, scale, geo, opts) if opts.contours else None
-        if opts.preview is not None:  # its drawing's imports, off the path after the run
-            pool.submit(import_drawing)
         refinement = None
         if opts.target_error is not None:
             with stage("refine"):  # the pieces' labels only for an image in memory
                 refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
+        if opts.preview is not None:
+            # the preview's drawing imports, off the path after the run: now, while the
+            # check runs and the other threads are mostly done, not beside the search
+            pool.submit(import_drawing)
         kept = refinement.clusters if refinement is not None else clusters
         with stage("points"):
             points = point_table(kept, geo, opts.out_crs)
