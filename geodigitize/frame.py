@@ -86,15 +86,34 @@ class _Segment:
     b1: int
 
 
-def _line_pixels(img: np.ndarray, reach: int, contrast: int) -> np.ndarray:
-    """Pixels unlike the pixels `reach` rows above and below them (horizontal lines)."""
-    h = img.shape[0]
-    out = np.zeros(img.shape[:2], dtype=bool)
+def _planes(image: np.ndarray) -> np.ndarray:
+    """The colour channels of `image`, shape (H, W, C), as C contiguous int16 planes, shape
+    (C, H, W): the line tests below work a plane at a time, element by element, where a
+    ``max(axis=2)`` over the 3 channels of each pixel is a slow reduction in numpy."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(image), -1, 0), dtype=np.int16)
+
+
+def _line_pixels(planes: np.ndarray, reach: int, contrast: int) -> np.ndarray:
+    """Pixels unlike the pixels `reach` rows above and below them (horizontal lines):
+    in some channel more than `contrast` from the pixel above, and in some channel more
+    than `contrast` from the pixel below.
+
+    `planes` is the image's channels, shape (C, H, W) int16 (:func:`_planes`).
+    """
+    h, w = planes.shape[1:]
+    out = np.zeros((h, w), dtype=bool)
     if h <= 2 * reach:
         return out
-    mid = img[reach : h - reach]
-    up = np.abs(mid - img[: h - 2 * reach]).max(axis=2) > contrast
-    down = np.abs(mid - img[2 * reach :]).max(axis=2) > contrast
+    n = h - 2 * reach
+    up, down = np.zeros((n, w), dtype=bool), np.zeros((n, w), dtype=bool)
+    diff, far = np.empty((n, w), dtype=np.int16), np.empty((n, w), dtype=bool)
+    for plane in planes:
+        mid = plane[reach : h - reach]
+        for other, into in ((plane[:n], up), (plane[2 * reach :], down)):
+            np.subtract(mid, other, out=diff)
+            np.abs(diff, out=diff)
+            np.greater(diff, contrast, out=far)
+            into |= far
     out[reach : h - reach] = up & down
     return out
 
@@ -104,23 +123,26 @@ def _line_pixels(img: np.ndarray, reach: int, contrast: int) -> np.ndarray:
 DARK_RUN = 16
 
 
-def _dark_runs(img: np.ndarray, longest: int = DARK_RUN) -> np.ndarray:
-    """Dark grey pixels with a pixel that is not dark within `longest` rows above and
-    below them (horizontal lines).
+def _dark_runs(dark: np.ndarray, longest: int = DARK_RUN) -> np.ndarray:
+    """Dark grey pixels (`dark`, shape (H, W) bool: :data:`DARK` luma and grey) with a
+    pixel that is not dark within `longest` rows above and below them (horizontal lines).
 
     A thin line next to a black segment of a checkered band does not differ from the
     segment 3 rows away (:func:`_line_pixels`): along the band it is a dash. Its dark
     run across (line, segment, line) is still thin, and keeps the line whole.
     """
-    luma, grey = _luma_grey(img)
-    dark = (luma < DARK) & grey
     h = dark.shape[0]
-    lit = np.zeros((h + 1, *dark.shape[1:]), dtype=np.int32)
-    np.cumsum(~dark, axis=0, out=lit[1:])
-    rows = np.arange(h)
-    above = lit[rows] - lit[np.maximum(rows - longest, 0)]  # rows r-longest .. r-1
-    below = lit[np.minimum(rows + longest + 1, h)] - lit[rows + 1]  # rows r+1 .. r+longest
-    return dark & (above > 0) & (below > 0)
+    lit = _sums_above(~dark, np.int32)  # lit[r]: pixels not dark in rows < r
+    out = dark.copy()
+    # above: rows max(r - longest, 0) .. r - 1 hold a lit pixel (slices, not gathers)
+    a = min(longest, h)
+    out[:a] &= lit[:a] > lit[0]
+    out[a:] &= lit[a:h] > lit[: h - a]
+    # below: rows r + 1 .. min(r + longest, h - 1)
+    b = max(h - longest, 0)
+    out[:b] &= lit[longest + 1 : longest + 1 + b] > lit[1 : b + 1]
+    out[b:] &= lit[h] > lit[b + 1 : h + 1]
+    return out
 
 
 def _closed_runs(lines: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,19 +220,47 @@ def find_spine_frame(
         `image` is a view keeping one pixel in `step` x `step`: boxes in a refusal are
         given in the full image's pixels.
     """
+    planes = _planes(image)
+    return _spine_frame(
+        image,
+        planes,
+        _luma_grey(planes),
+        page_pixels(image),
+        on_scale,
+        min_fraction=min_fraction,
+        step=step,
+    )
+
+
+def _spine_frame(
+    image: np.ndarray,
+    planes: np.ndarray,
+    luma_grey: tuple[np.ndarray, np.ndarray],
+    page: np.ndarray,
+    on_scale: np.ndarray | None,
+    *,
+    min_fraction: float = 0.2,
+    step: int = 1,
+) -> Box | None:
+    """:func:`find_spine_frame` given the image's :func:`_planes`, :func:`_luma_grey`
+    and :func:`page_pixels` (which :func:`_find_frame` uses again)."""
     img = np.asarray(image, dtype=np.int16)
     img_t = img.transpose(1, 0, 2)
     height, width = img.shape[:2]
+    luma, grey = luma_grey
+    dark = (luma < DARK) & grey
     horiz = _segments(
-        _line_pixels(img, LINE_REACH, LINE_CONTRAST) | _dark_runs(img),
+        _line_pixels(planes, LINE_REACH, LINE_CONTRAST) | _dark_runs(dark),
         max(20, int(min_fraction * width)),
     )
-    # Vertical lines are horizontal lines of the transposed image: a = cols, b = rows.
+    # Vertical lines are horizontal lines of the transposed image: a = cols, b = rows
+    # (transposed copies: the tests run down contiguous rows).
+    planes_t = np.ascontiguousarray(planes.transpose(0, 2, 1))
     vert = _segments(
-        _line_pixels(img_t, LINE_REACH, LINE_CONTRAST) | _dark_runs(img_t),
+        _line_pixels(planes_t, LINE_REACH, LINE_CONTRAST)
+        | _dark_runs(np.ascontiguousarray(dark.T)),
         max(20, int(min_fraction * height)),
     )
-    page = page_pixels(image)
     # Inner edges of lines as a top, bottom, left or right side: computed once, when a
     # rectangle first needs them, not once per rectangle that line closes.
     edges: dict[tuple[_Segment, int, bool], int] = {}
@@ -226,8 +276,7 @@ def find_spine_frame(
     on_sum = None if on_scale is None else _integral(on_scale)
     page_rows = np.zeros((height, width + 1), np.int32)
     np.cumsum(page, axis=1, out=page_rows[:, 1:])
-    page_cols = np.zeros((height + 1, width), np.int32)
-    np.cumsum(page, axis=0, out=page_cols[1:])
+    page_cols = _sums_above(page, np.int32)
 
     def search(floor: float, apart_from=None):
         """The largest rectangle beating `floor` (and not overlapping `apart_from`)."""
@@ -282,7 +331,21 @@ def _overlap(box, other) -> bool:
 def _integral(mask: np.ndarray) -> np.ndarray:
     """Summed-area table of `mask`, shape (H + 1, W + 1)."""
     out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
-    np.cumsum(np.cumsum(mask, axis=0), axis=1, out=out[1:, 1:])
+    np.cumsum(_sums_above(mask, np.int64)[1:], axis=1, out=out[1:, 1:])
+    return out
+
+
+def _sums_above(a: np.ndarray, dtype) -> np.ndarray:
+    """Column sums of the rows of `a` above each row, shape (H + 1, W): row r holds
+    ``a[:r].sum(axis=0)`` in `dtype`.
+
+    ``np.cumsum(a, axis=0)`` with a zero row first, as one addition of whole rows per
+    row: numpy's cumsum down the rows of a C-ordered array runs a strided loop along
+    each column, about 15 times slower on a frame view.
+    """
+    out = np.zeros((a.shape[0] + 1, *a.shape[1:]), dtype=dtype)
+    for r in range(a.shape[0]):
+        np.add(out[r], a[r], out=out[r + 1])
     return out
 
 
@@ -363,7 +426,12 @@ def page_pixels(image: np.ndarray, tol: int = 6) -> np.ndarray:
     """Pixels of the page's colour (:func:`page_color`), within `tol` in every channel."""
     img = np.asarray(image)
     colour = page_color(img).astype(np.int16)
-    return np.abs(img.astype(np.int16) - colour).max(axis=2) <= tol
+    # channel by channel: within `tol` in all of them (a max over each pixel's channels
+    # is a slow reduction)
+    out = np.ones(img.shape[:2], dtype=bool)
+    for c in range(img.shape[2]):
+        out &= np.abs(img[..., c].astype(np.int16) - colour[c]) <= tol
+    return out
 
 
 def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: float = 30.0) -> Box:
@@ -405,15 +473,18 @@ def find_frame(image: np.ndarray, scale=None, decoded=None, *, max_distance: flo
 def _find_frame(img: np.ndarray, on_scale: np.ndarray | None, k: int) -> Box:
     """:func:`find_frame` on `img`, a view of the image keeping one pixel in k x k (its
     refusals give boxes in the image's pixels)."""
-    box = find_spine_frame(img, on_scale, step=k)
+    # the channels, luma and page pixels, computed once for the tests below
+    planes = _planes(img)
+    luma_grey = _luma_grey(planes)
+    page = page_pixels(img)
+    box = _spine_frame(img, planes, luma_grey, page, on_scale, step=k)
     how = "spines"
     area = None
     if on_scale is not None:
-        page = page_pixels(img)
         area, rival = _largest_area(on_scale, page)
         if box is not None:
-            not_ink = _not_ink(img, page)
-            box = _tighten(_past_band(box, img, on_scale, page), on_scale, not_ink)
+            not_ink = _not_ink(luma_grey, page)
+            box = _tighten(_past_band(box, luma_grey, on_scale, page), on_scale, not_ink)
         region = None if area is None else _bbox(area)
         if (
             region is not None
@@ -547,20 +618,20 @@ DARK = 80
 LIGHT = 200
 
 
-def _luma_grey(img: np.ndarray, spread: int = 30) -> tuple[np.ndarray, np.ndarray]:
+def _luma_grey(planes: np.ndarray, spread: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """Each pixel's luma (0-255, float) and whether it is grey (channels within
-    `spread`)."""
-    r, g, b = (img[..., i].astype(np.int16) for i in range(3))
+    `spread`), from the image's channels, shape (3, H, W) int16 (:func:`_planes`)."""
+    r, g, b = planes
     hi = np.maximum(np.maximum(r, g), b)
     lo = np.minimum(np.minimum(r, g), b)
     luma = r * LUMA[0] + g * LUMA[1] + b * LUMA[2]
     return luma, (hi - lo) <= spread
 
 
-def _not_ink(img: np.ndarray, page: np.ndarray) -> np.ndarray:
+def _not_ink(luma_grey: tuple[np.ndarray, np.ndarray], page: np.ndarray) -> np.ndarray:
     """Pixels that are neither the page, nor dark ink, nor light grey paper (mid greys
-    count: grey land is not a frame)."""
-    luma, grey = _luma_grey(img)
+    count: grey land is not a frame), from the image's :func:`_luma_grey`."""
+    luma, grey = luma_grey
     return ~page & (luma > DARK) & ~(grey & (luma > LIGHT))
 
 
@@ -609,7 +680,9 @@ BAND_INNER = 4
 BAND_SHARE, BAND_EACH = 0.9, 0.15
 
 
-def _past_band(box: Box, img: np.ndarray, on_scale: np.ndarray, page: np.ndarray) -> Box:
+def _past_band(
+    box: Box, luma_grey: tuple[np.ndarray, np.ndarray], on_scale: np.ndarray, page: np.ndarray
+) -> Box:
     """Move each side of `box` inwards past a checkered band (GMT's ``-B+`` "fancy"
     frame) that lies just inside it, to the field.
 
@@ -622,7 +695,7 @@ def _past_band(box: Box, img: np.ndarray, on_scale: np.ndarray, page: np.ndarray
     colour), at most :data:`BAND_INNER` lines past the band. Resampling blurs the band's
     lines into greys that :func:`_tighten` stops at, which is why this runs first.
     """
-    luma, grey = _luma_grey(img)
+    luma, grey = luma_grey  # the image's (:func:`_luma_grey`)
     dark, light = luma < DARK, page | (grey & (luma > LIGHT))
     field = on_scale & ~page
     x0, y0, x1, y1 = (int(v) for v in box)
@@ -687,7 +760,7 @@ def _largest_area(
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The largest connected area of scale-coloured, non-page pixels (closed 5 x 5), and
     the second largest when it has at least :data:`RIVAL` of its pixels."""
-    cand = ndimage.binary_closing(on_scale & ~page, structure=np.ones((5, 5), bool))
+    cand = _closing_5x5(on_scale & ~page)
     labels, n = ndimage.label(cand)
     if n == 0:
         return None, None
@@ -698,6 +771,16 @@ def _largest_area(
     if n > 1 and sizes[order[1]] >= RIVAL * sizes[order[0]]:
         rival = labels == int(order[1])
     return labels == int(order[0]), rival
+
+
+def _closing_5x5(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_closing(mask, structure=np.ones((5, 5), bool))``, as closings
+    along rows and columns: a 5 x 5 square is a 1 x 5 line swept along a 5 x 1 one, so
+    the dilation by it is one by each, and so is the erosion (outside the image counts
+    as unset in both, as in the closing). A third fewer operations than the square."""
+    row, col = np.ones((1, 5), bool), np.ones((5, 1), bool)
+    grown = ndimage.binary_dilation(ndimage.binary_dilation(mask, row), col)
+    return ndimage.binary_erosion(ndimage.binary_erosion(grown, row), col)
 
 
 def _bbox(mask: np.ndarray) -> Box:

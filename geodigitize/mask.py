@@ -407,10 +407,11 @@ class Exclusion:
         -------
         ndarray of shape (H, W) and dtype bool
         """
-        is_excluded = self.excluded_[color_id]
+        # np.take: about twice as fast as indexing with int32 ids, which numpy widens first
+        is_excluded = np.take(self.excluded_, color_id)
         if self.halo_width <= 0 or not self.mixture_.any() or not is_excluded.any():
             return is_excluded
-        mixture = self.mixture_[color_id]
+        mixture = np.take(self.mixture_, color_id)
         n_mixture = int(np.count_nonzero(mixture))
         if n_mixture == 0:  # no pixel a halo could take
             return is_excluded

@@ -42,7 +42,7 @@ from .mask import JPEG_FORMATS, Reason, explain_shading
 from .options import Options
 from .pdf import DEFAULT_DPI, PDFSource, box_on_image, gcps_on_image, is_pdf, read_pdf
 from .points import PointTable, point_table
-from .preview import check_preview_path, plot_extraction
+from .preview import check_preview_path, import_drawing, plot_extraction
 from .progress import Progress, StageTimer
 from .reconstruct import ReconstructionCheck, check_reconstruction
 from .reduce import Clusters
@@ -441,7 +441,7 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
     """The whole-image stages after the strips: refinement, points, contours, check,
     each reading the per-pixel store a block of rows at a time."""
     store = found.pixels
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         # contours on a thread while the search runs: both read the store, and both
         # release the GIL in their loops (contourpy's threaded generator, numpy); the
         # grid's compression, on its own thread, overlaps both
@@ -450,6 +450,10 @@ def _finish(img, scale, geo, opts, found, clusters, stage, pdf) -> Extraction:
         if opts.target_error is not None:
             with stage("refine"):  # the pieces' labels only for an image in memory
                 refinement = refine_store(store, scale.range, opts.target_error, labels=store.kept)
+        if opts.preview is not None:
+            # the preview's drawing imports, off the path after the run: now, while the
+            # check runs and the other threads are mostly done, not beside the search
+            pool.submit(import_drawing)
         kept = refinement.clusters if refinement is not None else clusters
         with stage("points"):
             points = point_table(kept, geo, opts.out_crs)

@@ -397,6 +397,18 @@ class PixelStore:
         values, valid = self.rows(r0, r1, step)
         return np.where(valid, values, np.nan)
 
+    def sample(
+        self, r0: int, r1: int, step: int, *, labels: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Every `step`-th row and column of rows ``r0 .. r1`` (rows ``r0, r0 + step, ..``,
+        columns ``0, step, ..``): the decoded values (:meth:`data_rows`), the reasons
+        (:meth:`reasons`) and, with `labels`, the flat-cluster labels (:meth:`labels`;
+        else None), each shape (h, w)."""
+        values = self.data_rows(r0, r1, step)[:, ::step]
+        reasons = self.reasons(r0, r1, step)[:, ::step]
+        ids = self.labels(r0, r1, step)[:, ::step] if labels else None
+        return values, reasons, ids
+
     def value_limits(self) -> tuple[float, float] | None:
         """Smallest and largest value of a data pixel, or None without data."""
         lo, hi = np.inf, -np.inf
@@ -569,18 +581,37 @@ class SpoolStore(PixelStore):
         return self._codes[r0:r1] < self._n
 
     def data_rows(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        return self._data_of(self._codes[r0:r1:step])
+
+    def _data_of(self, codes: np.ndarray) -> np.ndarray:
+        """The decoded values of `codes`, NaN for the masking codes."""
+        if codes.dtype.itemsize > 2:
+            valid = codes < self._n
+            values = self.table[np.where(valid, codes, 0)] if self._n else np.zeros(codes.shape)
+            return np.where(valid, values, np.nan)
         # one lookup per pixel: the scale entries' values, NaN for the masking codes
-        codes = self._codes[r0:r1:step]
         if self._lut is None:
-            if codes.dtype.itemsize > 2:
-                return super().data_rows(r0, r1, step)
             lut = np.full(1 << 16, np.nan)
             lut[: self._n] = self.table
             self._lut = lut
         return self._lut[codes]
 
+    def sample(
+        self, r0: int, r1: int, step: int, *, labels: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        # the codes read once for values and reasons, and the columns dropped before
+        # the lookups (a preview keeps one pixel in step x step)
+        codes = self._codes[r0:r1:step][:, ::step]
+        ids = None
+        if labels:
+            ids = self._labels_of(self._label_spool_rows(r0, r1, step)[:, ::step])
+        return self._data_of(codes), self._reasons_of(codes), ids
+
     def value_limits(self) -> tuple[float, float] | None:
         # from which codes occur, not from the values
+        table = self.table
+        if self._n and (np.all(table[1:] >= table[:-1]) or np.all(table[1:] <= table[:-1])):
+            return self._ordered_limits()
         seen = np.zeros(self._n, dtype=bool)
         for r0, r1 in self.blocks():
             codes = self._codes[r0:r1].reshape(-1)
@@ -592,6 +623,24 @@ class SpoolStore(PixelStore):
             return None
         values = self.table[seen]
         return float(values.min()), float(values.max())
+
+    def _ordered_limits(self) -> tuple[float, float] | None:
+        """:meth:`value_limits` for a table in order (either way): the values of the
+        smallest and largest data code, two reductions per block where a count of every
+        code (``np.bincount``) first widens each code to 64 bits."""
+        low, high = None, None
+        for r0, r1 in self.blocks():
+            codes = self._codes[r0:r1]
+            valid = codes < self._n  # the masking codes are the largest
+            if not valid.any():
+                continue
+            lo, hi = int(codes.min()), int(np.max(codes, where=valid, initial=0))
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+        if low is None:
+            return None
+        a, b = float(self.table[low]), float(self.table[high])
+        return (min(a, b), max(a, b))
 
     def runs(self, r0: int, r1: int) -> RowRuns:
         # from the raw codes and the strips' cluster ids: runs of one id and one code
@@ -608,16 +657,26 @@ class SpoolStore(PixelStore):
         return RowRuns(rows, col0, col1, label, value)
 
     def reasons(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
-        codes = self._codes[r0:r1:step]
+        return self._reasons_of(self._codes[r0:r1:step])
+
+    def _reasons_of(self, codes: np.ndarray) -> np.ndarray:
+        """The :class:`~geodigitize.reason.Reason` of `codes`, uint8."""
         masked = codes >= self._n
         out = np.zeros(codes.shape, dtype=np.uint8)
         out[masked] = self._top - codes[masked]
         return out
 
     def labels(self, r0: int, r1: int, step: int = 1) -> np.ndarray:
+        return self._labels_of(self._label_spool_rows(r0, r1, step))
+
+    def _label_spool_rows(self, r0: int, r1: int, step: int) -> np.ndarray:
+        """Rows of the cluster ids as the strips numbered them."""
         if self._label_spool is None:
             raise ValueError("this store holds no cluster labels")
-        ids = self._label_spool[r0:r1:step]
+        return self._label_spool[r0:r1:step]
+
+    def _labels_of(self, ids: np.ndarray) -> np.ndarray:
+        """The final labels of the strips' cluster `ids`, int32."""
         if self._remap is None:
             return ids.astype(np.int32, copy=False)
         remap = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))

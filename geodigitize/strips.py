@@ -723,15 +723,19 @@ def _count_candidates(
         lo, hi = max(a - context, 0), min(b + context, height)
         ids, opaque = _window(first, lo, hi)
         core = slice(a - lo, b - lo)
-        cand = np.ones((b - a, ids.shape[1]), dtype=bool)
+        # every pixel counted, less those not candidates (few: transparent, outside the
+        # region, excluded): cheaper than picking out the candidates first
+        drop = np.zeros((b - a, ids.shape[1]), dtype=bool)
         if opaque is not None:
-            cand &= opaque[core]
+            drop |= ~opaque[core]
         inside = _inside(axes, a, b)
         if inside is not None:
-            cand &= inside
+            drop |= ~inside
         if exclusion is not None:
-            cand &= ~exclusion.pixels(ids)[core]
-        return np.bincount(ids[core][cand], minlength=n)
+            drop |= exclusion.pixels(ids)[core]
+        counts = np.bincount(ids[core].reshape(-1), minlength=n)
+        counts -= np.bincount(ids[core][drop], minlength=n)
+        return counts
 
     counts = np.zeros(n, dtype=np.int64)
     for part in _in_order(work, range(0, height, strip_rows), workers):

@@ -106,12 +106,14 @@ def test_a_line_through_many_seams_is_one_line():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("step", [37, 40])
 def test_trace_equals_contourpy_on_the_whole_grid(seed, step):
-    # trace() skips the rows no level crosses (geodigitize.contours._spans): the same
-    # lines as contourpy's generator over every row, up to order and closed lines' start
+    # trace() skips the rows and columns no level crosses (geodigitize.contours._spans):
+    # the same lines as contourpy's generator over every pixel, up to order and closed
+    # lines' start
     import contourpy
 
     z, valid = _bumps(70, 90, seed, step)
     z[30:34] = 0.0  # flat rows (crossed by no level) between two spans
+    z[:, 55:58] = 0.0  # and flat columns: runs of quad columns within a span
     levels = [0.15, 0.5, 0.725]
     y, x = np.mgrid[0:70, 0:90] + 0.5
     gen = contourpy.contour_generator(
@@ -133,3 +135,32 @@ def test_trace_equals_contourpy_on_the_whole_grid(seed, step):
         assert _canonical(
             trace_store(ArrayStore(z, valid), _continuous(), levels, block_rows=rows)
         ) == _canonical(want)
+
+
+def test_default_blocks_are_thin_and_trace_the_same_lines(monkeypatch):
+    """By default a store is traced in blocks of about TRACE_BLOCK_PIXELS pixels (at
+    most the store's own blocks): the same list of lines as one block."""
+    import geodigitize.contours as contours
+
+    z, valid = _bumps(70, 90, 3, 40)
+    scale = _continuous()
+    whole = trace_store(ArrayStore(z, valid), scale, block_rows=1000)
+    seen = []
+    blocks = ArrayStore.blocks
+
+    def spy(self, rows=None):
+        seen.append(rows)
+        return blocks(self, rows)
+
+    monkeypatch.setattr(ArrayStore, "blocks", spy)
+    monkeypatch.setattr(contours, "TRACE_BLOCK_PIXELS", 4 * 90 + 5)
+    got = trace_store(ArrayStore(z, valid, block_pixels=50 * 90), scale)
+    assert seen[0] == 4  # rows of 90 pixels
+    monkeypatch.setattr(contours, "TRACE_BLOCK_PIXELS", 10**9)
+    seen.clear()
+    trace_store(ArrayStore(z, valid, block_pixels=50 * 90), scale)
+    assert seen[0] == 50  # never more than the store's blocks
+    assert len(got) == len(whole) >= 3
+    for a, b in zip(got.lines, whole.lines, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(got.values, whole.values)

@@ -230,3 +230,68 @@ def test_a_streamed_image_is_searched_in_the_view_an_image_in_memory_is(tmp_path
         streamed.points[["value", "col", "row"]].to_numpy(),
     )
     streamed.discard()
+
+
+# The line tests as they were first written (one int16 (H, W, 3) image, max over the
+# channels, numpy's cumsum and the 5 x 5 closing): the faster forms must equal them.
+def _line_pixels_ref(img, reach, contrast):
+    h = img.shape[0]
+    out = np.zeros(img.shape[:2], dtype=bool)
+    if h <= 2 * reach:
+        return out
+    mid = img[reach : h - reach]
+    up = np.abs(mid - img[: h - 2 * reach]).max(axis=2) > contrast
+    down = np.abs(mid - img[2 * reach :]).max(axis=2) > contrast
+    out[reach : h - reach] = up & down
+    return out
+
+
+def _dark_runs_ref(img, longest):
+    r, g, b = (img[..., i].astype(np.int16) for i in range(3))
+    luma = r * 0.299 + g * 0.587 + b * 0.114
+    grey = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)) <= 30
+    dark = (luma < frame.DARK) & grey
+    h = dark.shape[0]
+    lit = np.zeros((h + 1, *dark.shape[1:]), dtype=np.int32)
+    np.cumsum(~dark, axis=0, out=lit[1:])
+    rows = np.arange(h)
+    above = lit[rows] - lit[np.maximum(rows - longest, 0)]
+    below = lit[np.minimum(rows + longest + 1, h)] - lit[rows + 1]
+    return dark & (above > 0) & (below > 0)
+
+
+def test_line_tests_equal_their_first_form():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    levels = np.array([0, 10, 60, 79, 80, 120, 200, 201, 250, 255], np.uint8)
+    for trial in range(150):
+        h, w = rng.integers(1, 40, 2)
+        if trial % 3:
+            img = rng.choice(levels, size=(h, w, 3))
+        else:
+            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        grey = trial % 5 == 0  # many grey pixels: dark runs of every length
+        if grey:
+            img[:] = img[..., :1]
+        planes = frame._planes(img)
+        planes_t = np.ascontiguousarray(planes.transpose(0, 2, 1))
+        i16 = img.astype(np.int16)
+        for reach, contrast in ((3, 40), (1, 5), (2, 0)):
+            want = _line_pixels_ref(i16, reach, contrast)
+            assert np.array_equal(frame._line_pixels(planes, reach, contrast), want)
+            want_t = _line_pixels_ref(i16.transpose(1, 0, 2), reach, contrast)
+            assert np.array_equal(frame._line_pixels(planes_t, reach, contrast), want_t)
+        luma, grey_px = frame._luma_grey(planes)
+        for longest in (1, 3, 16, 50):
+            want = _dark_runs_ref(img, longest)
+            got = frame._dark_runs((luma < frame.DARK) & grey_px, longest)
+            assert np.array_equal(got, want)
+        colour = frame.page_color(img).astype(np.int16)
+        want = np.abs(i16 - colour).max(axis=2) <= 6
+        assert np.array_equal(frame.page_pixels(img), want)
+        mask = rng.random((h, w)) < rng.random()
+        square = ndimage.binary_closing(mask, structure=np.ones((5, 5), bool))
+        assert np.array_equal(frame._closing_5x5(mask), square)
+        assert np.array_equal(frame._integral(mask)[1:, 1:], mask.cumsum(0).cumsum(1))
+        assert np.array_equal(frame._sums_above(mask, np.int32)[1:], mask.cumsum(0))

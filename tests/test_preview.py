@@ -111,3 +111,44 @@ def test_preview_draws_sampled_panels_over_the_whole_image(result):
     shown = panels[1].get_images()[0]
     assert shown.get_array().shape == result.valid[::k, ::k].shape
     assert shown.get_extent() == [0.0, float(w), float(h), 0.0]
+
+
+def test_saving_laid_out_once_draws_the_same_picture(tmp_path):
+    """_save_laid_out (the layout engine run alone, then one draw) writes the pixels
+    savefig writes (a layout draw, then the drawing), and keeps the engine."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from geodigitize.preview import _save_laid_out
+
+    rng = np.random.default_rng(0)
+
+    def figure():
+        fig = Figure(figsize=(6.0, 4.0), dpi=80, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
+        for k, ax in enumerate(axes):
+            im = ax.imshow(rng.random((40, 60)), interpolation="nearest", extent=(0, 600, 400, 0))
+            ax.set_title(f"panel {k}", fontsize=10)
+            if k in (1, 5):
+                fig.colorbar(im, ax=ax, shrink=0.8, label="% of range")
+        axes[3].scatter([100, 300], [50, 350], s=4)
+        fig.suptitle("a six-panel figure")
+        return fig
+
+    import matplotlib
+
+    for rc in ({}, {"figure.autolayout": True}):  # no engine while saving, whatever rc says
+        with matplotlib.rc_context(rc):
+            state = rng.bit_generator.state
+            fig = figure()
+            fig.savefig(tmp_path / "plain.png")
+            rng.bit_generator.state = state
+            fig = figure()
+            engine = fig.get_layout_engine()
+            _save_laid_out(fig, tmp_path / "once.png")
+            assert fig.get_layout_engine() is engine
+        plain = np.asarray(Image.open(tmp_path / "plain.png"))
+        once = np.asarray(Image.open(tmp_path / "once.png"))
+        assert plain.shape == once.shape
+        assert np.array_equal(plain, once)

@@ -222,3 +222,42 @@ def test_labels_spooled_in_16_bits_then_32_read_back_exactly(tmp_path):
         got, want = store.runs(r0, r1), mem.runs(r0, r1)
         for name in ("row", "col0", "col1", "label", "value"):
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("n", [40, 70000])  # 16-bit codes and 32-bit ones
+def test_sample_keeps_every_step_th_row_and_column(tmp_path, n):
+    rng = np.random.default_rng(5)
+    table = np.sort(rng.random(n))
+    index = rng.integers(0, n, (23, 17))
+    reason = np.where(rng.random(index.shape) < 0.3, rng.integers(1, len(Reason), index.shape), 0)
+    reason = reason.astype(np.uint8)
+    ids = np.where(reason == 0, index % 5, -1).astype(np.int32)
+    spool = _spooled(tmp_path, table, index, reason, ids)
+    spool._remap = np.array([4, 3, 2, 1, 0], np.int32)
+    labels = np.where(ids >= 0, 4 - ids, -1)
+    mem = ArrayStore(table[index], reason == 0, reason, labels)
+    values = np.where(reason == 0, table[index], np.nan)
+    for store in (spool, mem):
+        for r0, r1, step in ((0, 23, 1), (0, 23, 4), (3, 20, 3), (22, 23, 7), (5, 5, 2)):
+            v, why, lab = store.sample(r0, r1, step, labels=True)
+            assert np.array_equal(v, values[r0:r1:step, ::step], equal_nan=True)
+            assert np.array_equal(why, reason[r0:r1:step, ::step])
+            assert np.array_equal(lab, labels[r0:r1:step, ::step])
+            assert store.sample(r0, r1, step)[2] is None
+
+
+@pytest.mark.parametrize("order", ["up", "down", "mixed", "flat"])
+@pytest.mark.parametrize("n", [40, 70000])
+def test_value_limits_in_any_table_order(tmp_path, order, n):
+    rng = np.random.default_rng(6)
+    table = {"up": np.sort(rng.random(n)), "down": np.sort(rng.random(n))[::-1]}.get(
+        order, rng.random(n) if order == "mixed" else np.full(n, 0.25)
+    )
+    index = rng.integers(0, n, (23, 17))
+    reason = np.where(rng.random(index.shape) < 0.5, rng.integers(1, len(Reason), index.shape), 0)
+    reason[:9] = Reason.HALO  # blocks without data
+    store = _spooled(tmp_path, table, index, reason.astype(np.uint8))
+    valid = reason == 0
+    assert store.value_limits() == (table[index][valid].min(), table[index][valid].max())
+    none = _spooled(tmp_path, table, index, np.ones_like(reason, np.uint8))
+    assert none.value_limits() is None

@@ -622,6 +622,39 @@ def test_field_colours_in_strips_are_the_whole_images(seed, strip_rows):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_count_candidates_equals_picking_the_candidates_out():
+    """The candidates counted as every pixel less the dropped ones equal the count of
+    the candidates picked out (transparent, outside the region, excluded with a halo),
+    at any strip height and on workers."""
+    from types import SimpleNamespace
+
+    from geodigitize.mask import Exclusion
+    from geodigitize.region import region_axes
+    from geodigitize.store import RowMemory
+    from geodigitize.strips import _count_candidates
+
+    rng = np.random.default_rng(3)
+    n = 12
+    ids = rng.integers(0, n, (37, 29))
+    opaque = rng.random(ids.shape) < 0.9
+    stored = np.where(opaque, ids, ~ids).astype(np.int32)  # transparent as ~id
+    first = SimpleNamespace(ids=RowMemory.of(stored), opaque=False, colors=np.arange(n))
+    excluded, mixture = np.zeros(n, bool), np.zeros(n, bool)
+    excluded[[0, 5]], mixture[[3, 7, 8]] = True, True
+    axes = region_axes(ids.shape, (3.0, 4.0, 25.0, 30.0))
+    for exclusion in (None, Exclusion(excluded, mixture, 2)):
+        cand = opaque & axes[0][:, None] & axes[1][None, :]
+        if exclusion is not None:
+            cand &= ~exclusion.pixels(ids)
+        want = np.bincount(ids[cand], minlength=n)
+        for strip_rows, workers in ((1, 1), (5, 2), (100, 1)):
+            got = _count_candidates(first, axes, exclusion, strip_rows, workers)
+            assert np.array_equal(got, want)
+        full = opaque if exclusion is None else opaque & ~exclusion.pixels(ids)
+        got = _count_candidates(first, None, exclusion, 4, 1)
+        assert np.array_equal(got, np.bincount(ids[full], minlength=n))
+
+
 @pytest.mark.parametrize("share", [0.002, 0.02, 0.5])
 def test_far_from_ink_one_by_one_is_the_window_filter(share):
     rng = np.random.default_rng(7)
