@@ -306,11 +306,16 @@ class _Thumbnail:
         self._luma = np.zeros(0, dtype=np.uint32)  # per colour id
         self._colors = np.zeros(0, dtype=np.uint32)  # packed colour per id
 
-    def add(self, ids: np.ndarray, table: _ColorIds) -> None:
-        """The next rows of the image: colour ids (~id for transparent pixels) from
-        `table`, which holds the colour of every id so far."""
-        if table.n > self._colors.size:
-            new = table.colors_since(self._colors.size)
+    def add(self, ids: np.ndarray, new_colors: np.ndarray) -> None:
+        """The next rows of the image: colour ids (~id for transparent pixels), and the
+        packed colours of the ids numbered since the last call (ids ``n ..`` where `n`
+        ids were known then), shape (m,) uint32.
+
+        Takes no :class:`_ColorIds`: the first pass calls this on a thread of its own
+        while its main thread numbers the next rows' colours.
+        """
+        if new_colors.size:
+            new = new_colors
             rgb = unpack_rgb(new).astype(np.uint32)
             luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
             self._luma = np.concatenate([self._luma, luma])
@@ -394,6 +399,39 @@ class _PreviewRows:
         return np.dstack([rgb, np.where(opaque, 255, 0).astype(np.uint8)])
 
 
+class _Behind:
+    """Calls run in order on one thread, at most `depth` waiting, while the caller goes
+    on (``depth`` 0: no thread, nothing submitted). Leaving the ``with`` block waits for
+    them all and raises the first error; the caller must not change the arrays it
+    passed until then."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self._pool = ThreadPoolExecutor(1) if depth else None
+        self._pending: list[Future] = []
+
+    def submit(self, fn, *args) -> None:
+        """Run ``fn(*args)`` after the calls submitted before it."""
+        if len(self._pending) > self.depth:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def __enter__(self) -> _Behind:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is None:
+            return
+        try:
+            for pending in self._pending:
+                if exc[0] is None:
+                    pending.result()
+                else:
+                    pending.cancel()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def _read_ahead(reader, strip_rows: int, then=None) -> Iterator[tuple[int, int, object]]:
     """Strips ``(a, b, future of reader.read(a, b))`` in order, the next one being read
     on a thread (GDAL decodes without the GIL) while the caller works on this one. With
@@ -440,7 +478,11 @@ def _first_pass(
     table = _ColorIds()
     counts = np.zeros(0, dtype=np.int64)
     every_opaque = True
-    with ids_file:
+    # the view of the whole image (a few gathers and minima per pixel) is reduced on a
+    # thread of its own, a strip or two behind the main thread (numpy releases the GIL)
+    thumbs = _Behind(1 if thumbnail is not None else 0)
+    sent = 0  # colour ids whose colours the view was given
+    with ids_file, thumbs:
         # the read-ahead thread also looks the colours up (about 2 ms of the main
         # thread's ~5 ms per million pixels); the main thread numbers the new ones
         then = lambda packed, opaque: (packed, opaque, *table.lookup(packed))  # noqa: E731
@@ -463,7 +505,8 @@ def _first_pass(
             if not all_opaque:
                 ids = np.where(opaque, ids, ~ids)
             if thumbnail is not None:
-                thumbnail.add(ids, table)
+                thumbs.submit(thumbnail.add, ids, table.colors_since(sent))
+                sent = table.n
             if preview is not None:
                 preview.add(a, packed, opaque)
             if bar is not None:

@@ -571,8 +571,13 @@ def test_thumbnail_keeps_the_darkest_pixel_of_each_block(k, height, width, colou
     ids = table(pack_rgb(rgb))
     ids[:, : width // 4] = ~ids[:, : width // 4]  # transparent pixels keep ~id
     thumb = strips._Thumbnail(k)
-    for r0 in range(0, height, 4):  # rows arrive a few at a time
-        thumb.add(ids[r0 : r0 + 4], table)
+    colours_of = table.colors()  # packed colour of each id
+    sent = 0
+    for r0 in range(0, height, 4):  # rows arrive a few at a time, with the new colours
+        rows = ids[r0 : r0 + 4]
+        met = int(np.where(rows >= 0, rows, ~rows).max(initial=-1)) + 1
+        thumb.add(rows, colours_of[sent : max(sent, met)])
+        sent = max(sent, met)
     view, view_ids = thumb.arrays()
     pad = ((0, -height % k), (0, -width % k))
     padded = np.pad(rgb, (*pad, (0, 0)), mode="edge")
