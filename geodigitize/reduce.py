@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .dbscan import DBSCANResult, lattice_dbscan
 from .errors import GeodigitizeError
-from .store import PixelStore
+from .store import PixelStore, row_runs
 
 __all__ = [
     "Clusters",
@@ -249,19 +249,9 @@ def cluster_runs(
         rows, col0 = np.divmod(start, w) if w else (start, start)
         lab = np.arange(start.size, dtype=np.int32)
         return rows, col0, col0 + 1, lab, int(start.size), "singletons"
-    v = values.ravel()
-    # joined[i]: pixel i continues the run of pixel i - 1 (same row, both kept, equal)
-    joined = np.zeros(kept.size, dtype=bool)
-    if kept.size:
-        np.equal(v[1:], v[:-1], out=joined[1:])
-        joined[1:] &= kept[1:]
-        joined[1:] &= kept[:-1]
-        joined[::w] = False
-    start = np.flatnonzero(kept & ~joined)
-    last = kept.copy()
-    last[:-1] &= ~joined[1:]
-    rows, col0 = np.divmod(start, w) if w else (start, start)
-    col1 = np.flatnonzero(last) - rows * w + 1
+    # the runs of kept pixels of one value (a run also ends where `keep` changes);
+    # values compare as numbers, as in cluster_labels
+    rows, col0, col1, start = row_runs(keep, (keep.view(np.int8), values))
     n_runs = start.size
     # Runs of the row above that touch each run: runs are disjoint and sorted along a row,
     # so those are a contiguous range of the runs, found by two searches on keys that
@@ -275,7 +265,7 @@ def cluster_runs(
     count = np.where(rows > 0, np.maximum(hi - lo, 0), 0)
     src = np.repeat(np.arange(n_runs), count)
     dst = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-    code = v[start]
+    code = values.ravel()[start]
     same = code[src] == code[dst]
     src, dst = src[same], dst[same]
     graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n_runs, n_runs))

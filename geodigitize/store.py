@@ -318,8 +318,9 @@ def row_runs(valid: np.ndarray, keys: tuple[np.ndarray, ...], row0: int = 0):
     valid : ndarray of shape (h, W) and dtype bool
         Data pixels.
     keys : tuple of ndarray of shape (h, W)
-        Integer arrays; a run ends where one of them changes, at a row's end, and where
-        `valid` changes unless a key already tells data pixels from the others.
+        A run ends where one of them changes (``!=``: floats compare as numbers, so view
+        them as integers to tell -0.0 from 0.0), at a row's end, and where `valid`
+        changes unless a key already tells data pixels from the others.
     row0 : int
         Row of the first row of `valid` in the image.
 

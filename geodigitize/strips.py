@@ -109,7 +109,7 @@ from .reduce import (
 from .region import region_axes
 from .shading import explain_colors
 from .sources import DEFAULT_STRIP_PIXELS, IN_MEMORY_PIXELS, default_strip_rows
-from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes
+from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes, row_runs
 
 __all__ = [
     "DEFAULT_STRIP_PIXELS",
@@ -1067,24 +1067,8 @@ def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     In row-major order; label -1 (no cluster) is left out.
     """
-    w = labels.shape[1]
-    flat = labels.ravel()
-    change = flat[1:] != flat[:-1]
-    member = flat >= 0
-    start = np.empty(flat.size, dtype=bool)
-    start[0] = True
-    start[1:] = change
-    start[::w] = True  # rows start runs
-    start &= member
-    end = np.empty(flat.size, dtype=bool)
-    end[-1] = True
-    end[:-1] = change
-    end[w - 1 :: w] = True
-    end &= member
-    first = np.flatnonzero(start)
-    rows, c0 = np.divmod(first, w)
-    c1 = np.flatnonzero(end) - rows * w + 1
-    return rows, c0, c1, flat[first]
+    rows, c0, c1, first = row_runs(labels >= 0, (labels,))
+    return rows, c0, c1, labels.ravel()[first]
 
 
 def _row_labels(rows, c0, c1, lab, row: int, width: int) -> np.ndarray:
