@@ -51,10 +51,15 @@ from .region import parse_box
 from .report import build_report
 from .scale import build_scale
 from .shading import shaded_scale
-from .sources import ArraySource, StripReader, gdal_reads_like_pillow, release_prefetched
+from .sources import (
+    IN_MEMORY_PIXELS,
+    ArraySource,
+    StripReader,
+    gdal_reads_like_pillow,
+    release_prefetched,
+)
 from .store import SpoolStore
 from .strips import (
-    IN_MEMORY_PIXELS,
     Fitted,
     ScaleFromRows,
     needs_memory,
@@ -76,7 +81,7 @@ class Extraction:
 
     Per-pixel results (:attr:`decoded`, :attr:`reason`, :attr:`flat`, :attr:`values`,
     :attr:`valid`) are held in memory for images kept whole (up to
-    :data:`geodigitize.strips.IN_MEMORY_PIXELS`, or with ``in_memory=True``) and read
+    :data:`geodigitize.sources.IN_MEMORY_PIXELS`, or with ``in_memory=True``) and read
     back from the run's spools otherwise.
 
     Attributes
@@ -361,12 +366,12 @@ def extract(
     options : Options, optional
         All options at once; or give them as keyword arguments (`kwargs`), not both.
     strip_rows : int, optional
-        Rows per strip (default: about :data:`geodigitize.strips.DEFAULT_STRIP_PIXELS`
+        Rows per strip (default: about :data:`geodigitize.sources.DEFAULT_STRIP_PIXELS`
         pixels, one strip for most figures); the results do not depend on it.
     in_memory : bool, optional
         Keep the image and the per-pixel results in memory (True), or stream a PNG or
         TIFF from its file (False); None keeps images up to
-        :data:`geodigitize.strips.IN_MEMORY_PIXELS` pixels.
+        :data:`geodigitize.sources.IN_MEMORY_PIXELS` pixels.
     grid_dir : path, optional
         Folder for the streamed ``grid.tif`` of a streamed image (default: the system's
         temporary folder); :meth:`Extraction.write` moves it.

@@ -108,12 +108,10 @@ from .reduce import (
 )
 from .region import region_axes
 from .shading import explain_colors
-from .sources import DEFAULT_STRIP_PIXELS, IN_MEMORY_PIXELS, default_strip_rows
+from .sources import default_strip_rows
 from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes, row_runs
 
 __all__ = [
-    "DEFAULT_STRIP_PIXELS",
-    "IN_MEMORY_PIXELS",
     "Fitted",
     "ScaleFromRows",
     "StripRun",
@@ -1467,8 +1465,8 @@ def run_strips(
     keep : bool
         Keep the per-pixel arrays in memory (else spool them, and stream ``grid.tif``).
     strip_rows : int, optional
-        Rows per strip; default about :data:`DEFAULT_STRIP_PIXELS` pixels (one strip for
-        most figures). The results do not depend on it.
+        Rows per strip; default about :data:`geodigitize.sources.DEFAULT_STRIP_PIXELS`
+        pixels (one strip for most figures). The results do not depend on it.
     grid : (Affine, crs), optional
         Placement of the streamed grid (needed when not `keep`).
     grid_dir : path, optional
