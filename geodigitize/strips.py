@@ -109,7 +109,7 @@ from .reduce import (
 from .region import region_axes
 from .shading import explain_colors
 from .sources import default_strip_rows
-from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes, row_runs
+from .store import RowMemory, RowSpool, SpoolStore, code_dtype, pixel_codes
 
 __all__ = [
     "Fitted",
@@ -159,7 +159,7 @@ class _Strip:
     flat: np.ndarray  # (h, W) bool
     reason_counts: np.ndarray  # per Reason
     reason: np.ndarray | None = None  # (h, W) uint8
-    clusters: _StripClusters | None = None  # filled by the worker, see summarise()
+    clusters: _StripClusters | None = None  # filled by the worker, see summarise_runs()
     labels: np.ndarray | None = None  # (h, W) DBSCAN's provisional labels, when kept
     runs: tuple | None = None  # (rows, col0, col1, lab) of cluster_runs, when labels kept
     method: str = ""  # how its clusters were found (see reduce.cluster_labels)
@@ -1046,7 +1046,7 @@ def _in_order(work, items, workers: int) -> Iterator:
 
 @dataclass
 class _StripClusters:
-    """One strip's clusters as :meth:`_ClusterBook.summarise` leaves them."""
+    """One strip's clusters as :meth:`_ClusterBook.summarise_runs` leaves them."""
 
     n: int
     counts: np.ndarray
@@ -1060,17 +1060,9 @@ class _StripClusters:
     bottom: tuple[np.ndarray, np.ndarray]  # last row's
 
 
-def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal labels along rows: row, first col, end col (exclusive), label.
-
-    In row-major order; label -1 (no cluster) is left out.
-    """
-    rows, c0, c1, first = row_runs(labels >= 0, (labels,))
-    return rows, c0, c1, labels.ravel()[first]
-
-
 def _row_labels(rows, c0, c1, lab, row: int, width: int) -> np.ndarray:
-    """The labels (int32, -1 for none) of one row of runs along rows (:func:`_runs`)."""
+    """The labels (-1 for none) of one row of runs along rows (see
+    :meth:`_ClusterBook.summarise_runs`)."""
     at = slice(*np.searchsorted(rows, [row, row + 1]))
     return labels_from_runs(rows[at] - row, c0[at], c1[at], lab[at], (1, width))[0]
 
@@ -1104,16 +1096,13 @@ class _ClusterBook:
         self.edges: list[np.ndarray] = []
         self._prev_row: tuple[np.ndarray, np.ndarray] | None = None  # labels, values
 
-    def summarise(self, strip: _Strip, labels: np.ndarray, n: int, last: bool) -> _StripClusters:
-        """One strip's clusters (labels 0..n-1, -1 for none) reduced to what the book
-        keeps: sums, first pixels and, for clusters inside the strip, their
-        representative. Reads nothing the book changes, so strips are summarised on
-        worker threads while :meth:`add` joins them in order."""
-        return self.summarise_runs(strip, _runs(labels), n, last)
-
     def summarise_runs(self, strip: _Strip, runs: tuple, n: int, last: bool) -> _StripClusters:
-        """:meth:`summarise` of the clusters given as runs along rows (rows, first
-        columns, end columns and labels, in row-major order: :func:`_runs`)."""
+        """One strip's clusters (``n`` of them, as runs along rows: rows, first columns,
+        end columns and labels 0..n-1 in row-major order, from
+        :func:`geodigitize.reduce.cluster_runs`) reduced to what the book keeps: sums,
+        first pixels and, for clusters inside the strip, their representative. Reads
+        nothing the book changes, so strips are summarised on worker threads while
+        :meth:`add` joins them in order."""
         w = strip.flat.shape[1]
         rows, c0, c1, lab = runs
         top_labels = _row_labels(rows, c0, c1, lab, 0, w)
