@@ -185,21 +185,23 @@ class _ColorIds:
     def __call__(self, packed: np.ndarray) -> np.ndarray:
         """Colour id of each pixel of `packed` (packed RGB, any shape), numbering the
         colours not met before in the order of their packed values."""
-        return self.resolve(packed, *self.lookup(packed))
+        return self.resolve(packed, self.lookup(packed))
 
-    def lookup(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(at, found)``: `packed` as table positions, and each pixel's entry (id + 1,
-        0 for a colour not numbered yet), for :meth:`resolve`.
+    def lookup(self, packed: np.ndarray) -> np.ndarray:
+        """Each pixel's entry (id + 1, 0 for a colour not numbered yet), for
+        :meth:`resolve`.
 
         The first pass runs this on its read-ahead thread while the main thread numbers
         the previous strip's new colours: an entry is only ever set once, from 0, so a
         lookup that ran too early only reads some 0 that :meth:`resolve` then finds
         numbered.
         """
-        at = packed.astype(np.intp)  # once: np.take converts other index types each call
-        return at, np.take(self._id, at)
+        # indexed by the packed colours as they are: numpy casts the index in small
+        # buffers, where ``np.take`` (or an ``astype(np.intp)`` for it) makes a whole
+        # 8-byte copy of it, 800 MB of new memory over a 100 MP image
+        return self._id[packed]
 
-    def resolve(self, packed: np.ndarray, at: np.ndarray, found: np.ndarray) -> np.ndarray:
+    def resolve(self, packed: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Colour ids from a :meth:`lookup` of `packed`, numbering the colours met for
         the first time (in place: `found` becomes the ids)."""
         if found.min(initial=1) == 0:
@@ -208,7 +210,7 @@ class _ColorIds:
             self._id[new] = np.arange(self.n + 1, self.n + 1 + new.size, dtype=np.int32)
             self._new.append(new)
             self.n += int(new.size)
-            found = np.take(self._id, at)
+            found = self._id[packed]
         found -= 1
         return found
 
@@ -483,13 +485,13 @@ def _first_pass(
     with ids_file, thumbs:
         # the read-ahead thread also looks the colours up (about 2 ms of the main
         # thread's ~5 ms per million pixels); the main thread numbers the new ones
-        then = lambda packed, opaque: (packed, opaque, *table.lookup(packed))  # noqa: E731
+        then = lambda packed, opaque: (packed, opaque, table.lookup(packed))  # noqa: E731
         for a, b, pending in _read_ahead(reader, strip_rows, then):
             t = time.perf_counter()
-            packed, opaque, at, found = pending.result()
+            packed, opaque, found = pending.result()
             timings["read"] += time.perf_counter() - t
             t = time.perf_counter()
-            ids = table.resolve(packed, at, found)
+            ids = table.resolve(packed, found)
             all_opaque = bool(opaque.all())
             every_opaque &= all_opaque
             if count:  # the region is a box: slice it rather than mask

@@ -745,7 +745,7 @@ def test_colour_ids_looked_up_ahead_are_the_ids_in_order():
     looked = ahead.lookup(strips_[0])
     for k, packed in enumerate(strips_):
         following = ahead.lookup(strips_[k + 1]) if k + 1 < len(strips_) else None
-        np.testing.assert_array_equal(ahead.resolve(packed, *looked), expected[k])
+        np.testing.assert_array_equal(ahead.resolve(packed, looked), expected[k])
         looked = following
     np.testing.assert_array_equal(ahead.colors(), in_order.colors())
     assert ahead.n == in_order.n == np.unique(np.concatenate(strips_)).size
