@@ -4,6 +4,7 @@ the others (start-up is a measured part of a run)."""
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,28 @@ def test_what_start_up_does_not_import(statement, absent):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, "False 0"), ("1", "True 1")])
+def test_the_command_line_turns_numpys_huge_pages_off_unless_told(env, expected):
+    # numpy's switch returns its previous state: False once the command line turned the
+    # huge-page requests off; a NUMPY_MADVISE_HUGEPAGE the user set is left to numpy
+    code = (
+        "import os\n"
+        "from geodigitize.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "from numpy._core.multiarray import _set_madvise_hugepage\n"
+        "print(_set_madvise_hugepage(True), os.environ['NUMPY_MADVISE_HUGEPAGE'])"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if env is not None:
+        environ["NUMPY_MADVISE_HUGEPAGE"] = env
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=environ,
+    )
+    assert out.stdout.strip().splitlines()[-1] == expected

@@ -15,7 +15,7 @@ try:  # typer >= 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
-__all__ = ["app", "main", "usage_line"]
+__all__ = ["app", "main", "small_pages", "usage_line"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     signal.signal(signal.SIGTERM, on_sigterm)
+    small_pages()
     decoding = _decode_ahead(sys.argv[1:] if argv is None else argv)
     try:
         app = _commands()
@@ -56,6 +57,33 @@ def main(argv: list[str] | None = None) -> None:
 
         release_prefetched()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def small_pages() -> bool:
+    """Stop numpy asking Linux for transparent huge pages (its default for arrays of 4
+    MB and more), unless ``NUMPY_MADVISE_HUGEPAGE`` is set: then that setting stands.
+    True when the request was turned off.
+
+    A run makes and drops many multi-megabyte arrays per strip, and each new one is
+    faulted in afresh. In huge pages each fault clears 2 MB, and on virtual machines
+    that hand freed memory back to the host (virtio-balloon free page reporting, as in
+    Firecracker and many clouds) a freed huge page is exactly what goes back, so nearly
+    every new one costs the host a fault too. Measured on such a 2-core VM: a 16 MP
+    JPEG ran in 18 s instead of 34 s (kernel time 5.5 s instead of 21 s). Only the
+    command line's own process is changed: the Python API leaves numpy as it finds it.
+    """
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return False
+    try:  # numpy's own switch for its environment variable (numpy >= 1.20)
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # pragma: no cover - numpy 1.x
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            return False
+    _set_madvise_hugepage(False)
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"  # for the processes `batch` starts
+    return True
 
 
 def _commands():
