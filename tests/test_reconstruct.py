@@ -70,6 +70,36 @@ def test_sample_positions_distinct_sorted_and_uniform(n, k):
     np.testing.assert_array_equal(sample_positions(n, n + 5), np.arange(n))
 
 
+def _positions_by_sorting(n, k, seed):
+    """sample_positions as first written: the surplus dropped by sorting the subset."""
+    rng = np.random.default_rng(seed)
+    drop = k > n // 2
+    want = n - k if drop else k
+    have = np.zeros(0, dtype=np.int64)
+    while have.size < want:
+        m = int(-n * np.log1p(-(want - have.size) / (n - have.size)) * 1.02) + 64
+        new = np.unique(rng.integers(0, n, m, dtype=np.int64))
+        if have.size:
+            new = new[~np.isin(new, have)]
+        if new.size > want - have.size:
+            new = np.sort(new[rng.choice(new.size, want - have.size, replace=False)])
+        have = np.union1d(have, new)
+    return np.setdiff1d(np.arange(n), have) if drop else have
+
+
+@pytest.mark.parametrize(
+    ("n", "k"), [(10, 3), (10, 8), (7, 1), (1000, 999), (5000, 40), (200_000, 30_000)]
+)
+def test_sample_positions_are_the_sample_first_written(n, k):
+    # the sample fixes report.json's check numbers: a faster way must pick the same
+    from geodigitize.reconstruct import sample_positions
+
+    for seed in range(20):
+        np.testing.assert_array_equal(
+            sample_positions(n, k, seed), _positions_by_sorting(n, k, seed)
+        )
+
+
 def test_interpolation_runs_lapack_on_one_thread(monkeypatch):
     """scipy computes a barycentric transform per triangle with tiny LAPACK calls; a
     multi-threaded BLAS pool spin-waits on busy cores (38-85 s instead of 0.23 s)."""
