@@ -81,3 +81,15 @@ def test_the_command_line_turns_numpys_huge_pages_off_unless_told(env, expected)
         env=environ,
     )
     assert out.stdout.strip().splitlines()[-1] == expected
+
+
+def test_the_version_is_the_installed_one():
+    # the package writes its version once (geodigitize/version.py) and pyproject.toml
+    # reads it from there: the installed metadata must say the same
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("geodigitize")
+    except PackageNotFoundError:  # pragma: no cover - a source tree not installed
+        pytest.skip("geodigitize is not installed")
+    assert installed == geodigitize.__version__
