@@ -39,7 +39,6 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import metadata, resources
 from pathlib import Path
 
 import matplotlib
@@ -184,6 +183,8 @@ def _crameri_load(name: str) -> mcolors.Colormap:
 
 
 def _gmt_dir() -> Path:
+    from importlib import resources
+
     return Path(str(resources.files("geodigitize") / "data" / "gmt"))
 
 
@@ -307,6 +308,10 @@ def _provenance(source: str) -> str:
     if source == "gmt":
         return "GMT 6.4 CPT vendored in geodigitize"
     package = _PACKAGES[source]
+    if package == "matplotlib":  # imported already; importlib.metadata costs 20 ms
+        return f"matplotlib {matplotlib.__version__}"
+    from importlib import metadata  # not every package's __version__ is its release
+
     try:
         return f"{package} {metadata.version(package)}"
     except metadata.PackageNotFoundError:
