@@ -763,11 +763,29 @@ def _in_chroma_reach(mask: np.ndarray) -> np.ndarray:
     pixels back and one ahead of it on an even row or column, one back and two ahead on
     an odd one.
     """
+    # Separable: any of 4 rows, then of 4 columns. With 2 False rows padded on either
+    # side, the window of row r starts at padded row r on an even row and r + 1 on an
+    # odd one (``ndimage.maximum_filter(mask, 4, origin=(-dy, -dx))`` taken on rows of
+    # parity dy and columns of parity dx, as this was first written: ~25x faster).
+    return _reach_along(_reach_along(np.asarray(mask, dtype=bool), 0), 1)
+
+
+def _reach_along(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Along `axis` (0 or 1) of a 2-D mask: whether any of positions ``i - 2 .. i + 1``
+    (even `i`) or ``i - 1 .. i + 2`` (odd `i`) is True, outside the array False."""
+
+    def at(a: np.ndarray, part: slice) -> np.ndarray:
+        return a[part] if axis == 0 else a[:, part]
+
+    n = mask.shape[axis]
+    shape = (n + 4, mask.shape[1]) if axis == 0 else (mask.shape[0], n + 4)
+    padded = np.zeros(shape, dtype=bool)
+    at(padded, slice(2, n + 2))[...] = mask
+    pairs = at(padded, slice(0, -1)) | at(padded, slice(1, None))  # padded j or j + 1
+    fours = at(pairs, slice(0, -2)) | at(pairs, slice(2, None))  # padded j .. j + 3
     out = np.empty_like(mask)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            reach = ndimage.maximum_filter(mask, size=4, origin=(-dy, -dx))
-            out[dy::2, dx::2] = reach[dy::2, dx::2]
+    at(out, slice(0, None, 2))[...] = at(fours, slice(0, n, 2))
+    at(out, slice(1, None, 2))[...] = at(fours, slice(2, n + 1, 2))
     return out
 
 
@@ -775,5 +793,9 @@ def _shifted(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
     """``out[i, j] = a[i + dy, j + dx]``, `fill` where that is outside the image (|dy|,
     |dx| <= 2)."""
     h, w = a.shape
-    padded = np.pad(a, 2, mode="constant", constant_values=fill)
-    return padded[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
+    out = np.full((h, w), fill, dtype=a.dtype)  # one copy (np.pad made two)
+    r0, r1 = max(0, -dy), min(h, h - dy)
+    c0, c1 = max(0, -dx), min(w, w - dx)
+    if r0 < r1 and c0 < c1:
+        out[r0:r1, c0:c1] = a[r0 + dy : r1 + dy, c0 + dx : c1 + dx]
+    return out

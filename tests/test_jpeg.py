@@ -561,3 +561,47 @@ def test_the_run_summary_warns_about_a_lossy_jpeg(figure, tmp_path):
     assert res.exit_code == 0, res.output
     said = " ".join(res.output.split())  # the console wraps long lines
     assert "warning: the image is a JPEG (quality 85, chroma 4:2:0)" in said
+
+
+def test_chroma_reach_is_the_4x4_window_of_each_pixels_parity():
+    # the separable form equals the four offset 4 x 4 maximum filters it replaced, on
+    # every small shape (edges, odd sizes) and a larger random mask
+    from scipy import ndimage
+
+    def by_filters(m):
+        out = np.empty_like(m)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                reach = ndimage.maximum_filter(m, size=4, origin=(-dy, -dx))
+                out[dy::2, dx::2] = reach[dy::2, dx::2]
+        return out
+
+    rng = np.random.default_rng(4)
+    shapes = [(h, w) for h in range(1, 8) for w in range(1, 8)] + [(61, 37)]
+    for shape in shapes:
+        for share in (0.05, 0.4):
+            m = rng.random(shape) < share
+            np.testing.assert_array_equal(jpeg._in_chroma_reach(m), by_filters(m))
+    # one ink pixel at (4, 5): even rows 4 and 6 reach it (2 back, 1 ahead), odd rows
+    # 3 and 5 (1 back, 2 ahead); even columns 4 and 6, odd columns 3 and 5
+    m = np.zeros((10, 10), dtype=bool)
+    m[4, 5] = True
+    reach = jpeg._in_chroma_reach(m)
+    assert np.flatnonzero(reach.any(axis=1)).tolist() == [3, 4, 5, 6]
+    assert np.flatnonzero(reach.any(axis=0)).tolist() == [3, 4, 5, 6]
+    assert reach.sum() == 16
+
+
+def test_shifted_reads_the_pixel_dy_dx_away_or_the_fill():
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (1, 4), (3, 2), (5, 6)]:
+        a = rng.random(shape)
+        h, w = shape
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                got = jpeg._shifted(a, dy, dx, -1.0)
+                for i in range(h):
+                    for j in range(w):
+                        inside = 0 <= i + dy < h and 0 <= j + dx < w
+                        assert got[i, j] == (a[i + dy, j + dx] if inside else -1.0)
+    assert jpeg._shifted(np.ones((3, 3), dtype=bool), 1, 0, False).dtype == bool
