@@ -15,7 +15,7 @@ try:  # typer >= 0.24 carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
-__all__ = ["app", "main", "small_pages", "usage_line"]
+__all__ = ["app", "main", "usage_line"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     signal.signal(signal.SIGTERM, on_sigterm)
-    small_pages()
+    _small_pages()
     decoding = _decode_ahead(sys.argv[1:] if argv is None else argv)
     try:
         app = _commands()
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def small_pages() -> bool:
+def _small_pages() -> bool:
     """Stop numpy asking Linux for transparent huge pages (its default for arrays of 4
     MB and more), unless ``NUMPY_MADVISE_HUGEPAGE`` is set: then that setting stands.
     True when the request was turned off.
