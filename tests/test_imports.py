@@ -52,10 +52,14 @@ def test_decode_is_the_function_not_its_module():
 )
 def test_what_start_up_does_not_import(statement, absent):
     code = f"import sys; {statement}; print({absent!r} in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert out.stdout.strip() == "False"
+    assert _python(code).strip() == "False"
+
+
+def _python(code: str, env: dict | None = None) -> str:
+    """What a new Python running `code` in the repository prints."""
+    argv = [sys.executable, "-c", code]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    return out.stdout
 
 
 @pytest.mark.parametrize(("env", "expected"), [(None, "False 0"), ("1", "True 1")])
@@ -72,15 +76,7 @@ def test_the_command_line_turns_numpys_huge_pages_off_unless_told(env, expected)
     environ = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     if env is not None:
         environ["NUMPY_MADVISE_HUGEPAGE"] = env
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env=environ,
-    )
-    assert out.stdout.strip().splitlines()[-1] == expected
+    assert _python(code, environ).strip().splitlines()[-1] == expected
 
 
 def test_the_version_is_the_installed_one():
