@@ -37,6 +37,7 @@ __all__ = [
     "check_preview_path",
     "decimate",
     "draw_step",
+    "extraction_pixels",
     "plot_extraction",
     "plot_gcps",
     "plot_pixels",
@@ -189,6 +190,7 @@ def preview_pixels(
     labels: np.ndarray | None = None,
     reason_counts: np.ndarray | None = None,
     side: int = PREVIEW_SIDE,
+    pieces=None,
 ) -> PreviewPixels:
     """Read what :func:`plot_pixels` draws from `store`, in bounded memory.
 
@@ -206,6 +208,9 @@ def preview_pixels(
         Pixels per reason over the whole image; counted from `store` when not given.
     side : int
         Longest side drawn (see :func:`preview_step`).
+    pieces : geodigitize.refine.Pieces, optional
+        Without `labels`: a refinement's pieces, which label the sampled pixels from
+        their flat-cluster labels in the store (the labels it would mark there).
 
     Returns
     -------
@@ -221,6 +226,10 @@ def preview_pixels(
     values, reason, read = _sampled(store, step, labels=read_labels)
     if labels is not None and labels.shape == shape:
         labels = labels[::step, ::step]
+    elif read is not None and pieces is not None:
+        rows = np.arange(values.shape[0])[:, None] * step
+        cols = np.arange(values.shape[1])[None, :] * step
+        labels = pieces.labels_at(rows, cols, read, reason == Reason.DATA)
     else:
         labels = read
     if reason_counts is None:
@@ -338,6 +347,24 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
         Six axes titled :data:`PANEL_TITLES`, plus two colorbars.
     """
     kept = getattr(result, "kept", result.clusters)
+    pixels = extraction_pixels(result)
+    name = Path(result.image.path).name if result.image.path else "image"
+    return plot_pixels(pixels, kept, result.scale, result.check, name, path, dpi=dpi)
+
+
+def extraction_pixels(result) -> PreviewPixels:
+    """What :func:`plot_extraction` draws of an extraction's pixels
+    (:func:`preview_pixels`): the same for an image kept in memory and one streamed.
+
+    Parameters
+    ----------
+    result : Extraction
+
+    Returns
+    -------
+    PreviewPixels
+    """
+    kept = getattr(result, "kept", result.clusters)
     store = result.pixels
     if not isinstance(store, PixelStore):
         store = ArrayStore(result.decoded.values, result.valid, result.reason)
@@ -349,9 +376,10 @@ def plot_extraction(result, path: str | Path | None = None, *, dpi: int = 100) -
     if by_reason is not None:
         counts = np.array([by_reason[r.name.lower()] for r in Reason], dtype=np.int64)
     labels = kept.labels if kept.labels.shape == store.shape else None
-    pixels = preview_pixels(store, rgb=rgb, labels=labels, reason_counts=counts)
-    name = Path(result.image.path).name if result.image.path else "image"
-    return plot_pixels(pixels, kept, result.scale, result.check, name, path, dpi=dpi)
+    # a streamed refinement marks no pixels: its pieces label the sampled ones
+    refinement = getattr(result, "refinement", None)
+    pieces = None if labels is not None or refinement is None else refinement.pieces
+    return preview_pixels(store, rgb=rgb, labels=labels, reason_counts=counts, pieces=pieces)
 
 
 def import_drawing() -> None:

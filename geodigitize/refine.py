@@ -55,6 +55,7 @@ from .reduce import (
 from .store import ArrayStore, PixelStore, RowRuns
 
 __all__ = [
+    "Pieces",
     "Refinement",
     "Step",
     "hull_points",
@@ -136,6 +137,66 @@ class Step:
 
 
 @dataclass(frozen=True, eq=False)
+class Pieces:
+    """The chosen pieces of a refinement, by tile: each pixel's piece, for any pixels,
+    without a whole-image label array (a preview labels its sampled pixels with it).
+
+    A piece is the part of its tile's chosen flat cluster inside the tile (or, in a tile
+    without flat pixels, the tile's data pixels in no cluster); the tiles of the levels
+    with leaves partition the image.
+
+    Attributes
+    ----------
+    sizes, widths : tuple of int
+        Tile side and tiles per row of each level with leaves.
+    tiles : tuple of ndarray of int64
+        Each level's leaf tiles holding a point, row-major indices, increasing.
+    starts : tuple of int
+        Index (among the kept points) of each level's first point.
+    labels : tuple of ndarray of int64
+        Flat-cluster label of each of those tiles' piece (-1: data in no cluster).
+    """
+
+    sizes: tuple[int, ...]
+    widths: tuple[int, ...]
+    tiles: tuple[np.ndarray, ...]
+    starts: tuple[int, ...]
+    labels: tuple[np.ndarray, ...]
+
+    def labels_at(
+        self, rows: np.ndarray, cols: np.ndarray, flat: np.ndarray, data: np.ndarray
+    ) -> np.ndarray:
+        """Index of the kept point whose piece holds each pixel, -1 for none.
+
+        Parameters
+        ----------
+        rows, cols : ndarray of int, broadcast together
+            Pixel positions.
+        flat : ndarray of int, the broadcast shape
+            Their flat-cluster labels (-1 outside any cluster).
+        data : ndarray of bool, the broadcast shape
+            Whether they are data pixels.
+
+        Returns
+        -------
+        ndarray of int32
+            What :func:`refine` marks at those pixels in ``clusters.labels``.
+        """
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        out = np.full(rows.shape, -1, dtype=np.int32)
+        for size, nx, tiles, start, label in zip(
+            self.sizes, self.widths, self.tiles, self.starts, self.labels, strict=True
+        ):
+            if tiles.size == 0:
+                continue
+            tid = (rows // size) * nx + cols // size
+            k = np.minimum(np.searchsorted(tiles, tid), tiles.size - 1)
+            mine = (tiles[k] == tid) & data & (flat == label[k])
+            out[mine] = start + k[mine]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
 class Refinement:
     """The reduction :func:`refine` chose and the curve it explored.
 
@@ -155,6 +216,9 @@ class Refinement:
         Data pixels.
     sample : int
         Data pixels compared during the search.
+    pieces : Pieces or None
+        Where the chosen pieces lie, to label any pixels later: what a preview of an
+        image not kept in memory draws, where ``clusters.labels`` is empty.
     """
 
     clusters: Clusters
@@ -163,6 +227,7 @@ class Refinement:
     curve: tuple[Step, ...]
     n_valid: int
     sample: int
+    pieces: Pieces | None = None
 
     def to_dict(self) -> dict:
         """The search for ``report.json``."""
@@ -293,8 +358,9 @@ def _tile_points_runs(runs: RowRuns, size: int, want: np.ndarray, ty0: int, widt
 
     Returns
     -------
-    (col, row, value, n_pixels, tile) of each wanted tile holding data, in tile order
-    (``tile`` the row-major index of the tile in the image), or None when none does.
+    (col, row, value, n_pixels, label, tile) of each wanted tile holding data, in tile
+    order (``label`` the flat-cluster label of its piece, -1 for data in no cluster;
+    ``tile`` the row-major index of the tile in the image), or None when none does.
 
     Notes
     -----
@@ -343,6 +409,7 @@ def _tile_points_runs(runs: RowRuns, size: int, want: np.ndarray, ty0: int, widt
         rows[pos] + 0.5,
         runs.value[run[pos]],
         sums[0],
+        keys[keep] % m - 1,
         p_tile[keep] + ty0 * nx,
     )
 
@@ -618,7 +685,7 @@ class _Quadtree:
         )
 
     def _run_windows(self, level: int, tiles: np.ndarray):
-        """``(col, row, value, n_pixels, tile)`` of the tiles `tiles` of `level` (see
+        """``(col, row, value, n_pixels, label, tile)`` of the tiles `tiles` of `level` (see
         :func:`_tile_points_runs`), a band of tile rows (about the store's block) at a
         time."""
         size = self.sizes[level]
@@ -648,7 +715,8 @@ class _Quadtree:
         if level not in self._done:
             self._done[level] = np.zeros(n_tiles, dtype=bool)
             self._lookup[level] = np.full(n_tiles, -1, dtype=np.int64)
-            self._points[level] = [np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)]
+            empty = (np.float64, np.float64, np.float64, np.int64, np.int64)
+            self._points[level] = [np.zeros(0, dtype=t) for t in empty]
         missing = tiles[~self._done[level][tiles]]
         if missing.size == 0:
             return
@@ -705,6 +773,19 @@ class _Quadtree:
                 window[mine] = position[reps.labels[mine]]
             start += idx.size
         return labels
+
+    def pieces(self, leaves: list[np.ndarray]) -> Pieces:
+        """Where the pieces of the leaves' points lie (:class:`Pieces`): what
+        :meth:`piece_labels` marks, for any pixels."""
+        parts = self._leaf_points(leaves)
+        starts = np.cumsum([0] + [idx.size for _, idx, _ in parts])[:-1]
+        return Pieces(
+            tuple(self.sizes[level] for level, _, _ in parts),
+            tuple(self.shapes[level][1] for level, _, _ in parts),
+            tuple(tiles for _, _, tiles in parts),
+            tuple(int(a) for a in starts),
+            tuple(self._points[level][4][idx] for level, idx, _ in parts),
+        )
 
     def split(self, leaves: list[np.ndarray], ids: np.ndarray) -> list[np.ndarray]:
         """New leaves with the leaves `ids` (global) replaced by their four children."""
@@ -875,7 +956,8 @@ def refine_store(
         chosen = Clusters(
             chosen.col, chosen.row, chosen.value, chosen.n_pixels, marks, chosen.method
         )
-    return Refinement(chosen, target_pct, met, tuple(curve), n_valid, int(rows.size))
+    pieces = tree.pieces(chosen_leaves)
+    return Refinement(chosen, target_pct, met, tuple(curve), n_valid, int(rows.size), pieces)
 
 
 def _worst_leaves(tree, leaves, rows, cols, err, target_pct) -> np.ndarray:

@@ -28,11 +28,14 @@ def result():
     )
 
 
-@pytest.mark.parametrize("strip_rows", [7, 64])
-def test_streamed_preview_is_drawn_as_in_memory(tmp_path, strip_rows):
+@pytest.mark.parametrize(("strip_rows", "target_error"), [(7, None), (64, None), (7, "1%")])
+def test_streamed_preview_is_drawn_as_in_memory(tmp_path, strip_rows, target_error):
+    # with a target error, the points panel shades the refinement's pieces: a streamed
+    # run keeps no per-pixel labels of them, its Pieces label the sampled pixels
     fig = make_figure(200, 150)
     png, gcps = fig.write(tmp_path)
     opts = {"cmap": "jet_r", "vmin": 0, "vmax": 0.7, "region": fig.frame}
+    opts["target_error"] = target_error
     whole = extract(png, gcps=gcps, **opts)
     streamed = extract(
         png, gcps=gcps, strip_rows=strip_rows, in_memory=False, grid_dir=tmp_path, **opts
@@ -97,6 +100,11 @@ def test_sampled_pixels_at_every_block_height(result, tmp_path, side, strip):
     )
     for name in ("rgb", "values", "reason", "labels", "reason_counts", "recon_values"):
         assert np.array_equal(getattr(mem, name), getattr(got, name), equal_nan=True), name
+    # the refinement's pieces (result's --target-error) label the sampled pixels as its
+    # whole-image labels mark them
+    refined = preview_pixels(store, rgb=sampled_rgb, side=side, pieces=result.refinement.pieces)
+    assert np.array_equal(refined.labels, result.kept.labels[::step, ::step])
+    assert not np.array_equal(refined.labels, got.labels)  # pieces, not flat clusters
 
 
 def test_a_sampled_preview_draws(result, tmp_path):

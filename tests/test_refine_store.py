@@ -90,6 +90,11 @@ def test_refine_store_equals_one_piece(tmp_path, case, block_pixels):
     )
     _same(spooled, expected)
     assert spooled.clusters.labels.shape == (0, 0)
+    # its pieces label any pixels as the arrays' labels mark them: every pixel here
+    rows, cols = np.mgrid[0:height, 0:width]
+    got = spooled.pieces.labels_at(rows, cols, clusters.labels, valid)
+    np.testing.assert_array_equal(got, expected.clusters.labels)
+    assert (got >= 0).any()
 
 
 @pytest.mark.parametrize("case", CASES[:3])
@@ -106,7 +111,11 @@ def test_refine_store_reading_runs_again_equals_keeping_them(tmp_path, case, mon
         ArrayStore(values, valid, labels=clusters.labels, block_pixels=500),
         _spool(tmp_path, table, index, valid, clusters.labels, 500),
     ):
-        _same(refine_store(store, 1.0, target, sample=sample), expected)
+        got = refine_store(store, 1.0, target, sample=sample)
+        _same(got, expected)
+        rows, cols = np.mgrid[0:height, 0:width]
+        marks = got.pieces.labels_at(rows, cols, clusters.labels, valid)
+        np.testing.assert_array_equal(marks, expected.clusters.labels)
 
 
 def test_engine_refinement_equals_refine_on_the_arrays(tmp_path):
