@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ._threads import WORKERS, in_order
 from .filters import any_in_window, window_extreme
 from .image import LUMA
 from .reason import Reason
@@ -479,14 +480,16 @@ def _fit(
     rows: np.ndarray,
     cols: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks.
+    """Predict, search and score each candidate (see :func:`_fit_chunk`), in chunks
+    worked on :data:`geodigitize._threads.WORKERS` threads.
 
     `rank` and `clean` are padded by :data:`WIDE_RADIUS`; `rgb`, `rows`, `cols` are not.
     """
-    parts = [
-        _fit_chunk(rgb, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
-        for i in range(0, max(rows.size, 1), _CHUNK)
-    ]
+
+    def chunk(i: int) -> dict[str, np.ndarray]:
+        return _fit_chunk(rgb, ranked, rank, clean, rows[i : i + _CHUNK], cols[i : i + _CHUNK])
+
+    parts = list(in_order(chunk, range(0, max(rows.size, 1), _CHUNK), WORKERS))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 

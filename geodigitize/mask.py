@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ._threads import WORKERS, in_order
 from .colormap import ColorScale
 from .colors import distinct_colors, pack_rgb, to_space, unpack_rgb
 from .decode import Decoded, lookup_colors, scale_tree
@@ -574,20 +575,29 @@ def _robust_spread(resid: np.ndarray) -> float:
     return float(np.percentile(resid, 68.0))
 
 
+#: Window elements sorted at once by the smoothness check's median filter (per thread).
+MEDIAN_BLOCK = 2_000_000
+
+
 def _nan_median_filter(vals: np.ndarray, size: int) -> np.ndarray:
-    """Median of the finite values in each ``size x size`` window (NaN where none)."""
+    """Median of the finite values in each ``size x size`` window (NaN where none), a
+    block of rows at a time on :data:`geodigitize._threads.WORKERS` threads."""
     pad = size // 2
     padded = np.pad(vals, pad, mode="constant", constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
     out = np.full(vals.shape, np.nan)
-    rows = max(1, 2_000_000 // (vals.shape[1] * size * size))  # bound the memory
-    for r0 in range(0, vals.shape[0], rows):
-        block = np.sort(windows[r0 : r0 + rows].reshape(-1, size * size), axis=1)
-        n = np.isfinite(block).sum(axis=1)
-        lo = np.take_along_axis(block, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
-        hi = np.take_along_axis(block, np.minimum(n // 2, size * size - 1)[:, None], 1)[:, 0]
+    rows = max(1, MEDIAN_BLOCK // (vals.shape[1] * size * size))  # bound the memory
+
+    def block(r0: int) -> None:
+        part = np.sort(windows[r0 : r0 + rows].reshape(-1, size * size), axis=1)
+        n = np.isfinite(part).sum(axis=1)
+        lo = np.take_along_axis(part, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
+        hi = np.take_along_axis(part, np.minimum(n // 2, size * size - 1)[:, None], 1)[:, 0]
         med = np.where(n > 0, (lo + hi) / 2, np.nan)
         out[r0 : r0 + rows] = med.reshape(-1, vals.shape[1])
+
+    for _ in in_order(block, range(0, vals.shape[0], rows), WORKERS):
+        pass
     return out
 
 

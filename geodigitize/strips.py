@@ -72,6 +72,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._threads import WORKERS, in_order
 from .colormap import ColorScale
 from .colors import unpack_rgb
 from .dbscan import DBSCANResult, StripDBSCAN
@@ -119,10 +120,6 @@ __all__ = [
     "run_strips",
     "strip_clusterable",
 ]
-
-
-#: Threads masking strips at once (each holds one strip's work arrays).
-_WORKERS = min(2, os.cpu_count() or 1)
 
 
 # ----------------------------------------------------------------------------- options
@@ -781,7 +778,7 @@ def _count_candidates(
         return counts
 
     counts = np.zeros(n, dtype=np.int64)
-    for part in _in_order(work, range(0, height, strip_rows), workers):
+    for part in in_order(work, range(0, height, strip_rows), workers):
         counts += part
     return counts
 
@@ -847,7 +844,7 @@ def _field_colors(
     starts = np.arange(0, height, strip_rows)
     spread = max(1, int(np.sqrt(starts.size)))
     order = np.concatenate([starts[k::spread] for k in range(spread)])
-    for seen, spent in _in_order(work, order, workers):
+    for seen, spent in in_order(work, order, workers):
         field = field | seen
         for k, v in spent.items():
             timings[k] += v
@@ -1004,7 +1001,7 @@ def _strips(
         spent["grid"] += time.perf_counter() - t
         return strip, spent
 
-    for strip, spent in _in_order(work, range(0, height, strip_rows), workers):
+    for strip, spent in in_order(work, range(0, height, strip_rows), workers):
         for k, v in spent.items():
             timings[k] += v
         yield strip
@@ -1017,30 +1014,6 @@ def _reason_counts(reason: np.ndarray) -> np.ndarray:
     counts = np.bincount(masked, minlength=len(Reason)).astype(np.int64)
     counts[Reason.DATA] = reason.size - masked.size
     return counts
-
-
-def _in_order(work, items, workers: int) -> Iterator:
-    """``map(work, items)``, with up to `workers` items in progress on threads.
-
-    numpy and scipy release the GIL in their loops, so strips are masked on all cores
-    while the caller labels the previous one; at most `workers` results wait in memory.
-    """
-    if workers <= 1:
-        yield from map(work, items)
-        return
-    from collections import deque
-
-    todo = iter(items)
-    with ThreadPoolExecutor(workers) as pool:
-        pending = deque(
-            pool.submit(work, item) for _, item in zip(range(workers), todo, strict=False)
-        )
-        while pending:
-            done = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(work, nxt))
-            yield done
 
 
 # ----------------------------------------------------------------------------- clusters
@@ -1507,7 +1480,7 @@ def run_strips(
             source, scale, opts.color_space, rows, axes, count, ids, timings, thumbnail, preview
         )
         scale = first.scale
-        fitted, axes = _fit(first, source, scale, opts, rows, timings, jpeg, _WORKERS)
+        fitted, axes = _fit(first, source, scale, opts, rows, timings, jpeg, WORKERS)
         if fitted.context_rows is None:
             rows = height  # the mask stage needs the whole image: one strip
         work = _Work(first, scale, opts, fitted, axes, rows, keep, scratch, timings)
@@ -1566,7 +1539,7 @@ class _Work:
                 self.rows,
                 self.axes,
                 self.timings,
-                workers=_WORKERS,
+                workers=WORKERS,
                 book=book,
                 labels=want_labels,
                 dbscan_rows=None if dbscan is None else dbscan.context,

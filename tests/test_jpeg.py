@@ -605,3 +605,22 @@ def test_shifted_reads_the_pixel_dy_dx_away_or_the_fill():
                         inside = 0 <= i + dy < h and 0 <= j + dx < w
                         assert got[i, j] == (a[i + dy, j + dx] if inside else -1.0)
     assert jpeg._shifted(np.ones((3, 3), dtype=bool), 1, 0, False).dtype == bool
+
+
+def test_fit_in_chunks_on_threads_equals_one_chunk(monkeypatch):
+    # the candidates' fits, cut in chunks of 7 worked on two threads, come back in order
+    rng = np.random.default_rng(6)
+    rgb = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    scale = np.asarray(matplotlib.colormaps["jet"](np.linspace(0, 1, 64))[:, :3] * 255)
+    ranked = ycbcr(scale)
+    pad = jpeg.WIDE_RADIUS
+    rank = np.pad(rng.integers(0, 64, (30, 40)).astype(np.float64), pad)
+    clean = np.pad(rng.random((30, 40)) < 0.7, pad)
+    rows, cols = np.nonzero(rng.random((30, 40)) < 0.5)
+    whole = jpeg._fit(rgb, ranked, rank, clean, rows, cols)
+    monkeypatch.setattr(jpeg, "_CHUNK", 7)
+    chunked = jpeg._fit(rgb, ranked, rank, clean, rows, cols)
+    assert set(whole) == set(chunked)
+    for key in whole:
+        np.testing.assert_array_equal(chunked[key], whole[key])
+    assert whole["supported"].any() and rows.size > 7 * 10

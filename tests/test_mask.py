@@ -353,3 +353,22 @@ def test_exclusion_halo_looks_only_around_mixtures():
         if halo and excluded[ids].any() and mixture[ids].any():
             paths.add(mixture[ids].sum() * (2 * halo + 1) ** 2 > ids.size)
     assert paths == {True, False}  # both ways were taken
+
+
+def test_nan_median_filter_in_blocks_on_threads_is_the_median_of_each_window(monkeypatch):
+    # blocks of 1 or 3 rows on two threads, put back in order: each pixel's median of
+    # the finite values of its 5 x 5 window, as np.nanmedian finds it
+    from geodigitize import mask as mask_module
+
+    rng = np.random.default_rng(8)
+    vals = rng.integers(0, 9, (23, 17)).astype(np.float64)
+    vals[rng.random(vals.shape) < 0.3] = np.nan
+    vals[:6, :6] = np.nan  # windows with no finite value
+    padded = np.pad(vals, 2, constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (5, 5))
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(windows.reshape(23, 17, 25), axis=2)
+    for block in (25 * 17, 3 * 25 * 17, 10**9):
+        monkeypatch.setattr(mask_module, "MEDIAN_BLOCK", block)
+        got = mask_module._nan_median_filter(vals, 5)
+        np.testing.assert_array_equal(got, expected)
