@@ -1154,6 +1154,8 @@ def fit_mask(
         )
     if smoothness is None and jpeg:
         smoothness, auto["smoothness"] = DEFAULT_SMOOTHNESS, "auto (JPEG)"
+    elif smoothness == 0:  # off, JPEG restoration with it: the image may be streamed
+        smoothness = None
     fit = MaskFit(
         float(max_distance),
         None if halo_distance is None else float(halo_distance),

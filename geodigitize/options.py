@@ -177,7 +177,7 @@ class Options:
         )
         put(self, "consistency", _number("consistency", self.consistency, low=0))
         put(self, "exclude_tol", _number("exclude_tol", self.exclude_tol, low=0, strict=True))
-        put(self, "smoothness", _number("smoothness", self.smoothness, low=0, strict=True))
+        put(self, "smoothness", _number("smoothness", self.smoothness, low=0))  # 0: off
         put(self, "flat_tol", _number("flat_tol", self.flat_tol, low=0))
         put(self, "eps", _number("eps", self.eps, low=0, strict=True))
         if self.region is not None and self.region != "auto":  # text or four numbers
@@ -203,7 +203,8 @@ class Options:
             region=fit.region_,
             max_distance=round(fit.max_distance_, 3),
             halo_distance=None if halo is None else round(halo, 3),
-            smoothness=fit.smoothness_,
+            # 0 turned it off (not None: that would turn it on again for a JPEG)
+            smoothness=fit.smoothness_ if fit.smoothness_ is not None else self.smoothness,
             exclude_tol=fit.exclude_tol_,
             extra={**self.extra, **({"automatic": fit.automatic} if fit.automatic else {})},
         )

@@ -624,3 +624,39 @@ def test_fit_in_chunks_on_threads_equals_one_chunk(monkeypatch):
     for key in whole:
         np.testing.assert_array_equal(chunked[key], whole[key])
     assert whole["supported"].any() and rows.size > 7 * 10
+
+
+def test_smoothness_zero_streams_a_jpeg_without_restoring_it(tmp_path):
+    # JPEG input turns the smoothness check and restoration on, which need the whole
+    # image: one strip whatever the strip height. 0 turns both off, and the JPEG is then
+    # masked in strips like a PNG, with the same results at every strip height.
+    from geodigitize.synthetic import render_figure
+
+    fig = render_figure(240, 180, seed=2)
+    png, gcps = tmp_path / "map.png", tmp_path / "gcps.csv"
+    fig.save(png, gcps_path=gcps)
+    jpg = tmp_path / "map.jpg"
+    Image.open(png).convert("RGB").save(jpg, quality=85)
+    scale = {"cmap": "jet_r", "vmin": 0.0, "vmax": 0.7}
+    auto = extract(jpg, gcps=gcps, strip_rows=7, **scale)
+    assert auto.fitted.mask.smoothness_ == 4.0 and auto.strips["strips"] == 1
+    off = extract(jpg, gcps=gcps, strip_rows=7, smoothness=0, **scale)
+    assert off.fitted.mask.smoothness_ is None and off.strips["strips"] == -(-180 // 7)
+    assert off.options.smoothness == 0  # the record says what was given, not auto
+    one = extract(jpg, gcps=gcps, smoothness=0, **scale)
+    assert one.strips["strips"] == 1
+    assert one.counts() == off.counts() and one.points.equals(off.points)
+    # restoration gave back pixels that the colour tests masked
+    assert auto.counts()["data"] > off.counts()["data"]
+
+
+def test_out_of_memory_on_a_jpeg_says_how_to_stream_it(tmp_path):
+    from geodigitize.cli.run import memory_hint
+
+    jpg, png = tmp_path / "a.jpg", tmp_path / "a.png"
+    Image.new("RGB", (40, 30)).save(jpg)
+    Image.new("RGB", (40, 30)).save(png)
+    assert "--smoothness 0" in memory_hint(jpg, 10_000, None)
+    assert "--smoothness 0" in memory_hint(png, 10_000, None, smoothness=4.0)
+    assert "--smoothness 0" not in memory_hint(jpg, 10_000, None, smoothness=0.0)
+    assert "--smoothness 0" not in memory_hint(png, 10_000, None)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..mask import JPEG_FORMATS
 from ..pdf import DEFAULT_DPI
 from ..pipeline import Extraction, Options
 from ..pipeline import run as run_pipeline
@@ -152,8 +153,9 @@ def run(
         typer.Option(
             help="Mask pixels departing from their neighbours' median value by more "
             "than this many times the image's typical local variation (default 4 "
-            "for JPEG, off otherwise). While on, pixels masked for their colour are "
-            "decoded again where JPEG's chroma subsampling and ringing explain it.",
+            "for JPEG, off otherwise; 0 turns it off). While on, pixels masked for their "
+            "colour are decoded again where JPEG's chroma subsampling and ringing explain "
+            "it; both need the whole image in memory (about 130 bytes a pixel).",
             rich_help_panel=_MASK,
         ),
     ] = None,
@@ -306,7 +308,7 @@ def run(
     report.json (parameters, counts, GCP residuals, reconstruction check) into --out.
     """
     values = {k: v for k, v in locals().items() if k not in NOT_OPTIONS}
-    hint = lambda: memory_hint(image, samples, ";".join(region or []) or None)  # noqa: E731
+    hint = lambda: memory_hint(image, samples, ";".join(region or []) or None, smoothness)  # noqa: E731
     if panels is not None or same_map or len(region or []) > 1:
         with cli_errors(memory_hint=hint):
             _run_panels(image, out, gcps, values, overwrite, quiet, progress, save_points)
@@ -353,20 +355,29 @@ def _run_panels(image, out, gcps, values, overwrite, quiet, progress, save_point
     )
 
 
-def memory_hint(image: Path, samples: int, region: str | None) -> str:
+def memory_hint(
+    image: Path, samples: int, region: str | None, smoothness: float | None = None
+) -> str:
     """What to say after "out of memory" in a run: the image's size and the options that
     weigh, and what to change (the cause is a guess: the image is not always it)."""
     from PIL import Image
 
-    said = []
+    said, whole = [], smoothness not in (None, 0)
     try:
         with Image.open(image) as pil:
             said.append(f"image of {pil.size[0] * pil.size[1] / 1e6:.1f} MP")
+            whole |= smoothness is None and pil.format in JPEG_FORMATS
     except Exception:
         pass
     if samples != DEFAULTS.samples:
         said.append(f"--samples {samples}")
     said.append(f"--region {region}" if region else "no --region")
+    if whole:  # one strip: see geodigitize.mask.context_rows
+        return (
+            f" ({', '.join(said)}, the smoothness check on): JPEG restoration and the "
+            "smoothness check hold the whole image in memory; --smoothness 0 turns them "
+            "off, and the image is then read in strips"
+        )
     return f" ({', '.join(said)}): try --region, fewer --samples, or a smaller image"
 
 
