@@ -23,9 +23,11 @@ from .mask import Reason
 from .reconstruct import interpolate_points
 from .store import ArrayStore, PixelStore
 
-if TYPE_CHECKING:  # matplotlib's figure machinery is imported when a picture is drawn
+if TYPE_CHECKING:  # annotations: matplotlib's figure machinery is imported when drawing
     from matplotlib import colors as mcolors
     from matplotlib.figure import Figure
+
+    from .refine import Pieces
 
 __all__ = [
     "PANEL_TITLES",
@@ -190,7 +192,7 @@ def preview_pixels(
     labels: np.ndarray | None = None,
     reason_counts: np.ndarray | None = None,
     side: int = PREVIEW_SIDE,
-    pieces=None,
+    pieces: Pieces | None = None,
 ) -> PreviewPixels:
     """Read what :func:`plot_pixels` draws from `store`, in bounded memory.
 
