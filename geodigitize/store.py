@@ -573,7 +573,11 @@ class SpoolStore(PixelStore):
         self.block_pixels = int(block_pixels)
 
     def rows(self, r0: int, r1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        codes = self._codes[r0:r1:step]
+        return self._values_of(self._codes[r0:r1:step])
+
+    def _values_of(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`rows` of `codes`: the scale entries' values (any value where masked)
+        and the data pixels."""
         valid = codes < self._n
         values = self.table[np.where(valid, codes, 0)] if self._n else np.full(codes.shape, np.nan)
         return values, valid
@@ -587,8 +591,7 @@ class SpoolStore(PixelStore):
     def _data_of(self, codes: np.ndarray) -> np.ndarray:
         """The decoded values of `codes`, NaN for the masking codes."""
         if codes.dtype.itemsize > 2:
-            valid = codes < self._n
-            values = self.table[np.where(valid, codes, 0)] if self._n else np.zeros(codes.shape)
+            values, valid = self._values_of(codes)
             return np.where(valid, values, np.nan)
         # one lookup per pixel: the scale entries' values, NaN for the masking codes
         if self._lut is None:
@@ -646,14 +649,10 @@ class SpoolStore(PixelStore):
     def runs(self, r0: int, r1: int) -> RowRuns:
         # from the raw codes and the strips' cluster ids: runs of one id and one code
         # (a code tells data from masked pixels), then one remap and one lookup per run
-        if self._label_spool is None:
-            raise ValueError("this store holds no cluster labels")
+        ids = self._label_spool_rows(r0, r1, 1)
         codes = self._codes[r0:r1]
-        ids = self._label_spool[r0:r1]
         rows, col0, col1, first = row_runs(codes < self._n, (codes, ids), r0)
-        label = ids.reshape(-1)[first].astype(np.int32, copy=False)
-        if self._remap is not None:
-            label = np.append(np.asarray(self._remap, dtype=np.int32), np.int32(-1))[label]
+        label = self._labels_of(ids.reshape(-1)[first])
         value = self.table[codes.reshape(-1)[first]] if self._n else np.zeros(first.size)
         return RowRuns(rows, col0, col1, label, value)
 
