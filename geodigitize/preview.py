@@ -387,8 +387,8 @@ def extraction_pixels(result) -> PreviewPixels:
 def import_drawing() -> None:
     """Import what :func:`plot_pixels` draws with (matplotlib's figure and Agg canvas:
     0.2-0.4 s at the first picture of a process). A run asked for a preview calls this
-    on a thread while it refines, on the core the search leaves idle at times, so the
-    preview drawn after the run does not wait for the imports."""
+    on a thread once its search is done, while the check runs, so the preview drawn
+    after the run does not wait for the imports."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     from matplotlib.figure import Figure  # noqa: F401
 

@@ -316,11 +316,10 @@ class _Thumbnail:
         while its main thread numbers the next rows' colours.
         """
         if new_colors.size:
-            new = new_colors
-            rgb = unpack_rgb(new).astype(np.uint32)
+            rgb = unpack_rgb(new_colors).astype(np.uint32)
             luma = 299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2]
             self._luma = np.concatenate([self._luma, luma])
-            self._colors = np.concatenate([self._colors, new])
+            self._colors = np.concatenate([self._colors, new_colors])
         if self._rows is not None:
             ids = np.concatenate([self._rows, ids])
         k = self.step
