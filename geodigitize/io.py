@@ -617,8 +617,8 @@ def write_points(path: Path, frame, layer: str = "points") -> None:
 
 def import_writers() -> None:
     """Import what :func:`write_point_arrays` writes with (pyogrio, which brings pandas
-    and geopandas: about 0.2 s), ahead of time: the command line does it while a large
-    image is still decoding on another core, instead of after the run."""
+    and geopandas: about 0.2 s), ahead of time (see
+    :func:`geodigitize.pipeline.import_late`)."""
     import pyogrio.raw  # noqa: F401
 
 

@@ -31,6 +31,7 @@ from .io import (
     OutputSet,
     fault_point,
     finish_grid,
+    import_writers,
     write_grid,
     write_grid_bands,
     write_json,
@@ -621,6 +622,14 @@ def _on_image(
 def _is_box(value) -> bool:
     """A region or colorbar given as a box (not None, not "auto")."""
     return value is not None and not (isinstance(value, str) and value.strip().lower() == "auto")
+
+
+def import_late() -> None:
+    """Import the libraries a run needs only near its end: pyogrio for points.gpkg
+    (:func:`geodigitize.io.import_writers`) and scipy.interpolate for the reconstruction
+    check. The command line calls this on a thread while a large image is read."""
+    import_writers()
+    import scipy.interpolate  # noqa: F401  (reconstruct.interpolate_points)
 
 
 def run(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 from scipy.spatial import QhullError
 
 from ._threads import serial_blas
@@ -72,6 +71,9 @@ def interpolate_points(
     -------
     ndarray of shape (M,) and dtype float64
     """
+    # imported here: the command line imports it on a thread while the run starts
+    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+
     pts = np.column_stack([col, row])
     query = np.column_stack([qcol, qrow])
     nearest = NearestNDInterpolator(pts, value)

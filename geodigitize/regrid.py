@@ -67,7 +67,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyproj
 from affine import Affine
-from scipy.interpolate import CloughTocher2DInterpolator, LinearNDInterpolator
 from scipy.linalg import LinAlgWarning
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
@@ -690,6 +689,10 @@ def _nearest(points: _Points, cells: np.ndarray) -> _Estimate:
 
 def _linear(points: _Points, cells: np.ndarray) -> _Estimate:
     """Barycentric interpolation on the Delaunay triangulation."""
+    # scipy.interpolate is imported where it is used: the command line registers this
+    # module's command at start-up, and a run imports it on a thread of its own
+    from scipy.interpolate import LinearNDInterpolator
+
     with serial_blas():  # one LAPACK call per triangle: see serial_blas
         return LinearNDInterpolator(points.tri, points.values)(cells), None
 
@@ -700,6 +703,8 @@ def _cubic(points: _Points, cells: np.ndarray) -> _Estimate:
     scipy's gradient estimation stops at an absolute tolerance, so coordinates and
     values are scaled to order one first (a uniform scaling keeps the triangulation).
     """
+    from scipy.interpolate import CloughTocher2DInterpolator  # see _linear
+
     length = float(np.ptp(points.xy, axis=0).max())
     centre, spread = points.values.mean(), float(np.ptp(points.values)) or 1.0
     scaled = (points.values - centre) / spread

@@ -48,6 +48,9 @@ def test_decode_is_the_function_not_its_module():
         # every command is registered before `run` starts: only `batch` shows a bar
         ("from geodigitize.cli import app", "rich.progress"),
         ("from geodigitize.cli import app", "rich.table"),
+        # what a run needs only near its end is imported on a thread beside it
+        ("from geodigitize.cli import app", "scipy.interpolate"),
+        ("from geodigitize.cli import app", "pyogrio"),
     ],
 )
 def test_what_start_up_does_not_import(statement, absent):

@@ -116,7 +116,7 @@ def test_interpolation_runs_lapack_on_one_thread(monkeypatch):
             seen.append({p["user_api"]: p["num_threads"] for p in threadpool_info()})
             return super().__call__(*args)
 
-    monkeypatch.setattr(rec, "LinearNDInterpolator", Spy)
+    monkeypatch.setattr(scipy.interpolate, "LinearNDInterpolator", Spy)
     rng = np.random.default_rng(0)
     with threadpool_limits(2):
         rec.interpolate_points(

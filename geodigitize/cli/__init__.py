@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
 
 import typer
 
@@ -33,10 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     decoding = _decode_ahead(sys.argv[1:] if argv is None else argv)
     try:
         app = _commands()
-        if decoding:  # the run's last imports too, while GDAL still decodes the image
-            from ..io import import_writers
-
-            import_writers()
+        if decoding:
+            _import_late()
         code = app(args=argv, prog_name="geodigitize", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         exc.show()
@@ -57,6 +57,23 @@ def main(argv: list[str] | None = None) -> None:
 
         release_prefetched()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _import_late() -> None:
+    """Start importing, on a thread of its own, what a run needs only near its end
+    (:func:`geodigitize.pipeline.import_late`, about 0.25 s): the run's first passes
+    spend most of their time in numpy with the GIL released, so the imports go on
+    beside them instead of before them. Measured at 16 MP: 7 % of the run's time; at
+    100 MP the same time and a peak 150 MB lower (the first pass starts sooner and
+    fewer decoded rows wait). A failure is left for the run, which imports the same
+    modules and reports it."""
+    from ..pipeline import import_late
+
+    def imports() -> None:
+        with contextlib.suppress(Exception):
+            import_late()
+
+    threading.Thread(target=imports, name="geodigitize-imports").start()
 
 
 def _small_pages() -> bool:
