@@ -4,6 +4,8 @@ once, vs reading the image, at 16 and 100 MP.
 Each size runs, each in a fresh process (peak memory from ``resource.getrusage``):
 
 - ``read``: the image decoded strip by strip (rasterio), nothing kept: the floor;
+- ``fixed cost``: ``run`` on a figure of the same kind of 0.05 MP (start-up, imports and
+  writing the outputs, with hardly any pixels): what no image size is run without;
 - ``default``: ``run`` with the colour scale and the frame given (what ``scale.py`` runs);
 - ``all options``: ``--exclude-color black --region auto --contours --target-error 0.5%
   --preview`` (the frame found, the black ink excluded, isolines traced, the
@@ -27,6 +29,8 @@ from _measure import measure, read_png_body, run_body
 
 HERE = Path(__file__).resolve().parent
 
+#: Size of the figure whose run measures a run's fixed cost (megapixels).
+TINY_MP = 0.05
 #: The options of issue 13's benchmark (as keyword arguments of ``run``).
 ALL_OPTIONS = {"exclude_color": "black", "contours": True, "target_error": "0.5%"}
 
@@ -55,12 +59,15 @@ def main() -> None:
             f"make_figure({mp})"
         )
         png, gcps = make_figure(mp)
+        tiny_png, tiny_gcps = make_figure(TINY_MP)
         print(f"\n{mp:.0f} MP: {png.name}")
         print(f"{'run':>12} {'seconds':>8} {'x read':>7} {'peak MB':>8} {'points':>8}  slowest")
         read = measure(read_png_body(str(png)))
         _row("read", read, read)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
+            got = measure(run_body(tiny_png, tiny_gcps, out / "tiny", region(tiny_png)))
+            _row("fixed cost", got, read)
             got = measure(run_body(png, gcps, out / "default", region(png)))
             _row("default", got, read)
             body = run_body(

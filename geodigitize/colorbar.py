@@ -253,6 +253,7 @@ class _Extent:
     e1: float
     v0: float | None = None
     v1: float | None = None
+    ink: np.ndarray | None = None  # the long sides' outline colour, when there is one
 
     @property
     def shown(self) -> tuple[float, float]:
@@ -306,7 +307,7 @@ def _bar_extent(
             e0, v0 = (a + thick / 2 + shift, None) if thin else ((a + start) / 2, start)
             e1, v1 = (b - thick / 2 + shift, None) if thin else ((b + stop) / 2, stop)
             e0, e1 = (e0 if a > 0 else 0.0), (e1 if b < n else float(n))
-            return _Extent(start, stop, e0, e1, v0, v1)
+            return _Extent(start, stop, e0, e1, v0, v1, ink)
     levels = [level for kind, level, _, _, _ in sides if kind == "background"]
     # nothing beside the bar says where it ends: at least drop the page's lines
     for level in levels + ([] if page_luma is None else [page_luma]):
@@ -314,6 +315,117 @@ def _bar_extent(
         if stop - start >= 2:
             return _Extent(start, stop, float(start), float(stop))
     return _Extent(0, n, 0.0, float(n))
+
+
+#: Extension triangles (matplotlib's ``extend``) are measured by the width of their
+#: lines across the bar: only lines whose colour stands at least this far (RGB distance)
+#: from the colour beside the bar (its outline) and from the page's show it (GMT fills
+#: its ``+e`` triangles black or white by default: those keep the outline's end).
+EXTENSION_CONTRAST = 40.0
+#: A bar's lines are its full width within this many pixels; an extension's narrower.
+FULL_WIDTH_SLACK = 0.5
+#: An extension triangle's base is found from its lines of these shares of the bar's
+#: width (a straight line through their widths, taken to the full width).
+TRIANGLE_FIT = (0.3, 0.85)
+
+
+def _extension_edges(
+    band: np.ndarray, beside: np.ndarray, page: np.ndarray, ext: _Extent
+) -> _Extent:
+    """`ext` with each end that runs into an extension triangle moved to the triangle's
+    base (and the triangle's lines left out of the bar's colours).
+
+    A triangle drawn at a bar's end (its colour the end's, or the over/under colour)
+    continues the bar's long outline along its slanted sides, so the outline's run ends
+    a pixel or two past the bar's end. Across the bar, a triangle's line is narrower
+    than the bar, and the narrower the farther out: its width falls linearly. A line's
+    width counts the pixels of its middle colour, an edge pixel by how much of that
+    colour it holds against the colour beside the bar (`beside`: the outline's) or the
+    page's, whichever it is nearer. The base is where that line reaches the bar's full
+    width. Only lines whose colour stands :data:`EXTENSION_CONTRAST` from both show it.
+
+    Parameters
+    ----------
+    band : ndarray of shape (n, w, 3)
+        The bar's columns (across) and the one beside them on either side, line by line
+        (along).
+    beside, page : ndarray of shape (3,)
+        The colour beside the bar (its outline's, or the page's) and the page's.
+    ext : _Extent
+    """
+    n, w = band.shape[:2]
+    if n < 8 or w < 4 or ext.stop - ext.start < 8:
+        return ext
+    middle = band[:, w // 2 - (w % 2 == 0) : w // 2 + 1].mean(axis=1)  # (n, 3)
+    to_middle = _dist(band, middle[:, None, :])
+    share = np.zeros(band.shape[:2])
+    nearest = np.full(band.shape[:2], np.inf)
+    contrast = np.full(n, np.inf)
+    for ref in (beside, page):
+        away = _dist(middle, ref)  # (n,)
+        contrast = np.minimum(contrast, away)
+        to_ref = _dist(band, ref)
+        nearer = to_ref < nearest
+        nearest = np.where(nearer, to_ref, nearest)
+        share = np.where(nearer, 1.0 - to_middle / np.maximum(away, 1e-9)[:, None], share)
+    width = np.clip(share, 0.0, 1.0).sum(axis=1)
+    shown = contrast >= EXTENSION_CONTRAST
+    quarter = (ext.stop - ext.start) // 4
+    if shown[ext.start + quarter : ext.stop - quarter].mean() < 0.5:
+        return ext
+    mid = (ext.start + ext.stop) // 2
+    low = _triangle_base(width[: mid + 1], shown[: mid + 1])
+    high = _triangle_base(width[mid:][::-1], shown[mid:][::-1])
+    if low is None and high is None:
+        return ext
+    e0, e1, v0, v1, start, stop = ext.e0, ext.e1, ext.v0, ext.v1, ext.start, ext.stop
+    if low is not None:
+        e0, v0 = low, None
+        start = max(start, int(np.ceil(low - 1e-6)))
+    if high is not None:
+        e1, v1 = n - high, None
+        stop = min(stop, int(np.floor(n - high + 1e-6)))
+    if stop - start < 2:
+        return ext
+    return _Extent(start, stop, e0, e1, v0, v1, ext.ink)
+
+
+def _triangle_base(width: np.ndarray, shown: np.ndarray) -> float | None:
+    """Where the lines ``0 .. k`` (outermost first, the bar's middle last) stop narrowing
+    towards line 0 as a triangle does (see :func:`_extension_edges`), in line
+    coordinates; None when they show no triangle.
+
+    The bar's own width is taken from the lines just inside the triangle: how much of an
+    edge pixel shows the bar's colour depends on that colour, so it changes along the bar.
+    """
+    if width.size < 12:
+        return None
+    # line i is narrower than the median of the 8 lines inside it (i + 1 .. i + 8)
+    inside = np.median(np.lib.stride_tricks.sliding_window_view(width[1:], 8), axis=1)
+    narrower = np.flatnonzero(width[: inside.size] < inside - FULL_WIDTH_SLACK)
+    i = int(narrower[-1]) if narrower.size else -1
+    if i < 3 or not shown[i]:
+        return None
+    first = i  # the outermost line of the bar's full width is first + 1
+    full = float(np.median(width[first + 1 : first + 9]))
+    # the slanted sides from the base out to where the triangle is a third as wide:
+    # nearer its tip the outline's own width is most of what shows
+    lines, widths = [], []
+    while i >= 0 and shown[i] and width[i] >= TRIANGLE_FIT[0] * full:
+        if i < first and width[i] > width[i + 1 : i + 4].max() + 0.75:
+            break  # widening outwards: not a triangle (a slanted edge's pixels zigzag)
+        if width[i] <= TRIANGLE_FIT[1] * full:
+            lines.append(i + 0.5)
+            widths.append(width[i])
+        i -= 1
+    if len(lines) < 3 or max(widths) - min(widths) < 0.25 * full:
+        return None
+    x, y = np.array(lines), np.array(widths)
+    slope, offset = np.polyfit(x, y, 1)
+    if slope <= 0 or np.max(np.abs(offset + slope * x - y)) > max(0.75, 0.06 * full):
+        return None
+    base = (full - offset) / slope
+    return float(base) if abs(base - (first + 1)) <= 2.0 else None
 
 
 def _trim_level(bar_luma: np.ndarray, level: float, tol: float) -> tuple[int, int]:
@@ -576,8 +688,12 @@ def sample_colorbar(
     bar = lines[:, b0:b1]
     # Image -> line coordinates: vertical bars count lines upwards unless flipped.
     along = (-1.0 if vertical else 1.0) * (-1.0 if flip else 1.0)
-    page_luma = float(page_color(image) @ LUMA)
+    page = page_color(image).astype(np.float64)
+    page_luma = float(page @ LUMA)
     ext = _bar_extent(lines, b0, b1, np.median(bar, axis=1), tol, -OUTLINE_SNAP * along, page_luma)
+    # with a column beside the bar's on either side: the blends of the bar with its edge
+    wider = lines[:, max(b0 - 1, 0) : b1 + 1]
+    ext = _extension_edges(wider, page if ext.ink is None else ext.ink, page, ext)
     start, stop, length = ext.start, ext.stop, ext.e1 - ext.e0
     colors, valid = _consistent_lines(bar[start:stop], tol)
     positions = (np.arange(start, stop) + 0.5 - ext.e0) / length

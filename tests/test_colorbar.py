@@ -146,3 +146,54 @@ def test_build_scale_sources():
         build_scale(colorbar="auto", vmin=0, vmax=1)
     with pytest.raises(ColorScaleError, match="no colorbar"):
         build_scale(colorbar="auto", vmin=0, vmax=1, image=page(50, 50))
+
+
+def _matplotlib_colorbar(orientation: str, extend: str, dpi: int, cmap: str):
+    """A figure with a matplotlib colorbar (no map), and the bar's box without its
+    extension triangles (pixel corners)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.0), dpi=dpi)
+    FigureCanvasAgg(fig)
+    rect = [0.15, 0.2, 0.7, 0.05] if orientation == "horizontal" else [0.8, 0.1, 0.04, 0.8]
+    cax = fig.add_axes(rect)
+    fig.colorbar(
+        ScalarMappable(Normalize(0, 30), cmap), cax=cax, orientation=orientation, extend=extend
+    )
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    (x0, y0), (x1, y1) = cax.get_window_extent().get_points()
+    height = img.shape[0]
+    return img, (x0, height - y1, x1, height - y0)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "extend", "dpi", "cmap"),
+    [
+        ("horizontal", "both", 200, "jet"),
+        ("horizontal", "max", 150, "turbo"),
+        ("horizontal", "min", 200, "viridis"),
+        ("vertical", "both", 100, "coolwarm"),
+        ("vertical", "max", 100, "viridis"),
+    ],
+)
+def test_extension_triangles_are_not_the_bar(orientation, extend, dpi, cmap):
+    # the triangle's slanted outline continues the bar's long outline for a pixel or
+    # two past the bar's end; the bar ends where the triangle's width reaches the bar's
+    img, truth = _matplotlib_colorbar(orientation, extend, dpi, cmap)
+    plain, _ = _matplotlib_colorbar(orientation, "neither", dpi, cmap)
+    horizontal = orientation == "horizontal"
+    along = [0, 2] if horizontal else [1, 3]
+    # which end (the smaller, then the larger image coordinate) has a triangle
+    low, high = ("min", "max") if horizontal else ("max", "min")
+    triangle = np.array([extend in (low, "both"), extend in (high, "both")])
+    found = np.asarray(find_colorbars(img)[0][0])[along]
+    assert np.abs(found - np.asarray(truth)[along])[triangle].max() <= 0.6
+    # an end without a triangle is found as on the bar drawn without any, within the
+    # pixel that matplotlib's outline moves by (it snaps an outline to pixel centres
+    # only when it has no slanted sides)
+    without = np.asarray(find_colorbars(plain)[0][0])[along]
+    assert np.all(np.abs(found - without)[~triangle] <= 1.0)

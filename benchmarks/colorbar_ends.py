@@ -1,0 +1,99 @@
+"""Where ``--colorbar auto`` puts a bar's ends, against the truth, with and without
+extension triangles (matplotlib's ``extend``).
+
+The matplotlib figures of ``real_figures.py`` (imshow and pcolormesh; contourf draws no
+triangles), each drawn four times: ``extend`` neither, both, min and max, rendered by
+matplotlib's Agg or, with ``--pdf``, through PDF and pdftoppm. The truth is the colorbar
+axes' box, which leaves the triangles out. :func:`geodigitize.colorbar.find_colorbars`
+finds the bar; the script prints each figure's errors at both ends along the bar (found
+minus true, pixels), then, over all figures, the ends that carry a triangle apart from
+those that do not: median, 90th percentile and largest |error|, and the share over 1 px.
+
+A bar's ends are where the value range read from its labels is extrapolated to
+(``inference_accuracy.py``), and where the colours sampled along it are placed.
+
+``python benchmarks/colorbar_ends.py --seeds 7,8,9,10,11 [--pdf]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._mpl_figures import _agg, _pdf, _window_box, build
+from benchmarks.real_figures import mpl_specs
+from geodigitize.colorbar import find_colorbars
+
+LAYERS = frozenset(("field", "lines", "text", "land", "colorbar", "page"))
+
+
+def end_errors(spec, pdf: bool, tmp: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Found minus true position of the bar's two ends (smaller image coordinate first),
+    and which of them carries a triangle; None when no bar is found."""
+    fig, info = build(spec, LAYERS, transparent=False)
+    image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
+    truth = np.array(_window_box(info["cax"], spec.size[1]))
+    plt.close(fig)
+    found = find_colorbars(image)
+    if not found:
+        return None
+    horizontal = spec.orientation == "horizontal"
+    along = [0, 2] if horizontal else [1, 3]
+    # a horizontal bar's vmin is at the left; a vertical bar's vmax at the top
+    low, high = ("min", "max") if horizontal else ("max", "min")
+    triangle = np.array([spec.extend in (low, "both"), spec.extend in (high, "both")])
+    return (np.array(found[0][0]) - truth)[along], triangle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="7,8,9,10,11", help="real_figures.py seeds")
+    parser.add_argument("--pdf", action="store_true", help="render through PDF")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    ends: dict[bool, list[float]] = {True: [], False: []}
+    missed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for base in mpl_specs(seed):
+                if base.plot == "contourf":
+                    continue
+                for extend in ("neither", "both", "min", "max"):
+                    spec = replace(base, extend=extend)
+                    got = end_errors(spec, args.pdf, Path(tmp))
+                    name = f"{seed} {spec.name} {spec.orientation} extend={extend}"
+                    if got is None:
+                        missed += 1
+                        print(f"{name}: no colorbar found")
+                        continue
+                    err, triangle = got
+                    for e, t in zip(err, triangle, strict=True):
+                        ends[bool(t)].append(abs(float(e)))
+                    print(f"{name}: {err[0]:+.2f} {err[1]:+.2f}", flush=True)
+    print()
+    for has, label in ((True, "ends with a triangle"), (False, "ends without")):
+        e = np.array(ends[has])
+        if e.size:
+            print(
+                f"{label:>20}: {e.size} ends, median {np.median(e):.2f} px, "
+                f"90 % {np.percentile(e, 90):.2f} px, largest {e.max():.2f} px, "
+                f"over 1 px {100 * np.mean(e > 1):.0f} %"
+            )
+    print(f"{'no bar found':>20}: {missed}")
+
+
+if __name__ == "__main__":
+    main()
