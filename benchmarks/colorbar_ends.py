@@ -4,13 +4,13 @@ extension triangles (matplotlib's ``extend``).
 The matplotlib figures of ``real_figures.py`` (imshow and pcolormesh; contourf draws no
 triangles), each drawn four times: ``extend`` neither, both, min and max, rendered by
 matplotlib's Agg or, with ``--pdf``, through PDF and pdftoppm. The truth is the colorbar
-axes' box, which leaves the triangles out. :func:`geodigitize.colorbar.find_colorbars`
+axes' box, which leaves the triangles out. :func:`geodigitize.colorbar.locate_colorbar`
 finds the bar; the script prints each figure's errors at both ends along the bar (found
-minus true, pixels), then, over all figures, the ends that carry a triangle apart from
-those that do not: median, 90th percentile and largest |error|, and the share over 1 px.
-
-A bar's ends are where the value range read from its labels is extrapolated to
-(``inference_accuracy.py``), and where the colours sampled along it are placed.
+minus true, pixels) of the bar's ends (``profile.ends``: where its positions 0 and 1 are,
+where the value range read from its labels is extrapolated to) and of its box (``box``:
+where its colours show, inside a thick outline), then, over all figures, the ends that
+carry a triangle apart from those that do not: median, 90th percentile and largest
+|error|, and the share over 1 px.
 
 ``python benchmarks/colorbar_ends.py --seeds 7,8,9,10,11 [--pdf]``
 """
@@ -35,27 +35,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._mpl_figures import _agg, _pdf, _window_box, build
 from benchmarks.real_figures import mpl_specs
-from geodigitize.colorbar import find_colorbars
+from geodigitize.colorbar import locate_colorbar
+from geodigitize.errors import ColorScaleError
 
 LAYERS = frozenset(("field", "lines", "text", "land", "colorbar", "page"))
 
 
-def end_errors(spec, pdf: bool, tmp: Path) -> tuple[np.ndarray, np.ndarray] | None:
+def end_errors(spec, pdf: bool, tmp: Path) -> tuple[dict, np.ndarray] | None:
     """Found minus true position of the bar's two ends (smaller image coordinate first),
-    and which of them carries a triangle; None when no bar is found."""
+    of its ends and of its box, and which of them carries a triangle; None when no bar
+    is found."""
     fig, info = build(spec, LAYERS, transparent=False)
     image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
     truth = np.array(_window_box(info["cax"], spec.size[1]))
     plt.close(fig)
-    found = find_colorbars(image)
-    if not found:
+    try:
+        found = locate_colorbar(image)
+    except ColorScaleError:
         return None
     horizontal = spec.orientation == "horizontal"
     along = [0, 2] if horizontal else [1, 3]
     # a horizontal bar's vmin is at the left; a vertical bar's vmax at the top
     low, high = ("min", "max") if horizontal else ("max", "min")
     triangle = np.array([spec.extend in (low, "both"), spec.extend in (high, "both")])
-    return (np.array(found[0][0]) - truth)[along], triangle
+    errors = {
+        "ends": (np.array(found.profile.ends) - truth)[along],
+        "box": (np.array(found.box) - truth)[along],
+    }
+    return errors, triangle
 
 
 def main() -> None:
@@ -64,7 +71,7 @@ def main() -> None:
     parser.add_argument("--pdf", action="store_true", help="render through PDF")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    ends: dict[bool, list[float]] = {True: [], False: []}
+    ends: dict[tuple[str, bool], list[float]] = {}
     missed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -79,13 +86,21 @@ def main() -> None:
                         missed += 1
                         print(f"{name}: no colorbar found")
                         continue
-                    err, triangle = got
-                    for e, t in zip(err, triangle, strict=True):
-                        ends[bool(t)].append(abs(float(e)))
-                    print(f"{name}: {err[0]:+.2f} {err[1]:+.2f}", flush=True)
+                    errors, triangle = got
+                    for what, err in errors.items():
+                        for e, t in zip(err, triangle, strict=True):
+                            ends.setdefault((what, bool(t)), []).append(abs(float(e)))
+                    print(
+                        f"{name}: ends {errors['ends'][0]:+.2f} {errors['ends'][1]:+.2f}, "
+                        f"box {errors['box'][0]:+.2f} {errors['box'][1]:+.2f}",
+                        flush=True,
+                    )
     print()
-    for has, label in ((True, "ends with a triangle"), (False, "ends without")):
-        e = np.array(ends[has])
+    for (what, has), errors in sorted(
+        ends.items(), key=lambda kv: (kv[0][0] != "ends", not kv[0][1])
+    ):
+        e = np.array(errors)
+        label = f"{what}, {'with' if has else 'no'} triangle"
         if e.size:
             print(
                 f"{label:>20}: {e.size} ends, median {np.median(e):.2f} px, "

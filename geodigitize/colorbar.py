@@ -92,6 +92,10 @@ class ColorbarProfile:
         The bar's colour noise: the median, over its lines, of the RMS distance (RGB)
         of a line's pixels from the line's colour (0 on a clean PNG, a few units on a
         JPEG).
+    ends : (x0, y0, x1, y1) or None
+        `box` with its ends along the bar where positions 0 and 1 are: the ends of the
+        bar's area, which a thick outline (centred on them) hides, so `box` stops a
+        pixel or so inside them. None: `box`.
     """
 
     colors: np.ndarray
@@ -103,6 +107,7 @@ class ColorbarProfile:
     blocks: np.ndarray | None = None
     block_colors: np.ndarray | None = None
     noise: float = 0.0
+    ends: Box | None = None
 
     @property
     def is_discrete(self) -> bool:
@@ -725,6 +730,7 @@ def sample_colorbar(
         blocks,
         block_colors,
         _line_noise(bar[start:stop], colors),
+        _to_image(r0, c0, lines.shape[0], vertical, flip, ext.e0, ext.e1, a0, a1),
     )
 
 

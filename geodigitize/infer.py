@@ -745,13 +745,20 @@ class RangeInference:
         }
 
 
-def fit_colorbar(labels: Labels, bar: Box, orientation: str) -> tuple[RangeInference | None, str]:
-    """vmin, vmax and norm from the colorbar's labels, or None and why not."""
+def fit_colorbar(
+    labels: Labels, bar: Box, orientation: str, ends_box: Box | None = None
+) -> tuple[RangeInference | None, str]:
+    """vmin, vmax and norm from the colorbar's labels, or None and why not.
+
+    The range is the labels' scale at the bar's ends: those of `ends_box` (the bar's
+    area, :attr:`geodigitize.colorbar.ColorbarProfile.ends`) when given, else of `bar`.
+    """
     pos, val, words = labels.numbered()
     if pos.size < 2:
         return None, f"read {pos.size} number{'s' if pos.size != 1 else ''} beside it"
     vertical = orientation == "vertical"
-    ends = np.array([bar[3], bar[1]]) if vertical else np.array([bar[0], bar[2]])
+    edge = bar if ends_box is None else ends_box
+    ends = np.array([edge[3], edge[1]]) if vertical else np.array([edge[0], edge[2]])
     fits = []
     lin = fit_axis(pos, val, words, axis="value", side=labels.side)
     if lin is not None:
@@ -798,9 +805,15 @@ def _snap(ends: np.ndarray, labels: np.ndarray | None, within: float = 0.0) -> n
 
 
 def infer_range(
-    reader: Reader, bar: Box, orientation: str, shape, ticks: TickFinder | None = None
+    reader: Reader,
+    bar: Box,
+    orientation: str,
+    shape,
+    ticks: TickFinder | None = None,
+    ends_box: Box | None = None,
 ) -> RangeInference:
-    """The colorbar's value range from the labels beside its long sides.
+    """The colorbar's value range from the labels beside its long sides, at the ends of
+    `ends_box` (default `bar`: see :func:`fit_colorbar`).
 
     Raises
     ------
@@ -811,7 +824,7 @@ def infer_range(
     why = "no labels beside it"
     for side in sides:
         labels = read_labels(reader, bar, side, shape, parse_value, ticks)
-        found, reason = fit_colorbar(labels, bar, orientation)
+        found, reason = fit_colorbar(labels, bar, orientation, ends_box)
         if found is not None:
             return found
         if labels.words:
@@ -1041,7 +1054,7 @@ def infer_missing(img, opts, gcpset, source=None):
     rgb = img.rgb
     page = page_color(rgb)
     changes: dict = {}
-    bar = None
+    bar = ends_box = None
     value_range = None
     if need_scale or (need_range and opts.colorbar is None):
         try:
@@ -1053,7 +1066,7 @@ def infer_missing(img, opts, gcpset, source=None):
                 f"give the value range with `vmin` and `vmax` (no colorbar to read it from: "
                 f"{str(err).split(':')[0]})"
             ) from None
-        bar = found.box
+        bar, ends_box = found.box, found.profile.ends
         if need_scale:
             changes["colorbar"] = ",".join(f"{v:g}" for v in found.search_box)
         orientation = found.profile.orientation
@@ -1062,14 +1075,15 @@ def infer_missing(img, opts, gcpset, source=None):
         if isinstance(box, str) and box.strip().lower() == "auto":
             found = locate_colorbar(rgb)
             bar, orientation = found.box, found.profile.orientation
+            ends_box = found.profile.ends
         else:
             prof = sample_colorbar(rgb, box)
-            bar, orientation = prof.box, prof.orientation
+            bar, orientation, ends_box = prof.box, prof.orientation, prof.ends
     texts = _page_texts(source, opts)
     if need_range and bar is not None:
         reader = texts_or_ocr(texts, rgb, page, bar)
         ticks = tick_finder(rgb, page, bar)
-        value_range = infer_range(reader, bar, orientation, rgb.shape[:2], ticks)
+        value_range = infer_range(reader, bar, orientation, rgb.shape[:2], ticks, ends_box)
         changes.update(vmin=value_range.vmin, vmax=value_range.vmax)
         if value_range.norm != "linear":
             changes["norm"] = value_range.norm

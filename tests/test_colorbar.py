@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from colour_figures import draw_colorbar, lut, page
 
-from geodigitize.colorbar import find_colorbars, sample_colorbar, scale_from_colorbar
+from geodigitize.colorbar import (
+    find_colorbars,
+    locate_colorbar,
+    sample_colorbar,
+    scale_from_colorbar,
+)
 from geodigitize.decode import decode
 from geodigitize.errors import ColorScaleError
 from geodigitize.scale import build_scale
@@ -197,3 +202,9 @@ def test_extension_triangles_are_not_the_bar(orientation, extend, dpi, cmap):
     # only when it has no slanted sides)
     without = np.asarray(find_colorbars(plain)[0][0])[along]
     assert np.all(np.abs(found - without)[~triangle] <= 1.0)
+    # the bar's ends (positions 0 and 1, where the range is read) are never farther
+    # from the truth than its box, which a thick outline leaves a pixel or two inside
+    ends = np.asarray(locate_colorbar(img).profile.ends)[along]
+    off = np.abs(ends - np.asarray(truth)[along])
+    assert np.all(off <= np.abs(found - np.asarray(truth)[along]) + 1e-9)
+    assert off.max() <= 1.0

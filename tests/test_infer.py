@@ -118,6 +118,19 @@ def test_colorbar_running_down_is_flipped_and_labels_short_of_the_ends_extrapola
     assert found.vmin == pytest.approx(-0.1) and found.vmax == pytest.approx(0.7)
 
 
+def test_colorbar_range_is_taken_at_the_bar_ends_not_its_box():
+    # a thick outline hides the bar's ends: its box (where colours show) stops 1.5 px
+    # inside them; the range is the labels' scale at the ends, here 0..30 exactly
+    values = [5.0, 10.0, 15.0, 20.0, 25.0]  # no label at either end: extrapolated
+    rows = [330 - 10 * v for v in values]
+    box, ends = (500, 31.5, 515, 328.5), (500, 30, 515, 330)
+    found, _ = fit_colorbar(_labels("right", values, rows), box, "vertical", ends)
+    assert (found.vmin, found.vmax) == pytest.approx((0.0, 30.0))
+    assert found.bar == box  # the box is still what the report shows
+    inside, _ = fit_colorbar(_labels("right", values, rows), box, "vertical")
+    assert (inside.vmin, inside.vmax) == pytest.approx((0.15, 29.85))
+
+
 def test_log_colorbar():
     values = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
     cols = [100.0 + 100 * k for k in range(5)]
