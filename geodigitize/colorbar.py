@@ -427,10 +427,19 @@ def _triangle_base(width: np.ndarray, shown: np.ndarray) -> float | None:
         return None
     x, y = np.array(lines), np.array(widths)
     slope, offset = np.polyfit(x, y, 1)
-    if slope <= 0 or np.max(np.abs(offset + slope * x - y)) > max(0.75, 0.06 * full):
+    tolerance = max(0.75, 0.06 * full)
+    if slope <= 0 or np.max(np.abs(offset + slope * x - y)) > tolerance:
         return None
     base = (full - offset) / slope
-    return float(base) if abs(base - (first + 1)) <= 2.0 else None
+    if abs(base - (first + 1)) > 2.0:
+        return None
+    # the lines between those fitted and the base follow the same line (a blurred
+    # triangle, JPEG's, flattens there, and its base cannot be told)
+    between = np.arange(int(x.max()) + 1, first + 1)
+    between = between[between + 0.5 < base]
+    if np.any(np.abs(offset + slope * (between + 0.5) - width[between]) > tolerance):
+        return None
+    return float(base)
 
 
 def _trim_level(bar_luma: np.ndarray, level: float, tol: float) -> tuple[int, int]:
