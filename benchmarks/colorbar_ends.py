@@ -3,7 +3,8 @@ extension triangles (matplotlib's ``extend``).
 
 The matplotlib figures of ``real_figures.py`` (imshow and pcolormesh; contourf draws no
 triangles), each drawn four times: ``extend`` neither, both, min and max, rendered by
-matplotlib's Agg or, with ``--pdf``, through PDF and pdftoppm. The truth is the colorbar
+matplotlib's Agg or, with ``--pdf``, through PDF and pdftoppm; ``--jpeg Q`` saves each as
+a JPEG of quality Q first. The truth is the colorbar
 axes' box, which leaves the triangles out. :func:`geodigitize.colorbar.locate_colorbar`
 finds the bar; the script prints each figure's errors at both ends along the bar (found
 minus true, pixels) of the bar's ends (``profile.ends``: where its positions 0 and 1 are,
@@ -12,7 +13,7 @@ where its colours show, inside a thick outline), then, over all figures, the end
 carry a triangle apart from those that do not: median, 90th percentile and largest
 |error|, and the share over 1 px.
 
-``python benchmarks/colorbar_ends.py --seeds 7,8,9,10,11 [--pdf]``
+``python benchmarks/colorbar_ends.py --seeds 7,8,9,10,11 [--pdf] [--jpeg 85]``
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,12 +43,15 @@ from geodigitize.errors import ColorScaleError
 LAYERS = frozenset(("field", "lines", "text", "land", "colorbar", "page"))
 
 
-def end_errors(spec, pdf: bool, tmp: Path) -> tuple[dict, np.ndarray] | None:
+def end_errors(spec, pdf: bool, tmp: Path, jpeg: int = 0) -> tuple[dict, np.ndarray] | None:
     """Found minus true position of the bar's two ends (smaller image coordinate first),
     of its ends and of its box, and which of them carries a triangle; None when no bar
     is found."""
     fig, info = build(spec, LAYERS, transparent=False)
     image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
+    if jpeg:  # saved as a JPEG of that quality (Pillow's 4:2:0) and read back
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp / "figure.jpg", quality=jpeg)
+        image = np.asarray(Image.open(tmp / "figure.jpg").convert("RGB"))
     truth = np.array(_window_box(info["cax"], spec.size[1]))
     plt.close(fig)
     try:
@@ -69,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="7,8,9,10,11", help="real_figures.py seeds")
     parser.add_argument("--pdf", action="store_true", help="render through PDF")
+    parser.add_argument("--jpeg", type=int, default=0, help="save as a JPEG of this quality")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     ends: dict[tuple[str, bool], list[float]] = {}
@@ -80,7 +86,7 @@ def main() -> None:
                     continue
                 for extend in ("neither", "both", "min", "max"):
                     spec = replace(base, extend=extend)
-                    got = end_errors(spec, args.pdf, Path(tmp))
+                    got = end_errors(spec, args.pdf, Path(tmp), args.jpeg)
                     name = f"{seed} {spec.name} {spec.orientation} extend={extend}"
                     if got is None:
                         missed += 1

@@ -368,6 +368,8 @@ def _extension_edges(
     contrast = np.full(n, np.inf)
     for ref in (beside, page):
         away = _dist(middle, ref)  # (n,)
+        if ref is beside:
+            inky = away < EXTENSION_CONTRAST  # lines of the outline's colour
         contrast = np.minimum(contrast, away)
         to_ref = _dist(band, ref)
         nearer = to_ref < nearest
@@ -379,38 +381,50 @@ def _extension_edges(
     if shown[ext.start + quarter : ext.stop - quarter].mean() < 0.5:
         return ext
     mid = (ext.start + ext.stop) // 2
-    low = _triangle_base(width[: mid + 1], shown[: mid + 1])
-    high = _triangle_base(width[mid:][::-1], shown[mid:][::-1])
-    if low is None and high is None:
+    low, low_seen = _triangle_base(width[: mid + 1], shown[: mid + 1])
+    high, high_seen = _triangle_base(width[mid:][::-1], shown[mid:][::-1])
+    # an end of the outline's colour (magma's dark end) could hide a triangle: its sides
+    # are not seen (its first line may be a blend with the outline: the next few tell)
+    low_seen |= bool(inky[ext.start + 1 : ext.start + 5].all())
+    high_seen |= bool(inky[ext.stop - 5 : ext.stop - 1].all())
+    if not (low_seen or high_seen):
         return ext
     e0, e1, v0, v1, start, stop = ext.e0, ext.e1, ext.v0, ext.v1, ext.start, ext.stop
+    # a triangle seen whose base cannot be told (its sides blur into the outline's run,
+    # as JPEG's do), or an end that could hide one: the outline's run may end a pixel or
+    # more past the bar, so the end is where the colours show instead
     if low is not None:
         e0, v0 = low, None
         start = max(start, int(np.ceil(low - 1e-6)))
+    elif low_seen:
+        e0, v0 = ext.shown[0], None
     if high is not None:
         e1, v1 = n - high, None
         stop = min(stop, int(np.floor(n - high + 1e-6)))
+    elif high_seen:
+        e1, v1 = ext.shown[1], None
     if stop - start < 2:
         return ext
     return _Extent(start, stop, e0, e1, v0, v1, ext.ink)
 
 
-def _triangle_base(width: np.ndarray, shown: np.ndarray) -> float | None:
+def _triangle_base(width: np.ndarray, shown: np.ndarray) -> tuple[float | None, bool]:
     """Where the lines ``0 .. k`` (outermost first, the bar's middle last) stop narrowing
     towards line 0 as a triangle does (see :func:`_extension_edges`), in line
-    coordinates; None when they show no triangle.
+    coordinates, and whether they show a triangle: ``(None, False)`` when they show
+    none, ``(None, True)`` when its sides do not reach its base as a triangle's do.
 
     The bar's own width is taken from the lines just inside the triangle: how much of an
     edge pixel shows the bar's colour depends on that colour, so it changes along the bar.
     """
     if width.size < 12:
-        return None
+        return None, False
     # line i is narrower than the median of the 8 lines inside it (i + 1 .. i + 8)
     inside = np.median(np.lib.stride_tricks.sliding_window_view(width[1:], 8), axis=1)
     narrower = np.flatnonzero(width[: inside.size] < inside - FULL_WIDTH_SLACK)
     i = int(narrower[-1]) if narrower.size else -1
     if i < 3 or not shown[i]:
-        return None
+        return None, False
     first = i  # the outermost line of the bar's full width is first + 1
     full = float(np.median(width[first + 1 : first + 9]))
     # the slanted sides from the base out to where the triangle is a third as wide:
@@ -424,22 +438,25 @@ def _triangle_base(width: np.ndarray, shown: np.ndarray) -> float | None:
             widths.append(width[i])
         i -= 1
     if len(lines) < 3 or max(widths) - min(widths) < 0.25 * full:
-        return None
+        return None, False
     x, y = np.array(lines), np.array(widths)
     slope, offset = np.polyfit(x, y, 1)
+    if slope <= 0:
+        return None, False
+    # narrowing outwards: a triangle, whose base is told only where its sides are straight
     tolerance = max(0.75, 0.06 * full)
-    if slope <= 0 or np.max(np.abs(offset + slope * x - y)) > tolerance:
-        return None
+    if np.max(np.abs(offset + slope * x - y)) > tolerance:
+        return None, True
     base = (full - offset) / slope
     if abs(base - (first + 1)) > 2.0:
-        return None
+        return None, True
     # the lines between those fitted and the base follow the same line (a blurred
     # triangle, JPEG's, flattens there, and its base cannot be told)
     between = np.arange(int(x.max()) + 1, first + 1)
     between = between[between + 0.5 < base]
     if np.any(np.abs(offset + slope * (between + 0.5) - width[between]) > tolerance):
-        return None
-    return float(base)
+        return None, True
+    return float(base), True
 
 
 def _trim_level(bar_luma: np.ndarray, level: float, tol: float) -> tuple[int, int]:
