@@ -368,15 +368,16 @@ def _extension_edges(
     contrast = np.full(n, np.inf)
     for ref in (beside, page):
         away = _dist(middle, ref)  # (n,)
-        if ref is beside:
-            inky = away < EXTENSION_CONTRAST  # lines of the outline's colour
         contrast = np.minimum(contrast, away)
         to_ref = _dist(band, ref)
         nearer = to_ref < nearest
         nearest = np.where(nearer, to_ref, nearest)
         share = np.where(nearer, 1.0 - to_middle / np.maximum(away, 1e-9)[:, None], share)
     width = np.clip(share, 0.0, 1.0).sum(axis=1)
-    shown = contrast >= EXTENSION_CONTRAST
+    # lines of the outline's colour; outlines are drawn black by default, and a thin one
+    # shows lighter than it is
+    inky = np.minimum(_dist(middle, beside), _dist(middle, np.zeros(3))) < EXTENSION_CONTRAST
+    shown = (contrast >= EXTENSION_CONTRAST) & ~inky
     quarter = (ext.stop - ext.start) // 4
     if shown[ext.start + quarter : ext.stop - quarter].mean() < 0.5:
         return ext
