@@ -94,8 +94,9 @@ class ColorbarProfile:
         JPEG).
     ends : (x0, y0, x1, y1) or None
         `box` with its ends along the bar where positions 0 and 1 are: the ends of the
-        bar's area, which a thick outline (centred on them) hides, so `box` stops a
-        pixel or so inside them. None: `box`.
+        bar's area (an extension triangle's base, a thick outline's centre). A thick
+        outline hides them, so `box` stops a pixel or so inside them there. The value
+        range read from the bar's labels is taken at these ends. None: `box`.
     """
 
     colors: np.ndarray
@@ -347,7 +348,10 @@ def _extension_edges(
     width counts the pixels of its middle colour, an edge pixel by how much of that
     colour it holds against the colour beside the bar (`beside`: the outline's) or the
     page's, whichever it is nearer. The base is where that line reaches the bar's full
-    width. Only lines whose colour stands :data:`EXTENSION_CONTRAST` from both show it.
+    width. Only lines whose colour stands :data:`EXTENSION_CONTRAST` from both, and from
+    black, show it. Where a triangle is seen but its sides do not reach its base as a
+    straight line (JPEG blurs them), or where the end is of the outline's colour and
+    could hide one, the end is where the bar's colours show (`ext.shown`).
 
     Parameters
     ----------

@@ -63,7 +63,7 @@ def _import_late() -> None:
     """Start importing, on a thread of its own, what a run needs only near its end
     (:func:`geodigitize.pipeline.import_late`, about 0.25 s): the run's first passes
     spend most of their time in numpy with the GIL released, so the imports go on
-    beside them instead of before them. Measured at 16 MP: 7 % of the run's time; at
+    beside them instead of before them. Measured at 16 MP: 5 % of the run's time; at
     100 MP the same time and a peak 150 MB lower (the first pass starts sooner and
     fewer decoded rows wait). A failure is left for the run, which imports the same
     modules and reports it."""
