@@ -337,6 +337,9 @@ FULL_WIDTH_SLACK = 0.5
 #: An extension triangle's base is found from its lines of these shares of the bar's
 #: width (a straight line through their widths, taken to the full width).
 TRIANGLE_FIT = (0.3, 0.85)
+#: Lines beyond a bar's end of the outline's colour (or black) that make it a triangle
+#: of that colour, not an outline (outlines are at most 4 pixels thick, see ``_side``).
+INK_BEYOND = 6
 
 
 def _extension_edges(
@@ -396,6 +399,10 @@ def _extension_edges(
     # are not seen (its first line may be a blend with the outline: the next few tell)
     low_seen |= bool(inky[ext.start + 1 : ext.start + 5].all())
     high_seen |= bool(inky[ext.stop - 5 : ext.stop - 1].all())
+    # ... and so could the lines beyond an end, of the outline's colour for longer than
+    # an outline is thick (an extension triangle filled black: `set_under('black')`)
+    low_seen |= ext.start >= INK_BEYOND and bool(inky[ext.start - INK_BEYOND : ext.start].all())
+    high_seen |= ext.stop + INK_BEYOND <= n and bool(inky[ext.stop : ext.stop + INK_BEYOND].all())
     if not (low_seen or high_seen):
         return ext
     e0, e1, v0, v1, start, stop = ext.e0, ext.e1, ext.v0, ext.v1, ext.start, ext.stop

@@ -153,9 +153,10 @@ def test_build_scale_sources():
         build_scale(colorbar="auto", vmin=0, vmax=1, image=page(50, 50))
 
 
-def _matplotlib_colorbar(orientation: str, extend: str, dpi: int, cmap: str):
+def _matplotlib_colorbar(orientation: str, extend: str, dpi: int, cmap: str, ends=None):
     """A figure with a matplotlib colorbar (no map), and the bar's box without its
     extension triangles (pixel corners)."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -165,9 +166,10 @@ def _matplotlib_colorbar(orientation: str, extend: str, dpi: int, cmap: str):
     FigureCanvasAgg(fig)
     rect = [0.15, 0.2, 0.7, 0.05] if orientation == "horizontal" else [0.8, 0.1, 0.04, 0.8]
     cax = fig.add_axes(rect)
-    fig.colorbar(
-        ScalarMappable(Normalize(0, 30), cmap), cax=cax, orientation=orientation, extend=extend
-    )
+    mapped = ScalarMappable(Normalize(0, 30), cmap)
+    if ends is not None:  # the triangles' colour
+        mapped.set_cmap(matplotlib.colormaps[cmap].with_extremes(under=ends, over=ends))
+    fig.colorbar(mapped, cax=cax, orientation=orientation, extend=extend)
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     (x0, y0), (x1, y1) = cax.get_window_extent().get_points()
@@ -208,3 +210,37 @@ def test_extension_triangles_are_not_the_bar(orientation, extend, dpi, cmap):
     off = np.abs(ends - np.asarray(truth)[along])
     assert np.all(off <= np.abs(found - np.asarray(truth)[along]) + 1e-9)
     assert off.max() <= 1.0
+
+
+@pytest.mark.parametrize("orientation", ["horizontal", "vertical"])
+def test_black_triangles_are_neither_the_bar_nor_its_colours(orientation):
+    # triangles filled black (GMT's default, `set_under('black')`): the black run is
+    # longer than an outline, yet not the bar's own dark end; nothing black is sampled
+    img, truth = _matplotlib_colorbar(orientation, "both", 150, "turbo", ends="black")
+    found = locate_colorbar(img)
+    along = [0, 2] if orientation == "horizontal" else [1, 3]
+    assert np.abs(np.subtract(found.profile.ends, truth)[along]).max() <= 0.6
+    prof = found.profile
+    assert np.linalg.norm(prof.colors[prof.valid], axis=1).min() > 40
+
+
+def test_a_bar_that_starts_black_keeps_its_dark_end():
+    # gray's own black end fades in: it is the bar, not a triangle to cut
+    img, truth = _matplotlib_colorbar("horizontal", "neither", 150, "gray")
+    found = locate_colorbar(img)
+    assert abs(found.profile.ends[0] - truth[0]) <= 1.0
+    assert np.linalg.norm(found.profile.colors[found.profile.valid][0]) < 10
+
+
+def test_a_black_triangle_past_a_thick_outline_is_cut_off():
+    # GMT's psscale +e: triangles filled with the CPT's B/F colour (black) beyond a
+    # 2-pixel outline; the bar's colours start with a jump after them
+    img = page(120, 500)
+    draw_colorbar(img, (60, 40, 440, 60), "turbo", vertical=False, outline=2)
+    for k in range(20):  # 20-pixel triangles, their tips on the bar's middle row
+        half = round(11 * (20 - k) / 20)
+        img[50 - half : 50 + half, 58 - k - 1] = 0
+        img[50 - half : 50 + half, 442 + k] = 0
+    prof = sample_colorbar(img, (30, 35, 470, 65))
+    assert np.abs(np.subtract(prof.ends, (60, 40, 440, 60))[[0, 2]]).max() <= 1.0
+    assert np.linalg.norm(prof.colors[prof.valid], axis=1).min() > 40
