@@ -530,10 +530,11 @@ def _outline_run(
 
 #: Most lines trimmed at an end as outline ink or its blend.
 MAX_INK_LINES = 6
-#: A longer run of ink lines at an end (up to :data:`MAX_INK_RUN`) is trimmed too when
-#: the bar's colours start after it with a step this many times the bar's median step
-#: between lines (and at least the line tolerance): an extension triangle of the
-#: outline's colour, not the bar's own dark end, which fades in.
+#: A longer run of ink lines at an end (up to :data:`MAX_INK_RUN`, with more lines of the
+#: ink itself than an outline leaves, not blends: JPEG blurs a dark end into it) is
+#: trimmed too when the bar's colours start after it with a step this many times the
+#: bar's median step between lines (and at least the line tolerance): an extension
+#: triangle of the outline's colour, not the bar's own dark end, which fades in.
 JUMP_STEPS = 8.0
 #: See :data:`JUMP_STEPS` (GMT's triangles are as long as the bar is wide).
 MAX_INK_RUN = 60
@@ -592,8 +593,18 @@ def _trim_ink(
     # default black) stops at once
     steps = _dist(bar[start + 1 : stop], bar[start : stop - 1])
     jump = max(JUMP_STEPS * float(np.median(steps)), tol)
-    long0 = at0 and limit < k0 < MAX_INK_RUN and _dist(bar[start + k0], bar[start + k0 - 1]) > jump
-    long1 = at1 and limit < k1 < MAX_INK_RUN and _dist(bar[stop - 1 - k1], bar[stop - k1]) > jump
+    pure = _dist(bar, ink) <= tol  # lines of the ink itself, not blends (JPEG blurs ends)
+
+    def long(lines: slice, k: int, step: float) -> bool:
+        # more lines of ink itself than the outline's core leaves (limit - 2), two at least
+        return limit < k < MAX_INK_RUN and int(pure[lines].sum()) >= max(2, limit) and step > jump
+
+    long0 = at0 and long(
+        slice(start, start + k0), k0, float(_dist(bar[start + k0], bar[start + k0 - 1]))
+    )
+    long1 = at1 and long(
+        slice(stop - k1, stop), k1, float(_dist(bar[stop - 1 - k1], bar[stop - k1]))
+    )
     k0 = k0 if k0 <= limit or long0 else 0
     k1 = k1 if k1 <= limit or long1 else 0
     return start + k0, stop - k1, long0, long1
