@@ -304,7 +304,7 @@ def _bar_extent(
         start = a + thick if a > 0 else 0
         stop = b - thick if b < n else n
         limit = min(MAX_INK_LINES, core + 2 - thick)
-        start, stop, long0, long1 = _trim_ink(bar, start, stop, ink, tol, (a > 0, b < n), limit)
+        start, stop = _trim_ink(bar, start, stop, ink, tol, (a > 0, b < n), limit)
         if stop - start >= 2:
             # a 1-pixel outline is drawn over the edge (OUTLINE_SNAP); a thicker one
             # (GMT's, a resampled one: more lines of ink before the bar) is centred on
@@ -313,10 +313,6 @@ def _bar_extent(
             e0, v0 = (a + thick / 2 + shift, None) if thin else ((a + start) / 2, start)
             e1, v1 = (b - thick / 2 + shift, None) if thin else ((b + stop) / 2, stop)
             e0, e1 = (e0 if a > 0 else 0.0), (e1 if b < n else float(n))
-            # past an extension triangle of the outline's colour the bar's end is where
-            # its colours start (the side outlines run on along the triangle)
-            e0, v0 = (float(start), None) if long0 else (e0, v0)
-            e1, v1 = (float(stop), None) if long1 else (e1, v1)
             return _Extent(start, stop, e0, e1, v0, v1, ink)
     levels = [level for kind, level, _, _, _ in sides if kind == "background"]
     # nothing beside the bar says where it ends: at least drop the page's lines
@@ -530,14 +526,6 @@ def _outline_run(
 
 #: Most lines trimmed at an end as outline ink or its blend.
 MAX_INK_LINES = 6
-#: A longer run of ink lines at an end (up to :data:`MAX_INK_RUN`, with more lines of the
-#: ink itself than an outline leaves, not blends: JPEG blurs a dark end into it) is
-#: trimmed too when the bar's colours start after it with a step this many times the
-#: bar's median step between lines (and at least the line tolerance): an extension
-#: triangle of the outline's colour, not the bar's own dark end, which fades in.
-JUMP_STEPS = 8.0
-#: See :data:`JUMP_STEPS` (GMT's triangles are as long as the bar is wide).
-MAX_INK_RUN = 60
 
 
 def _trim_ink(
@@ -548,7 +536,7 @@ def _trim_ink(
     tol: float,
     ends: tuple[bool, bool],
     limit: int,
-) -> tuple[int, int, bool, bool]:
+) -> tuple[int, int]:
     """Drop end lines that show the outline's colour or a blend of it with the bar.
 
     A thick outline (GMT's, or any outline in an upscaled image) is more than the side
@@ -556,16 +544,7 @@ def _trim_ink(
     it and the next line in, decoded as a scale colour would turn every line and letter
     of the map into the end value. At most `limit` lines go (the side outline's core
     thickness and a blended line, less what is already trimmed): a longer run of dark
-    lines is the bar's own end (gist_earth, gray and magma start near black), unless
-    the bar's colours start after it with a jump (:data:`JUMP_STEPS`): then it is an
-    extension triangle of the outline's colour and goes too.
-
-    Returns
-    -------
-    start, stop : int
-        The lines left.
-    long0, long1 : bool
-        Whether a longer run went at the start, at the stop (see :func:`_bar_extent`).
+    lines is the bar's own end (gist_earth, gray and magma start near black).
     """
     at0, at1 = ends
 
@@ -579,35 +558,16 @@ def _trim_ink(
         return 0.0 < t < 1.0 and off <= tol / 2 and _dist(c, nxt) > tol / 2
 
     if limit <= 0 or stop - start <= 4 * limit:
-        return start, stop, False, False
+        return start, stop
     # a bar whose own end is the outline's colour (gray, magma) shows many such lines;
     # only a short run of them, then the bar's colours, is ink
     k0 = 0
-    while at0 and k0 < stop - start - 2 and inky(start + k0, start + k0 + 1):
+    while at0 and k0 <= limit and inky(start + k0, start + k0 + 1):
         k0 += 1
     k1 = 0
-    while at1 and k1 < stop - start - 2 and inky(stop - 1 - k1, stop - 2 - k1):
+    while at1 and k1 <= limit and inky(stop - 1 - k1, stop - 2 - k1):
         k1 += 1
-    # ... unless the bar's colours start with a jump: a bar's own dark end fades in
-    # line by line, an extension triangle filled with the outline's colour (GMT's
-    # default black) stops at once
-    steps = _dist(bar[start + 1 : stop], bar[start : stop - 1])
-    jump = max(JUMP_STEPS * float(np.median(steps)), tol)
-    pure = _dist(bar, ink) <= tol  # lines of the ink itself, not blends (JPEG blurs ends)
-
-    def long(lines: slice, k: int, step: float) -> bool:
-        # more lines of ink itself than the outline's core leaves (limit - 2), two at least
-        return limit < k < MAX_INK_RUN and int(pure[lines].sum()) >= max(2, limit) and step > jump
-
-    long0 = at0 and long(
-        slice(start, start + k0), k0, float(_dist(bar[start + k0], bar[start + k0 - 1]))
-    )
-    long1 = at1 and long(
-        slice(stop - k1, stop), k1, float(_dist(bar[stop - 1 - k1], bar[stop - k1]))
-    )
-    k0 = k0 if k0 <= limit or long0 else 0
-    k1 = k1 if k1 <= limit or long1 else 0
-    return start + k0, stop - k1, long0, long1
+    return start + (k0 if k0 <= limit else 0), stop - (k1 if k1 <= limit else 0)
 
 
 def _across_edges(lines: np.ndarray, c0: int, c1: int, tol: float) -> tuple[float, float]:

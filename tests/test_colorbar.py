@@ -230,17 +230,3 @@ def test_a_bar_that_starts_black_keeps_its_dark_end():
     found = locate_colorbar(img)
     assert abs(found.profile.ends[0] - truth[0]) <= 1.0
     assert np.linalg.norm(found.profile.colors[found.profile.valid][0]) < 10
-
-
-def test_a_black_triangle_past_a_thick_outline_is_cut_off():
-    # GMT's psscale +e: triangles filled with the CPT's B/F colour (black) beyond a
-    # 2-pixel outline; the bar's colours start with a jump after them
-    img = page(120, 500)
-    draw_colorbar(img, (60, 40, 440, 60), "turbo", vertical=False, outline=2)
-    for k in range(20):  # 20-pixel triangles, their tips on the bar's middle row
-        half = round(11 * (20 - k) / 20)
-        img[50 - half : 50 + half, 58 - k - 1] = 0
-        img[50 - half : 50 + half, 442 + k] = 0
-    prof = sample_colorbar(img, (30, 35, 470, 65))
-    assert np.abs(np.subtract(prof.ends, (60, 40, 440, 60))[[0, 2]]).max() <= 1.0
-    assert np.linalg.norm(prof.colors[prof.valid], axis=1).min() > 40
