@@ -403,6 +403,17 @@ def _expected_colours(spec: MplSpec, info, value, cls) -> np.ndarray:
     return np.stack([art.to_rgba(value + k * step, bytes=True)[..., :3] for k in (-1, 0, 1)])
 
 
+def draw(spec: MplSpec, tmp: Path, *, pdf: bool = False) -> tuple[np.ndarray, tuple]:
+    """The figure of `spec` as an (H, W, 3) RGB array (through PDF and pdftoppm when
+    `pdf`, files in `tmp`) and its colorbar axes' box in pixel corners (the ramp, without
+    extension triangles): :func:`render` without the per-layer truth."""
+    fig, info = build(
+        spec, frozenset(("field", "lines", "text", "land", "colorbar", "page")), False
+    )
+    image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
+    return image, _window_box(info["cax"], spec.size[1])
+
+
 def render(spec: MplSpec, out: Path, *, pdf: bool = False) -> Truth:
     """Render `spec` to ``out/<name>.png`` (via PDF + pdftoppm when `pdf`); return truth."""
     out.mkdir(parents=True, exist_ok=True)

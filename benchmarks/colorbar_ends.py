@@ -29,31 +29,26 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._mpl_figures import _agg, _pdf, _window_box, build
+from benchmarks._mpl_figures import draw
 from benchmarks.real_figures import mpl_specs
 from geodigitize.colorbar import locate_colorbar
 from geodigitize.errors import ColorScaleError
-
-LAYERS = frozenset(("field", "lines", "text", "land", "colorbar", "page"))
 
 
 def end_errors(spec, pdf: bool, tmp: Path, jpeg: int = 0) -> tuple[dict, np.ndarray] | None:
     """Found minus true position of the bar's two ends (smaller image coordinate first),
     of its ends and of its box, and which of them carries a triangle; None when no bar
     is found."""
-    fig, info = build(spec, LAYERS, transparent=False)
-    image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
+    image, truth = draw(spec, tmp, pdf=pdf)
+    truth = np.array(truth)
     if jpeg:  # saved as a JPEG of that quality (Pillow's 4:2:0) and read back
         Image.fromarray(np.ascontiguousarray(image)).save(tmp / "figure.jpg", quality=jpeg)
         image = np.asarray(Image.open(tmp / "figure.jpg").convert("RGB"))
-    truth = np.array(_window_box(info["cax"], spec.size[1]))
-    plt.close(fig)
     try:
         found = locate_colorbar(image)
     except ColorScaleError:
