@@ -372,9 +372,9 @@ def _extension_edges(
     to_middle = _dist(band, middle[:, None, :])
     share = np.zeros(band.shape[:2])
     nearest = np.full(band.shape[:2], np.inf)
+    to_beside = _dist(middle, beside)  # (n,)
     contrast = np.full(n, np.inf)
-    for ref in (beside, page):
-        away = _dist(middle, ref)  # (n,)
+    for ref, away in ((beside, to_beside), (page, _dist(middle, page))):
         contrast = np.minimum(contrast, away)
         to_ref = _dist(band, ref)
         nearer = to_ref < nearest
@@ -383,7 +383,7 @@ def _extension_edges(
     width = np.clip(share, 0.0, 1.0).sum(axis=1)
     # lines of the outline's colour; outlines are drawn black by default, and a thin one
     # shows lighter than it is
-    inky = np.minimum(_dist(middle, beside), _dist(middle, np.zeros(3))) < EXTENSION_CONTRAST
+    inky = np.minimum(to_beside, _dist(middle, np.zeros(3))) < EXTENSION_CONTRAST
     shown = (contrast >= EXTENSION_CONTRAST) & ~inky
     quarter = (ext.stop - ext.start) // 4
     if shown[ext.start + quarter : ext.stop - quarter].mean() < 0.5:
