@@ -403,14 +403,20 @@ def _expected_colours(spec: MplSpec, info, value, cls) -> np.ndarray:
     return np.stack([art.to_rgba(value + k * step, bytes=True)[..., :3] for k in (-1, 0, 1)])
 
 
+def _drawn(spec: MplSpec, tmp: Path, pdf: bool) -> tuple[np.ndarray, dict]:
+    """The whole figure of `spec` as an (H, W, 3) RGB array (through PDF and pdftoppm
+    when `pdf`, files in `tmp`) and :func:`build`'s record of its axes."""
+    layers = frozenset(("field", "lines", "text", "land", "colorbar", "page"))
+    fig, info = build(spec, layers, transparent=False)
+    image = _pdf(fig, spec.dpi, tmp, "full") if pdf else _agg(fig)[..., :3]
+    return image, info
+
+
 def draw(spec: MplSpec, tmp: Path, *, pdf: bool = False) -> tuple[np.ndarray, tuple]:
     """The figure of `spec` as an (H, W, 3) RGB array (through PDF and pdftoppm when
     `pdf`, files in `tmp`) and its colorbar axes' box in pixel corners (the ramp, without
     extension triangles): :func:`render` without the per-layer truth."""
-    fig, info = build(
-        spec, frozenset(("field", "lines", "text", "land", "colorbar", "page")), False
-    )
-    image = _pdf(fig, spec.dpi, tmp, "figure") if pdf else _agg(fig)[..., :3]
+    image, info = _drawn(spec, tmp, pdf)
     return image, _window_box(info["cax"], spec.size[1])
 
 
@@ -419,14 +425,9 @@ def render(spec: MplSpec, out: Path, *, pdf: bool = False) -> Truth:
     out.mkdir(parents=True, exist_ok=True)
     width, height = spec.size
     layer_names = ("field", "lines", "text", "land", "colorbar")
-    all_layers = frozenset(layer_names) | {"page"}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        fig, info = build(spec, all_layers, transparent=False)
-        if pdf:
-            image = _pdf(fig, spec.dpi, tmp, "full")
-        else:
-            image = _agg(fig)[..., :3]
+        image, info = _drawn(spec, tmp, pdf)
         frame = _window_box(info["ax"], height)
         cbar = _window_box(info["cax"], height)
         ticks = _ticks(info, height)
